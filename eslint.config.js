@@ -1,0 +1,27 @@
+// Flat config: typescript-eslint's recommended rules on every TypeScript file of the project.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'coverage/', '.cache/', 'helm/', 'crds/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // Machines stay pure: no Kubernetes client and no wall clock (design.md, "Machines are pure").
+    files: ['machines/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['@kubernetes/client-node', '**/src/**'] }],
+      'no-restricted-syntax': [
+        'error',
+        { selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']", message: 'Time comes in events or context.' },
+        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Time comes in events or context.' },
+        { selector: "CallExpression[callee.name=/^set(Timeout|Interval)$/]", message: 'Machines schedule nothing themselves.' },
+      ],
+    },
+  },
+);

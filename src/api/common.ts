@@ -1,0 +1,177 @@
+/**
+ * Schema parts shared by ReplicationSource and ReplicationDestination: triggers, the volume
+ * options of every mover, conditions, and the status facts the state machines persist.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { cel, ObjectName, Quantity, StringEnum, StringMap, Timestamp } from './schema-helpers.js';
+
+export const API_GROUP = 'scribe.backube';
+export const API_VERSION = 'v1alpha1';
+export const API_GROUP_VERSION = `${API_GROUP}/${API_VERSION}`;
+
+/** Longest manual trigger value: it is copied into status.lastManualSync and shown in tables. */
+export const MANUAL_TRIGGER_MAX_LENGTH = 256;
+
+/**
+ * A 5-field cron expression or an @-descriptor (design.md, decision 5). Surrounding spaces are
+ * allowed; the machine trims them. Semantic checks (minute 61, ...) happen in machines/.
+ */
+export const SCHEDULE_PATTERN =
+  '^\\s*(@(hourly|daily|weekly|monthly|yearly|annually|midnight)|[0-9A-Za-z*/,?#LW-]+(\\s+[0-9A-Za-z*/,?#LW-]+){4})\\s*$';
+
+export const Trigger = Type.Object(
+  {
+    schedule: Type.Optional(
+      Type.String({
+        maxLength: 256,
+        description:
+          'A 5-field cron expression (minute hour day-of-month month day-of-week) or @hourly, @daily, @weekly, @monthly, @yearly.',
+        ...cel({
+          rule: `self.matches('${SCHEDULE_PATTERN.replaceAll('\\', '\\\\')}')`,
+          message:
+            'must be a 5-field cron expression (minute hour day-of-month month day-of-week) or one of @hourly, @daily, @weekly, @monthly, @yearly; 6-field expressions with seconds are not supported',
+        }),
+      }),
+    ),
+    manual: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: MANUAL_TRIGGER_MAX_LENGTH,
+        description: 'Any value different from status.lastManualSync starts one synchronization.',
+      }),
+    ),
+  },
+  {
+    description: 'When to synchronize. Absent or {} means continuously; manual wins over schedule.',
+  },
+);
+export type Trigger = Static<typeof Trigger>;
+
+export const ACCESS_MODES = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'] as const;
+export const AccessModes = Type.Array(StringEnum(ACCESS_MODES), { minItems: 1, maxItems: 4 });
+
+export const SOURCE_COPY_METHODS = ['None', 'Clone', 'Snapshot'] as const;
+export const DESTINATION_COPY_METHODS = ['None', 'Snapshot'] as const;
+export type SourceCopyMethod = (typeof SOURCE_COPY_METHODS)[number];
+export type DestinationCopyMethod = (typeof DESTINATION_COPY_METHODS)[number];
+
+/** Volume options of a source mover: how the point-in-time copy is made. */
+export const SourceVolumeOptions = {
+  copyMethod: StringEnum(SOURCE_COPY_METHODS, {
+    description: 'How the point-in-time copy is made: None (use the live PVC), Clone, or Snapshot.',
+  }),
+  capacity: Type.Optional(Quantity({ description: 'Size of the point-in-time copy; defaults to the source PVC.' })),
+  storageClassName: Type.Optional(ObjectName()),
+  accessModes: Type.Optional(AccessModes),
+  volumeSnapshotClassName: Type.Optional(ObjectName()),
+};
+
+/** Volume options of a destination mover: where the data lands and how it is preserved. */
+export const DestinationVolumeOptions = {
+  copyMethod: StringEnum(DESTINATION_COPY_METHODS, {
+    description: 'How the result is preserved after each sync: None (the PVC itself) or Snapshot.',
+  }),
+  capacity: Type.Optional(Quantity({ description: 'Size of the destination PVC Scribe provisions.' })),
+  storageClassName: Type.Optional(ObjectName()),
+  accessModes: Type.Optional(AccessModes),
+  volumeSnapshotClassName: Type.Optional(ObjectName()),
+  destinationPVC: Type.Optional(ObjectName({ description: 'A pre-existing PVC to write into.' })),
+};
+
+/** A destination must either be given a PVC or be told how large to make one. */
+export function destinationCapacityRule(mover: string) {
+  return {
+    rule: 'has(self.destinationPVC) || has(self.capacity)',
+    message: `spec.${mover}.capacity is required when spec.${mover}.destinationPVC is not set`,
+  };
+}
+
+/** rsync connection options shared by both sides (seed: address, port, sshUser, path, sshKeys). */
+export const RsyncConnectionOptions = {
+  sshKeys: Type.Optional(ObjectName({ description: 'Secret holding the SSH keys; generated when absent.' })),
+  serviceType: Type.Optional(StringEnum(['ClusterIP', 'LoadBalancer'] as const, { default: 'ClusterIP' })),
+  address: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: 'Address of the remote ssh server.' })),
+  port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, default: 22 })),
+  path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, pattern: '^/', default: '/' })),
+  sshUser: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 32, pattern: '^[a-z_][a-z0-9_-]*[$]?$', default: 'root' }),
+  ),
+};
+
+export const RcloneOptions = {
+  rcloneConfigSection: Type.String({ minLength: 1, maxLength: 253, description: 'Section of rclone.conf to use.' }),
+  rcloneDestPath: Type.String({ minLength: 1, maxLength: 1024, description: 'Remote path (bucket/prefix).' }),
+  rcloneConfig: ObjectName({ description: 'Secret whose rclone.conf key holds the rclone configuration.' }),
+};
+
+export const ResticCacheOptions = {
+  repository: ObjectName({ description: 'Secret with RESTIC_REPOSITORY, RESTIC_PASSWORD and backend credentials.' }),
+  cacheCapacity: Type.Optional(Quantity({ default: '1Gi' })),
+  cacheStorageClassName: Type.Optional(ObjectName()),
+  cacheAccessModes: Type.Optional(AccessModes),
+};
+
+/** The provider-specific replication of the seed's design: Scribe leaves such CRs alone. */
+export const ExternalSpec = Type.Object({
+  provider: Type.String({ minLength: 1, maxLength: 253, description: "An external provider, e.g. 'domain.com/provider'." }),
+  parameters: Type.Optional(StringMap()),
+});
+
+/** Exactly one mover per CR (design.md, decision 6), checked by the API server. */
+export const EXACTLY_ONE_MOVER = {
+  rule: '[has(self.rsync), has(self.rclone), has(self.restic), has(self.external)].filter(x, x).size() == 1',
+  message: 'exactly one of spec.rsync, spec.rclone, spec.restic or spec.external must be set',
+};
+
+export const Condition = Type.Object({
+  type: Type.String({ minLength: 1, maxLength: 316 }),
+  status: StringEnum(['True', 'False', 'Unknown'] as const),
+  reason: Type.String({ minLength: 1, maxLength: 1024 }),
+  message: Type.String({ maxLength: 32768 }),
+  lastTransitionTime: Timestamp(),
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+export type Condition = Static<typeof Condition>;
+
+export const MoverStatus = Type.Object({
+  result: Type.Optional(StringEnum(['Successful', 'Failed'] as const)),
+  logs: Type.Optional(Type.String({ maxLength: 8192 })),
+});
+export type MoverStatus = Static<typeof MoverStatus>;
+
+/** One line of the bounded journal of machine transitions kept in status. */
+export const JournalEntry = Type.Object({
+  time: Timestamp(),
+  event: Type.String({ maxLength: 128 }),
+  from: Type.String({ maxLength: 64 }),
+  to: Type.String({ maxLength: 64 }),
+  reason: Type.Optional(Type.String({ maxLength: 1024 })),
+});
+export type JournalEntry = Static<typeof JournalEntry>;
+export const JOURNAL_MAX_ENTRIES = 20;
+
+/** Status fields common to both kinds: the seed's, plus what the engine persists to resume. */
+export const CommonStatus = {
+  conditions: Type.Optional(
+    Type.Array(Condition, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+  ),
+  lastSyncTime: Type.Optional(Timestamp()),
+  lastSyncStartTime: Type.Optional(Timestamp()),
+  lastSyncDuration: Type.Optional(Type.String({ description: 'Go-style duration, e.g. 3m10.261673933s.' })),
+  nextSyncTime: Type.Optional(Timestamp()),
+  lastManualSync: Type.Optional(Type.String({ maxLength: MANUAL_TRIGGER_MAX_LENGTH })),
+  latestMoverStatus: Type.Optional(MoverStatus),
+  state: Type.Optional(Type.String({ maxLength: 64, description: "The state machine's current state." })),
+  cycle: Type.Optional(
+    Type.Object(
+      {
+        id: Type.Optional(Type.String({ maxLength: 64 })),
+        objects: Type.Optional(StringMap({ description: 'Names of the objects of the current cycle.' })),
+        attempt: Type.Optional(Type.Integer({ minimum: 0 })),
+        retryAfter: Type.Optional(Timestamp()),
+      },
+      { description: 'Facts of the running cycle that a restarted operator resumes from.' },
+    ),
+  ),
+  journal: Type.Optional(Type.Array(JournalEntry, { maxItems: JOURNAL_MAX_ENTRIES })),
+};

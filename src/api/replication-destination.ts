@@ -1,0 +1,75 @@
+/** The ReplicationDestination kind: where a copy lands and how it is preserved. */
+import { Type, type Static } from '@sinclair/typebox';
+import type { V1ObjectMeta } from '@kubernetes/client-node';
+import {
+  CommonStatus,
+  DestinationVolumeOptions,
+  EXACTLY_ONE_MOVER,
+  ExternalSpec,
+  RcloneOptions,
+  ResticCacheOptions,
+  RsyncConnectionOptions,
+  Trigger,
+  destinationCapacityRule,
+} from './common.js';
+import { cel, StringEnum, StringMap, Timestamp } from './schema-helpers.js';
+
+export const ReplicationDestinationSpec = Type.Object(
+  {
+    trigger: Type.Optional(Trigger),
+    paused: Type.Optional(Type.Boolean({ description: 'When true no new synchronization starts.' })),
+    rsync: Type.Optional(
+      Type.Object({ ...DestinationVolumeOptions, ...RsyncConnectionOptions }, cel(destinationCapacityRule('rsync'))),
+    ),
+    rclone: Type.Optional(
+      Type.Object({ ...DestinationVolumeOptions, ...RcloneOptions }, cel(destinationCapacityRule('rclone'))),
+    ),
+    restic: Type.Optional(
+      Type.Object(
+        {
+          ...DestinationVolumeOptions,
+          ...ResticCacheOptions,
+          restoreAsOf: Type.Optional(Timestamp({ description: 'Restore the newest snapshot taken at or before this time.' })),
+          previous: Type.Optional(
+            Type.Integer({ minimum: 0, description: 'Skip this many of the newest matching snapshots.' }),
+          ),
+        },
+        cel(destinationCapacityRule('restic')),
+      ),
+    ),
+    external: Type.Optional(ExternalSpec),
+  },
+  cel(EXACTLY_ONE_MOVER),
+);
+export type ReplicationDestinationSpec = Static<typeof ReplicationDestinationSpec>;
+
+export const LatestImage = Type.Object({
+  apiGroup: Type.Optional(Type.String()),
+  kind: StringEnum(['VolumeSnapshot', 'PersistentVolumeClaim'] as const),
+  name: Type.String(),
+});
+export type LatestImage = Static<typeof LatestImage>;
+
+export const ReplicationDestinationStatus = Type.Object({
+  ...CommonStatus,
+  latestImage: Type.Optional(LatestImage),
+  rsync: Type.Optional(
+    Type.Object({
+      address: Type.Optional(Type.String()),
+      port: Type.Optional(Type.Integer()),
+      sshKeys: Type.Optional(Type.String()),
+    }),
+  ),
+  restic: Type.Optional(Type.Object({ lastPruned: Type.Optional(Timestamp()) })),
+  rclone: Type.Optional(Type.Object({})),
+  external: Type.Optional(StringMap()),
+});
+export type ReplicationDestinationStatus = Static<typeof ReplicationDestinationStatus>;
+
+export interface ReplicationDestination {
+  apiVersion: 'scribe.backube/v1alpha1';
+  kind: 'ReplicationDestination';
+  metadata: V1ObjectMeta;
+  spec: ReplicationDestinationSpec;
+  status?: ReplicationDestinationStatus;
+}
