@@ -15,12 +15,29 @@ export default tseslint.config(
     // Machines stay pure: no Kubernetes client and no wall clock (design.md, "Machines are pure").
     files: ['machines/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['@kubernetes/client-node', '**/src/**'] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@kubernetes/client-node'], message: 'Machines decide; src/effects talks to Kubernetes.' },
+            { group: ['**/src/**', '!**/src/api/**'], message: 'Machines may only use the API types of src/api.' },
+          ],
+        },
+      ],
       'no-restricted-syntax': [
         'error',
-        { selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']", message: 'Time comes in events or context.' },
-        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Time comes in events or context.' },
-        { selector: "CallExpression[callee.name=/^set(Timeout|Interval)$/]", message: 'Machines schedule nothing themselves.' },
+        {
+          selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']",
+          message: 'Time comes in events or context.',
+        },
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'Time comes in events or context.',
+        },
+        {
+          selector: 'CallExpression[callee.name=/^set(Timeout|Interval)$/]',
+          message: 'Machines schedule nothing themselves.',
+        },
       ],
     },
   },

@@ -4,6 +4,8 @@
 #
 #   scripts/tools.sh ensure NAME...   build what is missing, print each NAME's bin directory
 #   scripts/tools.sh dir NAME         print the bin directory NAME would use (built or not)
+#   scripts/tools.sh module-dir NAME MODULE
+#                                     download MODULE as pinned by tools/NAME, print its source dir
 #
 # NAME is a folder under tools/ holding a wrapper go.mod whose `tool` lines list the commands.
 # The cache lives outside the checkout (SCRIBE_CACHE, default ~/.cache/scribe) so that a fresh
@@ -62,5 +64,7 @@ cmd=${1:-}; shift || true
 case $cmd in
   ensure) for n in "$@"; do build "$n"; bin_dir "$n"; done ;;
   dir) bin_dir "$1" ;;
-  *) echo "usage: $0 ensure NAME... | dir NAME" >&2; exit 2 ;;
+  module-dir)
+    (cd "$root/tools/$1" && go mod download "$2" && GOFLAGS=-mod=mod go list -m -f '{{.Dir}}' "$2") ;;
+  *) echo "usage: $0 ensure NAME... | dir NAME | module-dir NAME MODULE" >&2; exit 2 ;;
 esac

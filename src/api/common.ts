@@ -90,7 +90,9 @@ export function destinationCapacityRule(mover: string) {
 export const RsyncConnectionOptions = {
   sshKeys: Type.Optional(ObjectName({ description: 'Secret holding the SSH keys; generated when absent.' })),
   serviceType: Type.Optional(StringEnum(['ClusterIP', 'LoadBalancer'] as const, { default: 'ClusterIP' })),
-  address: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: 'Address of the remote ssh server.' })),
+  address: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 253, description: 'Address of the remote ssh server.' }),
+  ),
   port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, default: 22 })),
   path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, pattern: '^/', default: '/' })),
   sshUser: Type.Optional(
@@ -113,7 +115,11 @@ export const ResticCacheOptions = {
 
 /** The provider-specific replication of the seed's design: Scribe leaves such CRs alone. */
 export const ExternalSpec = Type.Object({
-  provider: Type.String({ minLength: 1, maxLength: 253, description: "An external provider, e.g. 'domain.com/provider'." }),
+  provider: Type.String({
+    minLength: 1,
+    maxLength: 253,
+    description: "An external provider, e.g. 'domain.com/provider'.",
+  }),
   parameters: Type.Optional(StringMap()),
 });
 

@@ -138,7 +138,10 @@ export function buildCrd(definition: KindDefinition) {
           served: true,
           storage: true,
           subresources: { status: {} },
-          additionalPrinterColumns: [...definition.columns, { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }],
+          additionalPrinterColumns: [
+            ...definition.columns,
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
           schema: {
             openAPIV3Schema: {
               type: 'object',

@@ -29,7 +29,9 @@ export const ReplicationDestinationSpec = Type.Object(
         {
           ...DestinationVolumeOptions,
           ...ResticCacheOptions,
-          restoreAsOf: Type.Optional(Timestamp({ description: 'Restore the newest snapshot taken at or before this time.' })),
+          restoreAsOf: Type.Optional(
+            Timestamp({ description: 'Restore the newest snapshot taken at or before this time.' }),
+          ),
           previous: Type.Optional(
             Type.Integer({ minimum: 0, description: 'Skip this many of the newest matching snapshots.' }),
           ),

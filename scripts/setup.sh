@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything Scribe's tests, demo and tools need on a fresh Debian machine:
+# Debian packages (as root), npm dependencies, and the Go-built components (cached).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Real tools the movers drive and the tests run (see docs in test/movers/*/README.md).
+DEBIAN_PACKAGES=(rsync openssh-server openssh-client acl attr)
+
+missing=()
+for pkg in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing Debian packages: ${missing[*]} (run as root or install them)" >&2
+    exit 1
+  fi
+  echo "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl: built once, cached.
+bash scripts/tools.sh ensure etcd kubernetes >/dev/null
+bash scripts/tools.sh module-dir snapshot-crds github.com/kubernetes-csi/external-snapshotter/client/v8 >/dev/null
+echo "setup complete"

@@ -1,0 +1,136 @@
+/**
+ * Informers as rxjs streams: list, then watch from the list's resourceVersion; client-node
+ * re-lists on 410 Gone; any other error (the API server restarting, a dropped connection)
+ * stops client-node's ListWatch, so it is restarted here with capped exponential backoff.
+ */
+import { makeInformer, type KubeConfig, type KubernetesObject, type Informer } from '@kubernetes/client-node';
+import { BehaviorSubject, Observable, Subject, filter, firstValueFrom } from 'rxjs';
+import { collectionPath, type ResourceKind } from './resources.js';
+import { kubeRequest } from './rest.js';
+
+/** What an informer reports. `synced` follows each completed initial list. */
+export type InformerEvent<T extends KubernetesObject> =
+  { type: 'added' | 'updated' | 'deleted'; object: T } | { type: 'synced' } | { type: 'error'; error: unknown };
+
+/** Options of one informer. */
+export interface InformerOptions {
+  namespace?: string;
+  labelSelector?: string;
+  /** Backoff after an error: starts at minDelayMs and doubles up to maxDelayMs. */
+  minDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+interface ListAnswer<T> {
+  items: T[];
+  metadata?: { resourceVersion?: string };
+}
+
+/** A running informer: a hot stream of events plus the cache client-node keeps. */
+export class ResourceInformer<T extends KubernetesObject> {
+  readonly events$: Observable<InformerEvent<T>>;
+  private readonly subject = new Subject<InformerEvent<T>>();
+  private readonly syncedState = new BehaviorSubject(false);
+  private readonly informer: Informer<T> & {
+    list(namespace?: string): T[];
+    get(name: string, namespace?: string): T | undefined;
+  };
+  private stopped = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
+
+  constructor(
+    kc: KubeConfig,
+    readonly resource: ResourceKind,
+    private readonly options: InformerOptions = {},
+  ) {
+    this.events$ = this.subject.asObservable();
+    const path = collectionPath(resource, options.namespace);
+    const list = async () => {
+      const answer = await kubeRequest<ListAnswer<T>>(kc, {
+        method: 'GET',
+        path,
+        query: { labelSelector: options.labelSelector },
+      });
+      // A list response omits kind/apiVersion on items; restore them so objects look watched.
+      const apiVersion = resource.group ? `${resource.group}/${resource.version}` : resource.version;
+      for (const item of answer.items) Object.assign(item, { apiVersion, kind: resource.kind });
+      return answer as never;
+    };
+    this.informer = makeInformer<T>(kc, path, list, options.labelSelector) as typeof this.informer;
+    this.informer.on('add', (object) => this.subject.next({ type: 'added', object }));
+    this.informer.on('update', (object) => this.subject.next({ type: 'updated', object }));
+    this.informer.on('delete', (object) => this.subject.next({ type: 'deleted', object }));
+    this.informer.on('error', (error) => this.onError(error));
+  }
+
+  /** Starts listing and watching; resolves once the first list is in the cache. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.connect();
+    await firstValueFrom(this.syncedState.pipe(filter(Boolean)));
+  }
+
+  /** Resolves when the cache has been filled at least once. */
+  hasSynced(): boolean {
+    return this.syncedState.value;
+  }
+
+  /** The cached objects, in one namespace or all. */
+  list(namespace?: string): T[] {
+    return this.informer.list(namespace);
+  }
+
+  /** One cached object. */
+  get(name: string, namespace?: string): T | undefined {
+    return this.informer.get(name, namespace);
+  }
+
+  /** Stops watching and completes the stream. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
+    await this.informer.stop();
+    this.subject.complete();
+  }
+
+  private async connect(): Promise<void> {
+    try {
+      await this.informer.start();
+      if (this.stopped) return;
+      this.failures = 0;
+      this.syncedState.next(true);
+      this.subject.next({ type: 'synced' });
+    } catch (error) {
+      this.onError(error);
+    }
+  }
+
+  private onError(error: unknown): void {
+    if (this.stopped) return;
+    this.subject.next({ type: 'error', error });
+    clearTimeout(this.restartTimer);
+    const min = this.options.minDelayMs ?? 200;
+    const max = this.options.maxDelayMs ?? 30_000;
+    const delay = Math.min(max, min * 2 ** this.failures);
+    this.failures++;
+    this.restartTimer = setTimeout(() => void this.connect(), delay);
+  }
+}
+
+/** A cold stream of one kind's events: subscribing starts an informer, unsubscribing stops it. */
+export function informer$<T extends KubernetesObject>(
+  kc: KubeConfig,
+  resource: ResourceKind,
+  options: InformerOptions = {},
+): Observable<InformerEvent<T>> {
+  return new Observable<InformerEvent<T>>((subscriber) => {
+    const informer = new ResourceInformer<T>(kc, resource, options);
+    const subscription = informer.events$.subscribe(subscriber);
+    informer.start().catch((error: unknown) => subscriber.error(error));
+    return () => {
+      subscription.unsubscribe();
+      void informer.stop();
+    };
+  });
+}

@@ -1,0 +1,58 @@
+/** Installs Scribe's CRDs and the upstream VolumeSnapshot CRDs into a cluster and waits for them. */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { kubeRequest } from '../kube/rest.js';
+import { objectPath, RESOURCES } from '../kube/resources.js';
+import { waitFor } from './processes.js';
+import { moduleDir, repoRoot } from './tools.js';
+
+const SNAPSHOTTER_MODULE = 'github.com/kubernetes-csi/external-snapshotter/client/v8';
+const SNAPSHOT_CRD_FILES = [
+  'snapshot.storage.k8s.io_volumesnapshotclasses.yaml',
+  'snapshot.storage.k8s.io_volumesnapshotcontents.yaml',
+  'snapshot.storage.k8s.io_volumesnapshots.yaml',
+];
+
+interface Crd {
+  metadata: { name: string };
+  status?: { conditions?: Array<{ type: string; status: string }> };
+}
+
+/** Paths of every CRD file to install: Scribe's from crds/, the snapshot ones from their module. */
+export async function crdFiles(): Promise<string[]> {
+  const scribeDir = join(repoRoot(), 'crds');
+  const scribe = (await readdir(scribeDir)).filter((f) => f.endsWith('.yaml')).map((f) => join(scribeDir, f));
+  const snapshotDir = join(await moduleDir('snapshot-crds', SNAPSHOTTER_MODULE), 'config', 'crd');
+  return [...scribe, ...SNAPSHOT_CRD_FILES.map((f) => join(snapshotDir, f))];
+}
+
+/** Applies (server-side) every CRD and waits until each one is Established. */
+export async function installCrds(kc: KubeConfig, files?: string[]): Promise<string[]> {
+  const names: string[] = [];
+  for (const file of files ?? (await crdFiles())) {
+    for (const document of parseAllDocuments(await readFile(file, 'utf8'))) {
+      const crd = document.toJS() as Crd | null;
+      if (!crd?.metadata?.name) continue;
+      await kubeRequest(kc, {
+        method: 'PATCH',
+        path: objectPath(RESOURCES.CustomResourceDefinition, undefined, crd.metadata.name),
+        query: { fieldManager: 'scribe-install', force: true },
+        patchType: 'apply',
+        body: JSON.stringify(crd),
+      });
+      names.push(crd.metadata.name);
+    }
+  }
+  for (const name of names) {
+    await waitFor(`CRD ${name} Established`, async () => {
+      const crd = await kubeRequest<Crd>(kc, {
+        method: 'GET',
+        path: objectPath(RESOURCES.CustomResourceDefinition, undefined, name),
+      });
+      return Boolean(crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True'));
+    });
+  }
+  return names;
+}
