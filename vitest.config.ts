@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // against a real etcd + kube-apiserver (+ controllers) that test/support/global-setup.ts starts.
 export default defineConfig({
   test: {
+    reporters: ['default', './test/support/summary-reporter.ts'],
     projects: [
       {
         test: {
