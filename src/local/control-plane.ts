@@ -38,8 +38,11 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-/** Range the API server allocates ClusterIPs from; nothing is ever sent to these addresses. */
-const SERVICE_CLUSTER_IP_RANGE = '10.96.0.0/16';
+/**
+ * ClusterIPs come from a loopback range, so the local node agent can serve each Service on its
+ * own ClusterIP on this machine (Linux routes all of 127.0.0.0/8 to lo).
+ */
+const SERVICE_CLUSTER_IP_RANGE = '127.96.0.0/16';
 
 /** Starts etcd and kube-apiserver (and optionally controllers) and waits until /readyz is ok. */
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
