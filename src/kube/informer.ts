@@ -16,6 +16,8 @@ export type InformerEvent<T extends KubernetesObject> =
 export interface InformerOptions {
   namespace?: string;
   labelSelector?: string;
+  /** A field selector such as spec.nodeName=NAME, applied to the list and the watch. */
+  fieldSelector?: string;
   /** Backoff after an error: starts at minDelayMs and doubles up to maxDelayMs. */
   minDelayMs?: number;
   maxDelayMs?: number;
@@ -50,7 +52,7 @@ export class ResourceInformer<T extends KubernetesObject> {
       const answer = await kubeRequest<ListAnswer<T>>(kc, {
         method: 'GET',
         path,
-        query: { labelSelector: options.labelSelector },
+        query: { labelSelector: options.labelSelector, fieldSelector: options.fieldSelector },
       });
       // A list response omits kind/apiVersion on items; restore them so objects look watched.
       const apiVersion = resource.group ? `${resource.group}/${resource.version}` : resource.version;
@@ -58,6 +60,8 @@ export class ResourceInformer<T extends KubernetesObject> {
       return answer as never;
     };
     this.informer = makeInformer<T>(kc, path, list, options.labelSelector) as typeof this.informer;
+    // client-node's ListWatch has a fieldSelector property but no constructor argument for it.
+    if (options.fieldSelector) Object.assign(this.informer, { fieldSelector: options.fieldSelector });
     this.informer.on('add', (object) => this.subject.next({ type: 'added', object }));
     this.informer.on('update', (object) => this.subject.next({ type: 'updated', object }));
     this.informer.on('delete', (object) => this.subject.next({ type: 'deleted', object }));

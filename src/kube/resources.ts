@@ -33,6 +33,7 @@ export const RESOURCES = {
   Event: kind('events.k8s.io', 'v1', 'Event', 'events'),
   Lease: kind('coordination.k8s.io', 'v1', 'Lease', 'leases'),
   Namespace: kind('', 'v1', 'Namespace', 'namespaces', false),
+  Node: kind('', 'v1', 'Node', 'nodes', false),
   VolumeSnapshot: kind('snapshot.storage.k8s.io', 'v1', 'VolumeSnapshot', 'volumesnapshots'),
   VolumeSnapshotContent: kind(
     'snapshot.storage.k8s.io',

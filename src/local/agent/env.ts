@@ -1,0 +1,205 @@
+/**
+ * A container's environment as the kubelet builds it: envFrom (Secrets, ConfigMaps), then env
+ * (literal values with $(VAR) expansion, secretKeyRef, configMapKeyRef, fieldRef), over a
+ * default PATH/HOME/HOSTNAME. POD_IP is always set (unless the pod sets it) because programs
+ * must listen on the pod's own loopback address. Missing references throw ConfigError, which
+ * keeps the pod Pending with CreateContainerConfigError until they appear.
+ */
+import type { KubeConfig, V1ConfigMap, V1Container, V1Pod, V1Secret } from '@kubernetes/client-node';
+import { dirname } from 'node:path';
+import { isStatus, kubeRequest } from '../../kube/rest.js';
+import { objectPath, RESOURCES } from '../../kube/resources.js';
+
+// The node binary's directory is bound into every sandbox (see sandbox.ts), so `node` resolves.
+const DEFAULT_PATH = [
+  ...new Set([
+    '/usr/local/sbin',
+    '/usr/local/bin',
+    '/usr/sbin',
+    '/usr/bin',
+    '/sbin',
+    '/bin',
+    dirname(process.execPath),
+  ]),
+].join(':');
+
+/** A reference the container needs does not resolve (yet). */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads Secrets and ConfigMaps once per pod start, so a pod sees one consistent version. */
+export class ConfigSource {
+  private readonly cache = new Map<string, Promise<Record<string, string> | undefined>>();
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly namespace: string,
+  ) {}
+
+  /** The decoded data of a Secret, or undefined when it does not exist. */
+  secret(name: string): Promise<Record<string, string> | undefined> {
+    return this.read('Secret', name, async () => {
+      const secret = await kubeRequest<V1Secret>(this.kc, {
+        method: 'GET',
+        path: objectPath(RESOURCES.Secret, this.namespace, name),
+      });
+      const data: Record<string, string> = {};
+      for (const [key, value] of Object.entries(secret.data ?? {}))
+        data[key] = Buffer.from(value, 'base64').toString('binary');
+      for (const [key, value] of Object.entries(secret.stringData ?? {})) data[key] = value;
+      return data;
+    });
+  }
+
+  /** The data of a ConfigMap (binaryData decoded), or undefined when it does not exist. */
+  configMap(name: string): Promise<Record<string, string> | undefined> {
+    return this.read('ConfigMap', name, async () => {
+      const configMap = await kubeRequest<V1ConfigMap>(this.kc, {
+        method: 'GET',
+        path: objectPath(RESOURCES.ConfigMap, this.namespace, name),
+      });
+      const data: Record<string, string> = {};
+      for (const [key, value] of Object.entries(configMap.data ?? {}))
+        data[key] = Buffer.from(value, 'utf8').toString('binary');
+      for (const [key, value] of Object.entries(configMap.binaryData ?? {}))
+        data[key] = Buffer.from(value, 'base64').toString('binary');
+      return data;
+    });
+  }
+
+  private read(kind: string, name: string, fetch: () => Promise<Record<string, string>>) {
+    const key = `${kind}/${name}`;
+    let entry = this.cache.get(key);
+    if (!entry) {
+      entry = fetch().catch((error: unknown) => {
+        if (isStatus(error, 404)) return undefined;
+        throw error;
+      });
+      this.cache.set(key, entry);
+    }
+    return entry;
+  }
+}
+
+/** Values data is kept in as "binary" strings (one char per byte); env wants UTF-8 text. */
+const text = (binary: string) => Buffer.from(binary, 'binary').toString('utf8');
+
+/** Facts about the running pod that fieldRef and defaults can name. */
+export interface PodFacts {
+  podIP: string;
+  nodeName: string;
+  hostIP: string;
+}
+
+/** The value of a downward-API field path, or undefined when it is not supported. */
+export function fieldValue(pod: V1Pod, fieldPath: string, facts: PodFacts): string | undefined {
+  const meta = pod.metadata ?? {};
+  const subscript = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(fieldPath);
+  if (subscript) return (subscript[1] === 'labels' ? meta.labels : meta.annotations)?.[subscript[2] ?? ''] ?? '';
+  switch (fieldPath) {
+    case 'metadata.name':
+      return meta.name ?? '';
+    case 'metadata.namespace':
+      return meta.namespace ?? '';
+    case 'metadata.uid':
+      return meta.uid ?? '';
+    case 'metadata.labels':
+      return formatMap(meta.labels);
+    case 'metadata.annotations':
+      return formatMap(meta.annotations);
+    case 'spec.nodeName':
+      return facts.nodeName;
+    case 'spec.serviceAccountName':
+      return pod.spec?.serviceAccountName ?? 'default';
+    case 'status.podIP':
+      return facts.podIP;
+    case 'status.podIPs':
+      return facts.podIP;
+    case 'status.hostIP':
+    case 'status.hostIPs':
+      return facts.hostIP;
+    default:
+      return undefined;
+  }
+}
+
+function formatMap(map: Record<string, string> | undefined): string {
+  return Object.entries(map ?? {})
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
+    .join('\n');
+}
+
+/** Expands $(NAME) from `vars`; $$ escapes; unknown references stay as written (kubelet rules). */
+export function expandReferences(input: string, vars: Record<string, string>): string {
+  return input.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (match, name: string | undefined) => {
+    if (match === '$$') return '$';
+    return name !== undefined && name in vars ? (vars[name] as string) : match;
+  });
+}
+
+/** The full environment of `container`. */
+export async function containerEnv(
+  pod: V1Pod,
+  container: V1Container,
+  source: ConfigSource,
+  facts: PodFacts,
+): Promise<Record<string, string>> {
+  const env: Record<string, string> = {};
+  for (const from of container.envFrom ?? []) {
+    const prefix = from.prefix ?? '';
+    if (from.secretRef) {
+      const data = await source.secret(from.secretRef.name ?? '');
+      if (!data && !from.secretRef.optional) throw new ConfigError(`secret "${from.secretRef.name}" not found`);
+      for (const [key, value] of Object.entries(data ?? {})) env[prefix + key] = text(value);
+    }
+    if (from.configMapRef) {
+      const data = await source.configMap(from.configMapRef.name ?? '');
+      if (!data && !from.configMapRef.optional)
+        throw new ConfigError(`configmap "${from.configMapRef.name}" not found`);
+      for (const [key, value] of Object.entries(data ?? {})) env[prefix + key] = text(value);
+    }
+  }
+  for (const variable of container.env ?? []) {
+    const from = variable.valueFrom;
+    if (!from) {
+      env[variable.name] = expandReferences(variable.value ?? '', env);
+    } else if (from.secretKeyRef) {
+      const ref = from.secretKeyRef;
+      const data = await source.secret(ref.name ?? '');
+      if (!data && !ref.optional) throw new ConfigError(`secret "${ref.name}" not found`);
+      if (data && !(ref.key in data) && !ref.optional) {
+        throw new ConfigError(`couldn't find key ${ref.key} in Secret ${pod.metadata?.namespace}/${ref.name}`);
+      }
+      if (data?.[ref.key] !== undefined) env[variable.name] = text(data[ref.key] as string);
+    } else if (from.configMapKeyRef) {
+      const ref = from.configMapKeyRef;
+      const data = await source.configMap(ref.name ?? '');
+      if (!data && !ref.optional) throw new ConfigError(`configmap "${ref.name}" not found`);
+      if (data && !(ref.key in data) && !ref.optional) {
+        throw new ConfigError(`couldn't find key ${ref.key} in ConfigMap ${pod.metadata?.namespace}/${ref.name}`);
+      }
+      if (data?.[ref.key] !== undefined) env[variable.name] = text(data[ref.key] as string);
+    } else if (from.fieldRef) {
+      const value = fieldValue(pod, from.fieldRef.fieldPath, facts);
+      if (value === undefined) throw new ConfigError(`unsupported fieldRef ${from.fieldRef.fieldPath}`);
+      env[variable.name] = value;
+    } else {
+      // resourceFieldRef: no resource limits are applied here, so there is nothing true to report.
+      env[variable.name] = '';
+    }
+  }
+  return {
+    PATH: DEFAULT_PATH,
+    HOME: '/root',
+    HOSTNAME: podHostname(pod),
+    POD_IP: facts.podIP,
+    ...env,
+  };
+}
+
+/** The hostname a container sees (spec.hostname, else the pod name, at most 63 characters). */
+export function podHostname(pod: V1Pod): string {
+  return (pod.spec?.hostname ?? pod.metadata?.name ?? 'pod').slice(0, 63);
+}

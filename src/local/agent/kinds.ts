@@ -1,0 +1,20 @@
+/**
+ * REST descriptors the node agent needs beyond src/kube/resources.ts (Node, ServiceAccount),
+ * and the names it plays under: one place for the driver, provisioner and class names.
+ */
+import { RESOURCES, type ResourceKind } from '../../kube/resources.js';
+
+/** Nodes are cluster-scoped; only the agent reads and writes them. */
+export const NODE_KIND: ResourceKind = RESOURCES.Node;
+
+/** The provisioner name of the local StorageClass and the CSI driver name of the snapshot class. */
+export const LOCAL_DRIVER = 'scribe.backube/local';
+
+/** Name of the default StorageClass and VolumeSnapshotClass the agent creates. */
+export const LOCAL_CLASS = 'scribe-local';
+
+/** Default node name. */
+export const DEFAULT_NODE_NAME = 'scribe-local';
+
+/** Annotation the external provisioner convention puts on the PVs it creates. */
+export const PROVISIONED_BY = 'pv.kubernetes.io/provisioned-by';

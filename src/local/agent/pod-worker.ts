@@ -1,0 +1,426 @@
+/**
+ * One pod's life on this node, as the kubelet lives it: resolve volumes and env (waiting with
+ * CreateContainerConfigError while a Secret, ConfigMap or PVC is missing), run initContainers
+ * in order, then all containers together, restart them per restartPolicy (Always, OnFailure,
+ * Never) with a capped backoff, and report every step in the pod's status. Deletion
+ * (deletionTimestamp) sends SIGTERM, SIGKILL after the grace period, writes the terminal
+ * phase and then confirms the deletion with gracePeriodSeconds=0.
+ */
+import type { KubeConfig, V1Container, V1Pod } from '@kubernetes/client-node';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isStatus, kubeRequest } from '../../kube/rest.js';
+import { objectPath, RESOURCES } from '../../kube/resources.js';
+import { ConfigError, ConfigSource, containerEnv, expandReferences, podHostname, type PodFacts } from './env.js';
+import { errorMessage } from './reconciler.js';
+import { startSandbox, type SandboxMount, type SandboxProcess } from './sandbox.js';
+import { prepareVolumes } from './volumes.js';
+
+/** What a pod worker needs from the agent. */
+export interface PodWorkerContext {
+  kc: KubeConfig;
+  nodeName: string;
+  hostIP: string;
+  repoRoot: string;
+  bwrap: string;
+  log: (line: string) => void;
+}
+
+type ContainerState =
+  | { waiting: { reason: string; message?: string } }
+  | { running: { startedAt: string } }
+  | {
+      terminated: {
+        exitCode: number;
+        reason: string;
+        startedAt: string;
+        finishedAt: string;
+        containerID?: string;
+        message?: string;
+      };
+    };
+
+interface ContainerRecord {
+  spec: V1Container;
+  init: boolean;
+  state: ContainerState;
+  lastState?: ContainerState;
+  restartCount: number;
+  started: boolean;
+  /** The restart loop has ended: this container will not run again. */
+  finished: boolean;
+  lastExitCode?: number;
+  containerID?: string;
+  process?: SandboxProcess;
+}
+
+interface Prepared {
+  env: Map<string, Record<string, string>>;
+  mounts: Map<string, SandboxMount[]>;
+}
+
+type Phase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';
+
+const RESTART_BACKOFF_MS = [1000, 2000, 4000, 8000, 16000, 30000];
+const CONFIG_RETRY_MS = 2000;
+
+const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
+/** Runs one pod's containers and reports its status; see the module comment. */
+export class PodWorker {
+  /** Resolves when the worker has nothing more to do (terminal phase, deleted, or killed). */
+  done: Promise<void> = Promise.resolve();
+  private pod: V1Pod;
+  private readonly records = new Map<string, ContainerRecord>();
+  private stopping = false;
+  private deleting = false;
+  private killed = false;
+  private finished = false;
+  private confirming = false;
+  private initFailed = false;
+  private initialized = false;
+  private readyToStart = false;
+  private readonly startTime = now();
+  private readonly conditionTimes = new Map<string, { status: string; time: string }>();
+  private wake: () => void = () => {};
+  private writeQueued = false;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly context: PodWorkerContext,
+    pod: V1Pod,
+    private readonly podIP: string,
+    private readonly podDir: string,
+  ) {
+    this.pod = pod;
+    const hasInit = (pod.spec?.initContainers?.length ?? 0) > 0;
+    const previous = new Map(
+      [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].map((s) => [s.name, s]),
+    );
+    for (const spec of pod.spec?.initContainers ?? []) this.addRecord(spec, true, 'PodInitializing', previous);
+    for (const spec of pod.spec?.containers ?? []) {
+      this.addRecord(spec, false, hasInit ? 'PodInitializing' : 'ContainerCreating', previous);
+    }
+  }
+
+  private addRecord(spec: V1Container, init: boolean, reason: string, previous: Map<string, { restartCount: number }>) {
+    this.records.set(spec.name, {
+      spec,
+      init,
+      state: { waiting: { reason } },
+      // Restarts before an agent restart still count.
+      restartCount: previous.get(spec.name)?.restartCount ?? 0,
+      started: false,
+      finished: false,
+    });
+  }
+
+  /** Starts the pod's life in the background. */
+  start(): void {
+    this.done = this.run().catch((error: unknown) => this.context.log(`pod ${this.key}: ${errorMessage(error)}`));
+  }
+
+  /** The latest object from the API; a deletionTimestamp starts termination. */
+  update(pod: V1Pod): void {
+    this.pod = pod;
+    if (pod.metadata?.deletionTimestamp && this.finished && !this.confirming) {
+      // Deleted after it finished: nothing to stop, only the deletion to confirm.
+      this.deleting = true;
+      void this.confirmDeletion();
+    } else if (pod.metadata?.deletionTimestamp && !this.deleting) {
+      this.deleting = true;
+      const grace = pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
+      void this.stopContainers(grace * 1000);
+    }
+  }
+
+  /** The pod is gone from the API: kill its processes at once and write nothing more. */
+  async kill(): Promise<void> {
+    this.killed = true;
+    await this.stopContainers(0);
+    await this.done;
+  }
+
+  /** The log file of a container (the previous run's with `previous`), if it has run. */
+  logFile(container: string, previous = false): string | undefined {
+    const record = this.records.get(container);
+    if (!record) return undefined;
+    const run = previous ? record.restartCount - 1 : record.restartCount;
+    if (run < 0 || (!previous && !record.started)) return undefined;
+    return join(this.podDir, 'logs', container, `${run}.log`);
+  }
+
+  private get key() {
+    return `${this.pod.metadata?.namespace}/${this.pod.metadata?.name}`;
+  }
+
+  private async stopContainers(graceMs: number): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    await Promise.all(
+      [...this.records.values()].map((record) =>
+        graceMs > 0 ? record.process?.terminate(graceMs) : record.process?.kill(),
+      ),
+    );
+  }
+
+  /** Sleeps `ms`, waking early when the pod is being stopped. */
+  private sleep(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private async run(): Promise<void> {
+    await this.writeStatus();
+    const prepared = await this.prepareUntilReady();
+    if (prepared) {
+      this.readyToStart = true;
+      for (const record of this.records.values()) {
+        if (!record.init) continue;
+        const ok = await this.runWithRestarts(record, prepared);
+        if (!ok) {
+          this.initFailed = !this.stopping;
+          break;
+        }
+      }
+      if (!this.stopping && !this.initFailed) {
+        this.initialized = true;
+        for (const record of this.records.values()) {
+          if (!record.init) record.state = { waiting: { reason: 'ContainerCreating' } };
+        }
+        await Promise.all(
+          [...this.records.values()].filter((r) => !r.init).map((record) => this.runWithRestarts(record, prepared)),
+        );
+      }
+    }
+    if (this.killed) return;
+    await this.writeStatus();
+    this.finished = true;
+    if (this.deleting) await this.confirmDeletion();
+  }
+
+  /** Resolves volumes and env, retrying while something is missing; undefined when stopped first. */
+  private async prepareUntilReady(): Promise<Prepared | undefined> {
+    while (!this.stopping) {
+      try {
+        return await this.prepare();
+      } catch (error) {
+        const reason = error instanceof ConfigError ? 'CreateContainerConfigError' : 'ContainerCreating';
+        for (const record of this.records.values())
+          record.state = { waiting: { reason, message: errorMessage(error) } };
+        await this.writeStatus();
+        await this.sleep(CONFIG_RETRY_MS);
+      }
+    }
+    return undefined;
+  }
+
+  private async prepare(): Promise<Prepared> {
+    const namespace = this.pod.metadata?.namespace ?? 'default';
+    const source = new ConfigSource(this.context.kc, namespace);
+    const facts: PodFacts = { podIP: this.podIP, nodeName: this.context.nodeName, hostIP: this.context.hostIP };
+    const volumes = await prepareVolumes({ kc: this.context.kc, pod: this.pod, podDir: this.podDir, source, facts });
+    const prepared: Prepared = { env: new Map(), mounts: new Map() };
+    for (const record of this.records.values()) {
+      const env = await containerEnv(this.pod, record.spec, source, facts);
+      const mounts: SandboxMount[] = [];
+      for (const mount of record.spec.volumeMounts ?? []) {
+        const volume = volumes.get(mount.name);
+        if (!volume) throw new ConfigError(`container "${record.spec.name}": no volume named "${mount.name}"`);
+        const subPath = mount.subPath || (mount.subPathExpr ? expandReferences(mount.subPathExpr, env) : '');
+        const source = subPath ? join(volume.path, subPath) : volume.path;
+        if (subPath) await mkdir(source, { recursive: true });
+        mounts.push({ source, target: mount.mountPath, readOnly: Boolean(mount.readOnly) || volume.forceReadOnly });
+      }
+      if (!record.spec.command?.length && !record.spec.args?.length) {
+        // The image is ignored here, so its entrypoint is unknown: a command must be given.
+        throw new ConfigError(`container "${record.spec.name}" has no command (images are not used on this node)`);
+      }
+      prepared.env.set(record.spec.name, env);
+      prepared.mounts.set(record.spec.name, mounts);
+    }
+    return prepared;
+  }
+
+  /** Runs a container until its restart policy says stop; true when its last run succeeded. */
+  private async runWithRestarts(record: ContainerRecord, prepared: Prepared): Promise<boolean> {
+    const policy = this.pod.spec?.restartPolicy ?? 'Always';
+    for (let attempt = 0; !this.stopping; attempt++) {
+      if (attempt > 0) {
+        record.lastState = record.state;
+        record.restartCount++;
+        record.state = { waiting: { reason: 'CrashLoopBackOff', message: 'back-off restarting failed container' } };
+        await this.writeStatus();
+        await this.sleep(RESTART_BACKOFF_MS[Math.min(attempt - 1, RESTART_BACKOFF_MS.length - 1)] ?? 30000);
+        if (this.stopping) break;
+      }
+      const code = await this.runOnce(record, prepared);
+      const again = record.init
+        ? code !== 0 && policy !== 'Never'
+        : policy === 'Always' || (policy === 'OnFailure' && code !== 0);
+      if (!again) break;
+    }
+    record.finished = true;
+    return record.lastExitCode === 0;
+  }
+
+  private async runOnce(record: ContainerRecord, prepared: Prepared): Promise<number> {
+    const env = prepared.env.get(record.spec.name) ?? {};
+    const logDir = join(this.podDir, 'logs', record.spec.name);
+    await mkdir(logDir, { recursive: true });
+    const command = [...(record.spec.command ?? []), ...(record.spec.args ?? [])].map((arg) =>
+      expandReferences(arg, env),
+    );
+    const startedAt = now();
+    const process = startSandbox({
+      bwrap: this.context.bwrap,
+      command,
+      env,
+      workingDir: record.spec.workingDir,
+      hostname: podHostname(this.pod),
+      repoRoot: this.context.repoRoot,
+      mounts: prepared.mounts.get(record.spec.name) ?? [],
+      logFile: join(logDir, `${record.restartCount}.log`),
+    });
+    record.process = process;
+    record.containerID = `bwrap://${this.pod.metadata?.uid}/${record.spec.name}/${process.bwrapPid}`;
+    record.started = true;
+    record.state = { running: { startedAt } };
+    void this.writeStatus();
+    const exitCode = await process.exited;
+    record.process = undefined;
+    record.lastExitCode = exitCode;
+    record.state = {
+      terminated: {
+        exitCode,
+        reason: exitCode === 0 ? 'Completed' : 'Error',
+        startedAt,
+        finishedAt: now(),
+        containerID: record.containerID,
+      },
+    };
+    await this.writeStatus();
+    return exitCode;
+  }
+
+  private phase(): Phase {
+    const records = [...this.records.values()];
+    const main = records.filter((r) => !r.init);
+    const allFinished = main.every((r) => r.finished);
+    if (this.initFailed) return 'Failed';
+    if (this.deleting && (this.stopping || allFinished) && this.writesAreFinal()) {
+      return main.every((r) => r.finished && r.lastExitCode === 0) ? 'Succeeded' : 'Failed';
+    }
+    if (!this.initialized) return 'Pending';
+    if (allFinished) return main.every((r) => r.lastExitCode === 0) ? 'Succeeded' : 'Failed';
+    return 'Running';
+  }
+
+  /** During deletion, the terminal phase is written only once every process has exited. */
+  private writesAreFinal(): boolean {
+    return [...this.records.values()].every((r) => !r.process);
+  }
+
+  private condition(type: string, ok: boolean, reason?: string) {
+    const status = ok ? 'True' : 'False';
+    let entry = this.conditionTimes.get(type);
+    if (!entry || entry.status !== status) {
+      entry = { status, time: now() };
+      this.conditionTimes.set(type, entry);
+    }
+    return { type, status, lastProbeTime: null, lastTransitionTime: entry.time, ...(ok || !reason ? {} : { reason }) };
+  }
+
+  private statusBody() {
+    const phase = this.phase();
+    const terminal = phase === 'Succeeded' || phase === 'Failed';
+    const records = [...this.records.values()];
+    const containersReady = !terminal && this.initialized && records.every((r) => r.init || 'running' in r.state);
+    const toStatus = (record: ContainerRecord) => ({
+      name: record.spec.name,
+      image: record.spec.image ?? '',
+      imageID: '',
+      ...(record.containerID ? { containerID: record.containerID } : {}),
+      ready: record.init ? 'terminated' in record.state && record.lastExitCode === 0 : 'running' in record.state,
+      started: 'running' in record.state,
+      restartCount: record.restartCount,
+      state: record.state,
+      lastState: record.lastState ?? {},
+    });
+    const notReadyReason = terminal ? 'PodCompleted' : 'ContainersNotReady';
+    return {
+      phase,
+      conditions: [
+        this.condition('PodReadyToStartContainers', this.readyToStart && !terminal),
+        this.condition('Initialized', this.initialized || (terminal && !this.initFailed), 'ContainersNotInitialized'),
+        this.condition('ContainersReady', containersReady, notReadyReason),
+        this.condition('Ready', containersReady, notReadyReason),
+      ],
+      hostIP: this.context.hostIP,
+      hostIPs: [{ ip: this.context.hostIP }],
+      podIP: this.podIP,
+      podIPs: [{ ip: this.podIP }],
+      startTime: this.startTime,
+      initContainerStatuses: records.filter((r) => r.init).map(toStatus),
+      containerStatuses: records.filter((r) => !r.init).map(toStatus),
+    };
+  }
+
+  /** Writes the current status; writes are serialised and a queued one covers later changes. */
+  private writeStatus(): Promise<void> {
+    if (this.killed) return this.writing;
+    if (!this.writeQueued) {
+      this.writeQueued = true;
+      this.writing = this.writing.then(async () => {
+        this.writeQueued = false;
+        if (this.killed) return;
+        const { namespace, name } = this.pod.metadata ?? {};
+        try {
+          await kubeRequest(this.context.kc, {
+            method: 'PATCH',
+            path: objectPath(RESOURCES.Pod, namespace, name ?? '', 'status'),
+            patchType: 'strategic',
+            body: { status: this.statusBody() },
+          });
+        } catch (error) {
+          if (!isStatus(error, 404)) this.context.log(`pod ${this.key}: status update failed: ${errorMessage(error)}`);
+        }
+      });
+    }
+    return this.writing;
+  }
+
+  /** As a kubelet does once the containers are gone: delete with grace 0 (uid-guarded). */
+  private async confirmDeletion(): Promise<void> {
+    if (this.confirming) return;
+    this.confirming = true;
+    await confirmPodDeletion(this.context.kc, this.pod).catch((error: unknown) =>
+      this.context.log(`pod ${this.key}: confirming deletion failed: ${errorMessage(error)}`),
+    );
+  }
+}
+
+/** Deletes a pod with gracePeriodSeconds=0, only if it is still the same object (uid). */
+export async function confirmPodDeletion(kc: KubeConfig, pod: V1Pod): Promise<void> {
+  try {
+    await kubeRequest(kc, {
+      method: 'DELETE',
+      path: objectPath(RESOURCES.Pod, pod.metadata?.namespace, pod.metadata?.name ?? ''),
+      body: {
+        apiVersion: 'v1',
+        kind: 'DeleteOptions',
+        gracePeriodSeconds: 0,
+        preconditions: { uid: pod.metadata?.uid },
+      },
+    });
+  } catch (error) {
+    if (!isStatus(error, 404) && !isStatus(error, 409)) throw error;
+  }
+}

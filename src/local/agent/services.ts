@@ -1,0 +1,215 @@
+/**
+ * The service proxy: each TCP port of a Service with a loopback ClusterIP (the control plane
+ * hands them out from 127.96.0.0/16) is listened on at clusterIP:port, and LoadBalancer
+ * Services also get an address from 127.97.0.0/16 (status.loadBalancer.ingress[0].ip) that is
+ * listened on too. A connection goes to a Running, Ready pod of the namespace matching the
+ * selector (round robin), at podIP:targetPort (number or named container port). Listeners
+ * exist only while the Service has a ready pod, so a client of a Service without one gets
+ * "connection refused" at once and retries, as with an empty Service on a real cluster.
+ * Selector-less Services (EndpointSlices written by hand) are not proxied.
+ */
+import type { KubeConfig, V1Pod, V1Service, V1ServicePort } from '@kubernetes/client-node';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { Observable, Subscription } from 'rxjs';
+import { ResourceInformer } from '../../kube/informer.js';
+import { isStatus, kubeRequest } from '../../kube/rest.js';
+import { objectPath, RESOURCES } from '../../kube/resources.js';
+import { AddressPool } from './addresses.js';
+import { errorMessage, Reconciler } from './reconciler.js';
+
+/** Options of the service proxy. */
+export interface ServiceProxyOptions {
+  kc: KubeConfig;
+  /** The node's pods (the pod controller's cache). */
+  pods: () => V1Pod[];
+  /** Subscribe to pod changes. */
+  podEvents: ResourceInformer<V1Pod>;
+  log: (line: string) => void;
+}
+
+interface Listener {
+  server: Server;
+  sockets: Set<Socket>;
+  namespace: string;
+  service: string;
+  port: V1ServicePort;
+  next: number;
+}
+
+const isLoopback = (ip: string | undefined) => Boolean(ip?.startsWith('127.'));
+
+const podReady = (pod: V1Pod) =>
+  pod.status?.phase === 'Running' &&
+  Boolean(pod.status.podIP) &&
+  !pod.metadata?.deletionTimestamp &&
+  Boolean(pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+
+/** Serves Services on their loopback addresses. */
+export class ServiceProxy {
+  readonly services: ResourceInformer<V1Service>;
+  private readonly listeners = new Map<string, Listener>();
+  private readonly lbPool = new AddressPool('127.97');
+  private readonly reconciler: Reconciler;
+  private readonly subscriptions: Subscription[] = [];
+
+  constructor(private readonly options: ServiceProxyOptions) {
+    this.services = new ResourceInformer(options.kc, RESOURCES.Service);
+    this.reconciler = new Reconciler('services', () => this.pass(), 5000, options.log);
+  }
+
+  /** Starts watching Services (pods come from the pod controller) and listening. */
+  async start(): Promise<void> {
+    for (const events$ of [this.services.events$, this.options.podEvents.events$] as Observable<unknown>[]) {
+      this.subscriptions.push(events$.subscribe(() => this.reconciler.trigger()));
+    }
+    await this.services.start();
+    this.reconciler.start();
+  }
+
+  /** Closes every listener and every proxied connection. */
+  async stop(): Promise<void> {
+    await this.reconciler.stop();
+    for (const subscription of this.subscriptions) subscription.unsubscribe();
+    await this.services.stop();
+    await Promise.all([...this.listeners.keys()].map((key) => this.close(key)));
+  }
+
+  /** Ready endpoints of a Service port now: "ip:port" strings. */
+  endpoints(namespace: string, serviceName: string, port: V1ServicePort): string[] {
+    const service = this.services.get(serviceName, namespace);
+    const selector = service?.spec?.selector;
+    if (!selector || !Object.keys(selector).length) return [];
+    const matches = (pod: V1Pod) =>
+      Object.entries(selector).every(([key, value]) => pod.metadata?.labels?.[key] === value);
+    const result: string[] = [];
+    for (const pod of this.options.pods()) {
+      if (pod.metadata?.namespace !== namespace || !matches(pod) || !podReady(pod)) continue;
+      const target = targetPortOf(pod, port);
+      if (target) result.push(`${pod.status?.podIP}:${target}`);
+    }
+    return result.sort();
+  }
+
+  private async pass(): Promise<void> {
+    const wanted = new Map<string, { namespace: string; service: string; port: V1ServicePort }>();
+    for (const service of this.services.list()) {
+      const namespace = service.metadata?.namespace ?? 'default';
+      const name = service.metadata?.name ?? '';
+      const clusterIP = service.spec?.clusterIP;
+      if (!isLoopback(clusterIP)) continue;
+      const addresses = [clusterIP as string];
+      if (service.spec?.type === 'LoadBalancer') {
+        const lbIP = await this.ensureLoadBalancerAddress(service);
+        if (lbIP) addresses.push(lbIP);
+      }
+      for (const port of service.spec?.ports ?? []) {
+        if ((port.protocol ?? 'TCP') !== 'TCP') continue;
+        if (!this.endpoints(namespace, name, port).length) continue;
+        for (const ip of addresses) wanted.set(`${ip}:${port.port}`, { namespace, service: name, port });
+      }
+    }
+    for (const key of this.listeners.keys()) if (!wanted.has(key)) await this.close(key);
+    for (const [key, target] of wanted) {
+      const existing = this.listeners.get(key);
+      if (existing && existing.namespace === target.namespace && existing.service === target.service) {
+        existing.port = target.port;
+      } else {
+        if (existing) await this.close(key);
+        await this.listen(key, target).catch((error: unknown) =>
+          this.options.log(
+            `service ${target.namespace}/${target.service}: cannot listen on ${key}: ${errorMessage(error)}`,
+          ),
+        );
+      }
+    }
+    for (const service of this.services.list()) {
+      if (service.spec?.type !== 'LoadBalancer') this.lbPool.release(service.metadata?.uid ?? '');
+    }
+  }
+
+  /** The Service's LoadBalancer address, allocated and written to its status when missing. */
+  private async ensureLoadBalancerAddress(service: V1Service): Promise<string | undefined> {
+    const uid = service.metadata?.uid ?? '';
+    const current = service.status?.loadBalancer?.ingress?.[0]?.ip;
+    if (current && this.lbPool.contains(current)) {
+      this.lbPool.reserve(uid, current);
+      return current;
+    }
+    for (const other of this.services.list()) {
+      const ip = other.status?.loadBalancer?.ingress?.[0]?.ip;
+      if (ip && other.metadata?.uid) this.lbPool.reserve(other.metadata.uid, ip);
+    }
+    const ip = this.lbPool.allocate(uid);
+    try {
+      await kubeRequest(this.options.kc, {
+        method: 'PATCH',
+        path: objectPath(RESOURCES.Service, service.metadata?.namespace, service.metadata?.name ?? '', 'status'),
+        body: { status: { loadBalancer: { ingress: [{ ip, ipMode: 'VIP' }] } } },
+      });
+      this.options.log(`service ${service.metadata?.namespace}/${service.metadata?.name}: load balancer ${ip}`);
+    } catch (error) {
+      if (!isStatus(error, 404)) throw error;
+    }
+    return ip;
+  }
+
+  private listen(key: string, target: { namespace: string; service: string; port: V1ServicePort }): Promise<void> {
+    const [host = '', portText = ''] = key.split(/:(?=\d+$)/);
+    const listener: Listener = { ...target, server: createServer(), sockets: new Set(), next: 0 };
+    listener.server.on('connection', (client) => this.forward(listener, client));
+    return new Promise((resolve, reject) => {
+      listener.server.once('error', reject);
+      listener.server.listen(Number(portText), host, () => {
+        listener.server.off('error', reject);
+        listener.server.on('error', (error) => this.options.log(`listener ${key}: ${errorMessage(error)}`));
+        this.listeners.set(key, listener);
+        resolve();
+      });
+    });
+  }
+
+  private forward(listener: Listener, client: Socket): void {
+    const endpoints = this.endpoints(listener.namespace, listener.service, listener.port);
+    if (!endpoints.length) {
+      client.destroy();
+      return;
+    }
+    const endpoint = endpoints[listener.next++ % endpoints.length] as string;
+    const [host = '', port = ''] = endpoint.split(/:(?=\d+$)/);
+    const upstream = connect(Number(port), host);
+    listener.sockets.add(client);
+    listener.sockets.add(upstream);
+    const closeBoth = () => {
+      client.destroy();
+      upstream.destroy();
+      listener.sockets.delete(client);
+      listener.sockets.delete(upstream);
+    };
+    client.on('error', closeBoth);
+    upstream.on('error', closeBoth);
+    client.on('close', closeBoth);
+    upstream.on('close', closeBoth);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  private async close(key: string): Promise<void> {
+    const listener = this.listeners.get(key);
+    if (!listener) return;
+    this.listeners.delete(key);
+    for (const socket of listener.sockets) socket.destroy();
+    await new Promise<void>((resolve) => listener.server.close(() => resolve()));
+  }
+}
+
+/** The pod port a Service port targets: a number, or a named container port of the pod. */
+function targetPortOf(pod: V1Pod, port: V1ServicePort): number | undefined {
+  const target = port.targetPort ?? port.port;
+  if (typeof target === 'number') return target;
+  if (/^\d+$/.test(target)) return Number(target);
+  for (const container of pod.spec?.containers ?? []) {
+    const named = container.ports?.find((p) => p.name === target && (p.protocol ?? 'TCP') === 'TCP');
+    if (named) return named.containerPort;
+  }
+  return undefined;
+}
