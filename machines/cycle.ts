@@ -1,0 +1,181 @@
+/**
+ * Facts of one sync cycle: which objects it uses (planned at its start and persisted in
+ * status.cycle.objects), and what the observation says about them. Everything the machine's
+ * guards and the rehydration read about the world goes through here.
+ */
+import type { CycleStatus, ScribeCr, ScribeStatus } from './api.js';
+import { destinationPvcName, sourcePitName } from './naming.js';
+import type { ObservedPvc, ObservedSnapshot, OwnedObjects } from './observation.js';
+import { moverKindOf } from './mover.js';
+import { compactTimestamp, toMs } from './time.js';
+
+/** Keys of status.cycle.objects. */
+export const Objects = {
+  /** The PVC the mover reads (source) or writes (destination). */
+  volume: 'volume',
+  /** Source: the point-in-time PVC (Clone, Snapshot); temporary. */
+  pitPvc: 'pitPvc',
+  /** Source: the VolumeSnapshot the PiT PVC is made from (Snapshot); temporary. */
+  pitSnapshot: 'pitSnapshot',
+  /** Destination: the snapshot being made of this cycle's result (copyMethod Snapshot). */
+  image: 'image',
+  /** Destination: the image this cycle replaces, deleted once the new one is ready. */
+  previousImage: 'previousImage',
+} as const;
+
+/** Where a stage of the cycle stands according to the observation. */
+export type Progress =
+  { phase: 'waiting' } | { phase: 'ready' } | { phase: 'failed'; message: string; stage: 'snapshot' | 'volume' };
+
+/** The mover options of the CR (copyMethod, capacity, ...), whatever the mover. */
+export function moverOptions(cr: ScribeCr): Record<string, unknown> {
+  const kind = moverKindOf(cr);
+  const options = kind ? (cr.spec as Record<string, unknown>)[kind] : undefined;
+  return (options ?? {}) as Record<string, unknown>;
+}
+
+/** The user's PVC the cycle needs before it can start: the source PVC, or a given destinationPVC. */
+export function requiredUserPvc(cr: ScribeCr): string | undefined {
+  if (cr.kind === 'ReplicationSource') return cr.spec.sourcePVC;
+  const given = moverOptions(cr).destinationPVC;
+  return typeof given === 'string' ? given : undefined;
+}
+
+/** The PVC as usable: present and not being deleted. */
+export function usablePvc(owned: OwnedObjects, name: string | undefined): ObservedPvc | undefined {
+  const pvc = name === undefined ? undefined : owned.pvcs[name];
+  return pvc && !pvc.deleting ? pvc : undefined;
+}
+
+/** The next cycle id: a sequence number (from the previous id kept in status) and the start time. */
+export function nextCycleId(previousId: string | undefined, now: number): string {
+  const previous = Number.parseInt(previousId?.split('-')[0] ?? '', 10);
+  return `${Number.isFinite(previous) ? previous + 1 : 1}-${compactTimestamp(now)}`;
+}
+
+/** Plans a new cycle from the spec: its id and the names of its objects. */
+export function planCycle(cr: ScribeCr, status: ScribeStatus, now: number): CycleStatus {
+  const id = nextCycleId(status.cycle?.id, now);
+  const name = cr.metadata.name ?? '';
+  if (cr.kind === 'ReplicationDestination') {
+    return { id, attempt: 0, objects: { [Objects.volume]: requiredUserPvc(cr) ?? destinationPvcName(name) } };
+  }
+  const method = moverOptions(cr).copyMethod;
+  const source = cr.spec.sourcePVC ?? '';
+  if (method === 'Clone') {
+    const pit = sourcePitName(name);
+    return { id, attempt: 0, objects: { [Objects.volume]: pit, [Objects.pitPvc]: pit } };
+  }
+  if (method === 'Snapshot') {
+    const pit = sourcePitName(name);
+    return { id, attempt: 0, objects: { [Objects.volume]: pit, [Objects.pitPvc]: pit, [Objects.pitSnapshot]: pit } };
+  }
+  return { id, attempt: 0, objects: { [Objects.volume]: source } };
+}
+
+/** Whether a cycle is running: its objects are named in status. */
+export function cycleActive(status: ScribeStatus): boolean {
+  return Object.keys(status.cycle?.objects ?? {}).length > 0;
+}
+
+/** The object of this cycle, if the cache holds it for THIS cycle and it is not going away. */
+function ofCycle<T extends { cycleId?: string | undefined; deleting?: boolean | undefined }>(
+  object: T | undefined,
+  cycleId: string | undefined,
+): T | undefined {
+  return object && !object.deleting && object.cycleId === cycleId ? object : undefined;
+}
+
+/** Whether the volume the mover needs exists (snapshotting done), failed, or is still coming. */
+export function volumeProgress(cr: ScribeCr, cycle: CycleStatus, owned: OwnedObjects): Progress {
+  const objects = cycle.objects ?? {};
+  const pitSnapshotName = objects[Objects.pitSnapshot];
+  if (pitSnapshotName !== undefined) {
+    const snapshot = ofCycle(owned.snapshots[pitSnapshotName], cycle.id);
+    if (snapshot?.error)
+      return { phase: 'failed', stage: 'snapshot', message: `VolumeSnapshot ${pitSnapshotName}: ${snapshot.error}` };
+  }
+  const pitName = objects[Objects.pitPvc];
+  const volumeName = objects[Objects.volume];
+  // Our own PiT PVC must be of this cycle; the user's PVC (or a kept destination PVC) is whatever exists.
+  const ownedByCycle = pitName !== undefined;
+  const pvc = ownedByCycle ? ofCycle(owned.pvcs[pitName], cycle.id) : usablePvc(owned, volumeName);
+  if (pvc?.phase === 'Lost')
+    return { phase: 'failed', stage: 'volume', message: `PersistentVolumeClaim ${pvc.name} lost its volume` };
+  // Bound is not required: with WaitForFirstConsumer binding waits for the mover's pod.
+  return pvc ? { phase: 'ready' } : { phase: 'waiting' };
+}
+
+/** The PiT snapshot of this cycle when it is ready to make the PiT PVC from. */
+export function pitSnapshotReady(cycle: CycleStatus, owned: OwnedObjects): ObservedSnapshot | undefined {
+  const name = cycle.objects?.[Objects.pitSnapshot];
+  const snapshot = name === undefined ? undefined : ofCycle(owned.snapshots[name], cycle.id);
+  return snapshot?.readyToUse ? snapshot : undefined;
+}
+
+/** What the mover did for this cycle and attempt; results of another cycle or attempt are 'stale'. */
+export function moverProgress(
+  cycle: CycleStatus,
+  owned: OwnedObjects,
+): 'absent' | 'stale' | 'pending' | 'running' | 'succeeded' | 'failed' {
+  const mover = owned.mover;
+  if (mover.phase === 'absent') return 'absent';
+  if (mover.cycleId !== cycle.id || (mover.attempt ?? 0) !== (cycle.attempt ?? 0)) return 'stale';
+  return mover.phase;
+}
+
+/** Whether the destination's image of this cycle is ready (or none is needed), failed, or coming. */
+export function imageProgress(cycle: CycleStatus, owned: OwnedObjects): Progress {
+  const name = cycle.objects?.[Objects.image];
+  if (name === undefined) return { phase: 'ready' };
+  const snapshot = ofCycle(owned.snapshots[name], cycle.id);
+  if (snapshot?.error)
+    return { phase: 'failed', stage: 'snapshot', message: `VolumeSnapshot ${name}: ${snapshot.error}` };
+  return snapshot?.readyToUse ? { phase: 'ready' } : { phase: 'waiting' };
+}
+
+/** Names of the cycle's temporary objects the observation still shows (what cleanup must remove). */
+export function leftovers(
+  cycle: CycleStatus,
+  owned: OwnedObjects,
+): { kind: 'PersistentVolumeClaim' | 'VolumeSnapshot'; name: string }[] {
+  const objects = cycle.objects ?? {};
+  const found: { kind: 'PersistentVolumeClaim' | 'VolumeSnapshot'; name: string }[] = [];
+  const pit = objects[Objects.pitPvc];
+  if (pit !== undefined && owned.pvcs[pit]) found.push({ kind: 'PersistentVolumeClaim', name: pit });
+  for (const key of [Objects.pitSnapshot, Objects.previousImage]) {
+    const name = objects[key];
+    if (name !== undefined && owned.snapshots[name]) found.push({ kind: 'VolumeSnapshot', name });
+  }
+  return found;
+}
+
+/** Whether the cycle's temporary objects and the mover's Job are gone. */
+export function cleanedUp(cycle: CycleStatus, owned: OwnedObjects): boolean {
+  return leftovers(cycle, owned).length === 0 && owned.mover.phase === 'absent';
+}
+
+/** Whether status records the completion of the running cycle (start and completion are kept strictly ordered). */
+export function completionRecorded(status: ScribeStatus): boolean {
+  const start = toMs(status.lastSyncStartTime);
+  const last = toMs(status.lastSyncTime);
+  return start !== undefined && last !== undefined && last >= start;
+}
+
+/** A working position of a cycle. */
+export type CyclePosition = 'idle' | 'snapshotting' | 'moving' | 'preserving' | 'complete';
+
+/**
+ * Where a cycle stands according to the facts alone (design: "Facts win"): the persisted names
+ * and times plus what exists. Used on rehydration and when resuming after a failure or a fix.
+ */
+export function positionFromFacts(cr: ScribeCr, status: ScribeStatus, owned: OwnedObjects): CyclePosition {
+  const cycle = status.cycle;
+  if (!cycle || !cycleActive(status)) return 'idle';
+  if (completionRecorded(status)) return 'complete';
+  if (cycle.objects?.[Objects.image] !== undefined) return 'preserving';
+  const mover = moverProgress(cycle, owned);
+  if (mover === 'succeeded') return 'preserving';
+  if (mover === 'pending' || mover === 'running' || mover === 'failed') return 'moving';
+  return volumeProgress(cr, cycle, owned).phase === 'ready' ? 'moving' : 'snapshotting';
+}

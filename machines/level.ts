@@ -1,0 +1,231 @@
+/**
+ * Level actions: what must exist (or be gone) for the state the machine settled in. They are a
+ * function of where the machine IS, not of the path it took, so a step that passes through a
+ * state never asks for that state's objects, and every step asks again for what is still
+ * missing (a missed event or a lost create cannot stall a cycle). All are idempotent.
+ */
+import type { ScribeCr } from './api.js';
+import type { Action, EnsurePvcAction } from './actions.js';
+import type { ReplicationContext, ReplicationState } from './context.js';
+import { leftovers, moverOptions, moverProgress, Objects, pitSnapshotReady, usablePvc } from './cycle.js';
+import { moverKindOf } from './mover.js';
+import { destinationPvcName, objectLabels } from './naming.js';
+import type { Observation, ObservedPvc } from './observation.js';
+
+type Str = string | undefined;
+
+/** The ensure/delete/cleanup actions of a settled state. */
+export function levelActions(state: ReplicationState, ctx: ReplicationContext, obs: Observation): Action[] {
+  switch (state) {
+    case 'snapshotting':
+      return obs.cr.kind === 'ReplicationSource' ? sourceVolumes(ctx, obs) : destinationVolume(ctx, obs);
+    case 'moving':
+      return mover(ctx, obs);
+    case 'preserving':
+      return image(ctx, obs);
+    case 'complete':
+      return cleanup(ctx, obs);
+    case 'failed':
+      return afterFailure(ctx, obs);
+    default:
+      // idle, waitingForPvc, invalid and external create and delete nothing.
+      return [];
+  }
+}
+
+function uid(cr: ScribeCr): Str {
+  return cr.metadata.uid;
+}
+
+/** Source: the point-in-time copy (Clone: PVC from the PVC; Snapshot: VolumeSnapshot, then PVC from it). */
+function sourceVolumes(ctx: ReplicationContext, obs: Observation): Action[] {
+  const cycle = ctx.status.cycle;
+  const objects = cycle?.objects ?? {};
+  const source = usablePvc(obs.owned, obs.cr.kind === 'ReplicationSource' ? obs.cr.spec.sourcePVC : undefined);
+  const options = moverOptions(obs.cr);
+  const actions: Action[] = [...staleObjects(ctx, obs)];
+  const temporary = objectLabels({ cleanupOwnerUid: uid(obs.cr), cycleId: cycle?.id });
+  const pitSnapshot = objects[Objects.pitSnapshot];
+  const pitPvc = objects[Objects.pitPvc];
+  const sourceName = obs.cr.kind === 'ReplicationSource' ? (obs.cr.spec.sourcePVC ?? '') : '';
+  if (pitSnapshot !== undefined && !isStale(obs.owned.snapshots[pitSnapshot], cycle?.id)) {
+    actions.push({
+      type: 'ensureSnapshot',
+      name: pitSnapshot,
+      labels: temporary,
+      temporary: true,
+      sourcePvc: sourceName,
+      volumeSnapshotClassName: options.volumeSnapshotClassName as Str,
+    });
+  }
+  if (pitPvc !== undefined && !isStale(obs.owned.pvcs[pitPvc], cycle?.id)) {
+    const fromSnapshot = pitSnapshot !== undefined;
+    // From a snapshot, the PVC can only be made once the snapshot is ready.
+    if (!fromSnapshot || (cycle && pitSnapshotReady(cycle, obs.owned))) {
+      actions.push({
+        type: 'ensurePvc',
+        name: pitPvc,
+        labels: temporary,
+        temporary: true,
+        spec: pvcSpec(options, source, {
+          kind: fromSnapshot ? 'VolumeSnapshot' : 'PersistentVolumeClaim',
+          name: fromSnapshot ? pitSnapshot : sourceName,
+        }),
+      });
+    }
+  }
+  return actions;
+}
+
+/** Decision 12: the PiT copy takes capacity, access modes, class and volume mode from the source unless set. */
+function pvcSpec(
+  options: Record<string, unknown>,
+  source: ObservedPvc | undefined,
+  dataSource: EnsurePvcAction['spec']['dataSource'],
+): EnsurePvcAction['spec'] {
+  return {
+    capacity: (options.capacity as string | number | undefined) ?? source?.capacity,
+    accessModes: (options.accessModes as string[] | undefined) ?? source?.accessModes,
+    storageClassName: (options.storageClassName as Str) ?? source?.storageClassName,
+    volumeMode: source?.volumeMode,
+    dataSource,
+  };
+}
+
+/** Destination: the PVC Scribe provisions (kept across cycles, never temporary); a given PVC is only used. */
+function destinationVolume(ctx: ReplicationContext, obs: Observation): Action[] {
+  const volume = ctx.status.cycle?.objects?.[Objects.volume];
+  if (volume === undefined || volume !== destinationPvcName(obs.cr.metadata.name ?? '')) return [];
+  const options = moverOptions(obs.cr);
+  return [
+    {
+      type: 'ensurePvc',
+      name: volume,
+      labels: objectLabels({ cycleId: ctx.status.cycle?.id }),
+      temporary: false,
+      spec: {
+        capacity: options.capacity as string | number | undefined,
+        accessModes: (options.accessModes as string[] | undefined) ?? ['ReadWriteOnce'],
+        storageClassName: options.storageClassName as Str,
+      },
+    },
+  ];
+}
+
+/** The mover for this cycle and attempt; a finished Job of an earlier cycle or attempt is cleared first. */
+function mover(ctx: ReplicationContext, obs: Observation): Action[] {
+  const cycle = ctx.status.cycle;
+  const kind = moverKindOf(obs.cr);
+  const volume = cycle?.objects?.[Objects.volume];
+  if (!cycle?.id || !kind || volume === undefined) return [];
+  if (moverProgress(cycle, obs.owned) === 'stale') return [{ type: 'cleanupMover', mover: kind }];
+  return [{ type: 'ensureMover', mover: kind, cycleId: cycle.id, attempt: cycle.attempt ?? 0, volume }];
+}
+
+/** Destination, copyMethod Snapshot: the snapshot that will become latestImage (kept, so not temporary). */
+function image(ctx: ReplicationContext, obs: Observation): Action[] {
+  const cycle = ctx.status.cycle;
+  const name = cycle?.objects?.[Objects.image];
+  const volume = cycle?.objects?.[Objects.volume];
+  if (name === undefined || volume === undefined) return [];
+  return [
+    {
+      type: 'ensureSnapshot',
+      name,
+      labels: objectLabels({ cycleId: cycle?.id }),
+      temporary: false,
+      sourcePvc: volume,
+      volumeSnapshotClassName: moverOptions(obs.cr).volumeSnapshotClassName as Str,
+    },
+  ];
+}
+
+/** Complete: delete what the cycle made and no longer needs, and the mover's temporary objects. */
+function cleanup(ctx: ReplicationContext, obs: Observation): Action[] {
+  const cycle = ctx.status.cycle;
+  if (!cycle) return [];
+  const actions: Action[] = leftovers(cycle, obs.owned)
+    .filter((o) => !protectedNames(ctx, obs).has(o.name))
+    .map((o) => ({ type: 'deleteObject', kind: o.kind, name: o.name, reason: `cycle ${cycle.id ?? ''} is complete` }));
+  const kind = moverKindOf(obs.cr);
+  if (kind && obs.owned.mover.phase !== 'absent') actions.push({ type: 'cleanupMover', mover: kind });
+  return actions;
+}
+
+/**
+ * Failed: the failed Job is removed so a retry can run, and a broken temporary object (a snapshot
+ * in error, a lost PiT PVC) is removed so the retry makes it again. The user's data (source PVC,
+ * destination PVC, latestImage) is never touched.
+ */
+function afterFailure(ctx: ReplicationContext, obs: Observation): Action[] {
+  const cycle = ctx.status.cycle;
+  const objects = cycle?.objects ?? {};
+  const keep = protectedNames(ctx, obs);
+  const actions: Action[] = [];
+  for (const key of [Objects.pitSnapshot, Objects.image]) {
+    const name = objects[key];
+    const snapshot = name === undefined ? undefined : obs.owned.snapshots[name];
+    if (name !== undefined && snapshot?.error && snapshot.cycleId === cycle?.id && !keep.has(name)) {
+      actions.push({ type: 'deleteObject', kind: 'VolumeSnapshot', name, reason: `retrying after: ${snapshot.error}` });
+    }
+  }
+  const pit = objects[Objects.pitPvc];
+  const pvc = pit === undefined ? undefined : obs.owned.pvcs[pit];
+  if (pit !== undefined && pvc?.phase === 'Lost' && pvc.cycleId === cycle?.id && !keep.has(pit)) {
+    actions.push({
+      type: 'deleteObject',
+      kind: 'PersistentVolumeClaim',
+      name: pit,
+      reason: 'retrying after the volume was lost',
+    });
+  }
+  const kind = moverKindOf(obs.cr);
+  if (kind && obs.owned.mover.phase === 'failed') actions.push({ type: 'cleanupMover', mover: kind });
+  return actions;
+}
+
+/** Names no decision may delete: the source PVC, the destination PVC and the current latestImage. */
+export function protectedNames(ctx: ReplicationContext, obs: Observation): Set<string> {
+  const names = new Set<string>();
+  if (obs.cr.kind === 'ReplicationSource' && obs.cr.spec.sourcePVC) names.add(obs.cr.spec.sourcePVC);
+  if (obs.cr.kind === 'ReplicationDestination') {
+    names.add(destinationPvcName(obs.cr.metadata.name ?? ''));
+    const given = moverOptions(obs.cr).destinationPVC;
+    if (typeof given === 'string') names.add(given);
+  }
+  const volume = ctx.status.cycle?.objects?.[Objects.volume];
+  if (volume !== undefined && ctx.status.cycle?.objects?.[Objects.pitPvc] !== volume) names.add(volume);
+  if (ctx.status.latestImage?.name) names.add(ctx.status.latestImage.name);
+  return names;
+}
+
+/** An object with our name left from another cycle (its cycle label differs): it must go before ours is made. */
+function isStale(object: { cycleId?: Str } | undefined, cycleId: Str): boolean {
+  return object?.cycleId !== undefined && object.cycleId !== cycleId;
+}
+
+/** Deletes of PiT objects a previous cycle left behind under the names this cycle needs. */
+function staleObjects(ctx: ReplicationContext, obs: Observation): Action[] {
+  const cycle = ctx.status.cycle;
+  const objects = cycle?.objects ?? {};
+  const actions: Action[] = [];
+  const snap = objects[Objects.pitSnapshot];
+  if (snap !== undefined && isStale(obs.owned.snapshots[snap], cycle?.id) && !obs.owned.snapshots[snap]?.deleting) {
+    actions.push({
+      type: 'deleteObject',
+      kind: 'VolumeSnapshot',
+      name: snap,
+      reason: 'left over from an earlier cycle',
+    });
+  }
+  const pvc = objects[Objects.pitPvc];
+  if (pvc !== undefined && isStale(obs.owned.pvcs[pvc], cycle?.id) && !obs.owned.pvcs[pvc]?.deleting) {
+    actions.push({
+      type: 'deleteObject',
+      kind: 'PersistentVolumeClaim',
+      name: pvc,
+      reason: 'left over from an earlier cycle',
+    });
+  }
+  return actions;
+}

@@ -1,0 +1,79 @@
+/**
+ * The contract a data mover (rsync, rclone, restic) fulfils; implementations live in
+ * src/movers/<name>/. The machines never see a mover: they emit ensureMover/cleanupMover and read
+ * the mover's summary (ObservedMover) from the observation. Everything here is pure.
+ */
+import type { ScribeCr } from './api.js';
+import type { ObservedMover, ObservedPvc } from './observation.js';
+
+/** The movers Scribe ships, named as the spec's keys. */
+export const MOVER_KINDS = ['rsync', 'rclone', 'restic'] as const;
+export type MoverKind = (typeof MOVER_KINDS)[number];
+
+/** A Kubernetes object as plain data (apiVersion, kind, metadata, and the rest). */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  [field: string]: unknown;
+}
+
+/** A reference to an object the adapter may delete. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+}
+
+/** The cycle a mover works for, as the machine's ensureMover action names it. */
+export interface MoverCycle {
+  cycleId: string;
+  attempt: number;
+  /** The PVC to read (source) or write (destination). */
+  volume: string;
+}
+
+/** Facts a builder may need beyond the CR (decision 12: defaults fall back to the source PVC). */
+export interface MoverFacts {
+  volume?: ObservedPvc | undefined;
+}
+
+/** What a builder wants to exist for one cycle. */
+export interface MoverPlan {
+  /** Objects to create if absent (Jobs, Services, Secrets, cache PVCs), labelled by the builder with objectLabels(). */
+  objects: KubeObject[];
+  /** Objects to delete when a cycle ends or an attempt failed (cleanupMover). Kept ones (a Service, keys) are not listed. */
+  temporary: ObjectRef[];
+}
+
+/** One data mover: a pure builder plus a pure reader of its results (VolSync's mover contract, as data). */
+export interface Mover {
+  readonly kind: MoverKind;
+  /** Whether this mover handles the CR; exactly one mover of the catalog must. */
+  matches(cr: ScribeCr): boolean;
+  /** The objects of one cycle; the adapter creates them if absent. */
+  build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan;
+  /** The temporary objects of this CR, whatever the cycle, for cleanupMover. */
+  temporaryObjects(cr: ScribeCr): ObjectRef[];
+  /** Summarises the mover's objects as the caches hold them (Jobs, Pods, Services) into the observation. */
+  read(cr: ScribeCr, objects: readonly KubeObject[]): ObservedMover;
+}
+
+/** The spec key naming the CR's mover, or undefined (external or none). */
+export function moverKindOf(cr: ScribeCr): MoverKind | undefined {
+  const spec = cr.spec as Record<string, unknown>;
+  return MOVER_KINDS.find((kind) => spec[kind] !== undefined);
+}
+
+/** Picks the one mover of a catalog that handles the CR, or says why none or several do. */
+export function selectMover(
+  catalog: readonly Mover[],
+  cr: ScribeCr,
+): { ok: true; mover: Mover } | { ok: false; message: string } {
+  const matching = catalog.filter((m) => m.matches(cr));
+  const [only] = matching;
+  if (only && matching.length === 1) return { ok: true, mover: only };
+  if (matching.length === 0)
+    return { ok: false, message: `no mover handles this ${cr.kind}: set one of spec.${MOVER_KINDS.join(', spec.')}` };
+  return { ok: false, message: `several movers claim this ${cr.kind}: ${matching.map((m) => m.kind).join(', ')}` };
+}

@@ -1,0 +1,139 @@
+/**
+ * Names of the objects Scribe creates (decision 11) and the labels it puts on them. Every name is
+ * a valid DNS-1123 label (so it also fits Services) of at most 63 characters; longer or unusual
+ * names are shortened deterministically, so a restarted operator finds the same objects again.
+ */
+import { createHash } from 'node:crypto';
+import { compactTimestamp } from './time.js';
+import { SCRIBE_GROUP } from './api.js';
+
+/** Longest DNS-1123 label, the tightest limit among the kinds Scribe names (Service names). */
+export const MAX_NAME_LENGTH = 63;
+const HASH_LENGTH = 10;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Label every object Scribe creates carries (design: effects adapter). */
+export const CREATED_BY_LABEL = 'app.kubernetes.io/created-by';
+export const CREATED_BY_VALUE = 'scribe';
+/** Label on temporary objects: the owner CR's uid, so a sweep can find what a cycle left behind. */
+export const CLEANUP_LABEL = `${SCRIBE_GROUP}/cleanup`;
+/** Label naming the cycle an object was made for, so stale cache entries of an earlier cycle are not mistaken for this one. */
+export const CYCLE_LABEL = `${SCRIBE_GROUP}/cycle`;
+/** Label naming the attempt within a cycle, so a failed Job of an earlier attempt is not read as this attempt's result. */
+export const ATTEMPT_LABEL = `${SCRIBE_GROUP}/attempt`;
+
+/** Whether a string is a valid DNS-1123 label. */
+export function isDnsLabel(name: string): boolean {
+  return name.length <= MAX_NAME_LENGTH && DNS_LABEL.test(name);
+}
+
+/** A short, stable hash of a string in DNS-label characters. */
+export function shortHash(value: string, length = HASH_LENGTH): string {
+  return createHash('sha256').update(value).digest('hex').slice(0, length);
+}
+
+/**
+ * Makes `name` a DNS-1123 label of at most `max` characters. Valid short names are kept as they
+ * are; otherwise the name is lowered, invalid characters become '-', the prefix is truncated and a
+ * hash of the ORIGINAL name is appended, so two different inputs do not collapse into one name.
+ */
+export function toDnsLabel(name: string, max = MAX_NAME_LENGTH): string {
+  if (name.length <= max && DNS_LABEL.test(name)) return name;
+  const cleaned = name.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+  const prefix = cleaned
+    .slice(0, Math.max(0, max - HASH_LENGTH - 1))
+    .replace(/^-+/, '')
+    .replace(/-+$/, '');
+  return prefix === '' ? shortHash(name) : `${prefix}-${shortHash(name)}`;
+}
+
+/** The source's point-in-time PVC and VolumeSnapshot: scribe-src-<rs> (seed 2.3.3). */
+export function sourcePitName(rs: string): string {
+  return toDnsLabel(`scribe-src-${rs}`);
+}
+
+/** The PVC a destination provisions when spec.<mover>.destinationPVC is absent: scribe-dest-<rd>. */
+export function destinationPvcName(rd: string): string {
+  return toDnsLabel(`scribe-dest-${rd}`);
+}
+
+/** A destination snapshot: scribe-dest-<rd>-<YYYYMMDDhhmmss> (seed 2.3.4); the timestamp always survives shortening. */
+export function destinationImageName(rd: string, at: number): string {
+  const stamp = compactTimestamp(at);
+  return `${toDnsLabel(`scribe-dest-${rd}`, MAX_NAME_LENGTH - stamp.length - 1)}-${stamp}`;
+}
+
+/** rsync source Job (and Service when the source listens): scribe-rsync-src-<rs>. */
+export function rsyncSourceName(rs: string): string {
+  return toDnsLabel(`scribe-rsync-src-${rs}`);
+}
+
+/** rsync destination Job and Service: scribe-rsync-dest-<rd>. */
+export function rsyncDestinationName(rd: string): string {
+  return toDnsLabel(`scribe-rsync-dest-${rd}`);
+}
+
+/** The generated key Secret a destination hands to its source: scribe-rsync-dest-src-<rd> (decision 10). */
+export function rsyncDestinationSourceKeysName(rd: string): string {
+  return toDnsLabel(`scribe-rsync-dest-src-${rd}`);
+}
+
+/** The destination's own generated key Secret: scribe-rsync-dest-dest-<rd> (decision 10). */
+export function rsyncDestinationKeysName(rd: string): string {
+  return toDnsLabel(`scribe-rsync-dest-dest-${rd}`);
+}
+
+/** A listening source's own generated keys, mirroring the destination's: scribe-rsync-src-src-<rs>. */
+export function rsyncSourceKeysName(rs: string): string {
+  return toDnsLabel(`scribe-rsync-src-src-${rs}`);
+}
+
+/** The keys a listening source hands to its destination: scribe-rsync-src-dest-<rs>. */
+export function rsyncSourceDestinationKeysName(rs: string): string {
+  return toDnsLabel(`scribe-rsync-src-dest-${rs}`);
+}
+
+/** rclone Job of a source: scribe-rclone-src-<rs>. */
+export function rcloneSourceName(rs: string): string {
+  return toDnsLabel(`scribe-rclone-src-${rs}`);
+}
+
+/** rclone Job of a destination: scribe-rclone-dest-<rd>. */
+export function rcloneDestinationName(rd: string): string {
+  return toDnsLabel(`scribe-rclone-dest-${rd}`);
+}
+
+/** restic Job of a source: scribe-restic-src-<rs>. */
+export function resticSourceName(rs: string): string {
+  return toDnsLabel(`scribe-restic-src-${rs}`);
+}
+
+/** restic Job of a destination: scribe-restic-dest-<rd>. */
+export function resticDestinationName(rd: string): string {
+  return toDnsLabel(`scribe-restic-dest-${rd}`);
+}
+
+/** The restic metadata cache PVC: scribe-<cr>-cache. */
+export function cacheName(cr: string): string {
+  return toDnsLabel(`scribe-${cr}-cache`);
+}
+
+/** The mover object name for a kind and role, e.g. scribe-rclone-src-<cr>. */
+export function moverObjectName(mover: 'rsync' | 'rclone' | 'restic', role: 'src' | 'dest', cr: string): string {
+  return toDnsLabel(`scribe-${mover}-${role}-${cr}`);
+}
+
+/** What an object created for a cycle is labelled with. */
+export interface ObjectLabelOptions {
+  /** The owner CR's uid; set on temporary objects only (design: effects adapter). */
+  cleanupOwnerUid?: string | undefined;
+  cycleId?: string | undefined;
+}
+
+/** The labels of an object Scribe creates: created-by always, cleanup on temporary ones, the cycle when known. */
+export function objectLabels(options: ObjectLabelOptions = {}): Record<string, string> {
+  const labels: Record<string, string> = { [CREATED_BY_LABEL]: CREATED_BY_VALUE };
+  if (options.cleanupOwnerUid) labels[CLEANUP_LABEL] = options.cleanupOwnerUid;
+  if (options.cycleId) labels[CYCLE_LABEL] = options.cycleId;
+  return labels;
+}

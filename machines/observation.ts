@@ -1,0 +1,77 @@
+/**
+ * The one event the machines receive: an observation of a CR and of what the informer caches
+ * hold of its objects at one moment (design: "Level-based input"). Plain data, no client types:
+ * the operator side fills it from its caches, tests write it by hand.
+ */
+import type { ScribeCr } from './api.js';
+
+/** A PersistentVolumeClaim as the cache holds it. */
+export interface ObservedPvc {
+  name: string;
+  phase?: 'Pending' | 'Bound' | 'Lost' | undefined;
+  /** metadata.deletionTimestamp is set: the object is going away and must not be used. */
+  deleting?: boolean | undefined;
+  /** The scribe.backube/cycle label of an object Scribe made; absent on the user's own PVCs. */
+  cycleId?: string | undefined;
+  /** status.capacity.storage when bound, else spec.resources.requests.storage. */
+  capacity?: string | undefined;
+  accessModes?: string[] | undefined;
+  storageClassName?: string | undefined;
+  volumeMode?: 'Filesystem' | 'Block' | undefined;
+}
+
+/** A VolumeSnapshot as the cache holds it. */
+export interface ObservedSnapshot {
+  name: string;
+  readyToUse: boolean;
+  /** status.error.message: the snapshot controller could not take it. */
+  error?: string | undefined;
+  deleting?: boolean | undefined;
+  cycleId?: string | undefined;
+  restoreSize?: string | undefined;
+}
+
+/**
+ * What a mover's objects say, as the mover's pure reader summarises them (see mover.ts). The
+ * machine knows no mover: it reads only this.
+ */
+export interface ObservedMover {
+  /** Job lifecycle of the mover, or 'absent' when no mover Job exists for this CR. */
+  phase: 'absent' | 'pending' | 'running' | 'succeeded' | 'failed';
+  /** Cycle and attempt labels of the observed Job; results of another cycle or attempt are ignored. */
+  cycleId?: string | undefined;
+  attempt?: number | undefined;
+  /** Why it failed (exit code meaning, pod reason). */
+  message?: string | undefined;
+  /** A short, filtered tail of the mover's output for status.latestMoverStatus.logs. */
+  logs?: string | undefined;
+  /** Values the mover publishes under status.<mover> (rsync: address, port, sshKeys; restic: lastPruned). */
+  published?: Readonly<Record<string, string | number>> | undefined;
+}
+
+/** Everything the caches hold that concerns one CR. */
+export interface OwnedObjects {
+  /** Every PVC the CR names (sourcePVC, destinationPVC) or owns, by name. */
+  pvcs: Readonly<Record<string, ObservedPvc>>;
+  /** Every VolumeSnapshot the CR owns or names in status.latestImage, by name. */
+  snapshots: Readonly<Record<string, ObservedSnapshot>>;
+  mover: ObservedMover;
+}
+
+/** The single event of the replication machines. `now` is epoch milliseconds. */
+export interface Observation {
+  type: 'observe';
+  now: number;
+  cr: ScribeCr;
+  owned: OwnedObjects;
+}
+
+/** An empty world: no objects, no mover. */
+export function nothingOwned(): OwnedObjects {
+  return { pvcs: {}, snapshots: {}, mover: { phase: 'absent' } };
+}
+
+/** Builds the observation event. */
+export function observation(cr: ScribeCr, owned: OwnedObjects, now: Date | number): Observation {
+  return { type: 'observe', now: typeof now === 'number' ? now : now.getTime(), cr, owned };
+}

@@ -1,0 +1,127 @@
+/**
+ * step(): the one call the operator side makes. It restores the CR's machine from status
+ * (rehydrating where facts disagree), feeds it one observation with xstate's pure transition(),
+ * and returns the status to persist and the actions to execute, in order. Nothing is executed.
+ */
+import { initialTransition, transition } from 'xstate';
+import type { Action, RecordMetricsAction } from './actions.js';
+import type { ScribeCr, ScribeStatus } from './api.js';
+import { WORKING_STATES, triggerFactsOf, type ReplicationState } from './context.js';
+import { appendJournal } from './journal.js';
+import { levelActions } from './level.js';
+import { observation, type Observation, type OwnedObjects } from './observation.js';
+import { stallDeadline, isStalled } from './reducers.js';
+import { rehydrate } from './rehydrate.js';
+import { replicationMachine } from './replication.js';
+import { formatTimestamp, toMs } from './time.js';
+import { isOutOfSync, outOfSyncDeadline, triggerKind } from './trigger.js';
+
+/** What the operator saw: the time (Date or epoch ms) and the CR's objects in the caches. */
+export interface Seen {
+  now: Date | number;
+  owned: OwnedObjects;
+}
+
+/** The outcome of one step. */
+export interface StepResult {
+  /** The state the machine settled in (also nextPersisted.state, except for external CRs). */
+  state: ReplicationState;
+  /** The status to persist; equal to the CR's status when nothing changed (and for external CRs). */
+  nextPersisted: ScribeStatus;
+  /** Decisions to execute in order; patchStatus, when present, is first. */
+  actions: Action[];
+}
+
+/** Feeds one observation to the CR's machine and returns the status to persist and the actions to run. */
+export function step(cr: ScribeCr, seen: Seen): StepResult {
+  const now = typeof seen.now === 'number' ? seen.now : seen.now.getTime();
+  const event = observation(cr, seen.owned, now);
+  const [next, executed] = transition(replicationMachine, restore(cr, event), event);
+  const state = next.value as ReplicationState;
+  const previous: ScribeStatus = cr.status ?? {};
+  if (state === 'external') return { state, nextPersisted: previous, actions: [] };
+
+  const status = next.context.status;
+  const effects = executed.filter((a) => a.type === 'effects').flatMap((a) => a.params as Action[]);
+  const actions: Action[] = [];
+  if (!sameJson(status, previous)) actions.push({ type: 'patchStatus', status });
+  actions.push(...effects.filter((a) => a.type !== 'recordMetrics'));
+  actions.push(...levelActions(state, next.context, event));
+  actions.push(metrics(effects, cr, status, state, now));
+  const wake = wakeAt(cr, status, state, event);
+  if (wake !== undefined) actions.push({ type: 'scheduleWake', at: wake });
+  return { state, nextPersisted: status, actions };
+}
+
+/** The machine snapshot a CR resumes from: its initial state when new, else its rehydrated state. */
+function restore(cr: ScribeCr, event: Observation) {
+  const status: ScribeStatus = cr.status ?? {};
+  const where = rehydrate(cr, event.owned);
+  if (where.fresh) return initialTransition(replicationMachine, { status, now: event.now })[0];
+  const corrected: ScribeStatus = where.correction
+    ? {
+        ...status,
+        state: where.state,
+        journal: appendJournal(status.journal, {
+          time: formatTimestamp(event.now),
+          event: 'rehydrate',
+          from: status.state ?? '(none)',
+          to: where.state,
+          reason: where.correction,
+        }),
+      }
+    : status;
+  return replicationMachine.resolveState({ value: where.state, context: { status: corrected, now: event.now } });
+}
+
+/** One metrics update per step: the out-of-sync gauge, plus the completed sync when there was one. */
+function metrics(
+  effects: readonly Action[],
+  cr: ScribeCr,
+  status: ScribeStatus,
+  state: ReplicationState,
+  now: number,
+): RecordMetricsAction {
+  const completed = effects.find((a): a is RecordMetricsAction => a.type === 'recordMetrics')?.completedSync;
+  const erroring = state === 'failed' || state === 'invalid' || state === 'waitingForPvc';
+  const outOfSync = isOutOfSync(triggerFactsOf(cr, status), now, erroring);
+  return { type: 'recordMetrics', outOfSync, ...(completed ? { completedSync: completed } : {}) };
+}
+
+/**
+ * The next time this CR must be observed even if nothing changes: the next scheduled sync, the
+ * retry time, the stall deadline, or the out-of-sync deadline (the gauge flips then). The earliest
+ * one in the future; nothing for an idle manual or paused CR.
+ */
+function wakeAt(cr: ScribeCr, status: ScribeStatus, state: ReplicationState, event: Observation): number | undefined {
+  const candidates: (number | undefined)[] = [];
+  if (state === 'idle') candidates.push(toMs(status.nextSyncTime));
+  if (state === 'failed') candidates.push(toMs(status.cycle?.retryAfter));
+  const ctx = { status, now: event.now };
+  if (WORKING_STATES.includes(state) && !isStalled(ctx, event, state)) candidates.push(stallDeadline(ctx, state));
+  const lastSync = toMs(status.lastSyncTime);
+  const schedule = cr.spec.trigger?.schedule;
+  if (triggerKind(cr.spec.trigger) === 'schedule' && schedule !== undefined && lastSync !== undefined) {
+    candidates.push(outOfSyncDeadline(schedule, lastSync));
+  }
+  const future = candidates.filter((t): t is number => t !== undefined && t > event.now);
+  return future.length > 0 ? Math.min(...future) : undefined;
+}
+
+/** Structural equality of two JSON values, ignoring key order and undefined members. */
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>)
+        .filter(([, v]) => v !== undefined)
+        .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+        .map(([k, v]) => [k, canonical(v)]),
+    );
+  }
+  return value;
+}

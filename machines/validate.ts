@@ -1,0 +1,130 @@
+/**
+ * Spec checks the CRD schema cannot make: cron semantics, rules that span fields, and facts of
+ * the cluster (a block-mode source). Each problem names its field so Reconciled=False and the
+ * Warning Event say exactly what to fix ("Bad input" in design.md).
+ */
+import type { ScribeCr } from './api.js';
+import { moverKindOf, MOVER_KINDS } from './mover.js';
+import type { ObservedPvc } from './observation.js';
+import { parseSchedule } from './trigger.js';
+
+/** One problem of a spec. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** Cluster facts some checks need. */
+export interface ValidationFacts {
+  /** The source PVC (sources) or given destinationPVC (destinations), when it exists. */
+  volume?: ObservedPvc | undefined;
+}
+
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\.?$/i;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IPV6 = /^[0-9a-f:.]+$/i;
+
+/** Every problem of a CR's spec; empty when it can run. External CRs are not checked (decision 7). */
+export function validateSpec(cr: ScribeCr, facts: ValidationFacts = {}): FieldError[] {
+  const spec = cr.spec as Record<string, unknown> & ScribeCr['spec'];
+  if (spec.external !== undefined) return [];
+  const errors: FieldError[] = [];
+  const movers = MOVER_KINDS.filter((k) => spec[k] !== undefined);
+  if (movers.length === 0) {
+    // Decision 6: name the choices.
+    errors.push({
+      field: 'spec',
+      message: `a mover is required: set one of spec.${MOVER_KINDS.join(', spec.')} or spec.external`,
+    });
+  } else if (movers.length > 1) {
+    errors.push({ field: 'spec', message: `exactly one mover may be set, found spec.${movers.join(' and spec.')}` });
+  }
+  const schedule = spec.trigger?.schedule;
+  if (schedule !== undefined) {
+    const parsed = parseSchedule(schedule);
+    if (!parsed.ok) errors.push(fieldError(parsed.message));
+  }
+  const mover = moverKindOf(cr);
+  if (mover) {
+    const options = spec[mover] as Record<string, unknown> | undefined;
+    if (cr.kind === 'ReplicationSource') errors.push(...sourceChecks(cr.spec.sourcePVC, facts));
+    else errors.push(...destinationChecks(mover, options ?? {}, facts));
+    if (mover === 'rsync') errors.push(...rsyncChecks(cr.kind, options ?? {}));
+  }
+  return errors;
+}
+
+/** Joins errors into one condition message ("spec.a: x; spec.b: y"). */
+export function describeErrors(errors: readonly FieldError[]): string {
+  return errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+}
+
+function sourceChecks(sourcePVC: string | undefined, facts: ValidationFacts): FieldError[] {
+  const errors: FieldError[] = [];
+  if (!sourcePVC) errors.push({ field: 'spec.sourcePVC', message: 'name the PVC to replicate' });
+  if (facts.volume?.volumeMode === 'Block') {
+    // Decision 6: refuse clearly rather than copy a block device as if it were a directory.
+    errors.push({
+      field: 'spec.sourcePVC',
+      message: `PVC ${facts.volume.name} is a block-mode volume; block mode is not supported yet`,
+    });
+  }
+  return errors;
+}
+
+function destinationChecks(mover: string, options: Record<string, unknown>, facts: ValidationFacts): FieldError[] {
+  const errors: FieldError[] = [];
+  if (options.copyMethod === 'Clone') {
+    errors.push({
+      field: `spec.${mover}.copyMethod`,
+      message: 'Clone is not supported for a ReplicationDestination; use None or Snapshot',
+    });
+  }
+  if (options.destinationPVC === undefined && options.capacity === undefined) {
+    errors.push({ field: `spec.${mover}.capacity`, message: `required when spec.${mover}.destinationPVC is not set` });
+  }
+  if (facts.volume?.volumeMode === 'Block') {
+    errors.push({
+      field: `spec.${mover}.destinationPVC`,
+      message: `PVC ${facts.volume.name} is a block-mode volume; block mode is not supported yet`,
+    });
+  }
+  return errors;
+}
+
+/**
+ * rsync: whoever has an address connects, the other side listens. A destination that connects
+ * (pull) must be given the keys the listening source generated: generated keys of its own could
+ * never be accepted by that source. A listening side has no use for an address, and ports and
+ * addresses must be usable as given.
+ */
+function rsyncChecks(kind: ScribeCr['kind'], options: Record<string, unknown>): FieldError[] {
+  const errors: FieldError[] = [];
+  const address = options.address;
+  if (typeof address === 'string') {
+    const host = address.trim();
+    if (!(HOSTNAME.test(host) || IPV4.test(host) || (host.includes(':') && IPV6.test(host)))) {
+      errors.push({ field: 'spec.rsync.address', message: `"${address}" is not a host name or an IP address` });
+    }
+    if (kind === 'ReplicationDestination' && options.sshKeys === undefined) {
+      errors.push({
+        field: 'spec.rsync.sshKeys',
+        message:
+          "required when spec.rsync.address is set: a destination that connects to its source must use the Secret named in the source's status.rsync.sshKeys",
+      });
+    }
+  }
+  if (options.serviceType === 'LoadBalancer' && typeof address === 'string') {
+    errors.push({
+      field: 'spec.rsync.serviceType',
+      message: 'a side with spec.rsync.address connects out and exposes no Service; remove serviceType or address',
+    });
+  }
+  return errors;
+}
+
+function fieldError(message: string): FieldError {
+  // parseSchedule's messages already start with the field; split it back out.
+  const colon = message.indexOf(': ');
+  return colon > 0 ? { field: message.slice(0, colon), message: message.slice(colon + 2) } : { field: 'spec', message };
+}

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import * as naming from '../../../machines/naming.js';
+import { JOURNAL_LIMIT, SCRIBE_GROUP } from '../../../machines/api.js';
+import { API_GROUP, JOURNAL_MAX_ENTRIES } from '../../../src/api/index.js';
+
+describe('object names from the seed (decision 11)', () => {
+  it.each([
+    [naming.sourcePitName('database-source'), 'scribe-src-database-source'],
+    [
+      naming.destinationImageName('database-destination', Date.parse('2021-01-19T22:16:01Z')),
+      'scribe-dest-database-destination-20210119221601',
+    ],
+    [naming.rsyncSourceName('db'), 'scribe-rsync-src-db'],
+    [naming.rsyncDestinationName('db'), 'scribe-rsync-dest-db'],
+    [naming.rsyncDestinationSourceKeysName('database-destination'), 'scribe-rsync-dest-src-database-destination'],
+    [naming.rsyncDestinationKeysName('database-destination'), 'scribe-rsync-dest-dest-database-destination'],
+    [naming.cacheName('db'), 'scribe-db-cache'],
+    [naming.rcloneSourceName('db'), 'scribe-rclone-src-db'],
+    [naming.rcloneDestinationName('db'), 'scribe-rclone-dest-db'],
+    [naming.resticSourceName('db'), 'scribe-restic-src-db'],
+    [naming.resticDestinationName('db'), 'scribe-restic-dest-db'],
+    [naming.destinationPvcName('db'), 'scribe-dest-db'],
+    [naming.moverObjectName('restic', 'src', 'db'), 'scribe-restic-src-db'],
+  ])('%s', (actual, expected) => {
+    expect(actual).toBe(expected);
+  });
+});
+
+describe('long and unusual names', () => {
+  const long = 'a'.repeat(80);
+  it('are shortened to 63 characters deterministically, as valid DNS labels', () => {
+    const name = naming.rsyncDestinationSourceKeysName(long);
+    expect(name.length).toBeLessThanOrEqual(63);
+    expect(naming.isDnsLabel(name)).toBe(true);
+    expect(naming.rsyncDestinationSourceKeysName(long)).toBe(name);
+    expect(name.startsWith('scribe-rsync-dest-src-aaaa')).toBe(true);
+  });
+  it('keep different inputs apart even when their prefixes agree', () => {
+    expect(naming.sourcePitName(`${long}x`)).not.toBe(naming.sourcePitName(`${long}y`));
+  });
+  it('replace dots (a subdomain CR name) without colliding with the dashed spelling', () => {
+    const dotted = naming.rsyncSourceName('my.db');
+    expect(naming.isDnsLabel(dotted)).toBe(true);
+    expect(dotted).not.toBe(naming.rsyncSourceName('my-db'));
+  });
+  it('keep the timestamp of destination snapshots', () => {
+    const name = naming.destinationImageName(long, Date.parse('2021-01-14T19:43:05Z'));
+    expect(name.length).toBeLessThanOrEqual(63);
+    expect(name.endsWith('-20210114194305')).toBe(true);
+    expect(naming.isDnsLabel(name)).toBe(true);
+  });
+});
+
+describe('labels', () => {
+  it('mark every object as created by scribe, temporary ones with the owner uid', () => {
+    expect(naming.objectLabels()).toEqual({ 'app.kubernetes.io/created-by': 'scribe' });
+    expect(naming.objectLabels({ cleanupOwnerUid: 'u-1', cycleId: '3-x' })).toEqual({
+      'app.kubernetes.io/created-by': 'scribe',
+      'scribe.backube/cleanup': 'u-1',
+      'scribe.backube/cycle': '3-x',
+    });
+  });
+  it('mirror the constants of src/api', () => {
+    expect(SCRIBE_GROUP).toBe(API_GROUP);
+    expect(JOURNAL_LIMIT).toBe(JOURNAL_MAX_ENTRIES);
+  });
+});

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { describeErrors, validateSpec } from '../../../machines/validate.js';
+import { destination, pvc, source } from './fixtures.js';
+
+const fields = (errors: { field: string }[]) => errors.map((e) => e.field);
+
+describe('validateSpec', () => {
+  it('accepts the fixtures', () => {
+    expect(validateSpec(source())).toEqual([]);
+    expect(validateSpec(destination())).toEqual([]);
+  });
+  it('names spec.trigger.schedule for minute 61', () => {
+    const errors = validateSpec(source({ trigger: { schedule: '61 * * * *' } }));
+    expect(fields(errors)).toEqual(['spec.trigger.schedule']);
+    expect(describeErrors(errors)).toMatch(/^spec\.trigger\.schedule: .*61/);
+  });
+  it('decision 5: names spec.trigger.schedule for a 6-field value', () => {
+    expect(describeErrors(validateSpec(source({ trigger: { schedule: '0 */30 * * * *' } })))).toMatch(
+      /spec\.trigger\.schedule: .*6-field/,
+    );
+  });
+  it('decision 6: a CR without a mover names the choices', () => {
+    const cr = source();
+    delete cr.spec.rsync;
+    expect(describeErrors(validateSpec(cr))).toMatch(/spec\.rsync, spec\.rclone, spec\.restic/);
+  });
+  it('decision 6: a destination copyMethod of Clone is refused', () => {
+    const cr = destination({ rsync: { copyMethod: 'Clone' as never, capacity: '1Gi' } });
+    expect(fields(validateSpec(cr))).toEqual(['spec.rsync.copyMethod']);
+  });
+  it('decision 6: a block-mode source PVC is refused clearly', () => {
+    expect(fields(validateSpec(source(), { volume: pvc('data', { volumeMode: 'Block' }) }))).toEqual([
+      'spec.sourcePVC',
+    ]);
+  });
+  it('a destination needs a capacity or a destinationPVC', () => {
+    expect(fields(validateSpec(destination({ rsync: { copyMethod: 'None' } })))).toEqual(['spec.rsync.capacity']);
+    expect(validateSpec(destination({ rsync: { copyMethod: 'None', destinationPVC: 'mine' } }))).toEqual([]);
+  });
+  it("rsync: a destination that connects to its source needs the source's keys", () => {
+    const cr = destination({ rsync: { copyMethod: 'None', capacity: '1Gi', address: '10.0.0.1' } });
+    expect(fields(validateSpec(cr))).toEqual(['spec.rsync.sshKeys']);
+  });
+  it('rsync: an address must be a host name or an IP address', () => {
+    expect(fields(validateSpec(source({ rsync: { copyMethod: 'None', address: 'not a host!' } })))).toEqual([
+      'spec.rsync.address',
+    ]);
+    expect(validateSpec(source({ rsync: { copyMethod: 'None', address: 'fd00::1' } }))).toEqual([]);
+  });
+  it('decision 7: external CRs are not checked', () => {
+    expect(validateSpec(source({ external: { provider: 'x.io/p' }, trigger: { schedule: 'bad' } }))).toEqual([]);
+  });
+});
