@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real tools the movers drive and the tests run (see docs in test/movers/*/README.md).
-DEBIAN_PACKAGES=(rsync openssh-server openssh-client acl attr bubblewrap openssl)
+DEBIAN_PACKAGES=(rsync python3 openssh-server openssh-client acl attr bubblewrap openssl)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

@@ -7,7 +7,7 @@
  * phase and then confirms the deletion with gracePeriodSeconds=0.
  */
 import type { KubeConfig, V1Container, V1Pod } from '@kubernetes/client-node';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isStatus, kubeRequest } from '../../kube/rest.js';
 import { objectPath, RESOURCES } from '../../kube/resources.js';
@@ -279,6 +279,10 @@ export class PodWorker {
       expandReferences(arg, env),
     );
     const startedAt = now();
+    // The termination message file is a bind-mounted host file, read after the process exits.
+    const terminationFile = join(logDir, `${record.restartCount}.termination`);
+    await writeFile(terminationFile, '');
+    const terminationPath = record.spec.terminationMessagePath ?? '/dev/termination-log';
     const process = startSandbox({
       bwrap: this.context.bwrap,
       command,
@@ -286,7 +290,10 @@ export class PodWorker {
       workingDir: record.spec.workingDir,
       hostname: podHostname(this.pod),
       repoRoot: this.context.repoRoot,
-      mounts: prepared.mounts.get(record.spec.name) ?? [],
+      mounts: [
+        ...(prepared.mounts.get(record.spec.name) ?? []),
+        { source: terminationFile, target: terminationPath, readOnly: false },
+      ],
       logFile: join(logDir, `${record.restartCount}.log`),
     });
     record.process = process;
@@ -297,6 +304,11 @@ export class PodWorker {
     const exitCode = await process.exited;
     record.process = undefined;
     record.lastExitCode = exitCode;
+    const message = await terminationMessage(
+      terminationFile,
+      join(logDir, `${record.restartCount}.log`),
+      exitCode !== 0 && record.spec.terminationMessagePolicy === 'FallbackToLogsOnError',
+    );
     record.state = {
       terminated: {
         exitCode,
@@ -304,6 +316,7 @@ export class PodWorker {
         startedAt,
         finishedAt: now(),
         containerID: record.containerID,
+        ...(message ? { message } : {}),
       },
     };
     await this.writeStatus();
@@ -423,4 +436,17 @@ export async function confirmPodDeletion(kc: KubeConfig, pod: V1Pod): Promise<vo
   } catch (error) {
     if (!isStatus(error, 404) && !isStatus(error, 409)) throw error;
   }
+}
+
+/** Kubelet's limits: a termination message of at most 4 KiB, a log fallback of 80 lines / 2 KiB. */
+const MAX_MESSAGE_BYTES = 4096;
+const FALLBACK_LINES = 80;
+const FALLBACK_BYTES = 2048;
+
+/** The container's termination message, as a kubelet reads it after the container exits. */
+async function terminationMessage(file: string, logFile: string, fallbackToLogs: boolean): Promise<string> {
+  const written = (await readFile(file, 'utf8').catch(() => '')).slice(0, MAX_MESSAGE_BYTES);
+  if (written.trim() || !fallbackToLogs) return written;
+  const log = await readFile(logFile, 'utf8').catch(() => '');
+  return log.split('\n').slice(-FALLBACK_LINES).join('\n').slice(-FALLBACK_BYTES);
 }

@@ -1,0 +1,33 @@
+/** `scribe`: the command of Scribe's image — the operator, or one mover entrypoint. */
+import { Command } from 'commander';
+
+/** Mover entrypoints by name; each module runs its main() when imported and exits itself. */
+const MOVERS: Record<string, () => Promise<unknown>> = {
+  'rsync-source': () => import('../movers/rsync/source.js'),
+  'rsync-destination': () => import('../movers/rsync/destination.js'),
+};
+
+const program = new Command('scribe').description('Asynchronous replication of Kubernetes persistent volumes.');
+
+program
+  .command('operator')
+  .description('run the controller')
+  .option('--kubeconfig <file>', 'kubeconfig to use (default: in-cluster, then KUBECONFIG)')
+  .option('--context <name>', 'kubeconfig context')
+  .allowUnknownOption(true)
+  .action(async () => {
+    const { main } = await import('../main.js');
+    await main(process.argv.slice(3));
+  });
+
+program
+  .command('mover')
+  .description('run a mover entrypoint inside a mover pod')
+  .argument('<name>', `one of: ${Object.keys(MOVERS).join(', ')}`)
+  .action(async (name: string) => {
+    const load = MOVERS[name];
+    if (!load) return program.error(`unknown mover "${name}": expected one of ${Object.keys(MOVERS).join(', ')}`);
+    await load();
+  });
+
+await program.parseAsync();

@@ -1,0 +1,208 @@
+/**
+ * The controller: informers for the CRs and every kind they own become one stream of CR keys;
+ * a keyed work queue gives each CR one reconcile at a time; a reconcile observes the caches,
+ * asks the CR's machine what to do (machines/step.ts) and hands the decisions to the effects
+ * adapter. Decisions live in machines/; this file only observes and executes.
+ */
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { merge, type Subscription } from 'rxjs';
+import type { ScribeCr } from '../../machines/api.js';
+import { step } from '../../machines/step.js';
+import { EffectsAdapter, metricLabels } from '../effects/adapter.js';
+import { EventRecorder } from '../kube/events.js';
+import { ResourceInformer, type InformerEvent } from '../kube/informer.js';
+import { RESOURCES, type KindName } from '../kube/resources.js';
+import { logFor, rootLogger, type Logger } from '../log.js';
+import type { ScribeMetrics } from '../metrics/registry.js';
+import type { MoverRuntime } from '../movers/catalog.js';
+import { KeyedWorkQueue } from '../streams/work-queue.js';
+import { WakeTimers } from '../streams/wake-timers.js';
+import { namedPvcs, ownedObjects } from './observe.js';
+import { OwnerIndex } from './owner-index.js';
+
+type CrKind = 'ReplicationSource' | 'ReplicationDestination';
+const CR_KINDS: CrKind[] = ['ReplicationSource', 'ReplicationDestination'];
+/** Kinds whose objects Scribe owns; their events wake the owning CR. */
+const OWNED_KINDS: KindName[] = ['Job', 'Pod', 'PersistentVolumeClaim', 'VolumeSnapshot', 'Service', 'Secret'];
+
+/** Collaborators and settings of a controller. */
+export interface ControllerOptions {
+  kc: KubeConfig;
+  metrics: ScribeMetrics;
+  movers: readonly MoverRuntime[];
+  /** Only this namespace; all namespaces when absent. */
+  namespace?: string;
+  clock?: () => number;
+  log?: Logger;
+  concurrency?: number;
+}
+
+/** Retry delays after an unexpected error in a reconcile (the API server down, say). */
+const ERROR_BACKOFF_MS = { initial: 500, max: 60_000 };
+
+/** A running controller. */
+export class Controller {
+  private readonly informers = new Map<KindName, ResourceInformer<KubernetesObject>>();
+  private readonly index = new OwnerIndex();
+  private readonly queue: KeyedWorkQueue<string>;
+  private readonly timers: WakeTimers<string>;
+  private readonly adapter: EffectsAdapter;
+  private readonly clock: () => number;
+  private readonly log: Logger;
+  /** The status we wrote last per CR, newer than the cache until the watch catches up. */
+  private readonly written = new Map<string, ScribeCr>();
+  private readonly failures = new Map<string, number>();
+  private subscription: Subscription | undefined;
+
+  constructor(private readonly options: ControllerOptions) {
+    this.clock = options.clock ?? Date.now;
+    this.log = options.log ?? rootLogger;
+    this.queue = new KeyedWorkQueue((key) => this.reconcile(key), { concurrency: options.concurrency ?? 16 });
+    this.timers = new WakeTimers((key) => this.queue.add(key), this.clock);
+    this.adapter = new EffectsAdapter({
+      kc: options.kc,
+      events: new EventRecorder(options.kc),
+      metrics: options.metrics,
+      timers: this.timers,
+      movers: options.movers,
+      log: this.log,
+    });
+    const selector = { namespace: options.namespace };
+    for (const kind of CR_KINDS) this.informers.set(kind, new ResourceInformer(options.kc, RESOURCES[kind], selector));
+    for (const kind of OWNED_KINDS) {
+      // The user's PVCs matter too (sourcePVC, destinationPVC); everything else Scribe made is labelled.
+      const labelSelector = kind === 'PersistentVolumeClaim' ? undefined : 'app.kubernetes.io/created-by=scribe';
+      this.informers.set(kind, new ResourceInformer(options.kc, RESOURCES[kind], { ...selector, labelSelector }));
+    }
+  }
+
+  /** Starts every informer, waits for their caches, then reconciles every CR once. */
+  async start(): Promise<void> {
+    const streams = [...this.informers.values()].map((informer) => informer.events$);
+    this.subscription = merge(...streams).subscribe((event) => this.onEvent(event));
+    await Promise.all([...this.informers.values()].map((informer) => informer.start()));
+    for (const kind of CR_KINDS) {
+      for (const cr of this.informers.get(kind)?.list() ?? []) this.queue.add(keyOf(cr));
+    }
+  }
+
+  /** Stops watching and timers; lets reconciles in flight finish. */
+  async stop(): Promise<void> {
+    this.subscription?.unsubscribe();
+    this.timers.clear();
+    await this.queue.stop();
+    await Promise.all([...this.informers.values()].map((informer) => informer.stop()));
+  }
+
+  /** Resolves when no reconcile is running or waiting (for tests and benchmarks). */
+  whenIdle(): Promise<void> {
+    return this.queue.whenIdle();
+  }
+
+  /** Reconciles that finished, with their errors: for logs, tests and benchmarks. */
+  get results$() {
+    return this.queue.results$;
+  }
+
+  private onEvent(event: InformerEvent<KubernetesObject>): void {
+    if (!('object' in event)) {
+      if (event.type === 'error') this.log.warn({ err: String(event.error) }, 'watch interrupted; reconnecting');
+      return;
+    }
+    const object = event.object;
+    if (event.type === 'deleted') this.index.remove(object);
+    else this.index.upsert(object);
+    for (const key of this.keysFor(object)) this.queue.add(key);
+  }
+
+  /** The CRs an object's change concerns. */
+  private keysFor(object: KubernetesObject): string[] {
+    if (object.kind === 'ReplicationSource' || object.kind === 'ReplicationDestination') return [keyOf(object)];
+    const owner = object.metadata?.ownerReferences?.find((ref) => ref.controller);
+    if (owner && (owner.kind === 'ReplicationSource' || owner.kind === 'ReplicationDestination')) {
+      return [`${owner.kind}/${object.metadata?.namespace}/${owner.name}`];
+    }
+    if (object.kind === 'Pod' && owner?.kind === 'Job') {
+      const job = this.informers.get('Job')?.get(owner.name, object.metadata?.namespace);
+      return job ? this.keysFor(job) : [];
+    }
+    if (object.kind === 'PersistentVolumeClaim') {
+      // A user's PVC: every CR of the namespace that names it (a source waiting for its PVC, say).
+      const namespace = object.metadata?.namespace;
+      const name = object.metadata?.name ?? '';
+      return CR_KINDS.flatMap((kind) =>
+        (this.informers.get(kind)?.list(namespace) ?? [])
+          .filter((cr) => namedPvcs(cr as ScribeCr).includes(name))
+          .map(keyOf),
+      );
+    }
+    return [];
+  }
+
+  /** One level-based reconcile of one CR. */
+  private async reconcile(key: string): Promise<void> {
+    const cr = this.current(key);
+    if (!cr) {
+      this.forget(key);
+      return;
+    }
+    const log = logFor(cr.kind, cr.metadata.namespace ?? '', cr.metadata.name ?? '');
+    const mover = this.options.movers.find((candidate) => candidate.matches(cr));
+    const owned = ownedObjects(cr, this.objectSource(), mover);
+    const result = step(cr, { now: this.clock(), owned });
+    try {
+      const facts = { volume: owned.pvcs[namedPvcs(cr)[0] ?? ''] ?? undefined };
+      const executed = await this.adapter.execute(cr, key, result.actions, facts, log);
+      this.failures.delete(key);
+      if (executed.outcome === 'done' && executed.status !== cr) this.written.set(key, executed.status as ScribeCr);
+      if (cr.status?.state !== result.state) log.info({ from: cr.status?.state, to: result.state }, 'state');
+    } catch (error) {
+      const failures = (this.failures.get(key) ?? 0) + 1;
+      this.failures.set(key, failures);
+      const delay = Math.min(ERROR_BACKOFF_MS.max, ERROR_BACKOFF_MS.initial * 2 ** (failures - 1));
+      log.error({ err: error instanceof Error ? error.message : String(error), retryInMs: delay }, 'reconcile failed');
+      this.timers.schedule(key, this.clock() + delay);
+    }
+  }
+
+  /** The freshest copy of a CR: the cache, or what we wrote if the watch has not caught up. */
+  private current(key: string): ScribeCr | undefined {
+    const [kind, namespace, name] = key.split('/') as [CrKind, string, string];
+    const cached = this.informers.get(kind)?.get(name, namespace) as ScribeCr | undefined;
+    const written = this.written.get(key);
+    if (!cached) return undefined;
+    if (written && written.metadata.uid === cached.metadata.uid && newer(written, cached)) return written;
+    this.written.delete(key);
+    return cached;
+  }
+
+  private forget(key: string): void {
+    this.timers.cancel(key);
+    this.written.delete(key);
+    this.failures.delete(key);
+    const [kind, namespace, name] = key.split('/') as [CrKind, string, string];
+    for (const method of ['rsync', 'rclone', 'restic']) {
+      const labels = metricLabels({ kind, metadata: { name, namespace } } as ScribeCr, method);
+      if (labels) this.options.metrics.forget(labels);
+    }
+  }
+
+  private objectSource() {
+    return {
+      pvc: (namespace: string, name: string) => this.informers.get('PersistentVolumeClaim')?.get(name, namespace),
+      snapshot: (namespace: string, name: string) => this.informers.get('VolumeSnapshot')?.get(name, namespace),
+      ownedBy: (uid: string, kind: string) => this.index.owned(uid, kind),
+    };
+  }
+}
+
+/** The queue key of a CR: kind/namespace/name. */
+export function keyOf(object: KubernetesObject): string {
+  return `${object.kind}/${object.metadata?.namespace}/${object.metadata?.name}`;
+}
+
+/** Whether `a` is a later version of the same object than `b` (resourceVersions are etcd revisions). */
+function newer(a: KubernetesObject, b: KubernetesObject): boolean {
+  const [x, y] = [Number(a.metadata?.resourceVersion), Number(b.metadata?.resourceVersion)];
+  return Number.isFinite(x) && Number.isFinite(y) && x > y;
+}

@@ -1,0 +1,100 @@
+/**
+ * Turns what the informer caches hold into the machines' plain-data observation: the CR's
+ * named and owned PVCs and VolumeSnapshots, and its mover's objects as the mover reads them.
+ */
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { ScribeCr } from '../../machines/api.js';
+import { CYCLE_LABEL } from '../../machines/naming.js';
+import type { KubeObject } from '../../machines/mover.js';
+import type { ObservedPvc, ObservedSnapshot, OwnedObjects } from '../../machines/observation.js';
+import type { MoverRuntime } from '../movers/catalog.js';
+
+interface PvcObject extends KubernetesObject {
+  spec?: {
+    accessModes?: string[];
+    storageClassName?: string;
+    volumeMode?: 'Filesystem' | 'Block';
+    resources?: { requests?: { storage?: string } };
+  };
+  status?: { phase?: 'Pending' | 'Bound' | 'Lost'; capacity?: { storage?: string } };
+}
+
+interface SnapshotObject extends KubernetesObject {
+  status?: { readyToUse?: boolean; error?: { message?: string }; restoreSize?: string };
+}
+
+/** The PVC as the machines see it. */
+export function observePvc(pvc: PvcObject): ObservedPvc {
+  return {
+    name: pvc.metadata?.name ?? '',
+    phase: pvc.status?.phase,
+    deleting: Boolean(pvc.metadata?.deletionTimestamp),
+    cycleId: pvc.metadata?.labels?.[CYCLE_LABEL],
+    capacity: pvc.status?.capacity?.storage ?? pvc.spec?.resources?.requests?.storage,
+    accessModes: pvc.spec?.accessModes,
+    storageClassName: pvc.spec?.storageClassName,
+    volumeMode: pvc.spec?.volumeMode,
+  };
+}
+
+/** The VolumeSnapshot as the machines see it. */
+export function observeSnapshot(snapshot: SnapshotObject): ObservedSnapshot {
+  return {
+    name: snapshot.metadata?.name ?? '',
+    readyToUse: snapshot.status?.readyToUse === true,
+    error: snapshot.status?.error?.message,
+    deleting: Boolean(snapshot.metadata?.deletionTimestamp),
+    cycleId: snapshot.metadata?.labels?.[CYCLE_LABEL],
+    restoreSize: snapshot.status?.restoreSize,
+  };
+}
+
+/** Where the observation's objects come from. */
+export interface ObjectSource {
+  /** A PVC of the CR's namespace by name. */
+  pvc(namespace: string, name: string): KubernetesObject | undefined;
+  /** A VolumeSnapshot of the CR's namespace by name. */
+  snapshot(namespace: string, name: string): KubernetesObject | undefined;
+  /** Objects whose controller ownerReference is `uid`, of one kind. */
+  ownedBy(uid: string, kind: string): KubernetesObject[];
+}
+
+/** The PVC names a CR refers to without owning them (the user's volumes). */
+export function namedPvcs(cr: ScribeCr): string[] {
+  const spec = cr.spec as Record<string, unknown> & { sourcePVC?: string };
+  const names = new Set<string>();
+  if (spec.sourcePVC) names.add(spec.sourcePVC);
+  for (const mover of ['rsync', 'rclone', 'restic']) {
+    const destinationPVC = (spec[mover] as { destinationPVC?: string } | undefined)?.destinationPVC;
+    if (destinationPVC) names.add(destinationPVC);
+  }
+  return [...names];
+}
+
+/** Everything the caches hold that concerns `cr`. */
+export function ownedObjects(cr: ScribeCr, source: ObjectSource, mover: MoverRuntime | undefined): OwnedObjects {
+  const namespace = cr.metadata.namespace ?? '';
+  const uid = cr.metadata.uid ?? '';
+  const pvcs: Record<string, ObservedPvc> = {};
+  for (const name of namedPvcs(cr)) {
+    const pvc = source.pvc(namespace, name);
+    if (pvc) pvcs[name] = observePvc(pvc);
+  }
+  for (const pvc of source.ownedBy(uid, 'PersistentVolumeClaim')) pvcs[pvc.metadata?.name ?? ''] = observePvc(pvc);
+
+  const snapshots: Record<string, ObservedSnapshot> = {};
+  for (const snapshot of source.ownedBy(uid, 'VolumeSnapshot')) {
+    snapshots[snapshot.metadata?.name ?? ''] = observeSnapshot(snapshot);
+  }
+  const latestImage = (cr.status as { latestImage?: { kind?: string; name?: string } } | undefined)?.latestImage;
+  if (latestImage?.kind === 'VolumeSnapshot' && latestImage.name && !snapshots[latestImage.name]) {
+    const snapshot = source.snapshot(namespace, latestImage.name);
+    if (snapshot) snapshots[latestImage.name] = observeSnapshot(snapshot);
+  }
+
+  if (!mover) return { pvcs, snapshots, mover: { phase: 'absent' } };
+  const moverObjects: KubernetesObject[] = [];
+  for (const kind of ['Job', 'Service', 'Secret']) moverObjects.push(...source.ownedBy(uid, kind));
+  for (const job of source.ownedBy(uid, 'Job')) moverObjects.push(...source.ownedBy(job.metadata?.uid ?? '', 'Pod'));
+  return { pvcs, snapshots, mover: mover.read(cr, moverObjects as unknown as KubeObject[]) };
+}

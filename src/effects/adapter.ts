@@ -1,0 +1,234 @@
+/**
+ * The effects adapter: the only place that turns the machines' decisions (machines/actions.ts)
+ * into Kubernetes API calls, Events, metrics and timers. Every call is idempotent, so executing
+ * the same decisions twice (after a crash, or a stale cache) does no harm.
+ */
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { Action, EnsurePvcAction, EnsureSnapshotAction } from '../../machines/actions.js';
+import type { ScribeCr } from '../../machines/api.js';
+import type { MoverFacts } from '../../machines/mover.js';
+import { statusMergePatch } from '../../machines/actions.js';
+import type { EventRecorder } from '../kube/events.js';
+import { isStatus, kubeRequest } from '../kube/rest.js';
+import { objectPath, RESOURCES, type KindName } from '../kube/resources.js';
+import type { Logger } from '../log.js';
+import type { ScribeMetrics, CrLabels } from '../metrics/registry.js';
+import type { MoverRuntime } from '../movers/catalog.js';
+import type { WakeTimers } from '../streams/wake-timers.js';
+import { deleteObject, ensureObject, ownedBy, type Owner } from './objects.js';
+
+/** What executing a list of actions came to. */
+export type ExecutionResult =
+  | { outcome: 'done'; status?: ScribeCr }
+  | { outcome: 'conflict' } // the CR changed since it was observed: observe again
+  | { outcome: 'gone' }; // the CR was deleted meanwhile
+
+/** Collaborators of the adapter. */
+export interface AdapterDeps {
+  kc: KubeConfig;
+  events: EventRecorder;
+  metrics: ScribeMetrics;
+  timers: WakeTimers<string>;
+  movers: readonly MoverRuntime[];
+  log: Logger;
+}
+
+/** Executes machine actions for one CR. */
+export class EffectsAdapter {
+  constructor(private readonly deps: AdapterDeps) {}
+
+  /**
+   * Runs `actions` in order for `cr` (as observed). patchStatus comes first and carries the
+   * observed resourceVersion: if the CR changed meanwhile nothing else runs (write-ahead).
+   */
+  async execute(
+    cr: ScribeCr,
+    key: string,
+    actions: readonly Action[],
+    facts: MoverFacts,
+    log: Logger = this.deps.log,
+  ): Promise<ExecutionResult> {
+    let current: ScribeCr = cr;
+    for (const action of actions) {
+      switch (action.type) {
+        case 'patchStatus': {
+          const written = await this.patchStatus(current, action.status);
+          if (written.outcome !== 'done') return written;
+          current = written.status ?? current;
+          break;
+        }
+        case 'ensurePvc':
+          await this.ensure(current, 'PersistentVolumeClaim', pvcObject(action), action.temporary, log);
+          break;
+        case 'ensureSnapshot':
+          await this.ensure(current, 'VolumeSnapshot', snapshotObject(action), action.temporary, log);
+          break;
+        case 'ensureMover':
+          await this.ensureMover(current, action.cycleId, action.attempt, action.volume, facts, log);
+          break;
+        case 'cleanupMover':
+          for (const ref of this.moverFor(current)?.temporaryObjects(current) ?? []) {
+            await deleteObject(this.deps.kc, kindName(ref.kind), current.metadata.namespace, ref.name);
+          }
+          break;
+        case 'deleteObject':
+          await deleteObject(this.deps.kc, action.kind, current.metadata.namespace, action.name);
+          break;
+        case 'emitEvent': {
+          const error = await this.deps.events.record(current as KubernetesObject, {
+            type: action.eventType,
+            reason: action.reason,
+            message: action.message,
+          });
+          if (error) log.warn({ err: error.message, reason: action.reason }, 'could not record event');
+          break;
+        }
+        case 'scheduleWake':
+          this.deps.timers.schedule(key, action.at);
+          break;
+        case 'recordMetrics':
+          this.recordMetrics(current, action);
+          break;
+      }
+    }
+    return { outcome: 'done', status: current };
+  }
+
+  private async patchStatus(cr: ScribeCr, status: object): Promise<ExecutionResult & { status?: ScribeCr }> {
+    const resource = RESOURCES[cr.kind];
+    try {
+      const written = await kubeRequest<ScribeCr>(this.deps.kc, {
+        method: 'PATCH',
+        path: objectPath(resource, cr.metadata.namespace, cr.metadata.name ?? '', 'status'),
+        patchType: 'merge',
+        body: {
+          metadata: { resourceVersion: cr.metadata.resourceVersion },
+          status: statusMergePatch(cr.status, status),
+        },
+      });
+      return { outcome: 'done', status: written };
+    } catch (error) {
+      if (isStatus(error, 409)) return { outcome: 'conflict' };
+      if (isStatus(error, 404)) return { outcome: 'gone' };
+      throw error;
+    }
+  }
+
+  private async ensure(cr: ScribeCr, kind: KindName, object: KubernetesObject, temporary: boolean, log: Logger) {
+    const owned = ownedBy(ownerOf(cr), object, { temporary });
+    const { created } = await ensureObject(this.deps.kc, kind, owned);
+    if (created) log.info({ object: `${kind}/${object.metadata?.name}` }, 'created');
+  }
+
+  private moverFor(cr: ScribeCr): MoverRuntime | undefined {
+    return this.deps.movers.find((mover) => mover.matches(cr));
+  }
+
+  private async ensureMover(
+    cr: ScribeCr,
+    cycleId: string,
+    attempt: number,
+    volume: string,
+    facts: MoverFacts,
+    log: Logger,
+  ) {
+    const mover = this.moverFor(cr);
+    if (!mover) throw new Error(`no mover handles ${cr.kind} ${cr.metadata.name}`);
+    const plan = mover.build(cr, { cycleId, attempt, volume }, facts);
+    const temporary = new Set(plan.temporary.map((ref) => `${ref.kind}/${ref.name}`));
+    // Only what does not exist yet is materialised: generated keys are made once, never replaced.
+    const missing: typeof plan.objects = [];
+    for (const object of plan.objects) {
+      const kind = kindName(object.kind);
+      const exists = await kubeRequest(this.deps.kc, {
+        method: 'GET',
+        path: objectPath(RESOURCES[kind], cr.metadata.namespace, object.metadata.name),
+      }).then(
+        () => true,
+        (error: unknown) => (isStatus(error, 404) ? false : Promise.reject(error)),
+      );
+      if (!exists) missing.push(object);
+    }
+    const ready = mover.materialize ? await mover.materialize(missing) : missing;
+    for (const object of ready) {
+      const kind = kindName(object.kind);
+      const isTemporary = temporary.has(`${object.kind}/${object.metadata.name}`);
+      await this.ensure(cr, kind, object as KubernetesObject, isTemporary, log);
+    }
+  }
+
+  private recordMetrics(cr: ScribeCr, action: Extract<Action, { type: 'recordMetrics' }>) {
+    const labels = metricLabels(cr, this.moverFor(cr)?.kind);
+    if (!labels) return;
+    const { metrics } = this.deps;
+    metrics.outOfSync.set(labels, action.outOfSync ? 1 : 0);
+    // Touch the counter so the series exists (at 0) before the first missed interval.
+    metrics.missedIntervals.inc(labels, 0);
+    if (action.completedSync) {
+      metrics.syncDuration.observe(labels, action.completedSync.durationSeconds);
+      if (action.completedSync.missedInterval) metrics.missedIntervals.inc(labels);
+    }
+  }
+}
+
+/** The labels of a CR's metrics; undefined for CRs without a built-in mover. */
+export function metricLabels(cr: ScribeCr, method: string | undefined): CrLabels | undefined {
+  if (!method) return undefined;
+  return {
+    obj_name: cr.metadata.name ?? '',
+    obj_namespace: cr.metadata.namespace ?? '',
+    role: cr.kind === 'ReplicationSource' ? 'source' : 'destination',
+    method,
+  };
+}
+
+function ownerOf(cr: ScribeCr): Owner {
+  return {
+    apiVersion: cr.apiVersion,
+    kind: cr.kind,
+    metadata: { name: cr.metadata.name ?? '', namespace: cr.metadata.namespace ?? '', uid: cr.metadata.uid ?? '' },
+  };
+}
+
+function kindName(kind: string): KindName {
+  if (kind in RESOURCES) return kind as KindName;
+  throw new Error(`the effects adapter does not manage objects of kind ${kind}`);
+}
+
+/** The PVC an ensurePvc action describes. */
+export function pvcObject(action: EnsurePvcAction): KubernetesObject {
+  const { spec } = action;
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name: action.name, labels: action.labels },
+    spec: {
+      accessModes: spec.accessModes ?? ['ReadWriteOnce'],
+      resources: { requests: { storage: String(spec.capacity ?? '1Gi') } },
+      ...(spec.storageClassName ? { storageClassName: spec.storageClassName } : {}),
+      ...(spec.volumeMode ? { volumeMode: spec.volumeMode } : {}),
+      ...(spec.dataSource
+        ? {
+            dataSource: {
+              kind: spec.dataSource.kind,
+              name: spec.dataSource.name,
+              ...(spec.dataSource.kind === 'VolumeSnapshot' ? { apiGroup: 'snapshot.storage.k8s.io' } : {}),
+            },
+          }
+        : {}),
+    },
+  } as KubernetesObject;
+}
+
+/** The VolumeSnapshot an ensureSnapshot action describes (decision 9: v1, default class when unset). */
+export function snapshotObject(action: EnsureSnapshotAction): KubernetesObject {
+  return {
+    apiVersion: 'snapshot.storage.k8s.io/v1',
+    kind: 'VolumeSnapshot',
+    metadata: { name: action.name, labels: action.labels },
+    spec: {
+      source: { persistentVolumeClaimName: action.sourcePvc },
+      ...(action.volumeSnapshotClassName ? { volumeSnapshotClassName: action.volumeSnapshotClassName } : {}),
+    },
+  } as KubernetesObject;
+}

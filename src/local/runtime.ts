@@ -1,0 +1,91 @@
+/**
+ * The whole local system on one machine: the real control plane, Scribe's CRDs, the node agent
+ * (storage, snapshots, services, pods as sandboxes) and the operator as its own process, exactly
+ * as `bin/scribe operator` runs it. Used by `npm run demo` and the end-to-end tests.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../kube/config.js';
+import { startNodeAgent, type NodeAgent } from './agent/index.js';
+import { startControlPlane, type ControlPlane } from './control-plane.js';
+import { installCrds } from './crds.js';
+import { startProcess, type ManagedProcess } from './processes.js';
+import { repoRoot } from './tools.js';
+
+/** Options of the local runtime. */
+export interface LocalRuntimeOptions {
+  dir?: string;
+  /** Start the operator process too (default true). */
+  operator?: boolean;
+  log?: (line: string) => void;
+}
+
+/** A running local system. */
+export interface LocalRuntime {
+  dir: string;
+  kubeconfigPath: string;
+  kc: KubeConfig;
+  controlPlane: ControlPlane;
+  agent: NodeAgent;
+  /** The operator's log file (JSON lines). */
+  operatorLog: string;
+  /** Starts the operator process (again). */
+  startOperator(): Promise<void>;
+  /** Stops the operator process: SIGTERM by default, SIGKILL when `kill` is set. */
+  stopOperator(options?: { kill?: boolean }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts control plane, CRDs, node agent and (by default) the operator. */
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const log = options.log ?? (() => {});
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'scribe-local-')));
+  await mkdir(dir, { recursive: true });
+  const controlPlane = await startControlPlane({ dir: join(dir, 'cluster'), controllers: true, log });
+  let agent: NodeAgent | undefined;
+  let operator: ManagedProcess | undefined;
+  const operatorLog = join(dir, 'operator.log');
+  try {
+    const kc = loadKubeConfig({ kubeconfig: controlPlane.kubeconfigPath });
+    await installCrds(kc);
+    log('starting the node agent');
+    agent = await startNodeAgent({ kubeconfig: kc, dataDir: join(dir, 'node'), repoRoot: repoRoot(), log });
+    const runtime: LocalRuntime = {
+      dir,
+      kubeconfigPath: controlPlane.kubeconfigPath,
+      kc,
+      controlPlane,
+      agent,
+      operatorLog,
+      async startOperator() {
+        await operator?.stop();
+        log('starting the operator');
+        operator = startProcess(
+          'scribe-operator',
+          join(repoRoot(), 'bin', 'scribe'),
+          ['operator', '--kubeconfig', controlPlane.kubeconfigPath],
+          operatorLog,
+        );
+      },
+      async stopOperator({ kill = false } = {}) {
+        if (kill) await operator?.kill();
+        else await operator?.stop();
+      },
+      async stop() {
+        await operator?.stop();
+        await agent?.stop();
+        await controlPlane.stop();
+        if (!options.dir && !process.env.SCRIBE_KEEP_CLUSTER_DIR) await rm(dir, { recursive: true, force: true });
+      },
+    };
+    if (options.operator ?? true) await runtime.startOperator();
+    return runtime;
+  } catch (error) {
+    await operator?.stop();
+    await agent?.stop();
+    await controlPlane.stop();
+    throw error;
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Scribe's Prometheus metrics with the seed's names, types, labels and HELP texts, plus the
+ * process's default metrics. One registry per operator process.
+ */
+import { Counter, Gauge, Registry, Summary, collectDefaultMetrics } from 'prom-client';
+
+/** The labels every Scribe metric carries (seed: "Available metrics"). */
+export interface CrLabels {
+  obj_name: string;
+  obj_namespace: string;
+  role: 'source' | 'destination';
+  method: string;
+}
+
+const LABELS = ['obj_name', 'obj_namespace', 'role', 'method'] as const;
+
+/** The operator's metrics. */
+export class ScribeMetrics {
+  readonly registry = new Registry();
+  readonly missedIntervals = new Counter({
+    name: 'scribe_missed_intervals_total',
+    help: 'The number of times a synchronization failed to complete before the next scheduled start',
+    labelNames: LABELS,
+    registers: [this.registry],
+  });
+  readonly syncDuration = new Summary({
+    name: 'scribe_sync_duration_seconds',
+    help: 'Duration of the synchronization interval in seconds',
+    labelNames: LABELS,
+    percentiles: [0.5, 0.9, 0.99],
+    maxAgeSeconds: 24 * 60 * 60,
+    ageBuckets: 6,
+    registers: [this.registry],
+  });
+  readonly outOfSync = new Gauge({
+    name: 'scribe_volume_out_of_sync',
+    help: 'Set to 1 if the volume is not properly synchronized',
+    labelNames: LABELS,
+    registers: [this.registry],
+  });
+  readonly syncsTotal = new Counter({
+    name: 'scribe_syncs_total',
+    help: 'Finished synchronizations by result (Successful or Failed)',
+    labelNames: [...LABELS, 'result'],
+    registers: [this.registry],
+  });
+  readonly lastSuccessTimestamp = new Gauge({
+    name: 'scribe_last_successful_sync_timestamp_seconds',
+    help: 'Unix time of the last successful synchronization; time() minus this is the recovery point age',
+    labelNames: LABELS,
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Forgets every series of a CR that no longer exists. */
+  forget(labels: CrLabels): void {
+    for (const metric of [this.missedIntervals, this.syncDuration, this.outOfSync, this.lastSuccessTimestamp]) {
+      metric.remove(labels);
+    }
+    for (const result of ['Successful', 'Failed']) this.syncsTotal.remove({ ...labels, result });
+  }
+}

@@ -1,0 +1,12 @@
+/**
+ * What the operator needs of a mover. A mover is pure (machines/mover.ts: builder + reader); some
+ * need one impure step before their objects are created — generating SSH keys, say — which
+ * `materialize` performs in the effects adapter.
+ */
+import type { KubeObject, Mover } from '../../machines/mover.js';
+
+/** A mover as the operator runs it. */
+export interface MoverRuntime extends Mover {
+  /** Fills in what a pure builder cannot make (random keys); called only for objects about to be created. */
+  materialize?(objects: KubeObject[]): Promise<KubeObject[]>;
+}

@@ -1,0 +1,147 @@
+/**
+ * The Job skeleton every mover uses: one container running `scribe mover <entrypoint>` from the
+ * Scribe image, the cycle's labels on the Job and its pod (the operator watches pods by label),
+ * no Kubernetes-level retries (the machine retries with backoff), a read-only root filesystem,
+ * and the mover's summary in the container's termination message.
+ */
+import type { KubeObject } from '../../machines/mover.js';
+import { ATTEMPT_LABEL, objectLabels } from '../../machines/naming.js';
+
+/** The container image of the operator and every mover; the Helm chart sets it. */
+export const DEFAULT_IMAGE = process.env.SCRIBE_MOVER_IMAGE ?? 'quay.io/backube/scribe:latest';
+/** Where the app lives in the image (the local runtime mounts the checkout there). */
+export const APP_DIR = '/scribe';
+/** Label on a mover Job's pods that its Service selects. */
+export const MOVER_POD_LABEL = 'scribe.backube/mover-job';
+
+/** A volume of the mover pod and where it is mounted. */
+export interface MoverVolume {
+  name: string;
+  mountPath: string;
+  readOnly?: boolean;
+  source:
+    | { persistentVolumeClaim: { claimName: string; readOnly?: boolean } }
+    | { secret: { secretName: string; defaultMode?: number } }
+    | { emptyDir: Record<string, never> };
+}
+
+/** What differs between movers' Jobs. */
+export interface MoverJobSpec {
+  name: string;
+  entrypoint: string;
+  cycleId: string;
+  attempt: number;
+  env: Array<{ name: string; value?: string; valueFrom?: unknown }>;
+  volumes: MoverVolume[];
+  /** Linux capabilities the mover needs beyond none (rsync: chown and friends). */
+  capabilities?: string[];
+  /** Whether the mover must run as root (decision 10: rsync, to preserve ownership). */
+  runAsRoot?: boolean;
+  image?: string;
+}
+
+/** Builds the Job of one mover attempt. */
+export function moverJob(spec: MoverJobSpec): KubeObject {
+  const labels = { ...objectLabels({ cycleId: spec.cycleId }), [ATTEMPT_LABEL]: String(spec.attempt) };
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: spec.name, labels },
+    spec: {
+      backoffLimit: 0,
+      template: {
+        metadata: { labels: { ...labels, [MOVER_POD_LABEL]: spec.name } },
+        spec: {
+          restartPolicy: 'Never',
+          containers: [
+            {
+              name: 'mover',
+              image: spec.image ?? DEFAULT_IMAGE,
+              command: [`${APP_DIR}/bin/scribe`, 'mover', spec.entrypoint],
+              env: [
+                { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+                { name: 'SCRIBE_RUN_DIR', value: '/tmp' },
+                { name: 'SCRIBE_TERMINATION_LOG', value: '/dev/termination-log' },
+                ...spec.env,
+              ],
+              volumeMounts: [
+                { name: 'tmp', mountPath: '/tmp' },
+                ...spec.volumes.map((v) => ({ name: v.name, mountPath: v.mountPath, readOnly: v.readOnly ?? false })),
+              ],
+              terminationMessagePath: '/dev/termination-log',
+              // The summary when the mover wrote one; the log's tail when it died before that.
+              terminationMessagePolicy: 'FallbackToLogsOnError',
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                runAsNonRoot: !spec.runAsRoot,
+                runAsUser: spec.runAsRoot ? 0 : 65534,
+                capabilities: { drop: ['ALL'], ...(spec.capabilities?.length ? { add: spec.capabilities } : {}) },
+                seccompProfile: { type: 'RuntimeDefault' },
+              },
+            },
+          ],
+          volumes: [{ name: 'tmp', emptyDir: {} }, ...spec.volumes.map((v) => ({ name: v.name, ...v.source }))],
+        },
+      },
+    },
+  };
+}
+
+interface JobObject {
+  metadata?: { name?: string; labels?: Record<string, string>; deletionTimestamp?: string; uid?: string };
+  status?: { active?: number; conditions?: Array<{ type: string; status: string; message?: string }> };
+}
+
+interface PodObject {
+  metadata?: { labels?: Record<string, string>; ownerReferences?: Array<{ uid: string }> };
+  status?: {
+    phase?: string;
+    containerStatuses?: Array<{
+      state?: {
+        terminated?: { exitCode?: number; reason?: string; message?: string };
+        waiting?: { reason?: string; message?: string };
+        running?: unknown;
+      };
+    }>;
+  };
+}
+
+/** A Job's progress as the machines want it, with the pod's termination message as logs. */
+export function readMoverJob(
+  jobName: string,
+  objects: readonly KubeObject[],
+  explainExit: (code: number) => string,
+): import('../../machines/observation.js').ObservedMover {
+  const job = objects.find((o) => o.kind === 'Job' && o.metadata.name === jobName) as JobObject | undefined;
+  if (!job || job.metadata?.deletionTimestamp) return { phase: 'absent' };
+  const cycleId = job.metadata?.labels?.['scribe.backube/cycle'];
+  const attempt = Number(job.metadata?.labels?.[ATTEMPT_LABEL] ?? 0);
+  const pods = objects.filter(
+    (o) => o.kind === 'Pod' && (o as PodObject).metadata?.ownerReferences?.some((r) => r.uid === job.metadata?.uid),
+  ) as PodObject[];
+  const container = pods.flatMap((pod) => pod.status?.containerStatuses ?? []).find((c) => c.state?.terminated);
+  const terminated = container?.state?.terminated;
+  const logs = terminated?.message?.trim() || undefined;
+  const conditions = job.status?.conditions ?? [];
+  const has = (type: string) => conditions.some((c) => c.type === type && c.status === 'True');
+  if (has('Complete')) return { phase: 'succeeded', cycleId, attempt, logs };
+  if (has('Failed')) {
+    const code = terminated?.exitCode;
+    const why =
+      code !== undefined
+        ? `mover exited with code ${code}: ${explainExit(code)}`
+        : (conditions.find((c) => c.type === 'Failed')?.message ?? 'mover Job failed');
+    return { phase: 'failed', cycleId, attempt, message: why, logs };
+  }
+  const running = pods.some((pod) => pod.status?.phase === 'Running');
+  const waiting = pods.flatMap((pod) => pod.status?.containerStatuses ?? []).find((c) => c.state?.waiting?.reason);
+  return {
+    phase: running ? 'running' : 'pending',
+    cycleId,
+    attempt,
+    ...(waiting?.state?.waiting
+      ? { message: `${waiting.state.waiting.reason}: ${waiting.state.waiting.message ?? ''}` }
+      : {}),
+  };
+}

@@ -1,0 +1,243 @@
+/**
+ * Entrypoint of the rsync destination mover: runs sshd so the source can push the volume's data,
+ * and exits with the source's result once the source says it is done.
+ *
+ * Environment (all optional; defaults are the container's layout):
+ *   SCRIBE_DATA_DIR        the destination volume                                  (/data)
+ *   SCRIBE_KEYS_DIR        the mounted key Secret: `destination` (host private key),
+ *                          `destination.pub`, `source.pub` (the only accepted client key) (/keys)
+ *   SCRIBE_LISTEN_PORT     sshd's port; non-privileged, the Service maps 22 to it   (8022)
+ *   SCRIBE_LISTEN_ADDRESS  sshd's ListenAddress                         (every address)
+ *   SCRIBE_RUN_DIR         writable parent of the private run directory (sshd config, host key
+ *                          copy, authorized_keys, handshake socket); the root fs is read-only (os.tmpdir())
+ *   SCRIBE_TIMEOUT_SECONDS give up waiting for the source after this long; 0 waits forever (0)
+ *   SCRIBE_SSHD            sshd executable, name on PATH or path                     (sshd)
+ *   SCRIBE_RRSYNC          rrsync executable, name on PATH or path (Debian: rsync package) (rrsync)
+ *   SCRIBE_SSHD_PRIVSEP_DIR sshd's compiled-in privilege separation directory, created
+ *                          when running as root (Debian's sshd: /run/sshd)          (/run/sshd)
+ *   SCRIBE_SSHD_LOG_LEVEL  sshd LogLevel                                             (VERBOSE)
+ *
+ * Output: progress on stderr; the line `scribe rsync destination: ready on port <port>` once sshd
+ * accepts connections; a final `scribe rsync destination: result: …` line.
+ *
+ * Exit code: the code the source sent with `shutdown <code>` (0 = the data arrived); 124 when
+ * SCRIBE_TIMEOUT_SECONDS passed first; 1 for a configuration error or sshd dying; 128+n on signal n.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { ConfigError, findExecutable, numberEnv, portEnv, stringEnv } from './env.js';
+import { listenForShutdown } from './handshake.js';
+import { isOpenSshPublicKey } from './keys.js';
+import { delay, exitStatus, siblingEntrypointArgv } from './process.js';
+import type { SessionSettings } from './session.js';
+import { writeTerminationMessage } from '../termination.js';
+import { renderAuthorizedKey, renderSshdConfig, shellQuote } from './sshd-config.js';
+
+const PREFIX = 'scribe rsync destination:';
+
+/** The destination's settings, read from the environment. */
+interface DestinationConfig {
+  dataDir: string;
+  keysDir: string;
+  port: number;
+  listenAddress?: string;
+  runDir: string;
+  timeoutSeconds: number;
+  sshd: string;
+  rrsync: string;
+  privsepDir: string;
+  logLevel: string;
+}
+
+/** Reads and checks the destination's settings (throws ConfigError naming the variable). */
+function destinationConfig(env: NodeJS.ProcessEnv): DestinationConfig {
+  const listenAddress = stringEnv(env, 'SCRIBE_LISTEN_ADDRESS', '');
+  return {
+    dataDir: stringEnv(env, 'SCRIBE_DATA_DIR', '/data'),
+    keysDir: stringEnv(env, 'SCRIBE_KEYS_DIR', '/keys'),
+    port: portEnv(env, 'SCRIBE_LISTEN_PORT', 8022),
+    ...(listenAddress === '' ? {} : { listenAddress }),
+    runDir: stringEnv(env, 'SCRIBE_RUN_DIR', tmpdir()),
+    timeoutSeconds: numberEnv(env, 'SCRIBE_TIMEOUT_SECONDS', 0, 0, 365 * 24 * 3600),
+    sshd: findExecutable(stringEnv(env, 'SCRIBE_SSHD', 'sshd'), env.PATH, 'SCRIBE_SSHD'),
+    rrsync: findExecutable(stringEnv(env, 'SCRIBE_RRSYNC', 'rrsync'), env.PATH, 'SCRIBE_RRSYNC'),
+    privsepDir: stringEnv(env, 'SCRIBE_SSHD_PRIVSEP_DIR', '/run/sshd'),
+    logLevel: stringEnv(env, 'SCRIBE_SSHD_LOG_LEVEL', 'VERBOSE'),
+  };
+}
+
+function log(message: string): void {
+  process.stderr.write(`${PREFIX} ${message}\n`);
+}
+
+function readKey(config: DestinationConfig, name: string): string {
+  const file = join(config.keysDir, name);
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    throw new ConfigError(
+      `cannot read key "${name}" at ${file} (SCRIBE_KEYS_DIR=${config.keysDir}); the key Secret must hold destination, destination.pub and source.pub`,
+    );
+  }
+}
+
+/** Writes sshd's files into a fresh private directory and returns their paths. */
+function prepareRunDir(config: DestinationConfig) {
+  const hostKey = readKey(config, 'destination');
+  const hostPublicKey = readKey(config, 'destination.pub');
+  const sourcePublicKey = readKey(config, 'source.pub');
+  if (!isOpenSshPublicKey(sourcePublicKey)) throw new ConfigError('source.pub is not an OpenSSH public key');
+  if (!isOpenSshPublicKey(hostPublicKey)) throw new ConfigError('destination.pub is not an OpenSSH public key');
+  if (!statSync(config.dataDir, { throwIfNoEntry: false })?.isDirectory())
+    throw new ConfigError(`the data directory ${config.dataDir} (SCRIBE_DATA_DIR) does not exist`);
+
+  // mkdtemp creates the directory 0700: nobody else can swap the files sshd trusts (StrictModes off).
+  const dir = mkdtempSync(join(config.runDir, 'scribe-rsync-destination-'));
+  const files = {
+    dir,
+    config: join(dir, 'sshd_config'),
+    hostKey: join(dir, 'ssh_host_key'),
+    authorizedKeys: join(dir, 'authorized_keys'),
+    pid: join(dir, 'sshd.pid'),
+    session: join(dir, 'session.json'),
+    socket: join(dir, 'control.sock'),
+  };
+  // Secret volumes are often mounted 0644; sshd refuses a host key anyone else can read.
+  writeFileSync(files.hostKey, hostKey.endsWith('\n') ? hostKey : `${hostKey}\n`, { mode: 0o600 });
+  const session: SessionSettings = { dataDir: config.dataDir, controlSocket: files.socket, rrsync: config.rrsync };
+  writeFileSync(files.session, JSON.stringify(session), { mode: 0o600 });
+  const argv = siblingEntrypointArgv('session', import.meta.url, (specifier) => import.meta.resolve(specifier));
+  const command = [...argv, files.session].map(shellQuote).join(' ');
+  writeFileSync(files.authorizedKeys, renderAuthorizedKey(sourcePublicKey, command), { mode: 0o600 });
+  writeFileSync(
+    files.config,
+    renderSshdConfig({
+      port: config.port,
+      ...(config.listenAddress === undefined ? {} : { listenAddress: config.listenAddress }),
+      hostKeyFile: files.hostKey,
+      authorizedKeysFile: files.authorizedKeys,
+      pidFile: files.pid,
+      allowedUser: userInfo().username,
+      logLevel: config.logLevel,
+    }),
+    { mode: 0o600 },
+  );
+  return files;
+}
+
+/**
+ * Resolves once sshd has written its pid file, which it does after binding its listening sockets
+ * (probing the port instead would leave a failed-handshake line in the log for every probe).
+ */
+async function waitForListening(pidFile: string, exited: Promise<number>, timeoutMs: number): Promise<void> {
+  let sshdGone = false;
+  void exited.then(() => (sshdGone = true));
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(pidFile)) {
+    if (sshdGone) throw new Error('sshd exited before it listened (see its messages above)');
+    if (Date.now() > deadline) throw new Error(`sshd did not start listening within ${timeoutMs / 1000}s`);
+    await delay(50);
+  }
+}
+
+type Ending = { code: number; result: string };
+
+async function main(): Promise<number> {
+  const config = destinationConfig(process.env);
+  // sshd running as root insists on its compiled-in privilege separation directory.
+  if (process.getuid?.() === 0) mkdirSync(config.privsepDir, { recursive: true, mode: 0o755 });
+  const files = prepareRunDir(config);
+  let ending: Ending;
+  try {
+    ending = await serve(config, files);
+  } finally {
+    rmSync(files.dir, { recursive: true, force: true });
+  }
+  log(`result: ${ending.result}; exit code ${ending.code}`);
+  writeTerminationMessage(`${PREFIX} result: ${ending.result}; exit code ${ending.code}`);
+  return ending.code;
+}
+
+/** Runs sshd until the handshake, a timeout, a signal or sshd's death; returns how it ended. */
+async function serve(config: DestinationConfig, files: ReturnType<typeof prepareRunDir>): Promise<Ending> {
+  const handshake = await listenForShutdown(files.socket);
+  const sshd = spawn(config.sshd, ['-D', '-e', '-f', files.config], { stdio: ['ignore', 'inherit', 'pipe'] });
+  createInterface({ input: sshd.stderr }).on('line', (line) => process.stderr.write(`sshd: ${line}\n`));
+  const sshdExit = new Promise<number>((resolve) => {
+    sshd.on('error', (error) => {
+      log(`cannot start sshd (${config.sshd}): ${error.message}`);
+      resolve(1);
+    });
+    sshd.on('exit', (code, signal) => resolve(exitStatus(code, signal)));
+  });
+
+  const endings: Promise<Ending>[] = [
+    handshake.exitCode.then((code) => ({
+      code,
+      result: code === 0 ? 'the source reported success' : `the source reported failure (exit code ${code})`,
+    })),
+    sshdExit.then((code) => ({ code: 1, result: `sshd exited unexpectedly with code ${code}` })),
+    signalled('SIGTERM'),
+    signalled('SIGINT'),
+    waitForListening(files.pid, sshdExit, 30_000).then(
+      () => {
+        log(`ready on port ${config.port}; waiting for the source to connect`);
+        return new Promise<Ending>(() => undefined);
+      },
+      (error: Error) => ({ code: 1, result: error.message }),
+    ),
+  ];
+  if (config.timeoutSeconds > 0)
+    endings.push(
+      delay(config.timeoutSeconds * 1000).then(() => ({
+        code: 124,
+        result: `no shutdown from the source within ${config.timeoutSeconds}s (SCRIBE_TIMEOUT_SECONDS)`,
+      })),
+    );
+  const ending = await Promise.race(endings);
+
+  if (sshd.exitCode === null && sshd.signalCode === null) {
+    sshd.kill('SIGTERM');
+    await sshdExit;
+  }
+  await handshake.close();
+  await flushToDisk();
+  return ending;
+}
+
+function signalled(signal: NodeJS.Signals): Promise<Ending> {
+  return new Promise((resolve) =>
+    process.once(signal, () =>
+      resolve({ code: 128 + (signal === 'SIGTERM' ? 15 : 2), result: `stopped by ${signal}` }),
+    ),
+  );
+}
+
+/** Asks the kernel to write the received data out before the volume is snapshotted. */
+function flushToDisk(): Promise<void> {
+  return new Promise((resolve) => {
+    const child = spawn('sync', [], { stdio: 'ignore' });
+    child.on('error', () => {
+      log('warning: "sync" is not available; data may still be in the page cache');
+      resolve();
+    });
+    child.on('exit', () => resolve());
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    log(
+      error instanceof ConfigError
+        ? error.message
+        : error instanceof Error
+          ? (error.stack ?? error.message)
+          : String(error),
+    );
+    process.exit(1);
+  },
+);

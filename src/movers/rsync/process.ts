@@ -1,0 +1,111 @@
+/** Small process helpers shared by the rsync entrypoints. */
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { constants } from 'node:os';
+import { extname, isAbsolute, resolve as resolvePath } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** How a child ended: its exit code, or 128 + signal number as a shell reports it. */
+export function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  return 128 + (signal === null ? 0 : constants.signals[signal]);
+}
+
+/** Output of a finished command: its status and the last `tailBytes` of stdout and stderr interleaved. */
+export interface CommandResult {
+  status: number;
+  tail: string;
+}
+
+const running = new Set<ChildProcess>();
+
+/** Sends `signal` to every command runStreaming has running (so a stopped mover leaves no rsync behind). */
+export function signalRunning(signal: NodeJS.Signals): void {
+  for (const child of running) child.kill(signal);
+}
+
+/**
+ * Runs a command, copying its output to ours as it comes (the Pod log is the full record) and
+ * keeping a bounded tail for classification and the summary.
+ */
+export function runStreaming(
+  command: string,
+  args: string[],
+  options: SpawnOptions = {},
+  tailBytes = 64 * 1024,
+): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    let tail = '';
+    const keep = (chunk: Buffer, out: NodeJS.WriteStream) => {
+      out.write(chunk);
+      tail = (tail + chunk.toString('utf8')).slice(-tailBytes);
+    };
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
+    child.stdout?.on('data', (chunk: Buffer) => keep(chunk, process.stdout));
+    child.stderr?.on('data', (chunk: Buffer) => keep(chunk, process.stderr));
+    child.on('error', (error) => {
+      tail += `\n${command}: ${error.message}\n`;
+    });
+    child.on('close', (code, signal) => {
+      running.delete(child);
+      resolve({ status: exitStatus(code, signal), tail });
+    });
+  });
+}
+
+/**
+ * The argv that runs the sibling entrypoint `name` with the same Node and loaders as this process
+ * (e.g. `--import tsx` on the local runtime, nothing for compiled JavaScript in the image). sshd
+ * runs it from the user's home directory, so bare and relative loader specifiers are resolved to
+ * absolute ones here.
+ */
+export function siblingEntrypointArgv(
+  name: string,
+  moduleUrl: string,
+  resolveSpecifier: (specifier: string) => string,
+): string[] {
+  const ownFile = fileURLToPath(moduleUrl);
+  const script = fileURLToPath(new URL(`./${name}${extname(ownFile)}`, moduleUrl));
+  return [process.execPath, ...absoluteExecArgv(process.execArgv, resolveSpecifier), script];
+}
+
+const LOADER_FLAGS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader']);
+
+/** process.execArgv with every loader specifier made absolute. */
+export function absoluteExecArgv(
+  execArgv: readonly string[],
+  resolveSpecifier: (specifier: string) => string,
+): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i] ?? '';
+    const [flag, inline] = arg.includes('=')
+      ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+      : [arg, undefined];
+    if (!LOADER_FLAGS.has(flag)) {
+      out.push(arg);
+      continue;
+    }
+    const value = inline ?? execArgv[++i] ?? '';
+    const isRequire = flag === '--require' || flag === '-r';
+    out.push(flag, absoluteSpecifier(value, isRequire, resolveSpecifier));
+  }
+  return out;
+}
+
+function absoluteSpecifier(
+  specifier: string,
+  asPath: boolean,
+  resolveSpecifier: (specifier: string) => string,
+): string {
+  if (specifier.startsWith('file:')) return asPath ? fileURLToPath(specifier) : specifier;
+  if (isAbsolute(specifier)) return specifier;
+  if (specifier.startsWith('.')) return resolvePath(specifier);
+  const resolved = resolveSpecifier(specifier);
+  return asPath && resolved.startsWith('file:') ? fileURLToPath(resolved) : resolved;
+}
+
+/** Resolves after `ms` milliseconds. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,44 @@
+/**
+ * What the source may run on the destination over ssh. sshd forces every session of the source's
+ * key through the session entrypoint (session.ts), which asks `parseRemoteCommand` what to do with
+ * the command the client asked for (SSH_ORIGINAL_COMMAND). Exactly two shapes are allowed:
+ *
+ * - `rsync --server …` without `--sender`: a push into the data directory. The options and paths
+ *   are then checked by rrsync, which confines them to the data directory.
+ * - `shutdown <code>`: the end-of-transfer handshake, carrying the source's exit code (0-255).
+ */
+
+/** The decision for one ssh session. */
+export type RemoteCommand =
+  { kind: 'rsync' } | { kind: 'shutdown'; exitCode: number } | { kind: 'refused'; message: string };
+
+/** The `shutdown` command line the source sends with its exit code. */
+export function shutdownCommand(exitCode: number): string {
+  return `shutdown ${exitCode}`;
+}
+
+const ALLOWED = 'only "rsync --server …" (a push into the data directory) and "shutdown <exit code 0-255>" are allowed';
+
+/** Decides what to do with SSH_ORIGINAL_COMMAND (undefined when the client asked for a shell). */
+export function parseRemoteCommand(original: string | undefined): RemoteCommand {
+  if (original === undefined || original.trim() === '')
+    return { kind: 'refused', message: `refused an interactive session: ${ALLOWED}` };
+  const words = original.trim().split(/\s+/);
+  if (words[0] === 'rsync' && words[1] === '--server') {
+    // rsync puts --sender among the server options when the client pulls; this side only receives.
+    if (words.includes('--sender'))
+      return { kind: 'refused', message: 'refused "rsync --server --sender": this destination only receives data' };
+    return { kind: 'rsync' };
+  }
+  const shutdown = /^shutdown\s+(\d{1,3})$/.exec(original.trim());
+  if (shutdown?.[1] !== undefined && Number(shutdown[1]) <= 255)
+    return { kind: 'shutdown', exitCode: Number(shutdown[1]) };
+  return { kind: 'refused', message: `refused command "${printable(original)}": ${ALLOWED}` };
+}
+
+/** The command shortened and stripped of control characters, so a hostile client cannot garble the log. */
+function printable(command: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = command.replace(/[\u0000-\u001f\u007f]/g, '?');
+  return clean.length > 120 ? `${clean.slice(0, 117)}...` : clean;
+}

@@ -1,0 +1,73 @@
+/**
+ * Which failed rsync attempts are worth repeating, and how long to wait (pure).
+ *
+ * A destination that is not up yet, or a connection that broke, is transient: the destination Pod
+ * may still be scheduling, pulling its image or getting its Service address. A refused key, a
+ * host key that does not match, or rsync failing on the data itself will not change by retrying.
+ */
+
+/** The verdict on one attempt. */
+export type AttemptVerdict =
+  { outcome: 'success' } | { outcome: 'retry'; reason: string } | { outcome: 'fatal'; reason: string };
+
+/** rsync exit codes that mean the connection failed or broke (rsync(1), EXIT VALUES; 255 is ssh's). */
+const CONNECTION_CODES = new Set([10, 12, 30, 35, 255]);
+
+const FATAL_PATTERNS: [RegExp, string][] = [
+  [
+    /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No \S+ host key is known/,
+    "the destination's host key does not match destination.pub",
+  ],
+  [
+    /Permission denied \(/,
+    "the destination refused the source's key (source / source.pub do not match the destination's source.pub)",
+  ],
+  [/scribe rsync destination: (refused|cannot)/, 'the destination refused the command or could not run it'],
+  [/rrsync error: /, 'the destination refused the rsync options or path'],
+];
+
+/** Classifies an attempt from its exit code and the tail of its output. */
+export function classifyAttempt(exitCode: number, output: string): AttemptVerdict {
+  if (exitCode === 0) return { outcome: 'success' };
+  for (const [pattern, reason] of FATAL_PATTERNS)
+    if (pattern.test(output)) return { outcome: 'fatal', reason: `${reason} (exit code ${exitCode})` };
+  const detail = errorCause(output);
+  const reason = `exit code ${exitCode}${detail === undefined ? '' : `: ${detail}`}`;
+  return CONNECTION_CODES.has(exitCode) ? { outcome: 'retry', reason } : { outcome: 'fatal', reason };
+}
+
+/** Delays of capped exponential backoff. */
+export interface BackoffPolicy {
+  initialSeconds: number;
+  maxSeconds: number;
+}
+
+/** The wait before attempt `attempt + 1` (attempt counts from 1): initial · 2^(attempt-1), capped. */
+export function backoffSeconds(attempt: number, policy: BackoffPolicy): number {
+  return Math.min(policy.initialSeconds * 2 ** Math.max(0, attempt - 1), policy.maxSeconds);
+}
+
+/**
+ * How long to wait before the next attempt, or undefined to give up: waiting must end before the
+ * deadline, and a wait is cut short to the deadline so the last attempt still happens in time.
+ */
+export function nextDelaySeconds(
+  attempt: number,
+  elapsedSeconds: number,
+  deadlineSeconds: number,
+  policy: BackoffPolicy,
+): number | undefined {
+  const remaining = deadlineSeconds - elapsedSeconds;
+  if (remaining <= 0) return undefined;
+  return Math.min(backoffSeconds(attempt, policy), remaining);
+}
+
+/** The most telling error line of ssh or rsync output (the first one, which names the cause). */
+export function errorCause(output: string): string | undefined {
+  const lines = output.split('\n').map((line) => line.trim());
+  const errors = lines.filter((line) =>
+    /^(ssh:|rsync:|rsync error:|kex_exchange|Connection |scribe rsync destination:)/.test(line),
+  );
+  // ssh's own message ("connect to host … Connection refused") says more than rsync's follow-up.
+  return errors.find((line) => line.startsWith('ssh:') || line.startsWith('kex_')) ?? errors[0];
+}

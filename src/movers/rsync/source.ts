@@ -1,0 +1,224 @@
+/**
+ * Entrypoint of the rsync source mover: pushes the volume to the destination over ssh, retrying
+ * while the destination is unreachable, then tells the destination the result.
+ *
+ * Environment (defaults are the container's layout):
+ *   SCRIBE_DESTINATION_ADDRESS  host name or IP of the destination's ssh Service  (required)
+ *   SCRIBE_DESTINATION_PORT     its port                                              (22)
+ *   SCRIBE_SSH_USER             user to log in as (seed: sshUser)                     (root)
+ *   SCRIBE_DESTINATION_PATH     directory inside the destination volume (seed: path)  (/)
+ *   SCRIBE_DATA_DIR             the volume to send                                    (/data)
+ *   SCRIBE_KEYS_DIR             the mounted key Secret: `source` (private key) and
+ *                               `destination.pub` (the destination's host key, pinned) (/keys)
+ *   SCRIBE_RUN_DIR              writable parent of the private run directory (key copy,
+ *                               known_hosts, ssh_config); the root fs is read-only     (os.tmpdir())
+ *   SCRIBE_RETRY_DEADLINE_SECONDS     stop retrying connection failures after this long (300)
+ *   SCRIBE_RETRY_INITIAL_DELAY_SECONDS first wait between attempts; doubles each time  (2)
+ *   SCRIBE_RETRY_MAX_DELAY_SECONDS    cap on the wait between attempts                 (30)
+ *   SCRIBE_CONNECT_TIMEOUT_SECONDS    ssh ConnectTimeout                               (30)
+ *   SCRIBE_PRESERVE_XATTRS      also copy extended attributes (rsync -X)              (false)
+ *   SCRIBE_RSYNC_BWLIMIT        bandwidth limit in KiB/s (rsync --bwlimit)            (none)
+ *   SCRIBE_RSYNC, SCRIBE_SSH    executables, name on PATH or path               (rsync, ssh)
+ *
+ * Output: rsync's itemized changes and statistics, one line per attempt, a summary block for
+ * status.latestMoverStatus (see summary.ts) and a final `scribe rsync source: result: …` line.
+ *
+ * Exit code: rsync's exit code (0 = the volume arrived and the destination was told); 1 for a
+ * configuration error, or when the data arrived but the destination did not acknowledge it.
+ */
+import { copyFileSync, chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { booleanEnv, ConfigError, findExecutable, numberEnv, portEnv, requiredEnv, stringEnv } from './env.js';
+import { isOpenSshPublicKey } from './keys.js';
+import { delay, runStreaming, signalRunning } from './process.js';
+import { shutdownCommand } from './remote-command.js';
+import { classifyAttempt, nextDelaySeconds, type AttemptVerdict, type BackoffPolicy } from './retry.js';
+import {
+  destinationSubPath,
+  knownHostsLine,
+  renderSshClientConfig,
+  rsyncArgs,
+  rsyncRemoteShell,
+} from './ssh-client.js';
+import { summarizeRsyncLog } from './summary.js';
+import { writeTerminationMessage } from '../termination.js';
+
+const PREFIX = 'scribe rsync source:';
+
+function log(message: string): void {
+  process.stdout.write(`${PREFIX} ${message}\n`);
+}
+
+function sourceConfig(env: NodeJS.ProcessEnv) {
+  const address = requiredEnv(env, 'SCRIBE_DESTINATION_ADDRESS');
+  if (!/^[A-Za-z0-9.:_[\]%-]+$/.test(address))
+    throw new ConfigError(`SCRIBE_DESTINATION_ADDRESS "${address}" is not a host name or IP address`);
+  const user = stringEnv(env, 'SCRIBE_SSH_USER', 'root');
+  if (!/^[A-Za-z0-9._][A-Za-z0-9._-]*$/.test(user))
+    throw new ConfigError(`SCRIBE_SSH_USER "${user}" is not a user name`);
+  let subPath: string;
+  try {
+    subPath = destinationSubPath(stringEnv(env, 'SCRIBE_DESTINATION_PATH', '/'));
+  } catch (error) {
+    throw new ConfigError(`SCRIBE_DESTINATION_PATH: ${(error as Error).message}`);
+  }
+  const bwlimit = env.SCRIBE_RSYNC_BWLIMIT;
+  return {
+    // ssh takes a bare IPv6 address; rsync's brackets are added where rsync needs them.
+    address: address.replace(/^\[(.*)\]$/, '$1'),
+    port: portEnv(env, 'SCRIBE_DESTINATION_PORT', 22),
+    user,
+    subPath,
+    dataDir: stringEnv(env, 'SCRIBE_DATA_DIR', '/data'),
+    keysDir: stringEnv(env, 'SCRIBE_KEYS_DIR', '/keys'),
+    runDir: stringEnv(env, 'SCRIBE_RUN_DIR', tmpdir()),
+    deadlineSeconds: numberEnv(env, 'SCRIBE_RETRY_DEADLINE_SECONDS', 300, 0, 7 * 24 * 3600),
+    backoff: {
+      initialSeconds: numberEnv(env, 'SCRIBE_RETRY_INITIAL_DELAY_SECONDS', 2, 0.01, 3600),
+      maxSeconds: numberEnv(env, 'SCRIBE_RETRY_MAX_DELAY_SECONDS', 30, 0.01, 3600),
+    } satisfies BackoffPolicy,
+    connectTimeoutSeconds: Math.ceil(numberEnv(env, 'SCRIBE_CONNECT_TIMEOUT_SECONDS', 30, 1, 3600)),
+    preserveXattrs: booleanEnv(env, 'SCRIBE_PRESERVE_XATTRS', false),
+    ...(bwlimit === undefined || bwlimit === ''
+      ? {}
+      : { bwlimitKiB: Math.ceil(numberEnv(env, 'SCRIBE_RSYNC_BWLIMIT', 0, 1, 1e9)) }),
+    rsync: findExecutable(stringEnv(env, 'SCRIBE_RSYNC', 'rsync'), env.PATH, 'SCRIBE_RSYNC'),
+    ssh: findExecutable(stringEnv(env, 'SCRIBE_SSH', 'ssh'), env.PATH, 'SCRIBE_SSH'),
+  };
+}
+type SourceConfig = ReturnType<typeof sourceConfig>;
+
+function readKeyFile(config: SourceConfig, name: string): string {
+  const file = join(config.keysDir, name);
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    throw new ConfigError(
+      `cannot read key "${name}" at ${file} (SCRIBE_KEYS_DIR=${config.keysDir}); the key Secret must hold source, source.pub and destination.pub`,
+    );
+  }
+}
+
+/** Writes the key copy, known_hosts and ssh_config into a fresh private directory. */
+function prepareRunDir(config: SourceConfig): { dir: string; sshConfig: string } {
+  const destinationKey = readKeyFile(config, 'destination.pub');
+  if (!isOpenSshPublicKey(destinationKey)) throw new ConfigError('destination.pub is not an OpenSSH public key');
+  readKeyFile(config, 'source');
+  if (!statSync(config.dataDir, { throwIfNoEntry: false })?.isDirectory())
+    throw new ConfigError(`the data directory ${config.dataDir} (SCRIBE_DATA_DIR) does not exist`);
+  const dir = mkdtempSync(join(config.runDir, 'scribe-rsync-source-'));
+  const identity = join(dir, 'source');
+  // ssh ignores a private key that others can read, and Secret volumes are often mounted 0644.
+  copyFileSync(join(config.keysDir, 'source'), identity);
+  chmodSync(identity, 0o600);
+  const knownHosts = join(dir, 'known_hosts');
+  writeFileSync(knownHosts, knownHostsLine(destinationKey), { mode: 0o600 });
+  const sshConfig = join(dir, 'ssh_config');
+  writeFileSync(
+    sshConfig,
+    renderSshClientConfig({
+      port: config.port,
+      user: config.user,
+      identityFile: identity,
+      knownHostsFile: knownHosts,
+      connectTimeoutSeconds: config.connectTimeoutSeconds,
+    }),
+    { mode: 0o600 },
+  );
+  return { dir, sshConfig };
+}
+
+/** Runs rsync until it succeeds, fails for good, or the retry deadline passes. */
+async function pushWithRetries(
+  config: SourceConfig,
+  sshConfig: string,
+): Promise<{ status: number; verdict: AttemptVerdict; attempts: number; log: string }> {
+  const args = rsyncArgs({
+    sshCommand: rsyncRemoteShell(config.ssh, sshConfig),
+    dataDir: config.dataDir,
+    address: config.address,
+    subPath: config.subPath,
+    preserveXattrs: config.preserveXattrs,
+    ...(config.bwlimitKiB === undefined ? {} : { bwlimitKiB: config.bwlimitKiB }),
+  });
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    log(`attempt ${attempt}: syncing ${config.dataDir} to ${config.address}:${config.port} (path ${config.subPath})`);
+    const { status, tail } = await runStreaming(config.rsync, args, { env: { ...process.env, LANG: 'C' } });
+    const verdict = classifyAttempt(status, tail);
+    if (verdict.outcome !== 'retry') return { status, verdict, attempts: attempt, log: tail };
+    const wait = nextDelaySeconds(attempt, (Date.now() - started) / 1000, config.deadlineSeconds, config.backoff);
+    if (wait === undefined) {
+      const reason = `gave up after ${attempt} attempt(s) in ${Math.round((Date.now() - started) / 1000)}s (SCRIBE_RETRY_DEADLINE_SECONDS=${config.deadlineSeconds}); last error: ${verdict.reason}`;
+      return { status, verdict: { outcome: 'fatal', reason }, attempts: attempt, log: tail };
+    }
+    log(`attempt ${attempt} failed (${verdict.reason}); retrying in ${wait.toFixed(1)}s`);
+    await delay(wait * 1000);
+  }
+}
+
+/** Sends `shutdown <code>` to the destination; retries briefly when the transfer itself went well. */
+async function sendHandshake(config: SourceConfig, sshConfig: string, code: number): Promise<boolean> {
+  const attempts = code === 0 ? 3 : 1;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const { status, tail } = await runStreaming(config.ssh, ['-F', sshConfig, config.address, shutdownCommand(code)]);
+    if (status === 0) return true;
+    log(`telling the destination the result failed (exit code ${status}): ${tail.trim().split('\n').pop() ?? ''}`);
+    if (attempt < attempts) await delay(config.backoff.initialSeconds * 1000);
+  }
+  return false;
+}
+
+async function main(): Promise<number> {
+  const config = sourceConfig(process.env);
+  const { dir, sshConfig } = prepareRunDir(config);
+  // Stopped (Pod deleted, local runtime shutting down): stop rsync and remove the key copy.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const)
+    process.once(signal, () => {
+      signalRunning('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+      log(`result: stopped by ${signal}`);
+      process.exit(signal === 'SIGTERM' ? 143 : 130);
+    });
+  try {
+    const started = Date.now();
+    const push = await pushWithRetries(config, sshConfig);
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    log(`rsync finished in ${seconds}s with exit code ${push.status} after ${push.attempts} attempt(s)`);
+    const notes = [
+      `${PREFIX} rsync finished in ${seconds}s with exit code ${push.status} after ${push.attempts} attempt(s)`,
+    ];
+    if (push.verdict.outcome === 'fatal') {
+      log(`error: ${push.verdict.reason}`);
+      notes.push(`${PREFIX} error: ${push.verdict.reason}`);
+    }
+    const acknowledged = await sendHandshake(config, sshConfig, push.status);
+    let code = push.status;
+    let result =
+      push.status === 0 ? 'synchronization succeeded' : `synchronization failed with rsync exit code ${push.status}`;
+    if (push.status === 0 && !acknowledged) {
+      code = 1;
+      result = 'the data was sent but the destination did not acknowledge the result';
+    }
+    notes.push(`${PREFIX} result: ${result}`);
+    const summary = summarizeRsyncLog(`${push.log}\n${notes.join('\n')}\n`);
+    process.stdout.write(`${PREFIX} summary:\n${summary}\n`);
+    writeTerminationMessage(summary);
+    log(`result: ${result}`);
+    return code;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    log(
+      `error: ${error instanceof ConfigError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+    log('result: configuration error');
+    process.exit(1);
+  },
+);

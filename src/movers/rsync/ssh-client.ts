@@ -1,0 +1,132 @@
+/**
+ * The source's ssh client configuration and rsync command line (pure).
+ *
+ * The host key is pinned with a HostKeyAlias, so known_hosts holds one line that does not depend on
+ * how the destination is addressed (Service IP, load balancer name, IPv6, non-default port).
+ */
+
+/** The name under which the destination's host key is pinned in known_hosts. */
+export const HOST_KEY_ALIAS = 'scribe-destination';
+
+/** Inputs of the client's ssh_config. */
+export interface SshClientConfigInput {
+  port: number;
+  user: string;
+  identityFile: string;
+  knownHostsFile: string;
+  connectTimeoutSeconds: number;
+}
+
+/** ssh_config text for every connection the source makes (rsync's transport and the handshake). */
+export function renderSshClientConfig(input: SshClientConfigInput): string {
+  return [
+    '# Written by the Scribe rsync source entrypoint.',
+    'Host *',
+    `  Port ${input.port}`,
+    `  User ${input.user}`,
+    `  IdentityFile ${quote(input.identityFile)}`,
+    '  IdentitiesOnly yes',
+    `  UserKnownHostsFile ${quote(input.knownHostsFile)}`,
+    '  GlobalKnownHostsFile /dev/null',
+    `  HostKeyAlias ${HOST_KEY_ALIAS}`,
+    // We know the destination's key from the Secret, so nothing else is acceptable.
+    '  StrictHostKeyChecking yes',
+    '  CheckHostIP no',
+    '  UpdateHostKeys no',
+    // Never prompt: a mover has no terminal, and a prompt would hang the Job.
+    '  BatchMode yes',
+    '  PasswordAuthentication no',
+    '  KbdInteractiveAuthentication no',
+    '  ForwardAgent no',
+    '  ForwardX11 no',
+    '  ClearAllForwardings yes',
+    `  ConnectTimeout ${input.connectTimeoutSeconds}`,
+    // Protocol-level keepalive notices a destination that vanished without closing the connection.
+    '  ServerAliveInterval 15',
+    '  ServerAliveCountMax 4',
+    '  TCPKeepAlive no',
+    '  LogLevel ERROR',
+    '',
+  ].join('\n');
+}
+
+/** The known_hosts line pinning the destination's host key from `destination.pub`. */
+export function knownHostsLine(destinationPublicKey: string): string {
+  const [type, blob] = destinationPublicKey.trim().split(/\s+/);
+  if (type === undefined || blob === undefined) throw new Error('destination.pub is not an OpenSSH public key');
+  return `${HOST_KEY_ALIAS} ${type} ${blob}\n`;
+}
+
+/**
+ * The seed's `path` (a directory inside the destination volume, default "/") as the relative path
+ * rrsync expects: "/" → ".", "/a/b/" → "a/b". Refuses ".." so the path cannot leave the volume.
+ */
+export function destinationSubPath(path: string): string {
+  const parts = path.split('/').filter((part) => part !== '' && part !== '.');
+  if (parts.includes('..')) throw new Error(`path "${path}" must not contain ".."`);
+  // eslint-disable-next-line no-control-regex
+  if (parts.some((part) => /[\u0000-\u001f]/.test(part))) throw new Error(`path "${path}" contains control characters`);
+  return parts.length === 0 ? '.' : parts.join('/');
+}
+
+/** The host part of an rsync remote spec: a bare IPv6 address needs brackets there (not for ssh). */
+export function rsyncHost(address: string): string {
+  return address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
+}
+
+/** Inputs of the rsync command line. */
+export interface RsyncArgsInput {
+  sshCommand: string;
+  dataDir: string;
+  address: string;
+  subPath: string;
+  preserveXattrs: boolean;
+  bwlimitKiB?: number;
+}
+
+/**
+ * rsync's arguments for one push. The seed's flags `-aAhHSxz --delete` (archive, ACLs, hard links,
+ * sparse files, one file system, compression) plus:
+ * - `--itemize-changes --info=stats2,misc2` for the log and the status summary (as the seed's mover);
+ * - `--numeric-ids`: a volume's files belong to the application's UIDs, which the mover image's
+ *   /etc/passwd does not know; mapping by name could change ownership;
+ * - `--exclude=/lost+found`: the file system's own directory on the volume root, not user data;
+ * - `--mkpath` only for a sub-path, so nested destination directories are created;
+ * - `-X` only when asked: extended attributes include security labels (SELinux), which must not be
+ *   copied onto a volume that has its own.
+ */
+export function rsyncArgs(input: RsyncArgsInput): string[] {
+  return [
+    '-aAhHSxz',
+    ...(input.preserveXattrs ? ['-X'] : []),
+    '--delete',
+    '--numeric-ids',
+    '--itemize-changes',
+    '--info=stats2,misc2',
+    '--exclude=/lost+found',
+    ...(input.subPath === '.' ? [] : ['--mkpath']),
+    ...(input.bwlimitKiB === undefined ? [] : [`--bwlimit=${input.bwlimitKiB}`]),
+    '-e',
+    input.sshCommand,
+    // The trailing slash copies the directory's contents, not the directory itself.
+    `${input.dataDir.replace(/\/+$/, '')}/`,
+    `${rsyncHost(input.address)}:${input.subPath}`,
+  ];
+}
+
+/** The `-e` value for rsync: ssh with our config file. rsync splits it on spaces, honouring quotes. */
+export function rsyncRemoteShell(sshPath: string, configFile: string): string {
+  return [sshPath, '-F', configFile].map(rsyncQuote).join(' ');
+}
+
+function rsyncQuote(word: string): string {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  if (!word.includes("'")) return `'${word}'`;
+  if (!word.includes('"')) return `"${word}"`;
+  throw new Error(`cannot pass ${word} to rsync -e`);
+}
+
+function quote(path: string): string {
+  if (path.includes('"')) throw new Error(`path ${path} contains a double quote, which ssh_config cannot express`);
+  return /\s/.test(path) ? `"${path}"` : path;
+}

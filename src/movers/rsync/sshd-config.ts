@@ -1,0 +1,100 @@
+/**
+ * The destination's sshd configuration and authorized_keys, rendered as text (pure).
+ *
+ * sshd is started with `-f` on this file only, so nothing from /etc/ssh applies. Everything sshd
+ * writes or reads lives in one private run directory, because the container's root filesystem is
+ * read-only.
+ */
+
+/** Inputs of the sshd configuration. */
+export interface SshdConfigInput {
+  /** Port to listen on; non-privileged so sshd needs no CAP_NET_BIND_SERVICE. */
+  port: number;
+  /** Address to listen on; undefined listens on every address of every family. */
+  listenAddress?: string;
+  hostKeyFile: string;
+  authorizedKeysFile: string;
+  pidFile: string;
+  /** The only user allowed to log in: the one the destination runs as (only it can write the data). */
+  allowedUser: string;
+  logLevel: string;
+}
+
+/** sshd_config text for the destination. */
+export function renderSshdConfig(input: SshdConfigInput): string {
+  const lines = [
+    '# Written by the Scribe rsync destination entrypoint; sshd reads no other configuration.',
+    `Port ${input.port}`,
+    ...(input.listenAddress === undefined ? [] : [`ListenAddress ${input.listenAddress}`]),
+    `HostKey ${quote(input.hostKeyFile)}`,
+    `PidFile ${quote(input.pidFile)}`,
+    `AuthorizedKeysFile ${quote(input.authorizedKeysFile)}`,
+    'AuthorizedKeysCommand none',
+    'AuthorizedPrincipalsFile none',
+    `AllowUsers ${input.allowedUser}`,
+    // Only the source's key, and for root only with its forced command.
+    'AuthenticationMethods publickey',
+    'PubkeyAuthentication yes',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'HostbasedAuthentication no',
+    'PermitEmptyPasswords no',
+    'PermitRootLogin forced-commands-only',
+    // No PAM stack in the image, and none is wanted: the key is the only credential.
+    'UsePAM no',
+    // StrictModes walks every parent of authorized_keys and rejects a world-writable one, which
+    // /tmp and emptyDir mounts are. The files sit in a mkdtemp directory (0700, ours) instead.
+    'StrictModes no',
+    'PermitUserEnvironment no',
+    'PermitUserRC no',
+    'PermitTTY no',
+    'PermitTunnel no',
+    'AllowTcpForwarding no',
+    'AllowStreamLocalForwarding no',
+    'AllowAgentForwarding no',
+    'X11Forwarding no',
+    'GatewayPorts no',
+    'PrintMotd no',
+    'PrintLastLog no',
+    'UseDNS no',
+    // rsync -z already compresses; compressing twice costs CPU for nothing.
+    'Compression no',
+    'MaxAuthTries 3',
+    'LoginGraceTime 30',
+    // Notice a vanished source within about two minutes instead of holding the volume forever.
+    'ClientAliveInterval 30',
+    'ClientAliveCountMax 4',
+    `LogLevel ${input.logLevel}`,
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** One authorized_keys line: the source's key, forced through `command`, with every restriction on. */
+export function renderAuthorizedKey(sourcePublicKey: string, command: string): string {
+  const key = sourcePublicKey.trim();
+  if (key.includes('\n')) throw new Error('source.pub must be a single line');
+  // `restrict` switches off everything present and future; the explicit options say what we rely on.
+  const options = [
+    // sshd unescapes only \" inside the quoted value; every other character is taken literally.
+    `command="${command.replace(/"/g, '\\"')}"`,
+    'restrict',
+    'no-pty',
+    'no-port-forwarding',
+    'no-agent-forwarding',
+    'no-X11-forwarding',
+    'no-user-rc',
+  ];
+  return `${options.join(',')} ${key}\n`;
+}
+
+/** Quotes one word for a POSIX shell (sshd runs the forced command with the user's shell). */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A path in sshd_config: double-quoted when it contains spaces. */
+function quote(path: string): string {
+  if (path.includes('"')) throw new Error(`path ${path} contains a double quote, which sshd_config cannot express`);
+  return /\s/.test(path) ? `"${path}"` : path;
+}

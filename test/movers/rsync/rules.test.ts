@@ -1,0 +1,261 @@
+/** The pure rules of the rsync mover: remote commands, retries, paths, configuration text. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { absoluteExecArgv } from '../../../src/movers/rsync/process.js';
+import { parseRemoteCommand } from '../../../src/movers/rsync/remote-command.js';
+import { backoffSeconds, classifyAttempt, nextDelaySeconds } from '../../../src/movers/rsync/retry.js';
+import {
+  destinationSubPath,
+  knownHostsLine,
+  rsyncArgs,
+  rsyncHost,
+  rsyncRemoteShell,
+} from '../../../src/movers/rsync/ssh-client.js';
+import { renderAuthorizedKey, renderSshdConfig, shellQuote } from '../../../src/movers/rsync/sshd-config.js';
+
+describe('parseRemoteCommand', () => {
+  it('allows a push and the shutdown handshake, and nothing else', () => {
+    expect(parseRemoteCommand('rsync --server -logDtprAHSxze.iLsfxCIvu --delete --numeric-ids . .')).toEqual({
+      kind: 'rsync',
+    });
+    expect(parseRemoteCommand('shutdown 0')).toEqual({ kind: 'shutdown', exitCode: 0 });
+    expect(parseRemoteCommand('shutdown  255')).toEqual({ kind: 'shutdown', exitCode: 255 });
+    for (const refused of [
+      'rsync --server --sender -logDtpre.iLsfxCIvu . .',
+      'shutdown 256',
+      'shutdown -1',
+      'shutdown 0; id',
+      'shutdown',
+      'rsync',
+      'rsync --daemon',
+      'ls',
+      'scp -t /',
+      '',
+    ])
+      expect(parseRemoteCommand(refused).kind, refused).toBe('refused');
+    expect(parseRemoteCommand(undefined)).toEqual({
+      kind: 'refused',
+      message: expect.stringContaining('interactive session'),
+    });
+  });
+
+  it('refuses every command that is not an rsync server or a shutdown', () => {
+    fc.assert(
+      fc.property(fc.string(), (command) => {
+        const result = parseRemoteCommand(command);
+        const words = command.trim().split(/\s+/);
+        const isPush = words[0] === 'rsync' && words[1] === '--server' && !words.includes('--sender');
+        const isShutdown =
+          /^shutdown\s+(\d{1,3})$/.test(command.trim()) && Number(command.trim().split(/\s+/)[1]) <= 255;
+        expect(result.kind).toBe(isPush ? 'rsync' : isShutdown ? 'shutdown' : 'refused');
+        // eslint-disable-next-line no-control-regex -- the point is that none reach the log
+        if (result.kind === 'refused') expect(result.message).not.toMatch(/[\u0000-\u001f]/);
+      }),
+    );
+  });
+});
+
+describe('classifyAttempt', () => {
+  it('retries connection failures and stops on refusals and data errors', () => {
+    expect(classifyAttempt(0, '')).toEqual({ outcome: 'success' });
+    expect(
+      classifyAttempt(
+        255,
+        'ssh: connect to host 10.0.0.1 port 22: Connection refused\nrsync: connection unexpectedly closed',
+      ),
+    ).toEqual({
+      outcome: 'retry',
+      reason: 'exit code 255: ssh: connect to host 10.0.0.1 port 22: Connection refused',
+    });
+    expect(
+      classifyAttempt(12, 'rsync: connection unexpectedly closed (1234 bytes received so far) [sender]').outcome,
+    ).toBe('retry');
+    expect(classifyAttempt(255, 'ssh: Could not resolve hostname nowhere: Name or service not known').outcome).toBe(
+      'retry',
+    );
+    expect(classifyAttempt(12, 'root@10.0.0.1: Permission denied (publickey).')).toEqual({
+      outcome: 'fatal',
+      reason:
+        "the destination refused the source's key (source / source.pub do not match the destination's source.pub) (exit code 12)",
+    });
+    expect(classifyAttempt(255, 'Host key verification failed.').outcome).toBe('fatal');
+    expect(classifyAttempt(23, 'rsync: [receiver] mkstemp "/x" failed: No space left on device (28)').outcome).toBe(
+      'fatal',
+    );
+    expect(classifyAttempt(1, 'scribe rsync destination: refused command "x"').outcome).toBe('fatal');
+    expect(
+      classifyAttempt(12, '/usr/bin/rrsync error: do not use .. in arg\nrsync: connection unexpectedly closed').outcome,
+    ).toBe('fatal');
+    expect(
+      classifyAttempt(12, 'scribe rsync destination: cannot run rrsync (/usr/bin/rrsync): spawn ENOENT').outcome,
+    ).toBe('fatal');
+  });
+});
+
+describe('backoff', () => {
+  const policy = { initialSeconds: 2, maxSeconds: 30 };
+  it('doubles up to the cap', () => {
+    expect([1, 2, 3, 4, 5, 6].map((n) => backoffSeconds(n, policy))).toEqual([2, 4, 8, 16, 30, 30]);
+  });
+
+  it('never waits past the deadline and gives up once it passed', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 50 }),
+        fc.double({ min: 0, max: 1000, noNaN: true }),
+        fc.double({ min: 0, max: 1000, noNaN: true }),
+        (attempt, elapsed, deadline) => {
+          const wait = nextDelaySeconds(attempt, elapsed, deadline, policy);
+          if (elapsed >= deadline) expect(wait).toBeUndefined();
+          else {
+            expect(wait).toBeGreaterThan(0);
+            expect(elapsed + (wait ?? 0)).toBeLessThanOrEqual(deadline);
+            expect(wait).toBeLessThanOrEqual(policy.maxSeconds);
+          }
+        },
+      ),
+    );
+  });
+});
+
+describe('destinationSubPath', () => {
+  it("turns the seed's path into a path relative to the volume", () => {
+    expect(destinationSubPath('/')).toBe('.');
+    expect(destinationSubPath('')).toBe('.');
+    expect(destinationSubPath('/apps/db/')).toBe('apps/db');
+    expect(destinationSubPath('apps//./db')).toBe('apps/db');
+    expect(() => destinationSubPath('/apps/../../etc')).toThrow(/must not contain "\.\."/);
+  });
+
+  it('never yields an absolute path or a ".." component', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom('a', 'b c', '.', '..', '', '...', 'x..y'), { maxLength: 8 }), (parts) => {
+        const path = parts.join('/');
+        if (parts.includes('..')) expect(() => destinationSubPath(path)).toThrow();
+        else {
+          const result = destinationSubPath(path);
+          expect(result.startsWith('/')).toBe(false);
+          expect(result.split('/')).not.toContain('..');
+        }
+      }),
+    );
+  });
+});
+
+describe('ssh and rsync command lines', () => {
+  it("keeps the seed's rsync flags and adds the documented ones", () => {
+    const args = rsyncArgs({
+      sshCommand: 'ssh -F cfg',
+      dataDir: '/data/',
+      address: 'fd00::1',
+      subPath: '.',
+      preserveXattrs: false,
+    });
+    expect(args).toEqual([
+      '-aAhHSxz',
+      '--delete',
+      '--numeric-ids',
+      '--itemize-changes',
+      '--info=stats2,misc2',
+      '--exclude=/lost+found',
+      '-e',
+      'ssh -F cfg',
+      '/data/',
+      '[fd00::1]:.',
+    ]);
+    const sub = rsyncArgs({
+      sshCommand: 'ssh',
+      dataDir: '/data',
+      address: 'h',
+      subPath: 'a/b',
+      preserveXattrs: true,
+      bwlimitKiB: 100,
+    });
+    expect(sub).toContain('-X');
+    expect(sub).toContain('--mkpath');
+    expect(sub).toContain('--bwlimit=100');
+    expect(sub.at(-1)).toBe('h:a/b');
+  });
+
+  it('brackets IPv6 for rsync only', () => {
+    expect(rsyncHost('10.0.0.1')).toBe('10.0.0.1');
+    expect(rsyncHost('dest.example')).toBe('dest.example');
+    expect(rsyncHost('::1')).toBe('[::1]');
+    expect(rsyncHost('[::1]')).toBe('[::1]');
+  });
+
+  it('quotes paths with spaces in the remote shell', () => {
+    expect(rsyncRemoteShell('/usr/bin/ssh', '/tmp/run dir/ssh_config')).toBe(
+      "/usr/bin/ssh -F '/tmp/run dir/ssh_config'",
+    );
+  });
+
+  it('pins the host key under the alias, dropping the comment', () => {
+    expect(knownHostsLine('ssh-ed25519 AAAAC3Nz comment here\n')).toBe('scribe-destination ssh-ed25519 AAAAC3Nz\n');
+  });
+});
+
+describe('sshd configuration', () => {
+  it('turns off every other way in', () => {
+    const config = renderSshdConfig({
+      port: 8022,
+      hostKeyFile: '/run/x/key',
+      authorizedKeysFile: '/run/x/ak',
+      pidFile: '/run/x/pid',
+      allowedUser: 'root',
+      logLevel: 'INFO',
+    });
+    for (const line of [
+      'Port 8022',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'AuthenticationMethods publickey',
+      'PermitRootLogin forced-commands-only',
+      'AllowTcpForwarding no',
+      'X11Forwarding no',
+      'PermitTTY no',
+      'AllowUsers root',
+    ])
+      expect(config.split('\n')).toContain(line);
+    expect(config).not.toContain('ListenAddress');
+  });
+
+  it('forces the command and every restriction on the source key', () => {
+    const line = renderAuthorizedKey(
+      'ssh-ed25519 AAAA src\n',
+      `${shellQuote('/opt/node')} ${shellQuote('/a b/session.js')} ${shellQuote('say "hi"')}`,
+    );
+    expect(line).toBe(
+      `command="/opt/node '/a b/session.js' 'say \\"hi\\"'",restrict,no-pty,no-port-forwarding,no-agent-forwarding,no-X11-forwarding,no-user-rc ssh-ed25519 AAAA src\n`,
+    );
+    expect(() => renderAuthorizedKey('ssh-ed25519 A\nssh-ed25519 B', 'x')).toThrow();
+  });
+
+  it('shell-quotes any word safely', () => {
+    expect(shellQuote('/usr/bin/node')).toBe('/usr/bin/node');
+    expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+  });
+});
+
+describe('absoluteExecArgv', () => {
+  it('makes loader specifiers absolute so sshd can run the session from any directory', () => {
+    const resolve = (specifier: string) => `file:///repo/node_modules/${specifier}/index.mjs`;
+    expect(
+      absoluteExecArgv(
+        ['--import', 'tsx', '--no-warnings', '--require=./pre.cjs', '-r', 'file:///x/y.cjs', '--import=file:///z.mjs'],
+        resolve,
+      ),
+    ).toEqual([
+      '--import',
+      'file:///repo/node_modules/tsx/index.mjs',
+      '--no-warnings',
+      '--require',
+      `${process.cwd()}/pre.cjs`,
+      '-r',
+      '/x/y.cjs',
+      '--import',
+      'file:///z.mjs',
+    ]);
+    expect(absoluteExecArgv([], resolve)).toEqual([]);
+  });
+});

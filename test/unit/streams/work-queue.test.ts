@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { KeyedWorkQueue } from '../../../src/streams/work-queue.js';
+
+/** A promise with its resolve function, to hold a handler until the test lets it go. */
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { open, opened };
+}
+
+describe('KeyedWorkQueue', () => {
+  it('runs one handler per key at a time and coalesces a burst into one extra run', async () => {
+    const runs: string[] = [];
+    let active = 0;
+    let maxActiveForA = 0;
+    const first = gate();
+    const queue = new KeyedWorkQueue<string>(async (key) => {
+      runs.push(key);
+      if (key === 'a') {
+        active++;
+        maxActiveForA = Math.max(maxActiveForA, active);
+        if (runs.filter((k) => k === 'a').length === 1) await first.opened;
+        active--;
+      }
+    });
+    queue.add('a');
+    for (let i = 0; i < 50; i++) queue.add('a'); // a burst while the first run is held
+    queue.add('b');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(runs).toEqual(['a', 'b']); // b is not blocked by a
+    first.open();
+    await queue.whenIdle();
+    expect(runs.filter((k) => k === 'a')).toHaveLength(2);
+    expect(maxActiveForA).toBe(1);
+  });
+
+  it('reports handler errors and keeps serving other keys', async () => {
+    const queue = new KeyedWorkQueue<string>(async (key) => {
+      if (key === 'bad') throw new Error('boom');
+    });
+    const results: Array<{ key: string; error?: unknown }> = [];
+    queue.results$.subscribe((r) => results.push(r));
+    queue.add('bad');
+    queue.add('good');
+    await queue.whenIdle();
+    expect(results.map((r) => [r.key, r.error instanceof Error ? r.error.message : undefined])).toEqual([
+      ['bad', 'boom'],
+      ['good', undefined],
+    ]);
+  });
+
+  it('limits how many keys run at once', async () => {
+    let active = 0;
+    let peak = 0;
+    const release = gate();
+    const queue = new KeyedWorkQueue<string>(
+      async () => {
+        active++;
+        peak = Math.max(peak, active);
+        await release.opened;
+        active--;
+      },
+      { concurrency: 3 },
+    );
+    for (let i = 0; i < 10; i++) queue.add(`k${i}`);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(active).toBe(3);
+    release.open();
+    await queue.whenIdle();
+    expect(peak).toBe(3);
+  });
+});
