@@ -84,7 +84,8 @@ const STATE_COLUMN: PrinterColumn = { name: 'State', type: 'string', jsonPath: '
 const SYNC_COLUMNS: PrinterColumn[] = [
   { name: 'Last sync', type: 'date', jsonPath: '.status.lastSyncTime' },
   { name: 'Duration', type: 'string', jsonPath: '.status.lastSyncDuration' },
-  { name: 'Next sync', type: 'date', jsonPath: '.status.nextSyncTime' },
+  // A future time shows as <invalid> in a date column, so the next sync is shown as written.
+  { name: 'Next sync', type: 'string', jsonPath: '.status.nextSyncTime' },
 ];
 
 export const KINDS: KindDefinition[] = [

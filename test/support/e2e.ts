@@ -1,11 +1,13 @@
 /** Helpers for end-to-end tests against the e2e project's local system. */
 import { randomBytes } from 'node:crypto';
 import { inject, onTestFinished } from 'vitest';
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../../src/kube/config.js';
 import { kubeRequest } from '../../src/kube/rest.js';
-import { collectionPath, objectPath, RESOURCES, type KindName } from '../../src/kube/resources.js';
-import { waitFor } from '../../src/local/processes.js';
+import { objectPath, RESOURCES } from '../../src/kube/resources.js';
+import { create } from '../../src/local/objects.js';
+
+export { create, createPvc, get, patch, pvcDirectory, waitForObject } from '../../src/local/objects.js';
 
 /** The KubeConfig of the e2e system. */
 export function e2eKubeConfig(): KubeConfig {
@@ -22,78 +24,4 @@ export async function e2eNamespace(kc: KubeConfig, prefix: string): Promise<stri
     );
   });
   return name;
-}
-
-/** Creates an object. */
-export function create<T extends KubernetesObject>(
-  kc: KubeConfig,
-  kind: KindName,
-  namespace: string | undefined,
-  body: object,
-) {
-  return kubeRequest<T>(kc, { method: 'POST', path: collectionPath(RESOURCES[kind], namespace), body });
-}
-
-/** Reads an object, or undefined. */
-export async function get<T extends KubernetesObject>(
-  kc: KubeConfig,
-  kind: KindName,
-  namespace: string | undefined,
-  name: string,
-) {
-  return kubeRequest<T>(kc, { method: 'GET', path: objectPath(RESOURCES[kind], namespace, name) }).catch(
-    () => undefined,
-  );
-}
-
-/** Merge-patches an object's spec or metadata. */
-export function patch(kc: KubeConfig, kind: KindName, namespace: string, name: string, body: object) {
-  return kubeRequest(kc, { method: 'PATCH', path: objectPath(RESOURCES[kind], namespace, name), body });
-}
-
-/** Waits until `read` returns a value for which `done` is true, and returns it. */
-export async function waitForObject<T>(
-  what: string,
-  read: () => Promise<T | undefined>,
-  done: (value: T) => boolean,
-  timeoutMs = 180_000,
-): Promise<T> {
-  let last: T | undefined;
-  await waitFor(
-    what,
-    async () => {
-      last = await read();
-      return last !== undefined && done(last);
-    },
-    { timeoutMs, intervalMs: 250 },
-  ).catch((error: Error) => {
-    throw new Error(`${error.message}\nlast seen: ${JSON.stringify(last, null, 1)?.slice(0, 4000)}`);
-  });
-  return last as T;
-}
-
-type Pvc = KubernetesObject & { spec?: { volumeName?: string }; status?: { phase?: string } };
-type Pv = KubernetesObject & { spec?: { hostPath?: { path?: string } } };
-
-/** The host directory behind a bound PVC (the local runtime's volumes are directories). */
-export async function pvcDirectory(kc: KubeConfig, namespace: string, name: string): Promise<string> {
-  const pvc = await waitForObject(
-    `PVC ${namespace}/${name} Bound`,
-    () => get<Pvc>(kc, 'PersistentVolumeClaim', namespace, name),
-    (p) => p.status?.phase === 'Bound',
-  );
-  const pv = await get<Pv>(kc, 'PersistentVolume', undefined, pvc.spec?.volumeName ?? '');
-  const path = pv?.spec?.hostPath?.path;
-  if (!path) throw new Error(`PV of ${namespace}/${name} has no hostPath`);
-  return path;
-}
-
-/** Creates a PVC of the local runtime's default class. */
-export function createPvc(kc: KubeConfig, namespace: string, name: string, extra: object = {}) {
-  return create(kc, 'PersistentVolumeClaim', namespace, {
-    apiVersion: 'v1',
-    kind: 'PersistentVolumeClaim',
-    metadata: { name },
-    spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } }, ...extra },
-  });
 }

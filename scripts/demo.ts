@@ -1,0 +1,103 @@
+/**
+ * `npm run demo`: the seed's rsync walkthrough on one machine. It starts the local system
+ * (control plane, node agent, operator), makes a source volume with sample data, applies
+ * examples/rsync/ as the seed does (destination first, its address and key Secret copied to the
+ * source side), waits for the first sync and shows what happened. --keep stays up for kubectl.
+ */
+import { Command } from 'commander';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { ReplicationDestination, ReplicationSource } from '../src/api/index.js';
+import { startLocalRuntime } from '../src/local/runtime.js';
+import { create, createPvc, get, pvcDirectory, waitForObject } from '../src/local/objects.js';
+import { repoRoot, toolDir } from '../src/local/tools.js';
+
+const options = new Command('demo')
+  .description('Replicate a volume with rsync on a local control plane, as the seed documentation does.')
+  .option('--keep', 'keep everything running for exploring with kubectl, until Ctrl-C')
+  .option('--dir <dir>', 'keep data and logs in this directory')
+  .parse()
+  .opts<{ keep?: boolean; dir?: string }>();
+
+const say = (line: string) => console.log(`\x1b[1m==>\x1b[0m ${line}`);
+const runtime = await startLocalRuntime({ dir: options.dir, log: (line) => console.log(`    ${line}`) });
+let stopping = false;
+const stop = async (code: number) => {
+  if (stopping) return;
+  stopping = true;
+  say('stopping');
+  await runtime.stop();
+  process.exit(code);
+};
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+
+try {
+  const { kc } = runtime;
+  const kubectl = join(await toolDir('kubernetes'), 'kubectl');
+  const kubectlRun = (...args: string[]) =>
+    execFileSync(kubectl, ['--kubeconfig', runtime.kubeconfigPath, ...args], { encoding: 'utf8' });
+  const example = async (file: string) =>
+    parse(await readFile(join(repoRoot(), 'examples', 'rsync', file), 'utf8')) as KubernetesObject & {
+      spec: { rsync: { address?: string } };
+    };
+
+  say('kubectl create ns source; a PVC mysql-pv-claim with sample data');
+  for (const name of ['source', 'dest']) {
+    await create(kc, 'Namespace', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  }
+  await createPvc(kc, 'source', 'mysql-pv-claim');
+  const sourceDir = await pvcDirectory(kc, 'source', 'mysql-pv-claim');
+  await mkdir(join(sourceDir, 'mysql'), { recursive: true });
+  for (let i = 0; i < 100; i++) await writeFile(join(sourceDir, 'mysql', `table-${i}.ibd`), `row ${i}\n`.repeat(1000));
+
+  say('kubectl create -n dest -f examples/rsync/scribe_v1alpha1_replicationdestination.yaml');
+  await create(kc, 'ReplicationDestination', 'dest', await example('scribe_v1alpha1_replicationdestination.yaml'));
+  const readDest = () => get<ReplicationDestination>(kc, 'ReplicationDestination', 'dest', 'database-destination');
+  const listening = await waitForObject('the destination address', readDest, (rd) =>
+    Boolean(rd.status?.rsync?.address),
+  );
+  const { address, sshKeys } = listening.status?.rsync ?? {};
+  say(`destination listens at ${address}; its key Secret for the source is ${sshKeys}`);
+
+  say(`copy Secret ${sshKeys} from dest to source`);
+  const secret = await get<KubernetesObject & { data?: Record<string, string> }>(kc, 'Secret', 'dest', sshKeys ?? '');
+  await create(kc, 'Secret', 'source', {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: sshKeys },
+    data: secret?.data,
+  });
+
+  say(`kubectl create -n source -f examples/rsync/scribe_v1alpha1_replicationsource.yaml (address: ${address})`);
+  const source = await example('scribe_v1alpha1_replicationsource.yaml');
+  source.spec.rsync.address = address;
+  await create(kc, 'ReplicationSource', 'source', source);
+  const readSource = () => get<ReplicationSource>(kc, 'ReplicationSource', 'source', 'database-source');
+  const synced = await waitForObject('the first sync', readSource, (rs) => Boolean(rs.status?.lastSyncTime));
+  const image = await waitForObject('the latest image', readDest, (rd) => Boolean(rd.status?.latestImage));
+
+  say('kubectl get replicationsources,replicationdestinations -A');
+  console.log(kubectlRun('get', 'replicationsources,replicationdestinations', '-A'));
+  say('kubectl describe replicationsource -n source database-source (status)');
+  console.log(kubectlRun('get', 'replicationsource', '-n', 'source', 'database-source', '-o', 'jsonpath={.status}'));
+  console.log(`\nlast sync took ${synced.status?.lastSyncDuration}; next sync at ${synced.status?.nextSyncTime}`);
+  say(`the destination's latestImage: VolumeSnapshot ${image.status?.latestImage?.name}`);
+  console.log(`
+Restore it into a PVC, as the seed's walkthrough does:
+  kubectl --kubeconfig ${runtime.kubeconfigPath} -n dest get volumesnapshots
+Operator log (JSON lines): ${runtime.operatorLog}`);
+
+  if (!options.keep) await stop(0);
+  else {
+    say(`running; in another shell: export KUBECONFIG=${runtime.kubeconfigPath}; alias kubectl=${kubectl}`);
+    say('press Ctrl-C to stop');
+  }
+} catch (error) {
+  console.error(error instanceof Error ? error.message : error);
+  console.error(`operator log: ${runtime.operatorLog}`);
+  await stop(1);
+}
