@@ -45,6 +45,11 @@ export interface ObservedMover {
   message?: string | undefined;
   /** A short, filtered tail of the mover's output for status.latestMoverStatus.logs. */
   logs?: string | undefined;
+  /**
+   * Configuration problems the mover's objects reveal (a key Secret that does not exist, say),
+   * each naming the spec field to fix. The machine treats them like an invalid spec.
+   */
+  problems?: ReadonlyArray<{ field: string; message: string }> | undefined;
   /** Values the mover publishes under status.<mover> (rsync: address, port, sshKeys; restic: lastPruned). */
   published?: Readonly<Record<string, string | number>> | undefined;
 }

@@ -141,7 +141,7 @@ export function waitingNotice(_ctx: ReplicationContext, obs: Observation): Actio
 
 /** The spec's problems as one message (empty when valid). */
 export function invalidMessage(ctx: ReplicationContext, obs: Observation): string {
-  const facts = { volume: obs.owned.pvcs[requiredUserPvc(obs.cr) ?? ''] };
+  const facts = { volume: obs.owned.pvcs[requiredUserPvc(obs.cr) ?? ''], moverProblems: obs.owned.mover.problems };
   return describeErrors(validateSpec(obs.cr, facts));
 }
 

@@ -18,6 +18,8 @@ export interface FieldError {
 export interface ValidationFacts {
   /** The source PVC (sources) or given destinationPVC (destinations), when it exists. */
   volume?: ObservedPvc | undefined;
+  /** Problems the mover's objects revealed (see ObservedMover.problems). */
+  moverProblems?: readonly FieldError[] | undefined;
 }
 
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\.?$/i;
@@ -51,6 +53,7 @@ export function validateSpec(cr: ScribeCr, facts: ValidationFacts = {}): FieldEr
     else errors.push(...destinationChecks(mover, options ?? {}, facts));
     if (mover === 'rsync') errors.push(...rsyncChecks(cr.kind, options ?? {}));
   }
+  errors.push(...(facts.moverProblems ?? []));
   return errors;
 }
 

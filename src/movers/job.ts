@@ -112,6 +112,7 @@ export function readMoverJob(
   jobName: string,
   objects: readonly KubeObject[],
   explainExit: (code: number) => string,
+  explainConfigError: (message: string) => Array<{ field: string; message: string }> = () => [],
 ): import('../../machines/observation.js').ObservedMover {
   const job = objects.find((o) => o.kind === 'Job' && o.metadata.name === jobName) as JobObject | undefined;
   if (!job || job.metadata?.deletionTimestamp) return { phase: 'absent' };
@@ -136,12 +137,16 @@ export function readMoverJob(
   }
   const running = pods.some((pod) => pod.status?.phase === 'Running');
   const waiting = pods.flatMap((pod) => pod.status?.containerStatuses ?? []).find((c) => c.state?.waiting?.reason);
+  const reason = waiting?.state?.waiting?.reason;
+  const detail = waiting?.state?.waiting?.message ?? '';
+  // The kubelet cannot start the pod because of its configuration (a missing Secret): a spec
+  // problem for the user to fix, not a transfer to retry.
+  const problems = reason === 'CreateContainerConfigError' ? explainConfigError(detail) : [];
   return {
     phase: running ? 'running' : 'pending',
     cycleId,
     attempt,
-    ...(waiting?.state?.waiting
-      ? { message: `${waiting.state.waiting.reason}: ${waiting.state.waiting.message ?? ''}` }
-      : {}),
+    ...(reason ? { message: `${reason}: ${detail}` } : {}),
+    ...(problems.length > 0 ? { problems } : {}),
   };
 }

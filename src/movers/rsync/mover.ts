@@ -146,9 +146,20 @@ export function explainRsyncExit(code: number): string {
   return meanings[code] ?? 'unexpected error (see latestMoverStatus.logs)';
 }
 
+/** A missing key Secret, said in terms of the field that names it and what to do. */
+function explainConfigError(cr: ScribeCr, message: string): Array<{ field: string; message: string }> {
+  const secret = keySecrets(cr).mounted;
+  if (!message.includes(secret)) return [];
+  const hint =
+    cr.kind === 'ReplicationSource'
+      ? ": copy it from the destination's namespace (the ReplicationDestination's status.rsync.sshKeys names it)"
+      : ': create it with the keys destination, destination.pub and source.pub, or omit sshKeys to have them generated';
+  return [{ field: 'spec.rsync.sshKeys', message: `Secret "${secret}" is missing or incomplete (${message})${hint}` }];
+}
+
 function read(cr: ScribeCr, objects: readonly KubeObject[]): ObservedMover {
   const name = jobName(cr);
-  const observed = readMoverJob(name, objects, explainRsyncExit);
+  const observed = readMoverJob(name, objects, explainRsyncExit, (message) => explainConfigError(cr, message));
   if (!listens(cr)) return observed;
   const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === name) as
     | (KubeObject & {
