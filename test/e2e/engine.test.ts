@@ -195,6 +195,13 @@ describe('the engine on the local runtime', () => {
     await source('no-secret', { rsync: { ...rsync, sshKeys: 'never-copied' } });
     // Decision 3: a source PVC that does not exist yet waits, without an error.
     await source('no-pvc', { sourcePVC: 'later', rsync });
+    // Decision 7: a CR with only spec.external belongs to its provider; Scribe writes nothing.
+    await create(kc, 'ReplicationSource', sourceNs, {
+      apiVersion: API,
+      kind: 'ReplicationSource',
+      metadata: { name: 'external' },
+      spec: { sourcePVC: 'data', external: { provider: 'example.com/replicator', parameters: { a: 'b' } } },
+    });
     // A healthy neighbour.
     await source('good', { rsync });
 
@@ -213,6 +220,8 @@ describe('the engine on the local runtime', () => {
       /spec\.rsync\.sshKeys: Secret "never-copied" is missing.*copy it from the destination's namespace/,
     );
     await waitSynced(kc, sourceNs, 'good', 'go');
+    // By now the operator has seen the external CR (created before 'good') and left it alone.
+    expect((await get<ReplicationSource>(kc, 'ReplicationSource', sourceNs, 'external'))?.status).toBeUndefined();
 
     const noPvc = await waitForObject(
       'no-pvc waiting',
