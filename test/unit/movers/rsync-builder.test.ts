@@ -1,0 +1,141 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { ScribeCr } from '../../../machines/api.js';
+import type { KubeObject } from '../../../machines/mover.js';
+import { isDnsLabel } from '../../../machines/naming.js';
+import { ownedBy } from '../../../src/effects/objects.js';
+import { MOVER_POD_LABEL } from '../../../src/movers/job.js';
+import { GENERATE_ANNOTATION, rsyncMover } from '../../../src/movers/rsync/mover.js';
+
+/** Kubernetes object names: DNS-1123 subdomains up to 253 characters. */
+const crName = fc
+  .array(fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$/), { minLength: 1, maxLength: 6 })
+  .map((parts) => parts.join('-').slice(0, 253).replace(/-+$/, ''))
+  .filter((name) => name.length > 0);
+
+const rsyncCr = fc.record({
+  kind: fc.constantFrom('ReplicationSource', 'ReplicationDestination') as fc.Arbitrary<ScribeCr['kind']>,
+  name: crName,
+  address: fc.option(fc.constantFrom('10.0.0.1', 'dest.example.com'), { nil: undefined }),
+  sshKeys: fc.option(crName, { nil: undefined }),
+  port: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }),
+  serviceType: fc.option(fc.constantFrom('ClusterIP', 'LoadBalancer') as fc.Arbitrary<'ClusterIP' | 'LoadBalancer'>, {
+    nil: undefined,
+  }),
+});
+
+function toCr(input: fc.Infer<typeof rsyncCr>): ScribeCr {
+  return {
+    apiVersion: 'scribe.backube/v1alpha1',
+    kind: input.kind,
+    metadata: { name: input.name, namespace: 'ns', uid: 'uid-1' },
+    spec: {
+      sourcePVC: 'data',
+      rsync: {
+        copyMethod: input.kind === 'ReplicationSource' ? 'Clone' : 'Snapshot',
+        capacity: '1Gi',
+        ...(input.address ? { address: input.address } : {}),
+        ...(input.sshKeys ? { sshKeys: input.sshKeys } : {}),
+        ...(input.port ? { port: input.port } : {}),
+        ...(input.serviceType ? { serviceType: input.serviceType } : {}),
+      },
+    },
+  } as ScribeCr;
+}
+
+type Container = {
+  command: string[];
+  securityContext: {
+    allowPrivilegeEscalation: boolean;
+    readOnlyRootFilesystem: boolean;
+    capabilities: { drop: string[]; add?: string[] };
+  };
+};
+type JobSpec = { template: { metadata: { labels: Record<string, string> }; spec: { containers: Container[] } } };
+
+describe('the rsync builder', () => {
+  it('names every object with a valid DNS label of at most 63 characters, deterministically', () => {
+    fc.assert(
+      fc.property(rsyncCr, fc.integer({ min: 0, max: 9 }), (input, attempt) => {
+        const cr = toCr(input);
+        const cycle = { cycleId: '1-20260101000000', attempt, volume: 'vol' };
+        const first = rsyncMover.build(cr, cycle, {});
+        const second = rsyncMover.build(cr, cycle, {});
+        expect(second).toEqual(first);
+        for (const object of first.objects) {
+          // A user-named key Secret is not ours to name; everything Scribe names must fit.
+          if (object.kind !== 'Secret' || !input.sshKeys) expect(isDnsLabel(object.metadata.name)).toBe(true);
+        }
+      }),
+    );
+  });
+
+  it('labels, confines and owns what it builds', () => {
+    fc.assert(
+      fc.property(rsyncCr, (input) => {
+        const cr = toCr(input);
+        const plan = rsyncMover.build(cr, { cycleId: '2-20260101000000', attempt: 1, volume: 'vol' }, {});
+        const job = plan.objects.find((o) => o.kind === 'Job') as KubeObject & { spec: JobSpec };
+        expect(job.metadata.labels).toMatchObject({
+          'app.kubernetes.io/created-by': 'scribe',
+          'scribe.backube/cycle': '2-20260101000000',
+          'scribe.backube/attempt': '1',
+        });
+        const pod = job.spec.template;
+        expect(pod.metadata.labels['app.kubernetes.io/created-by']).toBe('scribe');
+        const [container] = pod.spec.containers;
+        expect(container?.securityContext).toMatchObject({
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ['ALL'] },
+        });
+        expect(container?.securityContext.capabilities.add).not.toContain('SYS_ADMIN');
+        expect(container?.command.slice(1)).toEqual(['mover', input.address ? 'rsync-source' : 'rsync-destination']);
+        // Only the Job is temporary: the Service and generated keys outlive a cycle.
+        expect(plan.temporary).toEqual([{ apiVersion: 'batch/v1', kind: 'Job', name: job.metadata.name }]);
+        const service = plan.objects.find((o) => o.kind === 'Service') as
+          (KubeObject & { spec: { selector: Record<string, string>; ports: Array<{ port: number }> } }) | undefined;
+        if (input.address) expect(service).toBeUndefined();
+        else {
+          expect(service?.spec.selector[MOVER_POD_LABEL]).toBe(pod.metadata.labels[MOVER_POD_LABEL]);
+          expect(service?.spec.ports[0]?.port).toBe(input.port ?? 22);
+        }
+        const generated = plan.objects.filter((o) => o.metadata.annotations?.[GENERATE_ANNOTATION]);
+        // A destination without sshKeys generates both halves; a source must be given its Secret.
+        const listeningWithoutKeys = input.kind === 'ReplicationDestination' && !input.sshKeys;
+        expect(generated.length).toBe(listeningWithoutKeys ? 2 : 0);
+        for (const object of plan.objects) {
+          const owned = ownedBy(
+            { apiVersion: cr.apiVersion, kind: cr.kind, metadata: { name: input.name, namespace: 'ns', uid: 'uid-1' } },
+            object as never,
+            { temporary: plan.temporary.some((t) => t.name === object.metadata.name && t.kind === object.kind) },
+          ) as KubeObject & { metadata: { ownerReferences: Array<{ uid: string; controller: boolean }> } };
+          expect(owned.metadata.ownerReferences).toEqual([expect.objectContaining({ uid: 'uid-1', controller: true })]);
+          expect(owned.metadata.labels?.['app.kubernetes.io/created-by']).toBe('scribe');
+        }
+      }),
+    );
+  });
+
+  it('fills generated key Secrets with one matching key set', async () => {
+    const cr = toCr({
+      kind: 'ReplicationDestination',
+      name: 'rd',
+      address: undefined,
+      sshKeys: undefined,
+      port: undefined,
+      serviceType: undefined,
+    });
+    const plan = rsyncMover.build(cr, { cycleId: '1-x', attempt: 0, volume: 'v' }, {});
+    const filled = (await rsyncMover.materialize?.(plan.objects)) ?? [];
+    const secrets = filled.filter((o) => o.kind === 'Secret') as Array<
+      KubeObject & { stringData: Record<string, string> }
+    >;
+    const own = secrets.find((s) => s.metadata.name === 'scribe-rsync-dest-dest-rd');
+    const forSource = secrets.find((s) => s.metadata.name === 'scribe-rsync-dest-src-rd');
+    expect(Object.keys(own?.stringData ?? {}).sort()).toEqual(['destination', 'destination.pub', 'source.pub']);
+    expect(Object.keys(forSource?.stringData ?? {}).sort()).toEqual(['destination.pub', 'source', 'source.pub']);
+    expect(own?.stringData['source.pub']).toBe(forSource?.stringData['source.pub']);
+    expect(own?.stringData['destination.pub']).toBe(forSource?.stringData['destination.pub']);
+  });
+});
