@@ -27,5 +27,7 @@ fi
 
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl: built once, cached.
 bash scripts/tools.sh ensure etcd kubernetes >/dev/null
+# restic and rclone for their movers, MinIO as the real S3 server of their tests.
+bash scripts/tools.sh ensure restic rclone minio >/dev/null
 bash scripts/tools.sh module-dir snapshot-crds github.com/kubernetes-csi/external-snapshotter/client/v8 >/dev/null
 echo "setup complete"

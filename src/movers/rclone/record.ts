@@ -1,0 +1,101 @@
+/**
+ * The metadata record the rclone source uploads beside the data (pure parts). Object storage
+ * keeps contents, mtimes and (with --links) symlinks, but not ownership, permissions, empty
+ * directories or ACLs, so the source records them and the destination re-applies them.
+ *
+ * Format (JSON, object `.scribe-rclone-metadata.json` at the root of rcloneDestPath):
+ *   { "format": "scribe-rclone-metadata", "version": 1, "createdAt": RFC 3339,
+ *     "entries": [ { "path": "." | "dir/file" (relative, "/"-separated),
+ *                    "type": "dir" | "file" | "symlink" | "other",
+ *                    "mode": permission bits incl. setuid/setgid/sticky (number),
+ *                    "uid": number, "gid": number,
+ *                    "mtimeNs": nanoseconds since the epoch (decimal string),
+ *                    "target": symlink target (symlinks only) } … ],
+ *     "acl": `getfacl -P -n --skip-base` output for the entries that have extended or default
+ *            ACLs (relative paths), applied with `setfacl --restore`; "" when there are none,
+ *            null when getfacl was unavailable at the source }
+ * Entries are sorted by path; the root "." comes first. lost+found at the root is never listed.
+ */
+
+/** Name of the record object at the root of the destination path (reserved: never synced as data). */
+export const RECORD_NAME = '.scribe-rclone-metadata.json';
+
+/** One file system entry. */
+export interface RecordEntry {
+  path: string;
+  type: 'dir' | 'file' | 'symlink' | 'other';
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeNs: string;
+  target?: string;
+}
+
+/** The whole record. */
+export interface MetadataRecord {
+  format: 'scribe-rclone-metadata';
+  version: 1;
+  createdAt: string;
+  entries: RecordEntry[];
+  acl: string | null;
+}
+
+/** Serializes a record (entries sorted, so equal trees give equal records). */
+export function serializeRecord(entries: RecordEntry[], acl: string | null, createdAt: Date): string {
+  const sorted = [...entries].sort((a, b) => comparePaths(a.path, b.path));
+  const record: MetadataRecord = {
+    format: 'scribe-rclone-metadata',
+    version: 1,
+    createdAt: createdAt.toISOString(),
+    entries: sorted,
+    acl,
+  };
+  return `${JSON.stringify(record, null, 1)}\n`;
+}
+
+/** Parses and checks a record; throws with a reason when it is not one this version understands. */
+export function parseRecord(text: string): MetadataRecord {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`the metadata record is not JSON: ${(error as Error).message}`, { cause: error });
+  }
+  const record = parsed as Partial<MetadataRecord>;
+  if (record?.format !== 'scribe-rclone-metadata' || record.version !== 1 || !Array.isArray(record.entries))
+    throw new Error('the metadata record is not a version 1 scribe-rclone-metadata record');
+  for (const entry of record.entries) {
+    if (typeof entry?.path !== 'string' || !isSafeRelativePath(entry.path))
+      throw new Error(`the metadata record names an unsafe path: ${JSON.stringify(entry?.path)}`);
+    if (!['dir', 'file', 'symlink', 'other'].includes(entry.type) || !/^\d+$/.test(String(entry.mtimeNs)))
+      throw new Error(`the metadata record has a malformed entry for ${entry.path}`);
+  }
+  return record as MetadataRecord;
+}
+
+/** True for "." or a relative "/"-separated path without "..", empty or absolute parts. */
+export function isSafeRelativePath(path: string): boolean {
+  if (path === '.') return true;
+  return (
+    path !== '' &&
+    !path.startsWith('/') &&
+    path.split('/').every((part) => part !== '' && part !== '.' && part !== '..')
+  );
+}
+
+/** Orders paths so that a directory comes before everything inside it. */
+export function comparePaths(a: string, b: string): number {
+  if (a === b) return 0;
+  if (a === '.') return -1;
+  if (b === '.') return 1;
+  const pa = a.split('/');
+  const pb = b.split('/');
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++)
+    if (pa[i] !== pb[i]) return (pa[i] as string) < (pb[i] as string) ? -1 : 1;
+  return pa.length - pb.length;
+}
+
+/** Depth of a path ("." is 0), for applying mtimes children first. */
+export function depth(path: string): number {
+  return path === '.' ? 0 : path.split('/').length;
+}

@@ -1,0 +1,111 @@
+/**
+ * What both rclone entrypoints do around their steps: a private run directory with a copy of
+ * rclone.conf (the Secret mount is read-only and rclone may rewrite its config), redacted
+ * output with a transcript for the summary, rclone stopped on SIGTERM, a result line.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '../rsync/env.js';
+import { runTool, signalRunningTools, type ToolResult } from '../restic/command.js';
+import { lastErrorLine } from '../restic/outcome.js';
+import { makeRedactor, secretValues } from '../restic/redact.js';
+import type { RcloneArgsConfig } from './args.js';
+import { configSecrets, type RcloneConfig } from './config.js';
+import { summarizeRcloneLog } from './summary.js';
+
+/** A failure that ends the run with exit code 1 and `message`. */
+export class RcloneFailure extends Error {}
+
+/** One run of an rclone entrypoint. */
+export class RcloneSession {
+  redact: (text: string) => string;
+  private transcript: string[] = [];
+  private runDir: string | undefined;
+
+  constructor(
+    readonly role: 'source' | 'destination',
+    private env: NodeJS.ProcessEnv,
+  ) {
+    this.redact = makeRedactor(secretValues(env));
+  }
+
+  /** Prints `scribe rclone <role>: message` and records it. */
+  log(message: string): void {
+    const line = this.redact(`scribe rclone ${this.role}: ${message}`);
+    process.stdout.write(`${line}\n`);
+    this.transcript.push(line);
+  }
+
+  /** Creates the private run directory and the config copy; returns rclone's argument settings. */
+  prepare(config: RcloneConfig): RcloneArgsConfig & { runDir: string } {
+    this.redact = makeRedactor([...secretValues(this.env), ...configSecrets(config.configText)]);
+    let runDir: string;
+    try {
+      runDir = mkdtempSync(join(config.runDir, `scribe-rclone-${this.role}-`));
+    } catch (error) {
+      throw new ConfigError(
+        `cannot create a run directory in ${config.runDir} (SCRIBE_RUN_DIR): ${(error as Error).message}`,
+      );
+    }
+    this.runDir = runDir;
+    const configFile = join(runDir, 'rclone.conf');
+    writeFileSync(configFile, config.configText, { mode: 0o600 });
+    return { configFile, remote: config.remote, dataDir: config.dataDir, runDir };
+  }
+
+  /** Runs rclone; a non-zero exit becomes an RcloneFailure naming `step`. */
+  async rclone(config: RcloneConfig, step: string, args: string[]): Promise<ToolResult> {
+    const env = { ...this.env, RCLONE_CACHE_DIR: join(this.runDir ?? config.runDir, 'cache') };
+    const result = await runTool(config.rclone, args, { env, redact: this.redact });
+    this.transcript.push(result.stdout, result.stderr);
+    if (result.status !== 0)
+      throw new RcloneFailure(
+        `rclone ${step} failed with exit code ${result.status}: ${lastRcloneError(result.stderr)}`,
+      );
+    return result;
+  }
+
+  /** Runs `body`, cleans up, prints the summary ending with the result line; resolves with the exit code. */
+  async run(body: () => Promise<string>): Promise<number> {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const)
+      process.once(signal, () => {
+        signalRunningTools('SIGTERM');
+        this.cleanup();
+        this.log(`result: stopped by ${signal}`);
+        process.exit(signal === 'SIGTERM' ? 143 : 130);
+      });
+    let code = 0;
+    let result: string;
+    try {
+      result = await body();
+    } catch (error) {
+      code = 1;
+      result =
+        error instanceof ConfigError
+          ? `configuration error: ${error.message}`
+          : `failed: ${error instanceof RcloneFailure ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
+      this.log(`error: ${result.replace(/^(failed|configuration error): /, '')}`);
+    } finally {
+      this.cleanup();
+    }
+    const final = this.redact(`scribe rclone ${this.role}: result: ${result}; exit code ${code}`);
+    this.transcript.push(final);
+    process.stdout.write(
+      `scribe rclone ${this.role}: summary:\n${summarizeRcloneLog(this.transcript.join('\n'), this.redact)}\n`,
+    );
+    return code;
+  }
+
+  private cleanup(): void {
+    if (this.runDir) rmSync(this.runDir, { recursive: true, force: true });
+    this.runDir = undefined;
+  }
+}
+
+/** rclone's most telling error line: the last ERROR/CRITICAL/Failed line, without the timestamp. */
+function lastRcloneError(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.replace(/^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2}(\.\d+)? /, '').trim());
+  const line = lines.findLast((l) => /CRITICAL|ERROR|^Failed/.test(l)) ?? lastErrorLine(stderr);
+  // The S3 SDK's messages are long and end with the cause ("connect: connection refused"): keep the end.
+  return line.length > 100 ? `...${line.slice(-100)}` : line;
+}

@@ -1,0 +1,55 @@
+/**
+ * Entrypoint of the rclone source mover: makes `<section>:<destPath>` equal the volume
+ * (`rclone sync`), then uploads the metadata record (ownership, permissions, mtimes, symlinks,
+ * empty directories, ACLs; format in record.ts) beside the data. One source feeds any number of
+ * destinations, which only read.
+ *
+ * Environment (defaults are the container's layout):
+ *   SCRIBE_RCLONE_CONFIG          rclone.conf from the rcloneConfig Secret (mounted file)
+ *                                                              (/rclone-config/rclone.conf)
+ *   SCRIBE_RCLONE_CONFIG_SECTION  rcloneConfigSection: the remote's section   (required)
+ *   SCRIBE_RCLONE_DEST_PATH       rcloneDestPath: bucket and path on the remote (required)
+ *   SCRIBE_DATA_DIR               the volume to send                               (/data)
+ *   SCRIBE_RUN_DIR                writable parent of the private run directory (config copy,
+ *                                 record, rclone cache); the root fs is read-only (os.tmpdir())
+ *   SCRIBE_RCLONE                 rclone executable, name on PATH or path        (rclone)
+ *   RCLONE_*                      passed to rclone as its own options (e.g. RCLONE_RETRIES,
+ *                                 RCLONE_LOW_LEVEL_RETRIES, RCLONE_CONTIMEOUT, RCLONE_BWLIMIT)
+ * Secret values of rclone.conf (keys, passwords, tokens) are redacted from every line printed.
+ *
+ * Output: rclone's log (-v), `scribe rclone source: …` lines, a summary block for
+ * status.latestMoverStatus (summary.ts) ending with `scribe rclone source: result: …`.
+ *
+ * Exit code: 0 success; 1 configuration error or rclone failure (its exit code is in the
+ * message); 128+n on signal n.
+ */
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { uploadArgs, uploadRecordArgs } from './args.js';
+import { rcloneConfig } from './config.js';
+import { serializeRecord } from './record.js';
+import { RcloneSession } from './session.js';
+import { readAcls, readEntries } from './tree.js';
+
+const session = new RcloneSession('source', process.env);
+
+async function send(): Promise<string> {
+  const config = rcloneConfig(process.env, tmpdir());
+  const settings = session.prepare(config);
+  // Read before the upload: the record must not describe files newer than the data sent.
+  const entries = readEntries(config.dataDir);
+  const acl = readAcls(config.dataDir, entries);
+  if (acl === null) session.log('getfacl is not installed: ACLs are not recorded (Debian: acl)');
+  const recordFile = join(settings.runDir, 'record.json');
+  writeFileSync(recordFile, serializeRecord(entries, acl, new Date()));
+  session.log(`syncing ${config.dataDir} to ${config.remote}`);
+  await session.rclone(config, 'sync', uploadArgs(settings));
+  await session.rclone(config, 'upload of the metadata record', uploadRecordArgs(settings, recordFile));
+  rmSync(recordFile, { force: true });
+  const acls = acl === null ? 'not recorded' : `${(acl.match(/^# file: /gm) ?? []).length} with ACLs`;
+  session.log(`record uploaded: ${entries.length} entries, ${acls}`);
+  return `synchronized ${entries.length} entries to ${config.remote}`;
+}
+
+session.run(send).then((code) => process.exit(code));

@@ -1,0 +1,100 @@
+/**
+ * The argument lists of every restic command the mover runs, computed from its configuration
+ * (pure, unit-tested). Secrets never appear here: restic reads them from the environment.
+ */
+import { join } from 'node:path';
+import { keepFlags, type RetainPolicy } from './retain.js';
+
+/** What the argument lists depend on. */
+export interface ResticArgsConfig {
+  /** The volume's mount point; backups run from it with `.` so paths in snapshots are relative. */
+  dataDir: string;
+  /** restic's metadata cache (the cache PVC). */
+  cacheDir: string;
+  /** Host name recorded in snapshots; a constant, because each mover Pod has a different host name. */
+  host: string;
+  limitUploadKiB?: number;
+  limitDownloadKiB?: number;
+}
+
+function globalFlags(config: ResticArgsConfig): string[] {
+  const flags = ['--cache-dir', config.cacheDir];
+  if (config.limitUploadKiB !== undefined) flags.push('--limit-upload', String(config.limitUploadKiB));
+  if (config.limitDownloadKiB !== undefined) flags.push('--limit-download', String(config.limitDownloadKiB));
+  return flags;
+}
+
+/** `restic cat config`: opens the repository; exit 10 means it does not exist, 12 a wrong password. */
+export function probeArgs(config: ResticArgsConfig): string[] {
+  return ['cat', 'config', ...globalFlags(config)];
+}
+
+/** `restic init`. */
+export function initArgs(config: ResticArgsConfig): string[] {
+  return ['init', ...globalFlags(config)];
+}
+
+/** `restic unlock`: removes stale locks only (a live restic's lock stays). */
+export function unlockArgs(config: ResticArgsConfig): string[] {
+  return ['unlock', ...globalFlags(config)];
+}
+
+/**
+ * `restic backup .`, run with the data directory as working directory. The exclude must be the
+ * absolute path: restic matches excludes against absolute paths even for a relative target.
+ */
+export function backupArgs(config: ResticArgsConfig): string[] {
+  return [
+    'backup',
+    '.',
+    '--host',
+    config.host,
+    '--exclude',
+    join(config.dataDir, 'lost+found'),
+    '--json',
+    '--quiet',
+    ...globalFlags(config),
+  ];
+}
+
+/**
+ * `restic forget` with the retention policy, or undefined when the policy keeps everything.
+ * Grouped by host only: the data directory's absolute path (part of restic's default grouping)
+ * differs between mover Pods on the local runtime, and one repository serves one volume.
+ */
+export function forgetArgs(config: ResticArgsConfig, retain: RetainPolicy): string[] | undefined {
+  const keep = keepFlags(retain);
+  if (keep.length === 0) return undefined;
+  return ['forget', '--host', config.host, '--group-by', 'host', ...keep, ...globalFlags(config)];
+}
+
+/** `restic prune`. */
+export function pruneArgs(config: ResticArgsConfig): string[] {
+  return ['prune', ...globalFlags(config)];
+}
+
+/** `restic snapshots --json` for this volume's snapshots. */
+export function snapshotsArgs(config: ResticArgsConfig): string[] {
+  return ['snapshots', '--json', '--host', config.host, ...globalFlags(config)];
+}
+
+/**
+ * `restic restore <id>` into the data directory. --delete removes files the snapshot does not
+ * have, so the volume equals the snapshot; lost+found belongs to the file system and is neither
+ * restored nor deleted. --sparse keeps holes as holes.
+ */
+export function restoreArgs(config: ResticArgsConfig, snapshotId: string): string[] {
+  return [
+    'restore',
+    snapshotId,
+    '--target',
+    config.dataDir,
+    '--delete',
+    '--sparse',
+    '--exclude',
+    '/lost+found',
+    '--json',
+    '--quiet',
+    ...globalFlags(config),
+  ];
+}

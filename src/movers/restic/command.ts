@@ -1,0 +1,114 @@
+/**
+ * Running the movers' tools (restic, rclone): output is echoed line by line through the redactor
+ * (the Pod log is the full record, without secrets), kept for parsing and the summary, and a
+ * deadline kills a tool that hangs (restic retries an unreachable back end for 15 minutes).
+ */
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { constants } from 'node:os';
+
+/** How a tool ended. */
+export interface ToolResult {
+  /** The exit code, or 128 + signal number as a shell reports it. */
+  status: number;
+  /** Redacted stdout (at most `keepBytes`, the end kept). */
+  stdout: string;
+  /** Redacted stderr (at most `keepBytes`, the end kept). */
+  stderr: string;
+  /** True when the deadline passed and the tool was killed. */
+  timedOut: boolean;
+  /** The stderr line that matched `failFast`, when the tool was killed for it. */
+  failedFast?: string;
+}
+
+/** Options of runTool. */
+export interface ToolOptions {
+  cwd?: string;
+  env: NodeJS.ProcessEnv;
+  redact: (text: string) => string;
+  /** Kill the tool after this long (no deadline when absent). */
+  timeoutMs?: number;
+  /** Echo stdout lines to our stdout (false for machine output such as `snapshots --json`). */
+  echoStdout?: boolean;
+  keepBytes?: number;
+  /**
+   * A stderr line matching this kills the tool at once: for errors it would retry in vain
+   * (restic retries "bucket does not exist" for 15 minutes).
+   */
+  failFast?: RegExp;
+}
+
+const running = new Set<{ kill(signal: NodeJS.Signals): boolean }>();
+
+/** Sends `signal` to every running tool (a stopped mover leaves nothing behind). */
+export function signalRunningTools(signal: NodeJS.Signals): void {
+  for (const child of running) child.kill(signal);
+}
+
+/** Runs `command args`, resolving when it has exited; never rejects (a spawn error is status 127). */
+export function runTool(command: string, args: string[], options: ToolOptions): Promise<ToolResult> {
+  const keep = options.keepBytes ?? 4 * 1024 * 1024;
+  return new Promise((resolve) => {
+    const spawnOptions: SpawnOptions = { env: options.env, stdio: ['ignore', 'pipe', 'pipe'] };
+    if (options.cwd !== undefined) spawnOptions.cwd = options.cwd;
+    const child = spawn(command, args, spawnOptions);
+    running.add(child);
+    const out = lineCollector(options.redact, keep, options.echoStdout === false ? undefined : process.stdout);
+    let failedFast: string | undefined;
+    const err = lineCollector(options.redact, keep, process.stderr, (line) => {
+      if (failedFast === undefined && options.failFast?.test(line)) {
+        failedFast = line;
+        child.kill('SIGKILL');
+      }
+    });
+    child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
+    let timedOut = false;
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, options.timeoutMs);
+    let spawnError: Error | undefined;
+    child.on('error', (error) => {
+      spawnError = error;
+    });
+    child.on('close', (code, signal) => {
+      running.delete(child);
+      if (timer) clearTimeout(timer);
+      const stderr = err.end() + (spawnError ? `${command}: ${spawnError.message}\n` : '');
+      const status = spawnError ? 127 : code !== null ? code : 128 + (signal ? constants.signals[signal] : 0);
+      resolve({ status, stdout: out.end(), stderr, timedOut, ...(failedFast === undefined ? {} : { failedFast }) });
+    });
+  });
+}
+
+/** Splits a stream into lines, redacts each, echoes it and keeps the last `keep` bytes. */
+function lineCollector(
+  redact: (text: string) => string,
+  keep: number,
+  echo?: NodeJS.WriteStream,
+  onLine?: (line: string) => void,
+) {
+  let partial = '';
+  let kept = '';
+  const emit = (line: string) => {
+    const clean = `${redact(line)}\n`;
+    echo?.write(clean);
+    onLine?.(line);
+    kept = (kept + clean).slice(-keep);
+  };
+  return {
+    push(chunk: Buffer) {
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      lines.forEach(emit);
+    },
+    end(): string {
+      if (partial !== '') emit(partial);
+      partial = '';
+      return kept;
+    },
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * Entrypoint of the restic destination mover: restores a snapshot into the volume, so that the
+ * volume equals the snapshot (files the snapshot lacks are deleted; lost+found is left alone).
+ *
+ * Environment. The repository Secret's keys pass through to restic, never printed (see source.ts):
+ *   RESTIC_REPOSITORY, RESTIC_PASSWORD, AWS_* …                                      (required)
+ * Scribe's settings:
+ *   SCRIBE_DATA_DIR             the volume to restore into                             (/data)
+ *   SCRIBE_CACHE_DIR            restic's --cache-dir, created if missing               (/cache)
+ *   SCRIBE_RESTIC_HOST          only snapshots recorded with this host name count     (scribe)
+ *   SCRIBE_RESTORE_AS_OF        RFC 3339: restore the newest snapshot taken at or before it
+ *   SCRIBE_PREVIOUS             skip this many of the newest matching snapshots           (0)
+ *   SCRIBE_REPOSITORY_TIMEOUT_SECONDS  deadline for opening the repository and listing (120)
+ *   SCRIBE_RESTIC_LIMIT_DOWNLOAD_KIB   restic --limit-download                          (none)
+ *   SCRIBE_RESTIC               restic executable, name on PATH or path               (restic)
+ *
+ * The repository is never initialized here. Before anything in the volume is touched the
+ * repository is opened and a snapshot chosen; when none matches the restore fails (an empty
+ * volume must never pass for a successful restore, VolSync issue 1211).
+ *
+ * Output: restic's output (redacted), progress lines, a summary block and a final
+ * `scribe restic restore: result: …` line.
+ *
+ * Exit code: 0 success; 1 configuration error or other failure; 4 no snapshot matches;
+ * 10 the repository does not exist; 11 locked; 12 wrong password; 124 repository unreachable;
+ * 128+n on signal n.
+ */
+import { probeArgs, restoreArgs, snapshotsArgs } from './args.js';
+import { destinationConfig } from './config.js';
+import { EXIT } from './outcome.js';
+import { MoverFailure, ResticSession } from './session.js';
+import { noSnapshotReason, parseSnapshots, selectSnapshot } from './snapshots.js';
+
+const session = new ResticSession('restore', process.env);
+
+async function restore(): Promise<string> {
+  const config = destinationConfig(process.env);
+  session.prepareCache(config);
+  await session.restic(config, 'open repository', probeArgs(config), { deadline: true, echoStdout: false });
+  const listing = await session.restic(config, 'snapshots', snapshotsArgs(config), {
+    deadline: true,
+    echoStdout: false,
+  });
+  const snapshots = parseSnapshots(listing.stdout);
+  const selection = {
+    previous: config.previous,
+    ...(config.restoreAsOf === undefined ? {} : { restoreAsOf: config.restoreAsOf }),
+  };
+  const chosen = selectSnapshot(snapshots, selection);
+  if (chosen === undefined)
+    throw new MoverFailure({
+      code: EXIT.noSnapshot,
+      message: `nothing to restore: ${noSnapshotReason(snapshots.length, selection)} (host ${config.host}); the volume was left untouched`,
+    });
+  const id = chosen.short_id ?? chosen.id.slice(0, 8);
+  session.log(`restoring snapshot ${id} taken at ${chosen.time} into ${config.dataDir}`);
+  await session.restic(config, 'restore', restoreArgs(config, chosen.id));
+  return `restored snapshot ${id} taken at ${chosen.time}`;
+}
+
+session.run(restore).then((code) => process.exit(code));

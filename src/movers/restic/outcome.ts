@@ -1,0 +1,76 @@
+/**
+ * The restic mover's exit codes and the messages for restic's failures (pure). restic ≥ 0.17
+ * reports "repository does not exist" (10), "failed to lock" (11) and "wrong password" (12) with
+ * their own exit codes, which is what lets the backup tell a missing repository (initialize it)
+ * from a wrong password or a broken connection (never a reason to initialize).
+ */
+
+/** Exit codes of the restic entrypoints. */
+export const EXIT = {
+  ok: 0,
+  /** Configuration error, or a restic failure without a more specific code. */
+  failed: 1,
+  /** restic read only part of the data (some files unreadable): the snapshot is incomplete. */
+  partialBackup: 3,
+  /** Restore: no snapshot matches (an empty repository, or restoreAsOf/previous select nothing). */
+  noSnapshot: 4,
+  /** The repository does not exist (restore only; the backup initializes it). */
+  noRepository: 10,
+  /** The repository is locked by a live (or recent) restic process. */
+  locked: 11,
+  /** The password does not open the repository. */
+  wrongPassword: 12,
+  /** The repository's back end did not answer within SCRIBE_REPOSITORY_TIMEOUT_SECONDS. */
+  unreachable: 124,
+} as const;
+
+/** What a restic failure means for the mover. */
+export interface Failure {
+  code: number;
+  message: string;
+}
+
+/** The last meaningful error line restic printed (its `Fatal:` line, else the last line). */
+export function lastErrorLine(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+  return lines.findLast((line) => /^Fatal:|^error:|^Error:/i.test(line)) ?? lines.at(-1) ?? '(no output)';
+}
+
+/** Explains a failed restic `step` from its exit status and stderr. */
+export function explainFailure(step: string, status: number, stderr: string, timedOut: boolean): Failure {
+  const detail = lastErrorLine(stderr);
+  if (timedOut)
+    return {
+      code: EXIT.unreachable,
+      // restic's retry lines repeat the step; the cause is what follows "retrying after …:".
+      message: `restic ${step}: no answer from the repository within SCRIBE_REPOSITORY_TIMEOUT_SECONDS: ${detail.replace(/^.*retrying after [^:]*: /, '')}`,
+    };
+  switch (status) {
+    case 10:
+      return { code: EXIT.noRepository, message: `restic ${step}: the repository does not exist: ${detail}` };
+    case 11:
+      return {
+        code: EXIT.locked,
+        message: `restic ${step}: the repository is locked by another restic process that is still alive (stale locks are removed automatically): ${detail}`,
+      };
+    case 12:
+      return {
+        code: EXIT.wrongPassword,
+        message: `restic ${step}: wrong password: RESTIC_PASSWORD does not open this repository (it is never re-initialized): ${detail}`,
+      };
+    case 3:
+      return {
+        code: EXIT.partialBackup,
+        message: `restic ${step}: some files could not be read; the snapshot is incomplete: ${detail}`,
+      };
+    default:
+      // Killed by a signal (128+n) keeps its code, as a shell would report it.
+      return {
+        code: status >= 128 ? status : EXIT.failed,
+        message: `restic ${step} failed with exit code ${status}: ${detail}`,
+      };
+  }
+}

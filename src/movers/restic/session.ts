@@ -1,0 +1,125 @@
+/**
+ * What both restic entrypoints do around the steps: print prefixed lines, run restic with the
+ * redactor and keep a transcript of everything printed for the summary, stop restic on SIGTERM,
+ * and end with a summary block and a result line.
+ */
+import { mkdirSync } from 'node:fs';
+import { ConfigError } from '../rsync/env.js';
+import { runTool, signalRunningTools, type ToolResult } from './command.js';
+import type { ResticCommonConfig } from './config.js';
+import { EXIT, explainFailure, type Failure } from './outcome.js';
+import { makeRedactor, secretValues } from './redact.js';
+import { summarizeResticLog } from './summary.js';
+
+/** S3's answer for a missing bucket, which restic retries for 15 minutes instead of failing. */
+const MISSING_BUCKET = /The specified bucket does not exist|NoSuchBucket/;
+
+/** A failure that ends the run with `code`. */
+export class MoverFailure extends Error {
+  constructor(readonly failure: Failure) {
+    super(failure.message);
+  }
+}
+
+/** One run of a restic entrypoint. */
+export class ResticSession {
+  readonly redact: (text: string) => string;
+  private transcript: string[] = [];
+
+  constructor(
+    readonly role: 'backup' | 'restore',
+    private env: NodeJS.ProcessEnv,
+  ) {
+    this.redact = makeRedactor(secretValues(env));
+  }
+
+  /** Prints `scribe restic <role>: message` (redacted) and records it. */
+  log(message: string): void {
+    const line = this.redact(`scribe restic ${this.role}: ${message}`);
+    process.stdout.write(`${line}\n`);
+    this.transcript.push(line);
+  }
+
+  /** Prints a machine-readable line without the role prefix. */
+  print(line: string): void {
+    process.stdout.write(`${line}\n`);
+    this.transcript.push(line);
+  }
+
+  /** Runs restic; a non-zero exit becomes a MoverFailure unless `allow` lists it. */
+  async restic(
+    config: ResticCommonConfig,
+    step: string,
+    args: string[],
+    options: { cwd?: string; deadline?: boolean; echoStdout?: boolean; allow?: number[] } = {},
+  ): Promise<ToolResult> {
+    const result = await runTool(config.restic, args, {
+      env: this.env,
+      redact: this.redact,
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+      ...(options.deadline ? { timeoutMs: config.repositoryTimeoutMs } : {}),
+      failFast: MISSING_BUCKET,
+      echoStdout: options.echoStdout ?? true,
+    });
+    if (result.failedFast !== undefined) {
+      this.transcript.push(result.stderr);
+      throw new MoverFailure({
+        code: EXIT.noRepository,
+        message: `restic ${step}: the bucket does not exist (S3 answered "${MISSING_BUCKET.exec(result.failedFast)?.[0]}"); it is not created automatically: create it, or check RESTIC_REPOSITORY`,
+      });
+    }
+    // An allowed failure (the probe's "does not exist" before init) is expected, not news for the summary.
+    if (result.status !== 0 && !result.timedOut && options.allow?.includes(result.status)) return result;
+    if (options.echoStdout !== false) this.transcript.push(result.stdout);
+    this.transcript.push(result.stderr);
+    if (result.status !== 0 || result.timedOut)
+      throw new MoverFailure(explainFailure(step, result.status, result.stderr, result.timedOut));
+    return result;
+  }
+
+  /** Creates the cache directory restic needs (an emptyDir or PVC in the Pod, a temp dir in tests). */
+  prepareCache(config: ResticCommonConfig): void {
+    try {
+      mkdirSync(config.cacheDir, { recursive: true });
+    } catch (error) {
+      throw new ConfigError(
+        `cannot create the cache directory ${config.cacheDir} (SCRIBE_CACHE_DIR): ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /** Runs `body`, then prints the summary and result; resolves with the exit code. */
+  async run(body: () => Promise<string>): Promise<number> {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const)
+      process.once(signal, () => {
+        // restic removes its own lock when interrupted; a killed one leaves a stale lock, which unlock removes.
+        signalRunningTools('SIGINT');
+        this.log(`result: stopped by ${signal}`);
+        process.exit(signal === 'SIGTERM' ? 143 : 130);
+      });
+    let code: number;
+    let result: string;
+    try {
+      result = await body();
+      code = EXIT.ok;
+    } catch (error) {
+      if (error instanceof MoverFailure) {
+        code = error.failure.code;
+        result = `failed: ${error.failure.message}`;
+      } else if (error instanceof ConfigError) {
+        code = EXIT.failed;
+        result = `configuration error: ${error.message}`;
+      } else {
+        code = EXIT.failed;
+        result = `failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
+      }
+      this.log(`error: ${result.replace(/^(failed|configuration error): /, '')}`);
+    }
+    const final = this.redact(`scribe restic ${this.role}: result: ${result}; exit code ${code}`);
+    this.transcript.push(final);
+    const summary = summarizeResticLog(this.transcript.join('\n'), this.redact);
+    // The summary ends with the result line, so it is also the last line of the output.
+    process.stdout.write(`scribe restic ${this.role}: summary:\n${summary}\n`);
+    return code;
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Entrypoint of the restic source mover: backs the volume up into the repository, applies the
+ * retention policy, and prunes when due.
+ *
+ * Environment. The repository Secret's keys arrive as they are and go to restic only (never
+ * printed; values of *PASSWORD*, *SECRET*, *TOKEN*, *KEY* … variables and URL credentials are
+ * redacted from every line):
+ *   RESTIC_REPOSITORY, RESTIC_PASSWORD   the repository and its password            (required)
+ *   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, … any other variable restic's back ends read
+ * Scribe's settings (defaults are the container's layout):
+ *   SCRIBE_DATA_DIR             the volume to back up                                   (/data)
+ *   SCRIBE_CACHE_DIR            restic's --cache-dir (the cache PVC), created if missing (/cache)
+ *   SCRIBE_RESTIC_HOST          host name recorded in snapshots and used to select them (scribe)
+ *   SCRIBE_RETAIN_LAST, _HOURLY, _DAILY, _WEEKLY, _MONTHLY, _YEARLY   counts (0 = no rule)
+ *   SCRIBE_RETAIN_WITHIN        e.g. 3w15h (weeks become days for restic)
+ *                               With no retain rule at all nothing is forgotten: every snapshot is kept.
+ *   SCRIBE_PRUNE_INTERVAL_DAYS  days between prunes                                      (7)
+ *   SCRIBE_LAST_PRUNED          RFC 3339 time of the last prune (status.restic.lastPruned);
+ *                               unset = never pruned, so a prune runs
+ *   SCRIBE_REPOSITORY_TIMEOUT_SECONDS  how long opening the repository may take before it
+ *                               counts as unreachable (restic itself retries for 15 min)  (120)
+ *   SCRIBE_RESTIC_LIMIT_UPLOAD_KIB     restic --limit-upload                             (none)
+ *   SCRIBE_RESTIC               restic executable, name on PATH or path               (restic)
+ *
+ * Steps: open the repository (`cat config`); initialize it only when restic says it does not
+ * exist (exit 10; a wrong password or an unreachable endpoint is an error, never a reason to
+ * initialize); `unlock` (removes stale locks only, so a killed earlier run does not block);
+ * `backup .` from the data directory excluding lost+found; `forget` with the policy; `prune`
+ * when due.
+ *
+ * Output: restic's output (redacted), `scribe restic backup: …` progress lines,
+ * `scribe restic: lastPruned=<RFC 3339>` after a prune, a summary block for
+ * status.latestMoverStatus (summary.ts) and a final `scribe restic backup: result: …` line.
+ *
+ * Exit code: 0 success; 1 configuration error or other failure; 3 some files could not be read
+ * (incomplete snapshot; forget and prune skipped); 11 locked by a live restic; 12 wrong
+ * password; 124 repository unreachable; 128+n on signal n.
+ */
+import { forgetArgs, backupArgs, initArgs, probeArgs, pruneArgs, unlockArgs } from './args.js';
+import { sourceConfig } from './config.js';
+import { isPruneDue, lastPrunedLine } from './prune.js';
+import { keepFlags } from './retain.js';
+import { ResticSession } from './session.js';
+import { forgetCounts } from './summary.js';
+
+const session = new ResticSession('backup', process.env);
+
+async function backup(): Promise<string> {
+  const config = sourceConfig(process.env);
+  session.prepareCache(config);
+  const probe = await session.restic(config, 'open repository', probeArgs(config), {
+    deadline: true,
+    echoStdout: false,
+    allow: [10],
+  });
+  if (probe.status === 10) {
+    session.log('the repository does not exist yet; initializing it');
+    await session.restic(config, 'init', initArgs(config), { deadline: true });
+    session.log('initialized a new repository');
+  }
+  await session.restic(config, 'unlock', unlockArgs(config), { deadline: true });
+  session.log(`backing up ${config.dataDir}`);
+  await session.restic(config, 'backup', backupArgs(config), { cwd: config.dataDir });
+
+  const forget = forgetArgs(config, config.retain);
+  if (forget === undefined) session.log('forget skipped: no retain policy, every snapshot is kept');
+  else {
+    const result = await session.restic(config, 'forget', [...forget, '--json'], { echoStdout: false });
+    const { kept, removed } = forgetCounts(result.stdout);
+    session.log(`forget: kept ${kept}, removed ${removed} snapshot(s) (${keepFlags(config.retain).join(' ')})`);
+  }
+
+  const now = new Date();
+  if (isPruneDue(config.lastPruned, config.pruneIntervalDays, now)) {
+    session.log('prune: due, running');
+    await session.restic(config, 'prune', pruneArgs(config));
+    session.print(lastPrunedLine(now));
+  } else
+    session.log(`prune: not due (last ${config.lastPruned?.toISOString()}, every ${config.pruneIntervalDays} days)`);
+  return 'backup succeeded';
+}
+
+session.run(backup).then((code) => process.exit(code));

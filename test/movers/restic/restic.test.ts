@@ -1,0 +1,356 @@
+/**
+ * The restic mover's entrypoints against real restic and a real S3 server (MinIO) on 127.0.0.1:
+ * round trips, retention, pruning, snapshot selection, a killed backup and failures.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startS3Server, type S3Server } from '../../../src/local/s3.js';
+import { freePort } from '../../../src/local/processes.js';
+import { toolDir } from '../../../src/local/tools.js';
+import {
+  aclSupported,
+  buildTree,
+  bytes,
+  describeTree,
+  runEntrypoint,
+  startReaped,
+  summaryOf,
+  tempDir,
+  waitUntil,
+} from './support/movers.js';
+
+const PASSWORD = 'correct horse battery staple';
+const cleanup: (() => void)[] = [];
+let s3: S3Server;
+let restic: string;
+let work: string;
+let repoCounter = 0;
+
+beforeAll(async () => {
+  restic = join(await toolDir('restic'), 'restic');
+  s3 = await startS3Server();
+  cleanup.push(() => void 0);
+  await s3.createBucket('backups');
+  work = tempDir(cleanup, 'scribe-restic-test-');
+}, 300_000);
+afterAll(async () => {
+  await s3?.stop();
+  cleanup.forEach((fn) => fn());
+});
+
+/** The env of one volume's mover: a fresh repository path unless `repository` is given. */
+function moverEnv(dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    RESTIC_REPOSITORY: `s3:${s3.endpoint}/backups/repo-${++repoCounter}`,
+    RESTIC_PASSWORD: PASSWORD,
+    AWS_ACCESS_KEY_ID: s3.accessKey,
+    AWS_SECRET_ACCESS_KEY: s3.secretKey,
+    SCRIBE_DATA_DIR: dataDir,
+    SCRIBE_CACHE_DIR: join(work, `cache-${repoCounter}`),
+    SCRIBE_RESTIC: restic,
+    ...extra,
+  };
+}
+
+function newDir(name: string): string {
+  const dir = join(work, `${name}-${++repoCounter}`);
+  mkdirSync(dir);
+  return dir;
+}
+
+/** Runs restic directly with the mover's repository settings (to set the scene or check it). */
+function resticCli(env: Record<string, string>, args: string[], cwd?: string): string {
+  const result = spawnSync(restic, [...args, '--cache-dir', env.SCRIBE_CACHE_DIR as string], {
+    env: { ...process.env, ...env },
+    cwd,
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) throw new Error(`restic ${args.join(' ')}: ${result.stderr}`);
+  return result.stdout;
+}
+
+function snapshotTimes(env: Record<string, string>): string[] {
+  return (JSON.parse(resticCli(env, ['snapshots', '--json'])) as { time: string }[])
+    .map((s) => new Date(s.time).toISOString())
+    .sort();
+}
+
+function expectNoSecrets(output: string): void {
+  for (const secret of [PASSWORD, s3.secretKey, s3.accessKey]) expect(output).not.toContain(secret);
+}
+
+describe('restic backup and restore', () => {
+  it('round-trips a tree: contents, modes, owners, mtimes, symlinks, ACLs; lost+found stays out', async () => {
+    const source = newDir('source');
+    const acl = aclSupported(source);
+    buildTree(source, { acl });
+    const env = moverEnv(source);
+    const backup = await runEntrypoint('restic', 'source', env);
+    expect(backup.code, backup.output).toBe(0);
+    expect(backup.output).toContain('the repository does not exist yet; initializing it');
+    const summary = summaryOf(backup.output);
+    expect(summary).toMatch(/^backup: snapshot [0-9a-f]{8}; 8 files \(.*\) processed: 8 new, 0 changed/m);
+    expect(summary).toMatch(/scribe restic backup: result: backup succeeded; exit code 0$/);
+    expectNoSecrets(backup.output);
+
+    const target = newDir('target');
+    mkdirSync(join(target, 'lost+found'));
+    writeFileSync(join(target, 'lost+found', 'keep'), 'fs debris of the destination');
+    writeFileSync(join(target, 'stale.txt'), 'not in the snapshot');
+    mkdirSync(join(target, 'docs'));
+    writeFileSync(join(target, 'docs', 'random.bin'), 'older content');
+    const restore = await runEntrypoint('restic', 'destination', { ...env, SCRIBE_DATA_DIR: target });
+    expect(restore.code, restore.output).toBe(0);
+    expect(summaryOf(restore.output)).toMatch(/^restore: \d+ of \d+ files restored/m);
+    expectNoSecrets(restore.output);
+    // restic keeps no attributes of the backup root itself; everything inside must be equal.
+    expect(describeTree(target, { acl, includeRoot: false })).toEqual(
+      describeTree(source, { acl, includeRoot: false }),
+    );
+    expect(readFileSync(join(target, 'lost+found', 'keep'), 'utf8')).toBe('fs debris of the destination');
+    expect(existsSync(join(target, 'lost+found', '#1234'))).toBe(false);
+  });
+
+  it('initializes only once: a second backup reuses the repository and adds little', async () => {
+    const source = newDir('source');
+    writeFileSync(join(source, 'a.bin'), bytes(7, 200_000));
+    const env = moverEnv(source);
+    expect((await runEntrypoint('restic', 'source', env)).code).toBe(0);
+    const second = await runEntrypoint('restic', 'source', env);
+    expect(second.code, second.output).toBe(0);
+    expect(second.output).not.toContain('initializing');
+    expect(summaryOf(second.output)).toMatch(/processed: 0 new, 0 changed, 1 unmodified; added 0 B/);
+    expect(snapshotTimes(env)).toHaveLength(2);
+  });
+});
+
+describe('retention and pruning', () => {
+  /** Snapshots of `dir` at `times` (restic backup --time), recorded with the mover's host name. */
+  function seed(env: Record<string, string>, dir: string, times: Date[]): void {
+    resticCli(env, ['init']);
+    for (const [i, time] of times.entries()) {
+      writeFileSync(join(dir, 'version.txt'), `version ${i + 1}\n`);
+      const stamp = time
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, '');
+      resticCli(env, ['backup', '.', '--host', 'scribe', '--time', stamp], dir);
+    }
+  }
+
+  const day = 24 * 3600 * 1000;
+  const today = new Date(new Date().toISOString().slice(0, 10) + 'T00:00:00Z').getTime();
+  const at = (days: number, hours: number) => new Date(today - days * day + hours * 3600 * 1000);
+
+  it('forget keeps exactly what the policy says (daily 3: the newest of each of the last 3 days)', async () => {
+    const source = newDir('source');
+    const env = moverEnv(source, { SCRIBE_RETAIN_DAILY: '3', TZ: 'UTC' });
+    seed(env, source, [at(10, 12), at(3, 12), at(2, 10), at(2, 11), at(1, 12)]);
+    const run = await runEntrypoint('restic', 'source', env);
+    expect(run.code, run.output).toBe(0);
+    expect(run.output).toContain('forget: kept 3, removed 3 snapshot(s) (--keep-daily 3)');
+    const times = snapshotTimes(env);
+    expect(times).toHaveLength(3);
+    expect(times.slice(0, 2)).toEqual([at(2, 11).toISOString(), at(1, 12).toISOString()]);
+  });
+
+  it('within with weeks ("1w") keeps the snapshots of the 7 days before the newest', async () => {
+    const source = newDir('source');
+    const env = moverEnv(source, { SCRIBE_RETAIN_WITHIN: '1w', SCRIBE_PRUNE_INTERVAL_DAYS: '7' });
+    seed(env, source, [at(30, 12), at(9, 12), at(3, 12), at(1, 12)]);
+    const run = await runEntrypoint('restic', 'source', env);
+    expect(run.code, run.output).toBe(0);
+    expect(run.output).toContain('forget: kept 3, removed 2 snapshot(s) (--keep-within 7d)');
+    expect(snapshotTimes(env).slice(0, 2)).toEqual([at(3, 12).toISOString(), at(1, 12).toISOString()]);
+  });
+
+  it('no retain policy keeps every snapshot', async () => {
+    const source = newDir('source');
+    const env = moverEnv(source);
+    seed(env, source, [at(400, 1), at(200, 1)]);
+    const run = await runEntrypoint('restic', 'source', env);
+    expect(run.output).toContain('forget skipped: no retain policy, every snapshot is kept');
+    expect(snapshotTimes(env)).toHaveLength(3);
+  });
+
+  it('prunes only when pruneIntervalDays have passed since the last prune, and reports when it did', async () => {
+    const source = newDir('source');
+    writeFileSync(join(source, 'f'), 'x');
+    const env = moverEnv(source, { SCRIBE_RETAIN_LAST: '1', SCRIBE_PRUNE_INTERVAL_DAYS: '7' });
+    const recent = new Date(Date.now() - 6 * day).toISOString();
+    const notDue = await runEntrypoint('restic', 'source', { ...env, SCRIBE_LAST_PRUNED: recent });
+    expect(notDue.code, notDue.output).toBe(0);
+    expect(notDue.output).toMatch(/prune: not due/);
+    expect(notDue.output).not.toMatch(/lastPruned=/);
+
+    const before = Date.now();
+    const old = new Date(Date.now() - 8 * day).toISOString();
+    writeFileSync(join(source, 'f'), 'y'); // the first snapshot's data becomes unused after forget
+    const due = await runEntrypoint('restic', 'source', { ...env, SCRIBE_LAST_PRUNED: old });
+    expect(due.code, due.output).toBe(0);
+    const match = /^scribe restic: lastPruned=(\S+)$/m.exec(due.output);
+    expect(match).not.toBeNull();
+    expect(new Date(match?.[1] as string).getTime()).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
+    expect(due.output).toMatch(/this removes:\s+\d+ blobs/);
+    expect(summaryOf(due.output)).toContain('scribe restic: lastPruned=');
+  });
+});
+
+describe('choosing the snapshot to restore', () => {
+  let env: Record<string, string>;
+  const times = [new Date('2024-01-01T10:00:00Z'), new Date('2024-02-01T10:00:00Z'), new Date('2024-03-01T10:00:00Z')];
+
+  beforeAll(() => {
+    const source = newDir('source');
+    env = moverEnv(source);
+    resticCli(env, ['init']);
+    for (const [i, time] of times.entries()) {
+      writeFileSync(join(source, 'version.txt'), `version ${i + 1}\n`);
+      resticCli(
+        env,
+        ['backup', '.', '--host', 'scribe', '--time', time.toISOString().slice(0, 19).replace('T', ' ')],
+        source,
+      );
+    }
+  });
+
+  async function restoreWith(extra: Record<string, string>) {
+    const target = newDir('target');
+    writeFileSync(join(target, 'version.txt'), 'untouched\n');
+    const run = await runEntrypoint('restic', 'destination', { ...env, SCRIBE_DATA_DIR: target, ...extra });
+    return { ...run, version: readFileSync(join(target, 'version.txt'), 'utf8').trim() };
+  }
+
+  it('restores the latest by default, restoreAsOf the newest at or before, previous skips', async () => {
+    expect((await restoreWith({})).version).toBe('version 3');
+    expect((await restoreWith({ SCRIBE_RESTORE_AS_OF: '2024-02-15T00:00:00Z' })).version).toBe('version 2');
+    expect((await restoreWith({ SCRIBE_RESTORE_AS_OF: '2024-02-01T10:00:00Z' })).version).toBe('version 2');
+    expect((await restoreWith({ SCRIBE_PREVIOUS: '1' })).version).toBe('version 2');
+    expect((await restoreWith({ SCRIBE_PREVIOUS: '2' })).version).toBe('version 1');
+    expect(
+      (await restoreWith({ SCRIBE_RESTORE_AS_OF: '2024-03-01T09:00:00+00:00', SCRIBE_PREVIOUS: '1' })).version,
+    ).toBe('version 1');
+  });
+
+  it('fails loudly, leaving the volume untouched, when nothing matches', async () => {
+    const early = await restoreWith({ SCRIBE_RESTORE_AS_OF: '2023-12-31T00:00:00Z' });
+    expect(early.code).toBe(4);
+    expect(early.version).toBe('untouched');
+    expect(summaryOf(early.output)).toMatch(
+      /result: failed: nothing to restore: the repository holds 3 snapshot\(s\), but not 1 snapshot\(s\) taken at or before 2023-12-31T00:00:00.000Z.*the volume was left untouched; exit code 4/,
+    );
+    const tooFar = await restoreWith({ SCRIBE_PREVIOUS: '3' });
+    expect(tooFar.code).toBe(4);
+  });
+
+  it('fails an empty repository and a missing one, never restoring "nothing"', async () => {
+    const emptyEnv = moverEnv(newDir('unused'));
+    resticCli(emptyEnv, ['init']);
+    const target = newDir('target');
+    writeFileSync(join(target, 'precious'), 'data');
+    const empty = await runEntrypoint('restic', 'destination', { ...emptyEnv, SCRIBE_DATA_DIR: target });
+    expect(empty.code).toBe(4);
+    expect(empty.output).toContain('nothing to restore: the repository holds no snapshot of this volume yet');
+    const missing = await runEntrypoint('restic', 'destination', { ...moverEnv(target) });
+    expect(missing.code).toBe(10);
+    expect(missing.output).toMatch(/result: failed: restic open repository: the repository does not exist/);
+    expect(readdirSync(target)).toEqual(['precious']);
+  });
+});
+
+describe('interruptions and failures', () => {
+  it('a backup killed mid-way (SIGKILL of the process group) does not block the next one', async () => {
+    const source = newDir('source');
+    for (let i = 0; i < 4; i++) writeFileSync(join(source, `big-${i}.bin`), bytes(100 + i, 4 * 1024 * 1024));
+    const env = moverEnv(source, { SCRIBE_RETAIN_LAST: '3' });
+    const repoDir = join(s3.dataDir, 'backups', `repo-${repoCounter}`);
+    const slow = startReaped('restic', 'source', { ...env, SCRIBE_RESTIC_LIMIT_UPLOAD_KIB: '1024' });
+    // Mid-way: restic holds its lock and has begun uploading packs.
+    await waitUntil(
+      'restic to lock the repository and upload data',
+      () =>
+        slow.output().includes('backing up') && existsSync(join(repoDir, 'locks')) && existsSync(join(repoDir, 'data')),
+      60_000,
+    );
+    await slow.killGroup();
+    expect(await slow.exited).toBe(137);
+    expect(slow.output()).not.toContain('result:');
+    expect(readdirSync(join(repoDir, 'locks')).length).toBeGreaterThan(0);
+
+    const again = await runEntrypoint('restic', 'source', env);
+    expect(again.code, again.output).toBe(0);
+    expect(again.output).toMatch(/successfully removed \d+ locks|removed \d+ stale lock/i);
+    const target = newDir('target');
+    expect((await runEntrypoint('restic', 'destination', { ...env, SCRIBE_DATA_DIR: target })).code).toBe(0);
+    expect(describeTree(target, { acl: false, includeRoot: false })).toEqual(
+      describeTree(source, { acl: false, includeRoot: false }),
+    );
+  });
+
+  it('a wrong password fails clearly and never re-initializes the repository', async () => {
+    const source = newDir('source');
+    writeFileSync(join(source, 'f'), 'x');
+    const env = moverEnv(source);
+    expect((await runEntrypoint('restic', 'source', env)).code).toBe(0);
+    const wrong = await runEntrypoint('restic', 'source', { ...env, RESTIC_PASSWORD: 'not the password at all' });
+    expect(wrong.code).toBe(12);
+    expect(summaryOf(wrong.output)).toMatch(/result: failed: restic open repository: wrong password/);
+    expect(wrong.output).not.toContain('initializing');
+    expect(wrong.output).not.toContain('not the password at all');
+    expectNoSecrets(wrong.output);
+    expect(snapshotTimes(env)).toHaveLength(1);
+
+    const target = newDir('target');
+    writeFileSync(join(target, 'precious'), 'data');
+    const restore = await runEntrypoint('restic', 'destination', {
+      ...env,
+      SCRIBE_DATA_DIR: target,
+      RESTIC_PASSWORD: 'not the password at all',
+    });
+    expect(restore.code).toBe(12);
+    expect(readdirSync(target)).toEqual(['precious']);
+  });
+
+  it('a missing bucket and an unreachable endpoint fail the restore, leaving the volume untouched', async () => {
+    const target = newDir('target');
+    writeFileSync(join(target, 'precious'), 'data');
+    const noBucket = await runEntrypoint('restic', 'destination', {
+      ...moverEnv(target),
+      RESTIC_REPOSITORY: `s3:${s3.endpoint}/no-such-bucket/repo`,
+    });
+    expect(noBucket.code).toBe(10);
+    expect(summaryOf(noBucket.output)).toMatch(
+      /the bucket does not exist \(S3 answered "The specified bucket does not exist"\)/,
+    );
+    expectNoSecrets(noBucket.output);
+
+    const port = await freePort();
+    const started = Date.now();
+    const unreachable = await runEntrypoint('restic', 'destination', {
+      ...moverEnv(target),
+      RESTIC_REPOSITORY: `s3:http://127.0.0.1:${port}/backups/repo`,
+      SCRIBE_REPOSITORY_TIMEOUT_SECONDS: '3',
+    });
+    expect(unreachable.code).toBe(124);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(summaryOf(unreachable.output)).toMatch(
+      /no answer from the repository within SCRIBE_REPOSITORY_TIMEOUT_SECONDS: .*connection refused/,
+    );
+    expectNoSecrets(unreachable.output);
+    expect(readdirSync(target)).toEqual(['precious']);
+  });
+
+  it('redacts credentials embedded in the repository URL', async () => {
+    const target = newDir('target');
+    const run = await runEntrypoint('restic', 'destination', {
+      ...moverEnv(target),
+      RESTIC_REPOSITORY: `rest:http://scribe:hunter2hunter2@127.0.0.1:${await freePort()}/repo`,
+      SCRIBE_REPOSITORY_TIMEOUT_SECONDS: '2',
+    });
+    expect(run.code).not.toBe(0);
+    expect(run.output).not.toContain('hunter2hunter2');
+    expect(run.output).toContain('[redacted]@127.0.0.1');
+  });
+});

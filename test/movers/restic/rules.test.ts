@@ -1,0 +1,209 @@
+/** The restic mover's pure modules: retain flags, argument lists, prune timing, snapshot choice, summary, redaction. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { backupArgs, forgetArgs, restoreArgs } from '../../../src/movers/restic/args.js';
+import { explainFailure } from '../../../src/movers/restic/outcome.js';
+import { isPruneDue, lastPrunedLine, parseLastPruned } from '../../../src/movers/restic/prune.js';
+import { makeRedactor, secretValues } from '../../../src/movers/restic/redact.js';
+import { keepFlags, resticWithin } from '../../../src/movers/restic/retain.js';
+import { noSnapshotReason, selectSnapshot, type SnapshotInfo } from '../../../src/movers/restic/snapshots.js';
+import { forgetCounts, summarizeResticLog } from '../../../src/movers/restic/summary.js';
+
+const config = { dataDir: '/data', cacheDir: '/cache', host: 'scribe' };
+
+describe('retain', () => {
+  it('turns weeks into days and keeps restic units', () => {
+    expect(resticWithin('3w15h')).toBe('21d15h');
+    expect(resticWithin('1y2m1w3d')).toBe('1y2m10d');
+    expect(resticWithin('48h')).toBe('48h');
+    expect(() => resticWithin('5 minutes')).toThrow(/must be a duration like 3w15h/);
+    expect(() => resticWithin('10s')).toThrow();
+  });
+
+  it('emits a flag per positive count; zero and absent set no rule', () => {
+    expect(keepFlags({ last: 2, hourly: 0, daily: 5, within: '1w' })).toEqual([
+      '--keep-last',
+      '2',
+      '--keep-daily',
+      '5',
+      '--keep-within',
+      '7d',
+    ]);
+    expect(keepFlags({})).toEqual([]);
+    expect(keepFlags({ hourly: 0, within: '0d' })).toEqual([]);
+  });
+});
+
+describe('argument lists', () => {
+  it('backs up "." with an absolute lost+found exclude, a fixed host, the cache and limits', () => {
+    expect(backupArgs({ ...config, limitUploadKiB: 100 })).toEqual([
+      'backup',
+      '.',
+      '--host',
+      'scribe',
+      '--exclude',
+      '/data/lost+found',
+      '--json',
+      '--quiet',
+      '--cache-dir',
+      '/cache',
+      '--limit-upload',
+      '100',
+    ]);
+  });
+
+  it('forgets per host only, or not at all without a policy', () => {
+    expect(forgetArgs(config, {})).toBeUndefined();
+    expect(forgetArgs(config, { yearly: 1 })).toEqual([
+      'forget',
+      '--host',
+      'scribe',
+      '--group-by',
+      'host',
+      '--keep-yearly',
+      '1',
+      '--cache-dir',
+      '/cache',
+    ]);
+  });
+
+  it('restores with --delete into the data directory, sparing lost+found', () => {
+    expect(restoreArgs(config, 'abc')).toEqual(
+      expect.arrayContaining(['restore', 'abc', '--target', '/data', '--delete']),
+    );
+    expect(restoreArgs(config, 'abc').join(' ')).toContain('--exclude /lost+found');
+  });
+});
+
+describe('prune timing', () => {
+  const now = new Date('2024-06-10T12:00:00Z');
+  it('is due when never pruned or when the interval has passed', () => {
+    expect(isPruneDue(undefined, 7, now)).toBe(true);
+    expect(isPruneDue(new Date('2024-06-03T12:00:00Z'), 7, now)).toBe(true);
+    expect(isPruneDue(new Date('2024-06-03T12:00:01Z'), 7, now)).toBe(false);
+    expect(isPruneDue(now, 0, now)).toBe(true);
+  });
+  it('reports the prune time in a line the operator can parse', () => {
+    expect(lastPrunedLine(now)).toBe('scribe restic: lastPruned=2024-06-10T12:00:00Z');
+    expect(parseLastPruned(`x\n${lastPrunedLine(now)}\ny`)).toEqual(now);
+  });
+});
+
+describe('snapshot selection', () => {
+  const snapshot = (t: number): SnapshotInfo => ({ id: `id-${t}`, time: new Date(t * 1000).toISOString() });
+
+  it('matches a model: the (previous+1)-th newest at or before restoreAsOf', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 1, max: 1_000_000 }), { maxLength: 12 }),
+        fc.option(fc.integer({ min: 0, max: 1_000_001 }), { nil: undefined }),
+        fc.nat(14),
+        (times, asOf, previous) => {
+          const selection = { previous, ...(asOf === undefined ? {} : { restoreAsOf: new Date(asOf * 1000) }) };
+          const expected = times
+            .filter((t) => asOf === undefined || t <= asOf)
+            .sort((a, b) => b - a)
+            .at(previous);
+          expect(selectSnapshot(times.map(snapshot), selection)?.id).toBe(
+            expected === undefined ? undefined : `id-${expected}`,
+          );
+        },
+      ),
+    );
+  });
+
+  it('explains an empty repository differently from an unmatched selection', () => {
+    expect(noSnapshotReason(0, { previous: 0 })).toBe('the repository holds no snapshot of this volume yet');
+    expect(noSnapshotReason(2, { previous: 2 })).toMatch(/holds 2 snapshot\(s\), but not 3/);
+  });
+});
+
+describe('failures', () => {
+  it('maps restic exit codes to clear messages', () => {
+    expect(explainFailure('backup', 12, 'Fatal: wrong password or no key found\n', false)).toMatchObject({ code: 12 });
+    expect(explainFailure('open', 10, 'Fatal: repository does not exist', false).message).toMatch(/does not exist/);
+    expect(
+      explainFailure('open', 1, 'x\nStat returned error, retrying after 1s: dial tcp: connection refused', true),
+    ).toEqual({
+      code: 124,
+      message:
+        'restic open: no answer from the repository within SCRIBE_REPOSITORY_TIMEOUT_SECONDS: dial tcp: connection refused',
+    });
+    expect(explainFailure('backup', 137, '', false).code).toBe(137);
+  });
+});
+
+describe('summary and redaction', () => {
+  const backupJson = JSON.stringify({
+    message_type: 'summary',
+    files_new: 2,
+    files_changed: 1,
+    files_unmodified: 3,
+    data_added: 2048,
+    data_added_packed: 1024,
+    total_files_processed: 6,
+    total_bytes_processed: 10 * 1024 * 1024,
+    total_duration: 1.25,
+    snapshot_id: '0123456789abcdef',
+  });
+
+  it('renders the backup summary and keeps result, prune and error lines', () => {
+    const log = [
+      'scribe restic backup: backing up /data',
+      backupJson,
+      'scribe restic backup: forget: kept 3, removed 1 snapshot(s) (--keep-last 3)',
+      'scribe restic: lastPruned=2024-06-10T12:00:00Z',
+      'some/file/name.txt',
+      'scribe restic backup: result: backup succeeded; exit code 0',
+    ].join('\n');
+    expect(summarizeResticLog(log)).toBe(
+      [
+        'backup: snapshot 01234567; 6 files (10.00 MiB) processed: 2 new, 1 changed, 3 unmodified; added 2.00 KiB (1.00 KiB stored); took 1.3s',
+        'scribe restic backup: forget: kept 3, removed 1 snapshot(s) (--keep-last 3)',
+        'scribe restic: lastPruned=2024-06-10T12:00:00Z',
+        'scribe restic backup: result: backup succeeded; exit code 0',
+      ].join('\n'),
+    );
+  });
+
+  it('is bounded, idempotent enough and keeps the result line', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ maxLength: 300 }), { maxLength: 60 }), (lines) => {
+        const log = [...lines.map((l) => `Fatal: ${l}`), 'scribe restic restore: result: ok; exit code 0'].join('\n');
+        const summary = summarizeResticLog(log, (t) => t, 512);
+        expect(Buffer.byteLength(summary)).toBeLessThanOrEqual(512);
+        expect(summary.split('\n').at(-1)).toBe('scribe restic restore: result: ok; exit code 0');
+      }),
+    );
+  });
+
+  it('never lets a secret of the environment or URL credentials through', () => {
+    const env = {
+      RESTIC_PASSWORD: 'pa55word!',
+      AWS_SECRET_ACCESS_KEY: 'SECRETKEY123',
+      AWS_ACCESS_KEY_ID: 'AKIA999',
+      HOME: '/home/someone',
+    };
+    const redact = makeRedactor(secretValues(env));
+    const line = 'Fatal: pa55word! SECRETKEY123 AKIA999 rest:https://user:pw@host/repo /home/someone';
+    expect(redact(line)).toBe(
+      'Fatal: [redacted] [redacted] [redacted] rest:https://[redacted]@host/repo /home/someone',
+    );
+    expect(summarizeResticLog(line, redact)).not.toMatch(/pa55word|SECRETKEY|AKIA999|user:pw/);
+  });
+
+  it('counts forget results', () => {
+    expect(
+      forgetCounts(
+        JSON.stringify([
+          { keep: [1, 2], remove: [3] },
+          { keep: [4], remove: null },
+        ]),
+      ),
+    ).toEqual({
+      kept: 3,
+      removed: 1,
+    });
+    expect(forgetCounts('not json')).toEqual({ kept: 0, removed: 0 });
+  });
+});
