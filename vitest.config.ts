@@ -5,6 +5,11 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     reporters: ['default', './test/support/summary-reporter.ts'],
+    // One test file at a time: several files start whole local systems (control plane, node
+    // agent, operator, movers), and on a 2-core machine running them side by side turns
+    // timing into flakiness. The projects' shared clusters still start once, up front.
+    maxWorkers: 1,
+    fileParallelism: false,
     projects: [
       {
         test: {
@@ -28,6 +33,15 @@ export default defineConfig({
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/support/e2e-setup.ts'],
           testTimeout: 300_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        // Each file runs a local system of its own (it restarts and kills parts of it).
+        test: {
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          testTimeout: 400_000,
           hookTimeout: 300_000,
         },
       },

@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real tools the movers drive and the tests run (see docs in test/movers/*/README.md).
-DEBIAN_PACKAGES=(rsync python3 openssh-server openssh-client acl attr bubblewrap openssl)
+# prometheus: for its promtool (the alert rules' unit tests). The package also brings the
+# Prometheus daemon, which the tests never use (where systemd runs, it is enabled on :9090).
+DEBIAN_PACKAGES=(rsync python3 openssh-server openssh-client acl attr bubblewrap openssl prometheus)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
@@ -26,8 +28,15 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl: built once, cached.
-bash scripts/tools.sh ensure etcd kubernetes >/dev/null
+bash scripts/tools.sh ensure etcd kubernetes helm >/dev/null
 # restic and rclone for their movers, MinIO as the real S3 server of their tests.
 bash scripts/tools.sh ensure restic rclone minio >/dev/null
+# The mover image carries restic and rclone in /usr/local/bin; the local runtime's pods see the
+# host's /usr, so they are installed there too (copies: the sandbox does not see the cache).
+if [ "$(id -u)" -eq 0 ]; then
+  for tool in restic rclone; do
+    install -m 0755 "$(bash scripts/tools.sh dir "$tool")/$tool" "/usr/local/bin/$tool"
+  done
+fi
 bash scripts/tools.sh module-dir snapshot-crds github.com/kubernetes-csi/external-snapshotter/client/v8 >/dev/null
 echo "setup complete"

@@ -37,6 +37,18 @@ ldflags_for() {
       done
       echo "-s -w$flags"
       ;;
+    helm)
+      # As helm's Makefile does: its version, and the Kubernetes version it assumes offline
+      # (`helm template`/`lint` without --kube-version), from the client-go it is built with.
+      local v kv
+      v=$(cd "$root/tools/$name" && go list -m -f '{{.Version}}' helm.sh/helm/v3)
+      kv=$(cd "$root/tools/$name" && go list -m -f '{{.Version}}' k8s.io/client-go | cut -d. -f2)
+      local flags=" -X helm.sh/helm/v3/internal/version.version=$v -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+      for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+        flags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$kv"
+      done
+      echo "-s -w$flags"
+      ;;
     *) echo "-s -w" ;;
   esac
 }

@@ -1,20 +1,52 @@
 /**
- * The operator process: configuration, the controller, and graceful shutdown. `scribe operator`
- * (bin/scribe) calls main().
+ * The operator process: configuration, the probe and metrics servers, leader election, the
+ * controller, and graceful shutdown. `scribe operator` (bin/scribe) calls main().
  */
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { Controller } from './controller/controller.js';
 import { loadKubeConfig } from './kube/config.js';
+import { LeaderElector } from './leader/elector.js';
+import { holderIdentity } from './leader/identity.js';
 import { rootLogger } from './log.js';
 import { ScribeMetrics } from './metrics/registry.js';
 import { MOVERS } from './movers/index.js';
+import { parseBindAddress } from './server/address.js';
+import { RequestAuthorizer } from './server/auth.js';
+import { startHealthServer } from './server/health-server.js';
+import { METRICS_PATH, startMetricsServer, type RunningServer } from './server/metrics-server.js';
+import { servingCert } from './server/tls.js';
 
 /** Options of `scribe operator`. */
 export interface OperatorOptions {
   kubeconfig?: string;
   context?: string;
   namespace?: string;
+  leaderElect?: boolean;
+  leaderElectionNamespace?: string;
+  leaderElectionId?: string;
+  /** HOST:PORT of the HTTPS metrics server; "0" disables it. */
+  metricsBindAddress?: string;
+  /** HOST:PORT of the plain-HTTP /healthz and /readyz server; "0" disables it. */
+  healthProbeBindAddress?: string;
+  metricsDisableAuth?: boolean;
+  /** Directory with tls.crt and tls.key; a self-signed certificate is made when absent. */
+  metricsCertDir?: string;
 }
+
+/** A running operator process. */
+export interface RunningOperator {
+  controller: Controller;
+  metricsPort: number | undefined;
+  healthPort: number | undefined;
+  /** Resolves if leadership is lost: the process must stop acting and exit. */
+  lost: Promise<void>;
+  /** Stops the controller (reconciles in flight finish), releases the Lease, closes the servers. */
+  shutdown(): Promise<void>;
+}
+
+/** The Lease's name when --leader-election-id is not given. */
+export const DEFAULT_LEASE_NAME = 'scribe-leader-election';
 
 /** Parses `args` (the words after `scribe operator`) and runs the operator until SIGTERM or SIGINT. */
 export async function main(args: string[]): Promise<void> {
@@ -22,29 +54,139 @@ export async function main(args: string[]): Promise<void> {
     .option('--kubeconfig <file>', 'kubeconfig to use (default: in-cluster, then KUBECONFIG)')
     .option('--context <name>', 'kubeconfig context')
     .option('--namespace <name>', 'watch only this namespace (default: all)')
+    .option('--leader-elect', 'run as one of several replicas: only the holder of a Lease acts', false)
+    .option('--leader-election-namespace <name>', "the Lease's namespace (default: the pod's namespace)")
+    .option('--leader-election-id <name>', "the Lease's name", DEFAULT_LEASE_NAME)
+    .option('--metrics-bind-address <address>', 'HOST:PORT of the HTTPS /metrics server, 0 to disable', '0')
+    .option('--health-probe-bind-address <address>', 'HOST:PORT of /healthz and /readyz (HTTP), 0 to disable', '0')
+    .option('--metrics-disable-auth', 'serve /metrics without TokenReview/SubjectAccessReview checks', false)
+    .option('--metrics-cert-dir <dir>', 'directory with tls.crt and tls.key (default: a self-signed certificate)')
     .parse(args, { from: 'user' })
     .opts<OperatorOptions>();
-  const controller = await startOperator(options);
-  await new Promise<void>((resolve) => {
-    const shutdown = (signal: string) => {
-      rootLogger.info({ signal }, 'shutting down');
-      void controller.stop().then(resolve);
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
-  });
+  const operator = await startOperator(options);
+  const signal = await Promise.race([
+    new Promise<string>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    }),
+    operator.lost.then(() => 'lost'),
+  ]);
+  rootLogger.info({ signal }, 'shutting down');
+  await operator.shutdown();
+  // Lost leadership: exit non-zero so the pod restarts and competes again, as controller-runtime does.
+  if (signal === 'lost') process.exit(1);
 }
 
-/** Starts a controller with the given options and returns it running. */
-export async function startOperator(options: OperatorOptions): Promise<Controller> {
+/** Starts the servers and, once leading (at once without --leader-elect), the controller. */
+export async function startOperator(options: OperatorOptions): Promise<RunningOperator> {
+  const log = rootLogger;
   const kc = loadKubeConfig(options);
+  const metrics = new ScribeMetrics();
   const controller = new Controller({
     kc,
-    metrics: new ScribeMetrics(),
+    metrics,
     movers: MOVERS,
     ...(options.namespace ? { namespace: options.namespace } : {}),
   });
-  await controller.start();
-  rootLogger.info({ server: kc.getCurrentCluster()?.server, movers: MOVERS.map((m) => m.kind) }, 'operator started');
-  return controller;
+  const elector = options.leaderElect
+    ? new LeaderElector({
+        kc,
+        lease: { namespace: leaseNamespace(options), name: options.leaderElectionId ?? DEFAULT_LEASE_NAME },
+        identity: holderIdentity(),
+      })
+    : undefined;
+  let controllerState: 'waiting' | 'starting' | 'running' = 'waiting';
+  // A standby is ready (it serves probes and metrics); the leader once its caches are synced.
+  const ready = () => controllerState === 'running' || (elector !== undefined && !elector.isLeader);
+
+  const servers: RunningServer[] = [];
+  const closeServers = () => Promise.all(servers.splice(0).map((server) => server.close()));
+  let metricsPort: number | undefined;
+  let healthPort: number | undefined;
+  try {
+    const healthAddress = parseBindAddress(options.healthProbeBindAddress ?? '0');
+    if (healthAddress) {
+      const server = await startHealthServer({ address: healthAddress, ready, log });
+      servers.push(server);
+      healthPort = server.port;
+    }
+    const metricsAddress = parseBindAddress(options.metricsBindAddress ?? '0');
+    if (metricsAddress) {
+      const authorizer = options.metricsDisableAuth
+        ? undefined
+        : new RequestAuthorizer(kc, { path: METRICS_PATH, verb: 'get' });
+      const tls = await servingCert(options.metricsCertDir);
+      const server = await startMetricsServer({
+        registry: metrics.registry,
+        address: metricsAddress,
+        tls,
+        authorizer,
+        log,
+      });
+      servers.push(server);
+      metricsPort = server.port;
+    }
+  } catch (error) {
+    await closeServers();
+    throw error;
+  }
+
+  let shuttingDown = false;
+  let started: Promise<void> = Promise.resolve();
+  const startController = async () => {
+    controllerState = 'starting';
+    started = controller.start();
+    await started;
+    controllerState = 'running';
+    log.info({ server: kc.getCurrentCluster()?.server, movers: MOVERS.map((m) => m.kind) }, 'operator started');
+  };
+
+  let onLost: () => void = () => {};
+  const lost = new Promise<void>((resolve) => (onLost = resolve));
+  let leading: Promise<void> = Promise.resolve();
+  if (elector) {
+    leading = (async () => {
+      if (!(await elector.acquire()) || shuttingDown) return;
+      await startController();
+      if ((await elector.hold()) === 'lost') onLost();
+    })();
+    // An error here (the controller could not start) ends the process like any startup error.
+    leading.catch((error: unknown) => {
+      log.fatal({ err: error instanceof Error ? error.message : String(error) }, 'leading failed');
+      process.exit(1);
+    });
+  } else {
+    await startController();
+  }
+
+  return {
+    controller,
+    metricsPort,
+    healthPort,
+    lost,
+    async shutdown() {
+      shuttingDown = true;
+      // A standby stops waiting; a leader keeps renewing until its reconciles have finished.
+      if (elector && !elector.isLeader) elector.stop();
+      await started.catch(() => undefined);
+      if (controllerState !== 'waiting') await controller.stop();
+      if (elector) {
+        elector.stop();
+        await leading.catch(() => undefined);
+        await elector.release();
+      }
+      await closeServers();
+    },
+  };
+}
+
+/** The Lease's namespace: the flag, else the pod's namespace (downward API or service account), else default. */
+function leaseNamespace(options: OperatorOptions): string {
+  if (options.leaderElectionNamespace) return options.leaderElectionNamespace;
+  if (process.env.POD_NAMESPACE) return process.env.POD_NAMESPACE;
+  try {
+    return readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim();
+  } catch {
+    return 'default';
+  }
 }

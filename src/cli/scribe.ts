@@ -5,6 +5,10 @@ import { Command } from 'commander';
 const MOVERS: Record<string, () => Promise<unknown>> = {
   'rsync-source': () => import('../movers/rsync/source.js'),
   'rsync-destination': () => import('../movers/rsync/destination.js'),
+  'rclone-source': () => import('../movers/rclone/source.js'),
+  'rclone-destination': () => import('../movers/rclone/destination.js'),
+  'restic-source': () => import('../movers/restic/source.js'),
+  'restic-destination': () => import('../movers/restic/destination.js'),
 };
 
 const program = new Command('scribe').description('Asynchronous replication of Kubernetes persistent volumes.');
@@ -14,7 +18,10 @@ program
   .description('run the controller')
   .option('--kubeconfig <file>', 'kubeconfig to use (default: in-cluster, then KUBECONFIG)')
   .option('--context <name>', 'kubeconfig context')
+  // Every other flag (and --help) belongs to main.ts's parser, which gets the words as they are.
+  .helpOption(false)
   .allowUnknownOption(true)
+  .allowExcessArguments(true)
   .action(async () => {
     const { main } = await import('../main.js');
     await main(process.argv.slice(3));

@@ -12,6 +12,7 @@ import type { EventRecorder } from '../kube/events.js';
 import { isStatus, kubeRequest } from '../kube/rest.js';
 import { objectPath, RESOURCES, type KindName } from '../kube/resources.js';
 import type { Logger } from '../log.js';
+import { recordStepMetrics } from '../metrics/record.js';
 import type { ScribeMetrics, CrLabels } from '../metrics/registry.js';
 import type { MoverRuntime } from '../movers/catalog.js';
 import type { WakeTimers } from '../streams/wake-timers.js';
@@ -87,7 +88,7 @@ export class EffectsAdapter {
           this.deps.timers.schedule(key, action.at);
           break;
         case 'recordMetrics':
-          this.recordMetrics(current, action);
+          this.recordMetrics(cr, current, action);
           break;
       }
     }
@@ -157,17 +158,11 @@ export class EffectsAdapter {
     }
   }
 
-  private recordMetrics(cr: ScribeCr, action: Extract<Action, { type: 'recordMetrics' }>) {
+  /** `observed` is the CR the step was computed from, `cr` the same CR after this step's status patch. */
+  private recordMetrics(observed: ScribeCr, cr: ScribeCr, action: Extract<Action, { type: 'recordMetrics' }>) {
     const labels = metricLabels(cr, this.moverFor(cr)?.kind);
     if (!labels) return;
-    const { metrics } = this.deps;
-    metrics.outOfSync.set(labels, action.outOfSync ? 1 : 0);
-    // Touch the counter so the series exists (at 0) before the first missed interval.
-    metrics.missedIntervals.inc(labels, 0);
-    if (action.completedSync) {
-      metrics.syncDuration.observe(labels, action.completedSync.durationSeconds);
-      if (action.completedSync.missedInterval) metrics.missedIntervals.inc(labels);
-    }
+    recordStepMetrics(this.deps.metrics, labels, observed.status, cr.status, action);
   }
 }
 

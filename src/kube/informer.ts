@@ -8,6 +8,9 @@ import { BehaviorSubject, Observable, Subject, filter, firstValueFrom } from 'rx
 import { collectionPath, type ResourceKind } from './resources.js';
 import { kubeRequest } from './rest.js';
 
+/** How long one list-and-watch connection attempt may take before it is retried. */
+const CONNECT_TIMEOUT_MS = 30_000;
+
 /** What an informer reports. `synced` follows each completed initial list. */
 export type InformerEvent<T extends KubernetesObject> =
   { type: 'added' | 'updated' | 'deleted'; object: T } | { type: 'synced' } | { type: 'error'; error: unknown };
@@ -99,13 +102,23 @@ export class ResourceInformer<T extends KubernetesObject> {
   }
 
   private async connect(): Promise<void> {
+    // client-node's start() waits for the list and for the watch's response headers; an API
+    // server that is still starting can hold either forever, so a connection attempt has a
+    // deadline after which it counts as failed and is retried.
+    let deadline: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      deadline = setTimeout(() => reject(new Error(`no answer within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
+    });
     try {
-      await this.informer.start();
+      await Promise.race([this.informer.start(), timedOut]);
+      clearTimeout(deadline);
       if (this.stopped) return;
       this.failures = 0;
       this.syncedState.next(true);
       this.subject.next({ type: 'synced' });
     } catch (error) {
+      clearTimeout(deadline);
+      if (!this.stopped) await this.informer.stop();
       this.onError(error);
     }
   }

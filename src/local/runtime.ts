@@ -3,7 +3,8 @@
  * (storage, snapshots, services, pods as sandboxes) and the operator as its own process, exactly
  * as `bin/scribe operator` runs it. Used by `npm run demo` and the end-to-end tests.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -19,6 +20,12 @@ export interface LocalRuntimeOptions {
   dir?: string;
   /** Start the operator process too (default true). */
   operator?: boolean;
+  /**
+   * Flags for `scribe operator` besides --kubeconfig. Default: the metrics server (HTTPS, with
+   * authentication, as in a cluster) and the probes on loopback ports the kernel picks; the
+   * ports are in the operator's log (see operatorPorts()).
+   */
+  operatorArgs?: string[];
   log?: (line: string) => void;
 }
 
@@ -38,11 +45,39 @@ export interface LocalRuntime {
   stop(): Promise<void>;
 }
 
+/** Operator flags of the local runtime unless LocalRuntimeOptions.operatorArgs says otherwise. */
+export const DEFAULT_OPERATOR_ARGS = ['--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=127.0.0.1:0'];
+
+/**
+ * The ports the operator's metrics and probe servers got, from the latest start recorded in its
+ * log (JSON lines); undefined for a server that has not started (yet).
+ */
+export async function operatorPorts(operatorLog: string): Promise<{ metrics?: number; health?: number }> {
+  const ports: { metrics?: number; health?: number } = {};
+  const text = await readFile(operatorLog, 'utf8').catch(() => '');
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const entry = JSON.parse(line) as { msg?: string; port?: number };
+      if (entry.msg === 'serving metrics over https') ports.metrics = entry.port;
+      if (entry.msg === 'serving /healthz and /readyz') ports.health = entry.port;
+    } catch {
+      // not a log record of the operator (a stack trace, say)
+    }
+  }
+  return ports;
+}
+
 /** Starts control plane, CRDs, node agent and (by default) the operator. */
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
-  const log = options.log ?? (() => {});
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'scribe-local-')));
   await mkdir(dir, { recursive: true });
+  // Everything the runtime and its agent say also goes to a file, for post-mortems of test runs.
+  const runtimeLog = createWriteStream(join(dir, 'runtime.log'), { flags: 'a' });
+  const log = (line: string) => {
+    runtimeLog.write(`${new Date().toISOString()} ${line}\n`);
+    options.log?.(line);
+  };
   const controlPlane = await startControlPlane({ dir: join(dir, 'cluster'), controllers: true, log });
   let agent: NodeAgent | undefined;
   let operator: ManagedProcess | undefined;
@@ -65,7 +100,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         operator = startProcess(
           'scribe-operator',
           join(repoRoot(), 'bin', 'scribe'),
-          ['operator', '--kubeconfig', controlPlane.kubeconfigPath],
+          ['operator', '--kubeconfig', controlPlane.kubeconfigPath, ...(options.operatorArgs ?? DEFAULT_OPERATOR_ARGS)],
           operatorLog,
         );
       },
@@ -77,6 +112,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         await operator?.stop();
         await agent?.stop();
         await controlPlane.stop();
+        runtimeLog.end();
         if (!options.dir && !process.env.SCRIBE_KEEP_CLUSTER_DIR) await rm(dir, { recursive: true, force: true });
       },
     };

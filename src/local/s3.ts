@@ -103,7 +103,13 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
 }
 
 /** PUT /<bucket> signed with AWS Signature Version 4, so no S3 client library is needed. */
-async function createBucket(endpoint: string, accessKey: string, secretKey: string, bucket: string): Promise<void> {
+/** Creates a bucket on any S3 endpoint with the given credentials (a signed PUT, as a client would). */
+export async function createBucket(
+  endpoint: string,
+  accessKey: string,
+  secretKey: string,
+  bucket: string,
+): Promise<void> {
   const url = new URL(`/${bucket}`, endpoint);
   const headers = signV4({ method: 'PUT', url, accessKey, secretKey, region: 'us-east-1', now: new Date() });
   const response = await fetch(url, { method: 'PUT', headers });

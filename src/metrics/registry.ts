@@ -14,6 +14,10 @@ export interface CrLabels {
 
 const LABELS = ['obj_name', 'obj_namespace', 'role', 'method'] as const;
 
+/** The values of scribe_syncs_total's `result` label. */
+export const SYNC_RESULTS = ['Successful', 'Failed'] as const;
+export type SyncResult = (typeof SYNC_RESULTS)[number];
+
 /** The operator's metrics. */
 export class ScribeMetrics {
   readonly registry = new Registry();
@@ -51,15 +55,28 @@ export class ScribeMetrics {
     registers: [this.registry],
   });
 
+  readonly syncStalled = new Gauge({
+    name: 'scribe_sync_stalled',
+    help: 'Set to 1 while a synchronization makes no progress (condition Synchronizing=False, reason Stalled)',
+    labelNames: LABELS,
+    registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
   /** Forgets every series of a CR that no longer exists. */
   forget(labels: CrLabels): void {
-    for (const metric of [this.missedIntervals, this.syncDuration, this.outOfSync, this.lastSuccessTimestamp]) {
+    for (const metric of [
+      this.missedIntervals,
+      this.syncDuration,
+      this.outOfSync,
+      this.lastSuccessTimestamp,
+      this.syncStalled,
+    ]) {
       metric.remove(labels);
     }
-    for (const result of ['Successful', 'Failed']) this.syncsTotal.remove({ ...labels, result });
+    for (const result of SYNC_RESULTS) this.syncsTotal.remove({ ...labels, result });
   }
 }

@@ -32,6 +32,10 @@ export interface MoverJobSpec {
   cycleId: string;
   attempt: number;
   env: Array<{ name: string; value?: string; valueFrom?: unknown }>;
+  /** Secrets whose keys all become environment variables (restic's repository Secret). */
+  envFromSecrets?: string[];
+  /** A stable host name (restic tells stale locks by host name and PID). */
+  hostname?: string;
   volumes: MoverVolume[];
   /** Linux capabilities the mover needs beyond none (rsync: chown and friends). */
   capabilities?: string[];
@@ -53,6 +57,9 @@ export function moverJob(spec: MoverJobSpec): KubeObject {
         metadata: { labels: { ...labels, [MOVER_POD_LABEL]: spec.name } },
         spec: {
           restartPolicy: 'Never',
+          ...(spec.hostname ? { hostname: spec.hostname } : {}),
+          // Unprivileged movers can still write the volume through its group.
+          ...(spec.runAsRoot ? {} : { securityContext: { fsGroup: 65534 } }),
           containers: [
             {
               name: 'mover',
@@ -64,6 +71,9 @@ export function moverJob(spec: MoverJobSpec): KubeObject {
                 { name: 'SCRIBE_TERMINATION_LOG', value: '/dev/termination-log' },
                 ...spec.env,
               ],
+              ...(spec.envFromSecrets?.length
+                ? { envFrom: spec.envFromSecrets.map((name) => ({ secretRef: { name } })) }
+                : {}),
               volumeMounts: [
                 { name: 'tmp', mountPath: '/tmp' },
                 ...spec.volumes.map((v) => ({ name: v.name, mountPath: v.mountPath, readOnly: v.readOnly ?? false })),

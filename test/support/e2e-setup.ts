@@ -4,16 +4,20 @@
  */
 import type { TestProject } from 'vitest/node';
 import { startLocalRuntime, type LocalRuntime } from '../../src/local/runtime.js';
+import { startS3Server, type S3Server } from '../../src/local/s3.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     e2eKubeconfig: string;
     e2eDir: string;
     e2eOperatorLog: string;
+    /** A real S3 server (MinIO) on loopback for the restic and rclone tests. */
+    e2eS3: { endpoint: string; accessKey: string; secretKey: string };
   }
 }
 
 let runtime: LocalRuntime | undefined;
+let s3: S3Server | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
   const started = Date.now();
@@ -22,8 +26,11 @@ export async function setup(project: TestProject): Promise<void> {
   project.provide('e2eKubeconfig', runtime.kubeconfigPath);
   project.provide('e2eDir', runtime.dir);
   project.provide('e2eOperatorLog', runtime.operatorLog);
+  s3 = await startS3Server();
+  project.provide('e2eS3', { endpoint: s3.endpoint, accessKey: s3.accessKey, secretKey: s3.secretKey });
 }
 
 export async function teardown(): Promise<void> {
+  await s3?.stop();
   await runtime?.stop();
 }

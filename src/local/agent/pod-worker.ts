@@ -84,6 +84,7 @@ export class PodWorker {
   private readonly conditionTimes = new Map<string, { status: string; time: string }>();
   private wake: () => void = () => {};
   private writeQueued = false;
+  private retryTimer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
 
   constructor(
@@ -137,6 +138,7 @@ export class PodWorker {
   /** The pod is gone from the API: kill its processes at once and write nothing more. */
   async kill(): Promise<void> {
     this.killed = true;
+    clearTimeout(this.retryTimer);
     await this.stopContainers(0);
     await this.done;
   }
@@ -403,7 +405,12 @@ export class PodWorker {
             body: { status: this.statusBody() },
           });
         } catch (error) {
-          if (!isStatus(error, 404)) this.context.log(`pod ${this.key}: status update failed: ${errorMessage(error)}`);
+          if (isStatus(error, 404)) return;
+          this.context.log(`pod ${this.key}: status update failed: ${errorMessage(error)}; retrying`);
+          // A kubelet keeps reporting until the API server takes it: a lost update (the API
+          // server restarting, say) would leave the pod unready for Services forever.
+          this.retryTimer = setTimeout(() => void this.writeStatus(), STATUS_RETRY_MS);
+          this.retryTimer.unref();
         }
       });
     }
@@ -437,6 +444,9 @@ export async function confirmPodDeletion(kc: KubeConfig, pod: V1Pod): Promise<vo
     if (!isStatus(error, 404) && !isStatus(error, 409)) throw error;
   }
 }
+
+/** Delay before a failed pod status write is tried again. */
+const STATUS_RETRY_MS = 1000;
 
 /** Kubelet's limits: a termination message of at most 4 KiB, a log fallback of 80 lines / 2 KiB. */
 const MAX_MESSAGE_BYTES = 4096;

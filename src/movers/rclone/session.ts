@@ -12,6 +12,7 @@ import { makeRedactor, secretValues } from '../restic/redact.js';
 import type { RcloneArgsConfig } from './args.js';
 import { configSecrets, type RcloneConfig } from './config.js';
 import { summarizeRcloneLog } from './summary.js';
+import { writeTerminationMessage } from '../termination.js';
 
 /** A failure that ends the run with exit code 1 and `message`. */
 export class RcloneFailure extends Error {}
@@ -90,9 +91,9 @@ export class RcloneSession {
     }
     const final = this.redact(`scribe rclone ${this.role}: result: ${result}; exit code ${code}`);
     this.transcript.push(final);
-    process.stdout.write(
-      `scribe rclone ${this.role}: summary:\n${summarizeRcloneLog(this.transcript.join('\n'), this.redact)}\n`,
-    );
+    const summary = summarizeRcloneLog(this.transcript.join('\n'), this.redact);
+    process.stdout.write(`scribe rclone ${this.role}: summary:\n${summary}\n`);
+    writeTerminationMessage(summary);
     return code;
   }
 

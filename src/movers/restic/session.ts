@@ -10,6 +10,8 @@ import type { ResticCommonConfig } from './config.js';
 import { EXIT, explainFailure, type Failure } from './outcome.js';
 import { makeRedactor, secretValues } from './redact.js';
 import { summarizeResticLog } from './summary.js';
+import { lastPrunedLine, parseLastPruned } from './prune.js';
+import { writeTerminationMessage } from '../termination.js';
 
 /** S3's answer for a missing bucket, which restic retries for 15 minutes instead of failing. */
 const MISSING_BUCKET = /The specified bucket does not exist|NoSuchBucket/;
@@ -120,6 +122,9 @@ export class ResticSession {
     const summary = summarizeResticLog(this.transcript.join('\n'), this.redact);
     // The summary ends with the result line, so it is also the last line of the output.
     process.stdout.write(`scribe restic ${this.role}: summary:\n${summary}\n`);
+    // The operator reads the prune time back from the termination message (status.restic.lastPruned).
+    const pruned = parseLastPruned(this.transcript.join('\n'));
+    writeTerminationMessage(pruned ? `${lastPrunedLine(pruned)}\n${summary}` : summary);
     return code;
   }
 }

@@ -24,7 +24,9 @@ const rsyncCr = fc.record({
   }),
 });
 
-function toCr(input: fc.Infer<typeof rsyncCr>): ScribeCr {
+type RsyncCrInput = typeof rsyncCr extends fc.Arbitrary<infer T> ? T : never;
+
+function toCr(input: RsyncCrInput): ScribeCr {
   return {
     apiVersion: 'scribe.backube/v1alpha1',
     kind: input.kind,

@@ -1,0 +1,141 @@
+/**
+ * The restic mover as the operator runs it: a backup Job at the source, a restore Job at the
+ * destination, each with the repository Secret as its environment and a cache PVC
+ * `scribe-<cr>-cache` kept between syncs (pure builders and reader, like the other movers).
+ */
+import type { ScribeCr } from '../../../machines/api.js';
+import type { KubeObject, MoverCycle, MoverFacts, MoverPlan, ObjectRef } from '../../../machines/mover.js';
+import {
+  cacheName,
+  objectLabels,
+  resticDestinationName,
+  resticSourceName,
+  toDnsLabel,
+} from '../../../machines/naming.js';
+import type { ObservedMover } from '../../../machines/observation.js';
+import type { MoverRuntime } from '../catalog.js';
+import { moverJob, readMoverJob } from '../job.js';
+import { EXIT } from './outcome.js';
+
+interface ResticSpec {
+  repository: string;
+  cacheCapacity?: string | number;
+  cacheStorageClassName?: string;
+  cacheAccessModes?: string[];
+  storageClassName?: string;
+  accessModes?: string[];
+  pruneIntervalDays?: number;
+  retain?: Partial<Record<'last' | 'hourly' | 'daily' | 'weekly' | 'monthly' | 'yearly', number>> & {
+    within?: string;
+  };
+  restoreAsOf?: string;
+  previous?: number;
+}
+
+const spec = (cr: ScribeCr) => (cr.spec as { restic: ResticSpec }).restic;
+const jobName = (cr: ScribeCr) =>
+  cr.kind === 'ReplicationSource'
+    ? resticSourceName(cr.metadata.name ?? '')
+    : resticDestinationName(cr.metadata.name ?? '');
+
+/** Environment of the restic entrypoints from the CR (the Secret's keys come through envFrom). */
+function resticEnv(cr: ScribeCr): Array<{ name: string; value: string }> {
+  const restic = spec(cr);
+  const env = [
+    { name: 'SCRIBE_DATA_DIR', value: '/data' },
+    { name: 'SCRIBE_CACHE_DIR', value: '/cache' },
+    // Snapshots keep the entrypoints' constant host tag, so a destination restores what any
+    // source wrote (the seed: one repository per volume); the pod's stable hostname (below)
+    // is what lets restic recognise a killed run's lock as stale.
+  ];
+  const add = (name: string, value: string | number | undefined) => {
+    if (value !== undefined) env.push({ name, value: String(value) });
+  };
+  if (cr.kind === 'ReplicationSource') {
+    for (const key of ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const) {
+      add(`SCRIBE_RETAIN_${key.toUpperCase()}`, restic.retain?.[key]);
+    }
+    add('SCRIBE_RETAIN_WITHIN', restic.retain?.within);
+    add('SCRIBE_PRUNE_INTERVAL_DAYS', restic.pruneIntervalDays ?? 7);
+    // Never pruned yet: count from the CR's creation, so the first backup is not also a prune.
+    const status = cr.status as { restic?: { lastPruned?: string } } | undefined;
+    const created = cr.metadata.creationTimestamp as unknown as string | undefined; // JSON, not a Date
+    add('SCRIBE_LAST_PRUNED', status?.restic?.lastPruned ?? created);
+  } else {
+    add('SCRIBE_RESTORE_AS_OF', restic.restoreAsOf);
+    add('SCRIBE_PREVIOUS', restic.previous);
+  }
+  return env;
+}
+
+function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
+  const restic = spec(cr);
+  const name = jobName(cr);
+  const cache: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name: cacheName(cr.metadata.name ?? ''), labels: objectLabels() },
+    spec: {
+      // Decision 12: cache settings fall back to the CR's, then to the source volume's.
+      accessModes: restic.cacheAccessModes ?? restic.accessModes ?? facts.volume?.accessModes ?? ['ReadWriteOnce'],
+      resources: { requests: { storage: String(restic.cacheCapacity ?? '1Gi') } },
+      ...((restic.cacheStorageClassName ?? restic.storageClassName ?? facts.volume?.storageClassName)
+        ? {
+            storageClassName: restic.cacheStorageClassName ?? restic.storageClassName ?? facts.volume?.storageClassName,
+          }
+        : {}),
+    },
+  };
+  const job = moverJob({
+    name,
+    entrypoint: cr.kind === 'ReplicationSource' ? 'restic-source' : 'restic-destination',
+    cycleId: cycle.cycleId,
+    attempt: cycle.attempt,
+    env: resticEnv(cr),
+    envFromSecrets: [restic.repository],
+    hostname: toDnsLabel(`restic-${cr.metadata.name}`),
+    volumes: [
+      { name: 'data', mountPath: '/data', source: { persistentVolumeClaim: { claimName: cycle.volume } } },
+      { name: 'cache', mountPath: '/cache', source: { persistentVolumeClaim: { claimName: cache.metadata.name } } },
+    ],
+  });
+  return { objects: [cache, job], temporary: [{ apiVersion: 'batch/v1', kind: 'Job', name }] };
+}
+
+/** What the restic entrypoints' exit codes mean (outcome.ts). */
+export function explainResticExit(code: number): string {
+  const meanings: Record<number, string> = {
+    [EXIT.failed]: 'restic failed (see latestMoverStatus.logs)',
+    [EXIT.partialBackup]: 'some files could not be read: the snapshot is incomplete',
+    [EXIT.noSnapshot]: 'no snapshot matches: nothing was restored (check restoreAsOf and previous)',
+    [EXIT.noRepository]: 'the repository or its bucket does not exist',
+    [EXIT.locked]: 'the repository is locked by another restic process',
+    [EXIT.wrongPassword]: 'RESTIC_PASSWORD does not open the repository',
+    [EXIT.unreachable]: "the repository's back end did not answer",
+  };
+  return meanings[code] ?? 'unexpected error (see latestMoverStatus.logs)';
+}
+
+function read(cr: ScribeCr, objects: readonly KubeObject[]): ObservedMover {
+  const repository = spec(cr).repository;
+  const observed = readMoverJob(jobName(cr), objects, explainResticExit, (message) =>
+    message.includes(repository)
+      ? [{ field: 'spec.restic.repository', message: `Secret "${repository}" does not exist (${message})` }]
+      : [],
+  );
+  const pruned = /lastPruned=(\S+)/.exec(observed.logs ?? '')?.[1];
+  return pruned && observed.phase === 'succeeded' ? { ...observed, published: { lastPruned: pruned } } : observed;
+}
+
+function temporaryObjects(cr: ScribeCr): ObjectRef[] {
+  return [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName(cr) }];
+}
+
+/** The restic mover. */
+export const resticMover: MoverRuntime = {
+  kind: 'restic',
+  matches: (cr) => (cr.spec as { restic?: unknown }).restic !== undefined,
+  build,
+  read,
+  temporaryObjects,
+};

@@ -1,0 +1,166 @@
+/**
+ * The `kubectl-scribe` command line: the seed's four replication commands with every option of
+ * its list, plus sync, status and inspect.
+ */
+import { Command, Option } from 'commander';
+import { chartOf } from '../inspect/chart.js';
+import { renderHtml } from '../inspect/html.js';
+import { parseKindName } from '../inspect/kinds.js';
+import { renderMermaid } from '../inspect/mermaid.js';
+import { renderSvg } from '../inspect/svg.js';
+import { renderText } from '../inspect/text.js';
+import { inspectionOf, renderJson } from '../inspect/view.js';
+import { mergeOptions } from './config-file.js';
+import { listCrs, readCr } from './crs.js';
+import { connect, parseTimeout } from './kube.js';
+import { camelOf, OPTION_HELP, OPTION_KEYS, type OptionValues } from './options.js';
+import { planOf } from './plan.js';
+import { followSync, manualToken, setManualTrigger, type Print } from './progress.js';
+import {
+  continueReplication,
+  removeReplication,
+  setReplication,
+  startReplication,
+  type RunOptions,
+} from './replication.js';
+import { renderStatusTable } from './status-table.js';
+
+/** Where the program writes; tests pass their own. */
+export interface ProgramIo {
+  out: Print;
+  /** Raw output, for documents (svg, html, json) that must not gain a newline per call. */
+  write: (text: string) => void;
+}
+
+const defaultIo: ProgramIo = {
+  out: (line) => console.log(line),
+  write: (text) => process.stdout.write(text),
+};
+
+const OUTPUTS = ['text', 'mermaid', 'svg', 'html', 'json'] as const;
+
+/** Adds the seed's options, `--config` and `--timeout` to a replication command. */
+function withSeedOptions(command: Command): Command {
+  command.option('--config <file>', 'config file (default: ./config.yaml, else ~/.scribeconfig/config.yaml)');
+  for (const key of OPTION_KEYS) {
+    const { help, defaultText } = OPTION_HELP[key];
+    command.option(`--${key} <value>`, defaultText ? `${help} (default: ${defaultText})` : help);
+  }
+  command.option('--timeout <duration>', 'how long to wait for the cluster (e.g. 90s, 5m)', '10m');
+  return command;
+}
+
+/** The option values given as flags, by seed key. */
+export function flagValues(opts: Record<string, unknown>): OptionValues {
+  const values: OptionValues = {};
+  for (const key of OPTION_KEYS) {
+    const v = opts[camelOf(key)];
+    if (typeof v === 'string') values[key] = v;
+  }
+  return values;
+}
+
+/** A seed command's action: merge flags over the config file, plan, run. */
+function seedAction(io: ProgramIo, run: (plan: ReturnType<typeof planOf>, options: RunOptions) => Promise<unknown>) {
+  return async (opts: Record<string, unknown>) => {
+    const { values, configFile } = mergeOptions(flagValues(opts), { explicit: opts.config as string | undefined });
+    if (configFile) io.out(`using config ${configFile}`);
+    const plan = planOf(values);
+    await run(plan, { print: io.out, timeoutMs: parseTimeout(String(opts.timeout)) });
+  };
+}
+
+/** Adds --context and --namespace as kubectl has them. */
+function withTarget(command: Command): Command {
+  return command
+    .option('--context <name>', 'kubeconfig context (default: current context)')
+    .option('-n, --namespace <namespace>', "namespace (default: the context's namespace)");
+}
+
+/** Builds the program. */
+export function buildProgram(io: ProgramIo = defaultIo): Command {
+  const program = new Command('kubectl-scribe')
+    .description('Scribe replication from the command line: set up, trigger, watch and inspect replications.')
+    .showHelpAfterError('(run with --help for usage)');
+
+  withSeedOptions(
+    program
+      .command('start-replication')
+      .description(
+        'create the destination PVC (if none is given and dest copy method is None), the ReplicationDestination, copy its SSH Secret to the source namespace, and create the ReplicationSource',
+      ),
+  ).action(seedAction(io, startReplication));
+
+  withSeedOptions(
+    program
+      .command('set-replication')
+      .description(
+        'set a manual trigger on the ReplicationSource, wait for the final sync, and create a destination PVC <source-pvc>-<YYYYMMDDhhmmss> from the latest snapshot (if no dest PVC is given and dest copy method is Snapshot)',
+      ),
+  ).action(seedAction(io, setReplication));
+
+  withSeedOptions(
+    program.command('continue-replication').description('remove the manual trigger from the ReplicationSource'),
+  ).action(seedAction(io, continueReplication));
+
+  withSeedOptions(
+    program
+      .command('remove-replication')
+      .description(
+        'remove the ReplicationSource, the SSH Secret copied to the source namespace and the ReplicationDestination (never PVCs)',
+      ),
+  ).action(seedAction(io, removeReplication));
+
+  withTarget(
+    program
+      .command('sync')
+      .description('set a manual trigger on a CR and follow the sync until it completes or fails')
+      .argument('<kind/name>', 'replicationsource/NAME (rs) or replicationdestination/NAME (rd)')
+      .option('--timeout <duration>', 'give up after this long (e.g. 90s, 5m)', '10m'),
+  ).action(async (ref: string, opts: { context?: string; namespace?: string; timeout: string }) => {
+    const { kind, name } = parseKindName(ref);
+    const timeoutMs = parseTimeout(opts.timeout);
+    const cluster = connect(opts.context);
+    const namespace = opts.namespace ?? cluster.namespace;
+    const token = await setManualTrigger(cluster, kind, namespace, name, manualToken(), { print: io.out, timeoutMs });
+    io.out(`set manual trigger ${token} on ${kind} ${namespace}/${name}`);
+    await followSync(cluster, kind, namespace, name, token, { timeoutMs, print: io.out });
+  });
+
+  withTarget(
+    program
+      .command('status')
+      .description('a table of the ReplicationSources and ReplicationDestinations: state, last sync, next sync, result')
+      .option('-A, --all-namespaces', 'list across all namespaces'),
+  ).action(async (opts: { context?: string; namespace?: string; allNamespaces?: boolean }) => {
+    const cluster = connect(opts.context);
+    const namespace = opts.allNamespaces ? undefined : (opts.namespace ?? cluster.namespace);
+    io.write(renderStatusTable(await listCrs(cluster, namespace), namespace === undefined));
+  });
+
+  withTarget(
+    program
+      .command('inspect')
+      .description(
+        "show a CR's state chart with its current state, its recent transitions and the objects of its current cycle",
+      )
+      .argument('<kind/name>', 'replicationsource/NAME (rs) or replicationdestination/NAME (rd)')
+      .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUTS).default('text')),
+  ).action(async (ref: string, opts: { context?: string; namespace?: string; output: (typeof OUTPUTS)[number] }) => {
+    const { kind, name } = parseKindName(ref);
+    const cluster = connect(opts.context);
+    const cr = await readCr(cluster, kind, opts.namespace ?? cluster.namespace, name);
+    const inspection = inspectionOf(cr, chartOf());
+    const render = {
+      text: () => renderText(inspection),
+      json: () => renderJson(inspection),
+      mermaid: () => renderMermaid(inspection.chart, inspection.state),
+      svg: () =>
+        `${renderSvg(inspection.chart, { current: inspection.state, title: `${kind} ${cr.metadata.namespace}/${name}` })}\n`,
+      html: () => renderHtml(inspection),
+    }[opts.output];
+    io.write(render());
+  });
+
+  return program;
+}
