@@ -80,6 +80,7 @@ describe('faults', () => {
       await waitForState(p.readSource, 'moving');
       await runtime.controlPlane.restartApiServer();
       await p.synced('one');
+      const imageOne = await waitForObject('image one', p.readDest, (d) => Boolean(d.status?.latestImage?.name));
       await patch(runtime.kc, 'ReplicationSource', 'src', 'restarts', { spec: { trigger: { manual: 'two' } } });
       await waitForState(p.readSource, 'moving');
       await runtime.controlPlane.restartEtcd();
@@ -88,7 +89,14 @@ describe('faults', () => {
       const cycles = new Set(jobs.map((j) => j.metadata?.labels?.['scribe.backube/cycle']));
       expect(jobs.length).toBe(cycles.size);
       expect(cycles.size).toBe(2);
-      const image = (await p.readDest())?.status?.latestImage?.name;
+      // The destination preserves after the source is done; restore from the image of sync two.
+      const imageTwo = await waitForObject(
+        'image two',
+        p.readDest,
+        (d) =>
+          Boolean(d.status?.latestImage?.name) && d.status?.latestImage?.name !== imageOne.status?.latestImage?.name,
+      );
+      const image = imageTwo.status?.latestImage?.name;
       await createPvc(runtime.kc, 'dst', 'check-restarts', {
         dataSource: { apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: image },
       });

@@ -1,0 +1,183 @@
+/**
+ * Cluster-side helpers of the controller benchmark: a separate identity for the operator whose
+ * API requests the API server counts on their own (a ServiceAccount, a token, and a FlowSchema
+ * that classifies only its requests), reading the API server's /metrics, and completing mover
+ * Jobs through the API (no node runs their pods).
+ */
+import { writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { isStatus, kubeRequest } from '../../src/kube/rest.js';
+import { kubeconfigYaml } from '../../src/local/control-plane.js';
+
+/** The FlowSchema that classifies the operator's requests (and so names its counter in /metrics). */
+export const OPERATOR_FLOW_SCHEMA = 'scribe-bench-operator';
+
+const NAMESPACE = 'scribe-bench-system';
+const SERVICE_ACCOUNT = 'scribe-operator';
+
+/**
+ * Creates the operator's ServiceAccount (bound to cluster-admin: the benchmark measures cost, not
+ * RBAC), a FlowSchema matching only it (exempt priority level: no queuing, as the admin user), and
+ * writes a kubeconfig with a token for it to `path`.
+ */
+export async function operatorIdentity(kc: KubeConfig, server: string, caPem: Buffer, path: string): Promise<void> {
+  const post = (apiPath: string, body: object) => kubeRequest(kc, { method: 'POST', path: apiPath, body });
+  await post('/api/v1/namespaces', { metadata: { name: NAMESPACE } });
+  await post(`/api/v1/namespaces/${NAMESPACE}/serviceaccounts`, { metadata: { name: SERVICE_ACCOUNT } });
+  await post('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+    metadata: { name: 'scribe-bench-operator' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+    subjects: [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNT, namespace: NAMESPACE }],
+  });
+  await post('/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas', {
+    metadata: { name: OPERATOR_FLOW_SCHEMA },
+    spec: {
+      matchingPrecedence: 100,
+      priorityLevelConfiguration: { name: 'exempt' },
+      rules: [
+        {
+          subjects: [{ kind: 'ServiceAccount', serviceAccount: { name: SERVICE_ACCOUNT, namespace: NAMESPACE } }],
+          resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'], namespaces: ['*'], clusterScope: true }],
+          nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }],
+        },
+      ],
+    },
+  });
+  const answer = await kubeRequest<{ status: { token: string } }>(kc, {
+    method: 'POST',
+    path: `/api/v1/namespaces/${NAMESPACE}/serviceaccounts/${SERVICE_ACCOUNT}/token`,
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 24 * 3600 } },
+  });
+  writeFileSync(path, kubeconfigYaml(server, caPem, answer.status.token), { mode: 0o600 });
+}
+
+const insecure = new Agent({ rejectUnauthorized: false });
+
+/** The API server's /metrics text (the admin token; its self-signed certificate is not checked for this read). */
+export function apiServerMetrics(server: string, token: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${server}/metrics`,
+      { agent: insecure, headers: { authorization: `Bearer ${token}` }, timeout: 30_000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve(body) : reject(new Error(`/metrics: ${res.statusCode} ${body}`)),
+        );
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('/metrics timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** One sample of a Prometheus text exposition: labels and value. */
+export interface Sample {
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Every sample of metric `name` (exact name, no suffixes). */
+export function samples(text: string, name: string): Sample[] {
+  const out: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const match = /^[^{\s]+(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!match) continue;
+    const labels: Record<string, string> = {};
+    for (const pair of (match[1] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
+      labels[pair[1] as string] = pair[2] as string;
+    out.push({ labels, value: Number(match[2]) });
+  }
+  return out;
+}
+
+/** Requests the API server counted, as totals: all, the operator's, and all by verb/resource. */
+export interface RequestCounts {
+  all: number;
+  operator: number;
+  byVerbResource: Map<string, number>;
+}
+
+/** Reads the counters once. */
+export async function requestCounts(server: string, token: string): Promise<RequestCounts> {
+  const text = await apiServerMetrics(server, token);
+  const byVerbResource = new Map<string, number>();
+  let all = 0;
+  for (const { labels, value } of samples(text, 'apiserver_request_total')) {
+    all += value;
+    const resource = `${labels.resource ?? ''}${labels.subresource ? `/${labels.subresource}` : ''}`;
+    const key = `${labels.verb} ${resource || '(non-resource)'}`;
+    byVerbResource.set(key, (byVerbResource.get(key) ?? 0) + value);
+  }
+  const operator = samples(text, 'apiserver_flowcontrol_dispatched_requests_total')
+    .filter((s) => s.labels.flow_schema === OPERATOR_FLOW_SCHEMA)
+    .reduce((sum, s) => sum + s.value, 0);
+  return { all, operator, byVerbResource };
+}
+
+/** after − before, per key, largest first, zeros dropped. */
+export function diffCounts(before: RequestCounts, after: RequestCounts): Array<[string, number]> {
+  const out: Array<[string, number]> = [];
+  for (const [key, value] of after.byVerbResource) {
+    const delta = value - (before.byVerbResource.get(key) ?? 0);
+    if (delta > 0) out.push([key, delta]);
+  }
+  return out.sort((a, b) => b[1] - a[1]);
+}
+
+export interface JobStatus {
+  startTime?: string;
+  completionTime?: string;
+  conditions?: Array<{ type: string; status: string }>;
+}
+
+/**
+ * Marks a Job succeeded through its status subresource, as the Job controller would once its pod
+ * exited 0: SuccessCriteriaMet then Complete, succeeded 1, no active pods. The API server forbids
+ * changing a startTime or completionTime once set, and the Job controller sets startTime itself
+ * moments after creation, so an invalid answer means: read the Job again and keep its times.
+ */
+export async function completeJob(kc: KubeConfig, namespace: string, name: string, seen: JobStatus = {}) {
+  const path = `/apis/batch/v1/namespaces/${namespace}/jobs/${name}/status`;
+  let status = seen;
+  for (let attempt = 1; ; attempt++) {
+    if (status.conditions?.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True')) return;
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const startTime = status.startTime ?? now;
+    const condition = (type: string) => ({
+      type,
+      status: 'True',
+      reason: 'CompletionsReached',
+      message: 'Reached expected number of succeeded pods (completed through the API by the benchmark)',
+      lastProbeTime: now,
+      lastTransitionTime: now,
+    });
+    try {
+      await kubeRequest(kc, {
+        method: 'PATCH',
+        path,
+        patchType: 'merge',
+        body: {
+          status: {
+            startTime,
+            completionTime: status.completionTime ?? (now < startTime ? startTime : now),
+            active: 0,
+            ready: 0,
+            terminating: 0,
+            succeeded: 1,
+            conditions: [condition('SuccessCriteriaMet'), condition('Complete')],
+          },
+        },
+      });
+      return;
+    } catch (error) {
+      if (attempt >= 5 || !(isStatus(error, 422) || isStatus(error, 409))) throw error;
+      status = (await kubeRequest<{ status?: JobStatus }>(kc, { method: 'GET', path })).status ?? {};
+    }
+  }
+}
