@@ -150,6 +150,9 @@ export class Controller {
     const mover = this.options.movers.find((candidate) => candidate.matches(cr));
     const owned = ownedObjects(cr, this.objectSource(), mover);
     const result = step(cr, { now: this.clock(), owned });
+    // A wake-up asked for by an earlier step (a stall deadline, say) is void once the machine
+    // no longer asks for one: an idle CR holds no timer.
+    if (!result.actions.some((action) => action.type === 'scheduleWake')) this.timers.cancel(key);
     try {
       const facts = { volume: owned.pvcs[namedPvcs(cr)[0] ?? ''] ?? undefined };
       const executed = await this.adapter.execute(cr, key, result.actions, facts, log);

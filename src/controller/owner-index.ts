@@ -8,32 +8,35 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 /** Owner uid → kind → name → object. */
 export class OwnerIndex {
   private readonly byOwner = new Map<string, Map<string, Map<string, KubernetesObject>>>();
+  /** Where each object (by uid) is filed, so removing it is one lookup, not a scan of all owners. */
+  private readonly filedUnder = new Map<string, string>();
 
   /** Records the current version of an object (added or updated). */
   upsert(object: KubernetesObject): void {
     this.remove(object);
     const owner = controllerUid(object);
-    if (!owner || !object.kind) return;
+    const uid = object.metadata?.uid;
+    if (!owner || !object.kind || !uid) return;
     let kinds = this.byOwner.get(owner);
     if (!kinds) this.byOwner.set(owner, (kinds = new Map()));
     let objects = kinds.get(object.kind);
     if (!objects) kinds.set(object.kind, (objects = new Map()));
     objects.set(object.metadata?.name ?? '', object);
+    this.filedUnder.set(uid, owner);
   }
 
   /** Forgets an object (deleted). */
   remove(object: KubernetesObject): void {
+    const uid = object.metadata?.uid ?? '';
+    const owner = this.filedUnder.get(uid);
+    if (owner === undefined) return;
+    this.filedUnder.delete(uid);
+    const kinds = this.byOwner.get(owner);
+    const objects = kinds?.get(object.kind ?? '');
     const name = object.metadata?.name ?? '';
-    const kind = object.kind ?? '';
-    // The owner may have changed between versions, so look it up under every owner that has it.
-    for (const [owner, kinds] of this.byOwner) {
-      const objects = kinds.get(kind);
-      if (objects?.get(name)?.metadata?.uid === object.metadata?.uid && objects?.delete(name)) {
-        if (objects.size === 0) kinds.delete(kind);
-        if (kinds.size === 0) this.byOwner.delete(owner);
-        return;
-      }
-    }
+    if (objects?.get(name)?.metadata?.uid === uid) objects.delete(name);
+    if (objects && objects.size === 0) kinds?.delete(object.kind ?? '');
+    if (kinds && kinds.size === 0) this.byOwner.delete(owner);
   }
 
   /** The objects of one kind owned by `uid`. */

@@ -3,7 +3,8 @@
  * Date objects while its watches deliver plain JSON; Scribe works on plain JSON everywhere, so
  * reads and writes go through here and objects look the same whether listed or watched.
  */
-import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { createHash } from 'node:crypto';
+import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 
@@ -45,6 +46,32 @@ export interface RequestSpec {
   timeoutMs?: number;
 }
 
+const agents = new Map<string, Agent>();
+
+/** The keep-alive agent for the TLS material in `options` (CA, client certificate, verification). */
+function sharedAgent(options: RequestOptions): Agent {
+  const material = [options.ca, options.cert, options.key, options.pfx, options.rejectUnauthorized, options.servername];
+  const key = createHash('sha256')
+    .update(JSON.stringify(material.map((m) => (m === undefined ? null : String(m)))))
+    .digest('hex');
+  let agent = agents.get(key);
+  if (!agent) {
+    agent = new Agent({
+      keepAlive: true,
+      maxSockets: 32,
+      ca: options.ca,
+      cert: options.cert,
+      key: options.key,
+      pfx: options.pfx,
+      passphrase: options.passphrase,
+      rejectUnauthorized: options.rejectUnauthorized,
+      servername: options.servername,
+    });
+    agents.set(key, agent);
+  }
+  return agent;
+}
+
 /** Sends one request and returns the parsed JSON body. */
 export async function kubeRequest<T = unknown>(kc: KubeConfig, spec: RequestSpec): Promise<T> {
   const cluster = kc.getCurrentCluster();
@@ -59,6 +86,9 @@ export async function kubeRequest<T = unknown>(kc: KubeConfig, spec: RequestSpec
     timeout: spec.timeoutMs ?? 30_000,
   };
   await kc.applyToHTTPSOptions(options);
+  // client-node makes a new https.Agent per request: a TLS handshake and a fresh CA context
+  // each time (most of the operator's CPU at scale). One keep-alive agent per TLS identity.
+  if (url.protocol === 'https:') options.agent = sharedAgent(options);
   let payload: string | undefined;
   if (spec.body !== undefined) {
     payload = typeof spec.body === 'string' ? spec.body : JSON.stringify(spec.body);
