@@ -15,6 +15,11 @@ import { parseBindAddress } from './server/address.js';
 import { RequestAuthorizer } from './server/auth.js';
 import { startHealthServer } from './server/health-server.js';
 import { METRICS_PATH, startMetricsServer, type RunningServer } from './server/metrics-server.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { ScribeCr } from '../machines/api.js';
+import { debugHandler } from './inspect/debug.js';
+import { isStatus, kubeRequest } from './kube/rest.js';
+import { collectionPath, objectPath, RESOURCES } from './kube/resources.js';
 import { servingCert } from './server/tls.js';
 
 /** Options of `scribe operator`. */
@@ -121,6 +126,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
         address: metricsAddress,
         tls,
         authorizer,
+        debug: debugPages(kc, options.namespace),
         log,
       });
       servers.push(server);
@@ -189,4 +195,25 @@ function leaseNamespace(options: OperatorOptions): string {
   } catch {
     return 'default';
   }
+}
+
+/**
+ * The /debug pages read the CRs from the API server, not from the controller's caches, so a
+ * standby replica serves them too.
+ */
+function debugPages(kc: KubeConfig, namespace: string | undefined) {
+  const list = async (kind: 'ReplicationSource' | 'ReplicationDestination') =>
+    (
+      await kubeRequest<{ items: ScribeCr[] }>(kc, { method: 'GET', path: collectionPath(RESOURCES[kind], namespace) })
+    ).items.map((cr) => ({ ...cr, kind }) as ScribeCr);
+  return debugHandler(
+    async () => [...(await list('ReplicationSource')), ...(await list('ReplicationDestination'))],
+    async (kind, ns, name) =>
+      kubeRequest<ScribeCr>(kc, { method: 'GET', path: objectPath(RESOURCES[kind], ns, name) }).catch(
+        (error: unknown) => {
+          if (isStatus(error, 404)) return undefined;
+          throw error;
+        },
+      ),
+  );
 }

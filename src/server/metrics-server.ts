@@ -18,8 +18,14 @@ export interface MetricsServerOptions {
   tls: ServingCert;
   /** Checks every request; absent when authentication is disabled. */
   authorizer: RequestAuthorizer | undefined;
+  /** Serves the /debug state-chart pages, behind the same authentication as /metrics. */
+  debug?: ((url: string) => Promise<{ status: number; contentType: string; body: string }>) | undefined;
   log: Logger;
 }
+
+/** The debug pages run one inline script and style; nothing may load from elsewhere. */
+const DEBUG_CSP =
+  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'";
 
 /** A running HTTP(S) server. */
 export interface RunningServer {
@@ -46,7 +52,8 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
 
 async function serve(options: MetricsServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = new URL(req.url ?? '/', 'https://metrics').pathname;
-  if (path !== METRICS_PATH) return reply(res, 404, 'not found\n');
+  const isDebug = Boolean(options.debug) && (path === '/debug' || path.startsWith('/debug/'));
+  if (path !== METRICS_PATH && !isDebug) return reply(res, 404, 'not found\n');
   if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, 'method not allowed\n');
   if (options.authorizer) {
     const decision = await options.authorizer.authorize(req.headers.authorization);
@@ -55,6 +62,12 @@ async function serve(options: MetricsServerOptions, req: IncomingMessage, res: S
       // Say no more than kube-rbac-proxy does: the reason stays in the operator's log.
       return reply(res, decision.status, decision.status === 401 ? 'Unauthorized\n' : 'Forbidden\n');
     }
+  }
+  if (isDebug && options.debug) {
+    const page = await options.debug(req.url ?? '/debug');
+    res.writeHead(page.status, { 'content-type': page.contentType, 'content-security-policy': DEBUG_CSP });
+    res.end(req.method === 'HEAD' ? undefined : page.body);
+    return;
   }
   const body = await options.registry.metrics();
   res.writeHead(200, { 'content-type': options.registry.contentType });

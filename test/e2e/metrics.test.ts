@@ -127,6 +127,25 @@ describe('metrics of the operator process', () => {
     });
     expect(sample(text, 'scribe_volume_out_of_sync', dst)).toBe(0);
 
+    // The /debug pages: behind the same authentication, self-contained, naming the state.
+    const debugBase = `https://127.0.0.1:${ports.metrics}/debug`;
+    expect((await scrape(debugBase)).status).toBe(401);
+    const index = await scrape(debugBase, token);
+    expect(index.status).toBe(200);
+    expect(index.body).toContain('scheduled');
+    expect(index.body).not.toMatch(/<script[^>]+src=|<link[^>]+href="http/);
+    const pagePath = `${debugBase}/ReplicationSource/${sourceNs}/scheduled`;
+    const page = await scrape(pagePath, token);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('<svg');
+    const stateNow = async () =>
+      (await get<ReplicationSource>(kc, 'ReplicationSource', sourceNs, 'scheduled'))?.status?.state;
+    const before = await stateNow();
+    const live = JSON.parse((await scrape(`${pagePath}?format=json`, token)).body) as { state?: string };
+    const after = await stateNow();
+    // The page names the state the CR is in (read around the request, as it may move on).
+    expect([before, after]).toContain(live.state);
+
     await kubeRequest(kc, { method: 'DELETE', path: `/apis/rbac.authorization.k8s.io/v1/clusterroles/${roleName}` });
   });
 });
