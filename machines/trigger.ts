@@ -172,11 +172,14 @@ export function isMissedInterval(
   return deadline !== undefined && completedAt > deadline;
 }
 
-/** Whether scribe_volume_out_of_sync is 1: schedules only; past the deadline, or an error prevents syncing (decision 8). */
+/**
+ * Whether scribe_volume_out_of_sync is 1: schedules only; before the first sync has completed
+ * (nothing is in sync yet), past the deadline, or while an error prevents syncing (decision 8).
+ */
 export function isOutOfSync(facts: TriggerFacts, now: number, errorPreventsSync: boolean): boolean {
   if (triggerKind(facts.trigger) !== 'schedule') return false;
   if (errorPreventsSync) return true;
-  if (facts.lastSyncTime === undefined) return false;
+  if (facts.lastSyncTime === undefined) return true;
   const deadline = outOfSyncDeadline(facts.trigger?.schedule ?? '', facts.lastSyncTime);
   return deadline !== undefined && now >= deadline;
 }

@@ -153,6 +153,8 @@ describe('missed intervals and out of sync (decision 14)', () => {
     expect(isOutOfSync(facts, at('2024-01-01T00:09:59Z'), false)).toBe(false);
     expect(isOutOfSync(facts, at('2024-01-01T00:10:00Z'), false)).toBe(true);
     expect(isOutOfSync(facts, at('2024-01-01T00:01:00Z'), true)).toBe(true);
+    // Before the first sync nothing is in sync yet (issue 7: "1 before the first sync").
+    expect(isOutOfSync({ trigger: { schedule } }, at('2024-01-01T00:00:00Z'), false)).toBe(true);
     expect(isOutOfSync({ trigger: { manual: 'a' }, lastSyncTime: previous }, at('2025-01-01T00:00:00Z'), true)).toBe(
       false,
     );
