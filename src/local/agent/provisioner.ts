@@ -103,7 +103,7 @@ export class Provisioner {
       if (this.volumes.get(volumeName)) continue;
       const storageClass = await classOf(className);
       if (storageClass?.provisioner !== LOCAL_DRIVER) continue;
-      this.tasks.run(`provision ${claim.metadata?.namespace}/${claim.metadata?.name}`, () =>
+      this.tasks.run(`provision ${claim.metadata?.namespace}/${claim.metadata?.name}/${claim.metadata?.uid}`, () =>
         this.provision(claim, storageClass, volumeName),
       );
     }

@@ -155,8 +155,10 @@ export class SnapshotController {
       if (!claimName || snapshot.metadata?.deletionTimestamp || snapshot.status?.readyToUse) continue;
       const snapshotClass = this.classFor(snapshot);
       if (snapshotClass?.driver !== LOCAL_DRIVER) continue;
-      this.tasks.run(`snapshot ${snapshot.metadata?.namespace}/${snapshot.metadata?.name}`, () =>
-        this.take(snapshot, claimName, snapshotClass),
+      // Keyed by uid: a snapshot re-created under the same name is a new snapshot, not the old one.
+      this.tasks.run(
+        `snapshot ${snapshot.metadata?.namespace}/${snapshot.metadata?.name}/${snapshot.metadata?.uid}`,
+        () => this.take(snapshot, claimName, snapshotClass),
       );
     }
     if (!this.snapshots.hasSynced()) return;
@@ -201,7 +203,7 @@ export class SnapshotController {
       const message = `failed to take snapshot: ${errorMessage(error)}`;
       // Written only when it changes: each write is an event that would start another pass.
       if (snapshot.status?.error?.message !== message) {
-        await this.patchSnapshot(namespace, name, { readyToUse: false, error: { message, time: seconds() } });
+        await this.patchSnapshot(snapshot, { readyToUse: false, error: { message, time: seconds() } });
       }
       return;
     }
@@ -237,7 +239,7 @@ export class SnapshotController {
       },
     });
     const created = new Date(Math.floor((content.status?.creationTime ?? creationNanos) / 1e6));
-    await this.patchSnapshot(namespace, name, {
+    await this.patchSnapshot(snapshot, {
       boundVolumeSnapshotContentName: contentName,
       readyToUse: true,
       restoreSize,
@@ -247,13 +249,21 @@ export class SnapshotController {
     this.options.log(`snapshot ${namespace}/${name}: ready (${contentName})`);
   }
 
-  private async patchSnapshot(namespace: string, name: string, status: Record<string, unknown>) {
+  /**
+   * Writes a snapshot's status, guarded by its uid: the write must not land on a successor that
+   * took the same name while this one was being taken (the API server refuses the uid then,
+   * and the successor is taken by its own task).
+   */
+  private async patchSnapshot(snapshot: VolumeSnapshot, status: Record<string, unknown>) {
+    const namespace = snapshot.metadata?.namespace ?? 'default';
     await kubeRequest(this.options.kc, {
       method: 'PATCH',
-      path: objectPath(RESOURCES.VolumeSnapshot, namespace, name, 'status'),
-      body: { status },
+      path: objectPath(RESOURCES.VolumeSnapshot, namespace, snapshot.metadata?.name ?? '', 'status'),
+      body: { metadata: { uid: snapshot.metadata?.uid }, status },
     }).catch((error: unknown) => {
-      if (!isStatus(error, 404)) throw error;
+      // 404: gone; 422 "metadata.uid ... immutable": the name now belongs to a successor.
+      const replaced = isStatus(error, 422) && error instanceof Error && error.message.includes('metadata.uid');
+      if (!isStatus(error, 404) && !replaced) throw error;
     });
   }
 }
