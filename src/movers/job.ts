@@ -9,6 +9,11 @@ import { ATTEMPT_LABEL, objectLabels } from '../../machines/naming.js';
 
 /** The container image of the operator and every mover; the Helm chart sets it. */
 export const DEFAULT_IMAGE = process.env.SCRIBE_MOVER_IMAGE ?? 'quay.io/backube/scribe:latest';
+
+/** A mover's image: SCRIBE_<MOVER>_IMAGE (the chart's rsync/rclone/restic values), else the default. */
+export function imageFor(mover: 'rsync' | 'rclone' | 'restic', env: NodeJS.ProcessEnv = process.env): string {
+  return env[`SCRIBE_${mover.toUpperCase()}_IMAGE`] || DEFAULT_IMAGE;
+}
 /** Where the app lives in the image (the local runtime mounts the checkout there). */
 export const APP_DIR = '/scribe';
 /** Label on a mover Job's pods that its Service selects. */
@@ -41,7 +46,8 @@ export interface MoverJobSpec {
   capabilities?: string[];
   /** Whether the mover must run as root (decision 10: rsync, to preserve ownership). */
   runAsRoot?: boolean;
-  image?: string;
+  /** The mover, for its image (imageFor). */
+  mover: 'rsync' | 'rclone' | 'restic';
 }
 
 /** Builds the Job of one mover attempt. */
@@ -63,7 +69,7 @@ export function moverJob(spec: MoverJobSpec): KubeObject {
           containers: [
             {
               name: 'mover',
-              image: spec.image ?? DEFAULT_IMAGE,
+              image: imageFor(spec.mover),
               command: [`${APP_DIR}/bin/scribe`, 'mover', spec.entrypoint],
               env: [
                 { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },

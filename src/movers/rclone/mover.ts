@@ -26,6 +26,7 @@ function build(cr: ScribeCr, cycle: MoverCycle): MoverPlan {
   const rclone = spec(cr);
   const name = jobName(cr);
   const job = moverJob({
+    mover: 'rclone',
     name,
     entrypoint: cr.kind === 'ReplicationSource' ? 'rclone-source' : 'rclone-destination',
     cycleId: cycle.cycleId,

@@ -87,6 +87,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
     },
   };
   const job = moverJob({
+    mover: 'restic',
     name,
     entrypoint: cr.kind === 'ReplicationSource' ? 'restic-source' : 'restic-destination',
     cycleId: cycle.cycleId,

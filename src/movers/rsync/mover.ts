@@ -104,6 +104,7 @@ function build(cr: ScribeCr, cycle: MoverCycle): MoverPlan {
   }
   objects.push(
     moverJob({
+      mover: 'rsync',
       name,
       entrypoint: listens(cr) ? 'rsync-destination' : 'rsync-source',
       cycleId: cycle.cycleId,
