@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Real tools the movers drive and the tests run (see docs in test/movers/*/README.md).
 # prometheus: for its promtool (the alert rules' unit tests). The package also brings the
 # Prometheus daemon, which the tests never use (where systemd runs, it is enabled on :9090).
-DEBIAN_PACKAGES=(rsync python3 openssh-server openssh-client acl attr bubblewrap openssl prometheus)
+DEBIAN_PACKAGES=(rsync python3 openssh-server openssh-client acl attr bubblewrap openssl chromium prometheus)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
