@@ -18,7 +18,10 @@ type Str = string | undefined;
 export function levelActions(state: ReplicationState, ctx: ReplicationContext, obs: Observation): Action[] {
   switch (state) {
     case 'snapshotting':
-      return obs.cr.kind === 'ReplicationSource' ? sourceVolumes(ctx, obs) : destinationVolume(ctx, obs);
+      return [
+        ...staleMover(ctx, obs),
+        ...(obs.cr.kind === 'ReplicationSource' ? sourceVolumes(ctx, obs) : destinationVolume(ctx, obs)),
+      ];
     case 'moving':
       return mover(ctx, obs);
     case 'preserving':
@@ -31,6 +34,18 @@ export function levelActions(state: ReplicationState, ctx: ReplicationContext, o
       // idle, waitingForPvc, invalid and external create and delete nothing.
       return [];
   }
+}
+
+/**
+ * A mover Job left from an earlier cycle (the operator stopped between writing "complete" and
+ * deleting it) still holds that cycle's volumes through its pod: remove it before a new cycle
+ * waits on them.
+ */
+function staleMover(ctx: ReplicationContext, obs: Observation): Action[] {
+  const kind = moverKindOf(obs.cr);
+  const cycle = ctx.status.cycle;
+  if (!kind || !cycle || obs.owned.mover.phase === 'absent') return [];
+  return moverProgress(cycle, obs.owned) === 'stale' ? [{ type: 'cleanupMover', mover: kind }] : [];
 }
 
 function uid(cr: ScribeCr): Str {
@@ -144,11 +159,20 @@ function image(ctx: ReplicationContext, obs: Observation): Action[] {
 function cleanup(ctx: ReplicationContext, obs: Observation): Action[] {
   const cycle = ctx.status.cycle;
   if (!cycle) return [];
-  const actions: Action[] = leftovers(cycle, obs.owned)
-    .filter((o) => !protectedNames(ctx, obs).has(o.name))
-    .map((o) => ({ type: 'deleteObject', kind: o.kind, name: o.name, reason: `cycle ${cycle.id ?? ''} is complete` }));
+  // The mover first: its pod is what keeps the cycle's volumes in use.
+  const actions: Action[] = [];
   const kind = moverKindOf(obs.cr);
   if (kind && obs.owned.mover.phase !== 'absent') actions.push({ type: 'cleanupMover', mover: kind });
+  actions.push(
+    ...leftovers(cycle, obs.owned)
+      .filter((o) => !protectedNames(ctx, obs).has(o.name))
+      .map((o): Action => ({
+        type: 'deleteObject',
+        kind: o.kind,
+        name: o.name,
+        reason: `cycle ${cycle.id ?? ''} is complete`,
+      })),
+  );
   return actions;
 }
 
