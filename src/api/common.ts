@@ -181,3 +181,17 @@ export const CommonStatus = {
   ),
   journal: Type.Optional(Type.Array(JournalEntry, { maxItems: JOURNAL_MAX_ENTRIES })),
 };
+
+/** What each mover publishes under status.<mover> (the same for both kinds). */
+export const PublishedMoverStatus = {
+  rsync: Type.Optional(
+    Type.Object({
+      address: Type.Optional(Type.String()),
+      port: Type.Optional(Type.Integer()),
+      sshKeys: Type.Optional(Type.String()),
+    }),
+  ),
+  restic: Type.Optional(Type.Object({ lastPruned: Type.Optional(Timestamp()) })),
+  rclone: Type.Optional(Type.Object({})),
+  external: Type.Optional(StringMap()),
+};

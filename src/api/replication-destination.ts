@@ -6,13 +6,14 @@ import {
   DestinationVolumeOptions,
   EXACTLY_ONE_MOVER,
   ExternalSpec,
+  PublishedMoverStatus,
   RcloneOptions,
   ResticCacheOptions,
   RsyncConnectionOptions,
   Trigger,
   destinationCapacityRule,
 } from './common.js';
-import { cel, StringEnum, StringMap, Timestamp } from './schema-helpers.js';
+import { cel, StringEnum, Timestamp } from './schema-helpers.js';
 
 export const ReplicationDestinationSpec = Type.Object(
   {
@@ -55,16 +56,7 @@ export type LatestImage = Static<typeof LatestImage>;
 export const ReplicationDestinationStatus = Type.Object({
   ...CommonStatus,
   latestImage: Type.Optional(LatestImage),
-  rsync: Type.Optional(
-    Type.Object({
-      address: Type.Optional(Type.String()),
-      port: Type.Optional(Type.Integer()),
-      sshKeys: Type.Optional(Type.String()),
-    }),
-  ),
-  restic: Type.Optional(Type.Object({ lastPruned: Type.Optional(Timestamp()) })),
-  rclone: Type.Optional(Type.Object({})),
-  external: Type.Optional(StringMap()),
+  ...PublishedMoverStatus,
 });
 export type ReplicationDestinationStatus = Static<typeof ReplicationDestinationStatus>;
 

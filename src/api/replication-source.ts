@@ -5,13 +5,14 @@ import {
   CommonStatus,
   EXACTLY_ONE_MOVER,
   ExternalSpec,
+  PublishedMoverStatus,
   RcloneOptions,
   ResticCacheOptions,
   RsyncConnectionOptions,
   SourceVolumeOptions,
   Trigger,
 } from './common.js';
-import { cel, ObjectName, StringMap, Timestamp } from './schema-helpers.js';
+import { cel, ObjectName } from './schema-helpers.js';
 
 export const ResticRetain = Type.Object(
   {
@@ -59,16 +60,7 @@ export type ReplicationSourceSpec = Static<typeof ReplicationSourceSpec>;
 
 export const ReplicationSourceStatus = Type.Object({
   ...CommonStatus,
-  rsync: Type.Optional(
-    Type.Object({
-      address: Type.Optional(Type.String()),
-      port: Type.Optional(Type.Integer()),
-      sshKeys: Type.Optional(Type.String()),
-    }),
-  ),
-  restic: Type.Optional(Type.Object({ lastPruned: Type.Optional(Timestamp()) })),
-  rclone: Type.Optional(Type.Object({})),
-  external: Type.Optional(StringMap()),
+  ...PublishedMoverStatus,
 });
 export type ReplicationSourceStatus = Static<typeof ReplicationSourceStatus>;
 
