@@ -154,7 +154,10 @@ export class Controller {
     // no longer asks for one: an idle CR holds no timer.
     if (!result.actions.some((action) => action.type === 'scheduleWake')) this.timers.cancel(key);
     try {
-      const facts = { volume: owned.pvcs[namedPvcs(cr)[0] ?? ''] ?? undefined };
+      const facts = {
+        volume: owned.pvcs[namedPvcs(cr)[0] ?? ''] ?? undefined,
+        existing: this.ownedNames(cr.metadata.uid ?? ''),
+      };
       const executed = await this.adapter.execute(cr, key, result.actions, facts, log);
       this.failures.delete(key);
       if (executed.outcome === 'done' && executed.status !== cr) this.written.set(key, executed.status as ScribeCr);
@@ -188,6 +191,15 @@ export class Controller {
       const labels = metricLabels({ kind, metadata: { name, namespace } } as ScribeCr, method);
       if (labels) this.options.metrics.forget(labels);
     }
+  }
+
+  /** "Kind/name" of every object the caches hold that the CR owns. */
+  private ownedNames(uid: string): Set<string> {
+    const names = new Set<string>();
+    for (const kind of OWNED_KINDS) {
+      for (const object of this.index.owned(uid, kind)) names.add(`${kind}/${object.metadata?.name}`);
+    }
+    return names;
   }
 
   private objectSource() {

@@ -18,6 +18,9 @@ import type { MoverRuntime } from '../movers/catalog.js';
 import type { WakeTimers } from '../streams/wake-timers.js';
 import { deleteObject, ensureObject, ownedBy, type Owner } from './objects.js';
 
+/** What the adapter knows from the caches: the mover's facts, and which owned objects exist ("Kind/name"). */
+export type AdapterFacts = MoverFacts & { existing?: ReadonlySet<string> };
+
 /** What executing a list of actions came to. */
 export type ExecutionResult =
   | { outcome: 'done'; status?: ScribeCr }
@@ -46,7 +49,7 @@ export class EffectsAdapter {
     cr: ScribeCr,
     key: string,
     actions: readonly Action[],
-    facts: MoverFacts,
+    facts: AdapterFacts,
     log: Logger = this.deps.log,
   ): Promise<ExecutionResult> {
     let current: ScribeCr = cr;
@@ -130,26 +133,16 @@ export class EffectsAdapter {
     cycleId: string,
     attempt: number,
     volume: string,
-    facts: MoverFacts,
+    facts: AdapterFacts,
     log: Logger,
   ) {
     const mover = this.moverFor(cr);
     if (!mover) throw new Error(`no mover handles ${cr.kind} ${cr.metadata.name}`);
     const plan = mover.build(cr, { cycleId, attempt, volume }, facts);
     const temporary = new Set(plan.temporary.map((ref) => `${ref.kind}/${ref.name}`));
-    // Only what does not exist yet is materialised: generated keys are made once, never replaced.
-    const missing: typeof plan.objects = [];
-    for (const object of plan.objects) {
-      const kind = kindName(object.kind);
-      const exists = await kubeRequest(this.deps.kc, {
-        method: 'GET',
-        path: objectPath(RESOURCES[kind], cr.metadata.namespace, object.metadata.name),
-      }).then(
-        () => true,
-        (error: unknown) => (isStatus(error, 404) ? false : Promise.reject(error)),
-      );
-      if (!exists) missing.push(object);
-    }
+    // Only what the caches do not hold is created (and materialised). A cache that lags only
+    // costs a create answered 409: an existing object, generated keys included, is never replaced.
+    const missing = plan.objects.filter((object) => !facts.existing?.has(`${object.kind}/${object.metadata.name}`));
     const ready = mover.materialize ? await mover.materialize(missing) : missing;
     for (const object of ready) {
       const kind = kindName(object.kind);
