@@ -12,7 +12,15 @@ import { parse } from 'yaml';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ReplicationDestination, ReplicationSource } from '../src/api/index.js';
 import { startLocalRuntime } from '../src/local/runtime.js';
-import { create, createPvc, get, pvcDirectory, waitForObject } from '../src/local/objects.js';
+import {
+  copySecret,
+  create,
+  createPvc,
+  get,
+  listeningAddress,
+  pvcDirectory,
+  waitForObject,
+} from '../src/local/objects.js';
 import { repoRoot, toolDir } from '../src/local/tools.js';
 
 const options = new Command('demo')
@@ -57,20 +65,11 @@ try {
   say('kubectl create -n dest -f examples/rsync/scribe_v1alpha1_replicationdestination.yaml');
   await create(kc, 'ReplicationDestination', 'dest', await example('scribe_v1alpha1_replicationdestination.yaml'));
   const readDest = () => get<ReplicationDestination>(kc, 'ReplicationDestination', 'dest', 'database-destination');
-  const listening = await waitForObject('the destination address', readDest, (rd) =>
-    Boolean(rd.status?.rsync?.address),
-  );
-  const { address, sshKeys } = listening.status?.rsync ?? {};
+  const { address, keys: sshKeys } = await listeningAddress(kc, 'dest', 'database-destination');
   say(`destination listens at ${address}; its key Secret for the source is ${sshKeys}`);
 
   say(`copy Secret ${sshKeys} from dest to source`);
-  const secret = await get<KubernetesObject & { data?: Record<string, string> }>(kc, 'Secret', 'dest', sshKeys ?? '');
-  await create(kc, 'Secret', 'source', {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: sshKeys },
-    data: secret?.data,
-  });
+  await copySecret(kc, sshKeys, 'dest', 'source');
 
   say(`kubectl create -n source -f examples/rsync/scribe_v1alpha1_replicationsource.yaml (address: ${address})`);
   const source = await example('scribe_v1alpha1_replicationsource.yaml');

@@ -77,3 +77,22 @@ export function createPvc(kc: KubeConfig, namespace: string, name: string, extra
     spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } }, ...extra },
   });
 }
+
+type RsyncDestination = KubernetesObject & { status?: { rsync?: { address?: string; sshKeys?: string } } };
+
+/** Waits until an rsync ReplicationDestination publishes its address and key Secret. */
+export async function listeningAddress(kc: KubeConfig, namespace: string, name: string, what = 'address') {
+  const rd = await waitForObject(
+    `${what} of ${namespace}/${name}`,
+    () => get<RsyncDestination>(kc, 'ReplicationDestination', namespace, name),
+    (d) => Boolean(d.status?.rsync?.address && d.status.rsync.sshKeys),
+  );
+  return { address: rd.status?.rsync?.address as string, keys: rd.status?.rsync?.sshKeys as string, rd };
+}
+
+/** Copies a Secret's data to another namespace under the same name, as the seed's walkthrough does. */
+export async function copySecret(kc: KubeConfig, name: string, from: string, to: string) {
+  const secret = await get<KubernetesObject & { data?: Record<string, string> }>(kc, 'Secret', from, name);
+  await create(kc, 'Secret', to, { apiVersion: 'v1', kind: 'Secret', metadata: { name }, data: secret?.data });
+  return secret;
+}

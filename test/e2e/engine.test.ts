@@ -23,6 +23,7 @@ import {
   pvcDirectory,
   waitForObject,
 } from '../support/e2e.js';
+import { copySecret, listeningAddress } from '../../src/local/objects.js';
 
 const API = 'scribe.backube/v1alpha1';
 
@@ -42,20 +43,9 @@ async function destination(kc: KubeConfig, destNs: string, sourceNs: string, cop
     metadata: { name: 'dest' },
     spec: { rsync: { copyMethod, capacity: '1Gi', accessModes: ['ReadWriteOnce'] } },
   });
-  const rd = await waitForObject(
-    'destination address',
-    () => get<ReplicationDestination>(kc, 'ReplicationDestination', destNs, 'dest'),
-    (d) => Boolean(d.status?.rsync?.address),
-  );
-  const keys = rd.status?.rsync?.sshKeys as string;
-  const secret = await get<KubernetesObject & { data?: Record<string, string> }>(kc, 'Secret', destNs, keys);
-  await create(kc, 'Secret', sourceNs, {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: keys },
-    data: secret?.data,
-  });
-  return { address: rd.status?.rsync?.address as string, keys, uid: rd.metadata.uid as string };
+  const { address, keys, rd } = await listeningAddress(kc, destNs, 'dest', 'destination address');
+  await copySecret(kc, keys, destNs, sourceNs);
+  return { address, keys, uid: rd.metadata?.uid as string };
 }
 
 function expectOwned(object: KubernetesObject, owner: { kind: string; name: string; uid: string }) {

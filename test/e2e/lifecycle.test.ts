@@ -22,6 +22,7 @@ import {
   pvcDirectory,
   waitForObject,
 } from '../support/e2e.js';
+import { copySecret, listeningAddress } from '../../src/local/objects.js';
 
 const API = 'scribe.backube/v1alpha1';
 
@@ -38,16 +39,9 @@ async function listenSetup(prefix: string) {
     spec: { rsync: { copyMethod: 'Snapshot', capacity: '1Gi' } },
   });
   const readDest = () => get<ReplicationDestination>(kc, 'ReplicationDestination', destNs, 'dest');
-  const rd = await waitForObject('address', readDest, (d) => Boolean(d.status?.rsync?.address));
-  const keys = rd.status?.rsync?.sshKeys as string;
-  const secret = await get<KubernetesObject & { data?: Record<string, string> }>(kc, 'Secret', destNs, keys);
-  await create(kc, 'Secret', sourceNs, {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: keys },
-    data: secret?.data,
-  });
-  return { kc, sourceNs, destNs, readDest, address: rd.status?.rsync?.address as string, keys };
+  const { address, keys } = await listeningAddress(kc, destNs, 'dest');
+  await copySecret(kc, keys, destNs, sourceNs);
+  return { kc, sourceNs, destNs, readDest, address, keys };
 }
 
 describe('lifecycle on the local runtime', () => {

@@ -7,10 +7,18 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ReplicationDestination, ReplicationSource } from '../../src/api/index.js';
 import { startLocalRuntime, type LocalRuntime } from '../../src/local/runtime.js';
-import { create, createPvc, get, patch, pvcDirectory, waitForObject } from '../../src/local/objects.js';
+import {
+  copySecret,
+  create,
+  createPvc,
+  get,
+  listeningAddress,
+  patch,
+  pvcDirectory,
+  waitForObject,
+} from '../../src/local/objects.js';
 import { waitFor } from '../../src/local/processes.js';
 import { CreatedObjects } from '../support/recorder.js';
 
@@ -52,15 +60,8 @@ describe('operator restarts', () => {
       spec: { rsync: { copyMethod: 'Snapshot', capacity: '1Gi' } },
     });
     const readDest = () => get<ReplicationDestination>(kc, 'ReplicationDestination', 'dst', id);
-    const rd = await waitForObject('address', readDest, (d) => Boolean(d.status?.rsync?.address));
-    const keys = rd.status?.rsync?.sshKeys as string;
-    const secret = await get<KubernetesObject & { data?: Record<string, string> }>(kc, 'Secret', 'dst', keys);
-    await create(kc, 'Secret', 'src', {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: keys },
-      data: secret?.data,
-    });
+    const { rd, keys } = await listeningAddress(kc, 'dst', id);
+    await copySecret(kc, keys, 'dst', 'src');
 
     const recorder = new CreatedObjects(kc, ['src', 'dst']);
     await recorder.start();

@@ -11,7 +11,16 @@ import type { ReplicationDestination, ReplicationSource } from '../../src/api/in
 import { kubeRequest } from '../../src/kube/rest.js';
 import { collectionPath, RESOURCES } from '../../src/kube/resources.js';
 import { startLocalRuntime, type LocalRuntime } from '../../src/local/runtime.js';
-import { create, createPvc, get, patch, pvcDirectory, waitForObject } from '../../src/local/objects.js';
+import {
+  copySecret,
+  create,
+  createPvc,
+  get,
+  listeningAddress,
+  patch,
+  pvcDirectory,
+  waitForObject,
+} from '../../src/local/objects.js';
 import { waitFor } from '../../src/local/processes.js';
 import { snapshotTree } from '../movers/rsync/support/tree.js';
 import { CreatedObjects } from '../support/recorder.js';
@@ -43,10 +52,8 @@ async function pair(id: string, files = 300) {
     spec: { rsync: { copyMethod: 'Snapshot', capacity: '1Gi' } },
   });
   const readDest = () => get<ReplicationDestination>(kc, 'ReplicationDestination', 'dst', id);
-  const rd = await waitForObject('address', readDest, (d) => Boolean(d.status?.rsync?.address));
-  const keys = rd.status?.rsync?.sshKeys as string;
-  const secret = await get<KubernetesObject & { data?: Record<string, string> }>(kc, 'Secret', 'dst', keys);
-  await create(kc, 'Secret', 'src', { apiVersion: 'v1', kind: 'Secret', metadata: { name: keys }, data: secret?.data });
+  const { rd, keys } = await listeningAddress(kc, 'dst', id);
+  const secret = await copySecret(kc, keys, 'dst', 'src');
   const readSource = () => get<ReplicationSource>(kc, 'ReplicationSource', 'src', id);
   const start = (manual: string) =>
     create(kc, 'ReplicationSource', 'src', {
