@@ -163,7 +163,19 @@ export async function setReplication(plan: Plan, { print, timeoutMs }: RunOption
   print(
     `set manual trigger ${token} on ReplicationSource ${source.namespace}/${source.name}; waiting for the final sync`,
   );
-  await followSync(source.cluster, 'ReplicationSource', source.namespace, source.name, token, { print, timeoutMs });
+  const synced = await followSync(source.cluster, 'ReplicationSource', source.namespace, source.name, token, {
+    print,
+    timeoutMs,
+  });
+  // The image of this sync was taken after the sync started; an image the destination was still
+  // preserving from an earlier sync carries an earlier time in its name (…-YYYYMMDDhhmmss).
+  const startedSecond = Math.floor(Date.parse(synced.status?.lastSyncStartTime ?? '') / 1000);
+  const takenAfterStart = (name: string | undefined) => {
+    const stamp = /-(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(name ?? '');
+    if (!stamp || Number.isNaN(startedSecond)) return true;
+    const [, y, mo, d, h, mi, se] = stamp;
+    return Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, +se!) / 1000 > startedSecond;
+  };
 
   const copyMethod = before.spec.rsync?.copyMethod ?? plan.get('dest-copy-method');
   const givenPvc = plan.get('dest-pvc') ?? before.spec.rsync?.destinationPVC;
@@ -176,7 +188,10 @@ export async function setReplication(plan: Plan, { print, timeoutMs }: RunOption
   const after = await pollUntil(
     `a new latestImage on ReplicationDestination ${dest.namespace}/${dest.name}`,
     readDest,
-    (o) => Boolean(o?.status?.latestImage?.name) && o?.status?.latestImage?.name !== imageBefore,
+    (o) =>
+      Boolean(o?.status?.latestImage?.name) &&
+      o?.status?.latestImage?.name !== imageBefore &&
+      takenAfterStart(o?.status?.latestImage?.name),
     timeoutMs,
   );
   const image = after?.status?.latestImage?.name as string;
