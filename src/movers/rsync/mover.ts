@@ -176,7 +176,12 @@ function read(cr: ScribeCr, objects: readonly KubeObject[]): ObservedMover {
   const port = service?.spec?.ports?.[0]?.port;
   if (address && port) published.port = port;
   const keys = keySecrets(cr);
-  published.sshKeys = keys.generated.find((s) => s.half === 'source')?.name ?? keys.mounted;
+  const generatedSourceHalf = keys.generated.find((s) => s.half === 'source')?.name;
+  // The seed's walkthrough copies the Secret as soon as status names it, so a generated
+  // Secret is named only once it exists; a Secret the user named is theirs to have made.
+  if (generatedSourceHalf === undefined) published.sshKeys = keys.mounted;
+  else if (objects.some((o) => o.kind === 'Secret' && o.metadata.name === generatedSourceHalf))
+    published.sshKeys = generatedSourceHalf;
   return { ...observed, published };
 }
 

@@ -141,3 +141,34 @@ describe('the rsync builder', () => {
     expect(own?.stringData['destination.pub']).toBe(forSource?.stringData['destination.pub']);
   });
 });
+
+describe('the rsync reader', () => {
+  const destination = toCr({
+    kind: 'ReplicationDestination',
+    name: 'rd',
+    address: undefined,
+    sshKeys: undefined,
+    port: undefined,
+    serviceType: undefined,
+  });
+  const secret = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name } });
+
+  it('names the generated Secret in status only once it exists, so the seed walkthrough can copy it at once', () => {
+    expect(rsyncMover.read(destination, []).published?.sshKeys).toBeUndefined();
+    expect(rsyncMover.read(destination, [secret('scribe-rsync-dest-dest-rd')]).published?.sshKeys).toBeUndefined();
+    expect(rsyncMover.read(destination, [secret('scribe-rsync-dest-src-rd')]).published?.sshKeys).toBe(
+      'scribe-rsync-dest-src-rd',
+    );
+  });
+
+  it("names a user's Secret as given", () => {
+    const own = toCr({
+      ...{ kind: 'ReplicationDestination', name: 'rd' },
+      address: undefined,
+      sshKeys: 'mine',
+      port: undefined,
+      serviceType: undefined,
+    });
+    expect(rsyncMover.read(own, []).published?.sshKeys).toBe('mine');
+  });
+});
