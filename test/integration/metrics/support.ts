@@ -1,29 +1,12 @@
 /** Helpers for tests of the metrics endpoint: tokens, RBAC from the chart, scrapes, the helm binary. */
-import { execFile } from 'node:child_process';
 import { request } from 'node:https';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { kubeRequest } from '../../../src/kube/rest.js';
-import { repoRoot, toolDir } from '../../../src/local/tools.js';
+import { CHART_DIR, helm } from '../../../src/local/helm.js';
 import { waitFor } from '../../../src/local/processes.js';
 
-const run = promisify(execFile);
-
-/** The chart's directory. */
-export const CHART_DIR = join(repoRoot(), 'helm', 'scribe');
-
-/** The helm binary scripts/tools.sh builds (once). */
-export async function helmBinary(): Promise<string> {
-  return join(await toolDir('helm'), 'helm');
-}
-
-/** Runs helm with `args`; resolves with its stdout. */
-export async function helm(args: string[]): Promise<string> {
-  const { stdout } = await run(await helmBinary(), args, { maxBuffer: 16 * 1024 * 1024 });
-  return stdout;
-}
+export { CHART_DIR, helm };
 
 /** The chart rendered offline (`helm template`) as objects. */
 export async function renderChart(args: string[] = []): Promise<KubernetesObject[]> {
