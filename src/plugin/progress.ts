@@ -8,6 +8,7 @@ import type { ScribeKind } from '../inspect/kinds.js';
 import { EXIT_FAILURE, EXIT_TIMEOUT, PluginError } from './errors.js';
 import { WORKING_STATES, type ReplicationState } from '../../machines/context.js';
 import { patchObject, pollUntil, read, type Cluster } from './kube.js';
+import { describeProgress, readMoverProgress, type MoverProgress } from './mover-progress.js';
 
 /** Where progress lines go. */
 export type Print = (line: string) => void;
@@ -18,6 +19,9 @@ export function manualToken(now = Date.now()): string {
 }
 
 /** Seconds since `start`, as progress shows them. */
+/** How often the mover's log is read for progress while it moves (it writes a line every 5 s). */
+const PROGRESS_EVERY_MS = 2000;
+
 function elapsed(start: number): string {
   return `${((Date.now() - start) / 1000).toFixed(1)}s`.padStart(7);
 }
@@ -98,6 +102,8 @@ export async function followSync(
   let lastNote = start;
   let first = true;
   let lastFailure: string | undefined;
+  let progress: MoverProgress | undefined;
+  let progressRead = 0;
   for (;;) {
     const cr = await read<ScribeCr>(c, kind, namespace, name);
     if (!cr) throw new PluginError(`${kind} ${namespace}/${name} disappeared while syncing`);
@@ -136,6 +142,15 @@ export async function followSync(
     if (status.state !== lastState && status.state) {
       lastState = status.state;
       options.print(`${elapsed(start)}  now ${status.state}`);
+    }
+    if (status.state === 'moving' && Date.now() - progressRead >= PROGRESS_EVERY_MS) {
+      progressRead = Date.now();
+      const current = await readMoverProgress(c, cr);
+      if (current && (current.pod !== progress?.pod || current.elapsedSeconds !== progress.elapsedSeconds)) {
+        options.print(`${elapsed(start)}  moving: ${describeProgress(current, progress)}`);
+        progress = current;
+        lastNote = Date.now();
+      }
     }
     if (status.lastManualSync === token) {
       options.print(`${elapsed(start)}  sync complete: ${status.latestMoverStatus?.result ?? 'done'}`);

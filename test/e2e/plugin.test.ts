@@ -10,9 +10,14 @@ import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ReplicationDestination, ReplicationSource } from '../../src/api/index.js';
+import type { ScribeCr } from '../../machines/api.js';
 import { STATES, WORKING_STATES } from '../../machines/context.js';
+import { MOVERS } from '../../src/movers/index.js';
+import { MOVER_POD_LABEL } from '../../src/movers/job.js';
+import { progressLine, REPORT_EVERY_LINES } from '../../src/movers/progress.js';
+import { describeProgress, readMoverProgress } from '../../src/plugin/mover-progress.js';
 import { snapshotTree } from '../movers/rsync/support/tree.js';
-import { createPvc, e2eKubeConfig, e2eNamespace, get, pvcDirectory, waitForObject } from '../support/e2e.js';
+import { create, createPvc, e2eKubeConfig, e2eNamespace, get, pvcDirectory, waitForObject } from '../support/e2e.js';
 import { buildPluginBundle, runPlugin, twoContextKubeconfig, type PluginRun } from '../support/plugin.js';
 
 let bundle: string;
@@ -248,6 +253,50 @@ describe('kubectl-scribe on the local system', () => {
     const noConfig = await run('kubectl-scribe', ['status']);
     expect(noConfig.code).toBe(1);
     expect(noConfig.out).toContain('error: no kubeconfig found');
+  });
+});
+
+describe('live progress of kubectl scribe sync', () => {
+  it("reads the newest mover pod's last progress line through the API server's log endpoint", async () => {
+    const kc = e2eKubeConfig();
+    const namespace = await e2eNamespace(kc, 'progress');
+    // The CR is only read, never applied: no operator creates a Job for it, so the one pod
+    // labelled as its mover is this one, which writes a chatty log as rsync's itemizing does.
+    const cr = {
+      apiVersion: 'scribe.backube/v1alpha1',
+      kind: 'ReplicationSource',
+      metadata: { name: 'watched', namespace },
+      spec: { sourcePVC: 'data', rsync: { copyMethod: 'Clone', address: '127.0.0.1', sshKeys: 'keys' } },
+    } as ScribeCr;
+    const [job] = MOVERS.find((m) => m.matches(cr))?.temporaryObjects(cr) ?? [];
+    const script = [
+      `echo '${progressLine({ files: 1, bytes: 10, elapsedSeconds: 1 })}'`,
+      `i=0; while [ $i -lt ${REPORT_EVERY_LINES - 1} ]; do echo "<f+++++++++ file-$i"; i=$((i+1)); done`,
+      `echo '${progressLine({ files: 2000, bytes: 5 * 1024 * 1024, elapsedSeconds: 10 })}'`,
+      `i=0; while [ $i -lt ${REPORT_EVERY_LINES - 1} ]; do echo "<f+++++++++ more-$i"; i=$((i+1)); done`,
+      'echo written; exec sleep 600',
+    ].join('\n');
+    await create(kc, 'Pod', namespace, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'mover', labels: { [MOVER_POD_LABEL]: job?.name ?? '' } },
+      spec: {
+        restartPolicy: 'Never',
+        terminationGracePeriodSeconds: 1,
+        containers: [{ name: 'mover', image: 'ignored', command: ['/bin/sh', '-c', script] }],
+      },
+    });
+    const cluster = { kc, context: kc.getCurrentContext(), clusterName: '', namespace };
+    let progress: Awaited<ReturnType<typeof readMoverProgress>>;
+    await waitForObject(
+      'the progress line after 2,000 lines of log',
+      async () => (progress = await readMoverProgress(cluster, cr)),
+      (p) => p.files === 2000,
+    );
+    expect(progress).toEqual({ pod: 'mover', files: 2000, bytes: 5 * 1024 * 1024, elapsedSeconds: 10 });
+    expect(describeProgress({ pod: 'mover', files: 2010, bytes: 7 * 1024 * 1024, elapsedSeconds: 12 }, progress)).toBe(
+      '2,010 files, 7.0 MiB, 1.0 MiB/s, mover running 12s',
+    );
   });
 });
 

@@ -23,31 +23,51 @@ export function signalRunning(signal: NodeJS.Signals): void {
   for (const child of running) child.kill(signal);
 }
 
+/** Options of runStreaming beyond spawn's. */
+export interface StreamingOptions extends SpawnOptions {
+  /** Called with each complete stdout line (e.g. rsync's itemized changes, for progress). */
+  onStdoutLine?: (line: string) => void;
+}
+
 /**
  * Runs a command, copying its output to ours as it comes (the Pod log is the full record) and
- * keeping a bounded tail for classification and the summary.
+ * keeping a bounded tail for classification and the summary. Stdout is copied whole lines at a
+ * time, so lines this process writes meanwhile (progress) never land inside one of the tool's.
  */
 export function runStreaming(
   command: string,
   args: string[],
-  options: SpawnOptions = {},
+  options: StreamingOptions = {},
   tailBytes = 64 * 1024,
 ): Promise<CommandResult> {
+  const { onStdoutLine, ...spawnOptions } = options;
   return new Promise((resolve) => {
     let tail = '';
-    const keep = (chunk: Buffer, out: NodeJS.WriteStream) => {
-      out.write(chunk);
-      tail = (tail + chunk.toString('utf8')).slice(-tailBytes);
+    let partialLine = '';
+    const keep = (text: string, out: NodeJS.WriteStream) => {
+      out.write(text);
+      tail = (tail + text).slice(-tailBytes);
     };
-    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { ...spawnOptions, stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);
-    child.stdout?.on('data', (chunk: Buffer) => keep(chunk, process.stdout));
-    child.stderr?.on('data', (chunk: Buffer) => keep(chunk, process.stderr));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      const text = partialLine + chunk.toString('utf8');
+      const end = text.lastIndexOf('\n') + 1;
+      partialLine = text.slice(end);
+      if (end === 0) return;
+      keep(text.slice(0, end), process.stdout);
+      if (onStdoutLine) for (const line of text.slice(0, end - 1).split('\n')) onStdoutLine(line);
+    });
+    child.stderr?.on('data', (chunk: Buffer) => keep(chunk.toString('utf8'), process.stderr));
     child.on('error', (error) => {
       tail += `\n${command}: ${error.message}\n`;
     });
     child.on('close', (code, signal) => {
       running.delete(child);
+      if (partialLine !== '') {
+        keep(`${partialLine}\n`, process.stdout);
+        onStdoutLine?.(partialLine);
+      }
       resolve({ status: exitStatus(code, signal), tail });
     });
   });

@@ -20,7 +20,8 @@
  *   SCRIBE_RSYNC_BWLIMIT        bandwidth limit in KiB/s (rsync --bwlimit)            (none)
  *   SCRIBE_RSYNC, SCRIBE_SSH    executables, name on PATH or path               (rsync, ssh)
  *
- * Output: rsync's itemized changes and statistics, one line per attempt, a summary block for
+ * Output: rsync's itemized changes and statistics, one line per attempt, `scribe progress: …`
+ * every 5 s while rsync runs (../progress.ts: what `kubectl scribe sync` shows), a summary block for
  * status.latestMoverStatus (see summary.ts) and a final `scribe rsync source: result: …` line.
  *
  * Exit code: rsync's exit code (0 = the volume arrived and the destination was told); 1 for a
@@ -30,6 +31,7 @@ import { copyFileSync, chmodSync, mkdtempSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { booleanEnv, ConfigError, findExecutable, numberEnv, portEnv, requiredEnv, stringEnv } from './env.js';
+import { sentFilePath } from './itemize.js';
 import { isOpenSshPublicKey } from './keys.js';
 import { delay, runStreaming, signalRunning } from './process.js';
 import { shutdownCommand } from './remote-command.js';
@@ -42,6 +44,7 @@ import {
   rsyncRemoteShell,
 } from './ssh-client.js';
 import { summarizeRsyncLog } from './summary.js';
+import { ProgressMeter } from '../progress.js';
 import { writeTerminationMessage } from '../termination.js';
 
 const PREFIX = 'scribe rsync source:';
@@ -129,6 +132,11 @@ function prepareRunDir(config: SourceConfig): { dir: string; sshConfig: string }
   return { dir, sshConfig };
 }
 
+/** A sent file's size for progress; 0 when it is gone already (it changed while being copied). */
+function fileSize(path: string): number {
+  return statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+}
+
 /** Runs rsync until it succeeds, fails for good, or the retry deadline passes. */
 async function pushWithRetries(
   config: SourceConfig,
@@ -145,7 +153,16 @@ async function pushWithRetries(
   const started = Date.now();
   for (let attempt = 1; ; attempt++) {
     log(`attempt ${attempt}: syncing ${config.dataDir} to ${config.address}:${config.port} (path ${config.subPath})`);
-    const { status, tail } = await runStreaming(config.rsync, args, { env: { ...process.env, LANG: 'C' } });
+    const meter = new ProgressMeter((line) => process.stdout.write(`${line}\n`)).start();
+    const { status, tail } = await runStreaming(config.rsync, args, {
+      env: { ...process.env, LANG: 'C' },
+      onStdoutLine: (line) => {
+        meter.observeLine();
+        const path = sentFilePath(line);
+        if (path !== undefined) meter.add(fileSize(join(config.dataDir, path)));
+      },
+    });
+    meter.stop();
     const verdict = classifyAttempt(status, tail);
     if (verdict.outcome !== 'retry') return { status, verdict, attempts: attempt, log: tail };
     const wait = nextDelaySeconds(attempt, (Date.now() - started) / 1000, config.deadlineSeconds, config.backoff);

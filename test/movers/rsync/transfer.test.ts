@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lastProgress } from '../../../src/movers/progress.js';
 import { IS_ROOT, startDestination, startEntrypoint, sourceEnv, tempDir, writeKeySecrets } from './support/harness.js';
 import {
   aclSnapshot,
@@ -85,6 +86,17 @@ function expectFifoHandled(sourceDir: string, destDir: string, sourceOutput: str
   else expect(arrived).toEqual(snapshotTree(sourceDir)['fifo']);
 }
 
+/** The last progress line counts the files rsync's own statistics say it transferred. */
+function expectProgressMatchesStats(sourceOutput: string) {
+  const progress = lastProgress(sourceOutput);
+  const transferred = Number(
+    /Number of regular files transferred: ([\d,]+)/.exec(sourceOutput)?.[1]?.replace(/,/g, ''),
+  );
+  expect(transferred).toBeGreaterThan(0);
+  expect(progress?.files).toBe(transferred);
+  expect(progress?.bytes).toBeGreaterThan(0);
+}
+
 describe('rsync mover transfer', () => {
   it('delivers a volume identically, then converges after edits and deletions', { timeout: 120_000 }, async () => {
     const sourceDir = join(work, 'source-volume');
@@ -124,6 +136,7 @@ describe('rsync mover transfer', () => {
       /scribe rsync source: summary:\n[\s\S]*Number of regular files transferred: \d+/,
     );
     expect(first.destinationOutput).toMatch(/result: the source reported success; exit code 0/);
+    expectProgressMatchesStats(first.sourceOutput);
 
     // Edits of every kind, then a second sync.
     const s = (...parts: string[]) => join(sourceDir, ...parts);
@@ -154,6 +167,7 @@ describe('rsync mover transfer', () => {
     for (const gone of ['docs/nested/deeper', 'empty', 'hard-second', 'script.sh'])
       expect(() => lstatSync(join(destDir, gone)), gone).toThrow();
     expect(second.sourceOutput).toMatch(/Number of deleted files: [1-9]/);
+    expectProgressMatchesStats(second.sourceOutput);
   });
 
   it("writes into the seed's sub-path of the destination volume, creating it", { timeout: 60_000 }, async () => {
