@@ -3,10 +3,10 @@
  * controller, and graceful shutdown. `scribe operator` (bin/scribe) calls main().
  */
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { Controller } from './controller/controller.js';
 import { loadKubeConfig } from './kube/config.js';
-import { LeaderElector } from './leader/elector.js';
+import { LEASE_DEFAULTS, LeaderElector } from './leader/elector.js';
 import { holderIdentity } from './leader/identity.js';
 import { rootLogger } from './log.js';
 import { ScribeMetrics } from './metrics/registry.js';
@@ -30,6 +30,12 @@ export interface OperatorOptions {
   leaderElect?: boolean;
   leaderElectionNamespace?: string;
   leaderElectionId?: string;
+  /** Seconds a standby waits after the leader's last renewal before taking over (client-go's LeaseDuration). */
+  leaderElectionLeaseDuration?: number;
+  /** Seconds the leader keeps trying to renew before it gives up leading (RenewDeadline). */
+  leaderElectionRenewDeadline?: number;
+  /** Seconds between tries to acquire or renew (RetryPeriod). */
+  leaderElectionRetryPeriod?: number;
   /** HOST:PORT of the HTTPS metrics server; "0" disables it. */
   metricsBindAddress?: string;
   /** HOST:PORT of the plain-HTTP /healthz and /readyz server; "0" disables it. */
@@ -53,6 +59,16 @@ export interface RunningOperator {
 /** The Lease's name when --leader-election-id is not given. */
 export const DEFAULT_LEASE_NAME = 'scribe-leader-election';
 
+/** A commander parser for a flag of seconds that must be a positive number. */
+function positiveSeconds(flag: string): (value: string) => number {
+  return (value) => {
+    const seconds = Number(value);
+    if (!Number.isFinite(seconds) || seconds <= 0)
+      throw new InvalidArgumentError(`${flag} must be a positive number of seconds, not "${value}"`);
+    return seconds;
+  };
+}
+
 /** Parses `args` (the words after `scribe operator`) and runs the operator until SIGTERM or SIGINT. */
 export async function main(args: string[]): Promise<void> {
   const options = new Command('scribe operator')
@@ -62,6 +78,24 @@ export async function main(args: string[]): Promise<void> {
     .option('--leader-elect', 'run as one of several replicas: only the holder of a Lease acts', false)
     .option('--leader-election-namespace <name>', "the Lease's namespace (default: the pod's namespace)")
     .option('--leader-election-id <name>', "the Lease's name", DEFAULT_LEASE_NAME)
+    .option(
+      '--leader-election-lease-duration <seconds>',
+      "how long a standby waits after the leader's last renewal before taking over",
+      positiveSeconds('--leader-election-lease-duration'),
+      LEASE_DEFAULTS.leaseDurationMs / 1000,
+    )
+    .option(
+      '--leader-election-renew-deadline <seconds>',
+      'how long the leader tries to renew before it stops acting (must be shorter than the lease duration)',
+      positiveSeconds('--leader-election-renew-deadline'),
+      LEASE_DEFAULTS.renewDeadlineMs / 1000,
+    )
+    .option(
+      '--leader-election-retry-period <seconds>',
+      'time between tries to acquire or renew the Lease',
+      positiveSeconds('--leader-election-retry-period'),
+      LEASE_DEFAULTS.retryPeriodMs / 1000,
+    )
     .option('--metrics-bind-address <address>', 'HOST:PORT of the HTTPS /metrics server, 0 to disable', '0')
     .option('--health-probe-bind-address <address>', 'HOST:PORT of /healthz and /readyz (HTTP), 0 to disable', '0')
     .option('--metrics-disable-auth', 'serve /metrics without TokenReview/SubjectAccessReview checks', false)
@@ -98,6 +132,9 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
         kc,
         lease: { namespace: leaseNamespace(options), name: options.leaderElectionId ?? DEFAULT_LEASE_NAME },
         identity: holderIdentity(),
+        ...(options.leaderElectionLeaseDuration ? { leaseDurationMs: options.leaderElectionLeaseDuration * 1000 } : {}),
+        ...(options.leaderElectionRenewDeadline ? { renewDeadlineMs: options.leaderElectionRenewDeadline * 1000 } : {}),
+        ...(options.leaderElectionRetryPeriod ? { retryPeriodMs: options.leaderElectionRetryPeriod * 1000 } : {}),
       })
     : undefined;
   let controllerState: 'waiting' | 'starting' | 'running' = 'waiting';
