@@ -1,10 +1,11 @@
 /**
  * Every benchmark with its defaults, and the figures appended to bench/RESULTS.md.
  *
- *   npm run bench                    rsync (1 GiB / 10,000 files) and controller (1,000 CRs); appends
- *   npm run bench:smoke              tiny sizes (20 MiB / 200 files, 20 CRs): only checks that both
+ *   npm run bench                    rsync, restic and rclone (1 GiB / 10,000 files each) and
+ *                                    controller (1,000 CRs); appends
+ *   npm run bench:smoke              tiny sizes (20 MiB / 200 files, 20 CRs): only checks that all
  *                                    still run and print figures; appends nothing
- *   npm run bench -- --only rsync|controller   one of them
+ *   npm run bench -- --only rsync|restic|rclone|controller   one of them
  *   npm run bench -- --note "TEXT"   a remark recorded with the results (shared machine, say)
  *   npm run bench -- --no-record     print only
  */
@@ -17,13 +18,21 @@ import {
   runControllerBench,
   type ControllerBenchOptions,
 } from './controller.js';
+import { formatRcloneResult, RCLONE_DEFAULTS, runRcloneBench, type RcloneBenchOptions } from './rclone.js';
+import { formatResticResult, RESTIC_DEFAULTS, runResticBench, type ResticBenchOptions } from './restic.js';
 import { formatRsyncResult, RSYNC_DEFAULTS, runRsyncBench, type RsyncBenchOptions } from './rsync.js';
 import { REPO_ROOT, seconds } from './support/common.js';
 import { formatMachine, machineFacts } from './support/machine.js';
+import { objectStorageVersions } from './support/object-storage.js';
 
 const RESULTS = join(REPO_ROOT, 'bench', 'RESULTS.md');
 
 const SMOKE_RSYNC: Partial<RsyncBenchOptions> = { sizeMiB: 20, files: 200, runs: 1 };
+// Every restic call spends ~0.5 s deriving the repository key (scrypt), whatever the size: one
+// variant (compiled, as the image runs it) keeps the smoke run near 20 s.
+const SMOKE_RESTIC: Partial<ResticBenchOptions> = { sizeMiB: 20, files: 200, runs: 1, variants: ['compiled'] };
+const SMOKE_RCLONE: Partial<RcloneBenchOptions> = { sizeMiB: 20, files: 200, runs: 1 };
+const BENCHMARKS = ['rsync', 'restic', 'rclone', 'controller'] as const;
 const SMOKE_CONTROLLER: Partial<ControllerBenchOptions> = { crs: 20, idleSeconds: 3 };
 
 async function main(): Promise<void> {
@@ -38,16 +47,18 @@ async function main(): Promise<void> {
   });
   const smoke = values.smoke ?? false;
   const only = values.only;
-  if (only !== undefined && only !== 'rsync' && only !== 'controller')
-    throw new Error('--only must be rsync or controller');
+  if (only !== undefined && !(BENCHMARKS as readonly string[]).includes(only))
+    throw new Error(`--only must be one of ${BENCHMARKS.join(', ')}`);
+  const runs = (name: (typeof BENCHMARKS)[number]) => only === undefined || only === name;
   const record = !smoke && !(values['no-record'] ?? false);
   const started = new Date();
   const t0 = performance.now();
-  const machine = await machineFacts({ kubernetes: only !== 'rsync' });
+  const machine = await machineFacts({ kubernetes: runs('controller') });
+  if (runs('restic') || runs('rclone')) Object.assign(machine.versions, await objectStorageVersions());
   process.stdout.write(`${formatMachine(machine)}\n\n`);
 
   const sections: string[] = [];
-  if (only !== 'controller') {
+  if (runs('rsync')) {
     const options = { ...RSYNC_DEFAULTS, ...(smoke ? SMOKE_RSYNC : {}) };
     process.stdout.write(`== rsync mover vs raw rsync (${options.sizeMiB} MiB, ${options.files} files) ==\n`);
     const result = await runRsyncBench(options);
@@ -57,7 +68,27 @@ async function main(): Promise<void> {
       `### rsync mover vs raw rsync (\`npm run bench:rsync -- --size-mib ${options.sizeMiB} --files ${options.files} --runs ${options.runs}\`)\n\n${text}`,
     );
   }
-  if (only !== 'rsync') {
+  if (runs('restic')) {
+    const options = { ...RESTIC_DEFAULTS, ...(smoke ? SMOKE_RESTIC : {}) };
+    process.stdout.write(`== restic mover vs raw restic (${options.sizeMiB} MiB, ${options.files} files) ==\n`);
+    const result = await runResticBench(options);
+    const text = formatResticResult(result);
+    process.stdout.write(`\n${text}\n\n`);
+    sections.push(
+      `### restic mover vs raw restic (\`npm run bench:restic -- --size-mib ${options.sizeMiB} --files ${options.files} --runs ${options.runs}\`)\n\n${text}`,
+    );
+  }
+  if (runs('rclone')) {
+    const options = { ...RCLONE_DEFAULTS, ...(smoke ? SMOKE_RCLONE : {}) };
+    process.stdout.write(`== rclone mover vs raw rclone (${options.sizeMiB} MiB, ${options.files} files) ==\n`);
+    const result = await runRcloneBench(options);
+    const text = formatRcloneResult(result);
+    process.stdout.write(`\n${text}\n\n`);
+    sections.push(
+      `### rclone mover vs raw rclone (\`npm run bench:rclone -- --size-mib ${options.sizeMiB} --files ${options.files} --runs ${options.runs}\`)\n\n${text}`,
+    );
+  }
+  if (runs('controller')) {
     const options = { ...CONTROLLER_DEFAULTS, ...(smoke ? SMOKE_CONTROLLER : {}) };
     process.stdout.write(`== controller (${options.crs} CRs) ==\n`);
     const result = await runControllerBench(options);

@@ -22,11 +22,13 @@
  *   SCRIBE_RESTIC_LIMIT_UPLOAD_KIB     restic --limit-upload                             (none)
  *   SCRIBE_RESTIC               restic executable, name on PATH or path               (restic)
  *
- * Steps: open the repository (`cat config`); initialize it only when restic says it does not
- * exist (exit 10; a wrong password or an unreachable endpoint is an error, never a reason to
- * initialize); `unlock` (removes stale locks only, so a killed earlier run does not block);
- * `backup .` from the data directory excluding lost+found; `forget` with the policy; `prune`
- * when due.
+ * Steps: open the repository with `unlock` (removes stale locks only, so a killed earlier run
+ * does not block; it opens the repository as `cat config` would, with the same exit codes);
+ * initialize it only when restic says it does not exist (exit 10; a wrong password or an
+ * unreachable endpoint is an error, never a reason to initialize); `backup .` from the data
+ * directory excluding lost+found; `forget` with the policy; `prune` when due. Every restic call
+ * spends about half a second deriving the repository key (scrypt), which is why opening and
+ * unlocking are one call (bench/restic.ts).
  *
  * Output: restic's output (redacted), `scribe restic backup: …` progress lines,
  * `scribe restic: lastPruned=<RFC 3339>` after a prune, a summary block for
@@ -36,7 +38,7 @@
  * (incomplete snapshot; forget and prune skipped); 11 locked by a live restic; 12 wrong
  * password; 124 repository unreachable; 128+n on signal n.
  */
-import { forgetArgs, backupArgs, initArgs, probeArgs, pruneArgs, unlockArgs } from './args.js';
+import { forgetArgs, backupArgs, initArgs, pruneArgs, unlockArgs } from './args.js';
 import { sourceConfig } from './config.js';
 import { isPruneDue, lastPrunedLine } from './prune.js';
 import { keepFlags } from './retain.js';
@@ -48,17 +50,13 @@ const session = new ResticSession('backup', process.env);
 async function backup(): Promise<string> {
   const config = sourceConfig(process.env);
   session.prepareCache(config);
-  const probe = await session.restic(config, 'open repository', probeArgs(config), {
-    deadline: true,
-    echoStdout: false,
-    allow: [10],
-  });
-  if (probe.status === 10) {
+  // Opens the repository (within the deadline) and removes stale locks; a new repository has none.
+  const opened = await session.restic(config, 'open repository', unlockArgs(config), { deadline: true, allow: [10] });
+  if (opened.status === 10) {
     session.log('the repository does not exist yet; initializing it');
     await session.restic(config, 'init', initArgs(config), { deadline: true });
     session.log('initialized a new repository');
   }
-  await session.restic(config, 'unlock', unlockArgs(config), { deadline: true });
   session.log(`backing up ${config.dataDir}`);
   await session.restic(config, 'backup', backupArgs(config), { cwd: config.dataDir });
 

@@ -1,0 +1,112 @@
+/**
+ * What the restic and rclone benchmarks share: MinIO on loopback (the tests' starter,
+ * src/local/s3.ts), the mover entrypoints as real processes (through tsx or bundled with esbuild,
+ * as bench/rsync.ts runs the rsync ones), the tools' versions, and checking that a restored
+ * directory equals the generated tree.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startS3Server, type S3Server } from '../../src/local/s3.js';
+import { toolDir } from '../../src/local/tools.js';
+import { REPO_ROOT, TSX_LOADER } from './common.js';
+import { start, toolPath, type Proc } from './processes.js';
+
+/** tsx: `node --import tsx/loader src/movers/M/X.ts`; compiled: `node X.js` from an esbuild bundle. */
+export type Variant = 'tsx' | 'compiled';
+export const VARIANTS: Variant[] = ['tsx', 'compiled'];
+
+/** Parses `--variant tsx,compiled`. */
+export function parseVariants(value: string | undefined): Variant[] {
+  if (value === undefined) return VARIANTS;
+  const chosen = value.split(',').map((v) => v.trim());
+  for (const v of chosen)
+    if (!VARIANTS.includes(v as Variant)) throw new Error(`--variant must be a list of ${VARIANTS.join(', ')}`);
+  return chosen as Variant[];
+}
+
+/** Starts one entrypoint of a mover as a process with `env` added to ours. */
+export type Launcher = (name: 'source' | 'destination', env: Record<string, string>) => Proc;
+
+/**
+ * A launcher of `src/movers/<mover>/{source,destination}`: through tsx (as bin/scribe runs them
+ * from a checkout), or compiled: both entrypoints bundled to plain JavaScript with esbuild into
+ * `outdir` (as the image runs the compiled dist/).
+ */
+export async function moverLauncher(mover: 'restic' | 'rclone', variant: Variant, outdir: string): Promise<Launcher> {
+  const source = (name: string) => join(REPO_ROOT, 'src/movers', mover, `${name}.ts`);
+  const env = (extra: Record<string, string>) => ({ ...process.env, PATH: toolPath(), ...extra });
+  if (variant === 'tsx')
+    return (name, extra) =>
+      start(process.execPath, ['--import', TSX_LOADER, source(name)], { cwd: REPO_ROOT, env: env(extra) });
+  const { build } = await import('esbuild');
+  await build({
+    entryPoints: ['source', 'destination'].map(source),
+    outdir,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'error',
+  });
+  return (name, extra) => start(process.execPath, [join(outdir, `${name}.js`)], { env: env(extra) });
+}
+
+/** MinIO on 127.0.0.1 with its data under `dir`, and one bucket. */
+export async function startBenchS3(dir: string, bucket: string): Promise<S3Server> {
+  const s3 = await startS3Server({ dir });
+  try {
+    await s3.createBucket(bucket);
+  } catch (error) {
+    await s3.stop();
+    throw error;
+  }
+  return s3;
+}
+
+/** The binary of a tool scripts/tools.sh builds (the one the mover tests use, too). */
+export async function toolBinary(name: 'restic' | 'rclone'): Promise<string> {
+  return join(await toolDir(name), name);
+}
+
+/** Versions of restic, rclone and MinIO (the pinned module: MinIO built with `go build` says DEVELOPMENT). */
+export async function objectStorageVersions(): Promise<Record<string, string>> {
+  const first = (command: string, args: string[]) => {
+    try {
+      return execFileSync(command, args, { encoding: 'utf8' }).split('\n')[0]?.trim() ?? 'unknown';
+    } catch {
+      return 'unknown';
+    }
+  };
+  let minio = 'unknown';
+  try {
+    const mod = readFileSync(join(REPO_ROOT, 'tools/minio/go.mod'), 'utf8');
+    minio = /^\s*github\.com\/minio\/minio (\S+)/m.exec(mod)?.[1] ?? 'unknown';
+  } catch {
+    // no wrapper module
+  }
+  return {
+    restic: first(await toolBinary('restic'), ['version']).replace(/^restic\s+/, ''),
+    rclone: first(await toolBinary('rclone'), ['version']).replace(/^rclone\s+/, ''),
+    minio: `${minio} (tools/minio)`,
+  };
+}
+
+/**
+ * Checks that `dir` equals the tree under `root`: `rsync --dry-run --checksum` from the tree would
+ * change nothing (contents compared byte for byte, and mtimes, modes, owners, symlinks; hard
+ * links too when `hardLinks`). The root directory's own attributes are not compared (restic keeps
+ * none of the backup root). Throws with the differences.
+ */
+export async function verifyEqualTree(root: string, dir: string, what: string, hardLinks: boolean): Promise<void> {
+  const flags = hardLinks ? '-aHc' : '-ac';
+  const proc = start(
+    'rsync',
+    [flags, '--delete', '--dry-run', '--itemize-changes', '--exclude=/lost+found', `${root}/`, `${dir}/`],
+    { env: { ...process.env, LANG: 'C' } },
+  );
+  const code = await proc.exited;
+  const pending = proc.output.split('\n').filter((line) => line.trim() !== '' && !/^\.d\S* \.\/$/.test(line));
+  if (code !== 0 || pending.length > 0)
+    throw new Error(`${what} differs from the tree (rsync exit ${code}):\n${pending.slice(0, 20).join('\n')}`);
+}
