@@ -49,7 +49,7 @@ export function validateSpec(cr: ScribeCr, facts: ValidationFacts = {}): FieldEr
   const mover = moverKindOf(cr);
   if (mover) {
     const options = spec[mover] as Record<string, unknown> | undefined;
-    if (cr.kind === 'ReplicationSource') errors.push(...sourceChecks(cr.spec.sourcePVC, facts));
+    if (cr.kind === 'ReplicationSource') errors.push(...sourceChecks(cr.spec.sourcePVC, mover, options ?? {}, facts));
     else errors.push(...destinationChecks(mover, options ?? {}, facts));
     if (mover === 'rsync') errors.push(...rsyncChecks(cr.kind, options ?? {}));
   }
@@ -62,9 +62,24 @@ export function describeErrors(errors: readonly FieldError[]): string {
   return errors.map((e) => `${e.field}: ${e.message}`).join('; ');
 }
 
-function sourceChecks(sourcePVC: string | undefined, facts: ValidationFacts): FieldError[] {
+function sourceChecks(
+  sourcePVC: string | undefined,
+  mover: string,
+  options: Record<string, unknown>,
+  facts: ValidationFacts,
+): FieldError[] {
   const errors: FieldError[] = [];
   if (!sourcePVC) errors.push({ field: 'spec.sourcePVC', message: 'name the PVC to replicate' });
+  // A clone, or a volume restored from a snapshot, cannot be smaller than what it copies: the
+  // storage driver would refuse it and the point-in-time PVC would stay Pending for ever.
+  const wanted = quantityBytes(options.capacity);
+  const has = quantityBytes(facts.volume?.capacity);
+  if (options.copyMethod !== 'None' && wanted !== undefined && has !== undefined && wanted < has) {
+    errors.push({
+      field: `spec.${mover}.capacity`,
+      message: `${String(options.capacity)} is smaller than PVC ${facts.volume?.name}'s ${facts.volume?.capacity}; a ${options.copyMethod === 'Snapshot' ? 'volume restored from a snapshot' : 'clone'} cannot be smaller than its source (omit capacity to use the source's)`,
+    });
+  }
   if (facts.volume?.volumeMode === 'Block') {
     // Decision 6: refuse clearly rather than copy a block device as if it were a directory.
     errors.push({
@@ -124,6 +139,33 @@ function rsyncChecks(kind: ScribeCr['kind'], options: Record<string, unknown>): 
     });
   }
   return errors;
+}
+
+const QUANTITY_FACTORS: Record<string, number> = {
+  '': 1,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+
+/** A resource quantity ("10Gi", "1500M", "1e3", 5) in bytes; undefined when it does not parse. */
+export function quantityBytes(quantity: unknown): number | undefined {
+  if (typeof quantity === 'number') return quantity;
+  if (typeof quantity !== 'string') return undefined;
+  const match = /^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE]([+-]?[0-9]+)|([a-zA-Z]*))$/.exec(quantity.trim());
+  if (!match) return undefined;
+  const factor = match[2] !== undefined ? 10 ** Number(match[2]) : QUANTITY_FACTORS[match[3] ?? ''];
+  return factor === undefined ? undefined : Number(match[1]) * factor;
 }
 
 function fieldError(message: string): FieldError {

@@ -1,8 +1,11 @@
 /**
  * Faults on a whole local system of this file's own: the API server and etcd restarted during
- * a sync, a mover pod killed mid-transfer, and secrets kept out of logs, Events and status.
+ * a sync, a mover pod killed mid-transfer, a destination volume that fills up (a tmpfs-backed
+ * volume of the local runtime's `scribe-local-sized` class), and secrets kept out of logs,
+ * Events and status.
  * Every cycle must still complete, with no duplicate work and the previous image intact.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +13,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ReplicationDestination, ReplicationSource } from '../../src/api/index.js';
 import { kubeRequest } from '../../src/kube/rest.js';
 import { collectionPath, RESOURCES } from '../../src/kube/resources.js';
+import { SIZED_CLASS } from '../../src/local/agent/kinds.js';
 import { startLocalRuntime, type LocalRuntime } from '../../src/local/runtime.js';
 import {
   copySecret,
@@ -38,8 +42,8 @@ afterAll(async () => {
   await runtime?.stop();
 });
 
-/** A destination and a manual source for `id`, with `files` files of sample data. */
-async function pair(id: string, files = 300) {
+/** A destination (rsync spec `destinationRsync`) and a manual source for `id`, with `files` files of sample data. */
+async function pair(id: string, files = 300, destinationRsync: object = { copyMethod: 'Snapshot', capacity: '1Gi' }) {
   const kc = runtime.kc;
   await createPvc(kc, 'src', id);
   const dir = await pvcDirectory(kc, 'src', id);
@@ -49,7 +53,7 @@ async function pair(id: string, files = 300) {
     apiVersion: API,
     kind: 'ReplicationDestination',
     metadata: { name: id },
-    spec: { rsync: { copyMethod: 'Snapshot', capacity: '1Gi' } },
+    spec: { rsync: destinationRsync },
   });
   const readDest = () => get<ReplicationDestination>(kc, 'ReplicationDestination', 'dst', id);
   const { rd, keys } = await listeningAddress(kc, 'dst', id);
@@ -151,6 +155,38 @@ describe('faults', () => {
       },
     });
     expect(snapshotTree(await pvcDirectory(kc, 'dst', 'check-killed'))).toEqual(snapshotTree(p.dir));
+  });
+
+  it('a destination volume that fills up fails the sync clearly and keeps the previous image', async () => {
+    const kc = runtime.kc;
+    // 30 files of ~27 KiB fit in 4 MiB; the second sync adds 6 MiB of incompressible data.
+    const p = await pair('full', 30, { copyMethod: 'Snapshot', capacity: '4Mi', storageClassName: SIZED_CLASS });
+    await p.start('one');
+    await p.synced('one');
+    const first = await waitForObject('the first image', p.readDest, (d) => Boolean(d.status?.latestImage?.name));
+    const previous = first.status?.latestImage?.name as string;
+    const before = snapshotTree(p.dir);
+
+    await writeFile(join(p.dir, 'd', 'big.bin'), randomBytes(6 * 1024 * 1024));
+    await patch(kc, 'ReplicationSource', 'src', 'full', { spec: { trigger: { manual: 'two' } } });
+    const failed = await waitForObject(
+      'the failure in status',
+      p.readSource,
+      (rs) => rs.status?.latestMoverStatus?.result === 'Failed',
+      240_000,
+    );
+    const reconciled = failed.status?.conditions?.find((c) => c.type === 'Reconciled');
+    expect(reconciled?.status).toBe('False');
+    expect(`${reconciled?.message}\n${failed.status?.latestMoverStatus?.logs}`).toMatch(
+      /No space left on device|destination volume full/i,
+    );
+    expect(failed.status?.lastManualSync).toBe('one');
+    // The previous image is still the latest, and still holds the first sync's data.
+    expect((await p.readDest())?.status?.latestImage?.name).toBe(previous);
+    await createPvc(kc, 'dst', 'check-full', {
+      dataSource: { apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: previous },
+    });
+    expect(snapshotTree(await pvcDirectory(kc, 'dst', 'check-full'))).toEqual(before);
   });
 
   it('never writes private keys into logs, Events or status', async () => {

@@ -18,3 +18,12 @@ export const DEFAULT_NODE_NAME = 'scribe-local';
 
 /** Annotation the external provisioner convention puts on the PVs it creates. */
 export const PROVISIONED_BY = 'pv.kubernetes.io/provisioned-by';
+
+/**
+ * A second StorageClass whose volumes hold no more than their requested capacity (tmpfs
+ * mounts, so it needs root): for tests of a volume that fills up.
+ */
+export const SIZED_CLASS = 'scribe-local-sized';
+
+/** The StorageClass parameter that makes the provisioner enforce capacity. */
+export const ENFORCE_CAPACITY_PARAMETER = 'scribe.backube/enforce-capacity';

@@ -5,7 +5,8 @@
  * binds. A claim with a dataSource (PersistentVolumeClaim = clone, VolumeSnapshot = restore)
  * is filled by copying the source directory before its PV exists, so whoever mounts it sees
  * the data. Released PVs of reclaim policy Delete lose their directory and are deleted.
- * Capacity is recorded on the PV, never enforced.
+ * Capacity is recorded on the PV; it is enforced only for the `scribe-local-sized` class, whose
+ * volumes are tmpfs mounts of the requested size (root only), so a volume can really fill up.
  */
 import type { KubeConfig, V1PersistentVolume, V1PersistentVolumeClaim, V1StorageClass } from '@kubernetes/client-node';
 import { join } from 'node:path';
@@ -13,8 +14,9 @@ import type { Observable, Subscription } from 'rxjs';
 import { ResourceInformer } from '../../kube/informer.js';
 import { isStatus, kubeRequest } from '../../kube/rest.js';
 import { collectionPath, objectPath, RESOURCES } from '../../kube/resources.js';
-import { copyDirectoryOnce, makeDirectoryOnce, removeDirectory } from './files.js';
-import { LOCAL_CLASS, LOCAL_DRIVER, PROVISIONED_BY } from './kinds.js';
+import { copyDirectoryOnce, makeDirectoryOnce, mountSizedDirectory, removeDirectory, unmountUnder } from './files.js';
+import { ENFORCE_CAPACITY_PARAMETER, LOCAL_CLASS, LOCAL_DRIVER, PROVISIONED_BY, SIZED_CLASS } from './kinds.js';
+import { quantityToNumber } from './quantity.js';
 import { KeyedTasks, Reconciler } from './reconciler.js';
 import { snapshotDirectoryOf } from './snapshots.js';
 import { claimDirectory } from './volumes.js';
@@ -32,6 +34,18 @@ export const LOCAL_STORAGE_CLASS = {
   kind: 'StorageClass',
   metadata: { name: LOCAL_CLASS, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
   provisioner: LOCAL_DRIVER,
+  volumeBindingMode: 'Immediate',
+  reclaimPolicy: 'Delete',
+  allowVolumeExpansion: false,
+};
+
+/** The class whose volumes hold no more than their capacity. */
+export const SIZED_STORAGE_CLASS = {
+  apiVersion: 'storage.k8s.io/v1',
+  kind: 'StorageClass',
+  metadata: { name: SIZED_CLASS },
+  provisioner: LOCAL_DRIVER,
+  parameters: { [ENFORCE_CAPACITY_PARAMETER]: 'true' },
   volumeBindingMode: 'Immediate',
   reclaimPolicy: 'Delete',
   allowVolumeExpansion: false,
@@ -63,7 +77,8 @@ export class Provisioner {
 
   /** Creates the StorageClass and starts provisioning. */
   async start(): Promise<void> {
-    await createIfAbsent(this.options.kc, collectionPath(RESOURCES.StorageClass), LOCAL_STORAGE_CLASS);
+    for (const storageClass of [LOCAL_STORAGE_CLASS, SIZED_STORAGE_CLASS])
+      await createIfAbsent(this.options.kc, collectionPath(RESOURCES.StorageClass), storageClass);
     for (const events$ of [this.claims.events$, this.volumes.events$] as Observable<unknown>[]) {
       this.subscriptions.push(events$.subscribe(() => this.reconciler.trigger()));
     }
@@ -77,6 +92,8 @@ export class Provisioner {
     await this.tasks.drain();
     for (const subscription of this.subscriptions) subscription.unsubscribe();
     await Promise.all([this.claims.stop(), this.volumes.stop()]);
+    // Sized volumes are mounts: leave none behind (the data directory may be removed next).
+    await unmountUnder(join(this.options.dataDir, 'volumes'));
   }
 
   private volumeDir(name: string) {
@@ -133,7 +150,16 @@ export class Provisioner {
     }
     const dir = this.volumeDir(volumeName);
     const source = claim.spec?.dataSourceRef ?? claim.spec?.dataSource;
-    if (source?.kind === 'PersistentVolumeClaim') {
+    if (storageClass.parameters?.[ENFORCE_CAPACITY_PARAMETER] === 'true') {
+      if (source) {
+        this.options.log(
+          `claim ${namespace}/${claim.metadata?.name}: ${SIZED_CLASS} volumes start empty (no dataSource)`,
+        );
+        return;
+      }
+      const bytes = quantityToNumber(claim.spec?.resources?.requests?.storage ?? '1Gi') ?? 2 ** 30;
+      await mountSizedDirectory(dir, bytes);
+    } else if (source?.kind === 'PersistentVolumeClaim') {
       // A clone reads the source volume as it is now, as a CSI clone would.
       await copyDirectoryOnce(await claimDirectory(this.options.kc, namespace, source.name), dir);
     } else if (source?.kind === 'VolumeSnapshot' && source.apiGroup === 'snapshot.storage.k8s.io') {

@@ -50,9 +50,31 @@ function build(cr: ScribeCr, cycle: MoverCycle): MoverPlan {
   return { objects: [job], temporary: [{ apiVersion: 'batch/v1', kind: 'Job', name }] };
 }
 
+/**
+ * A failed mover's output said in terms of the field to fix, when it tells: an rcloneConfig
+ * Secret without rclone.conf, or a rcloneConfigSection that rclone.conf does not have.
+ */
+export function explainRcloneFailure(cr: ScribeCr, logs: string): { field: string; message: string } | undefined {
+  const rclone = spec(cr);
+  if (/cannot read the rclone configuration/.test(logs))
+    return {
+      field: 'spec.rclone.rcloneConfig',
+      message: `Secret "${rclone.rcloneConfig}" has no key "rclone.conf"; it must hold the rclone configuration under that key`,
+    };
+  const section = /rclone\.conf has no section \[[^\]\n]*\] \(SCRIBE_RCLONE_CONFIG_SECTION\); it has: ([^;\n]*)/.exec(
+    logs,
+  );
+  if (section)
+    return {
+      field: 'spec.rclone.rcloneConfigSection',
+      message: `rclone.conf of Secret "${rclone.rcloneConfig}" has no section [${rclone.rcloneConfigSection}]; it has: ${section[1]}`,
+    };
+  return undefined;
+}
+
 function read(cr: ScribeCr, objects: readonly KubeObject[]): ObservedMover {
   const secret = spec(cr).rcloneConfig;
-  return readMoverJob(
+  const observed = readMoverJob(
     jobName(cr),
     objects,
     (code) => (code === 1 ? 'rclone failed (see latestMoverStatus.logs)' : 'unexpected error'),
@@ -61,6 +83,10 @@ function read(cr: ScribeCr, objects: readonly KubeObject[]): ObservedMover {
         ? [{ field: 'spec.rclone.rcloneConfig', message: `Secret "${secret}" does not exist (${message})` }]
         : [],
   );
+  const explained = observed.phase === 'failed' ? explainRcloneFailure(cr, observed.logs ?? '') : undefined;
+  return explained
+    ? { ...observed, message: `${explained.field}: ${explained.message} (${observed.message})` }
+    : observed;
 }
 
 function temporaryObjects(cr: ScribeCr): ObjectRef[] {

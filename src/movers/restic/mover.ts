@@ -117,13 +117,45 @@ export function explainResticExit(code: number): string {
   return meanings[code] ?? 'unexpected error (see latestMoverStatus.logs)';
 }
 
+/**
+ * A failed mover's output said in terms of the repository Secret (spec.restic.repository), when
+ * the failure is the Secret's: a required key it lacks, a password that does not open the
+ * repository, a repository or back end that is not there.
+ */
+export function explainResticFailure(
+  cr: ScribeCr,
+  code: number | undefined,
+  logs: string,
+): { field: string; message: string } | undefined {
+  const repository = spec(cr).repository;
+  const unset = /(RESTIC_REPOSITORY|RESTIC_PASSWORD) must be set/.exec(logs);
+  if (unset)
+    return {
+      field: 'spec.restic.repository',
+      message: `Secret "${repository}" has no ${unset[1]} key; it must hold RESTIC_REPOSITORY, RESTIC_PASSWORD and the back end's credentials`,
+    };
+  const byCode: Record<number, string> = {
+    [EXIT.wrongPassword]: `RESTIC_PASSWORD of Secret "${repository}" does not open the repository (it is never re-initialized)`,
+    [EXIT.noRepository]: `the repository that RESTIC_REPOSITORY of Secret "${repository}" names does not exist`,
+    [EXIT.unreachable]: `the back end that RESTIC_REPOSITORY of Secret "${repository}" names did not answer`,
+  };
+  const message = code === undefined ? undefined : byCode[code];
+  return message === undefined ? undefined : { field: 'spec.restic.repository', message };
+}
+
 function read(cr: ScribeCr, objects: readonly KubeObject[]): ObservedMover {
   const repository = spec(cr).repository;
-  const observed = readMoverJob(jobName(cr), objects, explainResticExit, (message) =>
+  let observed = readMoverJob(jobName(cr), objects, explainResticExit, (message) =>
     message.includes(repository)
       ? [{ field: 'spec.restic.repository', message: `Secret "${repository}" does not exist (${message})` }]
       : [],
   );
+  if (observed.phase === 'failed') {
+    const code = Number(/exited with code (\d+)/.exec(observed.message ?? '')?.[1] ?? Number.NaN);
+    const explained = explainResticFailure(cr, Number.isNaN(code) ? undefined : code, observed.logs ?? '');
+    if (explained)
+      observed = { ...observed, message: `${explained.field}: ${explained.message} (${observed.message})` };
+  }
   const pruned = /lastPruned=(\S+)/.exec(observed.logs ?? '')?.[1];
   return pruned && observed.phase === 'succeeded' ? { ...observed, published: { lastPruned: pruned } } : observed;
 }

@@ -7,6 +7,7 @@ import type { KubeObject, MoverCycle, MoverPlan, ObjectRef } from '../../../mach
 import type { ScribeCr } from '../../../machines/api.js';
 import type { ObservedMover } from '../../../machines/observation.js';
 import {
+  destinationPvcName,
   objectLabels,
   rsyncDestinationKeysName,
   rsyncDestinationName,
@@ -15,7 +16,7 @@ import {
 } from '../../../machines/naming.js';
 import type { MoverRuntime } from '../catalog.js';
 import { MOVER_POD_LABEL, moverJob, readMoverJob } from '../job.js';
-import { generateRsyncSecretContents } from './keys.js';
+import { generateRsyncSecretContents, REQUIRED_KEYS } from './keys.js';
 
 /** The port sshd listens on inside the mover pod; the Service maps spec.rsync.port to it. */
 export const SSHD_PORT = 8022;
@@ -158,9 +159,64 @@ function explainConfigError(cr: ScribeCr, message: string): Array<{ field: strin
   return [{ field: 'spec.rsync.sshKeys', message: `Secret "${secret}" is missing or incomplete (${message})${hint}` }];
 }
 
+/**
+ * A failed mover's output said in terms of the field to fix, when it tells: a key the Secret
+ * lacks or holds malformed, keys the other side refuses, an address nothing answers at. The
+ * mover is retried with backoff all the same: the Secret or the peer may be fixed meanwhile.
+ */
+export function explainRsyncFailure(
+  cr: ScribeCr,
+  logs: string,
+  code?: number,
+): { field: string; message: string } | undefined {
+  const spec = rsyncSpec(cr);
+  const secret = keySecrets(cr).mounted;
+  const keys = REQUIRED_KEYS[listens(cr) ? 'destination' : 'source'].join(', ');
+  const missing = /cannot read key "([^"]+)"/.exec(logs);
+  if (missing)
+    return {
+      field: 'spec.rsync.sshKeys',
+      message: `Secret "${secret}" has no key "${missing[1]}"; it must hold ${keys}`,
+    };
+  const malformed = /(\S+\.pub) is not an OpenSSH public key/.exec(logs);
+  if (malformed)
+    return {
+      field: 'spec.rsync.sshKeys',
+      message: `key "${malformed[1]}" of Secret "${secret}" is not an OpenSSH public key ("<type> <base64> [comment]")`,
+    };
+  const refused =
+    /(the destination's host key does not match destination\.pub|the destination refused the source's key[^\n]*?\))/.exec(
+      logs,
+    );
+  if (refused) return { field: 'spec.rsync.sshKeys', message: `Secret "${secret}": ${refused[1]}` };
+  const unreachable = /gave up after [^\n]*?last error: (?:exit code \d+: )?([^\n]*)/.exec(logs);
+  if (unreachable && !listens(cr))
+    return {
+      field: 'spec.rsync.address',
+      message: `nothing answers at ${spec.address ?? ''} port ${spec.port ?? 22} (spec.rsync.port): ${unreachable[1]}`,
+    };
+  // The receiving side learns the source's exit code only; 11 is rsync's "error in file I/O",
+  // almost always a volume too small for what the source sends.
+  if (code === 11 && listens(cr) && cr.kind === 'ReplicationDestination') {
+    const given = (spec as { destinationPVC?: string }).destinationPVC;
+    const pvc = given ?? destinationPvcName(cr.metadata.name ?? '');
+    return {
+      field: given === undefined ? 'spec.rsync.capacity' : 'spec.rsync.destinationPVC',
+      message: `the source could not write everything into PVC ${pvc} (rsync exit code 11, an error in file I/O): is it full? It must be at least as large as the source's data`,
+    };
+  }
+  return undefined;
+}
+
 function read(cr: ScribeCr, objects: readonly KubeObject[]): ObservedMover {
   const name = jobName(cr);
-  const observed = readMoverJob(name, objects, explainRsyncExit, (message) => explainConfigError(cr, message));
+  let observed = readMoverJob(name, objects, explainRsyncExit, (message) => explainConfigError(cr, message));
+  const code = Number(/exited with code (\d+)/.exec(observed.message ?? '')?.[1] ?? Number.NaN);
+  const explained =
+    observed.phase === 'failed'
+      ? explainRsyncFailure(cr, observed.logs ?? '', Number.isNaN(code) ? undefined : code)
+      : undefined;
+  if (explained) observed = { ...observed, message: `${explained.field}: ${explained.message} (${observed.message})` };
   if (!listens(cr)) return observed;
   const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === name) as
     | (KubeObject & {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeErrors, validateSpec } from '../../../machines/validate.js';
+import { describeErrors, quantityBytes, validateSpec } from '../../../machines/validate.js';
 import { destination, pvc, source } from './fixtures.js';
 
 const fields = (errors: { field: string }[]) => errors.map((e) => e.field);
@@ -46,6 +46,35 @@ describe('validateSpec', () => {
       'spec.rsync.address',
     ]);
     expect(validateSpec(source({ rsync: { copyMethod: 'None', address: 'fd00::1' } }))).toEqual([]);
+  });
+  it('a source capacity smaller than the source PVC names spec.<mover>.capacity (a clone cannot shrink)', () => {
+    const volume = pvc('data', { capacity: '5Gi' });
+    const small = (copyMethod: 'Clone' | 'Snapshot' | 'None', capacity: string) =>
+      validateSpec(source({ rsync: { copyMethod, capacity, address: 'a.example', sshKeys: 'k' } }), { volume });
+    expect(fields(small('Clone', '1Gi'))).toEqual(['spec.rsync.capacity']);
+    expect(describeErrors(small('Snapshot', '4Gi'))).toMatch(
+      /^spec\.rsync\.capacity: 4Gi is smaller than PVC data's 5Gi; a volume restored from a snapshot cannot be smaller/,
+    );
+    expect(small('Clone', '5Gi')).toEqual([]);
+    expect(small('Clone', '6G')).toEqual([]);
+    // copyMethod None copies nothing: the capacity is not used.
+    expect(small('None', '1Gi')).toEqual([]);
+    // Without the PVC's facts (not there yet) nothing can be said.
+    expect(
+      validateSpec(source({ rsync: { copyMethod: 'Clone', capacity: '1Mi', address: 'a', sshKeys: 'k' } })),
+    ).toEqual([]);
+    const restic = source({ rsync: undefined, restic: { copyMethod: 'Clone', repository: 'r', capacity: '100Mi' } });
+    expect(fields(validateSpec(restic, { volume }))).toEqual(['spec.restic.capacity']);
+  });
+  it('reads resource quantities', () => {
+    expect(quantityBytes('1Gi')).toBe(2 ** 30);
+    expect(quantityBytes('1500M')).toBe(1.5e9);
+    expect(quantityBytes('1e3')).toBe(1000);
+    expect(quantityBytes('0.5Ki')).toBe(512);
+    expect(quantityBytes(42)).toBe(42);
+    expect(quantityBytes('ten gigs')).toBeUndefined();
+    expect(quantityBytes('1Xi')).toBeUndefined();
+    expect(quantityBytes(undefined)).toBeUndefined();
   });
   it('decision 7: external CRs are not checked', () => {
     expect(validateSpec(source({ external: { provider: 'x.io/p' }, trigger: { schedule: 'bad' } }))).toEqual([]);
