@@ -39,4 +39,6 @@ if [ "$(id -u)" -eq 0 ]; then
   done
 fi
 bash scripts/tools.sh module-dir snapshot-crds github.com/kubernetes-csi/external-snapshotter/client/v8 >/dev/null
+# The Prometheus Operator's CRDs (ServiceMonitor, PrometheusRule, ...) for the integration tests.
+bash scripts/tools.sh module-dir prometheus-crds github.com/prometheus-operator/prometheus-operator >/dev/null
 echo "setup complete"

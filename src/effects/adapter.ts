@@ -155,7 +155,7 @@ export class EffectsAdapter {
   private recordMetrics(observed: ScribeCr, cr: ScribeCr, action: Extract<Action, { type: 'recordMetrics' }>) {
     const labels = metricLabels(cr, this.moverFor(cr)?.kind);
     if (!labels) return;
-    recordStepMetrics(this.deps.metrics, labels, observed.status, cr.status, action);
+    recordStepMetrics(this.deps.metrics, labels, observed.status, cr.status, action, cr.metadata.creationTimestamp);
   }
 }
 

@@ -1,4 +1,7 @@
-/** Installs Scribe's CRDs and the upstream VolumeSnapshot CRDs into a cluster and waits for them. */
+/**
+ * Installs Scribe's CRDs and the upstream VolumeSnapshot CRDs into a cluster and waits for them;
+ * the test control plane also gets the Prometheus Operator's (prometheusCrdFiles).
+ */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -15,6 +18,22 @@ const SNAPSHOT_CRD_FILES = [
   'snapshot.storage.k8s.io_volumesnapshots.yaml',
 ];
 
+/**
+ * The Prometheus Operator's CRDs (monitoring.coreos.com/v1) that the chart renders objects of
+ * (ServiceMonitor, PrometheusRule: its Capabilities checks) and the guide shows (Prometheus,
+ * ServiceMonitor), plus PodMonitor. Pinned in tools/prometheus-crds; the module's
+ * example/prometheus-operator-crd holds them with long descriptions stripped. The Prometheus
+ * CRD is ~450 kB as JSON: too large for client-side apply's last-applied annotation (256 kB),
+ * which installCrds does not use (server-side apply).
+ */
+const PROMETHEUS_OPERATOR_MODULE = 'github.com/prometheus-operator/prometheus-operator';
+const PROMETHEUS_CRD_FILES = [
+  'monitoring.coreos.com_servicemonitors.yaml',
+  'monitoring.coreos.com_podmonitors.yaml',
+  'monitoring.coreos.com_prometheusrules.yaml',
+  'monitoring.coreos.com_prometheuses.yaml',
+];
+
 interface Crd {
   metadata: { name: string };
   status?: { conditions?: Array<{ type: string; status: string }> };
@@ -26,6 +45,16 @@ export async function crdFiles(): Promise<string[]> {
   const scribe = (await readdir(scribeDir)).filter((f) => f.endsWith('.yaml')).map((f) => join(scribeDir, f));
   const snapshotDir = join(await moduleDir('snapshot-crds', SNAPSHOTTER_MODULE), 'config', 'crd');
   return [...scribe, ...SNAPSHOT_CRD_FILES.map((f) => join(snapshotDir, f))];
+}
+
+/** Paths of the Prometheus Operator CRD files, from their pinned module (downloaded once, cached). */
+export async function prometheusCrdFiles(): Promise<string[]> {
+  const dir = join(
+    await moduleDir('prometheus-crds', PROMETHEUS_OPERATOR_MODULE),
+    'example',
+    'prometheus-operator-crd',
+  );
+  return PROMETHEUS_CRD_FILES.map((f) => join(dir, f));
 }
 
 /** Applies (server-side) every CRD and waits until each one is Established. */

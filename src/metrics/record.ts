@@ -7,13 +7,18 @@ import type { RecordMetricsAction } from '../../machines/actions.js';
 import type { ScribeStatus } from '../../machines/api.js';
 import { SYNC_RESULTS, type CrLabels, type ScribeMetrics } from './registry.js';
 
-/** Updates `metrics` for one step of a CR: `before` is the status the step observed, `after` what it wrote. */
+/**
+ * Updates `metrics` for one step of a CR: `before` is the status the step observed, `after` what
+ * it wrote, `createdAt` the CR's metadata.creationTimestamp (an RFC 3339 string as the API server
+ * sends it; typed Date by the client library).
+ */
 export function recordStepMetrics(
   metrics: ScribeMetrics,
   labels: CrLabels,
   before: ScribeStatus | undefined,
   after: ScribeStatus | undefined,
   action: RecordMetricsAction,
+  createdAt?: string | Date,
 ): void {
   metrics.outOfSync.set(labels, action.outOfSync ? 1 : 0);
   // Touch the counters so their series exist at 0 before the first event: increase() and
@@ -23,6 +28,9 @@ export function recordStepMetrics(
   metrics.syncStalled.set(labels, isStalled(after) ? 1 : 0);
   const lastSync = Date.parse(after?.lastSyncTime ?? '');
   if (Number.isFinite(lastSync)) metrics.lastSuccessTimestamp.set(labels, lastSync / 1000);
+  // The recovery point alert counts from creation while no sync has succeeded yet.
+  const created = createdAt instanceof Date ? createdAt.getTime() : Date.parse(createdAt ?? '');
+  if (Number.isFinite(created)) metrics.createdTimestamp.set(labels, created / 1000);
   if (action.completedSync) {
     metrics.syncDuration.observe(labels, action.completedSync.durationSeconds);
     if (action.completedSync.missedInterval) metrics.missedIntervals.inc(labels);

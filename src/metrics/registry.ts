@@ -54,6 +54,13 @@ export class ScribeMetrics {
     labelNames: LABELS,
     registers: [this.registry],
   });
+  /** Where the recovery point age counts from while a CR has never synced successfully. */
+  readonly createdTimestamp = new Gauge({
+    name: 'scribe_replication_created_timestamp_seconds',
+    help: 'Unix time the ReplicationSource or ReplicationDestination was created (metadata.creationTimestamp)',
+    labelNames: LABELS,
+    registers: [this.registry],
+  });
 
   readonly syncStalled = new Gauge({
     name: 'scribe_sync_stalled',
@@ -73,6 +80,7 @@ export class ScribeMetrics {
       this.syncDuration,
       this.outOfSync,
       this.lastSuccessTimestamp,
+      this.createdTimestamp,
       this.syncStalled,
     ]) {
       metric.remove(labels);

@@ -4,7 +4,7 @@
  */
 import type { TestProject } from 'vitest/node';
 import { startControlPlane, type ControlPlane } from '../../src/local/control-plane.js';
-import { installCrds } from '../../src/local/crds.js';
+import { crdFiles, installCrds, prometheusCrdFiles } from '../../src/local/crds.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
 
 declare module 'vitest' {
@@ -18,7 +18,11 @@ let controlPlane: ControlPlane | undefined;
 export async function setup(project: TestProject): Promise<void> {
   const started = Date.now();
   controlPlane = await startControlPlane({ controllers: true, log: (line) => console.log(`[cluster] ${line}`) });
-  await installCrds(loadKubeConfig({ kubeconfig: controlPlane.kubeconfigPath }));
+  // Scribe's and the VolumeSnapshot CRDs, and the Prometheus Operator's: the chart's
+  // ServiceMonitor and PrometheusRule (Capabilities checks) and the guide's monitoring YAML
+  // meet the real schemas.
+  const files = [...(await crdFiles()), ...(await prometheusCrdFiles())];
+  await installCrds(loadKubeConfig({ kubeconfig: controlPlane.kubeconfigPath }), files);
   console.log(`[cluster] ready in ${Date.now() - started} ms`);
   project.provide('kubeconfig', controlPlane.kubeconfigPath);
 }

@@ -42,7 +42,9 @@ function operator(initial: ReplicationSource) {
     step(now: number, seen: OwnedObjects) {
       const result = step(cr, { now, owned: seen });
       const action = result.actions.find((a): a is RecordMetricsAction => a.type === 'recordMetrics');
-      if (action) recordStepMetrics(metrics, labels, cr.status, result.nextPersisted, action);
+      if (action) {
+        recordStepMetrics(metrics, labels, cr.status, result.nextPersisted, action, cr.metadata.creationTimestamp);
+      }
       cr = { ...cr, status: result.nextPersisted };
       return result;
     },
@@ -50,6 +52,11 @@ function operator(initial: ReplicationSource) {
       return sample(await metrics.registry.metrics(), name, { ...labels, ...extra });
     },
   };
+}
+
+/** `cr` as the API server sends it: metadata.creationTimestamp an RFC 3339 string (typed Date by the client). */
+function createdAt<T extends ReplicationSource>(cr: T, timestamp: string | Date): T {
+  return { ...cr, metadata: { ...cr.metadata, creationTimestamp: timestamp as Date } };
 }
 
 describe('metrics over a sync cycle', () => {
@@ -126,9 +133,46 @@ describe('metrics over a sync cycle', () => {
     expect(await op.value('scribe_sync_stalled')).toBe(0);
   });
 
-  it('forgets every series of a deleted CR', async () => {
-    const op = operator(source({ trigger: { schedule: '*/5 * * * *' } }));
+  it('reports the creation time from the first step, so the recovery point age of a CR that never synced is known', async () => {
+    const created = '2023-12-31T22:00:00Z';
+    const op = operator(createdAt(source({ trigger: { schedule: '*/5 * * * *' } }), created));
     op.step(T0, world.clean());
+    expect(await op.value('scribe_replication_created_timestamp_seconds')).toBe(Date.parse(created) / 1000);
+    expect(await op.value('scribe_last_successful_sync_timestamp_seconds')).toBeUndefined();
+
+    // Failing: still no success, the creation time still there (the alert counts from it).
+    const id = op.cr.status?.cycle?.id ?? '';
+    op.step(T0 + 1000, world.pit(id));
+    expect(op.step(T0 + 2000, world.failed(id, 0)).state).toBe('failed');
+    expect(await op.value('scribe_replication_created_timestamp_seconds')).toBe(Date.parse(created) / 1000);
+    expect(await op.value('scribe_last_successful_sync_timestamp_seconds')).toBeUndefined();
+
+    // After the first success both are exported; the creation time does not move.
+    const retryAt = Date.parse(op.cr.status?.cycle?.retryAfter ?? '');
+    op.step(retryAt, world.pit(id));
+    expect(op.step(retryAt + 2000, world.succeeded(id, 1)).state).toBe('complete');
+    expect(await op.value('scribe_last_successful_sync_timestamp_seconds')).toBe(
+      Date.parse(op.cr.status?.lastSyncTime ?? '') / 1000,
+    );
+    expect(await op.value('scribe_replication_created_timestamp_seconds')).toBe(Date.parse(created) / 1000);
+  });
+
+  it('takes a creation time typed Date, and exports none for a CR without one', async () => {
+    const created = new Date('2023-06-01T12:00:00Z');
+    const dated = operator(createdAt(source({ trigger: {} }), created));
+    dated.step(T0, world.clean());
+    expect(await dated.value('scribe_replication_created_timestamp_seconds')).toBe(created.getTime() / 1000);
+
+    const undated = operator(source({ trigger: {} }));
+    undated.step(T0, world.clean());
+    expect(await undated.value('scribe_volume_out_of_sync')).toBe(0);
+    expect(await undated.value('scribe_replication_created_timestamp_seconds')).toBeUndefined();
+  });
+
+  it('forgets every series of a deleted CR', async () => {
+    const op = operator(createdAt(source({ trigger: { schedule: '*/5 * * * *' } }), '2023-12-31T22:00:00Z'));
+    op.step(T0, world.clean());
+    expect(await op.value('scribe_replication_created_timestamp_seconds')).toBeDefined();
     op.metrics.forget(labels);
     expect(await op.metrics.registry.metrics()).not.toContain('obj_name="db"');
   });
