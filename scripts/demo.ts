@@ -6,9 +6,10 @@
  */
 import { Command } from 'commander';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { parse } from 'yaml';
+import { dirname, join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ReplicationDestination, ReplicationSource } from '../src/api/index.js';
 import { startLocalRuntime } from '../src/local/runtime.js';
@@ -84,10 +85,39 @@ try {
   say('kubectl describe replicationsource -n source database-source (status)');
   console.log(kubectlRun('get', 'replicationsource', '-n', 'source', 'database-source', '-o', 'jsonpath={.status}'));
   console.log(`\nlast sync took ${synced.status?.lastSyncDuration}; next sync at ${synced.status?.nextSyncTime}`);
-  say(`the destination's latestImage: VolumeSnapshot ${image.status?.latestImage?.name}`);
+  const latest = image.status?.latestImage;
+  say(`the destination's latestImage: ${latest?.kind} ${latest?.name}`);
+  // The seed's restore: a PVC whose dataSource is the latestImage, as large as the destination.
+  const restore = {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name: 'mysql-pv-claim-restored', namespace: 'dest' },
+    spec: {
+      accessModes: image.spec.rsync?.accessModes ?? ['ReadWriteOnce'],
+      dataSource: {
+        apiGroup: latest?.apiGroup ?? (latest?.kind === 'VolumeSnapshot' ? 'snapshot.storage.k8s.io' : undefined),
+        kind: latest?.kind,
+        name: latest?.name,
+      },
+      resources: { requests: { storage: image.spec.rsync?.capacity ?? '2Gi' } },
+    },
+  };
+  const plugin = join(repoRoot(), 'dist', 'kubectl-scribe');
+  const build = existsSync(plugin)
+    ? ''
+    : `(cd ${repoRoot()} && npm run build:plugin)   # once: dist/kubectl-scribe, for \`kubectl scribe\`\n`;
   console.log(`
-Restore it into a PVC, as the seed's walkthrough does:
-  kubectl --kubeconfig ${runtime.kubeconfigPath} -n dest get volumesnapshots
+To look at it${options.keep ? '' : ' (run `npm run demo -- --keep` to keep the system up for this)'}, in another shell:
+
+export KUBECONFIG=${runtime.kubeconfigPath} PATH=${dirname(kubectl)}:${dirname(plugin)}:$PATH
+${build}# the destination's state chart, recent transitions and the objects of its cycle:
+kubectl scribe inspect replicationdestination/database-destination -n dest
+# restore the latest image into a new PVC, as the seed's walkthrough does:
+kubectl apply -f - <<'EOF'
+${stringify(restore).trimEnd()}
+EOF
+kubectl get pvc -n dest mysql-pv-claim-restored
+
 Operator log (JSON lines): ${runtime.operatorLog}`);
 
   if (!options.keep) await stop(0);

@@ -3,6 +3,7 @@
  * its list, plus sync, status and inspect.
  */
 import { Command, Option } from 'commander';
+import type { ScribeCr } from '../../machines/api.js';
 import { chartOf } from '../inspect/chart.js';
 import { renderHtml } from '../inspect/html.js';
 import { parseKindName } from '../inspect/kinds.js';
@@ -38,6 +39,23 @@ const defaultIo: ProgramIo = {
 };
 
 const OUTPUTS = ['text', 'mermaid', 'svg', 'html', 'json'] as const;
+
+/** An output format of `inspect -o`. */
+export type InspectOutput = (typeof OUTPUTS)[number];
+
+/** What `inspect -o <output>` prints for a CR (exported so tests render exactly the same documents). */
+export function renderInspection(cr: ScribeCr, output: InspectOutput): string {
+  const inspection = inspectionOf(cr, chartOf());
+  const render = {
+    text: () => renderText(inspection),
+    json: () => renderJson(inspection),
+    mermaid: () => renderMermaid(inspection.chart, inspection.state),
+    svg: () =>
+      `${renderSvg(inspection.chart, { current: inspection.state, title: `${cr.kind} ${cr.metadata.namespace}/${cr.metadata.name}` })}\n`,
+    html: () => renderHtml(inspection),
+  }[output];
+  return render();
+}
 
 /** Adds the seed's options, `--config` and `--timeout` to a replication command. */
 function withSeedOptions(command: Command): Command {
@@ -116,15 +134,23 @@ export function buildProgram(io: ProgramIo = defaultIo): Command {
       .command('sync')
       .description('set a manual trigger on a CR and follow the sync until it completes or fails')
       .argument('<kind/name>', 'replicationsource/NAME (rs) or replicationdestination/NAME (rd)')
-      .option('--timeout <duration>', 'give up after this long (e.g. 90s, 5m)', '10m'),
-  ).action(async (ref: string, opts: { context?: string; namespace?: string; timeout: string }) => {
+      .option('--timeout <duration>', 'give up after this long (e.g. 90s, 5m); exit code 2', '10m')
+      .option(
+        '--fail-fast',
+        "exit with code 1 at the first failed attempt of this sync, naming the failure, instead of following the operator's retries until --timeout",
+      ),
+  ).action(async (ref: string, opts: { context?: string; namespace?: string; timeout: string; failFast?: boolean }) => {
     const { kind, name } = parseKindName(ref);
     const timeoutMs = parseTimeout(opts.timeout);
     const cluster = connect(opts.context);
     const namespace = opts.namespace ?? cluster.namespace;
     const token = await setManualTrigger(cluster, kind, namespace, name, manualToken(), { print: io.out, timeoutMs });
     io.out(`set manual trigger ${token} on ${kind} ${namespace}/${name}`);
-    await followSync(cluster, kind, namespace, name, token, { timeoutMs, print: io.out });
+    await followSync(cluster, kind, namespace, name, token, {
+      timeoutMs,
+      print: io.out,
+      failFast: opts.failFast === true,
+    });
   });
 
   withTarget(
@@ -146,20 +172,11 @@ export function buildProgram(io: ProgramIo = defaultIo): Command {
       )
       .argument('<kind/name>', 'replicationsource/NAME (rs) or replicationdestination/NAME (rd)')
       .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUTS).default('text')),
-  ).action(async (ref: string, opts: { context?: string; namespace?: string; output: (typeof OUTPUTS)[number] }) => {
+  ).action(async (ref: string, opts: { context?: string; namespace?: string; output: InspectOutput }) => {
     const { kind, name } = parseKindName(ref);
     const cluster = connect(opts.context);
     const cr = await readCr(cluster, kind, opts.namespace ?? cluster.namespace, name);
-    const inspection = inspectionOf(cr, chartOf());
-    const render = {
-      text: () => renderText(inspection),
-      json: () => renderJson(inspection),
-      mermaid: () => renderMermaid(inspection.chart, inspection.state),
-      svg: () =>
-        `${renderSvg(inspection.chart, { current: inspection.state, title: `${kind} ${cr.metadata.namespace}/${name}` })}\n`,
-      html: () => renderHtml(inspection),
-    }[opts.output];
-    io.write(render());
+    io.write(renderInspection(cr, opts.output));
   });
 
   return program;

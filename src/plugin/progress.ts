@@ -80,12 +80,20 @@ export interface FollowOptions {
   timeoutMs: number;
   print: Print;
   intervalMs?: number;
+  /**
+   * End the wait with exit 1 at the first failed attempt recorded after the trigger was set,
+   * instead of following the operator's retries until the timeout.
+   */
+  failFast?: boolean;
+  /** Reads the CR; by default a GET from the cluster (unit tests pass a sequence of statuses). */
+  read?: () => Promise<ScribeCr | undefined>;
 }
 
 /**
  * Waits until lastManualSync equals `token`, printing each new transition. A failed attempt is
- * reported and followed by the operator's own retry; an invalid spec ends the wait with exit 1,
- * and so does the timeout (naming the last failure, if any).
+ * reported and followed by the operator's own retry, unless `failFast` is set: then it ends the
+ * wait with exit 1, naming the failure. An invalid spec ends the wait with exit 1, and the
+ * timeout with exit 2 (naming the last failure, if any).
  */
 export async function followSync(
   c: Cluster,
@@ -104,8 +112,9 @@ export async function followSync(
   let lastFailure: string | undefined;
   let progress: MoverProgress | undefined;
   let progressRead = 0;
+  const readCr = options.read ?? (() => read<ScribeCr>(c, kind, namespace, name));
   for (;;) {
-    const cr = await read<ScribeCr>(c, kind, namespace, name);
+    const cr = await readCr();
     if (!cr) throw new PluginError(`${kind} ${namespace}/${name} disappeared while syncing`);
     const status = cr.status ?? {};
     const journal = status.journal ?? [];
@@ -123,9 +132,18 @@ export async function followSync(
       lastState = j.to;
       lastNote = Date.now();
       if (j.to === 'failed') {
+        lastFailure = j.reason || 'the attempt failed';
+        if (options.failFast) {
+          // The journal's reason is the failure itself; the mover's output (written with the
+          // same status update) says why, as it does for an invalid spec.
+          const logs = status.latestMoverStatus?.result === 'Failed' ? status.latestMoverStatus.logs : undefined;
+          throw new PluginError(
+            `sync of ${kind} ${namespace}/${name} failed: ${lastFailure} (--fail-fast: not waiting for the operator's retry; the manual trigger ${token} stays set)${logs ? `\nmover output:\n${logs.trimEnd()}` : ''}`,
+            EXIT_FAILURE,
+          );
+        }
         // The operator retries a failed attempt by itself (with backoff): say so and keep
         // following; the timeout ends the wait if it never succeeds.
-        lastFailure = j.reason ?? '';
         options.print(`${elapsed(start)}  attempt failed; the operator retries: ${lastFailure}`);
       }
       if (j.to === 'invalid') {

@@ -4,6 +4,7 @@
  * config.yaml in the working directory, the four commands, then sync, status and inspect.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,12 +13,25 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ReplicationDestination, ReplicationSource } from '../../src/api/index.js';
 import type { ScribeCr } from '../../machines/api.js';
 import { STATES, WORKING_STATES } from '../../machines/context.js';
+import { copySecret, listeningAddress } from '../../src/local/objects.js';
+import { toolDir } from '../../src/local/tools.js';
 import { MOVERS } from '../../src/movers/index.js';
 import { MOVER_POD_LABEL } from '../../src/movers/job.js';
 import { progressLine, REPORT_EVERY_LINES } from '../../src/movers/progress.js';
+import { generateSshKeyPair } from '../../src/movers/rsync/keys.js';
+import { EXIT_FAILURE, EXIT_TIMEOUT } from '../../src/plugin/errors.js';
 import { describeProgress, readMoverProgress } from '../../src/plugin/mover-progress.js';
 import { snapshotTree } from '../movers/rsync/support/tree.js';
-import { create, createPvc, e2eKubeConfig, e2eNamespace, get, pvcDirectory, waitForObject } from '../support/e2e.js';
+import {
+  create,
+  createPvc,
+  e2eKubeConfig,
+  e2eNamespace,
+  get,
+  patch,
+  pvcDirectory,
+  waitForObject,
+} from '../support/e2e.js';
 import { buildPluginBundle, runPlugin, twoContextKubeconfig, type PluginRun } from '../support/plugin.js';
 
 let bundle: string;
@@ -120,6 +134,11 @@ describe('kubectl-scribe on the local system', () => {
     expect(synced.stdout).toMatch(/moving → preserving {2}\(transfer succeeded\)/);
     expect(synced.stdout).toMatch(/sync complete: Successful/);
     expect(synced.stdout).toMatch(/mover summary:/);
+    // The reading must have caught the sync at work (not idle before or after it), and inspect
+    // must have named that very state.
+    expect(WORKING_STATES, `no reading caught a working state; last: ${JSON.stringify(caught)}`).toContain(
+      caught.state,
+    );
     expect(caught.inspected).toBe(caught.state);
     console.log(`[plugin e2e] inspect caught the source in state ${caught.state}`);
 
@@ -219,8 +238,11 @@ describe('kubectl-scribe on the local system', () => {
     const lone = await mkdtemp(join(tmpdir(), 'scribe-plugin-alone-'));
     await copyFile(bundle, join(lone, 'kubectl-scribe'));
     const empty = await mkdtemp(join(tmpdir(), 'scribe-plugin-cwd-'));
-    // Only the copied file and node: no checkout, no node_modules.
-    const path = [lone, dirname(process.execPath), '/usr/bin', '/bin'].join(':');
+    // Only the copied file, the kubectl the project builds (scripts/tools.sh) and the directory
+    // of node, which the file's `#!/usr/bin/env node` needs: no checkout, no node_modules/.bin.
+    const kubectlDir = await toolDir('kubernetes');
+    expect(existsSync(join(kubectlDir, 'kubectl')), `no kubectl in ${kubectlDir}`).toBe(true);
+    const path = [lone, kubectlDir, dirname(process.execPath)].join(':');
     const run = (command: string, args: string[]) =>
       new Promise<{ code: number | null; out: string }>((resolve) => {
         const child = spawn(command, args, { cwd: empty, env: { PATH: path, HOME: empty } });
@@ -245,14 +267,98 @@ describe('kubectl-scribe on the local system', () => {
     }
     const startHelp = await run('kubectl-scribe', ['start-replication', '--help']);
     expect(startHelp.out).toContain('--source-cron-spec <value>');
+    // kubectl finds the plugin on PATH as kubectl-scribe and runs it (kubectl's plugin mechanism).
+    const kubectlVersion = await run('kubectl', ['version', '--client']);
+    expect(kubectlVersion.code, kubectlVersion.out).toBe(0);
     const viaKubectl = await run('kubectl', ['scribe', '-h']);
-    if (viaKubectl.code !== -1) {
-      expect(viaKubectl.code, viaKubectl.out).toBe(0);
-      expect(viaKubectl.out).toContain('start-replication');
-    }
+    expect(viaKubectl.code, viaKubectl.out).toBe(0);
+    expect(viaKubectl.out).toContain('start-replication');
+    expect(viaKubectl.out).toContain('Usage: kubectl-scribe');
+    const viaKubectlSync = await run('kubectl', ['scribe', 'sync', '--help']);
+    expect(viaKubectlSync.code, viaKubectlSync.out).toBe(0);
+    expect(viaKubectlSync.out).toContain('--fail-fast');
     const noConfig = await run('kubectl-scribe', ['status']);
     expect(noConfig.code).toBe(1);
     expect(noConfig.out).toContain('error: no kubeconfig found');
+  });
+});
+
+describe('kubectl scribe sync on a source whose sync fails', () => {
+  it('follows the retries until --timeout (exit 2); with --fail-fast exits 1 at the first failure, naming it', async () => {
+    const kc = e2eKubeConfig();
+    const source = await e2eNamespace(kc, 'ffs');
+    const dest = await e2eNamespace(kc, 'ffd');
+    await createPvc(kc, source, 'data');
+    await writeFile(join(await pvcDirectory(kc, source, 'data'), 'file'), 'payload\n');
+    await create(kc, 'ReplicationDestination', dest, {
+      apiVersion: 'scribe.backube/v1alpha1',
+      kind: 'ReplicationDestination',
+      metadata: { name: 'dest' },
+      spec: { rsync: { copyMethod: 'None', capacity: '1Gi' } },
+    });
+    const { address, keys } = await listeningAddress(kc, dest, 'dest');
+    const good = await copySecret(kc, keys, dest, source);
+    // The destination's Secret with another source key pair: the destination refuses it
+    // ("Permission denied (publickey)"), which the mover does not retry, so each attempt fails.
+    const other = generateSshKeyPair('not-the-source');
+    await create(kc, 'Secret', source, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'wrong-keys' },
+      data: {
+        ...good?.data,
+        source: Buffer.from(other.privateKey).toString('base64'),
+        'source.pub': Buffer.from(other.publicKey).toString('base64'),
+      },
+    });
+    // One good sync first, so that the failures below are the trigger's own (a new CR's first
+    // sync is immediate whatever its trigger) and the operator's retry backoff starts afresh.
+    await create(kc, 'ReplicationSource', source, {
+      apiVersion: 'scribe.backube/v1alpha1',
+      kind: 'ReplicationSource',
+      metadata: { name: 'src' },
+      spec: { sourcePVC: 'data', trigger: { manual: 'one' }, rsync: { copyMethod: 'Clone', address, sshKeys: keys } },
+    });
+    const readSource = () => get<ReplicationSource>(kc, 'ReplicationSource', source, 'src');
+    await waitForObject(
+      'the first sync',
+      readSource,
+      (rs) => rs.status?.lastManualSync === 'one' && rs.status.state === 'idle',
+    );
+    await patch(kc, 'ReplicationSource', source, 'src', { spec: { rsync: { sshKeys: 'wrong-keys' } } });
+
+    const cwd = await workspace('');
+    const env = { KUBECONFIG: inject('e2eKubeconfig') };
+    const failFastStart = Date.now();
+    const failFast = await plugin(cwd, env, ['sync', 'rs/src', '-n', source, '--fail-fast'], EXIT_FAILURE);
+    const failFastSeconds = (Date.now() - failFastStart) / 1000;
+    expect(failFast.stdout).toMatch(/moving → failed {2}\(transfer failed/);
+    expect(failFast.stdout).not.toContain('the operator retries');
+    expect(failFast.stderr).toMatch(
+      new RegExp(
+        `^error: sync of ReplicationSource ${source}/src failed: transfer failed: [\\s\\S]*?\\(--fail-fast: not waiting for the operator's retry; the manual trigger kubectl-scribe-\\d{14}-\\d{3} stays set\\)\nmover output:\n`,
+      ),
+    );
+    expect(failFast.stderr).toMatch(/Permission denied|refused|host key/i);
+    // At once: the first attempt, well before the default --timeout of 10m.
+    expect(failFastSeconds).toBeLessThan(180);
+    const afterFailFast = await readSource();
+    expect(afterFailFast?.status?.latestMoverStatus?.result).toBe('Failed');
+
+    // The default: the failed attempts are reported and followed until --timeout.
+    const timeoutStart = Date.now();
+    const timedOut = await plugin(cwd, env, ['sync', 'rs/src', '-n', source, '--timeout', '60s'], EXIT_TIMEOUT);
+    const timeoutSeconds = (Date.now() - timeoutStart) / 1000;
+    expect(timedOut.stdout).toMatch(/attempt failed; the operator retries: transfer failed/);
+    expect(timedOut.stderr).toMatch(
+      new RegExp(
+        `^error: timed out after 60s: ReplicationSource ${source}/src is \\w+; the manual trigger kubectl-scribe-\\d{14}-\\d{3} stays set; last failure: transfer failed: `,
+      ),
+    );
+    expect(timeoutSeconds).toBeGreaterThanOrEqual(60);
+    console.log(
+      `[plugin e2e] sync --fail-fast ended after ${failFastSeconds.toFixed(1)}s; sync --timeout 60s after ${timeoutSeconds.toFixed(1)}s`,
+    );
   });
 });
 
