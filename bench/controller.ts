@@ -1,7 +1,8 @@
 /**
  * The controller at scale, against a real API server.
  *
- *   npm run bench:controller -- [--crs N] [--idle-seconds S] [--runtime compiled|tsx] [--cpu-prof] [--heap-snapshot]
+ *   npm run bench:controller -- [--crs N] [--idle-seconds S] [--paced N] [--paced-rate R] [--soak-cycles N]
+ *                               [--runtime compiled|tsx] [--cpu-prof] [--heap-snapshot]
  *
  * A real control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler on
  * loopback; src/local/control-plane.ts) with Scribe's CRDs, and Scribe's Controller with every
@@ -22,7 +23,10 @@
  *      patch sent → the Job's ADDED watch event arriving here; also from the CR's MODIFIED
  *      event), p50/p95/p99, time until all completed, and the operator's API requests per
  *      completed cycle;
- *   4. the operator's memory after that second round.
+ *   4. --paced (200) CRs triggered once more, one at a time at --paced-rate (10) per second:
+ *      trigger-to-Job latency when triggers do not arrive a thousand at once;
+ *   5. the operator's memory after those rounds; then more rounds on every CR until --soak-cycles
+ *      (10,000) cycles have completed in all, and the heap after a full GC once more.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -35,6 +39,7 @@ import { ResourceInformer } from '../src/kube/informer.js';
 import { kubeRequest } from '../src/kube/rest.js';
 import { collectionPath, objectPath, RESOURCES } from '../src/kube/resources.js';
 import { startControlPlane } from '../src/local/control-plane.js';
+import { bundleOperator } from '../src/cli/bundle.js';
 import { installCrds } from '../src/local/crds.js';
 import { generateSshKeyPair, rsyncSecretContents } from '../src/movers/rsync/keys.js';
 import {
@@ -66,6 +71,11 @@ export interface ControllerBenchOptions {
   runtime: 'compiled' | 'tsx';
   cpuProf: boolean;
   heapSnapshot: boolean;
+  /** Triggers of the paced round (after the burst): this many CRs, one every 1/pacedRate s. */
+  paced: number;
+  pacedRate: number;
+  /** Cycles completed in all before the last heap reading (more rounds on every CR until then). */
+  soakCycles: number;
   log: (line: string) => void;
 }
 
@@ -75,6 +85,9 @@ export const CONTROLLER_DEFAULTS: ControllerBenchOptions = {
   runtime: 'compiled',
   cpuProf: false,
   heapSnapshot: false,
+  paced: 200,
+  pacedRate: 10,
+  soakCycles: 10_000,
   log: (line) => process.stdout.write(`${line}\n`),
 };
 
@@ -98,6 +111,10 @@ export interface ControllerBenchResult {
   firstSyncAllCompleteMs: number;
   startupMemory: MemoryFigures;
   idleMemory: MemoryFigures;
+  /** At the end of the idle window, before the forced GC. */
+  idleEndMemory: MemoryFigures;
+  /** Highest RSS read from /proc during the idle window. */
+  idleMaxRss: number;
   idleMemoryAfterGc: MemoryFigures;
   idle: { seconds: number; cpuUserMs: number; cpuSystemMs: number; operatorRequests: number; allRequests: number };
   idleOtherRequests: Array<[string, number]>;
@@ -113,6 +130,10 @@ export interface ControllerBenchResult {
     operatorCpuMs: number;
     reconciles: number;
   };
+  /** Trigger-to-Job latencies when triggers arrive one at a time at a steady rate. */
+  paced: { count: number; rate: number; latenciesMs: number[] };
+  /** After the soak rounds: cycles completed in all, their time, memory after a full GC. */
+  soak: { cycles: number; rounds: number; ms: number; memoryAfterGc: MemoryFigures };
   /** Operator CPU from the first create until every first sync completed. */
   applyOperatorCpuMs: number;
   afterRoundsMemoryAfterGc: MemoryFigures;
@@ -173,23 +194,11 @@ class Operator {
   }
 }
 
-/** Bundles the operator process with esbuild where Node resolves the repository's node_modules. */
-async function bundleOperator(): Promise<string> {
-  const { build } = await import('esbuild');
+/** Bundles the operator process as the image's dist/operator.mjs is bundled (src/cli/bundle.ts). */
+async function bundleBenchOperator(): Promise<string> {
   const outdir = join(REPO_ROOT, 'node_modules', '.cache', 'scribe-bench');
   mkdirSync(outdir, { recursive: true });
-  const outfile = join(outdir, 'operator-process.mjs');
-  await build({
-    entryPoints: [join(REPO_ROOT, 'bench/support/operator-process.ts')],
-    outfile,
-    bundle: true,
-    packages: 'external',
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    logLevel: 'error',
-  });
-  return outfile;
+  return bundleOperator(join(outdir, 'operator-process.mjs'), join(REPO_ROOT, 'bench/support/operator-process.ts'));
 }
 
 /** Runs the benchmark and returns its figures. */
@@ -219,7 +228,11 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
     const crModifiedAt = new Map<string, number>();
     const triggerSentAt = new Map<string, number>();
     const jobSeenAt = new Map<string, number>();
-    let phase: 'first' | 'second' = 'first';
+    // The paced round: its trigger times, and its Jobs (a Job of the burst round does not count).
+    const pacedSentAt = new Map<string, number>();
+    const pacedJobAt = new Map<string, number>();
+    const burstJobUid = new Map<string, string>();
+    let phase: 'first' | 'second' | 'paced' | 'soak' = 'first';
     let jobsCompleted = 0;
 
     const onCr = (cr: Cr) => {
@@ -254,7 +267,18 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
       if (!owner) return;
       const key = `${owner.kind}/${job.metadata?.namespace}/${owner.name}`;
       const jobKey = `${job.metadata?.namespace}/${job.metadata?.name}/${job.metadata?.uid}`;
-      if (phase === 'second' && triggerSentAt.has(key) && !jobSeenAt.has(key)) jobSeenAt.set(key, now);
+      if (phase === 'second' && triggerSentAt.has(key) && !jobSeenAt.has(key)) {
+        jobSeenAt.set(key, now);
+        burstJobUid.set(key, job.metadata?.uid ?? '');
+      }
+      if (
+        phase === 'paced' &&
+        pacedSentAt.has(key) &&
+        !pacedJobAt.has(key) &&
+        job.metadata?.uid !== burstJobUid.get(key) &&
+        !job.metadata?.deletionTimestamp
+      )
+        pacedJobAt.set(key, now);
       const finished = job.status?.conditions?.some(
         (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
       );
@@ -314,7 +338,9 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
 
     // The operator, in its own process, once the informers above are running.
     const script =
-      options.runtime === 'compiled' ? await bundleOperator() : join(REPO_ROOT, 'bench/support/operator-process.ts');
+      options.runtime === 'compiled'
+        ? await bundleBenchOperator()
+        : join(REPO_ROOT, 'bench/support/operator-process.ts');
     const execArgv = ['--expose-gc', ...(options.runtime === 'tsx' ? ['--import', TSX_LOADER] : [])];
     if (options.cpuProf) {
       const dir = join(process.cwd(), 'bench-profiles');
@@ -417,20 +443,28 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
     await sleep(5000);
     await operator.call('idle');
     const idleMemory = await operator.memory();
-    const idleMemoryAfterGc = await operator.memory(true);
     if (options.heapSnapshot) {
       const path = join(process.cwd(), `bench-operator-idle-${Date.now()}.heapsnapshot`);
       await operator.call('heapSnapshot', { path });
       artifacts.push(`heap snapshot at idle: ${path}`);
     }
-    log(
-      `operator idle with ${crKeys.length} CRs: RSS ${mib(idleMemory.rss)}, heap ${mib(idleMemory.heapUsed)} (after GC: RSS ${mib(idleMemoryAfterGc.rss)}, heap ${mib(idleMemoryAfterGc.heapUsed)})`,
-    );
+    log(`operator idle with ${crKeys.length} CRs: RSS ${mib(idleMemory.rss)}, heap ${mib(idleMemory.heapUsed)}`);
     log(`measuring CPU and API requests over ${options.idleSeconds} s of idleness`);
     const idleCountsBefore = await counts();
     const cpuBefore = await operator.cpu();
-    await sleep(options.idleSeconds * 1000);
+    // RSS read from /proc once a second: asking the operator itself would wake it.
+    let idleMaxRss = 0;
+    const idleEnd = performance.now() + options.idleSeconds * 1000;
+    while (performance.now() < idleEnd) {
+      idleMaxRss = Math.max(idleMaxRss, procRss(operator.child.pid));
+      await sleep(Math.min(1000, Math.max(0, idleEnd - performance.now())));
+    }
     const cpuAfter = await operator.cpu();
+    const idleEndMemory = await operator.memory();
+    const idleMemoryAfterGc = await operator.memory(true);
+    log(
+      `  RSS at the end: ${mib(idleEndMemory.rss)} (max over the window ${mib(idleMaxRss)}; after a full GC ${mib(idleMemoryAfterGc.rss)})`,
+    );
     const idleCountsAfter = await counts();
     const idle = {
       seconds: options.idleSeconds,
@@ -490,7 +524,69 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
     log(
       `  operator API requests ${trigger.operatorRequests} for ${crKeys.length} cycles (${operator.results.ok - reconcilesBefore} reconciles)`,
     );
+    // 4. Triggers one at a time at a steady rate, as a busy cluster sends them: latency without a
+    //    thousand triggers queued in front of each one.
+    const pacedCrs = crs.slice(0, Math.min(options.paced, crs.length));
+    phase = 'paced';
+    log(`patching spec.trigger.manual on ${pacedCrs.length} CRs, one every ${seconds(1000 / options.pacedRate)}`);
+    const pacedStart = performance.now();
+    for (const [i, cr] of pacedCrs.entries()) {
+      await sleep(Math.max(0, pacedStart + (i * 1000) / options.pacedRate - performance.now()));
+      const key = `${cr.kind}/${cr.namespace}/${cr.name}`;
+      pacedSentAt.set(key, performance.now());
+      await kubeRequest(kc, {
+        method: 'PATCH',
+        path: objectPath(RESOURCES[cr.kind], cr.namespace, cr.name),
+        patchType: 'merge',
+        body: { spec: { trigger: { manual: 'paced' } } },
+      });
+    }
+    const pacedKeys = pacedCrs.map((cr) => `${cr.kind}/${cr.namespace}/${cr.name}`);
+    await waitAll('every paced sync', () => pacedKeys.every((key) => syncedAt.get(key)?.token === 'paced'), 900_000);
+    const paced = {
+      count: pacedKeys.length,
+      rate: options.pacedRate,
+      latenciesMs: pacedKeys.map((key) => (pacedJobAt.get(key) ?? Number.NaN) - (pacedSentAt.get(key) as number)),
+    };
+    log(
+      `  paced trigger-to-Job p50 ${seconds(percentile(paced.latenciesMs, 50))}, p99 ${seconds(percentile(paced.latenciesMs, 99))}`,
+    );
     const afterRoundsMemoryAfterGc = await operator.memory(true);
+
+    // 5. Soak: more rounds on every CR until --soak-cycles cycles have completed in all, then the
+    //    heap after a full GC again (compared with the one after the first 1,000 cycles).
+    phase = 'soak';
+    let soakCycles = crKeys.length * 2 + pacedKeys.length;
+    let soakRounds = 0;
+    const soakStart = performance.now();
+    while (soakCycles + crKeys.length <= options.soakCycles) {
+      soakRounds++;
+      const token = `soak-${soakRounds}`;
+      await mapLimit(crs, 32, (cr) =>
+        kubeRequest(kc, {
+          method: 'PATCH',
+          path: objectPath(RESOURCES[cr.kind], cr.namespace, cr.name),
+          patchType: 'merge',
+          body: { spec: { trigger: { manual: token } } },
+        }),
+      );
+      await waitAll(
+        `soak round ${soakRounds}`,
+        () => crKeys.every((key) => syncedAt.get(key)?.token === token),
+        900_000,
+      );
+      soakCycles += crKeys.length;
+    }
+    await operator.call('idle');
+    const soak = {
+      cycles: soakCycles,
+      rounds: soakRounds,
+      ms: performance.now() - soakStart,
+      memoryAfterGc: await operator.memory(true),
+    };
+    log(
+      `  soak: ${soak.cycles} cycles in all (${soak.rounds} more rounds in ${seconds(soak.ms)}); heap after a full GC ${mib(soak.memoryAfterGc.heapUsed)}`,
+    );
     return {
       crs: crKeys.length,
       sources,
@@ -503,10 +599,14 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
       applyOperatorCpuMs,
       startupMemory,
       idleMemory,
+      idleEndMemory,
+      idleMaxRss,
       idleMemoryAfterGc,
       idle,
       idleOtherRequests: diffCounts(idleCountsBefore, idleCountsAfter),
       trigger,
+      paced,
+      soak,
       afterRoundsMemoryAfterGc,
       reconciles: operator.results,
       artifacts,
@@ -528,6 +628,12 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
   }
 }
 
+/** A process's resident set from /proc, bytes (0 once it is gone). */
+function procRss(pid: number | undefined): number {
+  const status = pid === undefined ? '' : readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+}
+
 const cpuMs = (before: NodeJS.CpuUsage, after: NodeJS.CpuUsage) =>
   (after.user - before.user + after.system - before.system) / 1000;
 
@@ -538,6 +644,7 @@ export function formatControllerResult(r: ControllerBenchResult): string {
   const lines: string[] = [];
   const lat = r.trigger.latenciesMs.filter(Number.isFinite);
   const watch = r.trigger.fromWatchMs.filter(Number.isFinite);
+  const paced = r.paced.latenciesMs.filter(Number.isFinite);
   const cycles = r.crs;
   lines.push(
     `${r.crs} CRs (${r.sources} ReplicationSources + ${r.destinations} ReplicationDestinations, rsync, copyMethod None, manual triggers) in ${r.namespaces} namespaces; operator runtime: ${r.runtime}; **Jobs completed through the API** (no node runs mover pods).`,
@@ -566,6 +673,11 @@ export function formatControllerResult(r: ControllerBenchResult): string {
         ['trigger-to-Job p99', seconds(percentile(lat, 99)), `< 1 s: ${goal(percentile(lat, 99) < 1000)}`],
         ['trigger-to-Job max', seconds(Math.max(...lat)), ''],
         [
+          `paced: ${r.paced.count} triggers at ${r.paced.rate}/s, trigger-to-Job p50 / p99`,
+          `${seconds(percentile(paced, 50))} / ${seconds(percentile(paced, 99))}`,
+          `p99 < 1 s: ${goal(percentile(paced, 99) < 1000)}`,
+        ],
+        [
           'CR MODIFIED event → Job ADDED event p50 / p99',
           `${seconds(percentile(watch, 50))} / ${seconds(percentile(watch, 99))}`,
           '',
@@ -587,8 +699,19 @@ export function formatControllerResult(r: ControllerBenchResult): string {
           (r.trigger.allRequests / cycles).toFixed(2),
           '',
         ],
-        ['operator RSS idle', mib(r.idleMemory.rss), `< 150 MiB: ${goal(r.idleMemory.rss < 150 * 1024 * 1024)}`],
-        ['operator RSS idle after a full GC', mib(r.idleMemoryAfterGc.rss), ''],
+        ['operator RSS idle, 5 s after the last sync', mib(r.idleMemory.rss), ''],
+        [
+          `operator RSS idle, after ${r.idle.seconds} s idle`,
+          mib(r.idleEndMemory.rss),
+          `< 150 MiB: ${goal(r.idleEndMemory.rss < 150 * 1024 * 1024)}`,
+        ],
+        [`operator RSS idle, max over the ${r.idle.seconds} s`, mib(r.idleMaxRss), ''],
+        [
+          `heap used after a full GC: after ${r.crs} cycles → after ${r.soak.cycles}`,
+          `${mib(r.idleMemoryAfterGc.heapUsed)} → ${mib(r.soak.memoryAfterGc.heapUsed)}`,
+          `no growth beyond noise (≤ 10%): ${goal(r.soak.memoryAfterGc.heapUsed <= r.idleMemoryAfterGc.heapUsed * 1.1)}`,
+        ],
+        ['operator RSS idle, then after a full GC', mib(r.idleMemoryAfterGc.rss), ''],
         [
           `operator CPU over ${r.idle.seconds} s idle`,
           `${idleCpuMs.toFixed(0)} ms (${((idleCpuMs / (r.idle.seconds * 1000)) * 100).toFixed(2)}% of a core)`,
@@ -614,9 +737,11 @@ export function formatControllerResult(r: ControllerBenchResult): string {
       ['operator memory', 'RSS', 'heap used', 'heap total', 'external'],
       [
         ['started, no CRs', ...memoryCells(r.startupMemory)],
-        [`idle, ${r.crs} CRs`, ...memoryCells(r.idleMemory)],
+        [`idle, ${r.crs} CRs, 5 s after the last sync`, ...memoryCells(r.idleMemory)],
+        [`idle, ${r.crs} CRs, after ${r.idle.seconds} s idle`, ...memoryCells(r.idleEndMemory)],
         [`idle, ${r.crs} CRs, after full GC`, ...memoryCells(r.idleMemoryAfterGc)],
-        ['after the second round, after full GC', ...memoryCells(r.afterRoundsMemoryAfterGc)],
+        ['after the second and paced rounds, after full GC', ...memoryCells(r.afterRoundsMemoryAfterGc)],
+        [`after ${r.soak.cycles} cycles in all, after full GC`, ...memoryCells(r.soak.memoryAfterGc)],
       ],
     ),
   );
@@ -650,6 +775,9 @@ export function parseControllerArgs(args: string[]): ControllerBenchOptions {
       runtime: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       'heap-snapshot': { type: 'boolean', default: false },
+      paced: { type: 'string' },
+      'paced-rate': { type: 'string' },
+      'soak-cycles': { type: 'string' },
     },
   });
   const runtime = values.runtime ?? CONTROLLER_DEFAULTS.runtime;
@@ -661,6 +789,9 @@ export function parseControllerArgs(args: string[]): ControllerBenchOptions {
     runtime,
     cpuProf: values['cpu-prof'] ?? false,
     heapSnapshot: values['heap-snapshot'] ?? false,
+    paced: Math.round(positiveNumber('--paced', values.paced, CONTROLLER_DEFAULTS.paced)),
+    pacedRate: positiveNumber('--paced-rate', values['paced-rate'], CONTROLLER_DEFAULTS.pacedRate),
+    soakCycles: Math.round(positiveNumber('--soak-cycles', values['soak-cycles'], CONTROLLER_DEFAULTS.soakCycles)),
   };
 }
 

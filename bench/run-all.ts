@@ -33,7 +33,7 @@ const SMOKE_RSYNC: Partial<RsyncBenchOptions> = { sizeMiB: 20, files: 200, runs:
 const SMOKE_RESTIC: Partial<ResticBenchOptions> = { sizeMiB: 20, files: 200, runs: 1, variants: ['compiled'] };
 const SMOKE_RCLONE: Partial<RcloneBenchOptions> = { sizeMiB: 20, files: 200, runs: 1 };
 const BENCHMARKS = ['rsync', 'restic', 'rclone', 'controller'] as const;
-const SMOKE_CONTROLLER: Partial<ControllerBenchOptions> = { crs: 20, idleSeconds: 3 };
+const SMOKE_CONTROLLER: Partial<ControllerBenchOptions> = { crs: 20, idleSeconds: 3, paced: 5, soakCycles: 80 };
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
