@@ -11,6 +11,7 @@ export * from './level.js';
 export * from './mover.js';
 export * from './naming.js';
 export * from './observation.js';
+export * from './placement.js';
 export * from './rehydrate.js';
 export { replicationMachine } from './replication.js';
 export * from './step.js';

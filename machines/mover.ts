@@ -5,6 +5,7 @@
  */
 import type { ScribeCr } from './api.js';
 import type { ObservedMover, ObservedPvc } from './observation.js';
+import type { ObservedPod } from './placement.js';
 
 /** The movers Scribe ships, named as the spec's keys. */
 export const MOVER_KINDS = ['rsync', 'rclone', 'restic'] as const;
@@ -36,6 +37,10 @@ export interface MoverCycle {
 /** Facts a builder may need beyond the CR (decision 12: defaults fall back to the source PVC). */
 export interface MoverFacts {
   volume?: ObservedPvc | undefined;
+  /** The PVC the mover mounts as its data volume (the cycle's volume), as the caches hold it. */
+  mounted?: ObservedPvc | undefined;
+  /** The pods that mount that PVC now (placement.ts picks the mover's node from them). */
+  volumeUsers?: readonly ObservedPod[] | undefined;
 }
 
 /** What a builder wants to exist for one cycle. */

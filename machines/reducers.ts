@@ -116,27 +116,30 @@ export function settledWorking(ctx: ReplicationContext, obs: Observation, state:
   return withConditions(ctx.status, obs.cr, ctx.now, reconciled(), sync);
 }
 
+/** The field that names the PVC a cycle waits for: spec.sourcePVC, or spec.<mover>.destinationPVC. */
+function requiredUserPvcField(cr: ScribeCr): string {
+  return cr.kind === 'ReplicationSource' ? 'spec.sourcePVC' : `spec.${moverKindOf(cr) ?? 'rsync'}.destinationPVC`;
+}
+
+/** What a wait for the user's PVC says, naming the field (decision 3). */
+function waitingForPvcMessage(cr: ScribeCr): string {
+  return `${requiredUserPvcField(cr)}: PersistentVolumeClaim ${requiredUserPvc(cr) ?? ''} does not exist yet; waiting for it`;
+}
+
 /** Waiting for a PVC that does not exist yet (decision 3): not an error. */
 export function settledWaiting(ctx: ReplicationContext, obs: Observation): Status {
-  const pvc = requiredUserPvc(obs.cr) ?? '';
   return withConditions(
     without(ctx.status, 'nextSyncTime'),
     obs.cr,
     ctx.now,
     reconciled(),
-    synchronizing(
-      'WaitingForPVC',
-      `waiting for PersistentVolumeClaim ${pvc} to exist; the synchronization starts when it does`,
-    ),
+    synchronizing('WaitingForPVC', `${waitingForPvcMessage(obs.cr)}; the synchronization starts when it does`),
   );
 }
 
 /** One Event when the wait starts, never a stream of them (decision 3). */
 export function waitingNotice(_ctx: ReplicationContext, obs: Observation): Action[] {
-  const pvc = requiredUserPvc(obs.cr) ?? '';
-  return [
-    event('Normal', EventReasons.WaitingForPVC, `PersistentVolumeClaim ${pvc} does not exist yet; waiting for it`),
-  ];
+  return [event('Normal', EventReasons.WaitingForPVC, waitingForPvcMessage(obs.cr))];
 }
 
 /** The spec's problems as one message (empty when valid). */

@@ -17,8 +17,9 @@ import type { ScribeMetrics } from '../metrics/registry.js';
 import type { MoverRuntime } from '../movers/catalog.js';
 import { KeyedWorkQueue } from '../streams/work-queue.js';
 import { WakeTimers } from '../streams/wake-timers.js';
-import { namedPvcs, ownedObjects } from './observe.js';
+import { namedPvcs, observePod, ownedObjects } from './observe.js';
 import { OwnerIndex } from './owner-index.js';
+import { VolumeUsersIndex } from './volume-users.js';
 
 type CrKind = 'ReplicationSource' | 'ReplicationDestination';
 const CR_KINDS: CrKind[] = ['ReplicationSource', 'ReplicationDestination'];
@@ -39,12 +40,20 @@ export interface ControllerOptions {
 
 /** Retry delays after an unexpected error in a reconcile (the API server down, say). */
 const ERROR_BACKOFF_MS = { initial: 500, max: 60_000 };
+/** Bound on back-to-back steps in one reconcile (a whole cycle has fewer states than this). */
+const MAX_STEPS_PER_RECONCILE = 8;
+/** Actions that touch no object but the CR itself (see reconcile). */
+const STATUS_ONLY = new Set<string>(['patchStatus', 'emitEvent', 'scheduleWake', 'recordMetrics']);
 
 /** A running controller. */
 export class Controller {
   private readonly informers = new Map<KindName, ResourceInformer<KubernetesObject>>();
   private readonly index = new OwnerIndex();
+  /** Every unfinished pod of the watched namespaces, Scribe's or not (decision 12; see the constructor). */
+  private readonly pods: ResourceInformer<KubernetesObject>;
+  private readonly volumeUsers = new VolumeUsersIndex();
   private readonly queue: KeyedWorkQueue<string>;
+  private cachesSynced = false;
   private readonly timers: WakeTimers<string>;
   private readonly adapter: EffectsAdapter;
   private readonly clock: () => number;
@@ -74,13 +83,26 @@ export class Controller {
       const labelSelector = kind === 'PersistentVolumeClaim' ? undefined : 'app.kubernetes.io/created-by=scribe';
       this.informers.set(kind, new ResourceInformer(options.kc, RESOURCES[kind], { ...selector, labelSelector }));
     }
+    // Decision 12 places a copyMethod None mover on the node of the pod that uses the volume,
+    // and those pods are the user's, outside the labelled Pod informer above. This one watches
+    // every pod of the watched namespaces that has not finished (the API server filters out
+    // Succeeded and Failed ones), so the operator's memory grows with the cluster's running
+    // pods (several KB each) and every pod update crosses this watch. The alternative, a list of
+    // the namespace's pods per mover Job, would cost an API call per cycle instead. Its events
+    // wake no CR: the pods matter only at the moment a mover Job is created.
+    this.pods = new ResourceInformer(options.kc, RESOURCES.Pod, {
+      ...selector,
+      fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed',
+    });
   }
 
   /** Starts every informer, waits for their caches, then reconciles every CR once. */
   async start(): Promise<void> {
     const streams = [...this.informers.values()].map((informer) => informer.events$);
     this.subscription = merge(...streams).subscribe((event) => this.onEvent(event));
-    await Promise.all([...this.informers.values()].map((informer) => informer.start()));
+    this.subscription.add(this.pods.events$.subscribe((event) => this.volumeUsers.apply(event)));
+    await Promise.all([...this.informers.values(), this.pods].map((informer) => informer.start()));
+    this.cachesSynced = true;
     for (const kind of CR_KINDS) {
       for (const cr of this.informers.get(kind)?.list() ?? []) this.queue.add(keyOf(cr));
     }
@@ -91,7 +113,7 @@ export class Controller {
     this.subscription?.unsubscribe();
     this.timers.clear();
     await this.queue.stop();
-    await Promise.all([...this.informers.values()].map((informer) => informer.stop()));
+    await Promise.all([...this.informers.values(), this.pods].map((informer) => informer.stop()));
   }
 
   /** Resolves when no reconcile is running or waiting (for tests and benchmarks). */
@@ -112,6 +134,10 @@ export class Controller {
     const object = event.object;
     if (event.type === 'deleted') this.index.remove(object);
     else this.index.upsert(object);
+    // Until every cache has synced, a CR's objects may be missing from them: a CR reconciled
+    // then could take a temporary PVC it owns for already deleted. start() queues every CR once
+    // the caches are complete.
+    if (!this.cachesSynced) return;
     for (const key of this.keysFor(object)) this.queue.add(key);
   }
 
@@ -139,12 +165,25 @@ export class Controller {
     return [];
   }
 
-  /** One level-based reconcile of one CR. */
+  /**
+   * One level-based reconcile of one CR. A step that only moved the machine to another state
+   * (it wrote status, made or removed no object) is followed at once by the next step, from the
+   * status it just wrote: a state with nothing to wait for (a live volume needs no snapshot, say)
+   * then costs no trip through the queue behind every other CR. A step that made or removed
+   * objects waits for the watch to show them, so the next step never acts on a stale cache.
+   */
   private async reconcile(key: string): Promise<void> {
+    for (let steps = 0; steps < MAX_STEPS_PER_RECONCILE; steps++) {
+      if (!(await this.reconcileStep(key))) return;
+    }
+  }
+
+  /** One step of one CR; true when it moved the machine to another state. */
+  private async reconcileStep(key: string): Promise<boolean> {
     const cr = this.current(key);
     if (!cr) {
       this.forget(key);
-      return;
+      return false;
     }
     const log = logFor(cr.kind, cr.metadata.namespace ?? '', cr.metadata.name ?? '');
     const mover = this.options.movers.find((candidate) => candidate.matches(cr));
@@ -154,20 +193,31 @@ export class Controller {
     // no longer asks for one: an idle CR holds no timer.
     if (!result.actions.some((action) => action.type === 'scheduleWake')) this.timers.cancel(key);
     try {
+      // Decision 12: the volume the mover mounts, and who else mounts it, for the mover's placement.
+      const mounts = result.actions.find((action) => action.type === 'ensureMover')?.volume;
       const facts = {
         volume: owned.pvcs[namedPvcs(cr)[0] ?? ''] ?? undefined,
         existing: this.ownedNames(cr.metadata.uid ?? ''),
+        ...(mounts === undefined
+          ? {}
+          : {
+              mounted: owned.pvcs[mounts],
+              volumeUsers: this.volumeUsers.users(cr.metadata.namespace ?? '', mounts).map(observePod),
+            }),
       };
       const executed = await this.adapter.execute(cr, key, result.actions, facts, log);
       this.failures.delete(key);
       if (executed.outcome === 'done' && executed.status !== cr) this.written.set(key, executed.status as ScribeCr);
-      if (cr.status?.state !== result.state) log.info({ from: cr.status?.state, to: result.state }, 'state');
+      if (cr.status?.state === result.state) return false;
+      log.info({ from: cr.status?.state, to: result.state }, 'state');
+      return executed.outcome === 'done' && result.actions.every((action) => STATUS_ONLY.has(action.type));
     } catch (error) {
       const failures = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, failures);
       const delay = Math.min(ERROR_BACKOFF_MS.max, ERROR_BACKOFF_MS.initial * 2 ** (failures - 1));
       log.error({ err: error instanceof Error ? error.message : String(error), retryInMs: delay }, 'reconcile failed');
       this.timers.schedule(key, this.clock() + delay);
+      return false;
     }
   }
 

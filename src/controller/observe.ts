@@ -1,12 +1,14 @@
 /**
  * Turns what the informer caches hold into the machines' plain-data observation: the CR's
- * named and owned PVCs and VolumeSnapshots, and its mover's objects as the mover reads them.
+ * named and owned PVCs and VolumeSnapshots, its mover's objects as the mover reads them, and
+ * the pods that use a volume (for the mover's placement, decision 12).
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ScribeCr } from '../../machines/api.js';
-import { CYCLE_LABEL } from '../../machines/naming.js';
+import { CREATED_BY_LABEL, CREATED_BY_VALUE, CYCLE_LABEL } from '../../machines/naming.js';
 import type { KubeObject } from '../../machines/mover.js';
 import type { ObservedPvc, ObservedSnapshot, OwnedObjects } from '../../machines/observation.js';
+import type { ObservedPod } from '../../machines/placement.js';
 import type { MoverRuntime } from '../movers/catalog.js';
 
 interface PvcObject extends KubernetesObject {
@@ -46,6 +48,30 @@ export function observeSnapshot(snapshot: SnapshotObject): ObservedSnapshot {
     deleting: Boolean(snapshot.metadata?.deletionTimestamp),
     cycleId: snapshot.metadata?.labels?.[CYCLE_LABEL],
     restoreSize: snapshot.status?.restoreSize,
+  };
+}
+
+interface PodObject extends KubernetesObject {
+  spec?: { nodeName?: string; volumes?: Array<{ persistentVolumeClaim?: { claimName?: string } }> };
+  status?: { phase?: string };
+}
+
+/** The PVCs a pod's volumes name. */
+export function podClaims(pod: PodObject): string[] {
+  return (pod.spec?.volumes ?? []).flatMap((v) =>
+    v.persistentVolumeClaim?.claimName ? [v.persistentVolumeClaim.claimName] : [],
+  );
+}
+
+/** The pod as the placement decision sees it (decision 12). */
+export function observePod(pod: PodObject): ObservedPod {
+  return {
+    name: pod.metadata?.name ?? '',
+    nodeName: pod.spec?.nodeName || undefined,
+    phase: pod.status?.phase,
+    deleting: Boolean(pod.metadata?.deletionTimestamp),
+    claims: podClaims(pod),
+    createdByScribe: pod.metadata?.labels?.[CREATED_BY_LABEL] === CREATED_BY_VALUE,
   };
 }
 

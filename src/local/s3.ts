@@ -83,7 +83,10 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
       `MinIO on ${endpoint} (log ${logFile})`,
       async () => {
         if (proc.child.exitCode !== null) throw new Error(`minio exited with code ${proc.child.exitCode}`);
-        return (await fetch(`${endpoint}/minio/health/ready`)).ok;
+        if (!(await fetch(`${endpoint}/minio/health/ready`)).ok) return false;
+        // Ready can come before the credentials are: a signed request may still get 503
+        // "Server not initialized" for a moment. Ready means a client's first call succeeds.
+        return (await s3Get(endpoint, accessKey, secretKey, '/')).ok;
       },
       { timeoutMs: options.timeoutMs ?? 60_000, intervalMs: 100 },
     );
@@ -102,7 +105,13 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
   };
 }
 
-/** PUT /<bucket> signed with AWS Signature Version 4, so no S3 client library is needed. */
+/** A signed GET (ListBuckets for "/"), as any S3 client's first call. */
+function s3Get(endpoint: string, accessKey: string, secretKey: string, path: string): Promise<Response> {
+  const url = new URL(path, endpoint);
+  const headers = signV4({ method: 'GET', url, accessKey, secretKey, region: 'us-east-1', now: new Date() });
+  return fetch(url, { headers });
+}
+
 /** Creates a bucket on any S3 endpoint with the given credentials (a signed PUT, as a client would). */
 export async function createBucket(
   endpoint: string,

@@ -48,6 +48,24 @@ export interface MoverJobSpec {
   runAsRoot?: boolean;
   /** The mover, for its image (imageFor). */
   mover: 'rsync' | 'rclone' | 'restic';
+  /** The node the pod must run on (decision 12, machines/placement.ts); anywhere when absent. */
+  node?: string | undefined;
+}
+
+/**
+ * Required node affinity for one node. It matches the Node's name (metadata.name, as the
+ * DaemonSet controller pins its pods), not its kubernetes.io/hostname label, whose value need
+ * not equal the name; and it is affinity rather than spec.nodeName, so the scheduler still
+ * checks the node's resources and taints instead of the kubelet rejecting the pod.
+ */
+export function nodeAffinity(node: string): object {
+  return {
+    nodeAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [node] }] }],
+      },
+    },
+  };
 }
 
 /** Builds the Job of one mover attempt. */
@@ -64,6 +82,7 @@ export function moverJob(spec: MoverJobSpec): KubeObject {
         spec: {
           restartPolicy: 'Never',
           ...(spec.hostname ? { hostname: spec.hostname } : {}),
+          ...(spec.node ? { affinity: nodeAffinity(spec.node) } : {}),
           // Unprivileged movers can still write the volume through its group.
           ...(spec.runAsRoot ? {} : { securityContext: { fsGroup: 65534 } }),
           containers: [

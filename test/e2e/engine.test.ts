@@ -62,12 +62,16 @@ const waitSynced = (kc: KubeConfig, ns: string, name: string, token: string) =>
     (rs) => rs.status?.lastManualSync === token && rs.status?.state === 'idle',
   );
 
+/** The name of each copyMethod row: the decisions it checks besides the engine's objects and status. */
+const ENGINE_ROW =
+  'source copyMethod %s, destination copyMethod %s; decision 2: no nextSyncTime without a schedule; decision 4: Go-style lastSyncDuration and "Reconcile complete"';
+
 describe('the engine on the local runtime', () => {
   it.each([
     ['Clone', 'Snapshot'],
     ['Snapshot', 'Snapshot'],
     ['None', 'None'],
-  ] as const)('source copyMethod %s, destination copyMethod %s', async (sourceMethod, destMethod) => {
+  ] as const)(ENGINE_ROW, async (sourceMethod, destMethod) => {
     const kc = e2eKubeConfig();
     const sourceNs = await e2eNamespace(kc, 'src');
     const destNs = await e2eNamespace(kc, 'dst');
@@ -87,10 +91,11 @@ describe('the engine on the local runtime', () => {
         },
       });
       const synced = await waitSynced(kc, sourceNs, 'src', 'once');
+      // The destination has no trigger: once its cycle is cleaned up, the next one listens again.
       const rd = await waitForObject(
-        'destination image',
+        'destination image, and the destination listening again',
         () => get<ReplicationDestination>(kc, 'ReplicationDestination', destNs, 'dest'),
-        (d) => Boolean(d.status?.latestImage),
+        (d) => Boolean(d.status?.latestImage && d.status.lastSyncTime) && d.status?.state === 'moving',
       );
 
       // Status of the source, as the seed shows it, plus the engine's own facts.
@@ -113,6 +118,28 @@ describe('the engine on the local runtime', () => {
       );
       expect(synced.status?.latestMoverStatus?.logs).toMatch(/Number of files/);
 
+      // Status of the destination after its sync.
+      const destLastSync = Date.parse(rd.status?.lastSyncTime ?? '');
+      expect(destLastSync).toBeGreaterThanOrEqual(Date.parse(synced.status?.lastSyncStartTime ?? ''));
+      expect(destLastSync).toBeLessThanOrEqual(Date.now());
+      expect(rd.status?.lastSyncDuration).toMatch(/^(\d+m)?\d+(\.\d+)?(ms|s)$/); // decision 4
+      expect(rd.status?.nextSyncTime).toBeUndefined(); // decision 2
+      expect(rd.status?.latestMoverStatus?.result).toBe('Successful');
+      const destConditions = Object.fromEntries((rd.status?.conditions ?? []).map((c) => [c.type, c]));
+      expect(destConditions.Reconciled).toMatchObject({
+        status: 'True',
+        reason: 'ReconcileComplete',
+        message: 'Reconcile complete',
+      });
+      expect(destConditions.Synchronizing).toMatchObject({
+        status: 'True',
+        reason: 'SyncInProgress',
+        message: `cycle ${rd.status?.cycle?.id}: moving`,
+      });
+      expect(rd.status?.journal?.map((j) => j.to)).toEqual(
+        expect.arrayContaining(['moving', 'preserving', 'complete', 'idle']),
+      );
+
       // Objects of the source side.
       const srcOwner = { kind: 'ReplicationSource', name: 'src', uid: rs.metadata?.uid as string };
       const jobs = recorder.ofKind('Job').filter((o) => o.metadata?.namespace === sourceNs);
@@ -125,6 +152,22 @@ describe('the engine on the local runtime', () => {
       for (const temporary of [...pitPvcs, ...pitSnapshots]) {
         expectOwned(temporary, srcOwner);
         expect(temporary.metadata?.labels?.['scribe.backube/cleanup']).toBe(srcOwner.uid);
+      }
+      // What the point-in-time copy is made from: the clone names the source PVC; the snapshot
+      // names the source PVC and the restored PVC names that snapshot.
+      type Spec = { spec?: { dataSource?: object; source?: { persistentVolumeClaimName?: string } } };
+      const [pitPvc] = pitPvcs as Spec[];
+      const [pitSnapshot] = pitSnapshots as Spec[];
+      if (sourceMethod === 'Clone') {
+        expect(pitPvc?.spec?.dataSource).toMatchObject({ kind: 'PersistentVolumeClaim', name: 'data' });
+      }
+      if (sourceMethod === 'Snapshot') {
+        expect(pitSnapshot?.spec?.source).toEqual({ persistentVolumeClaimName: 'data' });
+        expect(pitPvc?.spec?.dataSource).toEqual({
+          apiGroup: 'snapshot.storage.k8s.io',
+          kind: 'VolumeSnapshot',
+          name: 'scribe-src-src',
+        });
       }
       // ... and every temporary object is gone once the cycle completed.
       await waitForObject(
@@ -152,6 +195,10 @@ describe('the engine on the local runtime', () => {
       if (destMethod === 'Snapshot') {
         expect(image).toMatchObject({ kind: 'VolumeSnapshot', apiGroup: 'snapshot.storage.k8s.io' });
         expect(names('VolumeSnapshot')).toContain(image?.name);
+        const imageSnapshot = destObjects.find(
+          (o) => o.kind === 'VolumeSnapshot' && o.metadata?.name === image?.name,
+        ) as (KubernetesObject & { spec?: { source?: { persistentVolumeClaimName?: string } } }) | undefined;
+        expect(imageSnapshot?.spec?.source).toEqual({ persistentVolumeClaimName: 'scribe-dest-dest' });
         await createPvc(kc, destNs, 'restored', {
           dataSource: { apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: image?.name },
         });
@@ -165,7 +212,7 @@ describe('the engine on the local runtime', () => {
     }
   });
 
-  it('reports bad input on the field, deletes nothing, and lets other CRs in the namespace sync', async () => {
+  it('reports bad input on the field, deletes nothing, and lets other CRs in the namespace sync; decision 3: a missing source PVC waits; decision 7: an external-only CR is left alone', async () => {
     const kc = e2eKubeConfig();
     const sourceNs = await e2eNamespace(kc, 'bad');
     const destNs = await e2eNamespace(kc, 'baddst');
@@ -218,19 +265,29 @@ describe('the engine on the local runtime', () => {
       () => get<ReplicationSource>(kc, 'ReplicationSource', sourceNs, 'no-pvc'),
       (rs) => rs.status?.state === 'waitingForPvc',
     );
-    expect(noPvc.status?.conditions?.find((c) => c.type === 'Synchronizing')?.reason).toBe('WaitingForPVC');
+    expect(noPvc.status?.conditions?.find((c) => c.type === 'Synchronizing')).toMatchObject({
+      reason: 'WaitingForPVC',
+      message: expect.stringMatching(
+        /^spec\.sourcePVC: PersistentVolumeClaim later does not exist yet; waiting for it/,
+      ),
+    });
+    expect(noPvc.status?.conditions?.find((c) => c.type === 'Reconciled')?.status).toBe('True');
 
     // Warning Events name the field.
-    const events = await kubeRequest<{ items: Array<{ type: string; note: string; regarding: { name: string } }> }>(
-      kc,
-      {
-        method: 'GET',
-        path: collectionPath(RESOURCES.Event, sourceNs),
-      },
-    );
+    const events = await kubeRequest<{
+      items: Array<{ type: string; reason: string; note: string; regarding: { name: string } }>;
+    }>(kc, {
+      method: 'GET',
+      path: collectionPath(RESOURCES.Event, sourceNs),
+    });
     const warnings = events.items.filter((e) => e.type === 'Warning');
     expect(warnings.find((e) => e.regarding.name === 'bad-cron')?.note).toMatch(/spec\.trigger\.schedule/);
     expect(warnings.find((e) => e.regarding.name === 'no-secret')?.note).toMatch(/spec\.rsync\.sshKeys/);
+    // Decision 3: one Normal Event naming the field, no Warning.
+    expect(warnings.filter((e) => e.regarding.name === 'no-pvc')).toEqual([]);
+    expect(
+      events.items.filter((e) => e.regarding.name === 'no-pvc' && e.reason === 'WaitingForPVC').map((e) => e.note),
+    ).toEqual(['spec.sourcePVC: PersistentVolumeClaim later does not exist yet; waiting for it']);
 
     // Nothing of the user's went away, and fixing the input is enough to recover.
     expect(await get(kc, 'PersistentVolumeClaim', sourceNs, 'data')).toBeDefined();

@@ -4,9 +4,10 @@
  * from the rcloneConfig Secret, mounted as a file.
  */
 import type { ScribeCr } from '../../../machines/api.js';
-import type { KubeObject, MoverCycle, MoverPlan, ObjectRef } from '../../../machines/mover.js';
+import type { KubeObject, MoverCycle, MoverFacts, MoverPlan, ObjectRef } from '../../../machines/mover.js';
 import { rcloneDestinationName, rcloneSourceName } from '../../../machines/naming.js';
 import type { ObservedMover } from '../../../machines/observation.js';
+import { moverNode } from '../../../machines/placement.js';
 import type { MoverRuntime } from '../catalog.js';
 import { moverJob, readMoverJob } from '../job.js';
 
@@ -22,7 +23,7 @@ const jobName = (cr: ScribeCr) =>
     ? rcloneSourceName(cr.metadata.name ?? '')
     : rcloneDestinationName(cr.metadata.name ?? '');
 
-function build(cr: ScribeCr, cycle: MoverCycle): MoverPlan {
+function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
   const rclone = spec(cr);
   const name = jobName(cr);
   const job = moverJob({
@@ -46,6 +47,7 @@ function build(cr: ScribeCr, cycle: MoverCycle): MoverPlan {
         source: { secret: { secretName: rclone.rcloneConfig, defaultMode: 0o600 } },
       },
     ],
+    node: moverNode(cr, facts.mounted, facts.volumeUsers ?? []),
   });
   return { objects: [job], temporary: [{ apiVersion: 'batch/v1', kind: 'Job', name }] };
 }

@@ -3,7 +3,7 @@
  * (pure), and the generated SSH keys (materialize). The destination (no spec.rsync.address)
  * listens: a Service in front of a Job running sshd; the source pushes with rsync over ssh.
  */
-import type { KubeObject, MoverCycle, MoverPlan, ObjectRef } from '../../../machines/mover.js';
+import type { KubeObject, MoverCycle, MoverFacts, MoverPlan, ObjectRef } from '../../../machines/mover.js';
 import type { ScribeCr } from '../../../machines/api.js';
 import type { ObservedMover } from '../../../machines/observation.js';
 import {
@@ -14,6 +14,7 @@ import {
   rsyncDestinationSourceKeysName,
   rsyncSourceName,
 } from '../../../machines/naming.js';
+import { moverNode } from '../../../machines/placement.js';
 import type { MoverRuntime } from '../catalog.js';
 import { MOVER_POD_LABEL, moverJob, readMoverJob } from '../job.js';
 import { generateRsyncSecretContents, REQUIRED_KEYS } from './keys.js';
@@ -69,7 +70,7 @@ function keySecrets(cr: ScribeCr): {
   return { mounted: rsyncDestinationSourceKeysName(name), generated: [] };
 }
 
-function build(cr: ScribeCr, cycle: MoverCycle): MoverPlan {
+function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
   const spec = rsyncSpec(cr);
   const name = jobName(cr);
   const keys = keySecrets(cr);
@@ -123,6 +124,7 @@ function build(cr: ScribeCr, cycle: MoverCycle): MoverPlan {
       ],
       capabilities: RSYNC_CAPABILITIES,
       runAsRoot: true,
+      node: moverNode(cr, facts.mounted, facts.volumeUsers ?? []),
     }),
   );
   return { objects, temporary: [{ apiVersion: 'batch/v1', kind: 'Job', name }] };

@@ -39,7 +39,7 @@ describe('the Helm chart', () => {
     expect(output).toContain('0 chart(s) failed');
   });
 
-  it('renders a restricted Deployment, least-privilege RBAC and the metrics Service', async () => {
+  it('decision 8: renders a restricted Deployment, least-privilege RBAC, the seed-named scribe-metrics-reader and metrics Service, auth on by default', async () => {
     const objects = await renderChart();
     const kinds = objects.map((o) => `${o.kind}/${o.metadata?.name}`);
     expect(kinds).toEqual(
@@ -79,7 +79,7 @@ describe('the Helm chart', () => {
     expect(service.spec.ports.map((p) => p.name)).toEqual(['https']);
   });
 
-  it('metrics.disableAuth: true disables authentication; forced monitoring objects as the seed names them', async () => {
+  it('decision 8: metrics.disableAuth: true disables authentication; forced monitoring objects as the seed names them', async () => {
     const objects = await renderChart([
       '--set',
       'metrics.disableAuth=true',

@@ -57,12 +57,12 @@ describe('the metrics server', () => {
   });
   afterAll(() => server?.close());
 
-  it('refuses a request without a token (401) and with a bad token (401)', async () => {
+  it('decision 8: in-process TokenReview refuses a request without a token (401) and with a bad token (401)', async () => {
     expect((await scrape(url, undefined, tls.cert)).status).toBe(401);
     expect((await scrape(url, 'not-a-token', tls.cert)).status).toBe(401);
   });
 
-  it('refuses a ServiceAccount without RBAC for /metrics (403)', async () => {
+  it('decision 8: in-process SubjectAccessReview refuses a ServiceAccount without RBAC for /metrics (403)', async () => {
     const ns = await testNamespace(kc, 'metrics');
     const token = await serviceAccountToken(kc, ns, 'nobody');
     const answer = await scrape(url, token, tls.cert);
@@ -70,7 +70,7 @@ describe('the metrics server', () => {
     expect(answer.body).not.toContain('scribe_');
   });
 
-  it("serves the seed's metric families to a ServiceAccount bound to the chart's scribe-metrics-reader", async () => {
+  it("decision 8: serves the seed's metric families (HELP texts from the seed) to a ServiceAccount bound to the chart's scribe-metrics-reader", async () => {
     const ns = await testNamespace(kc, 'metrics');
     // The chart's own ClusterRole, under a name of this test's: the helm test installs the
     // chart (and so the real scribe-metrics-reader) into the same cluster concurrently.
@@ -125,7 +125,7 @@ describe('the metrics server', () => {
     }
   });
 
-  it('serves without any check when authentication is disabled', async () => {
+  it('decision 8: serves without any check when authentication is disabled (metrics.disableAuth: true)', async () => {
     const open = await startMetricsServer({
       registry: metrics.registry,
       address: { host: '127.0.0.1', port: 0 },

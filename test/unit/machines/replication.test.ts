@@ -169,13 +169,22 @@ describe('triggers', () => {
 });
 
 describe('decision 3: a missing source PVC', () => {
-  it('waits with a clear reason and one Event, and starts by itself when the PVC appears', () => {
+  it('decision 3: waits with a clear reason and one Event naming spec.sourcePVC, and starts by itself when the PVC appears', () => {
     const d = driver(source({ trigger: {} }));
     const first = d.step(T0, owned({ pvcs: [] }));
     expect(first.state).toBe('waitingForPvc');
     expect(events(first)).toEqual(['WaitingForPVC']);
+    expect(of(first, 'emitEvent')[0]).toMatchObject({
+      eventType: 'Normal',
+      message: 'spec.sourcePVC: PersistentVolumeClaim data does not exist yet; waiting for it',
+    });
     expect(cond(first, 'Reconciled')?.status).toBe('True');
-    expect(cond(first, 'Synchronizing')?.reason).toBe('WaitingForPVC');
+    expect(cond(first, 'Synchronizing')).toMatchObject({
+      status: 'False',
+      reason: 'WaitingForPVC',
+      message:
+        'spec.sourcePVC: PersistentVolumeClaim data does not exist yet; waiting for it; the synchronization starts when it does',
+    });
     const again = d.step(T0 + 60_000, owned({ pvcs: [] }));
     expect(again.state).toBe('waitingForPvc');
     expect(events(again)).toEqual([]);
@@ -391,12 +400,16 @@ describe('destinations', () => {
     expect(of(done, 'deleteObject')).toEqual([]);
   });
 
-  it('a missing destinationPVC is waited for, like a source PVC', () => {
+  it('decision 3: a missing destinationPVC is waited for, like a source PVC, naming spec.rsync.destinationPVC', () => {
     const r = step(dest({ rsync: { copyMethod: 'None', destinationPVC: 'mine' } }), {
       now: T0,
       owned: owned({ pvcs: [] }),
     });
     expect(r.state).toBe('waitingForPvc');
+    expect(of(r, 'emitEvent').map((e) => e.message)).toEqual([
+      'spec.rsync.destinationPVC: PersistentVolumeClaim mine does not exist yet; waiting for it',
+    ]);
+    expect(cond(r, 'Synchronizing')?.message).toMatch(/^spec\.rsync\.destinationPVC: PersistentVolumeClaim mine /);
   });
 
   it('publishes the mover address once, with ServiceAddressAssigned', () => {

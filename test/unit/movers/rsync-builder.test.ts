@@ -172,3 +172,116 @@ describe('the rsync reader', () => {
     expect(rsyncMover.read(own, []).published?.sshKeys).toBe('mine');
   });
 });
+
+describe('decision 10: the rsync root user and key names', () => {
+  const cycle = { cycleId: '1-20260101000000', attempt: 0, volume: 'vol' };
+  const source = (rsync: Record<string, unknown> = {}) =>
+    ({
+      apiVersion: 'scribe.backube/v1alpha1',
+      kind: 'ReplicationSource',
+      metadata: { name: 'rs', namespace: 'ns', uid: 'uid-rs' },
+      spec: { sourcePVC: 'data', rsync: { copyMethod: 'Clone', address: 'dest.example.com', ...rsync } },
+    }) as unknown as ScribeCr;
+  const listening = toCr({
+    kind: 'ReplicationDestination',
+    name: 'rd',
+    address: undefined,
+    sshKeys: undefined,
+    port: undefined,
+    serviceType: undefined,
+  });
+  type PodSpec = {
+    securityContext?: Record<string, unknown>;
+    containers: Array<{ securityContext: Record<string, unknown>; env: Array<{ name: string; value?: string }> }>;
+  };
+  const podOf = (cr: ScribeCr) => {
+    const job = rsyncMover.build(cr, cycle, {}).objects.find((o) => o.kind === 'Job') as KubeObject & {
+      spec: { template: { spec: PodSpec } };
+    };
+    return job.spec.template.spec;
+  };
+
+  it('decision 10: rsync mover pods run as UID 0 with exactly the documented capabilities, no escalation, a read-only root', () => {
+    // src/movers/rsync/mover.ts RSYNC_CAPABILITIES: what sshd and rsync need to preserve ownership.
+    const documented = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SYS_CHROOT'];
+    for (const cr of [source(), listening]) {
+      const pod = podOf(cr);
+      // Nothing at the pod level overrides the container's root user (no fsGroup, no runAsUser).
+      expect(pod.securityContext, cr.kind).toBeUndefined();
+      const [container] = pod.containers;
+      expect(container?.securityContext, cr.kind).toEqual({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        runAsNonRoot: false,
+        runAsUser: 0,
+        capabilities: { drop: ['ALL'], add: expect.any(Array) },
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      const capabilities = container?.securityContext.capabilities as { add: string[] };
+      expect([...capabilities.add].sort(), cr.kind).toEqual(documented);
+    }
+  });
+
+  it('decision 10: sshUser defaults to root, as the seed says; a given sshUser is used as is', () => {
+    const user = (cr: ScribeCr) => podOf(cr).containers[0]?.env.find((e) => e.name === 'SCRIBE_SSH_USER')?.value;
+    expect(user(source())).toBe('root');
+    expect(user(source({ sshUser: 'backup' }))).toBe('backup');
+  });
+
+  it('decision 10: a source without sshKeys mounts scribe-rsync-dest-src-<name>; its absence says what to copy', () => {
+    const cr = source();
+    const job = rsyncMover.build(cr, cycle, {}).objects.find((o) => o.kind === 'Job') as KubeObject & {
+      spec: { template: { spec: { volumes: Array<{ name: string; secret?: { secretName: string } }> } } };
+    };
+    expect(job.spec.template.spec.volumes.find((v) => v.name === 'keys')?.secret?.secretName).toBe(
+      'scribe-rsync-dest-src-rs',
+    );
+    // The kubelet keeps the pod from starting while the Secret is missing (CreateContainerConfigError).
+    const withUid = (o: KubeObject) => ({ ...o, metadata: { ...o.metadata, uid: 'job-uid' } }) as KubeObject;
+    const missing = (secret: string): KubeObject[] => [
+      withUid(job),
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: `${job.metadata.name}-x`, ownerReferences: [{ uid: 'job-uid' }] },
+        status: {
+          phase: 'Pending',
+          containerStatuses: [
+            { state: { waiting: { reason: 'CreateContainerConfigError', message: `secret "${secret}" not found` } } },
+          ],
+        },
+      } as KubeObject,
+    ];
+    const observed = rsyncMover.read(cr, missing('scribe-rsync-dest-src-rs'));
+    expect(observed.phase).toBe('pending');
+    expect(observed.problems).toEqual([
+      {
+        field: 'spec.rsync.sshKeys',
+        message:
+          'Secret "scribe-rsync-dest-src-rs" is missing or incomplete (secret "scribe-rsync-dest-src-rs" not found): ' +
+          "copy it from the destination's namespace (the ReplicationDestination's status.rsync.sshKeys names it)",
+      },
+    ]);
+    // A destination given a Secret that does not exist is told which keys it must hold.
+    const own = toCr({
+      kind: 'ReplicationDestination',
+      name: 'rd',
+      address: undefined,
+      sshKeys: 'mine',
+      port: undefined,
+      serviceType: undefined,
+    });
+    const ownJob = rsyncMover.build(own, cycle, {}).objects.find((o) => o.kind === 'Job') as KubeObject;
+    const ownObjects = missing('mine').map((o) => (o.kind === 'Job' ? withUid(ownJob) : o));
+    expect(rsyncMover.read(own, ownObjects).problems).toEqual([
+      {
+        field: 'spec.rsync.sshKeys',
+        message:
+          'Secret "mine" is missing or incomplete (secret "mine" not found): create it with the keys destination, ' +
+          'destination.pub and source.pub, or omit sshKeys to have them generated',
+      },
+    ]);
+    // Another Secret's absence is not blamed on sshKeys.
+    expect(rsyncMover.read(cr, missing('unrelated')).problems).toBeUndefined();
+  });
+});
