@@ -69,6 +69,16 @@ export class ProgressMeter {
     this.bytes += bytes;
   }
 
+  /**
+   * Sets the totals so far, for a tool that reports running totals itself (restic's status
+   * lines) rather than file by file. Totals never go down: a late or repeated report of smaller
+   * figures is ignored, so the lines a reader sees only grow.
+   */
+  set(files: number, bytes: number): void {
+    if (Number.isFinite(files)) this.files = Math.max(this.files, Math.floor(files));
+    if (Number.isFinite(bytes)) this.bytes = Math.max(this.bytes, Math.floor(bytes));
+  }
+
   /** Notes one line of the tool's output (see REPORT_EVERY_LINES). */
   observeLine(): void {
     if (++this.linesSinceReport >= REPORT_EVERY_LINES) this.report();

@@ -10,7 +10,9 @@
  * The record is fetched before the volume is touched: when it is missing (nothing replicated
  * yet, wrong bucket) or the remote is unreachable, the run fails and the volume is unchanged.
  *
- * Output: rclone's log (-v), `scribe rclone destination: …` lines, a summary block ending with
+ * Output: rclone's log (-v), `scribe rclone destination: …` lines, `scribe progress: …` every
+ * 5 s while the data is synced and once when it is (files written and their sizes, from
+ * rclone's `Copied` lines; see progress.ts), a summary block ending with
  * `scribe rclone destination: result: …`.
  *
  * Exit code: 0 success; 1 configuration error, rclone failure (its exit code is in the
@@ -45,7 +47,7 @@ async function receive(): Promise<string> {
     );
   const record = parseRecord(readFileSync(recordFile, 'utf8'));
   session.log(`fetched the record of ${record.entries.length} entries made at ${record.createdAt}`);
-  await session.rclone(config, 'sync', downloadArgs(settings));
+  await session.rclone(config, 'sync', downloadArgs(settings), { progress: true });
   const report = applyRecord(config.dataDir, record, settings.runDir, process.getuid?.() === 0);
   session.log(
     `applied the record: ${report.removed} removed, ${report.created} created, ACLs ${report.aclsApplied ? 'restored' : 'none'}` +

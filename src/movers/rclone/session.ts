@@ -1,7 +1,8 @@
 /**
  * What both rclone entrypoints do around their steps: a private run directory with a copy of
  * rclone.conf (the Secret mount is read-only and rclone may rewrite its config), redacted
- * output with a transcript for the summary, rclone stopped on SIGTERM, a result line.
+ * output with a transcript for the summary, `scribe progress:` lines while the data moves
+ * (from rclone's per-file log lines, progress.ts), rclone stopped on SIGTERM, a result line.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ import type { RcloneArgsConfig } from './args.js';
 import { configSecrets, type RcloneConfig } from './config.js';
 import { summarizeRcloneLog } from './summary.js';
 import { writeTerminationMessage } from '../termination.js';
+import { ProgressMeter } from '../progress.js';
+import { copiedFile, volumeFileSize } from './progress.js';
 
 /** A failure that ends the run with exit code 1 and `message`. */
 export class RcloneFailure extends Error {}
@@ -54,10 +57,37 @@ export class RcloneSession {
     return { configFile, remote: config.remote, dataDir: config.dataDir, runDir };
   }
 
-  /** Runs rclone; a non-zero exit becomes an RcloneFailure naming `step`. */
-  async rclone(config: RcloneConfig, step: string, args: string[]): Promise<ToolResult> {
+  /**
+   * Runs rclone; a non-zero exit becomes an RcloneFailure naming `step`. With `progress` (the
+   * data's sync, run with -v), each file rclone logs as copied counts, with its size in the
+   * volume, and a ProgressMeter writes `scribe progress:` lines every 5 s and at the end.
+   */
+  async rclone(
+    config: RcloneConfig,
+    step: string,
+    args: string[],
+    options: { progress?: boolean } = {},
+  ): Promise<ToolResult> {
     const env = { ...this.env, RCLONE_CACHE_DIR: join(this.runDir ?? config.runDir, 'cache') };
-    const result = await runTool(config.rclone, args, { env, redact: this.redact });
+    const meter = options.progress ? new ProgressMeter((line) => process.stdout.write(`${line}\n`)).start() : undefined;
+    const result = await runTool(config.rclone, args, {
+      env,
+      redact: this.redact,
+      ...(meter
+        ? {
+            onStdoutLine: () => meter.observeLine(),
+            onStderrLine: (line: string) => {
+              meter.observeLine();
+              const copied = copiedFile(line);
+              if (!copied) return;
+              // The volume is the source's origin and the destination's target.
+              const path = this.role === 'source' ? copied.source : copied.destination;
+              meter.add(volumeFileSize(config.dataDir, path));
+            },
+          }
+        : {}),
+    });
+    meter?.stop();
     this.transcript.push(result.stdout, result.stderr);
     if (result.status !== 0)
       throw new RcloneFailure(

@@ -17,8 +17,10 @@
  *                                 RCLONE_LOW_LEVEL_RETRIES, RCLONE_CONTIMEOUT, RCLONE_BWLIMIT)
  * Secret values of rclone.conf (keys, passwords, tokens) are redacted from every line printed.
  *
- * Output: rclone's log (-v), `scribe rclone source: …` lines, a summary block for
- * status.latestMoverStatus (summary.ts) ending with `scribe rclone source: result: …`.
+ * Output: rclone's log (-v), `scribe rclone source: …` lines, `scribe progress: …` every 5 s
+ * while the data is synced and once when it is (files uploaded and their sizes, from rclone's
+ * `Copied` lines; progress.ts and ../progress.ts: what `kubectl scribe sync` shows), a summary
+ * block for status.latestMoverStatus (summary.ts) ending with `scribe rclone source: result: …`.
  *
  * Exit code: 0 success; 1 configuration error or rclone failure (its exit code is in the
  * message); 128+n on signal n.
@@ -44,7 +46,7 @@ async function send(): Promise<string> {
   const recordFile = join(settings.runDir, 'record.json');
   writeFileSync(recordFile, serializeRecord(entries, acl, new Date()));
   session.log(`syncing ${config.dataDir} to ${config.remote}`);
-  await session.rclone(config, 'sync', uploadArgs(settings));
+  await session.rclone(config, 'sync', uploadArgs(settings), { progress: true });
   await session.rclone(config, 'upload of the metadata record', uploadRecordArgs(settings, recordFile));
   rmSync(recordFile, { force: true });
   const acls = acl === null ? 'not recorded' : `${(acl.match(/^# file: /gm) ?? []).length} with ACLs`;

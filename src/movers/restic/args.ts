@@ -24,17 +24,15 @@ function globalFlags(config: ResticArgsConfig): string[] {
   return flags;
 }
 
-/** `restic cat config`: opens the repository; exit 10 means it does not exist, 12 a wrong password. */
-export function probeArgs(config: ResticArgsConfig): string[] {
-  return ['cat', 'config', ...globalFlags(config)];
-}
-
 /** `restic init`. */
 export function initArgs(config: ResticArgsConfig): string[] {
   return ['init', ...globalFlags(config)];
 }
 
-/** `restic unlock`: removes stale locks only (a live restic's lock stays). */
+/**
+ * `restic unlock`: removes stale locks only (a live restic's lock stays). The movers open the
+ * repository with it: exit 10 means it does not exist, 12 a wrong password.
+ */
 export function unlockArgs(config: ResticArgsConfig): string[] {
   return ['unlock', ...globalFlags(config)];
 }
@@ -42,6 +40,8 @@ export function unlockArgs(config: ResticArgsConfig): string[] {
 /**
  * `restic backup .`, run with the data directory as working directory. The exclude must be the
  * absolute path: restic matches excludes against absolute paths even for a relative target.
+ * `--json` without `--quiet`: restic then prints JSON status lines (how often:
+ * RESTIC_PROGRESS_FPS, status.ts) and a JSON summary, and nothing else on stdout.
  */
 export function backupArgs(config: ResticArgsConfig): string[] {
   return [
@@ -52,7 +52,6 @@ export function backupArgs(config: ResticArgsConfig): string[] {
     '--exclude',
     join(config.dataDir, 'lost+found'),
     '--json',
-    '--quiet',
     ...globalFlags(config),
   ];
 }
@@ -81,7 +80,8 @@ export function snapshotsArgs(config: ResticArgsConfig): string[] {
 /**
  * `restic restore <id>` into the data directory. --delete removes files the snapshot does not
  * have, so the volume equals the snapshot; lost+found belongs to the file system and is neither
- * restored nor deleted. --sparse keeps holes as holes.
+ * restored nor deleted. --sparse keeps holes as holes. `--json` without `--quiet`, as for the
+ * backup: status lines and a summary.
  */
 export function restoreArgs(config: ResticArgsConfig, snapshotId: string): string[] {
   return [
@@ -94,7 +94,6 @@ export function restoreArgs(config: ResticArgsConfig, snapshotId: string): strin
     '--exclude',
     '/lost+found',
     '--json',
-    '--quiet',
     ...globalFlags(config),
   ];
 }

@@ -35,6 +35,14 @@ export interface ToolOptions {
    * (restic retries "bucket does not exist" for 15 minutes).
    */
   failFast?: RegExp;
+  /**
+   * Called with each stdout line as the tool wrote it (before redaction; for parsing numbers,
+   * e.g. restic's status lines, never for printing). Returning false drops the line: it is
+   * neither echoed nor kept.
+   */
+  onStdoutLine?: (line: string) => boolean | void;
+  /** Called with each stderr line as the tool wrote it (e.g. rclone's per-file log lines). */
+  onStderrLine?: (line: string) => void;
 }
 
 const running = new Set<{ kill(signal: NodeJS.Signals): boolean }>();
@@ -52,13 +60,19 @@ export function runTool(command: string, args: string[], options: ToolOptions): 
     if (options.cwd !== undefined) spawnOptions.cwd = options.cwd;
     const child = spawn(command, args, spawnOptions);
     running.add(child);
-    const out = lineCollector(options.redact, keep, options.echoStdout === false ? undefined : process.stdout);
+    const out = lineCollector(
+      options.redact,
+      keep,
+      options.echoStdout === false ? undefined : process.stdout,
+      options.onStdoutLine,
+    );
     let failedFast: string | undefined;
     const err = lineCollector(options.redact, keep, process.stderr, (line) => {
       if (failedFast === undefined && options.failFast?.test(line)) {
         failedFast = line;
         child.kill('SIGKILL');
       }
+      options.onStderrLine?.(line);
     });
     child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
@@ -84,19 +98,22 @@ export function runTool(command: string, args: string[], options: ToolOptions): 
   });
 }
 
-/** Splits a stream into lines, redacts each, echoes it and keeps the last `keep` bytes. */
+/**
+ * Splits a stream into lines, redacts each, echoes it and keeps the last `keep` bytes; a line
+ * for which `onLine` returns false is dropped (neither echoed nor kept).
+ */
 function lineCollector(
   redact: (text: string) => string,
   keep: number,
   echo?: NodeJS.WriteStream,
-  onLine?: (line: string) => void,
+  onLine?: (line: string) => boolean | void,
 ) {
   let partial = '';
   let kept = '';
   const emit = (line: string) => {
+    if (onLine?.(line) === false) return;
     const clean = `${redact(line)}\n`;
     echo?.write(clean);
-    onLine?.(line);
     kept = (kept + clean).slice(-keep);
   };
   return {

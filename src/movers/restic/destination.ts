@@ -14,20 +14,24 @@
  *   SCRIBE_RESTIC_LIMIT_DOWNLOAD_KIB   restic --limit-download                          (none)
  *   SCRIBE_RESTIC               restic executable, name on PATH or path               (restic)
  *
- * The repository is never initialized here. Before anything in the volume is touched the
+ * The repository is never initialized here; it is opened with `unlock`, which removes a killed
+ * earlier attempt's stale lock (pid-gap.ts). Before anything in the volume is touched the
  * repository is opened and a snapshot chosen; when none matches the restore fails (an empty
  * volume must never pass for a successful restore, VolSync issue 1211).
  *
- * Output: restic's output (redacted), progress lines, a summary block and a final
- * `scribe restic restore: result: …` line.
+ * Output: restic's output (redacted), `scribe restic restore: …` lines, `scribe progress: …`
+ * every 5 s while the restore runs and once when it ends (files and bytes written, from
+ * restic's JSON status lines, which are not printed themselves; see status.ts), restic's JSON
+ * summary of the restore, a summary block and a final `scribe restic restore: result: …` line.
  *
  * Exit code: 0 success; 1 configuration error or other failure; 4 no snapshot matches;
  * 10 the repository does not exist; 11 locked; 12 wrong password; 124 repository unreachable;
  * 128+n on signal n.
  */
-import { probeArgs, restoreArgs, snapshotsArgs } from './args.js';
+import { restoreArgs, snapshotsArgs, unlockArgs } from './args.js';
 import { destinationConfig } from './config.js';
 import { EXIT } from './outcome.js';
+import { leavePidGap } from './pid-gap.js';
 import { MoverFailure, ResticSession } from './session.js';
 import { noSnapshotReason, parseSnapshots, selectSnapshot } from './snapshots.js';
 
@@ -36,7 +40,10 @@ const session = new ResticSession('restore', process.env);
 async function restore(): Promise<string> {
   const config = destinationConfig(process.env);
   session.prepareCache(config);
-  await session.restic(config, 'open repository', probeArgs(config), { deadline: true, echoStdout: false });
+  // Opening with unlock removes the stale lock of a killed earlier attempt (as the backup does),
+  // which would otherwise stay for 30 minutes and block the source's forget and prune.
+  await session.restic(config, 'open repository', unlockArgs(config), { deadline: true });
+  leavePidGap((message) => session.log(message));
   const listing = await session.restic(config, 'snapshots', snapshotsArgs(config), {
     deadline: true,
     echoStdout: false,
@@ -54,7 +61,7 @@ async function restore(): Promise<string> {
     });
   const id = chosen.short_id ?? chosen.id.slice(0, 8);
   session.log(`restoring snapshot ${id} taken at ${chosen.time} into ${config.dataDir}`);
-  await session.restic(config, 'restore', restoreArgs(config, chosen.id));
+  await session.restic(config, 'restore', restoreArgs(config, chosen.id), { progress: 'restore' });
   return `restored snapshot ${id} taken at ${chosen.time}`;
 }
 

@@ -1,7 +1,8 @@
 /**
  * What both restic entrypoints do around the steps: print prefixed lines, run restic with the
- * redactor and keep a transcript of everything printed for the summary, stop restic on SIGTERM,
- * and end with a summary block and a result line.
+ * redactor and keep a transcript of everything printed for the summary, turn the backup's or
+ * restore's status lines into `scribe progress:` lines, stop restic on SIGTERM, and end with a
+ * summary block and a result line.
  */
 import { mkdirSync } from 'node:fs';
 import { ConfigError } from '../rsync/env.js';
@@ -12,6 +13,8 @@ import { makeRedactor, secretValues } from './redact.js';
 import { summarizeResticLog } from './summary.js';
 import { lastPrunedLine, parseLastPruned } from './prune.js';
 import { writeTerminationMessage } from '../termination.js';
+import { ProgressMeter } from '../progress.js';
+import { RESTIC_PROGRESS_FPS, resticTotals } from './status.js';
 
 /** S3's answer for a missing bucket, which restic retries for 15 minutes instead of failing. */
 const MISSING_BUCKET = /The specified bucket does not exist|NoSuchBucket/;
@@ -48,21 +51,48 @@ export class ResticSession {
     this.transcript.push(line);
   }
 
-  /** Runs restic; a non-zero exit becomes a MoverFailure unless `allow` lists it. */
+  /**
+   * Runs restic; a non-zero exit becomes a MoverFailure unless `allow` lists it. With `progress`
+   * (the `backup` or `restore` whose `--json` output this is), restic prints its status every
+   * 5 s; those lines feed a ProgressMeter, which writes `scribe progress:` lines instead (the
+   * raw status objects are neither printed nor kept), and its summary sets the final figures.
+   */
   async restic(
     config: ResticCommonConfig,
     step: string,
     args: string[],
-    options: { cwd?: string; deadline?: boolean; echoStdout?: boolean; allow?: number[] } = {},
+    options: {
+      cwd?: string;
+      deadline?: boolean;
+      echoStdout?: boolean;
+      allow?: number[];
+      progress?: 'backup' | 'restore';
+    } = {},
   ): Promise<ToolResult> {
+    const command = options.progress;
+    const meter =
+      command === undefined ? undefined : new ProgressMeter((line) => process.stdout.write(`${line}\n`)).start();
     const result = await runTool(config.restic, args, {
-      env: this.env,
+      env: meter ? { ...this.env, RESTIC_PROGRESS_FPS } : this.env,
       redact: this.redact,
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       ...(options.deadline ? { timeoutMs: config.repositoryTimeoutMs } : {}),
       failFast: MISSING_BUCKET,
       echoStdout: options.echoStdout ?? true,
+      ...(meter && command
+        ? {
+            onStdoutLine: (line: string) => {
+              const totals = resticTotals(line, command);
+              if (totals) meter.set(totals.files, totals.bytes);
+              if (totals?.kind === 'status') return false;
+              meter.observeLine();
+              return true;
+            },
+            onStderrLine: () => meter.observeLine(),
+          }
+        : {}),
     });
+    meter?.stop();
     if (result.failedFast !== undefined) {
       this.transcript.push(result.stderr);
       throw new MoverFailure({

@@ -30,7 +30,10 @@
  * spends about half a second deriving the repository key (scrypt), which is why opening and
  * unlocking are one call (bench/restic.ts).
  *
- * Output: restic's output (redacted), `scribe restic backup: …` progress lines,
+ * Output: restic's output (redacted), `scribe restic backup: …` lines for each step,
+ * `scribe progress: …` every 5 s while the backup runs and once when it ends (files and bytes
+ * restic has read, from its JSON status lines, which are not printed themselves; status.ts and
+ * ../progress.ts: what `kubectl scribe sync` shows), restic's JSON summary of the backup,
  * `scribe restic: lastPruned=<RFC 3339>` after a prune, a summary block for
  * status.latestMoverStatus (summary.ts) and a final `scribe restic backup: result: …` line.
  *
@@ -42,6 +45,7 @@ import { forgetArgs, backupArgs, initArgs, pruneArgs, unlockArgs } from './args.
 import { sourceConfig } from './config.js';
 import { isPruneDue, lastPrunedLine } from './prune.js';
 import { keepFlags } from './retain.js';
+import { leavePidGap } from './pid-gap.js';
 import { ResticSession } from './session.js';
 import { forgetCounts } from './summary.js';
 
@@ -57,8 +61,10 @@ async function backup(): Promise<string> {
     await session.restic(config, 'init', initArgs(config), { deadline: true });
     session.log('initialized a new repository');
   }
+  // Every lock this run may leave (if killed) gets a PID the next attempt's unlock can judge (pid-gap.ts).
+  leavePidGap((message) => session.log(message));
   session.log(`backing up ${config.dataDir}`);
-  await session.restic(config, 'backup', backupArgs(config), { cwd: config.dataDir });
+  await session.restic(config, 'backup', backupArgs(config), { cwd: config.dataDir, progress: 'backup' });
 
   const forget = forgetArgs(config, config.retain);
   if (forget === undefined) session.log('forget skipped: no retain policy, every snapshot is kept');

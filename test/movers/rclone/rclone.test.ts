@@ -4,14 +4,23 @@
  * feeding two destinations, and failures that leave the destination untouched.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../src/local/processes.js';
 import { startS3Server, type S3Server } from '../../../src/local/s3.js';
 import { toolDir } from '../../../src/local/tools.js';
+import { lastProgress } from '../../../src/movers/progress.js';
 import { RECORD_NAME } from '../../../src/movers/rclone/record.js';
-import { aclSupported, buildTree, describeTree, runEntrypoint, summaryOf, tempDir } from '../restic/support/movers.js';
+import {
+  aclSupported,
+  buildTree,
+  describeTree,
+  runEntrypoint,
+  summaryOf,
+  tempDir,
+  walk,
+} from '../restic/support/movers.js';
 
 const cleanup: (() => void)[] = [];
 let s3: S3Server;
@@ -87,6 +96,34 @@ function expectNoSecrets(output: string): void {
   expect(output).not.toContain(s3.accessKey);
 }
 
+/** Bytes rclone carries for a tree: regular files' sizes and symlinks' target lengths (lstat). */
+function treeBytes(root: string): number {
+  return walk(root)
+    .map((path) => lstatSync(join(root, path)))
+    .filter((stat) => !stat.isDirectory())
+    .reduce((sum, stat) => sum + stat.size, 0);
+}
+
+const UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+
+/**
+ * The mover wrote `scribe progress:` lines, and the last one counts what rclone's final
+ * statistics say it transferred: the same number of files, `bytes` (the tree's) to rclone's
+ * rounding of its byte count.
+ */
+function expectProgressMatchesTransfer(output: string, bytes: number) {
+  expect(output).toMatch(/^scribe progress: files=\d+ bytes=\d+ elapsed=\d+\.\d$/m);
+  const progress = lastProgress(output);
+  const files = [...output.matchAll(/^Transferred:\s+(\d+) \/ \d+, 100%$/gm)].at(-1)?.[1];
+  const size = [...output.matchAll(/^Transferred:\s+([\d.]+) (\w?i?B) \/ /gm)].at(-1);
+  expect(Number(files), output).toBeGreaterThan(0);
+  expect(progress?.files).toBe(Number(files));
+  expect(bytes).toBeGreaterThan(0);
+  expect(progress?.bytes).toBe(bytes);
+  const reported = Number(size?.[1]) * (UNITS[size?.[2] ?? ''] ?? NaN);
+  expect(Math.abs(reported - bytes)).toBeLessThanOrEqual(Math.max(1, bytes * 0.001));
+}
+
 describe('rclone source and destinations', () => {
   it('one source feeds two destinations; each ends identical to the source, the remote unchanged by them', async () => {
     const source = newDir('source');
@@ -101,6 +138,7 @@ describe('rclone source and destinations', () => {
       /result: synchronized 18 entries to scribe-s3:replication\/volume-a; exit code 0$/,
     );
     expectNoSecrets(sent.output);
+    expectProgressMatchesTransfer(sent.output, treeBytes(source));
     const remoteBefore = listRemote(env);
     expect(JSON.stringify(remoteBefore)).toContain(RECORD_NAME);
     expect(JSON.stringify(remoteBefore)).not.toContain('lost+found');
@@ -118,6 +156,7 @@ describe('rclone source and destinations', () => {
       expect(summaryOf(got.output)).toMatch(/applied the record: \d+ removed, \d+ created, ACLs (restored|none)/);
       expectNoSecrets(got.output);
       expect(describeTree(dest, { acl })).toEqual(describeTree(source, { acl }));
+      expectProgressMatchesTransfer(got.output, treeBytes(dest));
     }
     expect(readFileSync(join(first, 'lost+found', 'keep'), 'utf8')).toBe('debris');
     expect(listRemote(env)).toEqual(remoteBefore);
@@ -136,10 +175,15 @@ describe('rclone source and destinations', () => {
     writeFileSync(join(source, 'new.txt'), 'new');
     chmodSync(join(source, 'run.sh'), 0o700);
     mkdirSync(join(source, 'new-empty'));
-    expect((await runEntrypoint('rclone', 'source', env)).code).toBe(0);
+    const resent = await runEntrypoint('rclone', 'source', env);
+    expect(resent.code, resent.output).toBe(0);
     const again = await runEntrypoint('rclone', 'destination', { ...env, SCRIBE_DATA_DIR: dest });
     expect(again.code, again.output).toBe(0);
     expect(describeTree(dest, { acl: false })).toEqual(describeTree(source, { acl: false }));
+    // Only what changed moves: new.txt (run.sh's mode is metadata, carried by the record).
+    const changed = lstatSync(join(source, 'new.txt')).size;
+    expectProgressMatchesTransfer(resent.output, changed);
+    expectProgressMatchesTransfer(again.output, changed);
   });
 });
 

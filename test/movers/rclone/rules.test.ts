@@ -1,5 +1,8 @@
 /** The rclone mover's pure modules: remote paths, argument lists, the metadata record, the summary. */
 import fc from 'fast-check';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { downloadArgs, remotePath, uploadArgs } from '../../../src/movers/rclone/args.js';
 import { configSecrets, configSections } from '../../../src/movers/rclone/config.js';
@@ -10,6 +13,7 @@ import {
   serializeRecord,
   type RecordEntry,
 } from '../../../src/movers/rclone/record.js';
+import { copiedFile, volumeFileSize } from '../../../src/movers/rclone/progress.js';
 import { summarizeRcloneLog } from '../../../src/movers/rclone/summary.js';
 
 describe('remote and arguments', () => {
@@ -67,6 +71,44 @@ describe('metadata record', () => {
     expect(() => parseRecord(bad)).toThrow(/unsafe path/);
     expect(() => parseRecord('{"format":"other"}')).toThrow(/not a version 1/);
     expect(() => parseRecord('nope')).toThrow(/not JSON/);
+  });
+});
+
+describe('progress from the log', () => {
+  it("names the file of each of rclone's Copied lines, and nothing else", () => {
+    const at = '2024/06/10 12:00:00 INFO  : ';
+    expect(copiedFile(`${at}docs/a.txt: Copied (new)`)).toEqual({ source: 'docs/a.txt', destination: 'docs/a.txt' });
+    expect(copiedFile(`${at}db/data file: Copied (replaced existing)`)?.source).toBe('db/data file');
+    expect(copiedFile(`${at}big.bin: Multi-thread Copied (new)`)?.source).toBe('big.bin');
+    expect(copiedFile(`2024/06/10 12:00:00.123456 INFO  : x: y.txt: Copied (Rcat, new)`)?.source).toBe('x: y.txt');
+    expect(copiedFile(`${at}a: Copied (server-side copy) to: b`)).toEqual({ source: 'a', destination: 'b' });
+    expect(copiedFile('INFO  : link.rclonelink: Copied (new)')?.source).toBe('link.rclonelink');
+    for (const other of [
+      `${at}docs: Set directory modification time (using DirSetModTime)`,
+      `${at}old.txt: Deleted`,
+      `${at}a.txt: Updated modification time in destination`,
+      `${at}`,
+      'Transferred:            3 / 3, 100%',
+      '2024/06/10 12:00:00 ERROR : a.txt: Failed to copy: Copied (new)',
+      'scribe rclone source: syncing /data to s3:b',
+    ])
+      expect(copiedFile(other), other).toBeUndefined();
+  });
+
+  it("sizes a file as it is in the volume; a .rclonelink is its symlink's target length", () => {
+    const root = mkdtempSync(join(tmpdir(), 'scribe-rclone-progress-'));
+    try {
+      writeFileSync(join(root, 'a.bin'), Buffer.alloc(1234));
+      symlinkSync('a.bin', join(root, 'link'));
+      writeFileSync(join(root, 'real.rclonelink'), 'xyz');
+      expect(volumeFileSize(root, 'a.bin')).toBe(1234);
+      expect(volumeFileSize(root, 'link.rclonelink')).toBe('a.bin'.length);
+      expect(volumeFileSize(root, 'real.rclonelink')).toBe(3);
+      expect(volumeFileSize(root, 'gone.txt')).toBe(0);
+      expect(volumeFileSize(root, 'gone.rclonelink')).toBe(0);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 

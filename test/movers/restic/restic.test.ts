@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startS3Server, type S3Server } from '../../../src/local/s3.js';
 import { freePort } from '../../../src/local/processes.js';
 import { toolDir } from '../../../src/local/tools.js';
+import { lastProgress } from '../../../src/movers/progress.js';
 import {
   aclSupported,
   buildTree,
@@ -81,6 +82,36 @@ function expectNoSecrets(output: string): void {
   for (const secret of [PASSWORD, s3.secretKey, s3.accessKey]) expect(output).not.toContain(secret);
 }
 
+/** restic's JSON summary object of the backup or restore, as the mover printed it. */
+function resticSummary(output: string): Record<string, number> {
+  const line = output.split('\n').findLast((l) => l.startsWith('{') && l.includes('"message_type":"summary"'));
+  expect(line, output).toBeDefined();
+  return JSON.parse(line as string) as Record<string, number>;
+}
+
+/**
+ * The mover wrote `scribe progress:` lines (never restic's raw status objects), and the last
+ * one holds restic's final figures: files and bytes read by the backup, written by the restore,
+ * as in the summary block.
+ */
+function expectProgressMatchesSummary(output: string, command: 'backup' | 'restore') {
+  expect(output).toMatch(/^scribe progress: files=\d+ bytes=\d+ elapsed=\d+\.\d$/m);
+  expect(output).not.toContain('"message_type":"status"');
+  const json = resticSummary(output);
+  const progress = lastProgress(output);
+  const files = command === 'backup' ? json.total_files_processed : json.files_restored;
+  const bytes = command === 'backup' ? json.total_bytes_processed : json.bytes_restored;
+  expect(progress?.files).toBeGreaterThan(0);
+  expect(progress?.bytes).toBeGreaterThan(0);
+  expect(progress?.files).toBe(files);
+  expect(progress?.bytes).toBe(bytes);
+  const counted =
+    command === 'backup'
+      ? /^backup: snapshot \S+; (\d+) files/m.exec(summaryOf(output))
+      : /^restore: (\d+) of \d+ files restored/m.exec(summaryOf(output));
+  expect(Number(counted?.[1])).toBe(progress?.files);
+}
+
 describe('restic backup and restore', () => {
   it('round-trips a tree: contents, modes, owners, mtimes, symlinks, ACLs; lost+found stays out', async () => {
     const source = newDir('source');
@@ -94,6 +125,8 @@ describe('restic backup and restore', () => {
     expect(summary).toMatch(/^backup: snapshot [0-9a-f]{8}; 8 files \(.*\) processed: 8 new, 0 changed/m);
     expect(summary).toMatch(/scribe restic backup: result: backup succeeded; exit code 0$/);
     expectNoSecrets(backup.output);
+    // A backup shorter than restic's status interval still ends with a progress line.
+    expectProgressMatchesSummary(backup.output, 'backup');
 
     const target = newDir('target');
     mkdirSync(join(target, 'lost+found'));
@@ -105,6 +138,7 @@ describe('restic backup and restore', () => {
     expect(restore.code, restore.output).toBe(0);
     expect(summaryOf(restore.output)).toMatch(/^restore: \d+ of \d+ files restored/m);
     expectNoSecrets(restore.output);
+    expectProgressMatchesSummary(restore.output, 'restore');
     // restic keeps no attributes of the backup root itself; everything inside must be equal.
     expect(describeTree(target, { acl, includeRoot: false })).toEqual(
       describeTree(source, { acl, includeRoot: false }),
@@ -124,6 +158,51 @@ describe('restic backup and restore', () => {
     expect(summaryOf(second.output)).toMatch(/processed: 0 new, 0 changed, 1 unmodified; added 0 B/);
     expect(snapshotTimes(env)).toHaveLength(2);
   });
+});
+
+describe('progress while restic runs', () => {
+  /** The progress lines of an output, in order. */
+  const progressLines = (output: string) =>
+    output
+      .split('\n')
+      .filter((line) => line.startsWith('scribe progress:'))
+      .map((line) => lastProgress(line));
+
+  it(
+    'a slow backup and restore report running totals every 5 s from restic status lines, never the raw lines',
+    { timeout: 180_000 },
+    async () => {
+      const source = newDir('source');
+      for (let i = 0; i < 2; i++) writeFileSync(join(source, `big-${i}.bin`), bytes(200 + i, 3 * 1024 * 1024));
+      // 6 MiB at 512 KiB/s: about 12 s, so restic prints a status and the meter a line with it.
+      const env = moverEnv(source);
+      const backup = await runEntrypoint('restic', 'source', { ...env, SCRIBE_RESTIC_LIMIT_UPLOAD_KIB: '512' });
+      expect(backup.code, backup.output).toBe(0);
+      expectProgressMatchesSummary(backup.output, 'backup');
+      const during = progressLines(backup.output);
+      expect(during.length, backup.output).toBeGreaterThanOrEqual(3);
+      // A line before the final one already had restic's running figures.
+      expect(
+        during.slice(0, -1).some((p) => (p?.bytes ?? 0) > 0),
+        backup.output,
+      ).toBe(true);
+      for (let i = 1; i < during.length; i++) {
+        expect(during[i]?.bytes).toBeGreaterThanOrEqual(during[i - 1]?.bytes ?? 0);
+        expect(during[i]?.elapsedSeconds).toBeGreaterThanOrEqual(during[i - 1]?.elapsedSeconds ?? 0);
+      }
+
+      const target = newDir('target');
+      const restore = await runEntrypoint('restic', 'destination', {
+        ...env,
+        SCRIBE_DATA_DIR: target,
+        SCRIBE_RESTIC_LIMIT_DOWNLOAD_KIB: '512',
+      });
+      expect(restore.code, restore.output).toBe(0);
+      expectProgressMatchesSummary(restore.output, 'restore');
+      expect(lastProgress(restore.output)?.bytes).toBe(6 * 1024 * 1024);
+      expect(progressLines(restore.output).length, restore.output).toBeGreaterThanOrEqual(3);
+    },
+  );
 });
 
 describe('retention and pruning', () => {

@@ -7,6 +7,7 @@ import { isPruneDue, lastPrunedLine, parseLastPruned } from '../../../src/movers
 import { makeRedactor, secretValues } from '../../../src/movers/restic/redact.js';
 import { keepFlags, resticWithin } from '../../../src/movers/restic/retain.js';
 import { noSnapshotReason, selectSnapshot, type SnapshotInfo } from '../../../src/movers/restic/snapshots.js';
+import { resticTotals } from '../../../src/movers/restic/status.js';
 import { forgetCounts, summarizeResticLog } from '../../../src/movers/restic/summary.js';
 
 const config = { dataDir: '/data', cacheDir: '/cache', host: 'scribe' };
@@ -44,7 +45,6 @@ describe('argument lists', () => {
       '--exclude',
       '/data/lost+found',
       '--json',
-      '--quiet',
       '--cache-dir',
       '/cache',
       '--limit-upload',
@@ -72,6 +72,13 @@ describe('argument lists', () => {
       expect.arrayContaining(['restore', 'abc', '--target', '/data', '--delete']),
     );
     expect(restoreArgs(config, 'abc').join(' ')).toContain('--exclude /lost+found');
+  });
+
+  it('lets backup and restore print their JSON status lines (no --quiet) for progress', () => {
+    for (const args of [backupArgs(config), restoreArgs(config, 'abc')]) {
+      expect(args).toContain('--json');
+      expect(args).not.toContain('--quiet');
+    }
   });
 });
 
@@ -130,6 +137,50 @@ describe('failures', () => {
         'restic open: no answer from the repository within SCRIBE_REPOSITORY_TIMEOUT_SECONDS: dial tcp: connection refused',
     });
     expect(explainFailure('backup', 137, '', false).code).toBe(137);
+  });
+});
+
+describe('progress from restic status lines', () => {
+  it('reads running and final totals of a backup and a restore; zero fields are left out', () => {
+    const backupStatus =
+      '{"message_type":"status","seconds_elapsed":5,"percent_done":0.5,"total_files":10,"files_done":4,"total_bytes":2000,"bytes_done":1000,"current_files":["/data/a"]}';
+    expect(resticTotals(backupStatus, 'backup')).toEqual({ kind: 'status', files: 4, bytes: 1000 });
+    expect(
+      resticTotals(
+        '{"message_type":"summary","files_new":1,"total_files_processed":10,"total_bytes_processed":2000,"snapshot_id":"ab"}',
+        'backup',
+      ),
+    ).toEqual({ kind: 'summary', files: 10, bytes: 2000 });
+    expect(resticTotals('{"message_type":"status","percent_done":0}', 'backup')).toEqual({
+      kind: 'status',
+      files: 0,
+      bytes: 0,
+    });
+    expect(
+      resticTotals(
+        '{"message_type":"status","seconds_elapsed":2,"percent_done":0.18,"total_files":7,"files_restored":4,"total_bytes":4900007,"bytes_restored":900007}',
+        'restore',
+      ),
+    ).toEqual({ kind: 'status', files: 4, bytes: 900007 });
+    expect(
+      resticTotals(
+        '{"message_type":"summary","total_files":1,"files_restored":1,"files_skipped":4,"bytes_skipped":900003}',
+        'restore',
+      ),
+    ).toEqual({ kind: 'summary', files: 1, bytes: 0 });
+  });
+
+  it('ignores every other line', () => {
+    for (const line of [
+      '',
+      'scribe restic backup: backing up /data',
+      '{"message_type":"error","error":{"message":"x"},"during":"archival","item":"/data/f"}',
+      '{"message_type":"verbose_status","action":"new","item":"/data/f"}',
+      '{not json',
+      '[1,2]',
+      'null',
+    ])
+      expect(resticTotals(line, 'backup'), line).toBeUndefined();
   });
 });
 

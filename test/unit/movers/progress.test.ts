@@ -46,6 +46,28 @@ describe('progress lines', () => {
     expect(lines.length).toBe(count);
   });
 
+  it('a meter takes running totals from a tool that reports them (restic), never going down', () => {
+    const lines: string[] = [];
+    let now = 0;
+    const meter = new ProgressMeter(
+      (line) => lines.push(line),
+      3_600_000,
+      () => now,
+    );
+    meter.set(3, 4096);
+    meter.set(10, 1_000_000);
+    meter.set(7, 500); // a stale report changes nothing
+    now = 1_500;
+    expect(meter.stop()).toEqual({ files: 10, bytes: 1_000_000, elapsedSeconds: 1.5 });
+    expect(lines).toEqual(['scribe progress: files=10 bytes=1000000 elapsed=1.5']);
+
+    // Totals and single files mix: add counts on top of the last totals.
+    const mixed = new ProgressMeter(() => undefined, 3_600_000);
+    mixed.set(2, 200);
+    mixed.add(50);
+    expect(mixed.stop()).toMatchObject({ files: 3, bytes: 250 });
+  });
+
   it('reports after REPORT_EVERY_LINES lines of output, so a bounded log tail holds a line', () => {
     const log: string[] = [];
     const meter = new ProgressMeter((line) => log.push(line), 3_600_000);
