@@ -12,6 +12,7 @@ import { loadKubeConfig } from '../kube/config.js';
 import { startNodeAgent, type NodeAgent } from './agent/index.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
 import { installCrds } from './crds.js';
+import { installChartIdentity, type ChartIdentity, type OperatorIdentityKind } from './operator-identity.js';
 import { startProcess, type ManagedProcess } from './processes.js';
 import { repoRoot } from './tools.js';
 
@@ -26,6 +27,13 @@ export interface LocalRuntimeOptions {
    * ports are in the operator's log (see operatorPorts()).
    */
   operatorArgs?: string[];
+  /**
+   * Who the operator authenticates as. 'admin' (default): the control plane's admin kubeconfig.
+   * 'chart': the Helm chart's ServiceAccount with the chart's RBAC only (rendered from
+   * helm/scribe and applied, release `scribe` in `scribe-system`), through a TokenRequest token
+   * (see operator-identity.ts); the test's own `kc` stays the admin's.
+   */
+  operatorIdentity?: OperatorIdentityKind;
   log?: (line: string) => void;
 }
 
@@ -38,6 +46,10 @@ export interface LocalRuntime {
   agent: NodeAgent;
   /** The operator's log file (JSON lines). */
   operatorLog: string;
+  /** The kubeconfig the operator runs with: the admin's, or the chart's ServiceAccount's. */
+  operatorKubeconfigPath: string;
+  /** The chart's identity when operatorIdentity is 'chart'. */
+  chartIdentity?: ChartIdentity;
   /** Starts the operator process (again). */
   startOperator(): Promise<void>;
   /** Stops the operator process: SIGTERM by default, SIGKILL when `kill` is set. */
@@ -87,6 +99,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     await installCrds(kc);
     log('starting the node agent');
     agent = await startNodeAgent({ kubeconfig: kc, dataDir: join(dir, 'node'), repoRoot: repoRoot(), log });
+    const chartIdentity =
+      options.operatorIdentity === 'chart'
+        ? await installChartIdentity(kc, join(dir, 'operator-kubeconfig'), { log })
+        : undefined;
+    const operatorKubeconfigPath = chartIdentity?.kubeconfigPath ?? controlPlane.kubeconfigPath;
     const runtime: LocalRuntime = {
       dir,
       kubeconfigPath: controlPlane.kubeconfigPath,
@@ -94,13 +111,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       controlPlane,
       agent,
       operatorLog,
+      operatorKubeconfigPath,
+      ...(chartIdentity ? { chartIdentity } : {}),
       async startOperator() {
         await operator?.stop();
-        log('starting the operator');
+        log(`starting the operator${chartIdentity ? ` as ${chartIdentity.user}` : ''}`);
         operator = startProcess(
           'scribe-operator',
           join(repoRoot(), 'bin', 'scribe'),
-          ['operator', '--kubeconfig', controlPlane.kubeconfigPath, ...(options.operatorArgs ?? DEFAULT_OPERATOR_ARGS)],
+          ['operator', '--kubeconfig', operatorKubeconfigPath, ...(options.operatorArgs ?? DEFAULT_OPERATOR_ARGS)],
           operatorLog,
         );
       },

@@ -9,6 +9,7 @@ import { describe, expect, inject, it } from 'vitest';
 import type { ReplicationDestination, ReplicationSource } from '../../src/api/index.js';
 import { createBucket } from '../../src/local/s3.js';
 import { snapshotTree } from '../movers/rsync/support/tree.js';
+import { expectRcloneCopy } from '../support/rclone-tree.js';
 import { create, createPvc, e2eKubeConfig, e2eNamespace, get, pvcDirectory, waitForObject } from '../support/e2e.js';
 
 const API = 'scribe.backube/v1alpha1';
@@ -155,14 +156,6 @@ describe('object storage movers on the local runtime', () => {
     await createPvc(kc, destNs, 'restored', {
       dataSource: { apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: rd.status?.latestImage?.name },
     });
-    // rclone's mover restores mtimes to the microsecond (Node's utimes takes float seconds).
-    const micro = (tree: ReturnType<typeof snapshotTree>) =>
-      Object.fromEntries(
-        Object.entries(tree).map(([path, entry]) => [
-          path,
-          { ...entry, mtimeNs: entry.mtimeNs === undefined ? undefined : String(entry.mtimeNs).slice(0, -3) },
-        ]),
-      );
-    expect(micro(snapshotTree(await pvcDirectory(kc, destNs, 'restored')))).toEqual(micro(snapshotTree(sourceDir)));
+    expectRcloneCopy(snapshotTree(await pvcDirectory(kc, destNs, 'restored')), snapshotTree(sourceDir));
   });
 });

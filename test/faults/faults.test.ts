@@ -1,20 +1,29 @@
 /**
  * Faults on a whole local system of this file's own: the API server and etcd restarted during
  * a sync, a mover pod killed mid-transfer, a destination volume that fills up (a tmpfs-backed
- * volume of the local runtime's `scribe-local-sized` class), and secrets kept out of logs,
- * Events and status.
+ * volume of the local runtime's `scribe-local-sized` class), and secrets (SSH private keys,
+ * restic passwords, rclone credentials) kept out of logs, Events, status and mover summaries.
  * Every cycle must still complete, with no duplicate work and the previous image intact.
+ *
+ * The operator runs as the Helm chart's ServiceAccount with the chart's RBAC only (issue 10,
+ * "Security"): every fault here is survived with those permissions, and the last test shows
+ * what they do and do not allow.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { ReplicationDestination, ReplicationSource } from '../../src/api/index.js';
-import { kubeRequest } from '../../src/kube/rest.js';
-import { collectionPath, RESOURCES } from '../../src/kube/resources.js';
+import { loadKubeConfig } from '../../src/kube/config.js';
+import { ResourceInformer } from '../../src/kube/informer.js';
+import { ApiError, kubeRequest } from '../../src/kube/rest.js';
+import { collectionPath, objectPath, RESOURCES } from '../../src/kube/resources.js';
+import { microTime, readLease, writeLease } from '../../src/leader/lease.js';
 import { SIZED_CLASS } from '../../src/local/agent/kinds.js';
+import type { ChartIdentity } from '../../src/local/operator-identity.js';
 import { startLocalRuntime, type LocalRuntime } from '../../src/local/runtime.js';
+import { startS3Server } from '../../src/local/s3.js';
 import {
   copySecret,
   create,
@@ -26,14 +35,24 @@ import {
   waitForObject,
 } from '../../src/local/objects.js';
 import { waitFor } from '../../src/local/processes.js';
+import { MOVER_POD_LABEL } from '../../src/movers/job.js';
+import {
+  CREATED_BY_LABEL,
+  CREATED_BY_VALUE,
+  rcloneSourceName,
+  resticSourceName,
+  rsyncDestinationName,
+  rsyncSourceName,
+} from '../../machines/naming.js';
 import { snapshotTree } from '../movers/rsync/support/tree.js';
 import { CreatedObjects } from '../support/recorder.js';
 
 let runtime: LocalRuntime;
 const API = 'scribe.backube/v1alpha1';
+const CREATED_BY_SCRIBE = `${CREATED_BY_LABEL}=${CREATED_BY_VALUE}`;
 
 beforeAll(async () => {
-  runtime = await startLocalRuntime();
+  runtime = await startLocalRuntime({ operatorIdentity: 'chart' });
   for (const name of ['src', 'dst']) {
     await create(runtime.kc, 'Namespace', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
   }
@@ -75,6 +94,19 @@ async function pair(id: string, files = 300, destinationRsync: object = { copyMe
   return { dir, readDest, readSource, start, synced, keys, secret };
 }
 
+/**
+ * When the API server was (re)starting. Until its RBAC authorizer's caches are filled, a freshly
+ * started API server answers 403 to everyone but system:masters (the admin's group, allowed by
+ * an authorizer of its own): the operator's watches, reconnecting the moment the port opens, see
+ * Forbidden once (kube-apiserver logs "Caches are synced" just after). Readiness comes later.
+ */
+const apiServerStarts: Array<{ from: number; to: number }> = [];
+async function restartApiServer() {
+  const from = Date.now();
+  await runtime.controlPlane.restartApiServer();
+  apiServerStarts.push({ from, to: Date.now() });
+}
+
 const waitForState = (read: () => Promise<ReplicationSource | undefined>, state: string) =>
   waitFor(`state ${state}`, async () => (await read())?.status?.state === state, {
     timeoutMs: 120_000,
@@ -89,7 +121,7 @@ describe('faults', () => {
       const p = await pair('restarts');
       await p.start('one');
       await waitForState(p.readSource, 'moving');
-      await runtime.controlPlane.restartApiServer();
+      await restartApiServer();
       await p.synced('one');
       const imageOne = await waitForObject('image one', p.readDest, (d) => Boolean(d.status?.latestImage?.name));
       await patch(runtime.kc, 'ReplicationSource', 'src', 'restarts', { spec: { trigger: { manual: 'two' } } });
@@ -189,33 +221,385 @@ describe('faults', () => {
     expect(snapshotTree(await pvcDirectory(kc, 'dst', 'check-full'))).toEqual(before);
   });
 
-  it('never writes private keys into logs, Events or status', async () => {
+  it('never writes SSH private keys, restic passwords or rclone credentials into logs, Events, status or mover summaries', async () => {
     const kc = runtime.kc;
-    const secrets = await kubeRequest<{ items: Array<KubernetesObject & { data?: Record<string, string> }> }>(kc, {
-      method: 'GET',
-      path: collectionPath(RESOURCES.Secret, 'dst'),
-      query: { labelSelector: 'app.kubernetes.io/created-by=scribe' },
+    const id = randomBytes(2).toString('hex');
+    // Mover pods' logs are read through the API (pods/log) while the pods exist: the operator
+    // deletes a finished cycle's Job, and the pods go with it.
+    const movers = await collectMoverPods(kc);
+    // Two S3 servers, so the restic and the rclone secret keys are distinct values.
+    const resticS3 = await startS3Server();
+    const rcloneS3 = await startS3Server().catch(async (error: unknown) => {
+      await resticS3.stop();
+      throw error;
     });
-    // The private keys' base64 bodies, line by line: any one line leaking is a leak.
-    const privateLines = secrets.items
-      .flatMap((s) => ['source', 'destination'].map((k) => s.data?.[k]))
-      .filter((v): v is string => Boolean(v))
-      .flatMap((b64) => Buffer.from(b64, 'base64').toString('utf8').split('\n'))
-      .filter((line) => line.length > 20 && !line.startsWith('-----'));
-    expect(privateLines.length).toBeGreaterThan(0);
-    const haystacks: Array<[string, string]> = [['operator log', await readFile(runtime.operatorLog, 'utf8')]];
-    for (const ns of ['src', 'dst']) {
+    try {
+      await resticS3.createBucket('restic');
+      await rcloneS3.createBucket('rclone');
+      const resticPassword = `restic-password-${randomBytes(12).toString('hex')}`;
+      const rcloneConf = [
+        '[leak-check]',
+        'type = s3',
+        'provider = Minio',
+        'env_auth = false',
+        `access_key_id = ${rcloneS3.accessKey}`,
+        `secret_access_key = ${rcloneS3.secretKey}`,
+        `endpoint = ${rcloneS3.endpoint}`,
+        '',
+      ].join('\n');
+      await create(kc, 'Secret', 'src', {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: `restic-${id}` },
+        stringData: {
+          RESTIC_REPOSITORY: `s3:${resticS3.endpoint}/restic/${id}`,
+          RESTIC_PASSWORD: resticPassword,
+          AWS_ACCESS_KEY_ID: resticS3.accessKey,
+          AWS_SECRET_ACCESS_KEY: resticS3.secretKey,
+        },
+      });
+      await create(kc, 'Secret', 'src', {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: `rclone-${id}` },
+        stringData: { 'rclone.conf': rcloneConf },
+      });
+      const objectSource = async (name: string, mover: object) => {
+        await createPvc(kc, 'src', name);
+        const dir = await pvcDirectory(kc, 'src', name);
+        await mkdir(join(dir, 'd'), { recursive: true });
+        for (let i = 0; i < 20; i++) await writeFile(join(dir, 'd', `f${i}`), `${name} ${i}\n`.repeat(1000));
+        await create(kc, 'ReplicationSource', 'src', {
+          apiVersion: API,
+          kind: 'ReplicationSource',
+          metadata: { name },
+          spec: { sourcePVC: name, trigger: { manual: 'one' }, ...mover },
+        });
+      };
+      const rsync = await pair(`leaks-${id}`, 20);
+      await rsync.start('one');
+      await objectSource(`restic-${id}`, {
+        restic: { copyMethod: 'Clone', repository: `restic-${id}`, retain: { last: 2 } },
+      });
+      await objectSource(`rclone-${id}`, {
+        rclone: {
+          copyMethod: 'Clone',
+          rcloneConfig: `rclone-${id}`,
+          rcloneConfigSection: 'leak-check',
+          rcloneDestPath: `rclone/${id}`,
+        },
+      });
+      for (const name of [`leaks-${id}`, `restic-${id}`, `rclone-${id}`]) {
+        const done = await waitForObject(
+          `${name} synced`,
+          () => get<ReplicationSource>(kc, 'ReplicationSource', 'src', name),
+          (rs) => rs.status?.lastManualSync === 'one',
+          240_000,
+        );
+        expect(done.status?.latestMoverStatus?.result, name).toBe('Successful');
+      }
+      // The rsync destination's mover is done once it has preserved the new image.
+      await waitForObject('the rsync image', rsync.readDest, (d) => Boolean(d.status?.latestImage?.name));
+      await movers.settle();
+
+      // What must never be written anywhere: each value as is and base64-encoded (as a Secret's
+      // data holds it); for the SSH keys every line of each private key's body too.
+      const scribeSecrets = await kubeRequest<{ items: Array<KubernetesObject & { data?: Record<string, string> }> }>(
+        kc,
+        { method: 'GET', path: collectionPath(RESOURCES.Secret), query: { labelSelector: CREATED_BY_SCRIBE } },
+      );
+      const secrets: Array<[string, string]> = [];
+      for (const secret of scribeSecrets.items) {
+        for (const key of ['source', 'destination']) {
+          const b64 = secret.data?.[key];
+          if (!b64) continue;
+          const what = `private key ${key} of Secret ${secret.metadata?.namespace}/${secret.metadata?.name}`;
+          secrets.push([what, b64]);
+          for (const line of Buffer.from(b64, 'base64').toString('utf8').split('\n')) {
+            if (line.length > 20 && !line.startsWith('-----')) secrets.push([`a line of the ${what}`, line]);
+          }
+        }
+      }
+      expect(secrets.length).toBeGreaterThan(0);
+      const plain: Array<[string, string]> = [
+        ['the restic password', resticPassword],
+        ["the restic repository's S3 secret key", resticS3.secretKey],
+        ["rclone.conf's secret_access_key", rcloneS3.secretKey],
+        ['rclone.conf', rcloneConf],
+      ];
+      for (const [what, value] of plain) {
+        secrets.push([what, value], [`${what} (base64)`, Buffer.from(value).toString('base64')]);
+      }
+
+      // Where they might leak: the operator's log, every Event, every CR (status with
+      // latestMoverStatus, the mover's summary), the mover pods (termination messages) and their logs.
+      const haystacks: Array<[string, string]> = [['the operator log', await readFile(runtime.operatorLog, 'utf8')]];
       for (const kind of ['Event', 'ReplicationSource', 'ReplicationDestination'] as const) {
         const list = await kubeRequest<{ items: unknown[] }>(kc, {
           method: 'GET',
-          path: collectionPath(RESOURCES[kind], ns),
+          path: collectionPath(RESOURCES[kind]),
         });
-        haystacks.push([`${kind}s in ${ns}`, JSON.stringify(list.items)]);
+        haystacks.push([`${kind}s`, JSON.stringify(list.items)]);
       }
-    }
-    expect(haystacks.map(([, text]) => text.length).every((n) => n > 0)).toBe(true);
-    for (const [where, text] of haystacks) {
-      for (const line of privateLines) expect(text.includes(line), `a private key line in ${where}`).toBe(false);
+      for (const [pod, object] of movers.pods) haystacks.push([`mover pod ${pod}`, JSON.stringify(object)]);
+      for (const [container, log] of movers.logs) haystacks.push([`the log of ${container}`, log]);
+      // Each mover's pods were seen and their logs read (the grep below would pass vacuously otherwise).
+      for (const [namespace, job] of [
+        ['src', rsyncSourceName(`leaks-${id}`)],
+        ['dst', rsyncDestinationName(`leaks-${id}`)],
+        ['src', resticSourceName(`restic-${id}`)],
+        ['src', rcloneSourceName(`rclone-${id}`)],
+      ] as const) {
+        const logs = [...movers.logs].filter(([key]) => key.startsWith(`${namespace}/${job}-`));
+        expect(
+          logs.some(([, log]) => log.length > 0),
+          `a log of the mover of Job ${namespace}/${job}`,
+        ).toBe(true);
+      }
+      const cr = (name: string) => haystacks.find(([where]) => where === 'ReplicationSources')?.[1].includes(name);
+      expect(cr(`restic-${id}`) && cr(`rclone-${id}`) && cr(`leaks-${id}`)).toBe(true);
+
+      const leaks = haystacks.flatMap(([where, text]) =>
+        secrets.filter(([, value]) => text.includes(value)).map(([what]) => `${what} in ${where}`),
+      );
+      expect(leaks).toEqual([]);
+    } finally {
+      await movers.stop();
+      await resticS3.stop();
+      await rcloneS3.stop();
     }
   });
+
+  it("the operator runs with the chart's RBAC: it did its work (no request forbidden), and may not do more", async () => {
+    const identity = runtime.chartIdentity as ChartIdentity;
+    expect(identity.user).toBe('system:serviceaccount:scribe-system:scribe');
+    // The operator's kubeconfig authenticates as the chart's ServiceAccount, and nothing else.
+    const operatorKubeconfig = loadKubeConfig({ kubeconfig: runtime.operatorKubeconfigPath });
+    const self = await kubeRequest<{ status: { userInfo: { username: string; groups?: string[] } } }>(
+      operatorKubeconfig,
+      {
+        method: 'POST',
+        path: '/apis/authentication.k8s.io/v1/selfsubjectreviews',
+        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+      },
+    );
+    expect(self.status.userInfo.username).toBe(identity.user);
+    expect(self.status.userInfo.groups).not.toContain('system:masters');
+
+    // What the chart grants (helm/scribe/templates/rbac.yaml), each as the operator uses it…
+    const ns = identity.namespace;
+    const lease = identity.leaseName;
+    const allowed: Access[] = [
+      ['watch', 'scribe.backube', 'replicationsources'],
+      ['list', 'scribe.backube', 'replicationdestinations'],
+      ['get', 'scribe.backube', 'replicationsources', 'src'],
+      ['patch', 'scribe.backube', 'replicationsources/status', 'src'],
+      ['patch', 'scribe.backube', 'replicationdestinations/status', 'dst'],
+      ['update', 'scribe.backube', 'replicationsources/finalizers', 'src'],
+      ['update', 'scribe.backube', 'replicationdestinations/finalizers', 'dst'],
+      ['create', 'batch', 'jobs', 'src'],
+      ['delete', 'batch', 'jobs', 'dst'],
+      ['watch', 'batch', 'jobs'],
+      ['create', '', 'persistentvolumeclaims', 'dst'],
+      ['delete', '', 'persistentvolumeclaims', 'src'],
+      ['create', 'snapshot.storage.k8s.io', 'volumesnapshots', 'src'],
+      ['delete', 'snapshot.storage.k8s.io', 'volumesnapshots', 'dst'],
+      ['create', '', 'services', 'dst'],
+      ['delete', '', 'services', 'dst'],
+      ['create', '', 'secrets', 'dst'],
+      ['delete', '', 'secrets', 'dst'],
+      ['get', '', 'secrets', 'src'],
+      ['watch', '', 'secrets'],
+      ['watch', '', 'pods'],
+      ['get', '', 'pods', 'src'],
+      ['create', 'events.k8s.io', 'events', 'src'],
+      ['patch', 'events.k8s.io', 'events', 'dst'],
+      ['create', 'coordination.k8s.io', 'leases', ns],
+      ['get', 'coordination.k8s.io', 'leases', ns, lease],
+      ['update', 'coordination.k8s.io', 'leases', ns, lease],
+      ['create', 'authentication.k8s.io', 'tokenreviews'],
+      ['create', 'authorization.k8s.io', 'subjectaccessreviews'],
+    ];
+    // …and what it does not: no Secret is changed in place, no Pod made or entered, no spec of
+    // the user's touched, nothing cluster-scoped written, no other Lease, nothing in kube-system.
+    const denied: Access[] = [
+      ['update', '', 'secrets', 'src'],
+      ['patch', '', 'secrets', 'dst'],
+      ['deletecollection', '', 'secrets', 'src'],
+      ['create', '', 'pods', 'src'],
+      ['delete', '', 'pods', 'src'],
+      ['create', '', 'pods/exec', 'src'],
+      ['get', '', 'pods/log', 'src'],
+      ['create', '', 'serviceaccounts/token', ns],
+      ['create', 'scribe.backube', 'replicationsources', 'src'],
+      ['update', 'scribe.backube', 'replicationsources', 'src'],
+      ['patch', 'scribe.backube', 'replicationdestinations', 'dst'],
+      ['delete', 'scribe.backube', 'replicationdestinations', 'dst'],
+      ['update', 'batch', 'jobs', 'src'],
+      ['patch', '', 'persistentvolumeclaims', 'src'],
+      ['patch', '', 'services', 'dst'],
+      ['patch', 'apps', 'deployments', ns],
+      ['create', 'apps', 'deployments', 'src'],
+      ['get', '', 'configmaps', 'kube-system'],
+      ['list', '', 'configmaps', 'src'],
+      ['create', '', 'namespaces'],
+      ['delete', '', 'namespaces'],
+      ['delete', '', 'nodes'],
+      ['list', '', 'nodes'],
+      ['create', '', 'persistentvolumes'],
+      ['delete', '', 'persistentvolumes'],
+      ['create', 'snapshot.storage.k8s.io', 'volumesnapshotcontents'],
+      ['delete', 'snapshot.storage.k8s.io', 'volumesnapshotcontents'],
+      ['create', 'snapshot.storage.k8s.io', 'volumesnapshotclasses'],
+      ['create', 'storage.k8s.io', 'storageclasses'],
+      ['create', 'apiextensions.k8s.io', 'customresourcedefinitions'],
+      ['create', 'admissionregistration.k8s.io', 'validatingwebhookconfigurations'],
+      ['create', 'rbac.authorization.k8s.io', 'clusterroles'],
+      ['create', 'rbac.authorization.k8s.io', 'clusterrolebindings'],
+      ['bind', 'rbac.authorization.k8s.io', 'clusterroles'],
+      ['escalate', 'rbac.authorization.k8s.io', 'clusterroles'],
+      ['create', 'rbac.authorization.k8s.io', 'rolebindings', 'src'],
+      ['impersonate', '', 'users'],
+      ['create', 'certificates.k8s.io', 'certificatesigningrequests'],
+      ['create', 'coordination.k8s.io', 'leases', 'kube-system'],
+      ['update', 'coordination.k8s.io', 'leases', ns, 'some-other-lease'],
+      ['delete', 'coordination.k8s.io', 'leases', ns, lease],
+    ];
+    const answers = async (checks: Access[]) =>
+      Object.fromEntries(
+        await Promise.all(checks.map(async (c) => [c.filter(Boolean).join(' '), await canI(operatorKubeconfig, c)])),
+      );
+    expect(await answers(allowed)).toEqual(Object.fromEntries(allowed.map((c) => [c.filter(Boolean).join(' '), true])));
+    expect(await answers(denied)).toEqual(Object.fromEntries(denied.map((c) => [c.filter(Boolean).join(' '), false])));
+    expect(await canI(operatorKubeconfig, { path: '/metrics', verb: 'get' })).toBe(false);
+
+    // Not only the reviews: the API server refuses such requests made with the operator's token.
+    const refused = async (spec: Parameters<typeof kubeRequest>[1]) =>
+      kubeRequest(operatorKubeconfig, spec).then(
+        () => 'allowed',
+        (error: unknown) => (error instanceof ApiError ? error.status : String(error)),
+      );
+    expect(await refused({ method: 'GET', path: collectionPath(RESOURCES.ConfigMap, 'kube-system') })).toBe(403);
+    const [userSecret] = (
+      await kubeRequest<{ items: KubernetesObject[] }>(runtime.kc, {
+        method: 'GET',
+        path: collectionPath(RESOURCES.Secret, 'dst'),
+      })
+    ).items;
+    expect(
+      await refused({
+        method: 'PATCH',
+        path: objectPath(RESOURCES.Secret, 'dst', userSecret?.metadata?.name ?? 'any'),
+        body: { metadata: { labels: { 'scribe-test': 'changed' } } },
+      }),
+    ).toBe(403);
+    // (a namespace that does not exist: authorization comes first, so 403 rather than 404)
+    expect(await refused({ method: 'DELETE', path: objectPath(RESOURCES.Namespace, undefined, 'no-such-ns') })).toBe(
+      403,
+    );
+    // The chart's Lease can be taken and renewed with the operator's token, as --leader-elect does.
+    const ref = { namespace: ns, name: lease };
+    const existing = await readLease(operatorKubeconfig, ref, 10_000);
+    const spec = { holderIdentity: 'faults-test', leaseDurationSeconds: 1, renewTime: microTime(Date.now()) };
+    const taken = await writeLease(operatorKubeconfig, ref, existing?.metadata.resourceVersion, spec, 10_000);
+    expect(taken?.spec?.holderIdentity).toBe('faults-test');
+    const renewed = await writeLease(operatorKubeconfig, ref, taken?.metadata.resourceVersion, { ...spec }, 10_000);
+    expect(renewed?.metadata.resourceVersion).toBeDefined();
+
+    // It did its work under that identity: syncs completed, and not one of its requests was forbidden.
+    const sources = await kubeRequest<{ items: ReplicationSource[] }>(runtime.kc, {
+      method: 'GET',
+      path: collectionPath(RESOURCES.ReplicationSource, 'src'),
+    });
+    expect(sources.items.filter((rs) => rs.status?.lastSyncTime).length).toBeGreaterThan(0);
+    const log = await readFile(runtime.operatorLog, 'utf8');
+    expect(log).toContain('operator started');
+    const forbidden = log.split('\n').filter((line) => /forbidden|"(status|statusCode|code)":\s*403\b/i.test(line));
+    const whileStarting = (line: string) => {
+      const time = Date.parse(/^\{"level":\d+,"time":"([^"]+)"/.exec(line)?.[1] ?? '');
+      return apiServerStarts.some(({ from, to }) => time >= from && time <= to);
+    };
+    expect(forbidden.filter((line) => !whileStarting(line))).toEqual([]);
+  });
 });
+
+/** A SelfSubjectAccessReview's resource attributes: verb, API group, resource[/subresource], namespace, name. */
+type Access = [verb: string, group: string, resource: string, namespace?: string, name?: string];
+
+/** Whether the credentials of `kc` may do `access` (a SelfSubjectAccessReview, as `kubectl auth can-i`). */
+async function canI(kc: KubeConfig, access: Access | { path: string; verb: string }): Promise<boolean> {
+  const attributes = Array.isArray(access)
+    ? (() => {
+        const [verb, group, resource, namespace, name] = access;
+        const [plural, subresource] = resource.split('/');
+        return { resourceAttributes: { verb, group, resource: plural, subresource, namespace, name } };
+      })()
+    : { nonResourceAttributes: access };
+  const review = await kubeRequest<{ status?: { allowed?: boolean } }>(kc, {
+    method: 'POST',
+    path: '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+    body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: attributes },
+  });
+  return review.status?.allowed === true;
+}
+
+type Pod = KubernetesObject & {
+  spec?: { containers?: Array<{ name: string }>; initContainers?: Array<{ name: string }> };
+  status?: { phase?: string };
+};
+
+/**
+ * Watches mover pods (every namespace) and reads each container's log through the API (pods/log,
+ * as `kubectl logs`) on every change of the pod and every half second while it exists, keeping
+ * the longest read. `logs` is keyed NAMESPACE/POD/CONTAINER, `pods` (last seen) NAMESPACE/POD.
+ */
+async function collectMoverPods(kc: KubeConfig) {
+  const logs = new Map<string, string>();
+  const pods = new Map<string, Pod>();
+  const reads = new Set<Promise<void>>();
+  const informer = new ResourceInformer<Pod>(kc, RESOURCES.Pod, { labelSelector: MOVER_POD_LABEL });
+  const read = (pod: Pod) => {
+    const namespace = pod.metadata?.namespace ?? '';
+    const name = pod.metadata?.name ?? '';
+    pods.set(`${namespace}/${name}`, pod);
+    if (!pod.status?.phase || pod.status.phase === 'Pending') return;
+    for (const container of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) {
+      const key = `${namespace}/${name}/${container.name}`;
+      const reading = kubeRequest<string>(kc, {
+        method: 'GET',
+        path: `${objectPath(RESOURCES.Pod, namespace, name)}/log`,
+        query: { container: container.name },
+        text: true,
+      })
+        .then((text) => {
+          if (text.length >= (logs.get(key)?.length ?? 0)) logs.set(key, text);
+        })
+        .catch(() => undefined) // not started yet, or gone
+        .finally(() => reads.delete(reading));
+      reads.add(reading);
+    }
+  };
+  const subscription = informer.events$.subscribe((event) => {
+    if (event.type === 'added' || event.type === 'updated') read(event.object);
+  });
+  await informer.start();
+  const timer = setInterval(() => {
+    if (reads.size === 0) for (const pod of informer.list()) read(pod);
+  }, 500);
+  return {
+    logs,
+    pods,
+    /** Waits for the reads in flight and one more round of the pods still there. */
+    async settle() {
+      await Promise.all([...reads]);
+      for (const pod of informer.list()) read(pod);
+      await Promise.all([...reads]);
+    },
+    async stop() {
+      clearInterval(timer);
+      subscription.unsubscribe();
+      await informer.stop();
+      await Promise.all([...reads]);
+    },
+  };
+}

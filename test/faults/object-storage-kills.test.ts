@@ -35,6 +35,7 @@ import {
   resticSourceName,
 } from '../../machines/naming.js';
 import { snapshotTree } from '../movers/rsync/support/tree.js';
+import { expectRcloneCopy } from '../support/rclone-tree.js';
 import { startSlowLink, type SlowLink } from '../support/slow-link.js';
 
 const run = promisify(execFile);
@@ -71,22 +72,6 @@ type Tree = ReturnType<typeof snapshotTree>;
 function withoutRoot(tree: Tree): Tree {
   const { '.': _root, ...rest } = tree;
   return rest;
-}
-
-/**
- * Expects an rclone copy of `expected`: equal but for mtimes, which the mover restores to about
- * the microsecond (float seconds through Node's utimes), so each within 2 µs.
- */
-function expectRcloneCopy(actual: Tree, expected: Tree) {
-  const withoutTimes = (tree: Tree) =>
-    Object.fromEntries(Object.entries(tree).map(([path, { mtimeNs: _mtime, ...rest }]) => [path, rest]));
-  expect(withoutTimes(actual)).toEqual(withoutTimes(expected));
-  const offBy = (path: string) => {
-    const [a, e] = [actual[path]?.mtimeNs, expected[path]?.mtimeNs];
-    return a === undefined || e === undefined ? 0n : BigInt(a) - BigInt(e);
-  };
-  const off = Object.keys(expected).filter((path) => offBy(path) > 2000n || offBy(path) < -2000n);
-  expect(off.map((path) => `${path}: ${offBy(path)} ns`)).toEqual([]);
 }
 
 /**
