@@ -585,7 +585,7 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
       memoryAfterGc: await operator.memory(true),
     };
     log(
-      `  soak: ${soak.cycles} cycles in all (${soak.rounds} more rounds in ${seconds(soak.ms)}); heap after a full GC ${mib(soak.memoryAfterGc.heapUsed)}`,
+      `  soak: ${soak.cycles} cycles in all (${soak.rounds} more round(s) in ${seconds(soak.ms)}); heap after a full GC ${mib(soak.memoryAfterGc.heapUsed)}`,
     );
     return {
       crs: crKeys.length,

@@ -289,6 +289,26 @@ async function killMidway(ns: string, job: string, midway: (log: string) => Prom
 }
 
 /**
+ * What a destination's killed and retried sync must show: until the retry had succeeded (the
+ * states before preserving), latestImage stayed on `previous`; an attempt failed; then a new
+ * image came. Returns the new image's name.
+ */
+function expectImageKeptUntilRetried(
+  { done, seen }: Awaited<ReturnType<typeof watchDestination>>,
+  previous: string,
+): string {
+  const beforeNewImage = seen.filter((s) => !s.synced && ['moving', 'failed', 'snapshotting'].includes(s.state ?? ''));
+  expect(beforeNewImage.length).toBeGreaterThan(0);
+  expect(beforeNewImage.filter((s) => s.image !== previous)).toEqual([]);
+  expect(seen.some((s) => s.state === 'failed')).toBe(true);
+  expect(failedAttempts(done).length).toBeGreaterThan(0);
+  const image = done.status?.latestImage?.name;
+  expect(image).toBeDefined();
+  expect(image).not.toBe(previous);
+  return image as string;
+}
+
+/**
  * Waits for the destination's sync of `manual`, recording every (state, latestImage) it shows on
  * the way; returns the final object and the record.
  */
@@ -403,21 +423,10 @@ describe('object-storage movers killed mid-transfer', () => {
     // Meanwhile the previous image is intact: a PVC restored from it holds the first restore.
     // (Once the new image is complete the previous one is deleted, so this is the time to look.)
     expect(withoutRoot(await snapshotData(`${id}-previous`, previous))).toEqual(treeOne);
-    const { done, seen } = await watching;
-    // Until the restore's retry had succeeded (states before preserving), latestImage stayed put.
-    const beforeNewImage = seen.filter(
-      (s) => !s.synced && ['moving', 'failed', 'snapshotting'].includes(s.state ?? ''),
-    );
-    expect(beforeNewImage.length).toBeGreaterThan(0);
-    expect(beforeNewImage.filter((s) => s.image !== previous)).toEqual([]);
-    expect(seen.some((s) => s.state === 'failed')).toBe(true);
-    expect(failedAttempts(done).length).toBeGreaterThan(0);
-    const image = done.status?.latestImage?.name;
-    expect(image).toBeDefined();
-    expect(image).not.toBe(previous);
+    const image = expectImageKeptUntilRetried(await watching, previous);
     expect(await repo.locks()).toEqual([]);
 
-    expect(withoutRoot(await snapshotData(`${id}-new`, image as string))).toEqual(treeTwo);
+    expect(withoutRoot(await snapshotData(`${id}-new`, image))).toEqual(treeTwo);
   });
 
   it('rclone: a source and then a destination killed mid-sync both retry to completion, and the previous image stays until the new one is complete', async () => {
@@ -463,18 +472,8 @@ describe('object-storage movers killed mid-transfer', () => {
     const watching = watchDestination(readDestination(rd), 'two');
     watching.catch(() => undefined); // awaited below
     expectRcloneCopy(await snapshotData(`${id}-previous`, previous), treeOne);
-    const { done, seen } = await watching;
-    const beforeNewImage = seen.filter(
-      (s) => !s.synced && ['moving', 'failed', 'snapshotting'].includes(s.state ?? ''),
-    );
-    expect(beforeNewImage.length).toBeGreaterThan(0);
-    expect(beforeNewImage.filter((s) => s.image !== previous)).toEqual([]);
-    expect(seen.some((s) => s.state === 'failed')).toBe(true);
-    expect(failedAttempts(done).length).toBeGreaterThan(0);
-    const image = done.status?.latestImage?.name;
-    expect(image).toBeDefined();
-    expect(image).not.toBe(previous);
+    const image = expectImageKeptUntilRetried(await watching, previous);
 
-    expectRcloneCopy(await snapshotData(`${id}-new`, image as string), treeTwo);
+    expectRcloneCopy(await snapshotData(`${id}-new`, image), treeTwo);
   });
 });

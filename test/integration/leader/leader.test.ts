@@ -95,7 +95,8 @@ describe('leader election', () => {
     expect(await b.logText()).toContain('waiting for the leader election Lease');
 
     await createSource(ns, 'first');
-    expect(await a.logText()).toContain('"name":"first"');
+    // The status is written before the line about it reaches a's log file: wait for the line.
+    await waitFor('operator-a logging "first"', async () => (await a.logText()).includes('"name":"first"'));
     expect(await b.logText()).not.toContain('"name":"first"');
     expect((await lease(ns))?.spec?.holderIdentity).toBe(a.identity);
 
@@ -114,7 +115,7 @@ describe('leader election', () => {
     expect(after?.spec?.leaseTransitions).toBe((before?.spec?.leaseTransitions ?? 0) + 1);
 
     await createSource(ns, 'second');
-    expect(await b.logText()).toContain('"name":"second"');
+    await waitFor('operator-b logging "second"', async () => (await b.logText()).includes('"name":"second"'));
   });
 
   it('a leader stopped with SIGTERM releases the Lease and a standby takes over at once', async () => {
@@ -142,6 +143,6 @@ describe('leader election', () => {
     // Well before the 15 s an unreleased Lease would need: at most one jittered retry period.
     expect(takeoverMs).toBeLessThan(LEASE_DEFAULTS.leaseDurationMs);
     await createSource(ns, 'third');
-    expect(await b.logText()).toContain('"name":"third"');
+    await waitFor('operator-b logging "third"', async () => (await b.logText()).includes('"name":"third"'));
   });
 });
