@@ -559,7 +559,7 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
     let soakCycles = crKeys.length * 2 + pacedKeys.length;
     let soakRounds = 0;
     const soakStart = performance.now();
-    while (soakCycles + crKeys.length <= options.soakCycles) {
+    while (soakCycles < options.soakCycles) {
       soakRounds++;
       const token = `soak-${soakRounds}`;
       await mapLimit(crs, 32, (cr) =>

@@ -22,6 +22,14 @@ export interface EventSpec {
 
 const REPORTING_CONTROLLER = 'scribe.backube/scribe';
 
+/**
+ * How many series the recorder remembers, the most recently recorded kept (client-go's event
+ * correlator keeps 4096 too). Messages carry per-cycle details, so an unbounded map grew by
+ * every cycle's Events (~14 MiB of heap over 8,000 cycles at 1,000 CRs); a series that falls
+ * out only starts a new Event the next time it repeats.
+ */
+export const MAX_SERIES = 4096;
+
 /** Records Events for a regarding object; keeps a per-object series of identical events. */
 export class EventRecorder {
   private readonly series = new Map<string, { name: string; namespace: string; count: number }>();
@@ -30,6 +38,7 @@ export class EventRecorder {
     private readonly kc: KubeConfig,
     private readonly instance = process.env.HOSTNAME ?? 'scribe',
     private readonly clock: () => Date = () => new Date(),
+    private readonly maxSeries = MAX_SERIES,
   ) {}
 
   /** Records `event` about `regarding`. Failures are returned, never thrown: events are best effort. */
@@ -42,6 +51,9 @@ export class EventRecorder {
     try {
       const existing = this.series.get(key);
       if (existing) {
+        // Move it to the newest end: the map's insertion order is the eviction order.
+        this.series.delete(key);
+        this.series.set(key, existing);
         existing.count++;
         await kubeRequest(this.kc, {
           method: 'PATCH',
@@ -51,7 +63,7 @@ export class EventRecorder {
         });
         return undefined;
       }
-      const name = `${regarding.metadata?.name ?? 'scribe'}.${randomBytes(8).toString('hex')}`;
+      const name = eventName(regarding.metadata?.name ?? 'scribe', randomBytes(8).toString('hex'));
       await kubeRequest(this.kc, {
         method: 'POST',
         path: collectionPath(RESOURCES.Event, namespace),
@@ -77,6 +89,7 @@ export class EventRecorder {
         },
       });
       this.series.set(key, { name, namespace, count: 1 });
+      if (this.series.size > this.maxSeries) this.series.delete(this.series.keys().next().value as string);
       return undefined;
     } catch (error) {
       // A series whose Event expired (TTL) starts again as a new Event next time.
@@ -84,4 +97,18 @@ export class EventRecorder {
       return error instanceof Error ? error : new Error(String(error));
     }
   }
+}
+
+/** Longest name of an object (a DNS subdomain). */
+const MAX_NAME = 253;
+
+/**
+ * An Event's name: the object's name, a dot and `suffix`, as kubectl shows them. The object's
+ * name is shortened when both would not fit (a CR named at the 253-character limit still gets
+ * its Events), and never left ending in "." or "-", which a DNS subdomain may not have there.
+ */
+export function eventName(objectName: string, suffix: string): string {
+  const room = MAX_NAME - suffix.length - 1;
+  const prefix = objectName.length <= room ? objectName : objectName.slice(0, room).replace(/[.-]+$/, '');
+  return `${prefix}.${suffix}`;
 }

@@ -552,6 +552,9 @@ const ROWS: Row[] = [
         expect(rd.status?.latestImage?.name).toMatch(/^scribe-dest-long-a+-[0-9a-f]{10}-\d{14}$/);
         expect(rd.status?.latestImage?.name?.length).toBeLessThanOrEqual(63);
         expect(f.dest[LONG]?.keys).toMatch(/^scribe-rsync-dest-src-long-a+-[0-9a-f]{10}$/);
+        // Their Events are recorded too, under names shortened to fit (src/kube/events.ts).
+        expect(await eventsFor(f.kc, NS.src, 'ReplicationSource', LONG)).not.toEqual([]);
+        expect(await eventsFor(f.kc, NS.dst, 'ReplicationDestination', LONG)).not.toEqual([]);
       },
     },
   },
@@ -838,12 +841,16 @@ interface EventItem {
   regarding?: { name?: string; kind?: string };
 }
 
-async function warningsFor(kc: KubeConfig, ns: string, kind: Kind, name: string): Promise<EventItem[]> {
+async function eventsFor(kc: KubeConfig, ns: string, kind: Kind, name: string): Promise<EventItem[]> {
   const events = await kubeRequest<{ items: EventItem[] }>(kc, {
     method: 'GET',
     path: collectionPath(RESOURCES.Event, ns),
   });
-  return events.items.filter((e) => e.type === 'Warning' && e.regarding?.kind === kind && e.regarding.name === name);
+  return events.items.filter((e) => e.regarding?.kind === kind && e.regarding.name === name);
+}
+
+async function warningsFor(kc: KubeConfig, ns: string, kind: Kind, name: string): Promise<EventItem[]> {
+  return (await eventsFor(kc, ns, kind, name)).filter((e) => e.type === 'Warning');
 }
 
 /**

@@ -71,4 +71,22 @@ describe('status patches and events', () => {
       series: { count: 2 },
     });
   });
+
+  it('remembers a bounded number of series, the most recently used kept', async () => {
+    const kc = testKubeConfig();
+    const namespace = await testNamespace(kc, 'series');
+    const created = await createIn(kc, namespace, source);
+    const recorder = new EventRecorder(kc, 'test', () => new Date(), 2);
+    const event = (message: string) => ({ type: 'Normal' as const, reason: 'Synced', message });
+    for (const message of ['one', 'two', 'one', 'three', 'one', 'two']) {
+      expect(await recorder.record(created, event(message))).toBeUndefined();
+    }
+    const events = await kubeRequest<{ items: Array<{ note?: string; series?: { count: number } }> }>(kc, {
+      method: 'GET',
+      path: collectionPath(RESOURCES.Event, namespace),
+    });
+    const counts = events.items.map((e) => `${e.note}:${e.series?.count ?? 1}`).sort();
+    // "one" stayed remembered (used last before "three" came); "two" fell out and started anew.
+    expect(counts).toEqual(['one:3', 'three:1', 'two:1', 'two:1']);
+  });
 });
