@@ -104,6 +104,25 @@ describe('local node agent', () => {
     expect(node.status?.addresses).toContainEqual({ type: 'InternalIP', address: '127.0.0.1' });
   });
 
+  it('holds its Lease in kube-node-lease and renews it', async () => {
+    type NodeLease = { spec?: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string } };
+    const read = () =>
+      kubeRequest<NodeLease>(kc, {
+        method: 'GET',
+        path: objectPath(RESOURCES.Lease, 'kube-node-lease', agent.nodeName),
+      });
+    let first: NodeLease | undefined;
+    await waitFor('the node Lease', async () =>
+      Boolean((first = await read().catch(() => undefined))?.spec?.renewTime),
+    );
+    expect(first?.spec?.holderIdentity).toBe(agent.nodeName);
+    // Renewed every 10 s: a later read shows a later renewTime, well within the lease duration.
+    await waitFor('a renewal', async () => (await read()).spec?.renewTime !== first?.spec?.renewTime, {
+      timeoutMs: (first?.spec?.leaseDurationSeconds ?? 40) * 1000,
+      intervalMs: 500,
+    });
+  });
+
   it('runs a Job whose pod writes into a dynamically provisioned PVC to completion', async () => {
     const ns = await testNamespace(kc, 'agent-job');
     await create(RESOURCES.PersistentVolumeClaim, ns, claim('data'));
