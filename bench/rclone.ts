@@ -28,43 +28,22 @@ import type { S3Server } from '../src/local/s3.js';
 import { remotePath, uploadArgs, uploadRecordArgs, type RcloneArgsConfig } from '../src/movers/rclone/args.js';
 import { serializeRecord } from '../src/movers/rclone/record.js';
 import { readAcls, readEntries } from '../src/movers/rclone/tree.js';
-import { isMain, markdownTable, median, mib, positiveNumber, ratio, seconds } from './support/common.js';
-import {
-  moverLauncher,
-  parseVariants,
-  startBenchS3,
-  toolBinary,
-  VARIANTS,
-  verifyEqualTree,
-  type Launcher,
-  type Variant,
-} from './support/object-storage.js';
+import { isMain, markdownTable, median, mib, ratio, seconds } from './support/common.js';
+import { moverLauncher, startBenchS3, toolBinary, verifyEqualTree, type Launcher } from './support/object-storage.js';
 import { MemorySampler, start } from './support/processes.js';
 import { changeTree, generateTree, type Change } from './support/tree.js';
+import {
+  TREE_DEFAULTS,
+  TREE_FLAGS,
+  treeOptionsFrom,
+  type TreeBenchOptions,
+  type Variant,
+} from './support/tree-bench.js';
 
 /** Settings of one rclone benchmark run. */
-export interface RcloneBenchOptions {
-  sizeMiB: number;
-  files: number;
-  runs: number;
-  seed: number;
-  /** Fraction of files changed before each incremental run. */
-  changeFraction: number;
-  variants: Variant[];
-  keep: boolean;
-  log: (line: string) => void;
-}
+export type RcloneBenchOptions = TreeBenchOptions;
 
-export const RCLONE_DEFAULTS: RcloneBenchOptions = {
-  sizeMiB: 1024,
-  files: 10_000,
-  runs: 3,
-  seed: 1,
-  changeFraction: 0.01,
-  variants: VARIANTS,
-  keep: false,
-  log: (line) => process.stdout.write(`${line}\n`),
-};
+export const RCLONE_DEFAULTS: RcloneBenchOptions = TREE_DEFAULTS;
 
 const BUCKET = 'bench';
 const SECTION = 'scribe-s3';
@@ -417,26 +396,8 @@ export function formatRcloneResult(result: RcloneBenchResult): string {
 
 /** Parses the command line of `npm run bench:rclone`. */
 export function parseRcloneArgs(args: string[]): RcloneBenchOptions {
-  const { values } = parseArgs({
-    args,
-    options: {
-      'size-mib': { type: 'string' },
-      files: { type: 'string' },
-      runs: { type: 'string' },
-      seed: { type: 'string' },
-      variant: { type: 'string' },
-      keep: { type: 'boolean', default: false },
-    },
-  });
-  return {
-    ...RCLONE_DEFAULTS,
-    sizeMiB: positiveNumber('--size-mib', values['size-mib'], RCLONE_DEFAULTS.sizeMiB),
-    files: Math.round(positiveNumber('--files', values.files, RCLONE_DEFAULTS.files)),
-    runs: Math.round(positiveNumber('--runs', values.runs, RCLONE_DEFAULTS.runs)),
-    seed: Math.round(positiveNumber('--seed', values.seed, RCLONE_DEFAULTS.seed)),
-    variants: parseVariants(values.variant),
-    keep: values.keep ?? false,
-  };
+  const { values } = parseArgs({ args, options: TREE_FLAGS });
+  return { ...RCLONE_DEFAULTS, ...treeOptionsFrom(values, RCLONE_DEFAULTS) };
 }
 
 if (isMain(import.meta.url)) {

@@ -30,45 +30,24 @@ import { parseArgs } from 'node:util';
 import type { S3Server } from '../src/local/s3.js';
 import { backupArgs, forgetArgs, initArgs, unlockArgs, type ResticArgsConfig } from '../src/movers/restic/args.js';
 import { isMain, markdownTable, median, mib, positiveNumber, ratio, seconds } from './support/common.js';
-import {
-  moverLauncher,
-  parseVariants,
-  startBenchS3,
-  toolBinary,
-  VARIANTS,
-  verifyEqualTree,
-  type Launcher,
-  type Variant,
-} from './support/object-storage.js';
+import { moverLauncher, startBenchS3, toolBinary, verifyEqualTree, type Launcher } from './support/object-storage.js';
 import { MemorySampler, start } from './support/processes.js';
 import { changeTree, generateTree, type Change } from './support/tree.js';
+import {
+  TREE_DEFAULTS,
+  TREE_FLAGS,
+  treeOptionsFrom,
+  type TreeBenchOptions,
+  type Variant,
+} from './support/tree-bench.js';
 
 /** Settings of one restic benchmark run. */
-export interface ResticBenchOptions {
-  sizeMiB: number;
-  files: number;
-  runs: number;
-  seed: number;
-  /** Fraction of files changed before each incremental run. */
-  changeFraction: number;
+export interface ResticBenchOptions extends TreeBenchOptions {
   /** The retention policy of both sides: keep the last N snapshots. */
   retainLast: number;
-  variants: Variant[];
-  keep: boolean;
-  log: (line: string) => void;
 }
 
-export const RESTIC_DEFAULTS: ResticBenchOptions = {
-  sizeMiB: 1024,
-  files: 10_000,
-  runs: 3,
-  seed: 1,
-  changeFraction: 0.01,
-  retainLast: 3,
-  variants: VARIANTS,
-  keep: false,
-  log: (line) => process.stdout.write(`${line}\n`),
-};
+export const RESTIC_DEFAULTS: ResticBenchOptions = { ...TREE_DEFAULTS, retainLast: 3 };
 
 const PASSWORD = 'scribe benchmark repository password';
 const BUCKET = 'bench';
@@ -447,27 +426,11 @@ export function formatResticResult(result: ResticBenchResult): string {
 
 /** Parses the command line of `npm run bench:restic`. */
 export function parseResticArgs(args: string[]): ResticBenchOptions {
-  const { values } = parseArgs({
-    args,
-    options: {
-      'size-mib': { type: 'string' },
-      files: { type: 'string' },
-      runs: { type: 'string' },
-      seed: { type: 'string' },
-      'retain-last': { type: 'string' },
-      variant: { type: 'string' },
-      keep: { type: 'boolean', default: false },
-    },
-  });
+  const { values } = parseArgs({ args, options: { ...TREE_FLAGS, 'retain-last': { type: 'string' } } });
   return {
     ...RESTIC_DEFAULTS,
-    sizeMiB: positiveNumber('--size-mib', values['size-mib'], RESTIC_DEFAULTS.sizeMiB),
-    files: Math.round(positiveNumber('--files', values.files, RESTIC_DEFAULTS.files)),
-    runs: Math.round(positiveNumber('--runs', values.runs, RESTIC_DEFAULTS.runs)),
-    seed: Math.round(positiveNumber('--seed', values.seed, RESTIC_DEFAULTS.seed)),
+    ...treeOptionsFrom(values, RESTIC_DEFAULTS),
     retainLast: Math.round(positiveNumber('--retain-last', values['retain-last'], RESTIC_DEFAULTS.retainLast)),
-    variants: parseVariants(values.variant),
-    keep: values.keep ?? false,
   };
 }
 

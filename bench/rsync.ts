@@ -22,49 +22,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateSshKeyPair, rsyncSecretContents } from '../src/movers/rsync/keys.js';
-import {
-  isMain,
-  markdownTable,
-  median,
-  mib,
-  positiveNumber,
-  ratio,
-  REPO_ROOT,
-  seconds,
-  TSX_LOADER,
-} from './support/common.js';
+import { isMain, markdownTable, median, mib, ratio, REPO_ROOT, seconds, TSX_LOADER } from './support/common.js';
 import { freePort, MemorySampler, start, toolPath, type Proc } from './support/processes.js';
 import { startPlainSshd, type PlainSshd } from './support/sshd.js';
 import { changeTree, generateTree, type Change, type Tree } from './support/tree.js';
+import {
+  TREE_DEFAULTS,
+  TREE_FLAGS,
+  treeOptionsFrom,
+  type TreeBenchOptions,
+  type Variant,
+} from './support/tree-bench.js';
 
 /** Settings of one rsync benchmark run. */
-export interface RsyncBenchOptions {
-  sizeMiB: number;
-  files: number;
-  runs: number;
-  seed: number;
-  /** Fraction of files changed before each incremental run. */
-  changeFraction: number;
-  /** How the entrypoints run: through tsx (as in a checkout) and/or compiled to plain JavaScript (as in the image). */
-  variants: Variant[];
-  keep: boolean;
-  log: (line: string) => void;
-}
+export type RsyncBenchOptions = TreeBenchOptions;
 
-/** tsx: `node --import tsx/loader src/movers/rsync/X.ts`; compiled: `node X.js` from an esbuild bundle. */
-export type Variant = 'tsx' | 'compiled';
-const VARIANTS: Variant[] = ['tsx', 'compiled'];
-
-export const RSYNC_DEFAULTS: RsyncBenchOptions = {
-  sizeMiB: 1024,
-  files: 10_000,
-  runs: 3,
-  seed: 1,
-  changeFraction: 0.01,
-  variants: VARIANTS,
-  keep: false,
-  log: (line) => process.stdout.write(`${line}\n`),
-};
+export const RSYNC_DEFAULTS: RsyncBenchOptions = TREE_DEFAULTS;
 
 /** One mover run's figures (milliseconds and bytes). */
 export interface MoverRun {
@@ -412,34 +385,8 @@ export function formatRsyncResult(result: RsyncBenchResult): string {
 
 /** Parses the command line of `npm run bench:rsync`. */
 export function parseRsyncArgs(args: string[]): RsyncBenchOptions {
-  const { values } = parseArgs({
-    args,
-    options: {
-      'size-mib': { type: 'string' },
-      files: { type: 'string' },
-      runs: { type: 'string' },
-      seed: { type: 'string' },
-      variant: { type: 'string' },
-      keep: { type: 'boolean', default: false },
-    },
-  });
-  return {
-    ...RSYNC_DEFAULTS,
-    sizeMiB: positiveNumber('--size-mib', values['size-mib'], RSYNC_DEFAULTS.sizeMiB),
-    files: Math.round(positiveNumber('--files', values.files, RSYNC_DEFAULTS.files)),
-    runs: Math.round(positiveNumber('--runs', values.runs, RSYNC_DEFAULTS.runs)),
-    seed: Math.round(positiveNumber('--seed', values.seed, RSYNC_DEFAULTS.seed)),
-    variants: parseVariants(values.variant),
-    keep: values.keep ?? false,
-  };
-}
-
-function parseVariants(value: string | undefined): Variant[] {
-  if (value === undefined) return VARIANTS;
-  const chosen = value.split(',').map((v) => v.trim());
-  for (const v of chosen)
-    if (!VARIANTS.includes(v as Variant)) throw new Error(`--variant must be a list of ${VARIANTS.join(', ')}`);
-  return chosen as Variant[];
+  const { values } = parseArgs({ args, options: TREE_FLAGS });
+  return { ...RSYNC_DEFAULTS, ...treeOptionsFrom(values, RSYNC_DEFAULTS) };
 }
 
 if (isMain(import.meta.url)) {

@@ -11,19 +11,7 @@ import { startS3Server, type S3Server } from '../../src/local/s3.js';
 import { toolDir } from '../../src/local/tools.js';
 import { REPO_ROOT, TSX_LOADER } from './common.js';
 import { start, toolPath, type Proc } from './processes.js';
-
-/** tsx: `node --import tsx/loader src/movers/M/X.ts`; compiled: `node X.js` from an esbuild bundle. */
-export type Variant = 'tsx' | 'compiled';
-export const VARIANTS: Variant[] = ['tsx', 'compiled'];
-
-/** Parses `--variant tsx,compiled`. */
-export function parseVariants(value: string | undefined): Variant[] {
-  if (value === undefined) return VARIANTS;
-  const chosen = value.split(',').map((v) => v.trim());
-  for (const v of chosen)
-    if (!VARIANTS.includes(v as Variant)) throw new Error(`--variant must be a list of ${VARIANTS.join(', ')}`);
-  return chosen as Variant[];
-}
+import type { Variant } from './tree-bench.js';
 
 /** Starts one entrypoint of a mover as a process with `env` added to ours. */
 export type Launcher = (name: 'source' | 'destination', env: Record<string, string>) => Proc;
