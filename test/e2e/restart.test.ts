@@ -335,9 +335,10 @@ describe('operator restarts', () => {
       if (state === 'complete') {
         // The new operator must not leave complete while a temporary object remains.
         await operatorStarted(logOffset);
-        await new Promise((resolve) => setTimeout(resolve, 2000));
         // (A controller that steps CRs before its PVC cache is synced sees no PVC here and goes
-        // idle, leaving the PVC behind when the killed operator had not asked for its deletion.)
+        // idle, leaving the PVC behind when the killed operator had not asked for its deletion:
+        // the wait for the new operator's delete below, and the journal's complete → idle time
+        // checked after the release, catch that without waiting a fixed time.)
         const still = await readSource();
         const pvcNow = await get<Pvc>(kc, 'PersistentVolumeClaim', 'src', pit);
         expect(
