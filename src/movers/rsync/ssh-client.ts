@@ -91,6 +91,11 @@ export interface RsyncArgsInput {
  * - `--numeric-ids`: a volume's files belong to the application's UIDs, which the mover image's
  *   /etc/passwd does not know; mapping by name could change ownership;
  * - `--exclude=/lost+found`: the file system's own directory on the volume root, not user data;
+ * - `--remote-option=--modify-window=-1`: compare modification times to the nanosecond. rsync's default compares
+ *   whole seconds, so a file rewritten with the same size in the same second as the last sync was
+ *   skipped for good, and a directory whose destination copy was touched within the second of the
+ *   source's time (renaming a received file into it does that) kept the wrong time. The receiving
+ *   side makes that comparison, and rrsync accepts only the long form, so it goes as a remote option;
  * - `--mkpath` only for a sub-path, so nested destination directories are created;
  * - `-X` only when asked: extended attributes include security labels (SELinux), which must not be
  *   copied onto a volume that has its own.
@@ -104,6 +109,7 @@ export function rsyncArgs(input: RsyncArgsInput): string[] {
     '--itemize-changes',
     '--info=stats2,misc2',
     '--exclude=/lost+found',
+    '--remote-option=--modify-window=-1',
     ...(input.subPath === '.' ? [] : ['--mkpath']),
     ...(input.bwlimitKiB === undefined ? [] : [`--bwlimit=${input.bwlimitKiB}`]),
     '-e',

@@ -158,6 +158,7 @@ describe('ssh and rsync command lines', () => {
       '--itemize-changes',
       '--info=stats2,misc2',
       '--exclude=/lost+found',
+      '--remote-option=--modify-window=-1',
       '-e',
       'ssh -F cfg',
       '/data/',

@@ -170,6 +170,32 @@ describe('rsync mover transfer', () => {
     expectProgressMatchesStats(second.sourceOutput);
   });
 
+  it('delivers changes made within the second of the last sync (times compared to the nanosecond)', async () => {
+    const sourceDir = join(work, 'subsecond-source');
+    const destDir = join(work, 'subsecond-destination');
+    mkdirSync(join(sourceDir, 'dir'), { recursive: true });
+    mkdirSync(destDir);
+    const s = (...parts: string[]) => join(sourceDir, ...parts);
+    writeFileSync(s('counter'), 'value 1\n');
+    writeFileSync(s('dir', 'inside'), 'unchanged\n');
+    const second = 1_700_000_000;
+    setTime(s('counter'), second + 0.1);
+    setTime(s('dir'), second + 0.1);
+    setTime(sourceDir, second + 0.1);
+    const first = await sync(sourceDir, destDir);
+    expect(first.sourceCode, first.sourceOutput).toBe(0);
+    expectIdentical(sourceDir, destDir);
+
+    // Same size, same whole second: rsync's default quick check took these for unchanged.
+    writeFileSync(s('counter'), 'value 2\n');
+    setTime(s('counter'), second + 0.6);
+    setTime(s('dir'), second + 0.7);
+    setTime(sourceDir, second + 0.8);
+    const next = await sync(sourceDir, destDir);
+    expect(next.sourceCode, next.sourceOutput).toBe(0);
+    expectIdentical(sourceDir, destDir);
+  });
+
   it("writes into the seed's sub-path of the destination volume, creating it", { timeout: 60_000 }, async () => {
     const sourceDir = join(work, 'subpath-source');
     const destDir = join(work, 'subpath-destination');
