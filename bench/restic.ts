@@ -11,10 +11,9 @@
  * Raw: `restic backup . --host scribe --exclude TREE/lost+found --json --quiet --cache-dir C` run
  * in the tree (the very argument list the mover builds, src/movers/restic/args.ts), then
  * `restic forget --host scribe --group-by host --keep-last N --json --cache-dir C` (the mover's
- * forget with the same policy); then, timed apart and not part of the raw figure, the call the
- * mover makes besides: `restic unlock` (which is also how it opens the repository).
+ * forget with the same policy).
  * Mover: the source entrypoint (src/movers/restic/source.ts) with SCRIBE_RETAIN_LAST=N and
- * SCRIBE_LAST_PRUNED=now, i.e. one ordinary cycle: unlock, backup, forget; prune not due
+ * SCRIBE_LAST_PRUNED=now, i.e. one ordinary cycle: backup, forget; prune not due
  * (it runs every pruneIntervalDays, 7 by default). Through tsx and compiled with esbuild, as in
  * bench/rsync.ts. Each full (fresh repository) and incremental (after ~1% of the files changed,
  * 0.1% deleted and as many added), `--runs` times, interleaved.
@@ -28,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { S3Server } from '../src/local/s3.js';
-import { backupArgs, forgetArgs, initArgs, unlockArgs, type ResticArgsConfig } from '../src/movers/restic/args.js';
+import { backupArgs, forgetArgs, initArgs, type ResticArgsConfig } from '../src/movers/restic/args.js';
 import { isMain, markdownTable, median, mib, positiveNumber, ratio, seconds } from './support/common.js';
 import { moverLauncher, startBenchS3, toolBinary, verifyEqualTree, type Launcher } from './support/object-storage.js';
 import { MemorySampler, start } from './support/processes.js';
@@ -58,8 +57,6 @@ const HOST = 'scribe';
 export interface RawResticRun {
   backupMs: number;
   forgetMs: number;
-  /** `restic unlock`: what the mover runs besides backup and forget. */
-  unlockMs: number;
   /** restic's own total_duration from the backup's JSON summary. */
   backupReportedMs: number;
   treePeakRss: number;
@@ -170,9 +167,7 @@ export async function runResticBench(options: ResticBenchOptions): Promise<Resti
       if (side === 'raw') {
         const raw = await rawCycle(restic, env, { dataDir: tree.root, cacheDir, host: HOST }, options.retainLast);
         result.raw[phase].push(raw);
-        log(
-          `${phase} ${run}/${options.runs}: raw backup ${seconds(raw.backupMs)} + forget ${seconds(raw.forgetMs)} (unlock ${seconds(raw.unlockMs)})`,
-        );
+        log(`${phase} ${run}/${options.runs}: raw backup ${seconds(raw.backupMs)} + forget ${seconds(raw.forgetMs)}`);
       } else {
         const mover = await moverCycle(launchers[side] as Launcher, {
           ...env,
@@ -295,11 +290,9 @@ async function rawCycle(
       undefined,
       sampler,
     );
-    const unlock = await timedRestic(restic, unlockArgs(config), env);
     return {
       backupMs: backup.wallMs,
       forgetMs: forget.wallMs,
-      unlockMs: unlock.wallMs,
       backupReportedMs: reportedBackupMs(backup.output),
       treePeakRss: sampler.treePeak.get('raw') ?? 0,
     };
@@ -343,7 +336,7 @@ export function formatResticResult(result: ResticBenchResult): string {
       `Each incremental run follows a change of ${c[0]?.modified} files modified, ${c[0]?.deleted} deleted, ${c[0]?.added} added (~${mib(c[0]?.bytesWritten ?? 0)} written).`,
     );
   lines.push(
-    `Raw: \`restic backup\` with the mover's arguments, then \`restic forget --keep-last ${o.retainLast}\`; mover: one source cycle (unlock, backup, forget --keep-last ${o.retainLast}; prune not due). ` +
+    `Raw: \`restic backup\` with the mover's arguments, then \`restic forget --keep-last ${o.retainLast}\`; mover: one source cycle (backup, forget --keep-last ${o.retainLast}; prune not due). ` +
       `Fresh repository per full run, \`restic init\` excluded (median ${seconds(median(result.initMs))}); each side's cache directory kept for the incremental runs.`,
   );
   lines.push('');
@@ -354,7 +347,6 @@ export function formatResticResult(result: ResticBenchResult): string {
     const backup = raws.map((r) => r.backupMs);
     const forget = raws.map((r) => r.forgetMs);
     const both = raws.map((r) => r.backupMs + r.forgetMs);
-    const steps = raws.map((r) => r.unlockMs + r.backupMs + r.forgetMs);
     rows.push([phase, 'raw restic backup', seconds(median(backup)), all(backup)]);
     rows.push([
       phase,
@@ -364,12 +356,6 @@ export function formatResticResult(result: ResticBenchResult): string {
     ]);
     rows.push([phase, 'raw restic forget', seconds(median(forget)), all(forget)]);
     rows.push([phase, '**raw backup + forget**', `**${seconds(median(both))}**`, all(both)]);
-    rows.push([
-      phase,
-      'raw restic unlock (the mover runs it too: it opens the repository with it)',
-      seconds(median(raws.map((r) => r.unlockMs))),
-      all(raws.map((r) => r.unlockMs)),
-    ]);
     for (const [variant, runs] of Object.entries(result.mover)) {
       const mover = runs[phase].map((r) => r.ms);
       const reported = runs[phase].map((r) => r.backupReportedMs);
@@ -390,8 +376,8 @@ export function formatResticResult(result: ResticBenchResult): string {
       rows.push([phase, `ratio ${variant} / raw backup`, ratio(median(mover) / median(backup)), '']);
       rows.push([
         phase,
-        `${variant}: mover − raw (unlock + backup + forget), medians`,
-        seconds(median(mover) - median(steps)),
+        `${variant}: mover − raw (backup + forget), medians`,
+        seconds(median(mover) - median(both)),
         '',
       ]);
     }

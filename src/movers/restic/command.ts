@@ -27,6 +27,12 @@ export interface ToolOptions {
   redact: (text: string) => string;
   /** Kill the tool after this long (no deadline when absent). */
   timeoutMs?: number;
+  /**
+   * The deadline ends at the tool's first stdout line instead of its exit: `restic backup --json`
+   * prints nothing until it has opened the repository, so its first line proves the back end
+   * answered, and the backup itself may then take as long as it needs.
+   */
+  deadlineEndsAtOutput?: boolean;
   /** Echo stdout lines to our stdout (false for machine output such as `snapshots --json`). */
   echoStdout?: boolean;
   keepBytes?: number;
@@ -60,11 +66,22 @@ export function runTool(command: string, args: string[], options: ToolOptions): 
     if (options.cwd !== undefined) spawnOptions.cwd = options.cwd;
     const child = spawn(command, args, spawnOptions);
     running.add(child);
+    let timedOut = false;
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, options.timeoutMs);
     const out = lineCollector(
       options.redact,
       keep,
       options.echoStdout === false ? undefined : process.stdout,
-      options.onStdoutLine,
+      (line) => {
+        if (options.deadlineEndsAtOutput && timer) clearTimeout(timer);
+        return options.onStdoutLine?.(line);
+      },
     );
     let failedFast: string | undefined;
     const err = lineCollector(options.redact, keep, process.stderr, (line) => {
@@ -76,14 +93,6 @@ export function runTool(command: string, args: string[], options: ToolOptions): 
     });
     child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
-    let timedOut = false;
-    const timer =
-      options.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            child.kill('SIGKILL');
-          }, options.timeoutMs);
     let spawnError: Error | undefined;
     child.on('error', (error) => {
       spawnError = error;

@@ -30,13 +30,28 @@ export interface Failure {
   message: string;
 }
 
-/** The last meaningful error line restic printed (its `Fatal:` line, else the last line). */
+/**
+ * The last meaningful error line restic printed (its `Fatal:` line, else the last line). With
+ * `--json` (backup, forget) restic prints its errors as JSON objects; their message is read out.
+ */
 export function lastErrorLine(stderr: string): string {
   const lines = stderr
     .split('\n')
-    .map((line) => line.trim())
+    .map((line) => jsonErrorMessage(line.trim()) ?? line.trim())
     .filter((line) => line !== '');
   return lines.findLast((line) => /^Fatal:|^error:|^Error:/i.test(line)) ?? lines.at(-1) ?? '(no output)';
+}
+
+/** The first line of the message of restic's `exit_error` or `error` JSON object; undefined for anything else. */
+function jsonErrorMessage(line: string): string | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    const parsed = JSON.parse(line) as { message_type?: string; message?: unknown; error?: { message?: unknown } };
+    const message = parsed.message_type === 'exit_error' ? parsed.message : parsed.error?.message;
+    return typeof message === 'string' ? message.split('\n')[0]?.trim() : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Explains a failed restic `step` from its exit status and stderr. */

@@ -1,5 +1,5 @@
 /**
- * Why a killed mover's restic lock is always recognised as stale by the next attempt.
+ * Why a killed mover's restic lock is recognised as stale by the next attempt.
  *
  * `restic unlock` removes a lock only when it is stale: older than 30 minutes, or made on this
  * host (mover pods have a stable host name for this, mover.ts) by a PID that is not running
@@ -9,13 +9,17 @@
  * every step needing an exclusive lock (forget, prune) or conflicting with it fails meanwhile.
  * (Seen in 3 of 12 kill-and-retry rounds in the local runtime's sandboxes.)
  *
- * The mover therefore leaves a gap of PIDs after opening (and unlocking) the repository, before
- * the first restic call that takes a lock: every lock it can leave behind then carries a PID far
- * above anything alive when the next attempt, which starts the same way, runs its unlock.
+ * So a gap of PIDs separates an unlock from the lock-taking calls around it:
+ * - the destination opens the repository with unlock, then leaves a gap before its first
+ *   lock-taking call, so every lock it can leave carries a PID far above anything alive when
+ *   the next attempt, which starts the same way, runs its unlock;
+ * - the source unlocks only when a call failed on a lock (session.ts), after a gap of a random
+ *   size: the attempt that was killed made the same calls in the same order, so a fixed gap
+ *   could put the unlock on the very PID of the lock it judges, in every attempt alike.
  */
 import { spawnSync } from 'node:child_process';
 
-/** How many PIDs lie between the opening unlock and the first lock-taking restic call. */
+/** How many PIDs lie between an unlock and the lock-taking restic calls on the other side of it (at least). */
 export const PID_GAP = 128;
 
 /**

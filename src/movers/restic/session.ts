@@ -4,6 +4,7 @@
  * restore's status lines into `scribe progress:` lines, stop restic on SIGTERM, and end with a
  * summary block and a result line.
  */
+import { randomInt } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { ConfigError } from '../rsync/env.js';
 import { runTool, signalRunningTools, type ToolResult } from './command.js';
@@ -15,6 +16,8 @@ import { lastPrunedLine, parseLastPruned } from './prune.js';
 import { writeTerminationMessage } from '../termination.js';
 import { ProgressMeter } from '../progress.js';
 import { RESTIC_PROGRESS_FPS, resticTotals } from './status.js';
+import { unlockArgs } from './args.js';
+import { leavePidGap, PID_GAP } from './pid-gap.js';
 
 /** S3's answer for a missing bucket, which restic retries for 15 minutes instead of failing. */
 const MISSING_BUCKET = /The specified bucket does not exist|NoSuchBucket/;
@@ -63,7 +66,8 @@ export class ResticSession {
     args: string[],
     options: {
       cwd?: string;
-      deadline?: boolean;
+      /** true: the whole call within SCRIBE_REPOSITORY_TIMEOUT_SECONDS; 'until-output': until its first stdout line. */
+      deadline?: boolean | 'until-output';
       echoStdout?: boolean;
       allow?: number[];
       progress?: 'backup' | 'restore';
@@ -77,6 +81,7 @@ export class ResticSession {
       redact: this.redact,
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       ...(options.deadline ? { timeoutMs: config.repositoryTimeoutMs } : {}),
+      deadlineEndsAtOutput: options.deadline === 'until-output',
       failFast: MISSING_BUCKET,
       echoStdout: options.echoStdout ?? true,
       ...(meter && command
@@ -109,6 +114,29 @@ export class ResticSession {
     return result;
   }
 
+  /**
+   * Runs a restic call that takes a lock; when restic says the repository is locked (11), removes
+   * stale locks with `restic unlock` and runs it once more. A killed earlier attempt's lock is
+   * stale (this host name, a PID not running), a live restic's is not, so the second try fails
+   * with 11 only while another restic really works on the repository. Running unlock only when
+   * needed, instead of before every step, saves a whole opening of the repository (~0.5 s of
+   * scrypt key derivation) per cycle.
+   */
+  async resticClearingStaleLocks(
+    config: ResticCommonConfig,
+    step: string,
+    args: string[],
+    options: Parameters<ResticSession['restic']>[3] = {},
+  ): Promise<ToolResult> {
+    const first = await this.restic(config, step, args, { ...options, allow: [...(options.allow ?? []), EXIT.locked] });
+    if (first.status !== EXIT.locked) return first;
+    this.log(`${step}: the repository is locked; removing stale locks (restic unlock) and trying again`);
+    // The unlock must not run under the PID of the killed restic whose lock it judges (pid-gap.ts).
+    leavePidGap((message) => this.log(message), PID_GAP + randomInt(2 * PID_GAP));
+    await this.restic(config, 'unlock', unlockArgs(config), { deadline: true });
+    return this.restic(config, step, args, options);
+  }
+
   /** Creates the cache directory restic needs (an emptyDir or PVC in the Pod, a temp dir in tests). */
   prepareCache(config: ResticCommonConfig): void {
     try {
@@ -124,7 +152,7 @@ export class ResticSession {
   async run(body: () => Promise<string>): Promise<number> {
     for (const signal of ['SIGTERM', 'SIGINT'] as const)
       process.once(signal, () => {
-        // restic removes its own lock when interrupted; a killed one leaves a stale lock, which unlock removes.
+        // restic removes its own lock when interrupted; a killed one leaves a stale lock, removed when it is in the way.
         signalRunningTools('SIGINT');
         this.log(`result: stopped by ${signal}`);
         process.exit(signal === 'SIGTERM' ? 143 : 130);

@@ -22,13 +22,15 @@
  *   SCRIBE_RESTIC_LIMIT_UPLOAD_KIB     restic --limit-upload                             (none)
  *   SCRIBE_RESTIC               restic executable, name on PATH or path               (restic)
  *
- * Steps: open the repository with `unlock` (removes stale locks only, so a killed earlier run
- * does not block; it opens the repository as `cat config` would, with the same exit codes);
- * initialize it only when restic says it does not exist (exit 10; a wrong password or an
- * unreachable endpoint is an error, never a reason to initialize); `backup .` from the data
- * directory excluding lost+found; `forget` with the policy; `prune` when due. Every restic call
- * spends about half a second deriving the repository key (scrypt), which is why opening and
- * unlocking are one call (bench/restic.ts).
+ * Steps: `backup .` from the data directory excluding lost+found, which opens the repository
+ * itself (the deadline holds until its first output line, which restic prints only once the
+ * repository is open); when restic says the repository does not exist (exit 10) it is
+ * initialized and the backup runs again (a wrong password or an unreachable endpoint is an
+ * error, never a reason to initialize); `forget` with the policy; `prune` when due. A step that
+ * finds the repository locked (a killed earlier attempt's stale lock) removes stale locks with
+ * `restic unlock` and runs once more (session.ts). Every restic call spends about half a
+ * second deriving the repository key (scrypt), so a cycle makes only the calls a user would:
+ * backup and forget (bench/restic.ts).
  *
  * Output: restic's output (redacted), `scribe restic backup: …` lines for each step,
  * `scribe progress: …` every 5 s while the backup runs and once when it ends (files and bytes
@@ -41,11 +43,11 @@
  * (incomplete snapshot; forget and prune skipped); 11 locked by a live restic; 12 wrong
  * password; 124 repository unreachable; 128+n on signal n.
  */
-import { forgetArgs, backupArgs, initArgs, pruneArgs, unlockArgs } from './args.js';
+import { forgetArgs, backupArgs, initArgs, pruneArgs } from './args.js';
 import { sourceConfig } from './config.js';
+import { EXIT } from './outcome.js';
 import { isPruneDue, lastPrunedLine } from './prune.js';
 import { keepFlags } from './retain.js';
-import { leavePidGap } from './pid-gap.js';
 import { ResticSession } from './session.js';
 import { forgetCounts } from './summary.js';
 
@@ -54,22 +56,27 @@ const session = new ResticSession('backup', process.env);
 async function backup(): Promise<string> {
   const config = sourceConfig(process.env);
   session.prepareCache(config);
-  // Opens the repository (within the deadline) and removes stale locks; a new repository has none.
-  const opened = await session.restic(config, 'open repository', unlockArgs(config), { deadline: true, allow: [10] });
-  if (opened.status === 10) {
+  session.log(`backing up ${config.dataDir}`);
+  const runBackup = (allowMissing: boolean) =>
+    session.resticClearingStaleLocks(config, 'backup', backupArgs(config), {
+      cwd: config.dataDir,
+      progress: 'backup',
+      deadline: 'until-output',
+      ...(allowMissing ? { allow: [EXIT.noRepository] } : {}),
+    });
+  if ((await runBackup(true)).status === EXIT.noRepository) {
     session.log('the repository does not exist yet; initializing it');
     await session.restic(config, 'init', initArgs(config), { deadline: true });
     session.log('initialized a new repository');
+    await runBackup(false);
   }
-  // Every lock this run may leave (if killed) gets a PID the next attempt's unlock can judge (pid-gap.ts).
-  leavePidGap((message) => session.log(message));
-  session.log(`backing up ${config.dataDir}`);
-  await session.restic(config, 'backup', backupArgs(config), { cwd: config.dataDir, progress: 'backup' });
 
   const forget = forgetArgs(config, config.retain);
   if (forget === undefined) session.log('forget skipped: no retain policy, every snapshot is kept');
   else {
-    const result = await session.restic(config, 'forget', [...forget, '--json'], { echoStdout: false });
+    const result = await session.resticClearingStaleLocks(config, 'forget', [...forget, '--json'], {
+      echoStdout: false,
+    });
     const { kept, removed } = forgetCounts(result.stdout);
     session.log(`forget: kept ${kept}, removed ${removed} snapshot(s) (${keepFlags(config.retain).join(' ')})`);
   }
@@ -77,7 +84,7 @@ async function backup(): Promise<string> {
   const now = new Date();
   if (isPruneDue(config.lastPruned, config.pruneIntervalDays, now)) {
     session.log('prune: due, running');
-    await session.restic(config, 'prune', pruneArgs(config));
+    await session.resticClearingStaleLocks(config, 'prune', pruneArgs(config));
     session.print(lastPrunedLine(now));
   } else
     session.log(`prune: not due (last ${config.lastPruned?.toISOString()}, every ${config.pruneIntervalDays} days)`);

@@ -2,7 +2,7 @@
  * The restic mover's entrypoints against real restic and a real S3 server (MinIO) on 127.0.0.1:
  * round trips, retention, pruning, snapshot selection, a killed backup and failures.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -368,6 +368,50 @@ describe('interruptions and failures', () => {
     );
   });
 
+  it('a stale exclusive lock (a restic killed while holding it) is removed when the backup meets it', async () => {
+    const source = newDir('source');
+    for (let i = 0; i < 3; i++) writeFileSync(join(source, `part-${i}.bin`), bytes(200 + i, 2 * 1024 * 1024));
+    const env = moverEnv(source);
+    expect((await runEntrypoint('restic', 'source', env)).code).toBe(0);
+    const locks = () => resticCli(env, ['list', 'locks', '--no-lock']).trim().split('\n').filter(Boolean);
+    // `repair index --read-all-packs` takes the exclusive lock at once, then reads every pack
+    // slowly: killed meanwhile, it leaves its lock, made on this host by a PID no longer running.
+    const holder = spawn(
+      restic,
+      ['repair', 'index', '--read-all-packs', '--limit-download', '16', '--cache-dir', env.SCRIBE_CACHE_DIR as string],
+      { env: { ...process.env, ...env }, stdio: 'ignore' },
+    );
+    const holderExited = new Promise((resolve) => holder.on('close', resolve));
+    await waitUntil('the exclusive lock', () => locks().length > 0, 60_000);
+    holder.kill('SIGKILL');
+    await holderExited;
+    expect(locks()).toHaveLength(1);
+
+    const again = await runEntrypoint('restic', 'source', env);
+    expect(again.code, again.output).toBe(0);
+    expect(again.output).toContain('backup: the repository is locked; removing stale locks (restic unlock)');
+    expect(again.output).toMatch(/successfully removed 1 locks/i);
+    expect(locks()).toEqual([]);
+    expect(snapshotTimes(env)).toHaveLength(2);
+  });
+
+  it('a backup to an endpoint that does not answer gives up after SCRIBE_REPOSITORY_TIMEOUT_SECONDS', async () => {
+    const source = newDir('source');
+    writeFileSync(join(source, 'f'), 'x');
+    const started = Date.now();
+    const run = await runEntrypoint('restic', 'source', {
+      ...moverEnv(source),
+      RESTIC_REPOSITORY: `s3:http://127.0.0.1:${await freePort()}/backups/repo`,
+      SCRIBE_REPOSITORY_TIMEOUT_SECONDS: '3',
+    });
+    expect(run.code, run.output).toBe(124);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(summaryOf(run.output)).toMatch(
+      /restic backup: no answer from the repository within SCRIBE_REPOSITORY_TIMEOUT_SECONDS: .*connection refused/,
+    );
+    expect(run.output).not.toContain('initializing');
+  });
+
   it('a wrong password fails clearly and never re-initializes the repository', async () => {
     const source = newDir('source');
     writeFileSync(join(source, 'f'), 'x');
@@ -375,7 +419,7 @@ describe('interruptions and failures', () => {
     expect((await runEntrypoint('restic', 'source', env)).code).toBe(0);
     const wrong = await runEntrypoint('restic', 'source', { ...env, RESTIC_PASSWORD: 'not the password at all' });
     expect(wrong.code).toBe(12);
-    expect(summaryOf(wrong.output)).toMatch(/result: failed: restic open repository: wrong password/);
+    expect(summaryOf(wrong.output)).toMatch(/result: failed: restic backup: wrong password/);
     expect(wrong.output).not.toContain('initializing');
     expect(wrong.output).not.toContain('not the password at all');
     expectNoSecrets(wrong.output);

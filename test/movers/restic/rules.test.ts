@@ -137,6 +137,15 @@ describe('failures', () => {
         'restic open: no answer from the repository within SCRIBE_REPOSITORY_TIMEOUT_SECONDS: dial tcp: connection refused',
     });
     expect(explainFailure('backup', 137, '', false).code).toBe(137);
+    // backup --json reports its fatal error as a JSON object on stderr.
+    const json = JSON.stringify({
+      message_type: 'exit_error',
+      code: 12,
+      message: 'Fatal: wrong password or no key found\nmore detail',
+    });
+    expect(explainFailure('backup', 12, `${json}\n`, false).message).toMatch(
+      /^restic backup: wrong password: .*: Fatal: wrong password or no key found$/,
+    );
   });
 });
 
