@@ -34,7 +34,7 @@ import { isOpenSshPublicKey } from './keys.js';
 import { delay, exitStatus, siblingEntrypointArgv } from './process.js';
 import type { SessionSettings } from './session.js';
 import { writeTerminationMessage } from '../termination.js';
-import { renderAuthorizedKey, renderSshdConfig, shellQuote } from './sshd-config.js';
+import { renderAuthorizedKey, renderSessionScript, renderSshdConfig, shellQuote } from './sshd-config.js';
 
 const PREFIX = 'scribe rsync destination:';
 
@@ -103,6 +103,7 @@ function prepareRunDir(config: DestinationConfig) {
     authorizedKeys: join(dir, 'authorized_keys'),
     pid: join(dir, 'sshd.pid'),
     session: join(dir, 'session.json'),
+    sessionScript: join(dir, 'session.sh'),
     socket: join(dir, 'control.sock'),
   };
   // Secret volumes are often mounted 0644; sshd refuses a host key anyone else can read.
@@ -110,8 +111,19 @@ function prepareRunDir(config: DestinationConfig) {
   const session: SessionSettings = { dataDir: config.dataDir, controlSocket: files.socket, rrsync: config.rrsync };
   writeFileSync(files.session, JSON.stringify(session), { mode: 0o600 });
   const argv = siblingEntrypointArgv('session', import.meta.url, (specifier) => import.meta.resolve(specifier));
-  const command = [...argv, files.session].map(shellQuote).join(' ');
-  writeFileSync(files.authorizedKeys, renderAuthorizedKey(sourcePublicKey, command), { mode: 0o600 });
+  writeFileSync(
+    files.sessionScript,
+    renderSessionScript({ rrsync: config.rrsync, dataDir: config.dataDir, sessionArgv: [...argv, files.session] }),
+    { mode: 0o600 },
+  );
+  // Read by sh rather than executed, so a run directory mounted noexec does not matter.
+  writeFileSync(
+    files.authorizedKeys,
+    renderAuthorizedKey(sourcePublicKey, `/bin/sh ${shellQuote(files.sessionScript)}`),
+    {
+      mode: 0o600,
+    },
+  );
   writeFileSync(
     files.config,
     renderSshdConfig({

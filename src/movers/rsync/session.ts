@@ -1,6 +1,8 @@
 /**
- * Entrypoint of every ssh session on the rsync destination: sshd runs it as the forced command of
- * the source's key (authorized_keys `command=`), never a user.
+ * Entrypoint of the ssh sessions on the rsync destination that are not a plain push: the forced
+ * command of the source's key (authorized_keys `command=`, the script renderSessionScript in
+ * sshd-config.ts writes) hands it every command except `rsync --server` without `--sender`,
+ * which that script runs through rrsync itself, as runRrsync here would. Never run by a user.
  *
  * Contract:
  * - argv[2]: path of the session file the destination entrypoint wrote into its private run

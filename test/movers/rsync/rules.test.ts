@@ -1,4 +1,5 @@
 /** The pure rules of the rsync mover: remote commands, retries, paths, configuration text. */
+import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { absoluteExecArgv } from '../../../src/movers/rsync/process.js';
@@ -11,7 +12,12 @@ import {
   rsyncHost,
   rsyncRemoteShell,
 } from '../../../src/movers/rsync/ssh-client.js';
-import { renderAuthorizedKey, renderSshdConfig, shellQuote } from '../../../src/movers/rsync/sshd-config.js';
+import {
+  renderAuthorizedKey,
+  renderSessionScript,
+  renderSshdConfig,
+  shellQuote,
+} from '../../../src/movers/rsync/sshd-config.js';
 
 describe('parseRemoteCommand', () => {
   it('allows a push and the shutdown handshake, and nothing else', () => {
@@ -230,6 +236,31 @@ describe('sshd configuration', () => {
       `command="/opt/node '/a b/session.js' 'say \\"hi\\"'",restrict,no-pty,no-port-forwarding,no-agent-forwarding,no-X11-forwarding,no-user-rc ssh-ed25519 AAAA src\n`,
     );
     expect(() => renderAuthorizedKey('ssh-ed25519 A\nssh-ed25519 B', 'x')).toThrow();
+  });
+
+  it('sends a plain push straight to rrsync and everything else to the session entrypoint', () => {
+    // The script runs under the real sh with echo in place of rrsync and of the entrypoint.
+    const script = renderSessionScript({
+      rrsync: '/bin/echo',
+      dataDir: '/data dir',
+      sessionArgv: ['/bin/echo', 'session', '/run/session.json'],
+    });
+    const route = (command: string) =>
+      execFileSync('sh', ['-c', script], { env: { SSH_ORIGINAL_COMMAND: command, PATH: '/usr/bin:/bin' } })
+        .toString()
+        .trim();
+    const push = 'rsync --server -lHogDtpArxSze.iLsfxCIvu --delete --modify-window=-1 --bwlimit=100 . apps/db';
+    expect(route(push)).toBe('-wo /data dir');
+    for (const other of [
+      'rsync --server --sender -lHogDtpArxSze.iLsfxCIvu . .',
+      'rsync --server -e.LsfxC --sender . .',
+      'rsync --server\t--sender . .',
+      'rsync --server . "$(id)"',
+      'shutdown 0',
+      'id',
+      '',
+    ])
+      expect(route(other), other).toBe('session /run/session.json');
   });
 
   it('shell-quotes any word safely', () => {
