@@ -5,6 +5,7 @@
  * that code, so the source learns that its result arrived before the destination goes away.
  */
 import { createConnection, createServer, type Server } from 'node:net';
+import type { Readable } from 'node:stream';
 
 /** A listening handshake socket; `exitCode` settles with the first code a session delivers. */
 export interface HandshakeListener {
@@ -58,5 +59,30 @@ export function sendShutdown(socketPath: string, code: number, timeoutMs = 10_00
         ? resolve()
         : reject(new Error(`the destination rejected the shutdown: ${reply.trim() || 'no reply'}`)),
     );
+  });
+}
+
+/**
+ * Reads the exit code of a `shutdown -` session: one line holding 0-255, within 8 bytes. Rejects
+ * when the stream ends first (the source went away without a result) or sends anything else.
+ */
+export function readExitCodeLine(input: Readable): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    const finish = (outcome: () => void) => {
+      input.removeAllListeners('data').removeAllListeners('end').removeAllListeners('error');
+      input.destroy();
+      outcome();
+    };
+    input.setEncoding('utf8');
+    input.on('data', (chunk: string) => {
+      buffer += chunk;
+      const newline = buffer.indexOf('\n');
+      if (newline < 0 && buffer.length <= 8) return;
+      const code = /^\d{1,3}$/.test(buffer.slice(0, newline)) ? Number(buffer.slice(0, newline)) : NaN;
+      finish(() => (code <= 255 ? resolve(code) : reject(new Error('the source sent no valid exit code'))));
+    });
+    input.on('end', () => finish(() => reject(new Error('the source closed the handshake without a result'))));
+    input.on('error', (error) => finish(() => reject(error)));
   });
 }

@@ -27,6 +27,10 @@ export function signalRunning(signal: NodeJS.Signals): void {
 export interface StreamingOptions extends SpawnOptions {
   /** Called with each complete stdout line (e.g. rsync's itemized changes, for progress). */
   onStdoutLine?: (line: string) => void;
+  /** Text for the command's stdin, written (then stdin closed) once it settles; without it stdin is /dev/null. */
+  input?: Promise<string>;
+  /** Keep the output for the tail only, without copying it to ours. */
+  quiet?: boolean;
 }
 
 /**
@@ -40,16 +44,21 @@ export function runStreaming(
   options: StreamingOptions = {},
   tailBytes = 64 * 1024,
 ): Promise<CommandResult> {
-  const { onStdoutLine, ...spawnOptions } = options;
+  const { onStdoutLine, input, quiet, ...spawnOptions } = options;
   return new Promise((resolve) => {
     let tail = '';
     let partialLine = '';
     const keep = (text: string, out: NodeJS.WriteStream) => {
-      out.write(text);
+      if (!quiet) out.write(text);
       tail = (tail + text).slice(-tailBytes);
     };
-    const child = spawn(command, args, { ...spawnOptions, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { ...spawnOptions, stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     running.add(child);
+    if (input) {
+      // The command may be gone before the input is ready; writing to it then is not an error here.
+      child.stdin?.on('error', () => undefined);
+      void input.then((text) => child.stdin?.end(text));
+    }
     child.stdout?.on('data', (chunk: Buffer) => {
       const text = partialLine + chunk.toString('utf8');
       const end = text.lastIndexOf('\n') + 1;

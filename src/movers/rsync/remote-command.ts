@@ -6,18 +6,27 @@
  * - `rsync --server …` without `--sender`: a push into the data directory. The options and paths
  *   are then checked by rrsync, which confines them to the data directory.
  * - `shutdown <code>`: the end-of-transfer handshake, carrying the source's exit code (0-255).
+ * - `shutdown -`: the same handshake with the code to come on stdin, one line. The source opens
+ *   it beside the transfer, so that at the end the result needs no new ssh connection.
  */
 
 /** The decision for one ssh session. */
 export type RemoteCommand =
-  { kind: 'rsync' } | { kind: 'shutdown'; exitCode: number } | { kind: 'refused'; message: string };
+  | { kind: 'rsync' }
+  | { kind: 'shutdown'; exitCode: number }
+  | { kind: 'shutdownFromStdin' }
+  | { kind: 'refused'; message: string };
 
 /** The `shutdown` command line the source sends with its exit code. */
 export function shutdownCommand(exitCode: number): string {
   return `shutdown ${exitCode}`;
 }
 
-const ALLOWED = 'only "rsync --server …" (a push into the data directory) and "shutdown <exit code 0-255>" are allowed';
+/** The `shutdown` command line whose exit code follows on stdin. */
+export const SHUTDOWN_FROM_STDIN = 'shutdown -';
+
+const ALLOWED =
+  'only "rsync --server …" (a push into the data directory) and "shutdown <exit code 0-255>" or "shutdown -" are allowed';
 
 /** Decides what to do with SSH_ORIGINAL_COMMAND (undefined when the client asked for a shell). */
 export function parseRemoteCommand(original: string | undefined): RemoteCommand {
@@ -30,6 +39,7 @@ export function parseRemoteCommand(original: string | undefined): RemoteCommand 
       return { kind: 'refused', message: 'refused "rsync --server --sender": this destination only receives data' };
     return { kind: 'rsync' };
   }
+  if (/^shutdown\s+-$/.test(original.trim())) return { kind: 'shutdownFromStdin' };
   const shutdown = /^shutdown\s+(\d{1,3})$/.exec(original.trim());
   if (shutdown?.[1] !== undefined && Number(shutdown[1]) <= 255)
     return { kind: 'shutdown', exitCode: Number(shutdown[1]) };

@@ -15,11 +15,11 @@
  * `rsync --server …` runs `rrsync -wo <dataDir>` (Debian's rsync package ships it; it is a Python
  * script, so the image needs python3): rrsync checks every option and path and confines the
  * transfer to the data directory, write-only. `shutdown <code>` hands the code to the destination
- * entrypoint. Anything else is refused with exit code 1 and a message saying what is allowed.
+ * entrypoint; `shutdown -` does the same with the code read from stdin. Anything else is refused with exit code 1 and a message saying what is allowed.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { sendShutdown } from './handshake.js';
+import { readExitCodeLine, sendShutdown } from './handshake.js';
 import { exitStatus } from './process.js';
 import { parseRemoteCommand } from './remote-command.js';
 
@@ -45,12 +45,18 @@ async function main(): Promise<number> {
       process.stderr.write(`${PREFIX} ${command.message}\n`);
       return 1;
     case 'shutdown':
-      await sendShutdown(settings.controlSocket, command.exitCode);
-      process.stderr.write(`${PREFIX} shutdown acknowledged; exiting with code ${command.exitCode}\n`);
-      return 0;
+      return deliver(settings, command.exitCode);
+    case 'shutdownFromStdin':
+      return deliver(settings, await readExitCodeLine(process.stdin));
     case 'rsync':
       return runRrsync(settings);
   }
+}
+
+async function deliver(settings: SessionSettings, exitCode: number): Promise<number> {
+  await sendShutdown(settings.controlSocket, exitCode);
+  process.stderr.write(`${PREFIX} shutdown acknowledged; exiting with code ${exitCode}\n`);
+  return 0;
 }
 
 function runRrsync(settings: SessionSettings): Promise<number> {

@@ -1,8 +1,10 @@
 /** The pure rules of the rsync mover: remote commands, retries, paths, configuration text. */
 import { execFileSync } from 'node:child_process';
+import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { absoluteExecArgv } from '../../../src/movers/rsync/process.js';
+import { readExitCodeLine } from '../../../src/movers/rsync/handshake.js';
 import { parseRemoteCommand } from '../../../src/movers/rsync/remote-command.js';
 import { backoffSeconds, classifyAttempt, nextDelaySeconds } from '../../../src/movers/rsync/retry.js';
 import {
@@ -19,6 +21,16 @@ import {
   shellQuote,
 } from '../../../src/movers/rsync/sshd-config.js';
 
+describe('readExitCodeLine (the code of a "shutdown -" session)', () => {
+  it('reads one line holding 0-255, and refuses an early end or anything else', async () => {
+    expect(await readExitCodeLine(Readable.from(['0\n']))).toBe(0);
+    expect(await readExitCodeLine(Readable.from(['2', '3\n', 'ignored']))).toBe(23);
+    expect(await readExitCodeLine(Readable.from(['255\n']))).toBe(255);
+    for (const bad of [[], ['0'], ['256\n'], ['-1\n'], ['0 1\n'], ['x\n'], ['123456789']])
+      await expect(readExitCodeLine(Readable.from(bad)), JSON.stringify(bad)).rejects.toThrow(/source/);
+  });
+});
+
 describe('parseRemoteCommand', () => {
   it('allows a push and the shutdown handshake, and nothing else', () => {
     expect(parseRemoteCommand('rsync --server -logDtprAHSxze.iLsfxCIvu --delete --numeric-ids . .')).toEqual({
@@ -26,7 +38,10 @@ describe('parseRemoteCommand', () => {
     });
     expect(parseRemoteCommand('shutdown 0')).toEqual({ kind: 'shutdown', exitCode: 0 });
     expect(parseRemoteCommand('shutdown  255')).toEqual({ kind: 'shutdown', exitCode: 255 });
+    expect(parseRemoteCommand('shutdown -')).toEqual({ kind: 'shutdownFromStdin' });
     for (const refused of [
+      'shutdown --',
+      'shutdown - 0',
       'rsync --server --sender -logDtpre.iLsfxCIvu . .',
       'shutdown 256',
       'shutdown -1',
@@ -53,7 +68,10 @@ describe('parseRemoteCommand', () => {
         const isPush = words[0] === 'rsync' && words[1] === '--server' && !words.includes('--sender');
         const isShutdown =
           /^shutdown\s+(\d{1,3})$/.test(command.trim()) && Number(command.trim().split(/\s+/)[1]) <= 255;
-        expect(result.kind).toBe(isPush ? 'rsync' : isShutdown ? 'shutdown' : 'refused');
+        const fromStdin = /^shutdown\s+-$/.test(command.trim());
+        expect(result.kind).toBe(
+          isPush ? 'rsync' : isShutdown ? 'shutdown' : fromStdin ? 'shutdownFromStdin' : 'refused',
+        );
         // eslint-disable-next-line no-control-regex -- the point is that none reach the log
         if (result.kind === 'refused') expect(result.message).not.toMatch(/[\u0000-\u001f]/);
       }),

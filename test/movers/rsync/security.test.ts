@@ -78,7 +78,7 @@ describe('rsync destination access control', () => {
       const result = await ssh(sshConfig, ...command);
       expect(result.code, command.join(' ')).toBe(1);
       expect(result.output).toMatch(
-        /scribe rsync destination: refused command ".*": only "rsync --server …" .* and "shutdown <exit code 0-255>" are allowed/,
+        /scribe rsync destination: refused command ".*": only "rsync --server …" .* and "shutdown <exit code 0-255>" or "shutdown -" are allowed/,
       );
     }
     const shell = await ssh(sshConfig);

@@ -136,6 +136,9 @@ describe('rsync mover transfer', () => {
       /scribe rsync source: summary:\n[\s\S]*Number of regular files transferred: \d+/,
     );
     expect(first.destinationOutput).toMatch(/result: the source reported success; exit code 0/);
+    // The result went over the session opened beside the transfer, not a connection of its own.
+    expect(first.sourceOutput).toContain('the destination acknowledged exit code 0 over the handshake session');
+    expect(first.sourceOutput).not.toContain('telling the destination the result failed');
     expectProgressMatchesStats(first.sourceOutput);
 
     // Edits of every kind, then a second sync.
