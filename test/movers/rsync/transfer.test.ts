@@ -181,19 +181,18 @@ describe('rsync mover transfer', () => {
     const s = (...parts: string[]) => join(sourceDir, ...parts);
     writeFileSync(s('counter'), 'value 1\n');
     writeFileSync(s('dir', 'inside'), 'unchanged\n');
-    const second = 1_700_000_000;
-    setTime(s('counter'), second + 0.1);
-    setTime(s('dir'), second + 0.1);
-    setTime(sourceDir, second + 0.1);
+    // Times within one whole second: the fractions are all that changes between the syncs.
+    const withinSecond = (fractions: Record<string, number>) => {
+      for (const [path, fraction] of Object.entries(fractions)) setTime(s(path), 1_700_000_000 + fraction);
+    };
+    withinSecond({ counter: 0.1, dir: 0.1, '.': 0.1 });
     const first = await sync(sourceDir, destDir);
     expect(first.sourceCode, first.sourceOutput).toBe(0);
     expectIdentical(sourceDir, destDir);
 
     // Same size, same whole second: rsync's default quick check took these for unchanged.
     writeFileSync(s('counter'), 'value 2\n');
-    setTime(s('counter'), second + 0.6);
-    setTime(s('dir'), second + 0.7);
-    setTime(sourceDir, second + 0.8);
+    withinSecond({ counter: 0.6, dir: 0.7, '.': 0.8 });
     const next = await sync(sourceDir, destDir);
     expect(next.sourceCode, next.sourceOutput).toBe(0);
     expectIdentical(sourceDir, destDir);
