@@ -2,7 +2,7 @@
  * The rclone mover against raw rclone, in the same run on the same generated tree, into MinIO on
  * loopback.
  *
- *   npm run bench:rclone -- [--size-mib N] [--files N] [--runs N] [--seed N] [--variant tsx,compiled] [--keep]
+ *   npm run bench:rclone -- [--size-mib N] [--files N] [--runs N] [--seed N] [--variant tsx,compiled] [--live-volume] [--keep]
  *
  * Each side writes to its own path of the bucket, a fresh one for every full run.
  *
@@ -41,9 +41,16 @@ import {
 } from './support/tree-bench.js';
 
 /** Settings of one rclone benchmark run. */
-export type RcloneBenchOptions = TreeBenchOptions;
+export interface RcloneBenchOptions extends TreeBenchOptions {
+  /**
+   * Run the mover as for copyMethod None (record read before the sync) instead of as for a Clone
+   * or Snapshot (SCRIBE_VOLUME_POINT_IN_TIME: record read while rclone syncs); the tree does not
+   * change during a run either way.
+   */
+  liveVolume: boolean;
+}
 
-export const RCLONE_DEFAULTS: RcloneBenchOptions = TREE_DEFAULTS;
+export const RCLONE_DEFAULTS: RcloneBenchOptions = { ...TREE_DEFAULTS, liveVolume: false };
 
 const BUCKET = 'bench';
 const SECTION = 'scribe-s3';
@@ -133,6 +140,7 @@ export async function runRcloneBench(options: RcloneBenchOptions): Promise<Rclon
         seed: options.seed,
         changeFraction: options.changeFraction,
         variants: options.variants,
+        liveVolume: options.liveVolume,
       },
       tree: {
         files: tree.files.length,
@@ -156,6 +164,7 @@ export async function runRcloneBench(options: RcloneBenchOptions): Promise<Rclon
       SCRIBE_DATA_DIR: dataDir,
       SCRIBE_RUN_DIR: runDir,
       SCRIBE_RCLONE: rclone,
+      ...(options.liveVolume ? {} : { SCRIBE_VOLUME_POINT_IN_TIME: 'true' }),
     });
 
     for (const variant of options.variants) {
@@ -315,7 +324,10 @@ export function formatRcloneResult(result: RcloneBenchResult): string {
       `Each incremental run follows a change of ${c[0]?.modified} files modified, ${c[0]?.deleted} deleted, ${c[0]?.added} added (~${mib(c[0]?.bytesWritten ?? 0)} written).`,
     );
   lines.push(
-    "Raw: `rclone sync` with the mover's arguments (`--links --verbose`, the two excludes); mover: the source entrypoint (record of the tree, the same sync, `rclone copyto` of the record). A fresh path per full run.",
+    "Raw: `rclone sync` with the mover's arguments (`--links --verbose`, the two excludes); mover: the source entrypoint (record of the tree, the same sync, `rclone copyto` of the record). A fresh path per full run. " +
+      (result.options.liveVolume
+        ? 'Mover as for copyMethod None (`--live-volume`): the record is read before the sync.'
+        : 'Mover as for copyMethod Clone or Snapshot (SCRIBE_VOLUME_POINT_IN_TIME=true): the record is read while rclone syncs; `--live-volume` for copyMethod None.'),
   );
   lines.push('');
   const rows: string[][] = [];
@@ -396,8 +408,12 @@ export function formatRcloneResult(result: RcloneBenchResult): string {
 
 /** Parses the command line of `npm run bench:rclone`. */
 export function parseRcloneArgs(args: string[]): RcloneBenchOptions {
-  const { values } = parseArgs({ args, options: TREE_FLAGS });
-  return { ...RCLONE_DEFAULTS, ...treeOptionsFrom(values, RCLONE_DEFAULTS) };
+  const { values } = parseArgs({ args, options: { ...TREE_FLAGS, 'live-volume': { type: 'boolean' } } });
+  return {
+    ...RCLONE_DEFAULTS,
+    ...treeOptionsFrom(values, RCLONE_DEFAULTS),
+    liveVolume: values['live-volume'] ?? false,
+  };
 }
 
 if (isMain(import.meta.url)) {

@@ -34,6 +34,12 @@ export function moverOptions(cr: ScribeCr): Record<string, unknown> {
   return (options ?? {}) as Record<string, unknown>;
 }
 
+/** A source whose mover reads a point-in-time copy (copyMethod Clone or Snapshot), which nothing writes to meanwhile. */
+export function readsPointInTimeCopy(cr: ScribeCr): boolean {
+  const method = moverOptions(cr).copyMethod;
+  return cr.kind === 'ReplicationSource' && (method === 'Clone' || method === 'Snapshot');
+}
+
 /** The user's PVC the cycle needs before it can start: the source PVC, or a given destinationPVC. */
 export function requiredUserPvc(cr: ScribeCr): string | undefined {
   if (cr.kind === 'ReplicationSource') return cr.spec.sourcePVC;

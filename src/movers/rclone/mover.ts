@@ -8,6 +8,7 @@ import type { KubeObject, MoverCycle, MoverFacts, MoverPlan, ObjectRef } from '.
 import { rcloneDestinationName, rcloneSourceName } from '../../../machines/naming.js';
 import type { ObservedMover } from '../../../machines/observation.js';
 import { moverNode } from '../../../machines/placement.js';
+import { readsPointInTimeCopy } from '../../../machines/cycle.js';
 import type { MoverRuntime } from '../catalog.js';
 import { moverJob, readMoverJob } from '../job.js';
 
@@ -37,6 +38,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
       { name: 'SCRIBE_RCLONE_CONFIG', value: '/rclone-config/rclone.conf' },
       { name: 'SCRIBE_RCLONE_CONFIG_SECTION', value: rclone.rcloneConfigSection },
       { name: 'SCRIBE_RCLONE_DEST_PATH', value: rclone.rcloneDestPath },
+      ...(readsPointInTimeCopy(cr) ? [{ name: 'SCRIBE_VOLUME_POINT_IN_TIME', value: 'true' }] : []),
     ],
     volumes: [
       { name: 'data', mountPath: '/data', source: { persistentVolumeClaim: { claimName: cycle.volume } } },

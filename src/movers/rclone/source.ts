@@ -13,6 +13,8 @@
  *   SCRIBE_RUN_DIR                writable parent of the private run directory (config copy,
  *                                 record, rclone cache); the root fs is read-only (os.tmpdir())
  *   SCRIBE_RCLONE                 rclone executable, name on PATH or path        (rclone)
+ *   SCRIBE_VOLUME_POINT_IN_TIME   true when the volume is a clone or snapshot that nothing
+ *                                 writes to (copyMethod Clone or Snapshot)       (false)
  *   RCLONE_*                      passed to rclone as its own options (e.g. RCLONE_RETRIES,
  *                                 RCLONE_LOW_LEVEL_RETRIES, RCLONE_CONTIMEOUT, RCLONE_BWLIMIT)
  * Secret values of rclone.conf (keys, passwords, tokens) are redacted from every line printed.
@@ -33,20 +35,39 @@ import { rcloneConfig } from './config.js';
 import { serializeRecord } from './record.js';
 import { RcloneSession } from './session.js';
 import { readAcls, readEntries } from './tree.js';
+import { signalRunningTools } from '../restic/command.js';
+import { booleanEnv } from '../rsync/env.js';
 
 const session = new RcloneSession('source', process.env);
 
 async function send(): Promise<string> {
   const config = rcloneConfig(process.env, tmpdir());
   const settings = session.prepare(config);
-  // Read before the upload: the record must not describe files newer than the data sent.
-  const entries = readEntries(config.dataDir);
-  const acl = readAcls(config.dataDir, entries);
-  if (acl === null) session.log('getfacl is not installed: ACLs are not recorded (Debian: acl)');
+  const readRecord = () => {
+    const entries = readEntries(config.dataDir);
+    const acl = readAcls(config.dataDir, entries);
+    if (acl === null) session.log('getfacl is not installed: ACLs are not recorded (Debian: acl)');
+    return { entries, acl };
+  };
+  // A live volume's record is read before the upload, so it never describes files newer than the
+  // data sent. A point-in-time copy cannot change, so its record is read while rclone syncs.
+  const pointInTime = booleanEnv(process.env, 'SCRIBE_VOLUME_POINT_IN_TIME', false);
+  const before = pointInTime ? undefined : readRecord();
+  session.log(`syncing ${config.dataDir} to ${config.remote}`);
+  const sync = session.rclone(config, 'sync', uploadArgs(settings), { progress: true });
+  let record: ReturnType<typeof readRecord>;
+  try {
+    record = before ?? readRecord();
+  } catch (error) {
+    // Not left running behind a failed run: the sync is stopped and waited for.
+    signalRunningTools('SIGTERM');
+    await sync.catch(() => undefined);
+    throw error;
+  }
+  await sync;
+  const { entries, acl } = record;
   const recordFile = join(settings.runDir, 'record.json');
   writeFileSync(recordFile, serializeRecord(entries, acl, new Date()));
-  session.log(`syncing ${config.dataDir} to ${config.remote}`);
-  await session.rclone(config, 'sync', uploadArgs(settings), { progress: true });
   await session.rclone(config, 'upload of the metadata record', uploadRecordArgs(settings, recordFile));
   rmSync(recordFile, { force: true });
   const acls = acl === null ? 'not recorded' : `${(acl.match(/^# file: /gm) ?? []).length} with ACLs`;

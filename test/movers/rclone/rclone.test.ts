@@ -162,10 +162,13 @@ describe('rclone source and destinations', () => {
     expect(listRemote(env)).toEqual(remoteBefore);
   });
 
-  it('a later sync carries deletions, new files and changed modes', async () => {
+  it.each([
+    ['a live volume (record read before the sync)', 'volume-b', {}],
+    ['a point-in-time copy (record read during the sync)', 'volume-c', { SCRIBE_VOLUME_POINT_IN_TIME: 'true' }],
+  ])('a later sync carries deletions, new files and changed modes: %s', async (_, path, extra) => {
     const source = newDir('source');
     buildTree(source, { acl: false });
-    const env = moverEnv(source, 'replication/volume-b');
+    const env = { ...moverEnv(source, `replication/${path}`), ...extra };
     const dest = newDir('dest');
     expect((await runEntrypoint('rclone', 'source', env)).code).toBe(0);
     expect((await runEntrypoint('rclone', 'destination', { ...env, SCRIBE_DATA_DIR: dest })).code).toBe(0);
