@@ -368,32 +368,45 @@ describe('interruptions and failures', () => {
     );
   });
 
-  it('a stale exclusive lock (a restic killed while holding it) is removed when the backup meets it', async () => {
-    const source = newDir('source');
-    for (let i = 0; i < 3; i++) writeFileSync(join(source, `part-${i}.bin`), bytes(200 + i, 2 * 1024 * 1024));
-    const env = moverEnv(source);
-    expect((await runEntrypoint('restic', 'source', env)).code).toBe(0);
-    const locks = () => resticCli(env, ['list', 'locks', '--no-lock']).trim().split('\n').filter(Boolean);
-    // `repair index --read-all-packs` takes the exclusive lock at once, then reads every pack
-    // slowly: killed meanwhile, it leaves its lock, made on this host by a PID no longer running.
-    const holder = spawn(
-      restic,
-      ['repair', 'index', '--read-all-packs', '--limit-download', '16', '--cache-dir', env.SCRIBE_CACHE_DIR as string],
-      { env: { ...process.env, ...env }, stdio: 'ignore' },
-    );
-    const holderExited = new Promise((resolve) => holder.on('close', resolve));
-    await waitUntil('the exclusive lock', () => locks().length > 0, 60_000);
-    holder.kill('SIGKILL');
-    await holderExited;
-    expect(locks()).toHaveLength(1);
+  it(
+    'a stale exclusive lock (a restic killed while holding it) is removed when the backup meets it',
+    { timeout: 120_000 },
+    async () => {
+      const source = newDir('source');
+      for (let i = 0; i < 3; i++) writeFileSync(join(source, `part-${i}.bin`), bytes(200 + i, 2 * 1024 * 1024));
+      const env = moverEnv(source);
+      const lockDir = join(s3.dataDir, 'backups', `repo-${repoCounter}`, 'locks');
+      expect((await runEntrypoint('restic', 'source', env)).code).toBe(0);
+      const locks = () => resticCli(env, ['list', 'locks', '--no-lock']).trim().split('\n').filter(Boolean);
+      // `repair index` takes the exclusive lock first, then reads the index and every pack's
+      // header at 1 KiB/s: killed once its lock is in the bucket, it leaves that lock, made on
+      // this host by a PID no longer running. The bucket's directory is watched (not restic,
+      // which takes half a second per call) so the kill comes before it could finish.
+      const lockObjects = () => (existsSync(lockDir) ? readdirSync(lockDir) : []);
+      const before = new Set(lockObjects());
+      const holder = spawn(
+        restic,
+        ['repair', 'index', '--read-all-packs', '--limit-download', '1', '--cache-dir', env.SCRIBE_CACHE_DIR as string],
+        { env: { ...process.env, ...env }, stdio: 'ignore' },
+      );
+      const holderExited = new Promise<number | null>((resolve) => holder.on('close', resolve));
+      await waitUntil(
+        'the exclusive lock in the bucket',
+        () => lockObjects().some((name) => !before.has(name)),
+        30_000,
+      );
+      holder.kill('SIGKILL');
+      expect(await holderExited).toBeNull();
+      expect(locks()).toHaveLength(1);
 
-    const again = await runEntrypoint('restic', 'source', env);
-    expect(again.code, again.output).toBe(0);
-    expect(again.output).toContain('backup: the repository is locked; removing stale locks (restic unlock)');
-    expect(again.output).toMatch(/successfully removed 1 locks/i);
-    expect(locks()).toEqual([]);
-    expect(snapshotTimes(env)).toHaveLength(2);
-  });
+      const again = await runEntrypoint('restic', 'source', env);
+      expect(again.code, again.output).toBe(0);
+      expect(again.output).toContain('backup: the repository is locked; removing stale locks (restic unlock)');
+      expect(again.output).toMatch(/successfully removed 1 locks/i);
+      expect(locks()).toEqual([]);
+      expect(snapshotTimes(env)).toHaveLength(2);
+    },
+  );
 
   it('a backup to an endpoint that does not answer gives up after SCRIBE_REPOSITORY_TIMEOUT_SECONDS', async () => {
     const source = newDir('source');
