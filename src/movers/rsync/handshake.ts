@@ -6,6 +6,7 @@
  */
 import { createConnection, createServer, type Server } from 'node:net';
 import type { Readable } from 'node:stream';
+import { parseExitCode } from './remote-command.js';
 
 /** A listening handshake socket; `exitCode` settles with the first code a session delivers. */
 export interface HandshakeListener {
@@ -26,9 +27,8 @@ export async function listenForShutdown(socketPath: string): Promise<HandshakeLi
       if (buffer.length > 64) return void socket.destroy();
       const newline = buffer.indexOf('\n');
       if (newline < 0) return;
-      const match = /^shutdown (\d{1,3})$/.exec(buffer.slice(0, newline));
-      const code = match?.[1] === undefined ? NaN : Number(match[1]);
-      if (!(code >= 0 && code <= 255)) return void socket.end('error malformed handshake\n');
+      const code = parseExitCode(/^shutdown (.*)$/.exec(buffer.slice(0, newline))?.[1]);
+      if (code === undefined) return void socket.end('error malformed handshake\n');
       socket.end('ok\n', () => deliver(code));
     });
   });
@@ -79,8 +79,8 @@ export function readExitCodeLine(input: Readable): Promise<number> {
       buffer += chunk;
       const newline = buffer.indexOf('\n');
       if (newline < 0 && buffer.length <= 8) return;
-      const code = /^\d{1,3}$/.test(buffer.slice(0, newline)) ? Number(buffer.slice(0, newline)) : NaN;
-      finish(() => (code <= 255 ? resolve(code) : reject(new Error('the source sent no valid exit code'))));
+      const code = newline < 0 ? undefined : parseExitCode(buffer.slice(0, newline));
+      finish(() => (code !== undefined ? resolve(code) : reject(new Error('the source sent no valid exit code'))));
     });
     input.on('end', () => finish(() => reject(new Error('the source closed the handshake without a result'))));
     input.on('error', (error) => finish(() => reject(error)));

@@ -40,10 +40,16 @@ export function parseRemoteCommand(original: string | undefined): RemoteCommand 
     return { kind: 'rsync' };
   }
   if (/^shutdown\s+-$/.test(original.trim())) return { kind: 'shutdownFromStdin' };
-  const shutdown = /^shutdown\s+(\d{1,3})$/.exec(original.trim());
-  if (shutdown?.[1] !== undefined && Number(shutdown[1]) <= 255)
-    return { kind: 'shutdown', exitCode: Number(shutdown[1]) };
+  const exitCode = parseExitCode(/^shutdown\s+(\S*)$/.exec(original.trim())?.[1]);
+  if (exitCode !== undefined) return { kind: 'shutdown', exitCode };
   return { kind: 'refused', message: `refused command "${printable(original)}": ${ALLOWED}` };
+}
+
+/** An exit code as the handshake carries it: 1-3 digits, 0-255; undefined for anything else. */
+export function parseExitCode(text: string | undefined): number | undefined {
+  if (text === undefined || !/^\d{1,3}$/.test(text)) return undefined;
+  const code = Number(text);
+  return code <= 255 ? code : undefined;
 }
 
 /** The command shortened and stripped of control characters, so a hostile client cannot garble the log. */
