@@ -108,20 +108,20 @@ function wakeAt(cr: ScribeCr, status: ScribeStatus, state: ReplicationState, eve
   return future.length > 0 ? Math.min(...future) : undefined;
 }
 
-/** Structural equality of two JSON values, ignoring key order and undefined members. */
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
-}
-
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value as Record<string, unknown>)
-        .filter(([, v]) => v !== undefined)
-        .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
-        .map(([k, v]) => [k, canonical(v)]),
-    );
+/**
+ * Structural equality of two JSON values, ignoring key order and undefined members. Walks both
+ * values without copying them: it runs on every step of every CR.
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, i) => sameJson(item, b[i]));
   }
-  return value;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const defined = (o: Record<string, unknown>) => Object.keys(o).filter((k) => o[k] !== undefined);
+  const keys = defined(x);
+  return keys.length === defined(y).length && keys.every((k) => y[k] !== undefined && sameJson(x[k], y[k]));
 }

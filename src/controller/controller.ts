@@ -56,11 +56,14 @@ export class Controller {
   private cachesSynced = false;
   private readonly timers: WakeTimers<string>;
   private readonly adapter: EffectsAdapter;
+  private readonly events: EventRecorder;
   private readonly clock: () => number;
   private readonly log: Logger;
   /** The status we wrote last per CR, newer than the cache until the watch catches up. */
   private readonly written = new Map<string, ScribeCr>();
   private readonly failures = new Map<string, number>();
+  /** metadata.generation of each CR as last seen: a higher one is a change of its spec by a user. */
+  private readonly generations = new Map<string, number>();
   private subscription: Subscription | undefined;
 
   constructor(private readonly options: ControllerOptions) {
@@ -68,9 +71,10 @@ export class Controller {
     this.log = options.log ?? rootLogger;
     this.queue = new KeyedWorkQueue((key) => this.reconcile(key), { concurrency: options.concurrency ?? 16 });
     this.timers = new WakeTimers((key) => this.queue.add(key), this.clock);
+    this.events = new EventRecorder(options.kc);
     this.adapter = new EffectsAdapter({
       kc: options.kc,
-      events: new EventRecorder(options.kc),
+      events: this.events,
       metrics: options.metrics,
       timers: this.timers,
       movers: options.movers,
@@ -116,9 +120,9 @@ export class Controller {
     await Promise.all([...this.informers.values(), this.pods].map((informer) => informer.stop()));
   }
 
-  /** Resolves when no reconcile is running or waiting (for tests and benchmarks). */
+  /** Resolves when no reconcile is running or waiting and every queued Event is sent (for tests and benchmarks). */
   whenIdle(): Promise<void> {
-    return this.queue.whenIdle();
+    return this.queue.whenIdle().then(() => this.events.whenSent());
   }
 
   /** Reconciles that finished, with their errors: for logs, tests and benchmarks. */
@@ -137,8 +141,25 @@ export class Controller {
     // Until every cache has synced, a CR's objects may be missing from them: a CR reconciled
     // then could take a temporary PVC it owns for already deleted. start() queues every CR once
     // the caches are complete.
+    const specChanged = this.noteGeneration(event.type, object);
     if (!this.cachesSynced) return;
-    for (const key of this.keysFor(object)) this.queue.add(key);
+    // A changed spec (a new manual trigger, a fixed field) goes before the owned objects' events
+    // of other CRs: during a burst of finishing cycles, a trigger's Job is not queued behind them.
+    for (const key of this.keysFor(object)) this.queue.add(key, { urgent: specChanged });
+  }
+
+  /** Records a CR's generation; true when it rose, i.e. a user changed the spec. */
+  private noteGeneration(type: 'added' | 'updated' | 'deleted', object: KubernetesObject): boolean {
+    if (object.kind !== 'ReplicationSource' && object.kind !== 'ReplicationDestination') return false;
+    const key = keyOf(object);
+    if (type === 'deleted') {
+      this.generations.delete(key);
+      return false;
+    }
+    const generation = object.metadata?.generation ?? 0;
+    const previous = this.generations.get(key);
+    this.generations.set(key, generation);
+    return previous !== undefined && generation > previous;
   }
 
   /** The CRs an object's change concerns. */

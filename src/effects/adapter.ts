@@ -78,15 +78,14 @@ export class EffectsAdapter {
         case 'deleteObject':
           await deleteObject(this.deps.kc, action.kind, current.metadata.namespace, action.name);
           break;
-        case 'emitEvent': {
-          const error = await this.deps.events.record(current as KubernetesObject, {
-            type: action.eventType,
-            reason: action.reason,
-            message: action.message,
-          });
-          if (error) log.warn({ err: error.message, reason: action.reason }, 'could not record event');
+        case 'emitEvent':
+          // Queued, not awaited (EventRecorder.post): the next action does not wait for it.
+          this.deps.events.post(
+            current as KubernetesObject,
+            { type: action.eventType, reason: action.reason, message: action.message },
+            (error) => log.warn({ err: error.message, reason: action.reason }, 'could not record event'),
+          );
           break;
-        }
         case 'scheduleWake':
           this.deps.timers.schedule(key, action.at);
           break;

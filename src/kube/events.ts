@@ -30,18 +30,79 @@ const REPORTING_CONTROLLER = 'scribe.backube/scribe';
  */
 export const MAX_SERIES = 4096;
 
+/**
+ * Events waiting to be sent at most; more are dropped, as client-go's event broadcaster drops
+ * them. A burst of triggers on 1,000 CRs queues ~3,400 (about 300 bytes each).
+ */
+export const MAX_PENDING_EVENTS = 8192;
+
+/** Events sent at the same time at most: they share the API server with the work they describe. */
+const EVENT_CONCURRENCY = 4;
+
+/** An Event waiting in the queue. */
+interface PendingEvent {
+  regarding: KubernetesObject;
+  event: EventSpec;
+  onError: (error: Error) => void;
+}
+
 /** Records Events for a regarding object; keeps a per-object series of identical events. */
 export class EventRecorder {
   private readonly series = new Map<string, { name: string; namespace: string; count: number }>();
+  private readonly pending: PendingEvent[] = [];
+  private inFlight = 0;
+  private readonly sentWaiters: Array<() => void> = [];
 
   constructor(
     private readonly kc: KubeConfig,
     private readonly instance = process.env.HOSTNAME ?? 'scribe',
     private readonly clock: () => Date = () => new Date(),
     private readonly maxSeries = MAX_SERIES,
+    private readonly maxPending = MAX_PENDING_EVENTS,
   ) {}
 
-  /** Records `event` about `regarding`. Failures are returned, never thrown: events are best effort. */
+  /**
+   * Queues `event` about `regarding` and returns at once. A reconcile does not wait for its Events:
+   * their round trips (about three per cycle) would sit in front of the objects the cycle needs,
+   * the mover Job a trigger asks for first of all. Failures, and a drop when MAX_PENDING_EVENTS
+   * are already waiting, go to `onError`.
+   */
+  post(regarding: KubernetesObject, event: EventSpec, onError: (error: Error) => void): void {
+    if (this.pending.length >= this.maxPending) {
+      onError(new Error(`${this.maxPending} Events are already waiting to be sent; this one was dropped`));
+      return;
+    }
+    // Only what the Event names: a queued CR snapshot would hold its whole status meanwhile.
+    const { apiVersion, kind, metadata } = regarding;
+    const { name, namespace, uid, resourceVersion } = metadata ?? {};
+    this.pending.push({
+      regarding: { apiVersion, kind, metadata: { name, namespace, uid, resourceVersion } },
+      event,
+      onError,
+    });
+    this.pump();
+  }
+
+  /** Resolves once every queued Event has been sent or has failed. */
+  whenSent(): Promise<void> {
+    if (this.inFlight === 0 && this.pending.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.sentWaiters.push(resolve));
+  }
+
+  private pump(): void {
+    while (this.inFlight < EVENT_CONCURRENCY && this.pending.length > 0) {
+      const { regarding, event, onError } = this.pending.shift() as PendingEvent;
+      this.inFlight++;
+      void this.record(regarding, event).then((error) => {
+        this.inFlight--;
+        if (error) onError(error);
+        this.pump();
+      });
+    }
+    if (this.inFlight === 0 && this.pending.length === 0) this.sentWaiters.splice(0).forEach((resolve) => resolve());
+  }
+
+  /** Records `event` about `regarding` now. Failures are returned, never thrown: events are best effort. */
   async record(regarding: KubernetesObject, event: EventSpec): Promise<Error | undefined> {
     const namespace = regarding.metadata?.namespace ?? 'default';
     const key = `${regarding.metadata?.uid}/${event.type}/${event.reason}/${event.message}`;

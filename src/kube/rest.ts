@@ -3,7 +3,6 @@
  * Date objects while its watches deliver plain JSON; Scribe works on plain JSON everywhere, so
  * reads and writes go through here and objects look the same whether listed or watched.
  */
-import { createHash } from 'node:crypto';
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -46,30 +45,50 @@ export interface RequestSpec {
   timeoutMs?: number;
 }
 
-const agents = new Map<string, Agent>();
+/** The TLS material of a request: an agent serves only requests with the same. */
+type TlsMaterial = RequestOptions['ca' | 'cert' | 'key' | 'pfx' | 'passphrase' | 'rejectUnauthorized' | 'servername'][];
 
-/** The keep-alive agent for the TLS material in `options` (CA, client certificate, verification). */
+/** One agent per TLS identity the process has used: a handful at most (one per cluster and user). */
+const agents: Array<{ material: TlsMaterial; agent: Agent }> = [];
+
+/**
+ * The keep-alive agent for the TLS material in `options` (CA, client certificate, verification).
+ * The material is compared byte for byte with that of the agents made so far, instead of being
+ * hashed on every request (a request's options carry fresh Buffers each time).
+ */
 function sharedAgent(options: RequestOptions): Agent {
-  const material = [options.ca, options.cert, options.key, options.pfx, options.rejectUnauthorized, options.servername];
-  const key = createHash('sha256')
-    .update(JSON.stringify(material.map((m) => (m === undefined ? null : String(m)))))
-    .digest('hex');
-  let agent = agents.get(key);
-  if (!agent) {
-    agent = new Agent({
-      keepAlive: true,
-      maxSockets: 32,
-      ca: options.ca,
-      cert: options.cert,
-      key: options.key,
-      pfx: options.pfx,
-      passphrase: options.passphrase,
-      rejectUnauthorized: options.rejectUnauthorized,
-      servername: options.servername,
-    });
-    agents.set(key, agent);
-  }
+  const material: TlsMaterial = [
+    options.ca,
+    options.cert,
+    options.key,
+    options.pfx,
+    options.passphrase,
+    options.rejectUnauthorized,
+    options.servername,
+  ];
+  const known = agents.find((entry) => material.every((item, i) => sameMaterial(item, entry.material[i])));
+  if (known) return known.agent;
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: 32,
+    ca: options.ca,
+    cert: options.cert,
+    key: options.key,
+    pfx: options.pfx,
+    passphrase: options.passphrase,
+    rejectUnauthorized: options.rejectUnauthorized,
+    servername: options.servername,
+  });
+  agents.push({ material, agent });
   return agent;
+}
+
+/** Equal TLS material: the same value, or Buffers (or arrays of them) with the same bytes. */
+function sameMaterial(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => sameMaterial(x, b[i]));
+  return false;
 }
 
 /** Sends one request and returns the parsed JSON body. */

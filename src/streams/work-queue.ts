@@ -3,6 +3,10 @@
  * worker at a time; requests for a key that arrive while it is being processed coalesce into
  * exactly one more run afterwards (level-based: the handler reads the latest state itself);
  * different keys proceed concurrently up to `concurrency`.
+ *
+ * Two lanes: a key added as `urgent` runs before every key waiting in the normal lane. The
+ * controller puts a CR there when a user changed its spec (a new trigger, say), so that a burst
+ * of cycles finishing elsewhere does not stand between a trigger and its mover Job.
  */
 import { Observable, Subject } from 'rxjs';
 
@@ -24,7 +28,11 @@ export class KeyedWorkQueue<K extends string> {
   private readonly running = new Set<K>();
   private readonly dirty = new Set<K>();
   private readonly waiting: K[] = [];
-  private readonly waitingSet = new Set<K>();
+  private readonly urgent: K[] = [];
+  /** Keys waiting in either lane, and whether in the urgent one. */
+  private readonly waitingSet = new Map<K, 'normal' | 'urgent'>();
+  /** Keys to run in the urgent lane when their current run ends. */
+  private readonly dirtyUrgent = new Set<K>();
   private readonly resultsSubject = new Subject<RunResult<K>>();
   private readonly idleWaiters: Array<() => void> = [];
   private stopped = false;
@@ -35,22 +43,25 @@ export class KeyedWorkQueue<K extends string> {
     private readonly options: WorkQueueOptions = {},
   ) {}
 
-  /** Asks for `key` to be processed (again). */
-  add(key: K): void {
+  /** Asks for `key` to be processed (again); `urgent` puts it before every key of the normal lane. */
+  add(key: K, options: { urgent?: boolean } = {}): void {
     if (this.stopped) return;
+    const urgent = options.urgent ?? false;
     if (this.running.has(key)) {
       this.dirty.add(key);
+      if (urgent) this.dirtyUrgent.add(key);
       return;
     }
-    if (this.waitingSet.has(key)) return;
-    this.waiting.push(key);
-    this.waitingSet.add(key);
+    const lane = this.waitingSet.get(key);
+    if (lane === 'urgent' || (lane === 'normal' && !urgent)) return;
+    // Waiting in the normal lane and now urgent: it moves; the normal lane skips it (see pump).
+    this.enqueue(key, urgent);
     this.pump();
   }
 
   /** Number of keys running or waiting. */
   get size(): number {
-    return this.running.size + this.waiting.length;
+    return this.running.size + this.waitingSet.size;
   }
 
   /** Resolves when nothing is running or waiting. */
@@ -63,16 +74,34 @@ export class KeyedWorkQueue<K extends string> {
   async stop(): Promise<void> {
     this.stopped = true;
     this.waiting.length = 0;
+    this.urgent.length = 0;
     this.waitingSet.clear();
     this.dirty.clear();
+    this.dirtyUrgent.clear();
     await this.whenIdle();
     this.resultsSubject.complete();
   }
 
+  private enqueue(key: K, urgent: boolean): void {
+    (urgent ? this.urgent : this.waiting).push(key);
+    this.waitingSet.set(key, urgent ? 'urgent' : 'normal');
+  }
+
+  /** The next key to run: urgent ones first; a normal-lane entry of a key since moved is skipped. */
+  private next(): K | undefined {
+    const key = this.urgent.shift();
+    if (key !== undefined) return key;
+    for (let candidate = this.waiting.shift(); candidate !== undefined; candidate = this.waiting.shift()) {
+      if (this.waitingSet.get(candidate) === 'normal') return candidate;
+    }
+    return undefined;
+  }
+
   private pump(): void {
     const limit = this.options.concurrency ?? 16;
-    while (this.running.size < limit && this.waiting.length > 0) {
-      const key = this.waiting.shift() as K;
+    while (this.running.size < limit) {
+      const key = this.next();
+      if (key === undefined) break;
       this.waitingSet.delete(key);
       this.running.add(key);
       void this.run(key);
@@ -90,10 +119,8 @@ export class KeyedWorkQueue<K extends string> {
     }
     this.running.delete(key);
     this.resultsSubject.next({ key, durationMs: performance.now() - started, error });
-    if (this.dirty.delete(key) && !this.stopped) {
-      this.waiting.push(key);
-      this.waitingSet.add(key);
-    }
+    const urgent = this.dirtyUrgent.delete(key);
+    if (this.dirty.delete(key) && !this.stopped) this.enqueue(key, urgent);
     this.pump();
   }
 }

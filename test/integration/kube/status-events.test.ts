@@ -89,4 +89,24 @@ describe('status patches and events', () => {
     // "one" stayed remembered (used last before "three" came); "two" fell out and started anew.
     expect(counts).toEqual(['one:3', 'three:1', 'two:1', 'two:1']);
   });
+
+  it('sends queued Events without the caller waiting, and reports a drop when the queue is full', async () => {
+    const kc = testKubeConfig();
+    const namespace = await testNamespace(kc, 'queued');
+    const created = await createIn(kc, namespace, source);
+    const recorder = new EventRecorder(kc, 'test', () => new Date(), 4096, 5);
+    const errors: string[] = [];
+    // post() returns before anything is sent: 4 go out at once, 5 wait, the tenth is dropped.
+    for (let i = 0; i < 10; i++)
+      recorder.post(created, { type: 'Normal', reason: 'Queued', message: `event ${i}` }, (e) =>
+        errors.push(e.message),
+      );
+    expect(errors).toEqual(['5 Events are already waiting to be sent; this one was dropped']);
+    await recorder.whenSent();
+    const events = await kubeRequest<{ items: Array<{ note?: string }> }>(kc, {
+      method: 'GET',
+      path: collectionPath(RESOURCES.Event, namespace),
+    });
+    expect(events.items.map((e) => e.note).sort()).toEqual(Array.from({ length: 9 }, (_, i) => `event ${i}`));
+  });
 });

@@ -69,4 +69,42 @@ describe('KeyedWorkQueue', () => {
     await queue.whenIdle();
     expect(peak).toBe(3);
   });
+
+  it('runs urgent keys before the waiting normal ones, each key once', async () => {
+    const runs: string[] = [];
+    const release = gate();
+    const queue = new KeyedWorkQueue<string>(
+      async (key) => {
+        runs.push(key);
+        if (key === 'busy') await release.opened;
+      },
+      { concurrency: 1 },
+    );
+    queue.add('busy'); // holds the only worker while the others queue up
+    for (const key of ['n1', 'n2', 'n3']) queue.add(key);
+    queue.add('u1', { urgent: true });
+    queue.add('n2', { urgent: true }); // waiting in the normal lane: moves up, runs once
+    queue.add('u1'); // already urgent: a plain add changes nothing
+    release.open();
+    await queue.whenIdle();
+    expect(runs).toEqual(['busy', 'u1', 'n2', 'n1', 'n3']);
+  });
+
+  it('re-runs a key marked urgent while it ran in the urgent lane', async () => {
+    const runs: string[] = [];
+    const release = gate();
+    const queue = new KeyedWorkQueue<string>(
+      async (key) => {
+        runs.push(key);
+        if (key === 'a' && runs.length === 1) await release.opened;
+      },
+      { concurrency: 1 },
+    );
+    queue.add('a');
+    queue.add('b');
+    queue.add('a', { urgent: true }); // while 'a' runs
+    release.open();
+    await queue.whenIdle();
+    expect(runs).toEqual(['a', 'a', 'b']);
+  });
 });
