@@ -62,6 +62,7 @@ import {
   type JobStatus,
   type RequestCounts,
 } from './support/cluster.js';
+import { measureFloor, type FloorResult } from './support/floor.js';
 
 /** Settings of one controller benchmark run. */
 export interface ControllerBenchOptions {
@@ -132,6 +133,8 @@ export interface ControllerBenchResult {
   };
   /** Trigger-to-Job latencies when triggers arrive one at a time at a steady rate. */
   paced: { count: number; rate: number; latenciesMs: number[] };
+  /** The same burst handled by a minimal controller (bench/support/floor.ts): the machine's floor. */
+  floor: FloorResult;
   /** After the soak rounds: cycles completed in all, their time, memory after a full GC. */
   soak: { cycles: number; rounds: number; ms: number; memoryAfterGc: MemoryFigures };
   /** Operator CPU from the first create until every first sync completed. */
@@ -551,6 +554,17 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
     log(
       `  paced trigger-to-Job p50 ${seconds(percentile(paced.latenciesMs, 50))}, p99 ${seconds(percentile(paced.latenciesMs, 99))}`,
     );
+    // 4b. The floor: the same burst through the same API server, handled by a controller that
+    //     does nothing but POST a Job per change (the operator is idle meanwhile: it ignores them).
+    log(`the floor: a minimal controller given the same burst of ${crs.length} changes`);
+    const floor = await measureFloor(
+      kc,
+      Array.from({ length: namespaces }, (_, n) => `bench-${n}`),
+      crs.length,
+    );
+    log(
+      `  floor trigger-to-Job p50 ${seconds(percentile(floor.latenciesMs, 50))}, p99 ${seconds(percentile(floor.latenciesMs, 99))}`,
+    );
     const afterRoundsMemoryAfterGc = await operator.memory(true);
 
     // 5. Soak: more rounds on every CR until --soak-cycles cycles have completed in all, then the
@@ -578,6 +592,11 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
       soakCycles += crKeys.length;
     }
     await operator.call('idle');
+    if (options.heapSnapshot) {
+      const path = join(process.cwd(), `bench-operator-soak-${Date.now()}.heapsnapshot`);
+      await operator.call('heapSnapshot', { path });
+      artifacts.push(`heap snapshot after the soak: ${path}`);
+    }
     const soak = {
       cycles: soakCycles,
       rounds: soakRounds,
@@ -606,6 +625,7 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
       idleOtherRequests: diffCounts(idleCountsBefore, idleCountsAfter),
       trigger,
       paced,
+      floor,
       soak,
       afterRoundsMemoryAfterGc,
       reconciles: operator.results,
@@ -672,6 +692,12 @@ export function formatControllerResult(r: ControllerBenchResult): string {
         ['trigger-to-Job p95', seconds(percentile(lat, 95)), ''],
         ['trigger-to-Job p99', seconds(percentile(lat, 99)), `< 1 s: ${goal(percentile(lat, 99) < 1000)}`],
         ['trigger-to-Job max', seconds(Math.max(...lat)), ''],
+        [
+          `floor: the same burst handled by a minimal controller (one suspended Job POST per change, nothing else), p50 / p99`,
+          `${seconds(percentile(r.floor.latenciesMs, 50))} / ${seconds(percentile(r.floor.latenciesMs, 99))}`,
+          `p99 < 1 s: ${goal(percentile(r.floor.latenciesMs, 99) < 1000)}`,
+        ],
+        ['burst p99 / floor p99', `${(percentile(lat, 99) / percentile(r.floor.latenciesMs, 99)).toFixed(2)}×`, ''],
         [
           `paced: ${r.paced.count} triggers at ${r.paced.rate}/s, trigger-to-Job p50 / p99`,
           `${seconds(percentile(paced, 50))} / ${seconds(percentile(paced, 99))}`,

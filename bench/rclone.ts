@@ -38,6 +38,7 @@ import {
   treeOptionsFrom,
   type TreeBenchOptions,
   type Variant,
+  settleWriteback,
 } from './support/tree-bench.js';
 
 /** Settings of one rclone benchmark run. */
@@ -188,6 +189,7 @@ export async function runRcloneBench(options: RcloneBenchOptions): Promise<Rclon
     const destOf = (side: Side) => destPaths.get(side) as string;
 
     const once = async (phase: 'full' | 'incremental', run: number, side: Side) => {
+      settleWriteback();
       if (side === 'raw') {
         const raw = await rawCycle(rclone, {
           configFile,

@@ -38,6 +38,7 @@ import {
   treeOptionsFrom,
   type TreeBenchOptions,
   type Variant,
+  settleWriteback,
 } from './support/tree-bench.js';
 
 /** Settings of one restic benchmark run. */
@@ -162,6 +163,7 @@ export async function runResticBench(options: ResticBenchOptions): Promise<Resti
     }
 
     const once = async (phase: 'full' | 'incremental', run: number, side: Side) => {
+      settleWriteback();
       const { repository, cacheDir } = repoOf(side);
       const env = { ...s3Env, RESTIC_REPOSITORY: repository };
       if (side === 'raw') {

@@ -32,6 +32,7 @@ import {
   treeOptionsFrom,
   type TreeBenchOptions,
   type Variant,
+  settleWriteback,
 } from './support/tree-bench.js';
 
 /** Settings of one rsync benchmark run. */
@@ -121,6 +122,7 @@ export async function runRsyncBench(options: RsyncBenchOptions): Promise<RsyncBe
 
     const destOf = (side: (typeof sides)[number]) => (side === 'raw' ? rawDest : `${moverDest}-${side}`);
     const once = async (phase: 'full' | 'incremental', run: number, side: (typeof sides)[number]) => {
+      settleWriteback();
       if (side === 'raw') {
         const raw = await rawSync(sshd as PlainSshd, tree, rawDest);
         result.raw[phase].push(raw);

@@ -3,6 +3,7 @@
  * tree's size and change, how often to run, which variants of the entrypoints, and the command
  * line flags that set them.
  */
+import { spawnSync } from 'node:child_process';
 import { positiveNumber } from './common.js';
 
 /** tsx: `node --import tsx/loader src/movers/M/X.ts`; compiled: `node X.js` from an esbuild bundle. */
@@ -67,4 +68,12 @@ export function parseVariants(value: string | undefined): Variant[] {
   for (const v of chosen)
     if (!VARIANTS.includes(v as Variant)) throw new Error(`--variant must be a list of ${VARIANTS.join(', ')}`);
   return chosen as Variant[];
+}
+
+/**
+ * Writes every dirty page back before a timed run. A run that ends with a gigabyte still to be
+ * written would otherwise hand that writeback to whichever run comes next, raw or mover.
+ */
+export function settleWriteback(): void {
+  spawnSync('sync');
 }

@@ -1,0 +1,128 @@
+/**
+ * The floor under the controller benchmark's burst trigger-to-Job latency on this machine: the same
+ * burst through the same API server, handled by the least a controller can do.
+ *
+ * `count` ConfigMaps stand for the CRs. The benchmark patches each one (32 requests in flight, as
+ * the trigger round patches the CRs); a minimal controller in this process watches them and, for
+ * each change it sees, POSTs one Job (16 at a time, the operator's reconcile concurrency) and
+ * nothing else: no status write, no Event, no machine. The latency is the same as the trigger
+ * round's: patch sent → the Job's ADDED watch event arriving here. The Jobs are created suspended,
+ * so the Job controller makes no pods for them: this floor is lower than what any real controller
+ * can reach, and a burst figure under it is out of reach on this machine.
+ */
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { ResourceInformer } from '../../src/kube/informer.js';
+import { kubeRequest } from '../../src/kube/rest.js';
+import { collectionPath, objectPath, RESOURCES } from '../../src/kube/resources.js';
+import { mapLimit, sleep } from './common.js';
+
+const LABEL = 'scribe-bench-floor';
+
+/** What the floor round measured. */
+export interface FloorResult {
+  count: number;
+  /** Per object: patch sent → the Job's ADDED event here, ms. */
+  latenciesMs: number[];
+  /** Time to send every patch, ms. */
+  sendMs: number;
+}
+
+/** Runs the minimal controller's burst over `count` ConfigMaps spread over `namespaces`, then deletes what it made. */
+export async function measureFloor(kc: KubeConfig, namespaces: string[], count: number): Promise<FloorResult> {
+  const names = Array.from({ length: count }, (_, i) => ({
+    namespace: namespaces[i % namespaces.length] ?? '',
+    name: `floor-${i}`,
+  }));
+  await mapLimit(names, 32, ({ namespace, name }) =>
+    kubeRequest(kc, {
+      method: 'POST',
+      path: collectionPath(RESOURCES.ConfigMap, namespace),
+      body: { metadata: { name, labels: { [LABEL]: 'true' } }, data: { trigger: 'initial' } },
+    }),
+  );
+  const sentAt = new Map<string, number>();
+  const jobAt = new Map<string, number>();
+  const jobs = new ResourceInformer<KubernetesObject>(kc, RESOURCES.Job, { labelSelector: LABEL });
+  jobs.events$.subscribe((event) => {
+    if ('object' in event && event.type === 'added') {
+      const key = `${event.object.metadata?.namespace}/${event.object.metadata?.name}`;
+      if (!jobAt.has(key)) jobAt.set(key, performance.now());
+    }
+  });
+  // The minimal controller: one Job per changed ConfigMap, 16 POSTs at a time.
+  const pending: string[] = [];
+  let inFlight = 0;
+  const createJobs = () => {
+    while (inFlight < 16 && pending.length > 0) {
+      const key = pending.shift() as string;
+      const [namespace, name] = key.split('/') as [string, string];
+      inFlight++;
+      void kubeRequest(kc, { method: 'POST', path: collectionPath(RESOURCES.Job, namespace), body: floorJob(name) })
+        .catch(() => undefined)
+        .finally(() => {
+          inFlight--;
+          createJobs();
+        });
+    }
+  };
+  const configMaps = new ResourceInformer<KubernetesObject & { data?: Record<string, string> }>(
+    kc,
+    RESOURCES.ConfigMap,
+    { labelSelector: LABEL },
+  );
+  const handled = new Set<string>();
+  configMaps.events$.subscribe((event) => {
+    if (!('object' in event) || event.object.data?.trigger !== 'go') return;
+    const key = `${event.object.metadata?.namespace}/${event.object.metadata?.name}`;
+    if (handled.has(key)) return;
+    handled.add(key);
+    pending.push(key);
+    createJobs();
+  });
+  try {
+    await Promise.all([jobs.start(), configMaps.start()]);
+    const start = performance.now();
+    await mapLimit(names, 32, ({ namespace, name }) => {
+      sentAt.set(`${namespace}/${name}`, performance.now());
+      return kubeRequest(kc, {
+        method: 'PATCH',
+        path: objectPath(RESOURCES.ConfigMap, namespace, name),
+        patchType: 'merge',
+        body: { data: { trigger: 'go' } },
+      });
+    });
+    const sendMs = performance.now() - start;
+    const deadline = performance.now() + 300_000;
+    while (jobAt.size < count) {
+      if (performance.now() > deadline) throw new Error(`floor round: ${jobAt.size} of ${count} Jobs seen after 300 s`);
+      await sleep(20);
+    }
+    const latenciesMs = [...sentAt].map(([key, at]) => (jobAt.get(key) as number) - at);
+    return { count, latenciesMs, sendMs };
+  } finally {
+    await Promise.all([jobs.stop(), configMaps.stop()]);
+    for (const namespace of new Set(namespaces))
+      for (const resource of [RESOURCES.Job, RESOURCES.ConfigMap])
+        await kubeRequest(kc, {
+          method: 'DELETE',
+          path: collectionPath(resource, namespace),
+          query: { labelSelector: LABEL, propagationPolicy: 'Background' },
+        });
+  }
+}
+
+/** A Job as small as the API server accepts, suspended so that no pod is made for it. */
+function floorJob(name: string): object {
+  return {
+    metadata: { name, labels: { [LABEL]: 'true' } },
+    spec: {
+      suspend: true,
+      template: {
+        spec: {
+          restartPolicy: 'Never',
+          containers: [{ name: 'floor', image: 'scribe-bench-floor', command: ['true'] }],
+        },
+      },
+    },
+  };
+}
