@@ -2,7 +2,7 @@
  * The controller at scale, against a real API server.
  *
  *   npm run bench:controller -- [--crs N] [--idle-seconds S] [--paced N] [--paced-rate R] [--soak-cycles N]
- *                               [--runtime compiled|tsx] [--cpu-prof] [--heap-snapshot]
+ *                               [--runtime compiled|tsx] [--cpu-prof] [--heap-snapshot] [--mover-seconds S]
  *
  * A real control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler on
  * loopback; src/local/control-plane.ts) with Scribe's CRDs, and Scribe's Controller with every
@@ -77,6 +77,8 @@ export interface ControllerBenchOptions {
   pacedRate: number;
   /** Cycles completed in all before the last heap reading (more rounds on every CR until then). */
   soakCycles: number;
+  /** How long a mover "runs": a Job is completed this long after the benchmark sees it (0: at once). */
+  moverSeconds: number;
   log: (line: string) => void;
 }
 
@@ -89,6 +91,7 @@ export const CONTROLLER_DEFAULTS: ControllerBenchOptions = {
   paced: 200,
   pacedRate: 10,
   soakCycles: 10_000,
+  moverSeconds: 0,
   log: (line) => process.stdout.write(`${line}\n`),
 };
 
@@ -103,6 +106,7 @@ export interface MemoryFigures {
 /** Everything the benchmark measured. */
 export interface ControllerBenchResult {
   crs: number;
+  moverSeconds: number;
   sources: number;
   destinations: number;
   namespaces: number;
@@ -287,13 +291,18 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
       );
       if (finished || completing.has(jobKey) || job.metadata?.deletionTimestamp) return;
       completing.add(jobKey);
-      queue.push(async () => {
-        await completeJob(kc, job.metadata?.namespace ?? '', job.metadata?.name ?? '', job.status).then(
-          () => jobsCompleted++,
-          (error: unknown) => log(`  completing Job ${jobKey} failed: ${String(error)}`),
-        );
-      });
-      pump();
+      const complete = () => {
+        queue.push(async () => {
+          await completeJob(kc, job.metadata?.namespace ?? '', job.metadata?.name ?? '', job.status).then(
+            () => jobsCompleted++,
+            (error: unknown) => log(`  completing Job ${jobKey} failed: ${String(error)}`),
+          );
+        });
+        pump();
+      };
+      // A mover that runs for --mover-seconds: its completion does not compete with the triggers of a burst.
+      if (options.moverSeconds > 0) setTimeout(complete, options.moverSeconds * 1000);
+      else complete();
     };
     for (const kind of ['ReplicationSource', 'ReplicationDestination'] as const) {
       const informer = new ResourceInformer<Cr>(kc, RESOURCES[kind]);
@@ -608,6 +617,7 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
     );
     return {
       crs: crKeys.length,
+      moverSeconds: options.moverSeconds,
       sources,
       destinations,
       namespaces,
@@ -667,7 +677,7 @@ export function formatControllerResult(r: ControllerBenchResult): string {
   const paced = r.paced.latenciesMs.filter(Number.isFinite);
   const cycles = r.crs;
   lines.push(
-    `${r.crs} CRs (${r.sources} ReplicationSources + ${r.destinations} ReplicationDestinations, rsync, copyMethod None, manual triggers) in ${r.namespaces} namespaces; operator runtime: ${r.runtime}; **Jobs completed through the API** (no node runs mover pods).`,
+    `${r.crs} CRs (${r.sources} ReplicationSources + ${r.destinations} ReplicationDestinations, rsync, copyMethod None, manual triggers) in ${r.namespaces} namespaces; operator runtime: ${r.runtime}; **Jobs completed through the API** (no node runs mover pods), ${r.moverSeconds > 0 ? `${r.moverSeconds} s after they appear (\`--mover-seconds\`)` : 'as soon as they appear'}.`,
   );
   lines.push('');
   const goal = (ok: boolean) => (ok ? 'met' : '**missed**');
@@ -804,6 +814,7 @@ export function parseControllerArgs(args: string[]): ControllerBenchOptions {
       paced: { type: 'string' },
       'paced-rate': { type: 'string' },
       'soak-cycles': { type: 'string' },
+      'mover-seconds': { type: 'string' },
     },
   });
   const runtime = values.runtime ?? CONTROLLER_DEFAULTS.runtime;
@@ -818,6 +829,8 @@ export function parseControllerArgs(args: string[]): ControllerBenchOptions {
     paced: Math.round(positiveNumber('--paced', values.paced, CONTROLLER_DEFAULTS.paced)),
     pacedRate: positiveNumber('--paced-rate', values['paced-rate'], CONTROLLER_DEFAULTS.pacedRate),
     soakCycles: Math.round(positiveNumber('--soak-cycles', values['soak-cycles'], CONTROLLER_DEFAULTS.soakCycles)),
+    moverSeconds:
+      values['mover-seconds'] === undefined ? 0 : positiveNumber('--mover-seconds', values['mover-seconds'], 0),
   };
 }
 

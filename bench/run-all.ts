@@ -43,6 +43,7 @@ async function main(): Promise<void> {
       only: { type: 'string' },
       note: { type: 'string' },
       'no-record': { type: 'boolean', default: false },
+      'mover-seconds': { type: 'string' },
     },
   });
   const smoke = values.smoke ?? false;
@@ -89,13 +90,15 @@ async function main(): Promise<void> {
     );
   }
   if (runs('controller')) {
-    const options = { ...CONTROLLER_DEFAULTS, ...(smoke ? SMOKE_CONTROLLER : {}) };
+    const moverSeconds = Number(values['mover-seconds'] ?? CONTROLLER_DEFAULTS.moverSeconds);
+    if (!(moverSeconds >= 0)) throw new Error('--mover-seconds must be a number of seconds, 0 or more');
+    const options = { ...CONTROLLER_DEFAULTS, ...(smoke ? SMOKE_CONTROLLER : {}), moverSeconds };
     process.stdout.write(`== controller (${options.crs} CRs) ==\n`);
     const result = await runControllerBench(options);
     const text = formatControllerResult(result);
     process.stdout.write(`\n${text}\n\n`);
     sections.push(
-      `### controller (\`npm run bench:controller -- --crs ${options.crs} --idle-seconds ${options.idleSeconds}\`)\n\n${text}`,
+      `### controller (\`npm run bench:controller -- --crs ${options.crs} --idle-seconds ${options.idleSeconds}${options.moverSeconds > 0 ? ` --mover-seconds ${options.moverSeconds}` : ''}\`)\n\n${text}`,
     );
   }
   const total = performance.now() - t0;
