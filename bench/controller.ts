@@ -131,6 +131,7 @@ export interface ControllerBenchResult {
     operatorRequests: number;
     allRequests: number;
     byVerbResource: Array<[string, number]>;
+    secondsByVerbResource: Array<[string, number]>;
     jobsCompletedByBenchmark: number;
     operatorCpuMs: number;
     reconciles: number;
@@ -526,6 +527,7 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
       operatorRequests: countsAfter.operator - countsBefore.operator,
       allRequests: countsAfter.all - countsBefore.all,
       byVerbResource: diffCounts(countsBefore, countsAfter),
+      secondsByVerbResource: diffCounts(countsBefore, countsAfter, 'secondsByVerbResource'),
       jobsCompletedByBenchmark: jobsCompleted - jobsBefore,
       operatorCpuMs: triggerCpuMs,
       reconciles: reconcilesInRound,
@@ -786,6 +788,13 @@ export function formatControllerResult(r: ControllerBenchResult): string {
     `API server requests during the trigger round, all clients, by verb and resource: ${r.trigger.byVerbResource
       .slice(0, 14)
       .map(([key, value]) => `${key} ${value}`)
+      .join(', ')}.`,
+  );
+  lines.push('');
+  lines.push(
+    `API server time answering them (apiserver_request_duration_seconds_sum, watches left out; requests overlap, so this is not CPU): ${r.trigger.secondsByVerbResource
+      .slice(0, 10)
+      .map(([key, value]) => `${key} ${value.toFixed(1)} s`)
       .join(', ')}.`,
   );
   lines.push('');

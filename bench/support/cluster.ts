@@ -101,30 +101,43 @@ export interface RequestCounts {
   all: number;
   operator: number;
   byVerbResource: Map<string, number>;
+  /** Seconds the API server spent answering, summed over requests (apiserver_request_duration_seconds_sum). */
+  secondsByVerbResource: Map<string, number>;
 }
 
 /** Reads the counters once. */
 export async function requestCounts(server: string, token: string): Promise<RequestCounts> {
   const text = await apiServerMetrics(server, token);
   const byVerbResource = new Map<string, number>();
+  const secondsByVerbResource = new Map<string, number>();
+  const keyOf = (labels: Record<string, string>) => {
+    const resource = `${labels.resource ?? ''}${labels.subresource ? `/${labels.subresource}` : ''}`;
+    return `${labels.verb} ${resource || '(non-resource)'}`;
+  };
   let all = 0;
   for (const { labels, value } of samples(text, 'apiserver_request_total')) {
     all += value;
-    const resource = `${labels.resource ?? ''}${labels.subresource ? `/${labels.subresource}` : ''}`;
-    const key = `${labels.verb} ${resource || '(non-resource)'}`;
-    byVerbResource.set(key, (byVerbResource.get(key) ?? 0) + value);
+    byVerbResource.set(keyOf(labels), (byVerbResource.get(keyOf(labels)) ?? 0) + value);
+  }
+  for (const { labels, value } of samples(text, 'apiserver_request_duration_seconds_sum')) {
+    if (labels.verb === 'WATCH') continue; // a watch lasts as long as it is open
+    secondsByVerbResource.set(keyOf(labels), (secondsByVerbResource.get(keyOf(labels)) ?? 0) + value);
   }
   const operator = samples(text, 'apiserver_flowcontrol_dispatched_requests_total')
     .filter((s) => s.labels.flow_schema === OPERATOR_FLOW_SCHEMA)
     .reduce((sum, s) => sum + s.value, 0);
-  return { all, operator, byVerbResource };
+  return { all, operator, byVerbResource, secondsByVerbResource };
 }
 
-/** after − before, per key, largest first, zeros dropped. */
-export function diffCounts(before: RequestCounts, after: RequestCounts): Array<[string, number]> {
+/** after − before, per key, largest first, zeros dropped (`seconds`: the time spent instead of the count). */
+export function diffCounts(
+  before: RequestCounts,
+  after: RequestCounts,
+  of: 'byVerbResource' | 'secondsByVerbResource' = 'byVerbResource',
+): Array<[string, number]> {
   const out: Array<[string, number]> = [];
-  for (const [key, value] of after.byVerbResource) {
-    const delta = value - (before.byVerbResource.get(key) ?? 0);
+  for (const [key, value] of after[of]) {
+    const delta = value - (before[of].get(key) ?? 0);
     if (delta > 0) out.push([key, delta]);
   }
   return out.sort((a, b) => b[1] - a[1]);
