@@ -30,7 +30,7 @@ export class KeyedWorkQueue<K extends string> {
   private readonly waiting: K[] = [];
   private readonly urgent: K[] = [];
   /** Keys waiting in either lane, and whether in the urgent one. */
-  private readonly waitingSet = new Map<K, 'normal' | 'urgent'>();
+  private readonly waitingLane = new Map<K, 'normal' | 'urgent'>();
   /** Keys to run in the urgent lane when their current run ends. */
   private readonly dirtyUrgent = new Set<K>();
   private readonly resultsSubject = new Subject<RunResult<K>>();
@@ -52,7 +52,7 @@ export class KeyedWorkQueue<K extends string> {
       if (urgent) this.dirtyUrgent.add(key);
       return;
     }
-    const lane = this.waitingSet.get(key);
+    const lane = this.waitingLane.get(key);
     if (lane === 'urgent' || (lane === 'normal' && !urgent)) return;
     // Waiting in the normal lane and now urgent: it moves; the normal lane skips it (see pump).
     this.enqueue(key, urgent);
@@ -61,7 +61,7 @@ export class KeyedWorkQueue<K extends string> {
 
   /** Number of keys running or waiting. */
   get size(): number {
-    return this.running.size + this.waitingSet.size;
+    return this.running.size + this.waitingLane.size;
   }
 
   /** Resolves when nothing is running or waiting. */
@@ -75,7 +75,7 @@ export class KeyedWorkQueue<K extends string> {
     this.stopped = true;
     this.waiting.length = 0;
     this.urgent.length = 0;
-    this.waitingSet.clear();
+    this.waitingLane.clear();
     this.dirty.clear();
     this.dirtyUrgent.clear();
     await this.whenIdle();
@@ -84,7 +84,7 @@ export class KeyedWorkQueue<K extends string> {
 
   private enqueue(key: K, urgent: boolean): void {
     (urgent ? this.urgent : this.waiting).push(key);
-    this.waitingSet.set(key, urgent ? 'urgent' : 'normal');
+    this.waitingLane.set(key, urgent ? 'urgent' : 'normal');
   }
 
   /** The next key to run: urgent ones first; a normal-lane entry of a key since moved is skipped. */
@@ -92,7 +92,7 @@ export class KeyedWorkQueue<K extends string> {
     const key = this.urgent.shift();
     if (key !== undefined) return key;
     for (let candidate = this.waiting.shift(); candidate !== undefined; candidate = this.waiting.shift()) {
-      if (this.waitingSet.get(candidate) === 'normal') return candidate;
+      if (this.waitingLane.get(candidate) === 'normal') return candidate;
     }
     return undefined;
   }
@@ -102,7 +102,7 @@ export class KeyedWorkQueue<K extends string> {
     while (this.running.size < limit) {
       const key = this.next();
       if (key === undefined) break;
-      this.waitingSet.delete(key);
+      this.waitingLane.delete(key);
       this.running.add(key);
       void this.run(key);
     }
