@@ -117,7 +117,9 @@ export function sameJson(a: unknown, b: unknown): boolean {
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (Array.isArray(a) || Array.isArray(b)) {
     if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((item, i) => sameJson(item, b[i]));
+    // As in JSON text, an undefined array element stands for null.
+    const element = (item: unknown) => (item === undefined ? null : item);
+    return a.every((item, i) => sameJson(element(item), element(b[i])));
   }
   const x = a as Record<string, unknown>;
   const y = b as Record<string, unknown>;

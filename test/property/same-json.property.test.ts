@@ -47,7 +47,8 @@ describe('sameJson', () => {
       fc.property(value, value, (a, b) => {
         expect(sameJson(a, b)).toBe(canonicalText(a) === canonicalText(b));
       }),
-      { numRuns: 2000 },
+      // The pair fast-check once found: JSON text writes an undefined array element as null.
+      { numRuns: 2000, examples: [[[null], [undefined]]] },
     );
   });
 
