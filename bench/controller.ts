@@ -44,6 +44,7 @@ import { installCrds } from '../src/local/crds.js';
 import { generateSshKeyPair, rsyncSecretContents } from '../src/movers/rsync/keys.js';
 import {
   isMain,
+  limiter,
   mapLimit,
   markdownTable,
   mib,
@@ -253,22 +254,8 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
       if (token && cr.status?.state === 'idle' && syncedAt.get(key)?.token !== token)
         syncedAt.set(key, { token, at: now });
     };
-    const completions: Promise<void>[] = [];
     const completing = new Set<string>();
-    let inFlight = 0;
-    const queue: Array<() => Promise<void>> = [];
-    const pump = () => {
-      while (inFlight < 16 && queue.length > 0) {
-        const task = queue.shift() as () => Promise<void>;
-        inFlight++;
-        completions.push(
-          task().finally(() => {
-            inFlight--;
-            pump();
-          }),
-        );
-      }
-    };
+    const runCompletion = limiter(16);
     const onJob = (job: KubernetesObject & { status?: JobStatus }) => {
       const now = performance.now();
       const owner = job.metadata?.ownerReferences?.find((ref) => ref.controller);
@@ -292,15 +279,13 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
       );
       if (finished || completing.has(jobKey) || job.metadata?.deletionTimestamp) return;
       completing.add(jobKey);
-      const complete = () => {
-        queue.push(async () => {
-          await completeJob(kc, job.metadata?.namespace ?? '', job.metadata?.name ?? '', job.status).then(
+      const complete = () =>
+        runCompletion(() =>
+          completeJob(kc, job.metadata?.namespace ?? '', job.metadata?.name ?? '', job.status).then(
             () => jobsCompleted++,
             (error: unknown) => log(`  completing Job ${jobKey} failed: ${String(error)}`),
-          );
-        });
-        pump();
-      };
+          ),
+        );
       // A mover that runs for --mover-seconds: its completion does not compete with the triggers of a burst.
       if (options.moverSeconds > 0) setTimeout(complete, options.moverSeconds * 1000);
       else complete();

@@ -77,6 +77,31 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, work: (
   return results;
 }
 
+/**
+ * A runner of tasks that keeps at most `limit` of them in flight, in the order they were given:
+ * for work that arrives one piece at a time (watch events), where mapLimit wants the list first.
+ */
+export function limiter(limit: number): (task: () => Promise<unknown>) => void {
+  const waiting: Array<() => Promise<unknown>> = [];
+  let inFlight = 0;
+  const pump = () => {
+    while (inFlight < limit && waiting.length > 0) {
+      const task = waiting.shift() as () => Promise<unknown>;
+      inFlight++;
+      void task()
+        .catch(() => undefined)
+        .finally(() => {
+          inFlight--;
+          pump();
+        });
+    }
+  };
+  return (task) => {
+    waiting.push(task);
+    pump();
+  };
+}
+
 /** A positive number from a command-line flag value, or an error naming the flag. */
 export function positiveNumber(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;

@@ -14,7 +14,7 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { ResourceInformer } from '../../src/kube/informer.js';
 import { kubeRequest } from '../../src/kube/rest.js';
 import { collectionPath, objectPath, RESOURCES } from '../../src/kube/resources.js';
-import { mapLimit, sleep } from './common.js';
+import { limiter, mapLimit, sleep } from './common.js';
 
 const LABEL = 'scribe-bench-floor';
 
@@ -50,21 +50,7 @@ export async function measureFloor(kc: KubeConfig, namespaces: string[], count: 
     }
   });
   // The minimal controller: one Job per changed ConfigMap, 16 POSTs at a time.
-  const pending: string[] = [];
-  let inFlight = 0;
-  const createJobs = () => {
-    while (inFlight < 16 && pending.length > 0) {
-      const key = pending.shift() as string;
-      const [namespace, name] = key.split('/') as [string, string];
-      inFlight++;
-      void kubeRequest(kc, { method: 'POST', path: collectionPath(RESOURCES.Job, namespace), body: floorJob(name) })
-        .catch(() => undefined)
-        .finally(() => {
-          inFlight--;
-          createJobs();
-        });
-    }
-  };
+  const createJob = limiter(16);
   const configMaps = new ResourceInformer<KubernetesObject & { data?: Record<string, string> }>(
     kc,
     RESOURCES.ConfigMap,
@@ -76,8 +62,10 @@ export async function measureFloor(kc: KubeConfig, namespaces: string[], count: 
     const key = `${event.object.metadata?.namespace}/${event.object.metadata?.name}`;
     if (handled.has(key)) return;
     handled.add(key);
-    pending.push(key);
-    createJobs();
+    const [namespace, name] = key.split('/') as [string, string];
+    createJob(() =>
+      kubeRequest(kc, { method: 'POST', path: collectionPath(RESOURCES.Job, namespace), body: floorJob(name) }),
+    );
   });
   try {
     await Promise.all([jobs.start(), configMaps.start()]);
