@@ -8,7 +8,7 @@ import type { ScribeCr } from '../../machines/api.js';
 import { CREATED_BY_LABEL, CREATED_BY_VALUE, CYCLE_LABEL } from '../../machines/naming.js';
 import type { KubeObject } from '../../machines/mover.js';
 import type { ObservedPvc, ObservedSnapshot, OwnedObjects } from '../../machines/observation.js';
-import type { ObservedPod } from '../../machines/placement.js';
+import type { ObservedPod, Toleration } from '../../machines/placement.js';
 import type { MoverRuntime } from '../movers/catalog.js';
 
 interface PvcObject extends KubernetesObject {
@@ -52,7 +52,11 @@ export function observeSnapshot(snapshot: SnapshotObject): ObservedSnapshot {
 }
 
 interface PodObject extends KubernetesObject {
-  spec?: { nodeName?: string; volumes?: Array<{ persistentVolumeClaim?: { claimName?: string } }> };
+  spec?: {
+    nodeName?: string;
+    volumes?: Array<{ persistentVolumeClaim?: { claimName?: string } }>;
+    tolerations?: Toleration[];
+  };
   status?: { phase?: string };
 }
 
@@ -72,6 +76,7 @@ export function observePod(pod: PodObject): ObservedPod {
     deleting: Boolean(pod.metadata?.deletionTimestamp),
     claims: podClaims(pod),
     createdByScribe: pod.metadata?.labels?.[CREATED_BY_LABEL] === CREATED_BY_VALUE,
+    tolerations: pod.spec?.tolerations ?? [],
   };
 }
 

@@ -5,6 +5,7 @@
  * and the mover's summary in the container's termination message.
  */
 import type { KubeObject } from '../../machines/mover.js';
+import type { MoverPlacement } from '../../machines/placement.js';
 import { ATTEMPT_LABEL, objectLabels } from '../../machines/naming.js';
 
 /** The container image of the operator and every mover; the Helm chart sets it. */
@@ -48,8 +49,8 @@ export interface MoverJobSpec {
   runAsRoot?: boolean;
   /** The mover, for its image (imageFor). */
   mover: 'rsync' | 'rclone' | 'restic';
-  /** The node the pod must run on (decision 12, machines/placement.ts); anywhere when absent. */
-  node?: string | undefined;
+  /** The node the pod must run on and its tolerations (decision 12, machines/placement.ts); anywhere when absent. */
+  placement?: MoverPlacement | undefined;
 }
 
 /**
@@ -82,7 +83,8 @@ export function moverJob(spec: MoverJobSpec): KubeObject {
         spec: {
           restartPolicy: 'Never',
           ...(spec.hostname ? { hostname: spec.hostname } : {}),
-          ...(spec.node ? { affinity: nodeAffinity(spec.node) } : {}),
+          ...(spec.placement ? { affinity: nodeAffinity(spec.placement.node) } : {}),
+          ...(spec.placement?.tolerations.length ? { tolerations: spec.placement.tolerations } : {}),
           // Unprivileged movers can still write the volume through its group.
           ...(spec.runAsRoot ? {} : { securityContext: { fsGroup: 65534 } }),
           containers: [

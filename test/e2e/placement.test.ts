@@ -1,7 +1,7 @@
 /**
  * Decision 12 end to end: a copyMethod None source whose ReadWriteOnce volume a running pod
  * uses gets a mover Job pinned to that pod's node, and the pinned mover is scheduled and
- * succeeds; with no pod using the volume the Job is not pinned. The local runtime has one node,
+ * succeeds, tolerating what that pod tolerates; with no pod using the volume the Job is not pinned. The local runtime has one node,
  * so this checks the wiring (the operator's Pod watch, the facts, the builder, the scheduler
  * accepting the affinity), not a choice between nodes: the unit tests cover the choice.
  */
@@ -27,7 +27,9 @@ import {
 const API = 'scribe.backube/v1alpha1';
 
 type Pod = KubernetesObject & { spec?: { nodeName?: string }; status?: { phase?: string } };
-type Job = KubernetesObject & { spec?: { template?: { spec?: { affinity?: unknown; nodeName?: string } } } };
+type Job = KubernetesObject & {
+  spec?: { template?: { spec?: { affinity?: unknown; nodeName?: string; tolerations?: unknown[] } } };
+};
 
 describe('decision 12 on the local runtime', () => {
   it('decision 12: a None source on a ReadWriteOnce volume in use runs its mover on the node of the pod using it', async () => {
@@ -79,6 +81,7 @@ describe('decision 12 on the local runtime', () => {
       expect(jobOfCycle('1')?.spec?.template?.spec?.affinity).toBeUndefined();
 
       // An application pod mounts the volume: the next mover is pinned to its node.
+      const dedicated = { key: 'scribe-test/dedicated', operator: 'Equal', value: 'placement', effect: 'NoSchedule' };
       await create(kc, 'Pod', ns, {
         apiVersion: 'v1',
         kind: 'Pod',
@@ -86,6 +89,8 @@ describe('decision 12 on the local runtime', () => {
         spec: {
           restartPolicy: 'Never',
           terminationGracePeriodSeconds: 1,
+          // What a workload on a node tainted for it carries; the pinned mover must carry it too.
+          tolerations: [dedicated],
           containers: [
             {
               name: 'app',
@@ -115,6 +120,8 @@ describe('decision 12 on the local runtime', () => {
         },
       });
       expect(pinned?.spec?.template?.spec?.nodeName).toBeUndefined();
+      // Beside the API server's defaults (DefaultTolerationSeconds), which the pod has too.
+      expect(pinned?.spec?.template?.spec?.tolerations).toContainEqual(dedicated);
       // The application was never disturbed.
       expect((await get<Pod>(kc, 'Pod', ns, 'app'))?.status?.phase).toBe('Running');
     } finally {

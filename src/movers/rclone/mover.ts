@@ -7,7 +7,7 @@ import type { ScribeCr } from '../../../machines/api.js';
 import type { KubeObject, MoverCycle, MoverFacts, MoverPlan, ObjectRef } from '../../../machines/mover.js';
 import { rcloneDestinationName, rcloneSourceName } from '../../../machines/naming.js';
 import type { ObservedMover } from '../../../machines/observation.js';
-import { moverNode } from '../../../machines/placement.js';
+import { moverPlacement } from '../../../machines/placement.js';
 import { readsPointInTimeCopy } from '../../../machines/cycle.js';
 import type { MoverRuntime } from '../catalog.js';
 import { moverJob, readMoverJob } from '../job.js';
@@ -49,7 +49,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
         source: { secret: { secretName: rclone.rcloneConfig, defaultMode: 0o600 } },
       },
     ],
-    node: moverNode(cr, facts.mounted, facts.volumeUsers ?? []),
+    placement: moverPlacement(cr, facts.mounted, facts.volumeUsers ?? []),
   });
   return { objects: [job], temporary: [{ apiVersion: 'batch/v1', kind: 'Job', name }] };
 }

@@ -13,7 +13,7 @@ import {
   toDnsLabel,
 } from '../../../machines/naming.js';
 import type { ObservedMover } from '../../../machines/observation.js';
-import { moverNode } from '../../../machines/placement.js';
+import { moverPlacement } from '../../../machines/placement.js';
 import type { MoverRuntime } from '../catalog.js';
 import { moverJob, readMoverJob } from '../job.js';
 import { EXIT } from './outcome.js';
@@ -100,7 +100,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
       { name: 'data', mountPath: '/data', source: { persistentVolumeClaim: { claimName: cycle.volume } } },
       { name: 'cache', mountPath: '/cache', source: { persistentVolumeClaim: { claimName: cache.metadata.name } } },
     ],
-    node: moverNode(cr, facts.mounted, facts.volumeUsers ?? []),
+    placement: moverPlacement(cr, facts.mounted, facts.volumeUsers ?? []),
   });
   return { objects: [cache, job], temporary: [{ apiVersion: 'batch/v1', kind: 'Job', name }] };
 }

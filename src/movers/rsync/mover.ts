@@ -14,7 +14,7 @@ import {
   rsyncDestinationSourceKeysName,
   rsyncSourceName,
 } from '../../../machines/naming.js';
-import { moverNode } from '../../../machines/placement.js';
+import { moverPlacement } from '../../../machines/placement.js';
 import type { MoverRuntime } from '../catalog.js';
 import { MOVER_POD_LABEL, moverJob, readMoverJob } from '../job.js';
 import { generateRsyncSecretContents, REQUIRED_KEYS } from './keys.js';
@@ -124,7 +124,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
       ],
       capabilities: RSYNC_CAPABILITIES,
       runAsRoot: true,
-      node: moverNode(cr, facts.mounted, facts.volumeUsers ?? []),
+      placement: moverPlacement(cr, facts.mounted, facts.volumeUsers ?? []),
     }),
   );
   return { objects, temporary: [{ apiVersion: 'batch/v1', kind: 'Job', name }] };

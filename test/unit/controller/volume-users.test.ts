@@ -7,13 +7,18 @@ import { describe, expect, it } from 'vitest';
 import { observePod } from '../../../src/controller/observe.js';
 import { VolumeUsersIndex } from '../../../src/controller/volume-users.js';
 
-function pod(name: string, claims: string[], extra: { namespace?: string; uid?: string; node?: string } = {}) {
+function pod(
+  name: string,
+  claims: string[],
+  extra: { namespace?: string; uid?: string; node?: string; tolerations?: object[] } = {},
+) {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name, namespace: extra.namespace ?? 'ns', uid: extra.uid ?? `uid-${name}` },
     spec: {
       nodeName: extra.node,
+      ...(extra.tolerations ? { tolerations: extra.tolerations } : {}),
       volumes: [
         ...claims.map((claimName, i) => ({ name: `v${i}`, persistentVolumeClaim: { claimName } })),
         { name: 'tmp', emptyDir: {} },
@@ -45,8 +50,9 @@ describe('decision 12: the pods using each volume', () => {
     expect(index.users('ns', 'logs')).toEqual([]);
   });
 
-  it('decision 12: a pod is observed with its node, phase, claims and whether Scribe made it', () => {
-    const user = pod('app', ['data'], { node: 'node-x' });
+  it('decision 12: a pod is observed with its node, phase, claims, tolerations and whether Scribe made it', () => {
+    const dedicated = { key: 'dedicated', operator: 'Equal', value: 'db', effect: 'NoSchedule' };
+    const user = pod('app', ['data'], { node: 'node-x', tolerations: [dedicated] });
     expect(observePod(user)).toEqual({
       name: 'app',
       nodeName: 'node-x',
@@ -54,7 +60,9 @@ describe('decision 12: the pods using each volume', () => {
       deleting: false,
       claims: ['data'],
       createdByScribe: false,
+      tolerations: [dedicated],
     });
+    expect(observePod(pod('plain', ['data'])).tolerations).toEqual([]);
     const mover = {
       ...user,
       metadata: {

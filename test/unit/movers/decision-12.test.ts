@@ -47,7 +47,7 @@ const pod = (name: string, nodeName: string, extra: Partial<ObservedPod> = {}): 
   ...extra,
 });
 
-type PodSpec = { affinity?: unknown; nodeName?: string };
+type PodSpec = { affinity?: unknown; nodeName?: string; tolerations?: unknown[] };
 function podSpecOf(mover: MoverName, cr: ScribeCr, facts: MoverFacts, volumeName = cycle.volume): PodSpec {
   const job = MOVERS[mover].build(cr, { ...cycle, volume: volumeName }, facts).objects.find((o) => o.kind === 'Job') as
     (KubeObject & { spec: { template: { spec: PodSpec } } }) | undefined;
@@ -73,6 +73,23 @@ describe('decision 12: mover placement in the Job', () => {
       expect(nodeAffinity('node-x')).toEqual(PINNED);
       // Affinity, not nodeName: the scheduler still checks the node's resources and taints.
       expect(spec.nodeName).toBeUndefined();
+      expect(spec.tolerations).toBeUndefined();
+    },
+  );
+
+  it.each(['rsync', 'rclone', 'restic'] as const)(
+    "decision 12: the pinned %s mover carries the tolerations of the pod using the volume (a tainted node's workload)",
+    (mover) => {
+      const dedicated = { key: 'dedicated', operator: 'Equal', value: 'db', effect: 'NoSchedule' };
+      const facts = {
+        mounted: volume(['ReadWriteOnce']),
+        volumeUsers: [pod('app', 'node-x', { tolerations: [dedicated] })],
+      };
+      const spec = podSpecOf(mover, sourceCr(mover, 'None'), facts);
+      expect(spec.affinity).toEqual(PINNED);
+      expect(spec.tolerations).toEqual([dedicated]);
+      // Not pinned (Clone mounts a copy nobody else uses): no tolerations either.
+      expect(podSpecOf(mover, sourceCr(mover, 'Clone'), facts, 'scribe-src-db').tolerations).toBeUndefined();
     },
   );
 
