@@ -113,6 +113,25 @@ export function resticDestinationName(rd: string): string {
   return toDnsLabel(`scribe-restic-dest-${rd}`);
 }
 
+/**
+ * The restic mover pod's host name, which restic writes into its locks: restic-<src|dest>-<ns>-<cr>.
+ * restic takes a lock for stale when it was made on this host by a PID not running here. So the
+ * name is stable across one CR's attempts (a killed attempt's lock is recognised by the next) and
+ * differs between the CRs that share a repository: a source and a destination of the same name
+ * (the usual backup and restore pair) or same-named CRs of two namespaces would otherwise each
+ * take the other's live lock for stale, and `unlock` would remove it while that run goes on.
+ */
+export function resticHostName(role: 'src' | 'dest', namespace: string, cr: string): string {
+  // The hash keeps apart what the dashes join alike (namespace "a-b" with "c", "a" with "b-c").
+  const hash = shortHash(`${role}/${namespace}/${cr}`);
+  const readable = `restic-${role}-${namespace}-${cr}`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, MAX_NAME_LENGTH - hash.length - 1)
+    .replace(/-+$/, '');
+  return `${readable}-${hash}`;
+}
+
 /** The restic metadata cache PVC: scribe-<cr>-cache. */
 export function cacheName(cr: string): string {
   return toDnsLabel(`scribe-${cr}-cache`);

@@ -32,6 +32,7 @@ import {
   rcloneDestinationName,
   rcloneSourceName,
   resticDestinationName,
+  resticHostName,
   resticSourceName,
 } from '../../machines/naming.js';
 import { snapshotTree } from '../movers/rsync/support/tree.js';
@@ -360,7 +361,7 @@ describe('object-storage movers killed mid-transfer', () => {
     link.setRate(Number.POSITIVE_INFINITY);
     // The killed backup could not remove its lock: the fault is real.
     const left = await repo.locks();
-    expect(left.map((lock) => lock.hostname)).toContain(`restic-${id}`);
+    expect(left.map((lock) => lock.hostname)).toContain(resticHostName('src', 'src', id));
     expect(await repo.snapshots()).toEqual([]);
 
     const done = await synced(readSource(id), 'one');
@@ -415,7 +416,7 @@ describe('object-storage movers killed mid-transfer', () => {
       async (log) => log.includes('scribe restic restore: restoring snapshot') && (await repo.locks()).length > 0,
     );
     link.setRate(Number.POSITIVE_INFINITY);
-    expect((await repo.locks()).map((lock) => lock.hostname)).toContain(`restic-${rd}`);
+    expect((await repo.locks()).map((lock) => lock.hostname)).toContain(resticHostName('dest', 'dst', rd));
     expect((await readDestination(rd)())?.status?.latestImage?.name).toBe(previous);
 
     const watching = watchDestination(readDestination(rd), 'two');

@@ -48,6 +48,20 @@ describe('object names', () => {
       }),
     );
   });
+  it('restic host names: valid, deterministic, and different for any two CRs (role, namespace, name)', () => {
+    const role = fc.constantFrom('src' as const, 'dest' as const);
+    fc.assert(
+      fc.property(role, label, crName, role, label, crName, (r1, ns1, cr1, r2, ns2, cr2) => {
+        const name = naming.resticHostName(r1, ns1, cr1);
+        expect(name.length).toBeLessThanOrEqual(63);
+        expect(naming.isDnsLabel(name)).toBe(true);
+        expect(naming.resticHostName(r1, ns1, cr1)).toBe(name);
+        if (r1 !== r2 || ns1 !== ns2 || cr1 !== cr2) expect(naming.resticHostName(r2, ns2, cr2)).not.toBe(name);
+      }),
+      // Dashes join these alike; the names must still differ.
+      { examples: [['src', 'a-b', 'c', 'src', 'a', 'b-c']] },
+    );
+  });
   it('destination snapshots of different times differ and keep their timestamp', () => {
     fc.assert(
       fc.property(

@@ -10,7 +10,7 @@ import {
   objectLabels,
   resticDestinationName,
   resticSourceName,
-  toDnsLabel,
+  resticHostName,
 } from '../../../machines/naming.js';
 import type { ObservedMover } from '../../../machines/observation.js';
 import { moverPlacement } from '../../../machines/placement.js';
@@ -95,7 +95,11 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
     attempt: cycle.attempt,
     env: resticEnv(cr),
     envFromSecrets: [restic.repository],
-    hostname: toDnsLabel(`restic-${cr.metadata.name}`),
+    hostname: resticHostName(
+      cr.kind === 'ReplicationSource' ? 'src' : 'dest',
+      cr.metadata.namespace ?? '',
+      cr.metadata.name ?? '',
+    ),
     volumes: [
       { name: 'data', mountPath: '/data', source: { persistentVolumeClaim: { claimName: cycle.volume } } },
       { name: 'cache', mountPath: '/cache', source: { persistentVolumeClaim: { claimName: cache.metadata.name } } },

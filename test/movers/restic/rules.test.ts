@@ -1,7 +1,9 @@
 /** The restic mover's pure modules: retain flags, argument lists, prune timing, snapshot choice, summary, redaction. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { ScribeCr } from '../../../machines/api.js';
 import { backupArgs, forgetArgs, restoreArgs } from '../../../src/movers/restic/args.js';
+import { resticMover } from '../../../src/movers/restic/mover.js';
 import { explainFailure } from '../../../src/movers/restic/outcome.js';
 import { isPruneDue, lastPrunedLine, parseLastPruned } from '../../../src/movers/restic/prune.js';
 import { makeRedactor, secretValues } from '../../../src/movers/restic/redact.js';
@@ -265,5 +267,34 @@ describe('summary and redaction', () => {
       removed: 1,
     });
     expect(forgetCounts('not json')).toEqual({ kept: 0, removed: 0 });
+  });
+});
+
+describe('the mover pod host name (what restic writes into its locks)', () => {
+  const cr = (kind: 'ReplicationSource' | 'ReplicationDestination', namespace: string) =>
+    ({
+      apiVersion: 'scribe.backube/v1alpha1',
+      kind,
+      metadata: { name: 'db', namespace, uid: `uid-${kind}-${namespace}` },
+      spec: { ...(kind === 'ReplicationSource' ? { sourcePVC: 'data' } : {}), restic: { repository: 'repo' } },
+    }) as unknown as ScribeCr;
+  const hostnameOf = (resource: ScribeCr) => {
+    const job = resticMover
+      .build(resource, { cycleId: '1-20260101000000', attempt: 0, volume: 'data' }, {})
+      .objects.find((o) => o.kind === 'Job') as { spec: { template: { spec: { hostname?: string } } } } | undefined;
+    return job?.spec.template.spec.hostname;
+  };
+
+  it('differs between a source and a destination of one name, and between namespaces; stays across attempts', () => {
+    // Each side would otherwise take the other's live lock for stale (same host, PID not running here).
+    const names = [
+      hostnameOf(cr('ReplicationSource', 'app')),
+      hostnameOf(cr('ReplicationDestination', 'app')),
+      hostnameOf(cr('ReplicationSource', 'other')),
+    ];
+    expect(names[0]).toMatch(/^restic-src-app-db-[0-9a-f]{10}$/);
+    expect(names[1]).toMatch(/^restic-dest-app-db-[0-9a-f]{10}$/);
+    expect(new Set(names).size).toBe(3);
+    expect(hostnameOf(cr('ReplicationSource', 'app'))).toBe(names[0]);
   });
 });
