@@ -60,3 +60,13 @@ control-plane: scribe-controller
 {{- define "scribe.runbook" -}}
 {{- printf "%s#%s" (index . 0).Values.alerts.runbookBaseUrl (lower (index . 1)) -}}
 {{- end -}}
+
+{{/* Authentication and authorization of /metrics scrapes (decision 8): cluster-scoped reviews. */}}
+{{- define "scribe.reviewRules" -}}
+- apiGroups: ["authentication.k8s.io"]
+  resources: ["tokenreviews"]
+  verbs: ["create"]
+- apiGroups: ["authorization.k8s.io"]
+  resources: ["subjectaccessreviews"]
+  verbs: ["create"]
+{{- end -}}

@@ -3,16 +3,20 @@
  * operator's ServiceAccount allowed exactly what the operator does (`kubectl auth can-i`).
  */
 import { execFile } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { parse, stringify } from 'yaml';
 import { kubeRequest } from '../../../src/kube/rest.js';
+import { collectionPath, objectPath, RESOURCES } from '../../../src/kube/resources.js';
+import { freePort, startProcess, waitFor, type ManagedProcess } from '../../../src/local/processes.js';
 import { repoRoot, toolDir } from '../../../src/local/tools.js';
-import { testKubeConfig } from '../../support/cluster.js';
+import { testKubeConfig, testNamespace } from '../../support/cluster.js';
 import { CHART_DIR, helm, renderChart } from '../metrics/support.js';
 
 const run = promisify(execFile);
@@ -22,6 +26,34 @@ type Container = { securityContext?: Record<string, unknown>; args?: string[]; c
 type Deployment = KubernetesObject & {
   spec: { template: { spec: { securityContext?: Record<string, unknown>; containers: Container[] } } };
 };
+
+/** `kubectl auth can-i --as=USER` for each check: the answers by the check's words. */
+function canIAnswers(kubeconfig: string, user: string) {
+  const canI = async (...words: string[]) =>
+    run(join(await toolDir('kubernetes'), 'kubectl'), ['--kubeconfig', kubeconfig, 'auth', 'can-i', `--as=${user}`, ...words]).then(
+      () => true,
+      (error: { code?: number; stderr?: string }) => {
+        if (error.code === 1) return false;
+        throw error;
+      },
+    );
+  return async (checks: string[][]) =>
+    Object.fromEntries(await Promise.all(checks.map(async (c) => [c.join(' '), await canI(...c)] as const)));
+}
+
+/** A copy of `kubeconfig` that authenticates as a ServiceAccount, with a token the API server issues. */
+async function serviceAccountKubeconfig(kubeconfig: string, namespace: string, account: string): Promise<string> {
+  const answer = await kubeRequest<{ status: { token: string } }>(testKubeConfig(), {
+    method: 'POST',
+    path: `/api/v1/namespaces/${namespace}/serviceaccounts/${account}/token`,
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
+  });
+  const config = parse(await readFile(kubeconfig, 'utf8')) as { users: Array<{ user: object }> };
+  for (const entry of config.users) entry.user = { token: answer.status.token };
+  const path = join(await mkdtemp(join(tmpdir(), 'scribe-chart-')), 'kubeconfig');
+  await writeFile(path, stringify(config), { mode: 0o600 });
+  return path;
+}
 
 describe('the Helm chart', () => {
   it("carries exactly the repository's generated CRDs (npm run crds copies them)", async () => {
@@ -113,16 +145,7 @@ describe('the Helm chart', () => {
       await kubeRequest(kc, { method: 'GET', path: `/apis/apps/v1/namespaces/${ns}/deployments/${release}` });
       await kubeRequest(kc, { method: 'GET', path: '/apis/rbac.authorization.k8s.io/v1/clusterroles/scribe-metrics-reader' });
 
-      const kubectl = join(await toolDir('kubernetes'), 'kubectl');
-      const as = `system:serviceaccount:${ns}:${release}`;
-      const canI = async (...words: string[]) =>
-        run(kubectl, ['--kubeconfig', kubeconfig, 'auth', 'can-i', `--as=${as}`, ...words]).then(
-          () => true,
-          (error: { code?: number; stderr?: string }) => {
-            if (error.code === 1) return false;
-            throw error;
-          },
-        );
+      const answers = canIAnswers(kubeconfig, `system:serviceaccount:${ns}:${release}`);
       const lease = `${release}-leader-election`;
       const allowed: string[][] = [
         ['watch', 'replicationsources.scribe.backube', '-A'],
@@ -168,11 +191,106 @@ describe('the Helm chart', () => {
         ['create', 'customresourcedefinitions.apiextensions.k8s.io'],
         ['get', '/metrics'],
       ];
-      const answers = async (checks: string[][]) =>
-        Object.fromEntries(await Promise.all(checks.map(async (c) => [c.join(' '), await canI(...c)] as const)));
       expect(await answers(allowed)).toEqual(Object.fromEntries(allowed.map((c) => [c.join(' '), true])));
       expect(await answers(denied)).toEqual(Object.fromEntries(denied.map((c) => [c.join(' '), false])));
     } finally {
+      await helm(['uninstall', release, '-n', ns, '--kubeconfig', kubeconfig]).catch(() => undefined);
+      await kubeRequest(kc, { method: 'DELETE', path: `/api/v1/namespaces/${ns}` }).catch(() => undefined);
+    }
+  });
+
+  it('watchNamespace: a Role in that one namespace, no Secret read elsewhere, and the operator serves it with just those rights', async () => {
+    const kc = testKubeConfig();
+    const kubeconfig = inject('kubeconfig');
+    const suffix = randomBytes(3).toString('hex');
+    const release = `scribe-${suffix}`;
+    const ns = `scribe-system-${suffix}`;
+    const watched = await testNamespace(kc, 'watched');
+    const other = await testNamespace(kc, 'other');
+    await helm([
+      ...['install', release, CHART_DIR, '-n', ns, '--create-namespace', '--kubeconfig', kubeconfig],
+      ...['--set', `watchNamespace=${watched}`],
+    ]);
+    let operator: ManagedProcess | undefined;
+    try {
+      const answers = canIAnswers(kubeconfig, `system:serviceaccount:${ns}:${release}`);
+      const allowed: string[][] = [
+        ['watch', 'secrets', '-n', watched],
+        ['create', 'secrets', '-n', watched],
+        ['watch', 'replicationdestinations.scribe.backube', '-n', watched],
+        ['patch', 'replicationdestinations.scribe.backube', '--subresource=status', '-n', watched],
+        ['create', 'jobs.batch', '-n', watched],
+        ['watch', 'pods', '-n', watched],
+        ['create', 'events.events.k8s.io', '-n', watched],
+        ['create', 'leases.coordination.k8s.io', '-n', ns],
+        ['create', 'tokenreviews.authentication.k8s.io'],
+        ['create', 'subjectaccessreviews.authorization.k8s.io'],
+      ];
+      const denied: string[][] = [
+        ['watch', 'secrets', '-A'],
+        ['get', 'secrets', '-n', other],
+        ['list', 'secrets', '-n', ns],
+        ['list', 'replicationsources.scribe.backube', '-A'],
+        ['create', 'jobs.batch', '-n', other],
+        ['watch', 'pods', '-A'],
+        ['update', 'secrets', '-n', watched],
+      ];
+      expect(await answers(allowed)).toEqual(Object.fromEntries(allowed.map((c) => [c.join(' '), true])));
+      expect(await answers(denied)).toEqual(Object.fromEntries(denied.map((c) => [c.join(' '), false])));
+
+      // The operator as the chart runs it (the installed Deployment's arguments), with the
+      // ServiceAccount's own token: a destination in the watched namespace gets its objects.
+      const deployment = await kubeRequest<Deployment>(kc, {
+        method: 'GET',
+        path: `/apis/apps/v1/namespaces/${ns}/deployments/${release}`,
+      });
+      const args = deployment.spec.template.spec.containers[0]?.args ?? [];
+      expect(args).toContain(`--namespace=${watched}`);
+      const dir = await mkdtemp(join(tmpdir(), 'scribe-chart-operator-'));
+      const health = await freePort();
+      operator = startProcess(
+        'operator',
+        join(repoRoot(), 'bin', 'scribe'),
+        [
+          ...args.filter((arg) => !arg.startsWith('--metrics-bind-address') && !arg.startsWith('--health-probe')),
+          `--kubeconfig=${await serviceAccountKubeconfig(kubeconfig, ns, release)}`,
+          `--leader-election-namespace=${ns}`,
+          '--metrics-bind-address=0',
+          `--health-probe-bind-address=127.0.0.1:${health}`,
+        ],
+        join(dir, 'operator.log'),
+      );
+      await kubeRequest(kc, {
+        method: 'POST',
+        path: collectionPath(RESOURCES.ReplicationDestination, watched),
+        body: {
+          apiVersion: 'scribe.backube/v1alpha1',
+          kind: 'ReplicationDestination',
+          metadata: { name: 'db' },
+          spec: {
+            trigger: { manual: 'one' },
+            rsync: { copyMethod: 'None', capacity: '1Gi', accessModes: ['ReadWriteOnce'] },
+          },
+        },
+      });
+      const exists = (resource: (typeof RESOURCES)[keyof typeof RESOURCES], name: string) =>
+        kubeRequest(kc, { method: 'GET', path: objectPath(resource, watched, name) }).then(
+          () => true,
+          () => false,
+        );
+      // The generated key Secret, the Service and the mover Job: each needed a right of the Role.
+      await waitFor(
+        "the destination's key Secret, Service and Job",
+        async () =>
+          (await exists(RESOURCES.Secret, 'scribe-rsync-dest-src-db')) &&
+          (await exists(RESOURCES.Service, 'scribe-rsync-dest-db')) &&
+          (await exists(RESOURCES.Job, 'scribe-rsync-dest-db')),
+        { timeoutMs: 60_000 },
+      );
+      const log = await readFile(join(dir, 'operator.log'), 'utf8');
+      expect(log).not.toMatch(/forbidden/i);
+    } finally {
+      await operator?.kill();
       await helm(['uninstall', release, '-n', ns, '--kubeconfig', kubeconfig]).catch(() => undefined);
       await kubeRequest(kc, { method: 'DELETE', path: `/api/v1/namespaces/${ns}` }).catch(() => undefined);
     }
