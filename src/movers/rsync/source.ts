@@ -27,7 +27,16 @@
  * Exit code: rsync's exit code (0 = the volume arrived and the destination was told); 1 for a
  * configuration error, or when the data arrived but the destination did not acknowledge it.
  */
-import { copyFileSync, chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { booleanEnv, ConfigError, findExecutable, numberEnv, portEnv, requiredEnv, stringEnv } from './env.js';
@@ -104,7 +113,7 @@ function readKeyFile(config: SourceConfig, name: string): string {
 }
 
 /** Writes the key copy, known_hosts and ssh_config into a fresh private directory. */
-function prepareRunDir(config: SourceConfig): { dir: string; sshConfig: string } {
+function prepareRunDir(config: SourceConfig): { dir: string; sshConfig: string; controlPath: string } {
   const destinationKey = readKeyFile(config, 'destination.pub');
   if (!isOpenSshPublicKey(destinationKey)) throw new ConfigError('destination.pub is not an OpenSSH public key');
   readKeyFile(config, 'source');
@@ -118,6 +127,7 @@ function prepareRunDir(config: SourceConfig): { dir: string; sshConfig: string }
   const knownHosts = join(dir, 'known_hosts');
   writeFileSync(knownHosts, knownHostsLine(destinationKey), { mode: 0o600 });
   const sshConfig = join(dir, 'ssh_config');
+  const controlPath = join(dir, 'connection');
   writeFileSync(
     sshConfig,
     renderSshClientConfig({
@@ -126,10 +136,11 @@ function prepareRunDir(config: SourceConfig): { dir: string; sshConfig: string }
       identityFile: identity,
       knownHostsFile: knownHosts,
       connectTimeoutSeconds: config.connectTimeoutSeconds,
+      controlPath,
     }),
     { mode: 0o600 },
   );
-  return { dir, sshConfig };
+  return { dir, sshConfig, controlPath };
 }
 
 /** A sent file's size for progress; 0 when it is gone already (it changed while being copied). */
@@ -155,6 +166,9 @@ async function pushWithRetries(
   for (let attempt = 1; ; attempt++) {
     log(`attempt ${attempt}: syncing ${config.dataDir} to ${config.address}:${config.port} (path ${config.subPath})`);
     handshake.open();
+    // rsync's ssh then opens its session over the handshake's connection instead of making a
+    // second one beside it; when that connection failed, rsync connects by itself and says why.
+    await handshake.connected();
     const meter = new ProgressMeter((line) => process.stdout.write(`${line}\n`)).start();
     const { status, tail } = await runStreaming(config.rsync, args, {
       env: { ...process.env, LANG: 'C' },
@@ -178,18 +192,26 @@ async function pushWithRetries(
 }
 
 /**
- * A `shutdown -` session opened beside the transfer. Its ssh connection is made while rsync runs,
- * so handing over the result at the end takes one round trip instead of a new connection (key
- * exchange, authentication and a session on the destination: ~0.3 s on loopback, several round
- * trips more across clusters). A session that failed or is missing changes nothing: the result
- * then goes with `shutdown <code>` over a new connection, as before.
+ * A `shutdown -` session opened before the transfer, on the one ssh connection of the run: its
+ * ssh is the connection's master (ControlMaster), and rsync's ssh opens its session over it.
+ * So the run makes one connection (key exchange and authentication on both sides, which on
+ * 2 cores competed with the transfer when a second connection was made beside it), and handing
+ * over the result at the end takes one round trip. A session that failed or is missing changes
+ * nothing: rsync then connects by itself, and the result goes with `shutdown <code>` over a new
+ * connection.
  */
 class EarlyHandshake {
-  private session?: { ended: boolean; deliver: (code: number) => void; result: Promise<CommandResult> };
+  private session?: {
+    ended: boolean;
+    deliver: (code: number) => void;
+    result: Promise<CommandResult>;
+    connected: Promise<boolean>;
+  };
 
   constructor(
     private config: SourceConfig,
     private sshConfig: string,
+    private controlPath: string,
   ) {}
 
   /** Opens a session unless one is open (each rsync attempt calls this: the destination may have come up since). */
@@ -197,10 +219,17 @@ class EarlyHandshake {
     if (this.session !== undefined && !this.session.ended) return;
     let deliver: (code: number) => void = () => undefined;
     const input = new Promise<string>((resolve) => (deliver = (code) => resolve(`${code}\n`)));
-    const args = ['-F', this.sshConfig, this.config.address, SHUTDOWN_FROM_STDIN];
-    const session = { ended: false, deliver, result: runStreaming(this.config.ssh, args, { input, quiet: true }) };
-    void session.result.then(() => (session.ended = true));
+    const args = ['-F', this.sshConfig, '-o', 'ControlMaster=yes', this.config.address, SHUTDOWN_FROM_STDIN];
+    const result = runStreaming(this.config.ssh, args, { input, quiet: true });
+    const session = { ended: false, deliver, result, connected: Promise.resolve(false) };
+    void result.then(() => (session.ended = true));
+    session.connected = waitForPath(this.controlPath, () => session.ended, this.config.connectTimeoutSeconds * 1000);
     this.session = session;
+  }
+
+  /** Whether the session's connection is up for other sessions to use (false: it failed or timed out). */
+  connected(): Promise<boolean> {
+    return this.session?.connected ?? Promise.resolve(false);
   }
 
   /** Hands `code` over the open session; false when none is open or the destination did not acknowledge. */
@@ -215,6 +244,21 @@ class EarlyHandshake {
     log(`the destination acknowledged exit code ${code} over the handshake session opened beside the transfer`);
     return true;
   }
+}
+
+/**
+ * Resolves true once `path` exists (ssh creates the control socket after authenticating), false
+ * when `gaveUp()` says the process making it ended first, or after `timeoutMs`. ssh gives no
+ * other sign that its connection is ready, so this looks every few milliseconds.
+ */
+async function waitForPath(path: string, gaveUp: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (existsSync(path)) return true;
+    if (gaveUp()) return false;
+    await delay(5);
+  }
+  return false;
 }
 
 function lastLine(text: string): string {
@@ -235,7 +279,7 @@ async function sendHandshake(config: SourceConfig, sshConfig: string, code: numb
 
 async function main(): Promise<number> {
   const config = sourceConfig(process.env);
-  const { dir, sshConfig } = prepareRunDir(config);
+  const { dir, sshConfig, controlPath } = prepareRunDir(config);
   // Stopped (Pod deleted, local runtime shutting down): stop rsync and remove the key copy.
   for (const signal of ['SIGTERM', 'SIGINT'] as const)
     process.once(signal, () => {
@@ -246,7 +290,7 @@ async function main(): Promise<number> {
     });
   try {
     const started = Date.now();
-    const handshake = new EarlyHandshake(config, sshConfig);
+    const handshake = new EarlyHandshake(config, sshConfig, controlPath);
     const push = await pushWithRetries(config, sshConfig, handshake);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     log(`rsync finished in ${seconds}s with exit code ${push.status} after ${push.attempts} attempt(s)`);

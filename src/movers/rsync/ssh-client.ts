@@ -15,6 +15,8 @@ export interface SshClientConfigInput {
   identityFile: string;
   knownHostsFile: string;
   connectTimeoutSeconds: number;
+  /** The Unix socket of the handshake session's connection, which rsync's ssh reuses (source.ts). */
+  controlPath?: string;
 }
 
 /** ssh_config text for every connection the source makes (rsync's transport and the handshake). */
@@ -46,6 +48,12 @@ export function renderSshClientConfig(input: SshClientConfigInput): string {
     '  ServerAliveCountMax 4',
     '  TCPKeepAlive no',
     '  LogLevel ERROR',
+    // Sessions go over the connection the handshake session made, when it is up; without it
+    // (not yet made, or gone) ssh connects by itself. Only that session makes it (ControlMaster
+    // yes on its command line). ControlPath expands %-tokens, so a literal % is doubled.
+    ...(input.controlPath === undefined
+      ? []
+      : [`  ControlPath ${quote(input.controlPath.replace(/%/g, '%%'))}`, '  ControlMaster no']),
     '',
   ].join('\n');
 }

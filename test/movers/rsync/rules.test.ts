@@ -10,6 +10,7 @@ import { backoffSeconds, classifyAttempt, nextDelaySeconds } from '../../../src/
 import {
   destinationSubPath,
   knownHostsLine,
+  renderSshClientConfig,
   rsyncArgs,
   rsyncHost,
   rsyncRemoteShell,
@@ -213,6 +214,21 @@ describe('ssh and rsync command lines', () => {
     expect(rsyncRemoteShell('/usr/bin/ssh', '/tmp/run dir/ssh_config')).toBe(
       "/usr/bin/ssh -F '/tmp/run dir/ssh_config'",
     );
+  });
+
+  it("shares one connection: sessions use the handshake's ControlPath, with % doubled (ssh expands %-tokens)", () => {
+    const input = {
+      port: 22,
+      user: 'root',
+      identityFile: '/run/id',
+      knownHostsFile: '/run/kh',
+      connectTimeoutSeconds: 5,
+    };
+    const shared = renderSshClientConfig({ ...input, controlPath: '/run/100%/connection' });
+    expect(shared).toContain('  ControlPath /run/100%%/connection\n');
+    // Only the handshake session, with ControlMaster=yes on its command line, makes the connection.
+    expect(shared).toContain('  ControlMaster no\n');
+    expect(renderSshClientConfig(input)).not.toContain('Control');
   });
 
   it('pins the host key under the alias, dropping the comment', () => {

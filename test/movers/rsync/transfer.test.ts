@@ -189,6 +189,8 @@ describe('rsync mover transfer', () => {
     const first = await sync(sourceDir, destDir);
     expect(first.sourceCode, first.sourceOutput).toBe(0);
     expectIdentical(sourceDir, destDir);
+    // One ssh connection per sync: rsync's session and the handshake share it (sshd logs each login).
+    expect(first.destinationOutput.match(/Accepted publickey/g), first.destinationOutput).toHaveLength(1);
 
     // Same size, same whole second: rsync's default quick check took these for unchanged.
     writeFileSync(s('counter'), 'value 2\n');
