@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateSshKeyPair, rsyncSecretContents } from '../src/movers/rsync/keys.js';
 import { isMain, markdownTable, median, mib, ratio, REPO_ROOT, seconds, TSX_LOADER } from './support/common.js';
-import { freePort, MemorySampler, start, toolPath, type Proc } from './support/processes.js';
+import { freePort, MemorySampler, moverEnv, start, type Proc } from './support/processes.js';
 import { startPlainSshd, type PlainSshd } from './support/sshd.js';
 import { changeTree, generateTree, type Change, type Tree } from './support/tree.js';
 import {
@@ -212,7 +212,7 @@ function tsxLauncher(): Launcher {
   return (name, env) =>
     start(process.execPath, ['--import', TSX_LOADER, join(REPO_ROOT, 'src/movers/rsync', `${name}.ts`)], {
       cwd: REPO_ROOT,
-      env: { ...process.env, PATH: toolPath(), ...env },
+      env: moverEnv(env),
     });
 }
 
@@ -232,8 +232,7 @@ async function compiledLauncher(outdir: string): Promise<Launcher> {
     target: 'node20',
     logLevel: 'error',
   });
-  return (name, env) =>
-    start(process.execPath, [join(outdir, `${name}.js`)], { env: { ...process.env, PATH: toolPath(), ...env } });
+  return (name, env) => start(process.execPath, [join(outdir, `${name}.js`)], { env: moverEnv(env) });
 }
 
 async function moverSync(
