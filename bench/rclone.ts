@@ -30,7 +30,7 @@ import { serializeRecord } from '../src/movers/rclone/record.js';
 import { readAcls, readEntries } from '../src/movers/rclone/tree.js';
 import { isMain, markdownTable, median, mib, ratio, seconds } from './support/common.js';
 import { moverLauncher, startBenchS3, toolBinary, verifyEqualTree, type Launcher } from './support/object-storage.js';
-import { MemorySampler, start } from './support/processes.js';
+import { MemorySampler, podEnv, start } from './support/processes.js';
 import { changeTree, generateTree, type Change } from './support/tree.js';
 import {
   TREE_DEFAULTS,
@@ -262,7 +262,7 @@ function reportedElapsedMs(output: string): number {
 }
 
 async function timedRclone(rclone: string, args: string[], sampler?: MemorySampler) {
-  const proc = start(rclone, args, { env: { ...process.env } });
+  const proc = start(rclone, args, { env: podEnv({}) });
   sampler?.track('raw', proc.pid);
   const code = await proc.exited;
   if (code !== 0) throw new Error(`rclone ${args[0]} exited with ${code}:\n${proc.output.slice(-4000)}`);

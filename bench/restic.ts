@@ -30,7 +30,7 @@ import type { S3Server } from '../src/local/s3.js';
 import { backupArgs, forgetArgs, initArgs, type ResticArgsConfig } from '../src/movers/restic/args.js';
 import { isMain, markdownTable, median, mib, positiveNumber, ratio, seconds } from './support/common.js';
 import { moverLauncher, startBenchS3, toolBinary, verifyEqualTree, type Launcher } from './support/object-storage.js';
-import { MemorySampler, start } from './support/processes.js';
+import { MemorySampler, podEnv, start } from './support/processes.js';
 import { changeTree, generateTree, type Change } from './support/tree.js';
 import {
   TREE_DEFAULTS,
@@ -255,7 +255,7 @@ async function timedRestic(
   cwd?: string,
   sampler?: MemorySampler,
 ) {
-  const proc = start(restic, args, { env: { ...process.env, ...env }, ...(cwd === undefined ? {} : { cwd }) });
+  const proc = start(restic, args, { env: podEnv(env), ...(cwd === undefined ? {} : { cwd }) });
   sampler?.track('raw', proc.pid);
   const code = await proc.exited;
   if (code !== 0) throw new Error(`restic ${args[0]} exited with ${code}:\n${proc.output.slice(-4000)}`);

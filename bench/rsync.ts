@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateSshKeyPair, rsyncSecretContents } from '../src/movers/rsync/keys.js';
 import { isMain, markdownTable, median, mib, ratio, REPO_ROOT, seconds, TSX_LOADER } from './support/common.js';
-import { freePort, MemorySampler, moverEnv, start, type Proc } from './support/processes.js';
+import { freePort, MemorySampler, podEnv, start, type Proc } from './support/processes.js';
 import { startPlainSshd, type PlainSshd } from './support/sshd.js';
 import { changeTree, generateTree, type Change, type Tree } from './support/tree.js';
 import {
@@ -191,7 +191,7 @@ async function rawSync(sshd: PlainSshd, tree: Tree, dest: string): Promise<RawRu
     'rsync',
     [...RAW_FLAGS, '-e', `ssh -F ${sshd.clientConfig}`, `${tree.root}/`, `127.0.0.1:${dest}/`],
     {
-      env: { ...process.env, LANG: 'C' },
+      env: podEnv({ LANG: 'C' }),
     },
   );
   sampler.track('client', proc.pid);
@@ -212,7 +212,7 @@ function tsxLauncher(): Launcher {
   return (name, env) =>
     start(process.execPath, ['--import', TSX_LOADER, join(REPO_ROOT, 'src/movers/rsync', `${name}.ts`)], {
       cwd: REPO_ROOT,
-      env: moverEnv(env),
+      env: podEnv(env),
     });
 }
 
@@ -232,7 +232,7 @@ async function compiledLauncher(outdir: string): Promise<Launcher> {
     target: 'node20',
     logLevel: 'error',
   });
-  return (name, env) => start(process.execPath, [join(outdir, `${name}.js`)], { env: moverEnv(env) });
+  return (name, env) => start(process.execPath, [join(outdir, `${name}.js`)], { env: podEnv(env) });
 }
 
 async function moverSync(

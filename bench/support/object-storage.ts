@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { startS3Server, type S3Server } from '../../src/local/s3.js';
 import { toolDir } from '../../src/local/tools.js';
 import { REPO_ROOT, TSX_LOADER } from './common.js';
-import { moverEnv, start, type Proc } from './processes.js';
+import { podEnv, start, type Proc } from './processes.js';
 import type { Variant } from './tree-bench.js';
 
-/** Starts one entrypoint of a mover as a process with `env` added to a mover pod's (moverEnv). */
+/** Starts one entrypoint of a mover as a process with `env` added to a mover pod's (podEnv). */
 export type Launcher = (name: 'source' | 'destination', env: Record<string, string>) => Proc;
 
 /**
@@ -25,7 +25,7 @@ export async function moverLauncher(mover: 'restic' | 'rclone', variant: Variant
   const source = (name: string) => join(REPO_ROOT, 'src/movers', mover, `${name}.ts`);
   if (variant === 'tsx')
     return (name, extra) =>
-      start(process.execPath, ['--import', TSX_LOADER, source(name)], { cwd: REPO_ROOT, env: moverEnv(extra) });
+      start(process.execPath, ['--import', TSX_LOADER, source(name)], { cwd: REPO_ROOT, env: podEnv(extra) });
   const { build } = await import('esbuild');
   await build({
     entryPoints: ['source', 'destination'].map(source),
@@ -36,7 +36,7 @@ export async function moverLauncher(mover: 'restic' | 'rclone', variant: Variant
     target: 'node20',
     logLevel: 'error',
   });
-  return (name, extra) => start(process.execPath, [join(outdir, `${name}.js`)], { env: moverEnv(extra) });
+  return (name, extra) => start(process.execPath, [join(outdir, `${name}.js`)], { env: podEnv(extra) });
 }
 
 /** MinIO on 127.0.0.1 with its data under `dir`, and one bucket. */

@@ -13,13 +13,14 @@ export function toolPath(): string {
 }
 
 /**
- * The environment a mover entrypoint runs with: what its pod would have (PATH, HOME, and TMPDIR
- * when the benchmark was given one) plus its settings, not the benchmark's own environment. A
- * shell's variables can slow every start of node: NODE_EXTRA_CA_CERTS pointing at a 215 KiB CA
- * bundle, as on the machine these figures were first taken on, adds 0.03–0.06 s to each (node
- * reads it at start), which no mover pod pays: the Job gives the pod its whole environment.
+ * The environment the timed processes run with, raw tools and mover entrypoints alike: what a
+ * process in a pod has (PATH, HOME, and TMPDIR when the benchmark was given one) plus its
+ * settings, not the benchmark's own environment. A shell's variables can slow a start-up:
+ * NODE_EXTRA_CA_CERTS naming a 215 KiB CA bundle, as on the machine these figures were first
+ * taken on, adds 0.03–0.06 s to each start of node (it is read at start), and the CA variables
+ * beside it changed restic's figures too. No pod pays them: the Job gives it its whole environment.
  */
-export function moverEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
+export function podEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
   const { HOME, TMPDIR } = process.env;
   return {
     PATH: toolPath(),
