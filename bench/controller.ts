@@ -141,6 +141,8 @@ export interface ControllerBenchResult {
   paced: { count: number; rate: number; latenciesMs: number[] };
   /** The same burst handled by a minimal controller (bench/support/floor.ts): the machine's floor. */
   floor: FloorResult;
+  /** The same, with ordinary Jobs: the Job controller makes a pod for each, as for Scribe's. */
+  floorRunningJobs: FloorResult;
   /** After the soak rounds: cycles completed in all, their time, memory after a full GC, and after idling again (no forced GC). */
   soak: { cycles: number; rounds: number; ms: number; memoryAfterGc: MemoryFigures; idleAgainMemory: MemoryFigures };
   /** Operator CPU from the first create until every first sync completed. */
@@ -553,13 +555,15 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
     // 4b. The floor: the same burst through the same API server, handled by a controller that
     //     does nothing but POST a Job per change (the operator is idle meanwhile: it ignores them).
     log(`the floor: a minimal controller given the same burst of ${crs.length} changes`);
-    const floor = await measureFloor(
-      kc,
-      Array.from({ length: namespaces }, (_, n) => `bench-${n}`),
-      crs.length,
-    );
+    const benchNamespaces = Array.from({ length: namespaces }, (_, n) => `bench-${n}`);
+    const floor = await measureFloor(kc, benchNamespaces, crs.length, 'suspended');
     log(
       `  floor trigger-to-Job p50 ${seconds(percentile(floor.latenciesMs, 50))}, p99 ${seconds(percentile(floor.latenciesMs, 99))}`,
+    );
+    log(`the floor with ordinary Jobs (a pod each, as for Scribe's Jobs)`);
+    const floorRunningJobs = await measureFloor(kc, benchNamespaces, crs.length, 'running');
+    log(
+      `  floor with ordinary Jobs trigger-to-Job p50 ${seconds(percentile(floorRunningJobs.latenciesMs, 50))}, p99 ${seconds(percentile(floorRunningJobs.latenciesMs, 99))}`,
     );
     const afterRoundsMemoryAfterGc = await operator.memory(true);
 
@@ -631,6 +635,7 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
       trigger,
       paced,
       floor,
+      floorRunningJobs,
       soak,
       afterRoundsMemoryAfterGc,
       reconciles: operator.results,
@@ -703,6 +708,16 @@ export function formatControllerResult(r: ControllerBenchResult): string {
           `p99 < 1 s: ${goal(percentile(r.floor.latenciesMs, 99) < 1000)}`,
         ],
         ['burst p99 / floor p99', `${(percentile(lat, 99) / percentile(r.floor.latenciesMs, 99)).toFixed(2)}×`, ''],
+        [
+          `floor with ordinary Jobs (the Job controller makes a pod for each, as for Scribe's), p50 / p99`,
+          `${seconds(percentile(r.floorRunningJobs.latenciesMs, 50))} / ${seconds(percentile(r.floorRunningJobs.latenciesMs, 99))}`,
+          `p99 < 1 s: ${goal(percentile(r.floorRunningJobs.latenciesMs, 99) < 1000)}`,
+        ],
+        [
+          'burst p99 / floor with ordinary Jobs p99',
+          `${(percentile(lat, 99) / percentile(r.floorRunningJobs.latenciesMs, 99)).toFixed(2)}×`,
+          '',
+        ],
         [
           `paced: ${r.paced.count} triggers at ${r.paced.rate}/s, trigger-to-Job p50 / p99`,
           `${seconds(percentile(paced, 50))} / ${seconds(percentile(paced, 99))}`,

@@ -6,9 +6,13 @@
  * the trigger round patches the CRs); a minimal controller in this process watches them and, for
  * each change it sees, POSTs one Job (16 at a time, the operator's reconcile concurrency) and
  * nothing else: no status write, no Event, no machine. The latency is the same as the trigger
- * round's: patch sent → the Job's ADDED watch event arriving here. The Jobs are created suspended,
- * so the Job controller makes no pods for them: this floor is lower than what any real controller
- * can reach, and a burst figure under it is out of reach on this machine.
+ * round's: patch sent → the Job's ADDED watch event arriving here.
+ *
+ * Two floors: with `jobs: 'suspended'` the Job controller makes no pods for the Jobs, so this is
+ * lower than what any real controller can reach, and a burst figure under it is out of reach on
+ * this machine. With `jobs: 'running'` the Jobs are ordinary ones, as Scribe's: the Job controller
+ * makes a pod for each and the scheduler tries to place it, within the same burst; this is the
+ * floor for any controller that starts real work per trigger.
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { ResourceInformer } from '../../src/kube/informer.js';
@@ -27,11 +31,19 @@ export interface FloorResult {
   sendMs: number;
 }
 
+/** Whether the floor's Jobs are suspended (no pods) or ordinary (a pod each, as Scribe's). */
+export type FloorJobs = 'suspended' | 'running';
+
 /** Runs the minimal controller's burst over `count` ConfigMaps spread over `namespaces`, then deletes what it made. */
-export async function measureFloor(kc: KubeConfig, namespaces: string[], count: number): Promise<FloorResult> {
+export async function measureFloor(
+  kc: KubeConfig,
+  namespaces: string[],
+  count: number,
+  jobs: FloorJobs,
+): Promise<FloorResult> {
   const names = Array.from({ length: count }, (_, i) => ({
     namespace: namespaces[i % namespaces.length] ?? '',
-    name: `floor-${i}`,
+    name: `floor-${jobs}-${i}`,
   }));
   await mapLimit(names, 32, ({ namespace, name }) =>
     kubeRequest(kc, {
@@ -42,8 +54,8 @@ export async function measureFloor(kc: KubeConfig, namespaces: string[], count: 
   );
   const sentAt = new Map<string, number>();
   const jobAt = new Map<string, number>();
-  const jobs = new ResourceInformer<KubernetesObject>(kc, RESOURCES.Job, { labelSelector: LABEL });
-  jobs.events$.subscribe((event) => {
+  const jobInformer = new ResourceInformer<KubernetesObject>(kc, RESOURCES.Job, { labelSelector: LABEL });
+  jobInformer.events$.subscribe((event) => {
     if ('object' in event && event.type === 'added') {
       const key = `${event.object.metadata?.namespace}/${event.object.metadata?.name}`;
       if (!jobAt.has(key)) jobAt.set(key, performance.now());
@@ -64,11 +76,11 @@ export async function measureFloor(kc: KubeConfig, namespaces: string[], count: 
     handled.add(key);
     const [namespace, name] = key.split('/') as [string, string];
     createJob(() =>
-      kubeRequest(kc, { method: 'POST', path: collectionPath(RESOURCES.Job, namespace), body: floorJob(name) }),
+      kubeRequest(kc, { method: 'POST', path: collectionPath(RESOURCES.Job, namespace), body: floorJob(name, jobs) }),
     );
   });
   try {
-    await Promise.all([jobs.start(), configMaps.start()]);
+    await Promise.all([jobInformer.start(), configMaps.start()]);
     const start = performance.now();
     await mapLimit(names, 32, ({ namespace, name }) => {
       sentAt.set(`${namespace}/${name}`, performance.now());
@@ -88,7 +100,7 @@ export async function measureFloor(kc: KubeConfig, namespaces: string[], count: 
     const latenciesMs = [...sentAt].map(([key, at]) => (jobAt.get(key) as number) - at);
     return { count, latenciesMs, sendMs };
   } finally {
-    await Promise.all([jobs.stop(), configMaps.stop()]);
+    await Promise.all([jobInformer.stop(), configMaps.stop()]);
     for (const namespace of new Set(namespaces))
       for (const resource of [RESOURCES.Job, RESOURCES.ConfigMap])
         await kubeRequest(kc, {
@@ -99,12 +111,13 @@ export async function measureFloor(kc: KubeConfig, namespaces: string[], count: 
   }
 }
 
-/** A Job as small as the API server accepts, suspended so that no pod is made for it. */
-function floorJob(name: string): object {
+/** A Job as small as the API server accepts; suspended, no pod is made for it. */
+function floorJob(name: string, jobs: FloorJobs): object {
   return {
     metadata: { name, labels: { [LABEL]: 'true' } },
     spec: {
-      suspend: true,
+      suspend: jobs === 'suspended',
+      backoffLimit: 0,
       template: {
         spec: {
           restartPolicy: 'Never',
