@@ -112,8 +112,15 @@ function readKeyFile(config: SourceConfig, name: string): string {
   }
 }
 
+/**
+ * Longest control socket path that connection sharing is used with: a Unix socket path has at
+ * most 107 bytes, and ssh binds a temporary name 17 bytes longer before renaming it (a longer one
+ * is a fatal error, so the sync goes without sharing instead).
+ */
+const MAX_CONTROL_PATH_BYTES = 90;
+
 /** Writes the key copy, known_hosts and ssh_config into a fresh private directory. */
-function prepareRunDir(config: SourceConfig): { dir: string; sshConfig: string; controlPath: string } {
+function prepareRunDir(config: SourceConfig): { dir: string; sshConfig: string; controlPath?: string } {
   const destinationKey = readKeyFile(config, 'destination.pub');
   if (!isOpenSshPublicKey(destinationKey)) throw new ConfigError('destination.pub is not an OpenSSH public key');
   readKeyFile(config, 'source');
@@ -127,7 +134,8 @@ function prepareRunDir(config: SourceConfig): { dir: string; sshConfig: string; 
   const knownHosts = join(dir, 'known_hosts');
   writeFileSync(knownHosts, knownHostsLine(destinationKey), { mode: 0o600 });
   const sshConfig = join(dir, 'ssh_config');
-  const controlPath = join(dir, 'connection');
+  const socket = join(dir, 'connection');
+  const controlPath = Buffer.byteLength(socket) <= MAX_CONTROL_PATH_BYTES ? socket : undefined;
   writeFileSync(
     sshConfig,
     renderSshClientConfig({
@@ -136,11 +144,13 @@ function prepareRunDir(config: SourceConfig): { dir: string; sshConfig: string; 
       identityFile: identity,
       knownHostsFile: knownHosts,
       connectTimeoutSeconds: config.connectTimeoutSeconds,
-      controlPath,
+      ...(controlPath === undefined ? {} : { controlPath }),
     }),
     { mode: 0o600 },
   );
-  return { dir, sshConfig, controlPath };
+  if (controlPath === undefined)
+    log(`the run directory's path is too long for a shared ssh connection (${socket}); rsync connects by itself`);
+  return { dir, sshConfig, ...(controlPath === undefined ? {} : { controlPath }) };
 }
 
 /** A sent file's size for progress; 0 when it is gone already (it changed while being copied). */
@@ -211,7 +221,8 @@ class EarlyHandshake {
   constructor(
     private config: SourceConfig,
     private sshConfig: string,
-    private controlPath: string,
+    /** The shared connection's socket; undefined: no sharing, rsync connects by itself. */
+    private controlPath: string | undefined,
   ) {}
 
   /** Opens a session unless one is open (each rsync attempt calls this: the destination may have come up since). */
@@ -219,11 +230,13 @@ class EarlyHandshake {
     if (this.session !== undefined && !this.session.ended) return;
     let deliver: (code: number) => void = () => undefined;
     const input = new Promise<string>((resolve) => (deliver = (code) => resolve(`${code}\n`)));
-    const args = ['-F', this.sshConfig, '-o', 'ControlMaster=yes', this.config.address, SHUTDOWN_FROM_STDIN];
+    const master = this.controlPath === undefined ? [] : ['-o', 'ControlMaster=yes'];
+    const args = ['-F', this.sshConfig, ...master, this.config.address, SHUTDOWN_FROM_STDIN];
     const result = runStreaming(this.config.ssh, args, { input, quiet: true });
     const session = { ended: false, deliver, result, connected: Promise.resolve(false) };
     void result.then(() => (session.ended = true));
-    session.connected = waitForPath(this.controlPath, () => session.ended, this.config.connectTimeoutSeconds * 1000);
+    if (this.controlPath !== undefined)
+      session.connected = waitForPath(this.controlPath, () => session.ended, this.config.connectTimeoutSeconds * 1000);
     this.session = session;
   }
 

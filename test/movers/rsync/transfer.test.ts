@@ -200,6 +200,23 @@ describe('rsync mover transfer', () => {
     expectIdentical(sourceDir, destDir);
   });
 
+  it('syncs without a shared connection when the run directory is too deep for a control socket', async () => {
+    const sourceDir = join(work, 'deep-run-source');
+    const destDir = join(work, 'deep-run-destination');
+    mkdirSync(sourceDir);
+    mkdirSync(destDir);
+    writeFileSync(join(sourceDir, 'file'), 'contents\n');
+    // Unix socket paths have at most 107 bytes; ssh fails outright on a longer ControlPath.
+    const runDir = join(work, 'r'.repeat(100));
+    mkdirSync(runDir);
+    const result = await sync(sourceDir, destDir, { SCRIBE_RUN_DIR: runDir });
+    expect(result.sourceCode, result.sourceOutput).toBe(0);
+    expect(result.sourceOutput).toContain('too long for a shared ssh connection');
+    expectIdentical(sourceDir, destDir);
+    // Two logins then: the handshake session's and rsync's own.
+    expect(result.destinationOutput.match(/Accepted publickey/g), result.destinationOutput).toHaveLength(2);
+  });
+
   it("writes into the seed's sub-path of the destination volume, creating it", { timeout: 60_000 }, async () => {
     const sourceDir = join(work, 'subpath-source');
     const destDir = join(work, 'subpath-destination');
