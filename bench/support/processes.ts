@@ -17,8 +17,8 @@ export function toolPath(): string {
  * process in a pod has (PATH, HOME, and TMPDIR when the benchmark was given one) plus its
  * settings, not the benchmark's own environment. A shell's variables can slow a start-up:
  * NODE_EXTRA_CA_CERTS naming a 215 KiB CA bundle, as on the machine these figures were first
- * taken on, adds 0.03–0.06 s to each start of node (it is read at start), and the CA variables
- * beside it changed restic's figures too. No pod pays them: the Job gives it its whole environment.
+ * taken on, adds 0.03–0.06 s to each start of node (it is read at start). No pod pays that: the
+ * Job gives it its whole environment. Both sides get the same, so neither pays what the other does not.
  */
 export function podEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
   const { HOME, TMPDIR } = process.env;
