@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateSshKeyPair, rsyncSecretContents } from '../src/movers/rsync/keys.js';
 import { isMain, markdownTable, median, mib, ratio, REPO_ROOT, seconds, TSX_LOADER } from './support/common.js';
+import { bundleMovers } from '../src/cli/bundle.js';
 import { freePort, MemorySampler, podEnv, start, type Proc } from './support/processes.js';
 import { startPlainSshd, type PlainSshd } from './support/sshd.js';
 import { changeTree, generateTree, type Change, type Tree } from './support/tree.js';
@@ -218,21 +219,13 @@ function tsxLauncher(): Launcher {
 
 /**
  * Plain JavaScript, as the image runs dist/: the three entrypoints (source, destination and the
- * per-connection session the destination's sshd runs) bundled side by side with esbuild, so the
- * destination finds its sibling session.js as it finds session.ts in a checkout.
+ * per-connection session the destination's sshd runs) bundled side by side by the image's own
+ * build (bundleMovers, src/cli/bundle.ts), so the destination finds its sibling session.mjs as
+ * in the image, and each is started as bin/scribe starts it there.
  */
 async function compiledLauncher(outdir: string): Promise<Launcher> {
-  const { build } = await import('esbuild');
-  await build({
-    entryPoints: ['source', 'destination', 'session'].map((n) => join(REPO_ROOT, 'src/movers/rsync', `${n}.ts`)),
-    outdir,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    logLevel: 'error',
-  });
-  return (name, env) => start(process.execPath, [join(outdir, `${name}.js`)], { env: podEnv(env) });
+  await bundleMovers(outdir, ['rsync']);
+  return (name, env) => start(process.execPath, [join(outdir, 'rsync', `${name}.mjs`)], { env: podEnv(env) });
 }
 
 async function moverSync(

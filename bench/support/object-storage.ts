@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { startS3Server, type S3Server } from '../../src/local/s3.js';
 import { toolDir } from '../../src/local/tools.js';
 import { REPO_ROOT, TSX_LOADER } from './common.js';
+import { bundleMovers } from '../../src/cli/bundle.js';
 import { podEnv, start, type Proc } from './processes.js';
 import type { Variant } from './tree-bench.js';
 
@@ -18,25 +19,16 @@ export type Launcher = (name: 'source' | 'destination', env: Record<string, stri
 
 /**
  * A launcher of `src/movers/<mover>/{source,destination}`: through tsx (as bin/scribe runs them
- * from a checkout), or compiled: both entrypoints bundled to plain JavaScript with esbuild into
- * `outdir` (as the image runs the compiled dist/).
+ * from a checkout), or compiled: both entrypoints bundled into `outdir` by the image's own build
+ * (bundleMovers, src/cli/bundle.ts), started as bin/scribe starts them in the image.
  */
 export async function moverLauncher(mover: 'restic' | 'rclone', variant: Variant, outdir: string): Promise<Launcher> {
   const source = (name: string) => join(REPO_ROOT, 'src/movers', mover, `${name}.ts`);
   if (variant === 'tsx')
     return (name, extra) =>
       start(process.execPath, ['--import', TSX_LOADER, source(name)], { cwd: REPO_ROOT, env: podEnv(extra) });
-  const { build } = await import('esbuild');
-  await build({
-    entryPoints: ['source', 'destination'].map(source),
-    outdir,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    logLevel: 'error',
-  });
-  return (name, extra) => start(process.execPath, [join(outdir, `${name}.js`)], { env: podEnv(extra) });
+  await bundleMovers(outdir, [mover]);
+  return (name, extra) => start(process.execPath, [join(outdir, mover, `${name}.mjs`)], { env: podEnv(extra) });
 }
 
 /** MinIO on 127.0.0.1 with its data under `dir`, and one bucket. */

@@ -6,6 +6,10 @@
  * - dist/operator.mjs: the operator, which bin/scribe runs when it exists. Loaded as separate
  *   modules, @kubernetes/client-node brings every generated API class with it (~60 MiB of
  *   resident memory for code Scribe never calls); the bundle keeps only what is used.
+ * - dist/movers/<mover>/<entrypoint>.mjs: each mover entrypoint, which bin/scribe runs for
+ *   `scribe mover <mover>-<entrypoint>` when it exists. A mover starts on every sync's path: its
+ *   bundle starts in ~35 ms, the CLI with the same code as separate modules in ~55 ms. The rsync
+ *   destination's ssh session entrypoint lies beside it, where the destination looks for it.
  */
 import { chmod } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -20,26 +24,56 @@ export const OPERATOR_BUNDLE = join(root, 'dist', 'operator.mjs');
 /** Where `npm run build` and `npm run build:plugin` put the plugin. */
 export const PLUGIN_BUNDLE = join(root, 'dist', 'kubectl-scribe');
 
+/** Where `npm run build` puts the mover bundles. */
+export const MOVER_BUNDLES = join(root, 'dist', 'movers');
+
+/** Every mover entrypoint, as src/movers/<mover>/<entrypoint>.ts (rsync's session: sshd runs it). */
+export const MOVER_ENTRYPOINTS = {
+  rsync: ['source', 'destination', 'session'],
+  rclone: ['source', 'destination'],
+  restic: ['source', 'destination'],
+} as const;
+
+/** A mover with bundled entrypoints. */
+export type MoverName = keyof typeof MOVER_ENTRYPOINTS;
+
+/** esbuild's options shared by every bundle. */
+const COMMON = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  // xstate's higher-order guards are told apart by function name in the chart (src/inspect).
+  keepNames: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  // Some bundled CommonJS dependencies call require() for Node built-ins; ESM has no require.
+  banner: {
+    js: "import { createRequire as __scribeCreateRequire } from 'node:module';\nconst require = __scribeCreateRequire(import.meta.url);",
+  },
+} as const;
+
 /** Bundles the TypeScript program `entry` into one ES module at `outfile`. */
 export async function bundleProgram(entry: string, outfile: string, options: { executable?: boolean } = {}) {
-  await build({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    // xstate's higher-order guards are told apart by function name in the chart (src/inspect).
-    keepNames: true,
-    legalComments: 'none',
-    logLevel: 'warning',
-    // Some bundled CommonJS dependencies call require() for Node built-ins; ESM has no require.
-    banner: {
-      js: "import { createRequire as __scribeCreateRequire } from 'node:module';\nconst require = __scribeCreateRequire(import.meta.url);",
-    },
-  });
+  await build({ ...COMMON, entryPoints: [entry], outfile });
   if (options.executable) await chmod(outfile, 0o755);
   return outfile;
+}
+
+/** Builds dist/movers/<mover>/<entrypoint>.mjs for `movers` (all by default) into `outdir`. */
+export async function bundleMovers(
+  outdir: string = MOVER_BUNDLES,
+  movers: readonly MoverName[] = ['rsync', 'rclone', 'restic'],
+): Promise<string> {
+  const source = join(root, 'src', 'movers');
+  await build({
+    ...COMMON,
+    entryPoints: movers.flatMap((mover) => MOVER_ENTRYPOINTS[mover].map((name) => join(source, mover, `${name}.ts`))),
+    outbase: source,
+    outdir,
+    outExtension: { '.js': '.mjs' },
+  });
+  return outdir;
 }
 
 /** Builds dist/operator.mjs (or `outfile`; `entry` for a variant such as the benchmark's). */
@@ -58,4 +92,5 @@ export function bundlePlugin(outfile: string = PLUGIN_BUNDLE): Promise<string> {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   console.log(`built ${await bundleOperator()}`);
   console.log(`built ${await bundlePlugin()}`);
+  console.log(`built ${await bundleMovers()}`);
 }
