@@ -205,9 +205,6 @@ class Operator {
   }
 }
 
-/** node's flags for the operator, as bin/scribe starts it (keep the two alike). */
-const OPERATOR_NODE_FLAGS = ['--max-semi-space-size=4'];
-
 /** Bundles the operator process as the image's dist/operator.mjs is bundled (src/cli/bundle.ts). */
 async function bundleBenchOperator(): Promise<string> {
   const outdir = join(REPO_ROOT, 'node_modules', '.cache', 'scribe-bench');
@@ -344,11 +341,7 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
       options.runtime === 'compiled'
         ? await bundleBenchOperator()
         : join(REPO_ROOT, 'bench/support/operator-process.ts');
-    const execArgv = [
-      '--expose-gc',
-      ...OPERATOR_NODE_FLAGS,
-      ...(options.runtime === 'tsx' ? ['--import', TSX_LOADER] : []),
-    ];
+    const execArgv = ['--expose-gc', ...(options.runtime === 'tsx' ? ['--import', TSX_LOADER] : [])];
     if (options.cpuProf) {
       const dir = join(process.cwd(), 'bench-profiles');
       execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
