@@ -12,7 +12,15 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bundleMovers } from '../../src/cli/bundle.js';
 import { repoRoot } from '../../src/local/tools.js';
-import { freePort, RunningProcess, sourceEnv, tempDir, toolPath, writeKeySecrets } from './rsync/support/harness.js';
+import {
+  destinationEnv,
+  freePort,
+  RunningProcess,
+  sourceEnv,
+  tempDir,
+  toolPath,
+  writeKeySecrets,
+} from './rsync/support/harness.js';
 
 const cleanup: (() => void)[] = [];
 afterAll(() => cleanup.forEach((fn) => fn()));
@@ -42,20 +50,13 @@ describe('the bundled movers', () => {
           }),
         );
       const port = await freePort();
-      const receiver = scribe('rsync-destination', {
-        SCRIBE_DATA_DIR: destination,
-        SCRIBE_KEYS_DIR: keys.destination,
-        SCRIBE_LISTEN_ADDRESS: '127.0.0.1',
-        SCRIBE_LISTEN_PORT: String(port),
-        SCRIBE_TIMEOUT_SECONDS: '60',
-        SCRIBE_RUN_DIR: work,
-      });
+      const receiver = scribe('rsync-destination', destinationEnv(keys.destination, destination, port));
       await receiver.waitForOutput(/ready on port/, 20_000);
       // bin/scribe execs node on the bundle (one pid).
       const cmdline = readFileSync(`/proc/${receiver.child.pid}/cmdline`, 'utf8').split('\0');
       expect(cmdline[1]).toBe(join(app, 'dist', 'movers', 'rsync', 'destination.mjs'));
 
-      const sender = scribe('rsync-source', sourceEnv(keys.source, source, port, { SCRIBE_RUN_DIR: work }));
+      const sender = scribe('rsync-source', sourceEnv(keys.source, source, port));
       const [sent, received] = await Promise.all([sender.exited, receiver.exited]);
       expect(sent, sender.output).toBe(0);
       expect(received, receiver.output).toBe(0);

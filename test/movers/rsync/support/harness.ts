@@ -160,7 +160,19 @@ export async function startDestination(
   extraEnv: Record<string, string> = {},
 ): Promise<Destination> {
   const port = await freePort();
-  const proc = startEntrypoint('destination', {
+  const proc = startEntrypoint('destination', destinationEnv(keysDir, dataDir, port, extraEnv));
+  await proc.waitForOutput(/ready on port/, 20_000);
+  return { proc, port, dataDir };
+}
+
+/** Environment for the destination entrypoint receiving into `dataDir` on a loopback port. */
+export function destinationEnv(
+  keysDir: string,
+  dataDir: string,
+  port: number,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
     SCRIBE_DATA_DIR: dataDir,
     SCRIBE_KEYS_DIR: keysDir,
     SCRIBE_LISTEN_ADDRESS: '127.0.0.1',
@@ -168,10 +180,8 @@ export async function startDestination(
     SCRIBE_TIMEOUT_SECONDS: '120',
     // Next to the volume, inside the test's temporary directory, so even a killed run leaves nothing.
     SCRIBE_RUN_DIR: dirname(dataDir),
-    ...extraEnv,
-  });
-  await proc.waitForOutput(/ready on port/, 20_000);
-  return { proc, port, dataDir };
+    ...extra,
+  };
 }
 
 /** Environment for the source entrypoint pushing `dataDir` to a destination port. */
