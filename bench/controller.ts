@@ -2,7 +2,8 @@
  * The controller at scale, against a real API server.
  *
  *   npm run bench:controller -- [--crs N] [--idle-seconds S] [--paced N] [--paced-rate R] [--soak-cycles N]
- *                               [--runtime compiled|tsx] [--cpu-prof] [--heap-snapshot] [--mover-seconds S]
+ *                               [--runtime compiled|tsx] [--cpu-prof] [--apiserver-prof] [--heap-snapshot]
+ *                               [--mover-seconds S]
  *
  * A real control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler on
  * loopback; src/local/control-plane.ts) with Scribe's CRDs, and Scribe's Controller with every
@@ -17,7 +18,7 @@
  * ReplicationDestinations (rsync, copyMethod None, capacity 1Gi), all with manual triggers, in
  * up to 10 namespaces, created at once (32 requests in flight). Then:
  *   1. time until every CR reports Reconciled=True, and until every first sync completed;
- *   2. the operator idle: RSS/heap (before and after a full GC), CPU over --idle-seconds (60),
+ *   2. the operator idle: RSS/heap (before and after a full GC), CPU over --idle-seconds (300: the issue's five minutes),
  *      API requests in that window;
  *   3. one new spec.trigger.manual on every CR at once: trigger-to-Job latency per CR (the
  *      patch sent → the Job's ADDED watch event arriving here; also from the CR's MODIFIED
@@ -33,7 +34,7 @@ import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../src/kube/config.js';
 import { ResourceInformer } from '../src/kube/informer.js';
 import { kubeRequest } from '../src/kube/rest.js';
@@ -63,7 +64,9 @@ import {
   type JobStatus,
   type RequestCounts,
 } from './support/cluster.js';
-import { measureFloor, type FloorResult } from './support/floor.js';
+import { captureApiServerProfile } from './support/apiserver-profile.js';
+import { installFloorCrds, measureFloor, type FloorResult, type FloorVariant } from './support/floor.js';
+import { cpuBetween, readCpu } from './support/process-cpu.js';
 
 /** Settings of one controller benchmark run. */
 export interface ControllerBenchOptions {
@@ -72,6 +75,8 @@ export interface ControllerBenchOptions {
   /** compiled: the operator bundled to plain JavaScript (as the image runs dist/); tsx: through tsx. */
   runtime: 'compiled' | 'tsx';
   cpuProf: boolean;
+  /** Also take a CPU profile of the API server over the burst's first APISERVER_PROFILE_SECONDS. */
+  apiserverProf: boolean;
   heapSnapshot: boolean;
   /** Triggers of the paced round (after the burst): this many CRs, one every 1/pacedRate s. */
   paced: number;
@@ -85,9 +90,10 @@ export interface ControllerBenchOptions {
 
 export const CONTROLLER_DEFAULTS: ControllerBenchOptions = {
   crs: 1000,
-  idleSeconds: 60,
+  idleSeconds: 300,
   runtime: 'compiled',
   cpuProf: false,
+  apiserverProf: false,
   heapSnapshot: false,
   paced: 200,
   pacedRate: 10,
@@ -136,13 +142,15 @@ export interface ControllerBenchResult {
     jobsCompletedByBenchmark: number;
     operatorCpuMs: number;
     reconciles: number;
+    /** From the first trigger sent until every burst Job was seen. */
+    burstMs: number;
+    /** CPU ms by process over burstMs, largest first. */
+    burstCpu: Array<[string, number]>;
   };
   /** Trigger-to-Job latencies when triggers arrive one at a time at a steady rate. */
   paced: { count: number; rate: number; latenciesMs: number[] };
-  /** The same burst handled by a minimal controller (bench/support/floor.ts): the machine's floor. */
-  floor: FloorResult;
-  /** The same, with ordinary Jobs: the Job controller makes a pod for each, as for Scribe's. */
-  floorRunningJobs: FloorResult;
+  /** The same burst handled by a minimal controller (bench/support/floor.ts), per variant: the machine's floors. */
+  floors: Record<FloorVariant, FloorResult>;
   /** After the soak rounds: cycles completed in all, their time, memory after a full GC, and after idling again (no forced GC). */
   soak: { cycles: number; rounds: number; ms: number; memoryAfterGc: MemoryFigures; idleAgainMemory: MemoryFigures };
   /** Operator CPU from the first create until every first sync completed. */
@@ -218,12 +226,17 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
   const work = mkdtempSync(join(tmpdir(), 'scribe-bench-controller-'));
   const artifacts: string[] = [];
   log('starting the control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler)');
-  const controlPlane = await startControlPlane({ controllers: true, log: (line) => log(`  ${line}`) });
+  const controlPlane = await startControlPlane({
+    controllers: true,
+    profiling: options.apiserverProf,
+    log: (line) => log(`  ${line}`),
+  });
   let operator: Operator | undefined;
   const informers: ResourceInformer<Cr>[] = [];
   try {
     const kc = loadKubeConfig({ kubeconfig: controlPlane.kubeconfigPath });
     await installCrds(kc);
+    await installFloorCrds(kc);
     const operatorKubeconfig = join(work, 'operator.kubeconfig');
     const caPem = readFileSync(join(controlPlane.dir, 'pki', 'apiserver.crt'));
     await operatorIdentity(kc, controlPlane.server, caPem, operatorKubeconfig);
@@ -292,13 +305,14 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
       if (options.moverSeconds > 0) setTimeout(complete, options.moverSeconds * 1000);
       else complete();
     };
-    for (const kind of ['ReplicationSource', 'ReplicationDestination'] as const) {
+    const crInformers = (['ReplicationSource', 'ReplicationDestination'] as const).map((kind) => {
       const informer = new ResourceInformer<Cr>(kc, RESOURCES[kind]);
       informer.events$.subscribe((event) => {
         if ('object' in event && event.type !== 'deleted') onCr(event.object);
       });
-      informers.push(informer);
-    }
+      return informer;
+    });
+    informers.push(...crInformers);
     const jobs = new ResourceInformer<Cr>(kc, RESOURCES.Job, { labelSelector: 'app.kubernetes.io/created-by=scribe' });
     jobs.events$.subscribe((event) => {
       if ('object' in event && event.type !== 'deleted') onJob(event.object);
@@ -484,6 +498,14 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
     phase = 'second';
     const jobsBefore = jobsCompleted;
     const triggerCpu = await operator.cpu();
+    const cpuLabels = new Map([
+      [process.pid, 'benchmark (node)'],
+      [operator.child.pid ?? -1, 'operator (node)'],
+    ]);
+    const burstCpuBefore = readCpu(cpuLabels);
+    const apiserverProfile = options.apiserverProf
+      ? startApiServerProfile(kc, join(process.cwd(), 'bench-profiles'), artifacts, log)
+      : Promise.resolve();
     const triggerStart = performance.now();
     log(`patching spec.trigger.manual on all ${crs.length} CRs (32 requests in flight)`);
     await mapLimit(crs, 32, (cr) => {
@@ -496,6 +518,11 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
       });
     });
     const sendMs = performance.now() - triggerStart;
+    await waitAll('every burst Job', () => crKeys.every((key) => jobSeenAt.has(key)), 900_000);
+    // Who used the two cores from the first trigger until the last Job appeared.
+    const burstCpu = cpuBetween(burstCpuBefore, readCpu(cpuLabels));
+    const burstMs = performance.now() - triggerStart;
+    await apiserverProfile;
     await waitAll('every second sync', () => crKeys.every((key) => syncedAt.get(key)?.token === 'second'), 900_000);
     const allCompleteMs = Math.max(...crKeys.map((key) => syncedAt.get(key)?.at as number)) - triggerStart;
     const triggerCpuMs = cpuMs(triggerCpu, await operator.cpu());
@@ -518,10 +545,13 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
       jobsCompletedByBenchmark: jobsCompleted - jobsBefore,
       operatorCpuMs: triggerCpuMs,
       reconciles: reconcilesInRound,
+      burstMs,
+      burstCpu,
     };
     log(
       `  trigger-to-Job p50 ${seconds(percentile(latenciesMs, 50))}, p95 ${seconds(percentile(latenciesMs, 95))}, p99 ${seconds(percentile(latenciesMs, 99))}; all complete after ${seconds(allCompleteMs)}`,
     );
+    log(`  CPU by process until the last burst Job (${seconds(burstMs)}): ${burstCpuLine(burstCpu)}`);
     log(
       `  operator API requests ${trigger.operatorRequests} for ${crKeys.length} cycles (${operator.results.ok - reconcilesBefore} reconciles)`,
     );
@@ -552,19 +582,16 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
     log(
       `  paced trigger-to-Job p50 ${seconds(percentile(paced.latenciesMs, 50))}, p99 ${seconds(percentile(paced.latenciesMs, 99))}`,
     );
-    // 4b. The floor: the same burst through the same API server, handled by a controller that
-    //     does nothing but POST a Job per change (the operator is idle meanwhile: it ignores them).
-    log(`the floor: a minimal controller given the same burst of ${crs.length} changes`);
-    const benchNamespaces = Array.from({ length: namespaces }, (_, n) => `bench-${n}`);
-    const floor = await measureFloor(kc, benchNamespaces, crs.length, 'suspended');
-    log(
-      `  floor trigger-to-Job p50 ${seconds(percentile(floor.latenciesMs, 50))}, p99 ${seconds(percentile(floor.latenciesMs, 99))}`,
-    );
-    log(`the floor with ordinary Jobs (a pod each, as for Scribe's Jobs)`);
-    const floorRunningJobs = await measureFloor(kc, benchNamespaces, crs.length, 'running');
-    log(
-      `  floor with ordinary Jobs trigger-to-Job p50 ${seconds(percentile(floorRunningJobs.latenciesMs, 50))}, p99 ${seconds(percentile(floorRunningJobs.latenciesMs, 99))}`,
-    );
+    // 4b. The floors: the same burst through the same API server, on copies of the CRs as they are
+    //     now, handled by a controller that does the least (the operator ignores the copies).
+    const crObjects = crInformers.flatMap((informer) => informer.list());
+    const floors = {} as Record<FloorVariant, FloorResult>;
+    for (const variant of FLOOR_VARIANTS) {
+      log(`the floor (${FLOOR_LABELS[variant]}): the same burst of ${crObjects.length} changes`);
+      floors[variant] = await measureFloor(kc, crObjects, variant);
+      const latencies = floors[variant].latenciesMs;
+      log(`  trigger-to-Job p50 ${seconds(percentile(latencies, 50))}, p99 ${seconds(percentile(latencies, 99))}`);
+    }
     const afterRoundsMemoryAfterGc = await operator.memory(true);
 
     // 5. Soak: more rounds on every CR until --soak-cycles cycles have completed in all, then the
@@ -636,8 +663,7 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
       idleOtherRequests: diffCounts(idleCountsBefore, idleCountsAfter),
       trigger,
       paced,
-      floor,
-      floorRunningJobs,
+      floors,
       soak,
       afterRoundsMemoryAfterGc,
       reconciles: operator.results,
@@ -665,6 +691,38 @@ function procRss(pid: number | undefined): number {
   const status = pid === undefined ? '' : readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
+
+/** The floors, lowest first (bench/support/floor.ts). */
+const FLOOR_VARIANTS: readonly FloorVariant[] = ['suspended', 'running', 'status-first'];
+const FLOOR_LABELS: Record<FloorVariant, string> = {
+  suspended: 'POSTs one suspended Job per change (no pod)',
+  running: "POSTs one ordinary Job per change (a pod each, as for Scribe's)",
+  'status-first': 'PATCHes the status, then POSTs one ordinary Job per change',
+};
+
+/** How long the API server is profiled for, from the burst's first trigger (the burst lasts 5–15 s here). */
+const APISERVER_PROFILE_SECONDS = 10;
+
+/** Starts the API server's profile of the burst; a failure is logged, not thrown (it is a diagnostic). */
+function startApiServerProfile(
+  kc: KubeConfig,
+  dir: string,
+  artifacts: string[],
+  log: (line: string) => void,
+): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `kube-apiserver-burst-${Date.now()}.pprof`);
+  return captureApiServerProfile(kc, APISERVER_PROFILE_SECONDS, file).then(
+    () => {
+      artifacts.push(`API server CPU profile of the burst: ${file} (go tool pprof -top ${file})`);
+    },
+    (error: unknown) => log(`  the API server profile failed: ${String(error)}`),
+  );
+}
+
+/** "name 1.234 s, …" for the processes of a CPU reading. */
+const burstCpuLine = (cpu: ReadonlyArray<[string, number]>) =>
+  cpu.map(([name, ms]) => `${name} ${seconds(ms)}`).join(', ') || 'none measured';
 
 const cpuMs = (before: NodeJS.CpuUsage, after: NodeJS.CpuUsage) =>
   (after.user - before.user + after.system - before.system) / 1000;
@@ -704,22 +762,17 @@ export function formatControllerResult(r: ControllerBenchResult): string {
         ['trigger-to-Job p95', seconds(percentile(lat, 95)), ''],
         ['trigger-to-Job p99', seconds(percentile(lat, 99)), `< 1 s: ${goal(percentile(lat, 99) < 1000)}`],
         ['trigger-to-Job max', seconds(Math.max(...lat)), ''],
-        [
-          `floor: the same burst handled by a minimal controller (one suspended Job POST per change, nothing else), p50 / p99`,
-          `${seconds(percentile(r.floor.latenciesMs, 50))} / ${seconds(percentile(r.floor.latenciesMs, 99))}`,
-          `p99 < 1 s: ${goal(percentile(r.floor.latenciesMs, 99) < 1000)}`,
-        ],
-        ['burst p99 / floor p99', `${(percentile(lat, 99) / percentile(r.floor.latenciesMs, 99)).toFixed(2)}×`, ''],
-        [
-          `floor with ordinary Jobs (the Job controller makes a pod for each, as for Scribe's), p50 / p99`,
-          `${seconds(percentile(r.floorRunningJobs.latenciesMs, 50))} / ${seconds(percentile(r.floorRunningJobs.latenciesMs, 99))}`,
-          `p99 < 1 s: ${goal(percentile(r.floorRunningJobs.latenciesMs, 99) < 1000)}`,
-        ],
-        [
-          'burst p99 / floor with ordinary Jobs p99',
-          `${(percentile(lat, 99) / percentile(r.floorRunningJobs.latenciesMs, 99)).toFixed(2)}×`,
-          '',
-        ],
+        ...FLOOR_VARIANTS.flatMap((variant) => {
+          const floor = r.floors[variant].latenciesMs;
+          return [
+            [
+              `floor: the same burst on copies of the CRs, handled by a minimal controller that ${FLOOR_LABELS[variant]}, p50 / p99`,
+              `${seconds(percentile(floor, 50))} / ${seconds(percentile(floor, 99))}`,
+              `p99 < 1 s: ${goal(percentile(floor, 99) < 1000)}`,
+            ],
+            [`burst p99 / that floor's p99`, `${(percentile(lat, 99) / percentile(floor, 99)).toFixed(2)}×`, ''],
+          ];
+        }),
         [
           `paced: ${r.paced.count} triggers at ${r.paced.rate}/s, trigger-to-Job p50 / p99`,
           `${seconds(percentile(paced, 50))} / ${seconds(percentile(paced, 99))}`,
@@ -808,6 +861,10 @@ export function formatControllerResult(r: ControllerBenchResult): string {
   );
   lines.push('');
   lines.push(
+    `CPU by process from the first trigger until the last burst Job appeared (${seconds(r.trigger.burstMs)}, two cores: ${seconds(2 * r.trigger.burstMs)} of CPU at most): ${burstCpuLine(r.trigger.burstCpu)}.`,
+  );
+  lines.push('');
+  lines.push(
     `API server time answering them (apiserver_request_duration_seconds_sum, watches left out; requests overlap, so this is not CPU): ${r.trigger.secondsByVerbResource
       .slice(0, 10)
       .map(([key, value]) => `${key} ${value.toFixed(1)} s`)
@@ -835,6 +892,7 @@ export function parseControllerArgs(args: string[]): ControllerBenchOptions {
       'idle-seconds': { type: 'string' },
       runtime: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
+      'apiserver-prof': { type: 'boolean', default: false },
       'heap-snapshot': { type: 'boolean', default: false },
       paced: { type: 'string' },
       'paced-rate': { type: 'string' },
@@ -850,6 +908,7 @@ export function parseControllerArgs(args: string[]): ControllerBenchOptions {
     idleSeconds: positiveNumber('--idle-seconds', values['idle-seconds'], CONTROLLER_DEFAULTS.idleSeconds),
     runtime,
     cpuProf: values['cpu-prof'] ?? false,
+    apiserverProf: values['apiserver-prof'] ?? false,
     heapSnapshot: values['heap-snapshot'] ?? false,
     paced: Math.round(positiveNumber('--paced', values.paced, CONTROLLER_DEFAULTS.paced)),
     pacedRate: positiveNumber('--paced-rate', values['paced-rate'], CONTROLLER_DEFAULTS.pacedRate),

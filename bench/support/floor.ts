@@ -2,27 +2,52 @@
  * The floor under the controller benchmark's burst trigger-to-Job latency on this machine: the same
  * burst through the same API server, handled by the least a controller can do.
  *
- * `count` ConfigMaps stand for the CRs. The benchmark patches each one (32 requests in flight, as
- * the trigger round patches the CRs); a minimal controller in this process watches them and, for
- * each change it sees, POSTs one Job (16 at a time, the operator's reconcile concurrency) and
- * nothing else: no status write, no Event, no machine. The latency is the same as the trigger
- * round's: patch sent → the Job's ADDED watch event arriving here.
+ * The burst's objects are copies of Scribe's CRs (spec and status as they are now) served under a
+ * bench-only API group by copies of Scribe's CRDs, so the API server validates and stores each
+ * trigger patch exactly as it does the trigger round's: the schema, its CEL rules, a status of the
+ * same size. (The first floor patched ConfigMaps; a CR patch costs the API server several times
+ * as much, and on two cores the API server is what a burst waits for.) The benchmark patches
+ * spec.trigger.manual on each copy (32 requests in flight, as the trigger round does); a minimal
+ * controller in this process watches them and, for each change it sees, does one of:
  *
- * Two floors: with `jobs: 'suspended'` the Job controller makes no pods for the Jobs, so this is
- * lower than what any real controller can reach, and a burst figure under it is out of reach on
- * this machine. With `jobs: 'running'` the Jobs are ordinary ones, as Scribe's: the Job controller
- * makes a pod for each and the scheduler tries to place it, within the same burst; this is the
- * floor for any controller that starts real work per trigger.
+ * - `suspended`: POSTs one suspended Job (no pod is made for it): lower than what any real
+ *   controller reaches, so a burst figure under it is out of reach on this machine;
+ * - `running`: POSTs one ordinary Job, as Scribe's: the Job controller makes a pod for it and the
+ *   scheduler tries to place it within the same burst;
+ * - `status-first`: PATCHes the copy's status first (a state, a start time and one more journal
+ *   entry, as Scribe's write-ahead status at a trigger does), then POSTs the ordinary Job: the
+ *   least any controller that records its decision before acting on it can do.
+ *
+ * 16 changes are handled at a time (the operator's reconcile concurrency). No machine, no Event.
+ * The latency is the trigger round's: patch sent → the Job's ADDED watch event arriving here.
  */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
 import { ResourceInformer } from '../../src/kube/informer.js';
 import { kubeRequest } from '../../src/kube/rest.js';
-import { collectionPath, objectPath, RESOURCES } from '../../src/kube/resources.js';
-import { limiter, mapLimit, sleep } from './common.js';
+import { apiVersionOf, collectionPath, objectPath, RESOURCES, type ResourceKind } from '../../src/kube/resources.js';
+import { JOURNAL_MAX_ENTRIES } from '../../src/api/common.js';
+import { applyCrds, type Crd } from '../../src/local/crds.js';
+import { limiter, mapLimit, REPO_ROOT, sleep } from './common.js';
 
 const LABEL = 'scribe-bench-floor';
+/** The API group the floor's copies of Scribe's CRDs serve; nothing of Scribe's watches it. */
+const FLOOR_GROUP = 'floor.bench.scribe.backube';
+const FLOOR_KINDS = {
+  ReplicationSource: { ...RESOURCES.ReplicationSource, group: FLOOR_GROUP },
+  ReplicationDestination: { ...RESOURCES.ReplicationDestination, group: FLOOR_GROUP },
+} satisfies Record<string, ResourceKind>;
+type CrKind = keyof typeof FLOOR_KINDS;
 
-/** What the floor round measured. */
+/** One of Scribe's CRs, as the benchmark's informers hold it. */
+export interface FloorSourceCr extends KubernetesObject {
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown> & { journal?: unknown[] };
+}
+
+/** What a floor round measured. */
 export interface FloorResult {
   count: number;
   /** Per object: patch sent → the Job's ADDED event here, ms. */
@@ -31,27 +56,78 @@ export interface FloorResult {
   sendMs: number;
 }
 
-/** Whether the floor's Jobs are suspended (no pods) or ordinary (a pod each, as Scribe's). */
-export type FloorJobs = 'suspended' | 'running';
+/** What the minimal controller does per change (see the file comment). */
+export type FloorVariant = 'suspended' | 'running' | 'status-first';
 
-/** Runs the minimal controller's burst over `count` ConfigMaps spread over `namespaces`, then deletes what it made. */
+/** Installs the copies of Scribe's CRDs under FLOOR_GROUP (same schema, same CEL rules). */
+export async function installFloorCrds(kc: KubeConfig): Promise<void> {
+  const dir = join(REPO_ROOT, 'crds');
+  const copies: Crd[] = [];
+  for (const file of (await readdir(dir)).filter((name) => name.endsWith('.yaml'))) {
+    for (const document of parseAllDocuments(await readFile(join(dir, file), 'utf8'))) {
+      const crd = document.toJS() as (Crd & { spec: { group: string; names: { plural: string } } }) | null;
+      if (!crd?.spec?.group) continue;
+      copies.push({
+        ...crd,
+        metadata: { name: `${crd.spec.names.plural}.${FLOOR_GROUP}` },
+        spec: { ...crd.spec, group: FLOOR_GROUP },
+      } as Crd);
+    }
+  }
+  await applyCrds(kc, copies);
+}
+
+/** Copies `crs` under FLOOR_GROUP, runs the minimal controller's burst over them, then deletes what it made. */
 export async function measureFloor(
   kc: KubeConfig,
-  namespaces: string[],
-  count: number,
-  jobs: FloorJobs,
+  crs: readonly FloorSourceCr[],
+  variant: FloorVariant,
 ): Promise<FloorResult> {
-  const names = Array.from({ length: count }, (_, i) => ({
-    namespace: namespaces[i % namespaces.length] ?? '',
-    name: `floor-${jobs}-${i}`,
+  const copies = crs.map((cr, i) => ({
+    kind: cr.kind as CrKind,
+    namespace: cr.metadata?.namespace ?? '',
+    name: `floor-${variant}-${i}`,
+    source: cr,
   }));
-  await mapLimit(names, 32, ({ namespace, name }) =>
-    kubeRequest(kc, {
-      method: 'POST',
-      path: collectionPath(RESOURCES.ConfigMap, namespace),
-      body: { metadata: { name, labels: { [LABEL]: 'true' } }, data: { trigger: 'initial' } },
-    }),
-  );
+  const namespaces = new Set(copies.map((copy) => copy.namespace));
+  try {
+    await mapLimit(copies, 32, async ({ kind, namespace, name, source }) => {
+      const resource = FLOOR_KINDS[kind];
+      await kubeRequest(kc, {
+        method: 'POST',
+        path: collectionPath(resource, namespace),
+        body: {
+          apiVersion: apiVersionOf(resource),
+          kind,
+          metadata: { name, labels: { [LABEL]: 'true' } },
+          spec: { ...source.spec, trigger: { manual: 'floor-initial' } },
+        },
+      });
+      if (source.status)
+        await kubeRequest(kc, {
+          method: 'PATCH',
+          path: objectPath(resource, namespace, name, 'status'),
+          patchType: 'merge',
+          body: { status: source.status },
+        });
+    });
+    return await burst(kc, copies, variant);
+  } finally {
+    for (const namespace of namespaces)
+      for (const resource of [RESOURCES.Job, ...Object.values(FLOOR_KINDS)])
+        await kubeRequest(kc, {
+          method: 'DELETE',
+          path: collectionPath(resource, namespace),
+          query: { labelSelector: LABEL, propagationPolicy: 'Background' },
+        });
+  }
+}
+
+async function burst(
+  kc: KubeConfig,
+  copies: ReadonlyArray<{ kind: CrKind; namespace: string; name: string }>,
+  variant: FloorVariant,
+): Promise<FloorResult> {
   const sentAt = new Map<string, number>();
   const jobAt = new Map<string, number>();
   const jobInformer = new ResourceInformer<KubernetesObject>(kc, RESOURCES.Job, { labelSelector: LABEL });
@@ -61,62 +137,78 @@ export async function measureFloor(
       if (!jobAt.has(key)) jobAt.set(key, performance.now());
     }
   });
-  // The minimal controller: one Job per changed ConfigMap, 16 POSTs at a time.
-  const createJob = limiter(16);
-  const configMaps = new ResourceInformer<KubernetesObject & { data?: Record<string, string> }>(
-    kc,
-    RESOURCES.ConfigMap,
-    { labelSelector: LABEL },
-  );
+  // The minimal controller: for each copy whose trigger changed, its variant's requests, 16 at a time.
+  const handle = limiter(16);
   const handled = new Set<string>();
-  configMaps.events$.subscribe((event) => {
-    if (!('object' in event) || event.object.data?.trigger !== 'go') return;
-    const key = `${event.object.metadata?.namespace}/${event.object.metadata?.name}`;
-    if (handled.has(key)) return;
-    handled.add(key);
-    const [namespace, name] = key.split('/') as [string, string];
-    createJob(() =>
-      kubeRequest(kc, { method: 'POST', path: collectionPath(RESOURCES.Job, namespace), body: floorJob(name, jobs) }),
-    );
+  const informers = Object.values(FLOOR_KINDS).map((resource) => {
+    const informer = new ResourceInformer<FloorSourceCr>(kc, resource, { labelSelector: LABEL });
+    informer.events$.subscribe((event) => {
+      if (!('object' in event) || event.type === 'deleted') return;
+      const cr = event.object;
+      if ((cr.spec?.trigger as { manual?: string } | undefined)?.manual !== 'floor-go') return;
+      const key = `${cr.metadata?.namespace}/${cr.metadata?.name}`;
+      if (handled.has(key)) return;
+      handled.add(key);
+      handle(() => react(kc, resource, cr, variant));
+    });
+    return informer;
   });
   try {
-    await Promise.all([jobInformer.start(), configMaps.start()]);
+    await Promise.all([jobInformer.start(), ...informers.map((informer) => informer.start())]);
     const start = performance.now();
-    await mapLimit(names, 32, ({ namespace, name }) => {
+    await mapLimit(copies, 32, ({ kind, namespace, name }) => {
       sentAt.set(`${namespace}/${name}`, performance.now());
       return kubeRequest(kc, {
         method: 'PATCH',
-        path: objectPath(RESOURCES.ConfigMap, namespace, name),
+        path: objectPath(FLOOR_KINDS[kind], namespace, name),
         patchType: 'merge',
-        body: { data: { trigger: 'go' } },
+        body: { spec: { trigger: { manual: 'floor-go' } } },
       });
     });
     const sendMs = performance.now() - start;
     const deadline = performance.now() + 300_000;
-    while (jobAt.size < count) {
-      if (performance.now() > deadline) throw new Error(`floor round: ${jobAt.size} of ${count} Jobs seen after 300 s`);
+    while (jobAt.size < copies.length) {
+      if (performance.now() > deadline)
+        throw new Error(`floor round: ${jobAt.size} of ${copies.length} Jobs seen after 300 s`);
       await sleep(20);
     }
     const latenciesMs = [...sentAt].map(([key, at]) => (jobAt.get(key) as number) - at);
-    return { count, latenciesMs, sendMs };
+    return { count: copies.length, latenciesMs, sendMs };
   } finally {
-    await Promise.all([jobInformer.stop(), configMaps.stop()]);
-    for (const namespace of new Set(namespaces))
-      for (const resource of [RESOURCES.Job, RESOURCES.ConfigMap])
-        await kubeRequest(kc, {
-          method: 'DELETE',
-          path: collectionPath(resource, namespace),
-          query: { labelSelector: LABEL, propagationPolicy: 'Background' },
-        });
+    await Promise.all([jobInformer.stop(), ...informers.map((informer) => informer.stop())]);
   }
 }
 
-/** A Job as small as the API server accepts; suspended, no pod is made for it. */
-function floorJob(name: string, jobs: FloorJobs): object {
+/** The minimal controller's answer to one change. */
+async function react(kc: KubeConfig, resource: ResourceKind, cr: FloorSourceCr, variant: FloorVariant) {
+  const namespace = cr.metadata?.namespace ?? '';
+  const name = cr.metadata?.name ?? '';
+  if (variant === 'status-first') {
+    const now = new Date().toISOString();
+    const journal = [...(cr.status?.journal ?? []), { time: now, event: 'observe', from: 'idle', to: 'moving' }];
+    await kubeRequest(kc, {
+      method: 'PATCH',
+      path: objectPath(resource, namespace, name, 'status'),
+      patchType: 'merge',
+      body: {
+        metadata: { resourceVersion: cr.metadata?.resourceVersion },
+        status: { state: 'moving', lastSyncStartTime: now, journal: journal.slice(-JOURNAL_MAX_ENTRIES) },
+      },
+    });
+  }
+  await kubeRequest(kc, {
+    method: 'POST',
+    path: collectionPath(RESOURCES.Job, namespace),
+    body: floorJob(name, variant),
+  });
+}
+
+/** A Job as small as the API server accepts; suspended ones get no pod. */
+function floorJob(name: string, variant: FloorVariant): object {
   return {
     metadata: { name, labels: { [LABEL]: 'true' } },
     spec: {
-      suspend: jobs === 'suspended',
+      suspend: variant === 'suspended',
       backoffLimit: 0,
       template: {
         spec: {

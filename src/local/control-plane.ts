@@ -21,6 +21,8 @@ export interface ControlPlaneOptions {
   controllers?: boolean;
   /** Progress lines go here. */
   log?: (line: string) => void;
+  /** Serve the API server's Go profiles at /debug/pprof (benchmarks profile it); off otherwise. */
+  profiling?: boolean;
 }
 
 /** A running control plane. */
@@ -114,7 +116,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       '--allow-privileged=true',
       // The local node agent serves container logs on the Node's InternalIP (127.0.0.1).
       '--kubelet-preferred-address-types=InternalIP,Hostname',
-      '--profiling=false',
+      `--profiling=${options.profiling === true}`,
       '--v=1',
     ]);
 

@@ -34,7 +34,8 @@ const PROMETHEUS_CRD_FILES = [
   'monitoring.coreos.com_prometheuses.yaml',
 ];
 
-interface Crd {
+/** The parts of a CRD read here. */
+export interface Crd {
   metadata: { name: string };
   status?: { conditions?: Array<{ type: string; status: string }> };
 }
@@ -57,22 +58,30 @@ export async function prometheusCrdFiles(): Promise<string[]> {
   return PROMETHEUS_CRD_FILES.map((f) => join(dir, f));
 }
 
-/** Applies (server-side) every CRD and waits until each one is Established. */
+/** Applies (server-side) every CRD of `files` and waits until each one is Established. */
 export async function installCrds(kc: KubeConfig, files?: string[]): Promise<string[]> {
-  const names: string[] = [];
+  const crds: Crd[] = [];
   for (const file of files ?? (await crdFiles())) {
     for (const document of parseAllDocuments(await readFile(file, 'utf8'))) {
       const crd = document.toJS() as Crd | null;
-      if (!crd?.metadata?.name) continue;
-      await kubeRequest(kc, {
-        method: 'PATCH',
-        path: objectPath(RESOURCES.CustomResourceDefinition, undefined, crd.metadata.name),
-        query: { fieldManager: 'scribe-install', force: true },
-        patchType: 'apply',
-        body: JSON.stringify(crd),
-      });
-      names.push(crd.metadata.name);
+      if (crd?.metadata?.name) crds.push(crd);
     }
+  }
+  return applyCrds(kc, crds);
+}
+
+/** Applies (server-side) the given CRD objects and waits until each one is Established. */
+export async function applyCrds(kc: KubeConfig, crds: readonly Crd[]): Promise<string[]> {
+  const names: string[] = [];
+  for (const crd of crds) {
+    await kubeRequest(kc, {
+      method: 'PATCH',
+      path: objectPath(RESOURCES.CustomResourceDefinition, undefined, crd.metadata.name),
+      query: { fieldManager: 'scribe-install', force: true },
+      patchType: 'apply',
+      body: JSON.stringify(crd),
+    });
+    names.push(crd.metadata.name);
   }
   for (const name of names) {
     await waitFor(`CRD ${name} Established`, async () => {
