@@ -105,6 +105,8 @@ export class Controller {
     const streams = [...this.informers.values()].map((informer) => informer.events$);
     this.subscription = merge(...streams).subscribe((event) => this.onEvent(event));
     this.subscription.add(this.pods.events$.subscribe((event) => this.volumeUsers.apply(event)));
+    // Events wait while triggered CRs wait for their mover Jobs (EventRecorder.hold).
+    this.subscription.add(this.queue.urgentBusy$.subscribe((busy) => this.events.hold(busy)));
     await Promise.all([...this.informers.values(), this.pods].map((informer) => informer.start()));
     this.cachesSynced = true;
     for (const kind of CR_KINDS) {

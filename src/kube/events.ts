@@ -58,6 +58,8 @@ export class EventRecorder {
   private readonly series = new Map<string, { name: string; namespace: string; count: number }>();
   private readonly pending: PendingEvent[] = [];
   private inFlight = 0;
+  /** While true no Event is sent; they wait in `pending` (see hold). */
+  private held = false;
   private readonly sentWaiters: Array<() => void> = [];
 
   constructor(
@@ -91,6 +93,22 @@ export class EventRecorder {
     this.pump();
   }
 
+  /**
+   * Holds queued Events back (true) or lets them go (false). The controller holds them while
+   * triggered CRs wait for their mover Jobs: on a busy API server each Event sent then is a
+   * request in front of those Jobs, and an Event loses nothing by arriving a few seconds later
+   * (it keeps the time it happened). Posting goes on meanwhile, within MAX_PENDING_EVENTS.
+   */
+  hold(held: boolean): void {
+    this.held = held;
+    if (!held) this.pump();
+  }
+
+  /** Events queued and not yet being sent. */
+  get waiting(): number {
+    return this.pending.length;
+  }
+
   /** Resolves once every queued Event has been sent or has failed. */
   whenSent(): Promise<void> {
     if (this.inFlight === 0 && this.pending.length === 0) return Promise.resolve();
@@ -98,7 +116,7 @@ export class EventRecorder {
   }
 
   private pump(): void {
-    while (this.inFlight < EVENT_CONCURRENCY && this.pending.length > 0) {
+    while (!this.held && this.inFlight < EVENT_CONCURRENCY && this.pending.length > 0) {
       const { regarding, event, at, onError } = this.pending.shift() as PendingEvent;
       this.inFlight++;
       void this.record(regarding, event, at).then((error) => {

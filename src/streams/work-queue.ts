@@ -8,7 +8,7 @@
  * controller puts a CR there when a user changed its spec (a new trigger, say), so that a burst
  * of cycles finishing elsewhere does not stand between a trigger and its mover Job.
  */
-import { Observable, Subject } from 'rxjs';
+import { BehaviorSubject, distinctUntilChanged, Observable, Subject } from 'rxjs';
 
 /** The outcome of one run of the handler for a key. */
 export interface RunResult<K> {
@@ -33,10 +33,18 @@ export class KeyedWorkQueue<K extends string> {
   private readonly waitingLane = new Map<K, 'normal' | 'urgent'>();
   /** Keys to run in the urgent lane when their current run ends. */
   private readonly dirtyUrgent = new Set<K>();
+  /** Keys running now that were taken from the urgent lane. */
+  private readonly runningUrgent = new Set<K>();
+  private readonly urgentSubject = new BehaviorSubject(false);
   private readonly resultsSubject = new Subject<RunResult<K>>();
   private readonly idleWaiters: Array<() => void> = [];
   private stopped = false;
   readonly results$: Observable<RunResult<K>> = this.resultsSubject.asObservable();
+  /**
+   * true while an urgent key waits or runs, false once none does: whoever shares the API server
+   * with the handler (the Event recorder) can hold back until the urgent work is through.
+   */
+  readonly urgentBusy$: Observable<boolean> = this.urgentSubject.pipe(distinctUntilChanged());
 
   constructor(
     private readonly handler: (key: K) => Promise<void>,
@@ -80,6 +88,7 @@ export class KeyedWorkQueue<K extends string> {
     this.dirtyUrgent.clear();
     await this.whenIdle();
     this.resultsSubject.complete();
+    this.urgentSubject.complete();
   }
 
   private enqueue(key: K, urgent: boolean): void {
@@ -102,10 +111,12 @@ export class KeyedWorkQueue<K extends string> {
     while (this.running.size < limit) {
       const key = this.next();
       if (key === undefined) break;
+      if (this.waitingLane.get(key) === 'urgent') this.runningUrgent.add(key);
       this.waitingLane.delete(key);
       this.running.add(key);
       void this.run(key);
     }
+    this.urgentSubject.next(this.urgent.length > 0 || this.runningUrgent.size > 0);
     if (this.size === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
   }
 
@@ -118,6 +129,7 @@ export class KeyedWorkQueue<K extends string> {
       error = e;
     }
     this.running.delete(key);
+    this.runningUrgent.delete(key);
     this.resultsSubject.next({ key, durationMs: performance.now() - started, error });
     const urgent = this.dirtyUrgent.delete(key);
     if (this.dirty.delete(key) && !this.stopped) this.enqueue(key, urgent);

@@ -109,4 +109,24 @@ describe('status patches and events', () => {
     });
     expect(events.items.map((e) => e.note).sort()).toEqual(Array.from({ length: 9 }, (_, i) => `event ${i}`));
   });
+
+  it('holds queued Events back while asked to, then sends them with the time they happened', async () => {
+    const kc = testKubeConfig();
+    const namespace = await testNamespace(kc, 'held');
+    const created = await createIn(kc, namespace, source);
+    const happened = new Date('2026-01-02T03:04:05.678Z');
+    const recorder = new EventRecorder(kc, 'test', () => happened);
+    recorder.hold(true);
+    recorder.post(created, { type: 'Normal', reason: 'Held', message: 'held back' }, () => {});
+    // post() starts a send synchronously when it may; held, the Event stays queued.
+    expect(recorder.waiting).toBe(1);
+    recorder.hold(false);
+    expect(recorder.waiting).toBe(0);
+    await recorder.whenSent();
+    const events = await kubeRequest<{ items: Array<{ note?: string; eventTime?: string }> }>(kc, {
+      method: 'GET',
+      path: collectionPath(RESOURCES.Event, namespace),
+    });
+    expect(events.items.map((e) => [e.note, e.eventTime])).toEqual([['held back', '2026-01-02T03:04:05.678000Z']]);
+  });
 });

@@ -107,4 +107,27 @@ describe('KeyedWorkQueue', () => {
     await queue.whenIdle();
     expect(runs).toEqual(['a', 'a', 'b']);
   });
+
+  it('reports urgent work from the first urgent key waiting until the last one ran', async () => {
+    const busy: boolean[] = [];
+    const release = gate();
+    const queue = new KeyedWorkQueue<string>(
+      async (key) => {
+        if (key === 'n1') await release.opened;
+      },
+      { concurrency: 1 },
+    );
+    queue.urgentBusy$.subscribe((value) => busy.push(value));
+    queue.add('n1'); // a normal key holds the only worker
+    queue.add('u1', { urgent: true });
+    queue.add('u2', { urgent: true });
+    expect(busy).toEqual([false, true]);
+    release.open();
+    await queue.whenIdle();
+    // Busy through u1 and u2 (running counts too), idle after u2: one change each way.
+    expect(busy).toEqual([false, true, false]);
+    queue.add('n2'); // normal work alone is not urgent
+    await queue.whenIdle();
+    expect(busy).toEqual([false, true, false]);
+  });
 });
