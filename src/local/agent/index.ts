@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Subscription } from 'rxjs';
 import { ResourceInformer } from '../../kube/informer.js';
+import { moverBundles } from './bundles.js';
 import { DEFAULT_NODE_NAME, NODE_KIND } from './kinds.js';
 import { startLogsServer, type LogsServer } from './logs-server.js';
 import { NodeHeartbeat } from './node.js';
@@ -28,6 +29,11 @@ export interface NodeAgentOptions {
   dataDir: string;
   /** The repository root, bound read-only at /scribe in every container. */
   repoRoot: string;
+  /**
+   * Whether containers get the mover bundles built from the checkout (bundles.ts), as the
+   * image's containers have its dist/movers; default true. false: movers run through tsx.
+   */
+  moverBundles?: boolean;
   nodeName?: string;
   log?: (line: string) => void;
 }
@@ -58,7 +64,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     }
   };
   try {
-    const pods = new PodController({ kc, nodeName, hostIP: '127.0.0.1', repoRoot, bwrap, dataDir, log });
+    const bundlesDir = options.moverBundles === false ? undefined : await moverBundles(repoRoot);
+    const pods = new PodController({ kc, nodeName, hostIP: '127.0.0.1', repoRoot, bundlesDir, bwrap, dataDir, log });
     const logs: LogsServer = await startLogsServer({
       certDir: join(dataDir, 'pki'),
       locate: (namespace, pod, container, previous) => pods.logFile(namespace, pod, container, previous),

@@ -22,6 +22,8 @@ export interface PodWorkerContext {
   nodeName: string;
   hostIP: string;
   repoRoot: string;
+  /** The mover bundles bound into every container (bundles.ts); absent: movers run through tsx. */
+  bundlesDir?: string;
   bwrap: string;
   log: (line: string) => void;
 }
@@ -292,6 +294,7 @@ export class PodWorker {
       workingDir: record.spec.workingDir,
       hostname: podHostname(this.pod),
       repoRoot: this.context.repoRoot,
+      bundlesDir: this.context.bundlesDir,
       mounts: [
         ...(prepared.mounts.get(record.spec.name) ?? []),
         { source: terminationFile, target: terminationPath, readOnly: false },

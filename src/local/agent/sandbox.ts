@@ -14,6 +14,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, openSync, closeSync, readlinkSync, realpathSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
+import { BUNDLES_IN_CONTAINER } from './bundles.js';
 
 /** One bind mount into the sandbox. */
 export interface SandboxMount {
@@ -30,6 +31,8 @@ export interface SandboxSpec {
   workingDir?: string;
   hostname: string;
   repoRoot: string;
+  /** Bound read-only at BUNDLES_IN_CONTAINER and named in SCRIBE_BUNDLES, for bin/scribe. */
+  bundlesDir?: string;
   mounts: SandboxMount[];
   logFile: string;
 }
@@ -56,7 +59,7 @@ export function findBwrap(): string {
 }
 
 /** The read-only host view every sandbox starts from. */
-function rootFilesystemArgs(repoRoot: string): string[] {
+function rootFilesystemArgs(repoRoot: string, bundlesDir: string | undefined): string[] {
   const args = ['--ro-bind', '/usr', '/usr', '--ro-bind', '/etc', '/etc'];
   for (const path of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
     let stat;
@@ -73,6 +76,7 @@ function rootFilesystemArgs(repoRoot: string): string[] {
   if (!nodeDir.startsWith('/usr/')) args.push('--ro-bind', nodeDir, nodeDir);
   args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--tmpfs', '/root');
   args.push('--ro-bind', repoRoot, '/scribe');
+  if (bundlesDir) args.push('--ro-bind', bundlesDir, BUNDLES_IN_CONTAINER);
   return args;
 }
 
@@ -86,7 +90,7 @@ export function bwrapArgs(spec: SandboxSpec): string[] {
     '--unshare-ipc',
     '--hostname',
     spec.hostname,
-    ...rootFilesystemArgs(spec.repoRoot),
+    ...rootFilesystemArgs(spec.repoRoot, spec.bundlesDir),
   ];
   // Parents before children, so a mount at /data/sub lands inside the one at /data.
   const mounts = [...spec.mounts].sort((a, b) => a.target.split('/').length - b.target.split('/').length);
@@ -105,7 +109,8 @@ export function bwrapArgs(spec: SandboxSpec): string[] {
 export function startSandbox(spec: SandboxSpec): SandboxProcess {
   const logFd = openSync(spec.logFile, 'a');
   const child = spawn(spec.bwrap, bwrapArgs(spec), {
-    env: spec.env,
+    // The image's app dir holds its bundles; here they are beside it, and bin/scribe is told where.
+    env: spec.bundlesDir ? { SCRIBE_BUNDLES: BUNDLES_IN_CONTAINER, ...spec.env } : spec.env,
     // The log file descriptor goes straight to the process: output survives the agent.
     stdio: ['ignore', logFd, logFd, 'pipe'],
   });

@@ -173,6 +173,21 @@ describe('local node agent', () => {
     expect(await kubeRequest<string>(kc, { method: 'GET', path, query: { tailLines: 1 }, text: true })).toBe('three\n');
   });
 
+  it('gives containers the mover bundles built from the checkout, and bin/scribe runs them', async () => {
+    const ns = await testNamespace(kc, 'agent-bundles');
+    // bash -x shows the exec bin/scribe chose; the mover then stops at its missing settings.
+    const command =
+      'ls "$SCRIBE_BUNDLES/movers/rsync"; bash -x /scribe/bin/scribe mover rsync-source 2>&1 | grep "exec node"';
+    await create(RESOURCES.Pod, ns, pod('bundles', command));
+    await until(RESOURCES.Pod, ns, 'bundles', (o) => ['Succeeded', 'Failed'].includes(String(o.status?.phase)));
+    const log = await kubeRequest<string>(kc, {
+      method: 'GET',
+      path: `${objectPath(RESOURCES.Pod, ns, 'bundles')}/log`,
+      text: true,
+    });
+    expect(log).toBe('destination.mjs\nsession.mjs\nsource.mjs\n+ exec node /scribe-bundles/movers/rsync/source.mjs\n');
+  });
+
   it('keeps a pod Pending with CreateContainerConfigError until its Secret exists', async () => {
     const ns = await testNamespace(kc, 'agent-secret');
     await create(RESOURCES.Pod, ns, {
