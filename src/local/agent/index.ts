@@ -29,11 +29,6 @@ export interface NodeAgentOptions {
   dataDir: string;
   /** The repository root, bound read-only at /scribe in every container. */
   repoRoot: string;
-  /**
-   * Whether containers get the mover bundles built from the checkout (bundles.ts), as the
-   * image's containers have its dist/movers; default true. false: movers run through tsx.
-   */
-  moverBundles?: boolean;
   nodeName?: string;
   log?: (line: string) => void;
 }
@@ -64,7 +59,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     }
   };
   try {
-    const bundlesDir = options.moverBundles === false ? undefined : await moverBundles(repoRoot);
+    // Containers get the mover bundles built from the checkout, as the image's have its dist/movers.
+    const bundlesDir = await moverBundles(repoRoot);
     const pods = new PodController({ kc, nodeName, hostIP: '127.0.0.1', repoRoot, bundlesDir, bwrap, dataDir, log });
     const logs: LogsServer = await startLogsServer({
       certDir: join(dataDir, 'pki'),
