@@ -14,6 +14,7 @@ import { chromium, type Browser } from 'playwright-core';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ScribeCr } from '../../machines/api.js';
 import { STATES, WORKING_STATES } from '../../machines/context.js';
+import { rsyncDestinationName } from '../../machines/naming.js';
 import type { ReplicationDestination, ReplicationSource } from '../../src/api/index.js';
 import { kubeRequest } from '../../src/kube/rest.js';
 import { operatorPorts } from '../../src/local/runtime.js';
@@ -118,6 +119,11 @@ describe('the /debug page in a headless browser', () => {
 
       // A new manual value starts a sync: the page follows without a reload. Meanwhile the CR
       // is read until it is caught in a working state, for the standalone documents below.
+      // The page polls every 2 s and a sync here can finish in less, so the sync is held in
+      // its working state: the destination's Service selects no pod (the source retries its
+      // connection) until both have seen it, then selects the destination again.
+      const service = rsyncDestinationName('dest');
+      await patch(kc, 'Service', ns, service, { spec: { selector: { 'scribe-e2e-hold': 'held' } } });
       await patch(kc, 'ReplicationSource', ns, 'src', { spec: { trigger: { manual: 'two' } } });
       const seen = new Set<string>();
       let working: ScribeCr | undefined;
@@ -142,6 +148,7 @@ describe('the /debug page in a headless browser', () => {
           { timeoutMs: 60_000, intervalMs: 100 },
         ),
       ]);
+      await patch(kc, 'Service', ns, service, { spec: { selector: { 'scribe-e2e-hold': null } } });
       await waitForObject('second sync', readSource, (rs) => rs.status?.lastManualSync === 'two');
       await waitFor('the page back to idle', async () => (await current()) === 'idle', { timeoutMs: 30_000 });
       const artifacts = join(repoRoot(), 'test-artifacts');
