@@ -3,7 +3,8 @@
  * - a fresh mount namespace whose root is a tmpfs holding the host's /usr and /etc read-only,
  *   the host's /bin, /sbin, /lib* (symlinks recreated, directories bound read-only), the
  *   directory of the node binary (read-only), the repository at /scribe (read-only: the mover
- *   image's app dir), a private /proc, /dev and /tmp, and /root as an empty tmpfs;
+ *   image's app dir), the mover bundles at /scribe-bundles (read-only, see bundles.ts), a private
+ *   /proc, /dev and /tmp, and /root as an empty tmpfs;
  * - every volume at its mountPath (read-only ones with --ro-bind);
  * - its own PID namespace with the command as PID 1 (--as-pid-1), as in a container: SIGTERM
  *   reaches it only if it handles it, and when it exits every process it left is killed;
