@@ -111,31 +111,37 @@ function destinationChecks(mover: string, options: Record<string, unknown>, fact
 }
 
 /**
- * rsync: whoever has an address connects, the other side listens. A destination that connects
- * (pull) must be given the keys the listening source generated: generated keys of its own could
- * never be accepted by that source. A listening side has no use for an address, and ports and
- * addresses must be usable as given.
+ * rsync (decision 16): the kind fixes the data direction. A source only sends, so it connects to
+ * the destination's address; a destination only receives, so it listens and takes no address.
+ * Either reverse topology would write into a volume that should only be read, so both are
+ * refused here as the CRD's CEL rules refuse them at `kubectl apply`.
  */
 function rsyncChecks(kind: ScribeCr['kind'], options: Record<string, unknown>): FieldError[] {
   const errors: FieldError[] = [];
   const address = options.address;
+  if (kind === 'ReplicationSource' && typeof address !== 'string') {
+    errors.push({
+      field: 'spec.rsync.address',
+      message: "required: a ReplicationSource only sends, to its ReplicationDestination's status.rsync.address",
+    });
+  }
+  if (kind === 'ReplicationDestination' && address !== undefined) {
+    errors.push({
+      field: 'spec.rsync.address',
+      message: 'not allowed: a ReplicationDestination only receives; it listens for its source and never connects out',
+    });
+  }
   if (typeof address === 'string') {
     const host = address.trim();
     if (!(HOSTNAME.test(host) || IPV4.test(host) || (host.includes(':') && IPV6.test(host)))) {
       errors.push({ field: 'spec.rsync.address', message: `"${address}" is not a host name or an IP address` });
     }
-    if (kind === 'ReplicationDestination' && options.sshKeys === undefined) {
-      errors.push({
-        field: 'spec.rsync.sshKeys',
-        message:
-          "required when spec.rsync.address is set: a destination that connects to its source must use the Secret named in the source's status.rsync.sshKeys",
-      });
-    }
   }
-  if (options.serviceType === 'LoadBalancer' && typeof address === 'string') {
+  // serviceType defaults to ClusterIP in the schema, so only a LoadBalancer asked of a source is wrong.
+  if (kind === 'ReplicationSource' && options.serviceType === 'LoadBalancer') {
     errors.push({
       field: 'spec.rsync.serviceType',
-      message: 'a side with spec.rsync.address connects out and exposes no Service; remove serviceType or address',
+      message: 'a ReplicationSource connects out and exposes no Service; set serviceType on the ReplicationDestination',
     });
   }
   return errors;

@@ -86,6 +86,22 @@ export function destinationCapacityRule(mover: string) {
   };
 }
 
+/**
+ * Decision 16: data direction comes from the kind. A source only sends, so it connects to its
+ * destination's address; a destination only receives, so it listens and has no address. The
+ * reverse topologies (a listening source, a pulling destination) are refused, not guessed at.
+ */
+export const SOURCE_RSYNC_CONNECTS = {
+  rule: 'has(self.address)',
+  message:
+    "spec.rsync.address is required: a ReplicationSource only sends, to its ReplicationDestination's status.rsync.address",
+};
+export const DESTINATION_RSYNC_LISTENS = {
+  rule: '!has(self.address)',
+  message:
+    'spec.rsync.address is not allowed: a ReplicationDestination only receives; it listens for its source and never connects out',
+};
+
 /** rsync connection options shared by both sides (seed: address, port, sshUser, path, sshKeys). */
 export const RsyncConnectionOptions = {
   sshKeys: Type.Optional(ObjectName({ description: 'Secret holding the SSH keys; generated when absent.' })),

@@ -12,6 +12,7 @@ import {
   RsyncConnectionOptions,
   Trigger,
   destinationCapacityRule,
+  DESTINATION_RSYNC_LISTENS,
 } from './common.js';
 import { cel, StringEnum, Timestamp } from './schema-helpers.js';
 
@@ -20,7 +21,10 @@ export const ReplicationDestinationSpec = Type.Object(
     trigger: Type.Optional(Trigger),
     paused: Type.Optional(Type.Boolean({ description: 'When true no new synchronization starts.' })),
     rsync: Type.Optional(
-      Type.Object({ ...DestinationVolumeOptions, ...RsyncConnectionOptions }, cel(destinationCapacityRule('rsync'))),
+      Type.Object(
+        { ...DestinationVolumeOptions, ...RsyncConnectionOptions },
+        cel(destinationCapacityRule('rsync'), DESTINATION_RSYNC_LISTENS),
+      ),
     ),
     rclone: Type.Optional(
       Type.Object({ ...DestinationVolumeOptions, ...RcloneOptions }, cel(destinationCapacityRule('rclone'))),

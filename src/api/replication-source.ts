@@ -9,6 +9,7 @@ import {
   RcloneOptions,
   ResticCacheOptions,
   RsyncConnectionOptions,
+  SOURCE_RSYNC_CONNECTS,
   SourceVolumeOptions,
   Trigger,
 } from './common.js';
@@ -39,7 +40,9 @@ export const ReplicationSourceSpec = Type.Object(
     sourcePVC: Type.Optional(ObjectName({ description: 'The PVC to replicate, in the same namespace.' })),
     trigger: Type.Optional(Trigger),
     paused: Type.Optional(Type.Boolean({ description: 'When true no new synchronization starts.' })),
-    rsync: Type.Optional(Type.Object({ ...SourceVolumeOptions, ...RsyncConnectionOptions })),
+    rsync: Type.Optional(
+      Type.Object({ ...SourceVolumeOptions, ...RsyncConnectionOptions }, cel(SOURCE_RSYNC_CONNECTS)),
+    ),
     rclone: Type.Optional(Type.Object({ ...SourceVolumeOptions, ...RcloneOptions })),
     restic: Type.Optional(
       Type.Object({

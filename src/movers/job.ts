@@ -4,7 +4,8 @@
  * no Kubernetes-level retries (the machine retries with backoff), a read-only root filesystem,
  * and the mover's summary in the container's termination message.
  */
-import type { KubeObject } from '../../machines/mover.js';
+import type { ScribeCr } from '../../machines/api.js';
+import type { KubeObject, MoverCycle } from '../../machines/mover.js';
 import type { MoverPlacement } from '../../machines/placement.js';
 import { ATTEMPT_LABEL, objectLabels } from '../../machines/naming.js';
 
@@ -31,17 +32,27 @@ export interface MoverVolume {
     | { emptyDir: Record<string, never> };
 }
 
+/** Where every mover finds the volume it reads (source) or writes (destination). */
+export const DATA_DIR = '/data';
+
 /** What differs between movers' Jobs. */
 export interface MoverJobSpec {
   name: string;
   entrypoint: string;
   cycleId: string;
   attempt: number;
+  /**
+   * The PVC the mover copies from (a source's) or into (a destination's), mounted at DATA_DIR.
+   * Decision 16: a source's is mounted read-only, in the pod and on the claim, so no mover bug can
+   * write a volume that Scribe should only read.
+   */
+  data: { claimName: string; side: 'source' | 'destination' };
   env: Array<{ name: string; value?: string; valueFrom?: unknown }>;
   /** Secrets whose keys all become environment variables (restic's repository Secret). */
   envFromSecrets?: string[];
   /** A stable host name (restic tells stale locks by host name and PID). */
   hostname?: string;
+  /** Volumes besides the data volume (keys, caches, scratch space). */
   volumes: MoverVolume[];
   /** Linux capabilities the mover needs beyond none (rsync: chown and friends). */
   capabilities?: string[];
@@ -69,8 +80,25 @@ export function nodeAffinity(node: string): object {
   };
 }
 
+/** The data volume of a CR's cycle: the side comes from the kind (decision 16). */
+export function cycleData(cr: ScribeCr, cycle: MoverCycle): MoverJobSpec['data'] {
+  return { claimName: cycle.volume, side: cr.kind === 'ReplicationSource' ? 'source' : 'destination' };
+}
+
+/** The data volume of a mover pod: read-only for a source (decision 16). */
+export function dataVolume(data: MoverJobSpec['data']): MoverVolume {
+  const readOnly = data.side === 'source';
+  return {
+    name: 'data',
+    mountPath: DATA_DIR,
+    readOnly,
+    source: { persistentVolumeClaim: { claimName: data.claimName, ...(readOnly ? { readOnly } : {}) } },
+  };
+}
+
 /** Builds the Job of one mover attempt. */
 export function moverJob(spec: MoverJobSpec): KubeObject {
+  const volumes = [dataVolume(spec.data), ...spec.volumes];
   const labels = { ...objectLabels({ cycleId: spec.cycleId }), [ATTEMPT_LABEL]: String(spec.attempt) };
   return {
     apiVersion: 'batch/v1',
@@ -103,7 +131,7 @@ export function moverJob(spec: MoverJobSpec): KubeObject {
                 : {}),
               volumeMounts: [
                 { name: 'tmp', mountPath: '/tmp' },
-                ...spec.volumes.map((v) => ({ name: v.name, mountPath: v.mountPath, readOnly: v.readOnly ?? false })),
+                ...volumes.map((v) => ({ name: v.name, mountPath: v.mountPath, readOnly: v.readOnly ?? false })),
               ],
               terminationMessagePath: '/dev/termination-log',
               // The summary when the mover wrote one; the log's tail when it died before that.
@@ -118,7 +146,7 @@ export function moverJob(spec: MoverJobSpec): KubeObject {
               },
             },
           ],
-          volumes: [{ name: 'tmp', emptyDir: {} }, ...spec.volumes.map((v) => ({ name: v.name, ...v.source }))],
+          volumes: [{ name: 'tmp', emptyDir: {} }, ...volumes.map((v) => ({ name: v.name, ...v.source }))],
         },
       },
     },

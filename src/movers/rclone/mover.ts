@@ -10,7 +10,7 @@ import type { ObservedMover } from '../../../machines/observation.js';
 import { moverPlacement } from '../../../machines/placement.js';
 import { readsPointInTimeCopy } from '../../../machines/cycle.js';
 import type { MoverRuntime } from '../catalog.js';
-import { moverJob, readMoverJob } from '../job.js';
+import { cycleData, moverJob, readMoverJob } from '../job.js';
 
 interface RcloneSpec {
   rcloneConfigSection: string;
@@ -40,8 +40,8 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
       { name: 'SCRIBE_RCLONE_DEST_PATH', value: rclone.rcloneDestPath },
       ...(readsPointInTimeCopy(cr) ? [{ name: 'SCRIBE_VOLUME_POINT_IN_TIME', value: 'true' }] : []),
     ],
+    data: cycleData(cr, cycle),
     volumes: [
-      { name: 'data', mountPath: '/data', source: { persistentVolumeClaim: { claimName: cycle.volume } } },
       {
         name: 'rclone-config',
         mountPath: '/rclone-config',

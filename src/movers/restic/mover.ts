@@ -15,7 +15,7 @@ import {
 import type { ObservedMover } from '../../../machines/observation.js';
 import { moverPlacement } from '../../../machines/placement.js';
 import type { MoverRuntime } from '../catalog.js';
-import { moverJob, readMoverJob } from '../job.js';
+import { cycleData, moverJob, readMoverJob } from '../job.js';
 import { EXIT } from './outcome.js';
 
 interface ResticSpec {
@@ -100,8 +100,8 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
       cr.metadata.namespace ?? '',
       cr.metadata.name ?? '',
     ),
+    data: cycleData(cr, cycle),
     volumes: [
-      { name: 'data', mountPath: '/data', source: { persistentVolumeClaim: { claimName: cycle.volume } } },
       { name: 'cache', mountPath: '/cache', source: { persistentVolumeClaim: { claimName: cache.metadata.name } } },
     ],
     placement: moverPlacement(cr, facts.mounted, facts.volumeUsers ?? []),

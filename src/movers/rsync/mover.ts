@@ -1,7 +1,7 @@
 /**
  * The rsync mover as the operator runs it: which objects a cycle needs (pure), what they say
- * (pure), and the generated SSH keys (materialize). The destination (no spec.rsync.address)
- * listens: a Service in front of a Job running sshd; the source pushes with rsync over ssh.
+ * (pure), and the generated SSH keys (materialize). The destination listens: a Service in front
+ * of a Job running sshd; the source pushes with rsync over ssh to spec.rsync.address.
  */
 import type { KubeObject, MoverCycle, MoverFacts, MoverPlan, ObjectRef } from '../../../machines/mover.js';
 import type { ScribeCr } from '../../../machines/api.js';
@@ -16,7 +16,7 @@ import {
 } from '../../../machines/naming.js';
 import { moverPlacement } from '../../../machines/placement.js';
 import type { MoverRuntime } from '../catalog.js';
-import { MOVER_POD_LABEL, moverJob, readMoverJob } from '../job.js';
+import { MOVER_POD_LABEL, cycleData, moverJob, readMoverJob } from '../job.js';
 import { generateRsyncSecretContents, REQUIRED_KEYS } from './keys.js';
 
 /** The port sshd listens on inside the mover pod; the Service maps spec.rsync.port to it. */
@@ -39,9 +39,13 @@ function rsyncSpec(cr: ScribeCr): RsyncSpec {
   return ((cr.spec as { rsync?: RsyncSpec }).rsync ?? {}) as RsyncSpec;
 }
 
-/** Whether this CR listens (a destination without an address) or connects. */
+/**
+ * Whether this CR listens (and receives) or connects (and sends). Decision 16: the kind alone
+ * decides, never the presence of an address, so no spec can make a source receive into its own
+ * volume or a destination push its volume out; validation refuses the mismatched address.
+ */
 export function listens(cr: ScribeCr): boolean {
-  return !rsyncSpec(cr).address;
+  return cr.kind === 'ReplicationDestination';
 }
 
 function jobName(cr: ScribeCr): string {
@@ -112,8 +116,8 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
       cycleId: cycle.cycleId,
       attempt: cycle.attempt,
       env: listens(cr) ? [...env, { name: 'SCRIBE_LISTEN_ADDRESS', value: '$(POD_IP)' }] : env,
+      data: cycleData(cr, cycle),
       volumes: [
-        { name: 'data', mountPath: '/data', source: { persistentVolumeClaim: { claimName: cycle.volume } } },
         {
           name: 'keys',
           mountPath: '/keys',

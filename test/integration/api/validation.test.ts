@@ -90,6 +90,16 @@ const INVALID: Array<[string, object, RegExp]> = [
     /spec\.rsync\.path/,
   ],
   [
+    'rsync source without an address (decision 16: a source only sends)',
+    source({ sourcePVC: 'data', rsync: { copyMethod: 'Clone', sshKeys: 'keys' } }),
+    /spec\.rsync\.address is required: a ReplicationSource only sends/,
+  ],
+  [
+    'rsync destination with an address (decision 16: a destination only receives)',
+    destination({ rsync: { copyMethod: 'None', capacity: '1Gi', address: 'src.example', sshKeys: 'keys' } }),
+    /spec\.rsync\.address is not allowed: a ReplicationDestination only receives/,
+  ],
+  [
     'pruneIntervalDays zero',
     source({ sourcePVC: 'data', restic: { copyMethod: 'Clone', repository: 'repo', pruneIntervalDays: 0 } }),
     /spec\.restic\.pruneIntervalDays/,

@@ -286,7 +286,12 @@ describe('failures', () => {
 
 describe('copy methods', () => {
   it('Snapshot source: VolumeSnapshot first, the PVC from it once ready, both deleted after completion', () => {
-    const d = driver(source({ trigger: {}, rsync: { copyMethod: 'Snapshot', volumeSnapshotClassName: 'csi' } }));
+    const d = driver(
+      source({
+        trigger: {},
+        rsync: { copyMethod: 'Snapshot', volumeSnapshotClassName: 'csi', address: 'x', sshKeys: 'k' },
+      }),
+    );
     const first = d.step(T0, world.clean());
     const id = d.cycleId;
     expect(of(first, 'ensureSnapshot')).toMatchObject([
@@ -320,7 +325,7 @@ describe('copy methods', () => {
   });
 
   it('decision 12: the PiT copy falls back to the source PVC for capacity, access modes and class', () => {
-    const r = step(source({ rsync: { copyMethod: 'Clone', capacity: '9Gi' } }), {
+    const r = step(source({ rsync: { copyMethod: 'Clone', capacity: '9Gi', address: 'x', sshKeys: 'k' } }), {
       now: T0,
       owned: owned({ pvcs: [pvc('data', { accessModes: ['ReadWriteMany'], storageClassName: 'slow' })] }),
     });

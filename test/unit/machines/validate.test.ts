@@ -37,9 +37,15 @@ describe('validateSpec', () => {
     expect(fields(validateSpec(destination({ rsync: { copyMethod: 'None' } })))).toEqual(['spec.rsync.capacity']);
     expect(validateSpec(destination({ rsync: { copyMethod: 'None', destinationPVC: 'mine' } }))).toEqual([]);
   });
-  it("rsync: a destination that connects to its source needs the source's keys", () => {
-    const cr = destination({ rsync: { copyMethod: 'None', capacity: '1Gi', address: '10.0.0.1' } });
-    expect(fields(validateSpec(cr))).toEqual(['spec.rsync.sshKeys']);
+  it('rsync (decision 16): a destination only receives, so an address is refused', () => {
+    const cr = destination({ rsync: { copyMethod: 'None', capacity: '1Gi', address: '10.0.0.1', sshKeys: 'k' } });
+    expect(validateSpec(cr)).toEqual([
+      { field: 'spec.rsync.address', message: expect.stringMatching(/only receives/) },
+    ]);
+  });
+  it('rsync (decision 16): a source only sends, so it needs an address', () => {
+    const cr = source({ rsync: { copyMethod: 'Clone', sshKeys: 'k' } });
+    expect(validateSpec(cr)).toEqual([{ field: 'spec.rsync.address', message: expect.stringMatching(/only sends/) }]);
   });
   it('rsync: an address must be a host name or an IP address', () => {
     expect(fields(validateSpec(source({ rsync: { copyMethod: 'None', address: 'not a host!' } })))).toEqual([

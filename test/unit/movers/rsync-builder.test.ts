@@ -92,12 +92,14 @@ describe('the rsync builder', () => {
           capabilities: { drop: ['ALL'] },
         });
         expect(container?.securityContext.capabilities.add).not.toContain('SYS_ADMIN');
-        expect(container?.command.slice(1)).toEqual(['mover', input.address ? 'rsync-source' : 'rsync-destination']);
+        // Decision 16: the kind decides the direction, whatever the spec says about an address.
+        const sends = input.kind === 'ReplicationSource';
+        expect(container?.command.slice(1)).toEqual(['mover', sends ? 'rsync-source' : 'rsync-destination']);
         // Only the Job is temporary: the Service and generated keys outlive a cycle.
         expect(plan.temporary).toEqual([{ apiVersion: 'batch/v1', kind: 'Job', name: job.metadata.name }]);
         const service = plan.objects.find((o) => o.kind === 'Service') as
           (KubeObject & { spec: { selector: Record<string, string>; ports: Array<{ port: number }> } }) | undefined;
-        if (input.address) expect(service).toBeUndefined();
+        if (sends) expect(service).toBeUndefined();
         else {
           expect(service?.spec.selector[MOVER_POD_LABEL]).toBe(pod.metadata.labels[MOVER_POD_LABEL]);
           expect(service?.spec.ports[0]?.port).toBe(input.port ?? 22);
