@@ -12,3 +12,10 @@ export function retryDelayMs(attempt: number): number {
   const exponent = Math.max(0, Math.min(attempt - 1, 30));
   return Math.min(RETRY_INITIAL_MS * 2 ** exponent, RETRY_MAX_MS);
 }
+
+/**
+ * After this many failed attempts of one cycle, the next retry takes a new point-in-time copy
+ * (source, copyMethod Clone or Snapshot) instead of reusing the cycle's: what the user fixed in
+ * the source volume since then (data written, a file made readable) must reach the retry.
+ */
+export const RETAKE_COPY_EVERY = 3;

@@ -62,21 +62,30 @@ export function nextCycleId(previousId: string | undefined, now: number): string
 /** Plans a new cycle from the spec: its id and the names of its objects. */
 export function planCycle(cr: ScribeCr, status: ScribeStatus, now: number): CycleStatus {
   const id = nextCycleId(status.cycle?.id, now);
+  // The generation tells a retry whether the spec changed since the cycle's copy was taken.
+  const generation = cr.metadata.generation;
+  const planned = { id, attempt: 0, ...(generation !== undefined ? { generation } : {}) };
+  return { ...planned, objects: cycleObjects(cr) };
+}
+
+/** The names of a new cycle's objects, by kind and copy method. */
+function cycleObjects(cr: ScribeCr): Record<string, string> {
   const name = cr.metadata.name ?? '';
   if (cr.kind === 'ReplicationDestination') {
-    return { id, attempt: 0, objects: { [Objects.volume]: requiredUserPvc(cr) ?? destinationPvcName(name) } };
+    return { [Objects.volume]: requiredUserPvc(cr) ?? destinationPvcName(name) };
   }
   const method = moverOptions(cr).copyMethod;
-  const source = cr.spec.sourcePVC ?? '';
-  if (method === 'Clone') {
-    const pit = sourcePitName(name);
-    return { id, attempt: 0, objects: { [Objects.volume]: pit, [Objects.pitPvc]: pit } };
-  }
-  if (method === 'Snapshot') {
-    const pit = sourcePitName(name);
-    return { id, attempt: 0, objects: { [Objects.volume]: pit, [Objects.pitPvc]: pit, [Objects.pitSnapshot]: pit } };
-  }
-  return { id, attempt: 0, objects: { [Objects.volume]: source } };
+  const pit = sourcePitName(name);
+  if (method === 'Clone') return { [Objects.volume]: pit, [Objects.pitPvc]: pit };
+  if (method === 'Snapshot') return { [Objects.volume]: pit, [Objects.pitPvc]: pit, [Objects.pitSnapshot]: pit };
+  return { [Objects.volume]: cr.spec.sourcePVC ?? '' };
+}
+
+/** Whether the spec changed since the running cycle was planned (unknown for cycles planned before this was kept). */
+export function specChangedSinceCycle(cr: ScribeCr, cycle: CycleStatus | undefined): boolean {
+  const planned = cycle?.generation;
+  const current = cr.metadata.generation;
+  return planned !== undefined && current !== undefined && planned !== current;
 }
 
 /** Whether a cycle is running: its objects are named in status. */

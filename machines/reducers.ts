@@ -5,7 +5,7 @@
  */
 import type { LatestImage, ScribeCr, ScribeStatus } from './api.js';
 import { EventReasons, type Action, type EmitEventAction, type EventReason } from './actions.js';
-import { retryDelayMs, STALL_AFTER_MS } from './backoff.js';
+import { RETAKE_COPY_EVERY, retryDelayMs, STALL_AFTER_MS } from './backoff.js';
 import {
   findCondition,
   reconciled,
@@ -23,6 +23,9 @@ import {
   moverProgress,
   Objects,
   planCycle,
+  positionFromFacts,
+  readsPointInTimeCopy,
+  specChangedSinceCycle,
   volumeProgress,
   moverOptions,
   requiredUserPvc,
@@ -30,6 +33,7 @@ import {
 import { formatGoDurationMs } from './duration.js';
 import { appendJournal, enteredAt } from './journal.js';
 import { moverKindOf } from './mover.js';
+import { withFailureLine } from './mover-output.js';
 import { destinationImageName, destinationPvcName } from './naming.js';
 import type { Observation } from './observation.js';
 import { formatTimestamp, toMs } from './time.js';
@@ -261,9 +265,10 @@ export function failureOf(ctx: ReplicationContext, obs: Observation, stage: Fail
   if (!cycle) return undefined;
   if (stage === 'mover') {
     if (moverProgress(cycle, obs.owned) !== 'failed') return undefined;
+    const mover = obs.owned.mover;
     return {
       reason: EventReasons.TransferFailed,
-      message: `transfer failed: ${obs.owned.mover.message ?? 'the mover Job failed'}`,
+      message: `transfer failed: ${withFailureLine(mover.message ?? 'the mover Job failed', mover.logs)}`,
     };
   }
   const progress = stage === 'volume' ? volumeProgress(obs.cr, cycle, obs.owned) : imageProgress(cycle, obs.owned);
@@ -427,7 +432,42 @@ export function publishedNotice(ctx: ReplicationContext, obs: Observation): Acti
 }
 
 /** Whether a stage's retry time has come. */
-export function retryDue(ctx: ReplicationContext): boolean {
+export function retryDue(ctx: ReplicationContext, obs: Observation): boolean {
   const at = toMs(ctx.status.cycle?.retryAfter);
-  return at === undefined || ctx.now >= at;
+  // A changed spec is retried at once: the user fixed something, and waiting out the backoff
+  // would only delay seeing whether it worked.
+  return at === undefined || ctx.now >= at || specChangedSinceCycle(obs.cr, ctx.status.cycle);
+}
+
+/**
+ * Whether a retry takes a new point-in-time copy instead of reusing the cycle's: after every
+ * RETAKE_COPY_EVERY failed attempts, or when the spec changed since the copy was taken. Only a
+ * source that reads such a copy and has not yet moved its data has one worth taking again.
+ */
+export function retakesCopy(ctx: ReplicationContext, obs: Observation): boolean {
+  const cycle = ctx.status.cycle;
+  if (!cycle || !readsPointInTimeCopy(obs.cr)) return false;
+  const position = positionFromFacts(obs.cr, ctx.status, obs.owned);
+  if (position !== 'snapshotting' && position !== 'moving') return false;
+  const attempt = cycle.attempt ?? 0;
+  return (attempt > 0 && attempt % RETAKE_COPY_EVERY === 0) || specChangedSinceCycle(obs.cr, cycle);
+}
+
+/**
+ * A retry with a new copy: a new cycle (id, object names, generation) whose objects replace the
+ * old cycle's (level.ts deletes those as stale). The failed attempts stay counted, so the backoff
+ * keeps growing for a cause a new copy does not fix; the sync's start time stays too.
+ */
+export function restartedCycle(ctx: ReplicationContext, obs: Observation): Status {
+  const cycle = planCycle(obs.cr, ctx.status, ctx.now);
+  return { ...ctx.status, cycle: { ...cycle, attempt: ctx.status.cycle?.attempt ?? 0 } };
+}
+
+/** A retry of the same cycle records the spec generation it retries with, so only a later change counts as new. */
+export function retriedCycle(ctx: ReplicationContext, obs: Observation): Status {
+  const cycle = ctx.status.cycle;
+  const generation = obs.cr.metadata.generation;
+  if (!cycle || generation === undefined || cycle.generation === undefined || cycle.generation === generation)
+    return ctx.status;
+  return { ...ctx.status, cycle: { ...cycle, generation } };
 }

@@ -96,6 +96,8 @@ export const replicationMachine = setup({
     ),
     recordCompletion: write(r.completed),
     closeCycle: assign(({ context }) => ({ status: r.closedCycle(context) })),
+    restartCycle: write(r.restartedCycle),
+    retryCycle: write(r.retriedCycle),
   },
   guards: {
     isExternal: when((_, obs) => obs.cr.spec.external !== undefined),
@@ -113,7 +115,8 @@ export const replicationMachine = setup({
     ),
     imageReady: when((ctx, obs) => !!ctx.status.cycle && imageProgress(ctx.status.cycle, obs.owned).phase === 'ready'),
     cleanedUp: when((ctx, obs) => !!ctx.status.cycle && cleanedUp(ctx.status.cycle, obs.owned)),
-    retryDue: ({ context }) => r.retryDue(context),
+    retryDue: when(r.retryDue),
+    retakesCopy: when(r.retakesCopy),
     failedAt: ({ context, event }, params: { stage: r.FailingStage }) => {
       const obs = seen(event);
       return obs ? r.failureOf(context, obs, params.stage) !== undefined : false;
@@ -236,12 +239,19 @@ export const replicationMachine = setup({
       on: { observe: { actions: publishing() } },
       always: [
         ...leaveForGlobals(),
+        // Point 4 of data safety: a retry must be able to see what the user fixed in the volume.
+        {
+          guard: and(['retryDue', 'retakesCopy']),
+          target: 'snapshotting',
+          actions: [{ type: 'because', params: { why: 'retry with a new point-in-time copy' } }, 'restartCycle'],
+        },
         // Retry where the facts say the cycle stands (design: "Facts win").
         ...(['snapshotting', 'moving', 'preserving', 'complete', 'idle'] as const).map((state) => ({
           guard: and(['retryDue', { type: 'resumesIn' as const, params: { state } }]),
           target: state,
           actions: [
             { type: 'because' as const, params: { why: 'retry' } },
+            'retryCycle' as const,
             ...(state === 'moving' ? [{ type: 'effects' as const, params: say(r.transferNotice) }] : []),
           ],
         })),

@@ -191,6 +191,9 @@ export const CommonStatus = {
         objects: Type.Optional(StringMap({ description: 'Names of the objects of the current cycle.' })),
         attempt: Type.Optional(Type.Integer({ minimum: 0 })),
         retryAfter: Type.Optional(Timestamp()),
+        generation: Type.Optional(
+          Type.Integer({ minimum: 0, description: 'The spec generation the cycle was planned for.' }),
+        ),
       },
       { description: 'Facts of the running cycle that a restarted operator resumes from.' },
     ),

@@ -19,8 +19,10 @@ function driver<C extends ScribeCr>(initial: C) {
     get cr() {
       return cr;
     },
+    /** A spec change, with the generation bump the API server makes. */
     edit(spec: Partial<C['spec']>) {
-      cr = { ...cr, spec: { ...cr.spec, ...spec } };
+      const generation = (cr.metadata.generation ?? 0) + 1;
+      cr = { ...cr, metadata: { ...cr.metadata, generation }, spec: { ...cr.spec, ...spec } };
     },
     step(now: number, world: OwnedObjects): StepResult {
       const r = step(cr, { now, owned: world });
@@ -244,7 +246,8 @@ describe('invalid spec', () => {
 
 describe('failures', () => {
   it('retry with capped exponential backoff, the retry time a fact in status, nothing of the user deleted', () => {
-    const d = driver(source({ trigger: {} }));
+    // copyMethod None: the live volume, so every retry resumes the same cycle.
+    const d = driver(source({ trigger: {}, rsync: { copyMethod: 'None', address: 'x', sshKeys: 'k' } }));
     d.step(T0, world.clean());
     const id = d.cycleId;
     d.step(T0 + 1000, world.pit(id));
@@ -268,6 +271,72 @@ describe('failures', () => {
       now = retryAt + 1000;
     }
     expect(delays).toEqual([10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000]);
+  });
+
+  it('a Clone source retries with a new point-in-time copy after every 3 failed attempts; the backoff keeps growing', () => {
+    const d = driver(source({ trigger: {} }));
+    d.step(T0, world.clean());
+    const first = d.cycleId;
+    d.step(T0 + 1000, world.pit(first));
+    let now = T0 + 2000;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const failed = d.step(now, world.failed(first, attempt));
+      const retryAt = Date.parse(failed.nextPersisted.cycle?.retryAfter ?? '');
+      expect(d.step(retryAt, world.pit(first)).state).toBe('moving');
+      now = retryAt + 1000;
+    }
+    const third = d.step(now, world.failed(first, 2));
+    const retryAt = Date.parse(third.nextPersisted.cycle?.retryAfter ?? '');
+    const retake = d.step(retryAt, world.pit(first));
+    expect(retake.state).toBe('snapshotting');
+    const second = d.cycleId;
+    expect(second).not.toBe(first);
+    expect(retake.nextPersisted.cycle).toMatchObject({ attempt: 3, objects: { volume: 'scribe-src-db' } });
+    expect(retake.nextPersisted.lastSyncStartTime).toBe(third.nextPersisted.lastSyncStartTime);
+    // The old cycle's copy goes before the new one is made under the same name; the source stays.
+    expect(of(retake, 'deleteObject')).toEqual([
+      expect.objectContaining({ kind: 'PersistentVolumeClaim', name: 'scribe-src-db' }),
+    ]);
+    expect(of(retake, 'ensurePvc')).toEqual([]);
+    const fresh = d.step(retryAt + 1000, owned({ pvcs: [pvc('data')] }));
+    expect(of(fresh, 'ensurePvc')[0]).toMatchObject({
+      name: 'scribe-src-db',
+      labels: { 'scribe.backube/cycle': second },
+    });
+    const moving = d.step(retryAt + 2000, world.pit(second));
+    expect(moving.state).toBe('moving');
+    expect(of(moving, 'ensureMover')[0]).toMatchObject({ cycleId: second, attempt: 3 });
+    const fourth = d.step(retryAt + 3000, world.failed(second, 3));
+    expect(Date.parse(fourth.nextPersisted.cycle?.retryAfter ?? '') - (retryAt + 3000)).toBe(80_000);
+  });
+
+  it('a changed spec is retried at once, with a new point-in-time copy taken for it', () => {
+    const d = driver(source({ trigger: {} }));
+    d.step(T0, world.clean());
+    const first = d.cycleId;
+    d.step(T0 + 1000, world.pit(first));
+    expect(d.step(T0 + 2000, world.failed(first, 0)).state).toBe('failed');
+    expect(d.step(T0 + 3000, world.pit(first)).state).toBe('failed');
+    d.edit({ rsync: { copyMethod: 'Clone', address: 'fixed.example.com', sshKeys: 'keys' } });
+    const retry = d.step(T0 + 4000, world.pit(first));
+    expect(retry.state).toBe('snapshotting');
+    expect(d.cycleId).not.toBe(first);
+    expect(retry.nextPersisted.cycle?.generation).toBe(2);
+  });
+
+  it('a destination whose spec changed retries the same cycle at once, and only once for that change', () => {
+    const d = driver(destination({ trigger: {}, rsync: { copyMethod: 'None', destinationPVC: 'mine' } }));
+    const mine = (mover?: OwnedObjects['mover']) => owned({ pvcs: [pvc('mine')], ...(mover ? { mover } : {}) });
+    d.step(T0, mine());
+    const id = d.cycleId;
+    expect(d.step(T0 + 1000, mine({ phase: 'failed', cycleId: id, attempt: 0 })).state).toBe('failed');
+    d.edit({ rsync: { copyMethod: 'None', destinationPVC: 'mine', capacity: '2Gi' } });
+    const retry = d.step(T0 + 2000, mine());
+    expect(retry.state).toBe('moving');
+    expect(d.cycleId).toBe(id);
+    const again = d.step(T0 + 3000, mine({ phase: 'failed', cycleId: id, attempt: 1 }));
+    expect(again.state).toBe('failed');
+    expect(d.step(T0 + 4000, mine()).state).toBe('failed');
   });
 
   it('ignores a failed Job of an earlier attempt and clears it first', () => {
