@@ -1,6 +1,7 @@
 /**
  * Entrypoint of the rsync destination mover: runs sshd so the source can push the volume's data,
- * and exits with the source's result once the source says it is done.
+ * and exits with the source's result once the source says it is done and the ssh connection that
+ * said so has closed (so the source has the acknowledgement before this container goes away).
  *
  * Environment (all optional; defaults are the container's layout):
  *   SCRIBE_DATA_DIR        the destination volume                                  (/data)
@@ -31,7 +32,14 @@ import { createInterface } from 'node:readline';
 import { ConfigError, findExecutable, numberEnv, portEnv, stringEnv } from './env.js';
 import { listenForShutdown } from './handshake.js';
 import { isOpenSshPublicKey } from './keys.js';
-import { delay, exitStatus, siblingEntrypointArgv } from './process.js';
+import {
+  ancestorUnder,
+  delay,
+  exitStatus,
+  siblingEntrypointArgv,
+  waitForEnd,
+  type ProcessIdentity,
+} from './process.js';
 import type { SessionSettings } from './session.js';
 import { writeTerminationMessage } from '../termination.js';
 import { renderAuthorizedKey, renderSessionScript, renderSshdConfig, shellQuote } from './sshd-config.js';
@@ -155,7 +163,8 @@ async function waitForListening(pidFile: string, exited: Promise<number>, timeou
   }
 }
 
-type Ending = { code: number; result: string };
+/** How the destination ends; `connection` (when the source delivered a result) is the sshd process it came over. */
+type Ending = { code: number; result: string; connection?: ProcessIdentity | undefined };
 
 async function main(): Promise<number> {
   const config = destinationConfig(process.env);
@@ -173,9 +182,23 @@ async function main(): Promise<number> {
   return ending.code;
 }
 
+/**
+ * How long the destination waits, once the source has delivered its result, for the ssh
+ * connection it came over to close. The source's ssh learns the result (the session's exit
+ * status) only after the session has ended; ending the mover first ends its container, and with it
+ * the sshd process that was about to pass that status on, so the source saw "Connection closed"
+ * and reported as failed a sync the destination had recorded as done. A source that keeps its
+ * connection open longer than this (hung, or its network gone) is not waited for.
+ */
+const CONNECTION_CLOSE_GRACE_MS = 10_000;
+
 /** Runs sshd until the handshake, a timeout, a signal or sshd's death; returns how it ended. */
 async function serve(config: DestinationConfig, files: ReturnType<typeof prepareRunDir>): Promise<Ending> {
-  const handshake = await listenForShutdown(files.socket);
+  // Called while the delivering session waits for its answer, so its process tree is still
+  // there (and only once sshd runs: sessions are its children).
+  const handshake = await listenForShutdown(files.socket, (sessionPid): ProcessIdentity | undefined =>
+    sessionPid === undefined || sshd.pid === undefined ? undefined : ancestorUnder(sessionPid, sshd.pid),
+  );
   const sshd = spawn(config.sshd, ['-D', '-e', '-f', files.config], { stdio: ['ignore', 'inherit', 'pipe'] });
   createInterface({ input: sshd.stderr }).on('line', (line) => process.stderr.write(`sshd: ${line}\n`));
   const sshdExit = new Promise<number>((resolve) => {
@@ -186,14 +209,15 @@ async function serve(config: DestinationConfig, files: ReturnType<typeof prepare
     sshd.on('exit', (code, signal) => resolve(exitStatus(code, signal)));
   });
 
+  const stopped = Promise.race([signalled('SIGTERM'), signalled('SIGINT')]);
   const endings: Promise<Ending>[] = [
-    handshake.exitCode.then((code) => ({
+    handshake.delivered.then(({ exitCode: code, session: connection }) => ({
       code,
       result: code === 0 ? 'the source reported success' : `the source reported failure (exit code ${code})`,
+      connection,
     })),
     sshdExit.then((code) => ({ code: 1, result: `sshd exited unexpectedly with code ${code}` })),
-    signalled('SIGTERM'),
-    signalled('SIGINT'),
+    stopped,
     waitForListening(files.pid, sshdExit, 30_000).then(
       () => {
         log(`ready on port ${config.port}; waiting for the source to connect`);
@@ -210,6 +234,8 @@ async function serve(config: DestinationConfig, files: ReturnType<typeof prepare
       })),
     );
   const ending = await Promise.race(endings);
+  // The result stands from here on; a signal only cuts the wait for its connection short.
+  if ('connection' in ending) await Promise.race([untilConnectionClosed(ending.connection), stopped]);
 
   if (sshd.exitCode === null && sshd.signalCode === null) {
     sshd.kill('SIGTERM');
@@ -217,7 +243,19 @@ async function serve(config: DestinationConfig, files: ReturnType<typeof prepare
   }
   await handshake.close();
   await flushToDisk();
-  return ending;
+  return { code: ending.code, result: ending.result };
+}
+
+/** Waits (bounded) until the sshd process serving the connection that delivered the result has ended. */
+async function untilConnectionClosed(connection: ProcessIdentity | undefined): Promise<void> {
+  if (connection === undefined) {
+    log('warning: cannot tell which ssh connection delivered the result; not waiting for it to close');
+    return;
+  }
+  if (!(await waitForEnd(connection, CONNECTION_CLOSE_GRACE_MS)))
+    log(
+      `the source's ssh connection was still open ${CONNECTION_CLOSE_GRACE_MS / 1000}s after it delivered the result; not waiting longer`,
+    );
 }
 
 function signalled(signal: NodeJS.Signals): Promise<Ending> {

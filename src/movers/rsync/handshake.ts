@@ -1,23 +1,37 @@
 /**
  * The end-of-transfer handshake between an ssh session on the destination and the destination
  * entrypoint: a Unix socket in the entrypoint's private run directory. The session (running the
- * source's `shutdown <code>`) writes one line, the entrypoint answers "ok" and then exits with
- * that code, so the source learns that its result arrived before the destination goes away.
+ * source's `shutdown <code>`) writes one line, `shutdown <code> <its pid>`; the entrypoint notes
+ * which session it was, answers "ok" and exits with that code once the session's ssh connection
+ * has closed, so the source learns that its result arrived before the destination goes away.
  */
 import { createConnection, createServer, type Server } from 'node:net';
 import type { Readable } from 'node:stream';
 import { parseExitCode } from './remote-command.js';
 
-/** A listening handshake socket; `exitCode` settles with the first code a session delivers. */
-export interface HandshakeListener {
-  exitCode: Promise<number>;
+/** A code a session delivered, with what `identify` said about that session. */
+export interface Delivery<T> {
+  exitCode: number;
+  session: T;
+}
+
+/** A listening handshake socket; `delivered` settles with the first code a session delivers. */
+export interface HandshakeListener<T> {
+  delivered: Promise<Delivery<T>>;
   close(): Promise<void>;
 }
 
-/** Listens on `socketPath` for `shutdown <code>` lines. */
-export async function listenForShutdown(socketPath: string): Promise<HandshakeListener> {
-  let deliver: (code: number) => void = () => undefined;
-  const exitCode = new Promise<number>((resolve) => (deliver = resolve));
+/**
+ * Listens on `socketPath` for `shutdown <code> [<pid>]` lines. `identify` is called with the
+ * session's pid (undefined when the line has none) while the session still waits for the answer,
+ * so it can look at the live session (its ssh connection) before that session may exit.
+ */
+export async function listenForShutdown<T = undefined>(
+  socketPath: string,
+  identify: (sessionPid: number | undefined) => T = () => undefined as T,
+): Promise<HandshakeListener<T>> {
+  let deliver: (delivery: Delivery<T>) => void = () => undefined;
+  const delivered = new Promise<Delivery<T>>((resolve) => (deliver = resolve));
   const server: Server = createServer((socket) => {
     let buffer = '';
     socket.setEncoding('utf8');
@@ -27,9 +41,10 @@ export async function listenForShutdown(socketPath: string): Promise<HandshakeLi
       if (buffer.length > 64) return void socket.destroy();
       const newline = buffer.indexOf('\n');
       if (newline < 0) return;
-      const code = parseExitCode(/^shutdown (.*)$/.exec(buffer.slice(0, newline))?.[1]);
-      if (code === undefined) return void socket.end('error malformed handshake\n');
-      socket.end('ok\n', () => deliver(code));
+      const line = parseHandshakeLine(buffer.slice(0, newline));
+      if (line === undefined) return void socket.end('error malformed handshake\n');
+      const delivery = { exitCode: line.exitCode, session: identify(line.pid) };
+      socket.end('ok\n', () => deliver(delivery));
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -37,13 +52,29 @@ export async function listenForShutdown(socketPath: string): Promise<HandshakeLi
     server.listen(socketPath, () => resolve());
   });
   return {
-    exitCode,
+    delivered,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
 
-/** Delivers `code` to the entrypoint listening on `socketPath`; resolves once it acknowledged. */
-export function sendShutdown(socketPath: string, code: number, timeoutMs = 10_000): Promise<void> {
+/** The line a session writes to the entrypoint: `shutdown <code>`, optionally followed by its pid. */
+export function handshakeLine(code: number, pid?: number): string {
+  return pid === undefined ? `shutdown ${code}\n` : `shutdown ${code} ${pid}\n`;
+}
+
+/** Parses a handshake line (without its newline); undefined when it is malformed. */
+export function parseHandshakeLine(line: string): { exitCode: number; pid?: number } | undefined {
+  const match = /^shutdown (\S+)(?: ([1-9]\d{0,9}))?$/.exec(line);
+  const exitCode = parseExitCode(match?.[1]);
+  if (match === null || exitCode === undefined) return undefined;
+  return match[2] === undefined ? { exitCode } : { exitCode, pid: Number(match[2]) };
+}
+
+/**
+ * Delivers `code` to the entrypoint listening on `socketPath`, naming the session by `pid` (the
+ * entrypoint then waits for that session's ssh connection to close); resolves once it acknowledged.
+ */
+export function sendShutdown(socketPath: string, code: number, pid?: number, timeoutMs = 10_000): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(socketPath);
     let reply = '';
@@ -51,7 +82,7 @@ export function sendShutdown(socketPath: string, code: number, timeoutMs = 10_00
     socket.setTimeout(timeoutMs, () =>
       socket.destroy(new Error('the destination did not acknowledge the shutdown in time')),
     );
-    socket.on('connect', () => socket.write(`shutdown ${code}\n`));
+    socket.on('connect', () => socket.write(handshakeLine(code, pid)));
     socket.on('data', (chunk: string) => (reply += chunk));
     socket.on('error', reject);
     socket.on('close', () =>

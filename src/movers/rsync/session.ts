@@ -54,7 +54,8 @@ async function main(): Promise<number> {
 }
 
 async function deliver(settings: SessionSettings, exitCode: number): Promise<number> {
-  await sendShutdown(settings.controlSocket, exitCode);
+  // Our pid lets the entrypoint find this session's ssh connection and wait for it to close.
+  await sendShutdown(settings.controlSocket, exitCode, process.pid);
   process.stderr.write(`${PREFIX} shutdown acknowledged; exiting with code ${exitCode}\n`);
   return 0;
 }

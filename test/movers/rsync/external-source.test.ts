@@ -71,6 +71,60 @@ describe('bin/external-rsync-source', () => {
     expect(readFileSync(join(destDir, 'assets/app.js'), 'utf8')).toBe('console.log(1)\n');
   });
 
+  it(
+    'succeeds 20 times in a row against destinations that end like Pods, each recording the result',
+    { timeout: 240_000 },
+    async () => {
+      // Each destination runs as PID 1 of its own PID namespace, as in its Pod: when it exits, the
+      // kernel kills what it leaves behind, sshd's per-connection processes included. It used to
+      // exit as soon as it had the result, sometimes before sshd had passed the acknowledgement on,
+      // and the script then reported "the destination did not acknowledge" for a recorded sync.
+      const runs = 20;
+      const sourceDir = join(work, 'repeated-source');
+      const destDir = join(work, 'repeated-volume');
+      mkdirSync(sourceDir);
+      mkdirSync(destDir);
+      const args = (port: number) => [
+        '-d',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-i',
+        sourceKey,
+        '-s',
+        sourceDir,
+        '-k',
+        join(keys.source, 'destination.pub'),
+      ];
+      // The next destination starts while the script runs against the current one, and each
+      // destination's end is checked while the next run goes on.
+      const outcomes: Promise<string | undefined>[] = [];
+      let next = startDestination(keys.destination, destDir, {}, { asPod: true });
+      for (let i = 1; i <= runs; i++) {
+        const destination = await next;
+        if (i < runs) next = startDestination(keys.destination, destDir, {}, { asPod: true });
+        writeFileSync(join(sourceDir, 'run'), `run ${i}\n`);
+        const result = await run(script, args(destination.port), env);
+        const arrived = readFileSync(join(destDir, 'run'), 'utf8') === `run ${i}\n`;
+        outcomes.push(
+          destination.proc.exited.then((destinationCode) => {
+            const recorded =
+              destination.proc.output.includes('result: the source reported success; exit code 0') &&
+              // It waited for the connection that delivered the result to close, as it should.
+              !/cannot tell which ssh connection|connection was still open/.test(destination.proc.output);
+            if (result.code === 0 && destinationCode === 0 && recorded && arrived) return undefined;
+            return (
+              `run ${i}: script exit ${result.code}, destination exit ${destinationCode}, recorded ${recorded}, data arrived ${arrived}\n` +
+              `script:\n${result.output}\ndestination (end):\n${destination.proc.output.slice(-1500)}`
+            );
+          }),
+        );
+      }
+      const failures = (await Promise.all(outcomes)).filter((failure) => failure !== undefined);
+      expect(failures, `${failures.length} of ${runs} runs failed`).toEqual([]);
+    },
+  );
+
   it('refuses a destination that does not present the pinned host key', { timeout: 60_000 }, async () => {
     const destDir = join(work, 'impostor-volume');
     mkdirSync(destDir);

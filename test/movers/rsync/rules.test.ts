@@ -1,10 +1,11 @@
 /** The pure rules of the rsync mover: remote commands, retries, paths, configuration text. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { absoluteExecArgv } from '../../../src/movers/rsync/process.js';
-import { readExitCodeLine } from '../../../src/movers/rsync/handshake.js';
+import { absoluteExecArgv, ancestorUnder, hasEnded, waitForEnd } from '../../../src/movers/rsync/process.js';
+import { handshakeLine, parseHandshakeLine, readExitCodeLine } from '../../../src/movers/rsync/handshake.js';
 import { parseRemoteCommand } from '../../../src/movers/rsync/remote-command.js';
 import { backoffSeconds, classifyAttempt, nextDelaySeconds } from '../../../src/movers/rsync/retry.js';
 import {
@@ -29,6 +30,61 @@ describe('readExitCodeLine (the code of a "shutdown -" session)', () => {
     expect(await readExitCodeLine(Readable.from(['255\n']))).toBe(255);
     for (const bad of [[], ['0'], ['256\n'], ['-1\n'], ['0 1\n'], ['x\n'], ['123456789']])
       await expect(readExitCodeLine(Readable.from(bad)), JSON.stringify(bad)).rejects.toThrow(/source/);
+  });
+});
+
+describe('the handshake line (session to destination entrypoint)', () => {
+  it('carries the exit code and the pid of the session that delivers it', () => {
+    expect(handshakeLine(0, 4242)).toBe('shutdown 0 4242\n');
+    expect(handshakeLine(23)).toBe('shutdown 23\n');
+    expect(parseHandshakeLine('shutdown 0 4242')).toEqual({ exitCode: 0, pid: 4242 });
+    expect(parseHandshakeLine('shutdown 255')).toEqual({ exitCode: 255 });
+    for (const bad of [
+      'shutdown',
+      'shutdown 256',
+      'shutdown -1',
+      'shutdown 0 0',
+      'shutdown 0 x',
+      'shutdown 0 1 2',
+      'shutdown  0',
+      'stop 0',
+    ])
+      expect(parseHandshakeLine(bad), bad).toBeUndefined();
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 1, max: 2 ** 22 }), (code, pid) => {
+        expect(parseHandshakeLine(handshakeLine(code, pid).trimEnd())).toEqual({ exitCode: code, pid });
+      }),
+    );
+  });
+});
+
+describe('ancestorUnder and waitForEnd (which ssh connection delivered the result, and when it is gone)', () => {
+  it('finds the child of a given process that a descendant runs under, and sees it end', async () => {
+    // This process → sh (the "connection") → sleep (the "session").
+    const connection = spawn('/bin/sh', ['-c', 'sleep 30 & echo $!; wait'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const sessionPid = await new Promise<number>((resolve) =>
+      connection.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
+    );
+    try {
+      const found = ancestorUnder(sessionPid, process.pid);
+      expect(found?.pid).toBe(connection.pid);
+      expect(found?.startTime).toBe(
+        readFileSync(`/proc/${connection.pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[19],
+      );
+      expect(ancestorUnder(connection.pid as number, process.pid)?.pid).toBe(connection.pid);
+      // Not a descendant of that parent, or gone.
+      expect(ancestorUnder(process.pid, connection.pid as number)).toBeUndefined();
+      expect(ancestorUnder(2 ** 22 + 1, process.pid)).toBeUndefined();
+      const identity = found as NonNullable<typeof found>;
+      expect(hasEnded(identity)).toBe(false);
+      expect(hasEnded({ ...identity, startTime: '1' })).toBe(true);
+      expect(await waitForEnd(identity, 100)).toBe(false);
+      const ending = waitForEnd(identity, 10_000);
+      process.kill(sessionPid, 'SIGKILL');
+      expect(await ending).toBe(true);
+    } finally {
+      connection.kill('SIGKILL');
+    }
   });
 });
 

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findExecutable } from '../../../../src/movers/rsync/env.js';
 import { generateSshKeyPair, rsyncSecretContents, type RsyncRole } from '../../../../src/movers/rsync/keys.js';
 
 /** The repository root (tsx resolves from here). */
@@ -124,10 +125,48 @@ export function waitUntil(
   });
 }
 
+/** How an entrypoint runs: a plain child process, or as a Pod's container runs it (see asPodArgv). */
+export interface EntrypointOptions {
+  asPod?: boolean;
+}
+
+/**
+ * The argv that runs `argv` as PID 1 of a PID namespace of its own, with its own /proc, as a
+ * container's main process runs (and as the local runtime's sandbox runs movers): when it exits,
+ * the kernel kills every process it leaves behind, such as sshd's per-connection processes.
+ */
+export function asPodArgv(argv: string[]): string[] {
+  let bwrap: string;
+  try {
+    bwrap = findExecutable('bwrap', toolPath(), 'PATH');
+  } catch {
+    throw new Error('bwrap not found on PATH: install the Debian package "bubblewrap"');
+  }
+  return [
+    bwrap,
+    '--dev-bind',
+    '/',
+    '/',
+    '--proc',
+    '/proc',
+    '--unshare-pid',
+    '--as-pid-1',
+    '--die-with-parent',
+    '--',
+    ...argv,
+  ];
+}
+
 /** Starts an entrypoint of src/movers/rsync with tsx, as the local runtime would. */
-export function startEntrypoint(name: 'destination' | 'source', env: Record<string, string>): RunningProcess {
+export function startEntrypoint(
+  name: 'destination' | 'source',
+  env: Record<string, string>,
+  options: EntrypointOptions = {},
+): RunningProcess {
   const script = join(REPO_ROOT, 'src/movers/rsync', `${name}.ts`);
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  const plain = [process.execPath, '--import', 'tsx', script];
+  const [command = '', ...args] = options.asPod ? asPodArgv(plain) : plain;
+  const child = spawn(command, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, PATH: toolPath(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -158,9 +197,10 @@ export async function startDestination(
   keysDir: string,
   dataDir: string,
   extraEnv: Record<string, string> = {},
+  options: EntrypointOptions = {},
 ): Promise<Destination> {
   const port = await freePort();
-  const proc = startEntrypoint('destination', destinationEnv(keysDir, dataDir, port, extraEnv));
+  const proc = startEntrypoint('destination', destinationEnv(keysDir, dataDir, port, extraEnv), options);
   await proc.waitForOutput(/ready on port/, 20_000);
   return { proc, port, dataDir };
 }
