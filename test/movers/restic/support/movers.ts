@@ -23,11 +23,12 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 
 /** The repository root (tsx resolves from here). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
-/** True when the tests run as root (ownership is compared only then). */
+/** True when the tests run as root (needed to give the test tree files of other owners). */
 export const IS_ROOT = process.getuid?.() === 0;
 
 /** A fresh temporary directory, removed by `cleanup`. */
@@ -157,13 +158,24 @@ export function bytes(seed: number, length: number): Buffer {
   return out;
 }
 
-/** Whether POSIX ACLs can be set and read in `dir`. */
+/**
+ * Checks that POSIX ACLs can be set and read in `dir` and returns true; fails the test with a
+ * clear message when they cannot, so that a round trip never passes without checking ACLs (CI
+ * runs on a file system with ACLs and the Debian package "acl").
+ */
 export function aclSupported(dir: string): boolean {
   const probe = join(dir, '.acl-probe');
   writeFileSync(probe, '');
-  const ok = spawnSync('setfacl', ['-m', 'u:1234:r', probe]).status === 0;
+  const set = spawnSync('setfacl', ['-m', 'u:1234:r', probe], { encoding: 'utf8' });
+  const read = spawnSync('getfacl', ['-n', probe], { encoding: 'utf8' });
   rmSync(probe);
-  return ok;
+  const why =
+    set.status !== 0 ? set.stderr || set.error?.message : read.status !== 0 ? read.stderr || read.error?.message : '';
+  expect(
+    why,
+    `POSIX ACLs must work in ${dir} (setfacl/getfacl of the Debian package "acl", a file system with ACLs) to check that they are replicated`,
+  ).toBe('');
+  return true;
 }
 
 const BASE_TIME = 1_700_000_000;
@@ -171,9 +183,11 @@ const BASE_TIME = 1_700_000_000;
 /**
  * Builds a tree: nested and empty directories, modes (setgid, sticky, private), owners, a
  * symlink to a file, a dangling one and one to a directory, mtimes with milliseconds, ACLs
- * (access and default) when `acl`, and a lost+found that is never copied.
+ * (access and default) when `acl`, and a lost+found that is never copied. Owners other than the
+ * test's need root: run as anyone else, it fails rather than leave ownership unchecked.
  */
 export function buildTree(root: string, options: { acl: boolean }): void {
+  expect(IS_ROOT, 'this test must run as root to give files other owners and check that ownership is kept').toBe(true);
   const p = (...parts: string[]) => join(root, ...parts);
   mkdirSync(p('docs/nested/deeper'), { recursive: true });
   mkdirSync(p('empty-dir'));
@@ -198,12 +212,10 @@ export function buildTree(root: string, options: { acl: boolean }): void {
   chmodSync(p('empty-dir'), 0o1777);
   chmodSync(p('run.sh'), 0o755);
   chmodSync(p('small.txt'), 0o640);
-  if (IS_ROOT) {
-    lchownSync(p('private'), 1001, 1001);
-    lchownSync(p('private/secret.txt'), 1001, 1001);
-    lchownSync(p('shared/group.txt'), 1002, 2000);
-    lchownSync(p('link-to-file'), 1003, 1003);
-  }
+  lchownSync(p('private'), 1001, 1001);
+  lchownSync(p('private/secret.txt'), 1001, 1001);
+  lchownSync(p('shared/group.txt'), 1002, 2000);
+  lchownSync(p('link-to-file'), 1003, 1003);
   if (options.acl) {
     tool('setfacl', ['-m', 'u:1234:rw,g:2345:r', p('shared/group.txt')]);
     tool('setfacl', ['-d', '-m', 'u:1234:rwx', p('shared')]);
@@ -255,7 +267,7 @@ export function describeTree(root: string, options: { acl: boolean; includeRoot?
           ? `-> ${readlinkSync(full)}`
           : '';
     const mode = kind === 'link' ? '' : (stat.mode & 0o7777n).toString(8);
-    const owner = IS_ROOT ? `${stat.uid}:${stat.gid}` : '';
+    const owner = `${stat.uid}:${stat.gid}`;
     const mtimeMs = (stat.mtimeNs / 1_000_000n).toString();
     const acl =
       options.acl && kind !== 'link'
