@@ -2,6 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // Two projects: `unit` needs nothing but Node and the real tools on PATH; `integration` runs
 // against a real etcd + kube-apiserver (+ controllers) that test/support/global-setup.ts starts.
+// No `retry` anywhere: a retried pass is not a pass. A flaky test is a bug to find.
 export default defineConfig({
   test: {
     reporters: ['default', './test/support/summary-reporter.ts'],
@@ -30,10 +31,6 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
-          // A whole local system on 2 cores: one retry absorbs a timing flake; a real failure
-          // fails twice. (Seen once in CI: a same-named temporary snapshot re-created right after
-          // its predecessor's deletion stayed not-ready on the local agent; under investigation.)
-          retry: 1,
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/support/e2e-setup.ts'],
           testTimeout: 300_000,
@@ -44,7 +41,6 @@ export default defineConfig({
         // Each file runs a local system of its own (it restarts and kills parts of it).
         test: {
           name: 'faults',
-          retry: 1,
           include: ['test/faults/**/*.test.ts'],
           testTimeout: 400_000,
           hookTimeout: 300_000,
