@@ -10,7 +10,7 @@
  * what they do and do not allow.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
@@ -37,8 +37,10 @@ import {
 import { waitFor } from '../../src/local/processes.js';
 import { MOVER_POD_LABEL } from '../../src/movers/job.js';
 import {
+  ATTEMPT_LABEL,
   CREATED_BY_LABEL,
   CREATED_BY_VALUE,
+  CYCLE_LABEL,
   rcloneSourceName,
   resticSourceName,
   rsyncDestinationName,
@@ -46,6 +48,7 @@ import {
 } from '../../machines/naming.js';
 import { snapshotTree } from '../movers/rsync/support/tree.js';
 import { CreatedObjects } from '../support/recorder.js';
+import { startSlowLink, type SlowLink } from '../support/slow-link.js';
 
 let runtime: LocalRuntime;
 const API = 'scribe.backube/v1alpha1';
@@ -61,8 +64,17 @@ afterAll(async () => {
   await runtime?.stop();
 });
 
-/** A destination (rsync spec `destinationRsync`) and a manual source for `id`, with `files` files of sample data. */
-async function pair(id: string, files = 300, destinationRsync: object = { copyMethod: 'Snapshot', capacity: '1Gi' }) {
+/**
+ * A destination (rsync spec `destinationRsync`) and a manual source for `id`, with `files` files of
+ * sample data. With `slowLink` the source connects through a relay whose bandwidth the test sets
+ * (test/support/slow-link.ts; unlimited until then), returned as `link` for the test to close.
+ */
+async function pair(
+  id: string,
+  files = 300,
+  destinationRsync: object = { copyMethod: 'Snapshot', capacity: '1Gi' },
+  { slowLink = false }: { slowLink?: boolean } = {},
+) {
   const kc = runtime.kc;
   await createPvc(kc, 'src', id);
   const dir = await pvcDirectory(kc, 'src', id);
@@ -75,8 +87,13 @@ async function pair(id: string, files = 300, destinationRsync: object = { copyMe
     spec: { rsync: destinationRsync },
   });
   const readDest = () => get<ReplicationDestination>(kc, 'ReplicationDestination', 'dst', id);
-  const { rd, keys } = await listeningAddress(kc, 'dst', id);
+  const { rd, address, keys } = await listeningAddress(kc, 'dst', id);
   const secret = await copySecret(kc, keys, 'dst', 'src');
+  const link = slowLink
+    ? await startSlowLink(`${address}:${(rd as ReplicationDestination).status?.rsync?.port ?? 22}`)
+    : undefined;
+  const [linkHost, linkPort] = link?.address.split(':') ?? [];
+  const connectTo = link ? { address: linkHost, port: Number(linkPort) } : { address };
   const readSource = () => get<ReplicationSource>(kc, 'ReplicationSource', 'src', id);
   const start = (manual: string) =>
     create(kc, 'ReplicationSource', 'src', {
@@ -86,12 +103,12 @@ async function pair(id: string, files = 300, destinationRsync: object = { copyMe
       spec: {
         sourcePVC: id,
         trigger: { manual },
-        rsync: { copyMethod: 'Clone', address: rd.status?.rsync?.address, sshKeys: keys },
+        rsync: { copyMethod: 'Clone', ...connectTo, sshKeys: keys },
       },
     });
   const synced = (manual: string) =>
     waitForObject(`${id} synced ${manual}`, readSource, (rs) => rs.status?.lastManualSync === manual, 240_000);
-  return { dir, readDest, readSource, start, synced, keys, secret };
+  return { dir, readDest, readSource, start, synced, keys, secret, link };
 }
 
 /**
@@ -151,42 +168,71 @@ describe('faults', () => {
 
   it('retries after the mover pod is killed mid-transfer, keeping the previous image until a new one is complete', async () => {
     const kc = runtime.kc;
-    const p = await pair('killed', 600);
-    await p.start('one');
-    await p.synced('one');
-    // The destination preserves its copy after the source is done: wait for that image.
-    const first = await waitForObject('the first image', p.readDest, (d) => Boolean(d.status?.latestImage?.name));
-    const previous = first.status?.latestImage?.name as string;
+    // A fresh name: vitest retries a failed test once, on the same system.
+    const id = `killed-${randomBytes(2).toString('hex')}`;
+    const recorder = new CreatedObjects(kc, ['src']);
+    await recorder.start();
+    const p = await pair(id, 600, undefined, { slowLink: true });
+    const link = p.link as SlowLink;
+    try {
+      await p.start('one');
+      await p.synced('one');
+      // The destination preserves its copy after the source is done: wait for that image.
+      const first = await waitForObject('the first image', p.readDest, (d) => Boolean(d.status?.latestImage?.name));
+      const previous = first.status?.latestImage?.name as string;
 
-    for (let i = 0; i < 600; i++) await writeFile(join(p.dir, 'd', `f${i}`), `changed ${i}\n`.repeat(3000));
-    await patch(kc, 'ReplicationSource', 'src', 'killed', { spec: { trigger: { manual: 'two' } } });
-    await waitForState(p.readSource, 'moving');
-    // Kill the source mover's pod the way a node loss would: delete it at once.
-    const pods = await kubeRequest<{ items: KubernetesObject[] }>(kc, {
-      method: 'GET',
-      path: collectionPath(RESOURCES.Pod, 'src'),
-      query: { labelSelector: 'scribe.backube/mover-job=scribe-rsync-src-killed' },
-    });
-    for (const pod of pods.items) {
-      await kubeRequest(kc, {
-        method: 'DELETE',
-        path: `${collectionPath(RESOURCES.Pod, 'src')}/${pod.metadata?.name}`,
-        query: { gracePeriodSeconds: 0 },
-      }).catch(() => undefined);
+      // Incompressible changes (rsync -z), sent at 1 MiB/s: about 10 s of transfer to interrupt.
+      for (let i = 0; i < 600; i++) await writeFile(join(p.dir, 'd', `f${i}`), randomBytes(16 * 1024));
+      link.setRate(SLOW);
+      await patch(kc, 'ReplicationSource', 'src', id, { spec: { trigger: { manual: 'two' } } });
+      const moving = await waitForObject('sync two moving', p.readSource, (rs) => rs.status?.state === 'moving');
+      const cycle = moving.status?.cycle?.id;
+      expect(cycle).toBeDefined();
+      // Killed the way a node loss would kill it, once it is sending files.
+      const victim = await killMidway(kc, 'src', rsyncSourceName(id), (log) => /^<f/m.test(log));
+      link.setRate(Number.POSITIVE_INFINITY);
+      expect(victim.labels[CYCLE_LABEL]).toBe(cycle);
+      expect(victim.labels[ATTEMPT_LABEL]).toBe('0');
+
+      // The attempt failed: status counts it (the retry waits its backoff), and latestImage still
+      // points at the previous, complete snapshot.
+      const failed = await waitForObject(
+        'the failed attempt in status',
+        p.readSource,
+        (rs) => (rs.status?.cycle?.attempt ?? 0) >= 1,
+      );
+      expect(failed.status?.cycle?.id).toBe(cycle);
+      expect(failed.status?.lastManualSync).toBe('one');
+      expect((await p.readDest())?.status?.latestImage?.name).toBe(previous);
+
+      const done = await p.synced('two');
+      // The journal shows the failure before the sync completed, and the sync was a retry: the
+      // mover Job of this cycle ran again with a higher attempt label.
+      const failures = (done.status?.journal ?? []).filter((entry) => entry.to === 'failed');
+      expect(failures.length, JSON.stringify(done.status?.journal, null, 1)).toBeGreaterThan(0);
+      // (journal times are whole seconds)
+      expect(Date.parse(failures.at(-1)?.time ?? '')).toBeGreaterThanOrEqual(Math.floor(victim.killedAt / 1000) * 1000);
+      const attempts = recorder
+        .ofKind('Job')
+        .filter((job) => job.metadata?.name === rsyncSourceName(id) && job.metadata?.labels?.[CYCLE_LABEL] === cycle)
+        .map((job) => Number(job.metadata?.labels?.[ATTEMPT_LABEL]))
+        .sort((a, b) => a - b);
+      expect(attempts[0]).toBe(0);
+      expect(attempts.at(-1)).toBeGreaterThanOrEqual(1);
+
+      const after = await waitForObject('a new image', p.readDest, (d) => d.status?.latestImage?.name !== previous);
+      await createPvc(kc, 'dst', `check-${id}`, {
+        dataSource: {
+          apiGroup: 'snapshot.storage.k8s.io',
+          kind: 'VolumeSnapshot',
+          name: after.status?.latestImage?.name,
+        },
+      });
+      expect(snapshotTree(await pvcDirectory(kc, 'dst', `check-${id}`))).toEqual(snapshotTree(p.dir));
+    } finally {
+      await link.close();
+      await recorder.stop();
     }
-    // Until the retry completes, latestImage keeps pointing at the previous, complete snapshot.
-    const during = await p.readDest();
-    expect(during?.status?.latestImage?.name).toBe(previous);
-    await p.synced('two');
-    const after = await waitForObject('a new image', p.readDest, (d) => d.status?.latestImage?.name !== previous);
-    await createPvc(kc, 'dst', 'check-killed', {
-      dataSource: {
-        apiGroup: 'snapshot.storage.k8s.io',
-        kind: 'VolumeSnapshot',
-        name: after.status?.latestImage?.name,
-      },
-    });
-    expect(snapshotTree(await pvcDirectory(kc, 'dst', 'check-killed'))).toEqual(snapshotTree(p.dir));
   });
 
   it('a destination volume that fills up fails the sync clearly and keeps the previous image', async () => {
@@ -547,6 +593,90 @@ type Pod = KubernetesObject & {
   spec?: { containers?: Array<{ name: string }>; initContainers?: Array<{ name: string }> };
   status?: { phase?: string };
 };
+
+/** The link's bandwidth while a transfer is to be interrupted. */
+const SLOW = 1024 * 1024;
+
+/**
+ * Waits until the mover pod of Job `job` runs and `midway(log)` says it is in the middle of its
+ * transfer, deletes the pod at once (gracePeriodSeconds 0: the local runtime's agent SIGKILLs it,
+ * as a node loss would end it) and waits until its processes are gone. Fails if no pod was found
+ * running mid-transfer, if the deletion fails, or if the pod had already finished.
+ */
+async function killMidway(kc: KubeConfig, ns: string, job: string, midway: (log: string) => boolean) {
+  let victim: { pod: string; uid: string; labels: Record<string, string>; log: string } | undefined;
+  let lastLog = '';
+  await waitFor(
+    `the mover of ${ns}/${job} in the middle of its transfer`,
+    async () => {
+      const pods = await kubeRequest<{ items: Pod[] }>(kc, {
+        method: 'GET',
+        path: collectionPath(RESOURCES.Pod, ns),
+        query: { labelSelector: `${MOVER_POD_LABEL}=${job}` },
+      });
+      const pod = pods.items.find((candidate) => candidate.status?.phase === 'Running');
+      if (!pod?.metadata?.name) return false;
+      const log = await kubeRequest<string>(kc, {
+        method: 'GET',
+        path: `${objectPath(RESOURCES.Pod, ns, pod.metadata.name)}/log`,
+        text: true,
+      });
+      lastLog = log;
+      if (!midway(log)) return false;
+      victim = { pod: pod.metadata.name, uid: pod.metadata.uid ?? '', labels: pod.metadata.labels ?? {}, log };
+      return true;
+    },
+    { timeoutMs: 240_000, intervalMs: 100 },
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}\nlast log:\n${lastLog.slice(-3000)}`);
+  });
+  const { pod, uid, labels, log } = victim as NonNullable<typeof victim>;
+  const namespaces = await sandboxNamespaces(uid);
+  expect(namespaces.size, `the sandbox of pod ${pod}`).toBeGreaterThan(0);
+  const killedAt = Date.now();
+  await kubeRequest(kc, {
+    method: 'DELETE',
+    path: objectPath(RESOURCES.Pod, ns, pod),
+    query: { gracePeriodSeconds: 0 },
+  });
+  // It had not finished: no result line yet.
+  expect(log).not.toMatch(/: result: /);
+  // Dead for sure (not merely deleted from the API) before the test speeds the link up again.
+  await waitFor(`the processes of pod ${pod} gone`, async () => (await processesIn(namespaces)) === 0, {
+    timeoutMs: 60_000,
+    intervalMs: 50,
+  });
+  return { pod, labels, log, killedAt };
+}
+
+/**
+ * The PID namespaces of a pod's containers on this machine: the local runtime's agent runs each
+ * container as the child of a bwrap process whose arguments name the pod's directory (by uid).
+ */
+async function sandboxNamespaces(uid: string): Promise<Set<string>> {
+  const namespaces = new Set<string>();
+  for (const pid of (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry))) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.startsWith('bwrap') && !cmdline.includes('/bwrap\0')) continue;
+    if (!cmdline.includes(`/pods/${uid}/`)) continue;
+    const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+    for (const child of children.split(' ').filter(Boolean)) {
+      const namespace = await readlink(`/proc/${child}/ns/pid`).catch(() => undefined);
+      if (namespace) namespaces.add(namespace);
+    }
+  }
+  return namespaces;
+}
+
+/** How many processes on this machine live in one of `namespaces`. */
+async function processesIn(namespaces: Set<string>): Promise<number> {
+  let count = 0;
+  for (const pid of (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry))) {
+    const namespace = await readlink(`/proc/${pid}/ns/pid`).catch(() => undefined);
+    if (namespace && namespaces.has(namespace)) count++;
+  }
+  return count;
+}
 
 /**
  * Watches mover pods (every namespace) and reads each container's log through the API (pods/log,
