@@ -40,6 +40,13 @@ export const ReplicationDestinationSpec = Type.Object(
           previous: Type.Optional(
             Type.Integer({ minimum: 0, description: 'Skip this many of the newest matching snapshots.' }),
           ),
+          enableFileDeletion: Type.Optional(
+            Type.Boolean({
+              default: false,
+              description:
+                'When true, files in the volume that the restored snapshot lacks are deleted, so the volume equals the snapshot; when false they are kept.',
+            }),
+          ),
         },
         cel(destinationCapacityRule('restic')),
       ),

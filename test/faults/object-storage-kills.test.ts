@@ -394,7 +394,10 @@ describe('object-storage movers killed mid-transfer', () => {
     await createSource(id, 'one', { restic: { repository: repo.name, copyMethod: 'Clone' } });
     await synced(readSource(id), 'one');
     const treeOne = withoutRoot(snapshotTree(dir));
-    await createDestination(rd, 'one', { restic: { repository: repo.name, copyMethod: 'Snapshot', capacity: '1Gi' } });
+    // enableFileDeletion: the image must equal the source, whose second version deletes files.
+    await createDestination(rd, 'one', {
+      restic: { repository: repo.name, copyMethod: 'Snapshot', capacity: '1Gi', enableFileDeletion: true },
+    });
     const first = await waitForObject(
       'the first image',
       readDestination(rd),

@@ -3,11 +3,12 @@
  * (pure, unit-tested). Secrets never appear here: restic reads them from the environment.
  */
 import { join } from 'node:path';
+import { backupTarget, LOST_AND_FOUND, type BackupTarget } from './layout.js';
 import { keepFlags, type RetainPolicy } from './retain.js';
 
 /** What the argument lists depend on. */
 export interface ResticArgsConfig {
-  /** The volume's mount point; backups run from it with `.` so paths in snapshots are relative. */
+  /** The volume's mount point (absolute); see layout.ts for how backups read it. */
   dataDir: string;
   /** restic's metadata cache (the cache PVC). */
   cacheDir: string;
@@ -38,19 +39,24 @@ export function unlockArgs(config: ResticArgsConfig): string[] {
 }
 
 /**
- * `restic backup .`, run with the data directory as working directory. The exclude must be the
- * absolute path: restic matches excludes against absolute paths even for a relative target.
+ * `restic backup`, run in `target.cwd` on `target.path` (layout.ts: `.` from the data directory,
+ * or the data directory itself from its parent when the volume is empty). The exclude must be
+ * the absolute path: restic matches excludes against absolute paths even for a relative target.
  * `--json` without `--quiet`: restic then prints JSON status lines (how often:
  * RESTIC_PROGRESS_FPS, status.ts) and a JSON summary, and nothing else on stdout.
  */
-export function backupArgs(config: ResticArgsConfig): string[] {
+export function backupArgs(
+  config: ResticArgsConfig,
+  target: BackupTarget = backupTarget(config.dataDir, false),
+): string[] {
   return [
     'backup',
-    '.',
+    target.path,
     '--host',
     config.host,
+    ...target.tags.flatMap((tag) => ['--tag', tag]),
     '--exclude',
-    join(config.dataDir, 'lost+found'),
+    join(config.dataDir, LOST_AND_FOUND),
     '--json',
     ...globalFlags(config),
   ];
@@ -77,22 +83,31 @@ export function snapshotsArgs(config: ResticArgsConfig): string[] {
   return ['snapshots', '--json', '--host', config.host, ...globalFlags(config)];
 }
 
+/** How a restore treats the files already in the volume. */
+export interface RestoreOptions {
+  /**
+   * enableFileDeletion: delete files the snapshot lacks (`--delete`), so the volume equals the
+   * snapshot. Without it they are kept (decision 20): the volume may be the user's own PVC.
+   */
+  deleteExtraFiles: boolean;
+}
+
 /**
- * `restic restore <id>` into the data directory. --delete removes files the snapshot does not
- * have, so the volume equals the snapshot; lost+found belongs to the file system and is neither
- * restored nor deleted. --sparse keeps holes as holes. `--json` without `--quiet`, as for the
- * backup: status lines and a summary.
+ * `restic restore <source>` into the data directory, where the source is a snapshot id or
+ * `<id>:/<dir>` (layout.ts, restoreSource). lost+found belongs to the file system and is
+ * neither restored nor deleted. --sparse keeps holes as holes. `--json` without `--quiet`, as
+ * for the backup: status lines and a summary.
  */
-export function restoreArgs(config: ResticArgsConfig, snapshotId: string): string[] {
+export function restoreArgs(config: ResticArgsConfig, source: string, options: RestoreOptions): string[] {
   return [
     'restore',
-    snapshotId,
+    source,
     '--target',
     config.dataDir,
-    '--delete',
+    ...(options.deleteExtraFiles ? ['--delete'] : []),
     '--sparse',
     '--exclude',
-    '/lost+found',
+    `/${LOST_AND_FOUND}`,
     '--json',
     ...globalFlags(config),
   ];

@@ -5,7 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { ConfigError, findExecutable, numberEnv, stringEnv } from '../rsync/env.js';
+import { booleanEnv, ConfigError, findExecutable, numberEnv, stringEnv } from '../rsync/env.js';
 import type { ResticArgsConfig } from './args.js';
 import { DEFAULT_PRUNE_INTERVAL_DAYS } from './prune.js';
 import { RETAIN_COUNT_FIELDS, resticWithin, type RetainPolicy } from './retain.js';
@@ -30,6 +30,8 @@ export interface ResticSourceConfig extends ResticCommonConfig {
 export interface ResticDestinationConfig extends ResticCommonConfig {
   restoreAsOf?: Date;
   previous: number;
+  /** enableFileDeletion: delete files the snapshot lacks (default false: keep them). */
+  enableFileDeletion: boolean;
 }
 
 /** An RFC 3339 time, or undefined when unset. */
@@ -112,7 +114,11 @@ export function sourceConfig(env: Env): ResticSourceConfig {
 
 /** Reads the restore's settings. */
 export function destinationConfig(env: Env): ResticDestinationConfig {
-  const config: ResticDestinationConfig = { ...commonConfig(env), previous: countEnv(env, 'SCRIBE_PREVIOUS', 0) };
+  const config: ResticDestinationConfig = {
+    ...commonConfig(env),
+    previous: countEnv(env, 'SCRIBE_PREVIOUS', 0),
+    enableFileDeletion: booleanEnv(env, 'SCRIBE_ENABLE_FILE_DELETION', false),
+  };
   const asOf = timeEnv(env, 'SCRIBE_RESTORE_AS_OF');
   if (asOf !== undefined) config.restoreAsOf = asOf;
   return config;

@@ -1,6 +1,7 @@
 /**
- * Entrypoint of the restic destination mover: restores a snapshot into the volume, so that the
- * volume equals the snapshot (files the snapshot lacks are deleted; lost+found is left alone).
+ * Entrypoint of the restic destination mover: restores a snapshot into the volume. Files the
+ * snapshot lacks are kept unless SCRIBE_ENABLE_FILE_DELETION is true (enableFileDeletion,
+ * decision 20): the volume may be the user's own PVC. lost+found is left alone either way.
  *
  * Environment. The repository Secret's keys pass through to restic, never printed (see source.ts):
  *   RESTIC_REPOSITORY, RESTIC_PASSWORD, AWS_* …                                      (required)
@@ -10,6 +11,8 @@
  *   SCRIBE_RESTIC_HOST          only snapshots recorded with this host name count     (scribe)
  *   SCRIBE_RESTORE_AS_OF        RFC 3339: restore the newest snapshot taken at or before it
  *   SCRIBE_PREVIOUS             skip this many of the newest matching snapshots           (0)
+ *   SCRIBE_ENABLE_FILE_DELETION true: delete files the snapshot lacks, so the volume
+ *                               equals the snapshot                                   (false)
  *   SCRIBE_REPOSITORY_TIMEOUT_SECONDS  deadline for opening the repository and listing (120)
  *   SCRIBE_RESTIC_LIMIT_DOWNLOAD_KIB   restic --limit-download                          (none)
  *   SCRIBE_RESTIC               restic executable, name on PATH or path               (restic)
@@ -17,7 +20,10 @@
  * The repository is never initialized here; it is opened with `unlock`, which removes a killed
  * earlier attempt's stale lock (pid-gap.ts). Before anything in the volume is touched the
  * repository is opened and a snapshot chosen; when none matches the restore fails (an empty
- * volume must never pass for a successful restore, VolSync issue 1211).
+ * volume must never pass for a successful restore, VolSync issue 1211). A snapshot of an empty
+ * volume holds the volume's directory rather than its contents (layout.ts); what is restored is
+ * that directory's contents, so such a restore writes nothing and, with file deletion, empties
+ * the volume (which restic does not do for an empty tree, so the mover does; layout.ts).
  *
  * Output: restic's output (redacted), `scribe restic restore: …` lines, `scribe progress: …`
  * every 5 s while the restore runs and once when it ends (files and bytes written, from
@@ -30,6 +36,7 @@
  */
 import { restoreArgs, snapshotsArgs, unlockArgs } from './args.js';
 import { destinationConfig } from './config.js';
+import { emptyVolume, restoredTreeWasEmpty, restoreSource } from './layout.js';
 import { EXIT } from './outcome.js';
 import { leavePidGap } from './pid-gap.js';
 import { MoverFailure, ResticSession } from './session.js';
@@ -60,8 +67,28 @@ async function restore(): Promise<string> {
       message: `nothing to restore: ${noSnapshotReason(snapshots.length, selection)} (host ${config.host}); the volume was left untouched`,
     });
   const id = chosen.short_id ?? chosen.id.slice(0, 8);
-  session.log(`restoring snapshot ${id} taken at ${chosen.time} into ${config.dataDir}`);
-  await session.restic(config, 'restore', restoreArgs(config, chosen.id), { progress: 'restore' });
+  const source = restoreSource(chosen);
+  session.log(
+    `restoring snapshot ${id} taken at ${chosen.time} into ${config.dataDir}` +
+      (source === chosen.id
+        ? ''
+        : ` (a snapshot of an empty volume: the contents of its ${source.slice(chosen.id.length + 1)})`) +
+      (config.enableFileDeletion
+        ? '; files the snapshot lacks are deleted (enableFileDeletion)'
+        : '; files the snapshot lacks are kept (enableFileDeletion is false)'),
+  );
+  const restored = await session.restic(
+    config,
+    'restore',
+    restoreArgs(config, source, { deleteExtraFiles: config.enableFileDeletion }),
+    { progress: 'restore' },
+  );
+  if (config.enableFileDeletion && restoredTreeWasEmpty(restored.stdout)) {
+    const deleted = emptyVolume(config.dataDir);
+    session.log(
+      `removed ${deleted.length} ${deleted.length === 1 ? 'entry' : 'entries'} of the volume, as the snapshot holds an empty volume (enableFileDeletion)`,
+    );
+  }
   return `restored snapshot ${id} taken at ${chosen.time}`;
 }
 

@@ -31,6 +31,7 @@ interface ResticSpec {
   };
   restoreAsOf?: string;
   previous?: number;
+  enableFileDeletion?: boolean;
 }
 
 const spec = (cr: ScribeCr) => (cr.spec as { restic: ResticSpec }).restic;
@@ -65,6 +66,8 @@ function resticEnv(cr: ScribeCr): Array<{ name: string; value: string }> {
   } else {
     add('SCRIBE_RESTORE_AS_OF', restic.restoreAsOf);
     add('SCRIBE_PREVIOUS', restic.previous);
+    // Decision 20: a restore deletes nothing unless asked to (the volume may be the user's own).
+    add('SCRIBE_ENABLE_FILE_DELETION', restic.enableFileDeletion === true ? 'true' : 'false');
   }
   return env;
 }

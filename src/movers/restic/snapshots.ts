@@ -9,6 +9,9 @@ export interface SnapshotInfo {
   short_id?: string;
   time: string;
   hostname?: string;
+  /** The backed-up paths, absolute (layout.ts). */
+  paths?: string[];
+  tags?: string[];
 }
 
 /** Which snapshot to restore. */

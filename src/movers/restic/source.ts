@@ -22,7 +22,9 @@
  *   SCRIBE_RESTIC_LIMIT_UPLOAD_KIB     restic --limit-upload                             (none)
  *   SCRIBE_RESTIC               restic executable, name on PATH or path               (restic)
  *
- * Steps: `backup .` from the data directory excluding lost+found, which opens the repository
+ * Steps: `backup .` from the data directory excluding lost+found (an empty volume: the data
+ * directory itself from its parent, tagged, as restic cannot save a snapshot with nothing at its
+ * root; layout.ts), which opens the repository
  * itself (the deadline holds until its first output line, which restic prints only once the
  * repository is open); when restic says the repository does not exist (exit 10) it is
  * initialized and the backup runs again (a wrong password or an unreachable endpoint is an
@@ -45,6 +47,7 @@
  */
 import { forgetArgs, backupArgs, initArgs, pruneArgs } from './args.js';
 import { sourceConfig } from './config.js';
+import { backupTarget, isEmptyVolume } from './layout.js';
 import { EXIT } from './outcome.js';
 import { isPruneDue, lastPrunedLine } from './prune.js';
 import { keepFlags } from './retain.js';
@@ -56,10 +59,16 @@ const session = new ResticSession('backup', process.env);
 async function backup(): Promise<string> {
   const config = sourceConfig(process.env);
   session.prepareCache(config);
-  session.log(`backing up ${config.dataDir}`);
+  const empty = isEmptyVolume(config.dataDir);
+  const target = backupTarget(config.dataDir, empty);
+  session.log(
+    empty
+      ? `backing up ${config.dataDir}: the volume is empty, so its directory is saved as the snapshot's one entry (tag ${target.tags.join(',')})`
+      : `backing up ${config.dataDir}`,
+  );
   const runBackup = (allowMissing: boolean) =>
-    session.resticClearingStaleLocks(config, 'backup', backupArgs(config), {
-      cwd: config.dataDir,
+    session.resticClearingStaleLocks(config, 'backup', backupArgs(config, target), {
+      cwd: target.cwd,
       progress: 'backup',
       deadline: 'until-output',
       ...(allowMissing ? { allow: [EXIT.noRepository] } : {}),

@@ -3,8 +3,8 @@
  * round trips, retention, pruning, snapshot selection, a killed backup and failures.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startS3Server, type S3Server } from '../../../src/local/s3.js';
 import { freePort } from '../../../src/local/processes.js';
@@ -78,6 +78,11 @@ function snapshotTimes(env: Record<string, string>): string[] {
     .sort();
 }
 
+/** Every path under `root`, lost+found included, sorted. */
+function entries(root: string): string[] {
+  return readdirSync(root, { recursive: true, encoding: 'utf8' }).sort();
+}
+
 function expectNoSecrets(output: string): void {
   for (const secret of [PASSWORD, s3.secretKey, s3.accessKey]) expect(output).not.toContain(secret);
 }
@@ -113,7 +118,7 @@ function expectProgressMatchesSummary(output: string, command: 'backup' | 'resto
 }
 
 describe('restic backup and restore', () => {
-  it('round-trips a tree: contents, modes, owners, mtimes, symlinks, ACLs; lost+found stays out', async () => {
+  it('round-trips a tree: contents, modes, owners, mtimes, symlinks, ACLs; lost+found stays out (file deletion on)', async () => {
     const source = newDir('source');
     const acl = aclSupported(source);
     buildTree(source, { acl });
@@ -134,7 +139,11 @@ describe('restic backup and restore', () => {
     writeFileSync(join(target, 'stale.txt'), 'not in the snapshot');
     mkdirSync(join(target, 'docs'));
     writeFileSync(join(target, 'docs', 'random.bin'), 'older content');
-    const restore = await runEntrypoint('restic', 'destination', { ...env, SCRIBE_DATA_DIR: target });
+    const restore = await runEntrypoint('restic', 'destination', {
+      ...env,
+      SCRIBE_DATA_DIR: target,
+      SCRIBE_ENABLE_FILE_DELETION: 'true',
+    });
     expect(restore.code, restore.output).toBe(0);
     expect(summaryOf(restore.output)).toMatch(/^restore: \d+ of \d+ files restored/m);
     expectNoSecrets(restore.output);
@@ -157,6 +166,154 @@ describe('restic backup and restore', () => {
     expect(second.output).not.toContain('initializing');
     expect(summaryOf(second.output)).toMatch(/processed: 0 new, 0 changed, 1 unmodified; added 0 B/);
     expect(snapshotTimes(env)).toHaveLength(2);
+  });
+});
+
+describe('files the snapshot lacks (enableFileDeletion)', () => {
+  /** A destination volume that already holds data: lost+found, a file of its own, an older version. */
+  function occupiedTarget(): string {
+    const target = newDir('target');
+    mkdirSync(join(target, 'lost+found'));
+    writeFileSync(join(target, 'lost+found', 'keep'), 'fs debris of the destination');
+    writeFileSync(join(target, 'users-notes.txt'), 'the user wrote this');
+    mkdirSync(join(target, 'docs'));
+    writeFileSync(join(target, 'docs', 'a.txt'), 'older content');
+    writeFileSync(join(target, 'docs', 'extra.txt'), 'only here');
+    return target;
+  }
+
+  it('are kept by default and deleted with SCRIBE_ENABLE_FILE_DELETION=true; lost+found stays either way', async () => {
+    const source = newDir('source');
+    mkdirSync(join(source, 'docs'));
+    writeFileSync(join(source, 'docs', 'a.txt'), 'from the snapshot');
+    writeFileSync(join(source, 'b.txt'), 'also from the snapshot');
+    const env = moverEnv(source);
+    expect((await runEntrypoint('restic', 'source', env)).code).toBe(0);
+
+    const kept = occupiedTarget();
+    const keep = await runEntrypoint('restic', 'destination', { ...env, SCRIBE_DATA_DIR: kept });
+    expect(keep.code, keep.output).toBe(0);
+    expect(entries(kept)).toEqual([
+      'b.txt',
+      'docs',
+      'docs/a.txt',
+      'docs/extra.txt',
+      'lost+found',
+      'lost+found/keep',
+      'users-notes.txt',
+    ]);
+    expect(readFileSync(join(kept, 'docs', 'a.txt'), 'utf8')).toBe('from the snapshot');
+    expect(readFileSync(join(kept, 'users-notes.txt'), 'utf8')).toBe('the user wrote this');
+    expect(keep.output).toContain('files the snapshot lacks are kept (enableFileDeletion is false)');
+    expect(summaryOf(keep.output)).toMatch(/^restore: .*, 0 deleted/m);
+
+    const mirrored = occupiedTarget();
+    const mirror = await runEntrypoint('restic', 'destination', {
+      ...env,
+      SCRIBE_DATA_DIR: mirrored,
+      SCRIBE_ENABLE_FILE_DELETION: 'true',
+    });
+    expect(mirror.code, mirror.output).toBe(0);
+    expect(mirror.output).toContain('files the snapshot lacks are deleted (enableFileDeletion)');
+    expect(summaryOf(mirror.output)).toMatch(/^restore: .*, 2 deleted/m);
+    expect(entries(mirrored)).toEqual(['b.txt', 'docs', 'docs/a.txt', 'lost+found', 'lost+found/keep']);
+  });
+
+  it('refuses a value that is not a boolean, touching nothing', async () => {
+    const source = newDir('source');
+    writeFileSync(join(source, 'f'), 'x');
+    const env = moverEnv(source);
+    expect((await runEntrypoint('restic', 'source', env)).code).toBe(0);
+    const target = occupiedTarget();
+    const run = await runEntrypoint('restic', 'destination', {
+      ...env,
+      SCRIBE_DATA_DIR: target,
+      SCRIBE_ENABLE_FILE_DELETION: 'sometimes',
+    });
+    expect(run.code).toBe(1);
+    expect(summaryOf(run.output)).toMatch(/configuration error: SCRIBE_ENABLE_FILE_DELETION must be true or false/);
+    expect(entries(target)).toContain('users-notes.txt');
+  });
+});
+
+describe('an empty volume', () => {
+  /** The repository's snapshots, oldest first. */
+  const snapshots = (env: Record<string, string>) =>
+    (JSON.parse(resticCli(env, ['snapshots', '--json'])) as { time: string; tags?: string[]; paths: string[] }[]).sort(
+      (a, b) => Date.parse(a.time) - Date.parse(b.time),
+    );
+
+  it('is a successful backup that leaves the volume as it was, and its restore writes nothing or, with file deletion, empties the volume', async () => {
+    const source = newDir('source');
+    mkdirSync(join(source, 'lost+found')); // an empty file system's volume holds just this
+    const before = describeTree(source, { acl: false });
+    const env = moverEnv(source);
+    const backup = await runEntrypoint('restic', 'source', env);
+    expect(backup.code, backup.output).toBe(0);
+    expect(backup.output).toContain('the volume is empty, so its directory is saved');
+    expect(summaryOf(backup.output)).toMatch(/^backup: snapshot [0-9a-f]{8}; 0 files/m);
+    expect(summaryOf(backup.output)).toMatch(/result: backup succeeded; exit code 0$/);
+    expect(describeTree(source, { acl: false })).toEqual(before);
+    expect(snapshots(env)).toMatchObject([{ tags: ['scribe-volume-dir'], paths: [source] }]);
+
+    const kept = newDir('target');
+    writeFileSync(join(kept, 'users-notes.txt'), 'the user wrote this');
+    const keep = await runEntrypoint('restic', 'destination', { ...env, SCRIBE_DATA_DIR: kept });
+    expect(keep.code, keep.output).toBe(0);
+    expect(entries(kept)).toEqual(['users-notes.txt']);
+
+    const emptied = newDir('target');
+    mkdirSync(join(emptied, 'lost+found'));
+    writeFileSync(join(emptied, 'lost+found', 'keep'), 'fs debris of the destination');
+    mkdirSync(join(emptied, 'docs'));
+    writeFileSync(join(emptied, 'docs', 'old.txt'), 'stale');
+    writeFileSync(join(emptied, 'users-notes.txt'), 'the user wrote this');
+    const mirror = await runEntrypoint('restic', 'destination', {
+      ...env,
+      SCRIBE_DATA_DIR: emptied,
+      SCRIBE_ENABLE_FILE_DELETION: 'true',
+    });
+    expect(mirror.code, mirror.output).toBe(0);
+    expect(entries(emptied)).toEqual(['lost+found', 'lost+found/keep']);
+    // Nothing of the volume's own directory lands inside the volume.
+    expect(existsSync(join(emptied, basename(source)))).toBe(false);
+  });
+
+  it('that later receives data, and is emptied again, is backed up as it is each time', async () => {
+    const source = newDir('source');
+    const env = moverEnv(source, { SCRIBE_RETAIN_LAST: '5' });
+    expect((await runEntrypoint('restic', 'source', env)).code).toBe(0);
+
+    mkdirSync(join(source, 'db'));
+    writeFileSync(join(source, 'db', 'table'), bytes(3, 50_000));
+    const filled = await runEntrypoint('restic', 'source', env);
+    expect(filled.code, filled.output).toBe(0);
+    expect(filled.output).not.toContain('the volume is empty');
+    expect(summaryOf(filled.output)).toMatch(/^backup: snapshot [0-9a-f]{8}; 1 files .* 1 new/m);
+
+    rmSync(join(source, 'db'), { recursive: true });
+    expect((await runEntrypoint('restic', 'source', env)).code).toBe(0);
+    expect(snapshots(env).map((s) => s.tags ?? [])).toEqual([['scribe-volume-dir'], [], ['scribe-volume-dir']]);
+
+    // The newest is the emptied volume; the one before it holds the data, in the usual layout.
+    const latest = newDir('target');
+    writeFileSync(join(latest, 'stale'), 'x');
+    const restoreLatest = await runEntrypoint('restic', 'destination', {
+      ...env,
+      SCRIBE_DATA_DIR: latest,
+      SCRIBE_ENABLE_FILE_DELETION: 'true',
+    });
+    expect(restoreLatest.code, restoreLatest.output).toBe(0);
+    expect(entries(latest)).toEqual([]);
+    const previous = newDir('target');
+    const restorePrevious = await runEntrypoint('restic', 'destination', {
+      ...env,
+      SCRIBE_DATA_DIR: previous,
+      SCRIBE_PREVIOUS: '1',
+    });
+    expect(restorePrevious.code, restorePrevious.output).toBe(0);
+    expect(entries(previous)).toEqual(['db', 'db/table']);
+    expect(readFileSync(join(previous, 'db', 'table'))).toEqual(bytes(3, 50_000));
   });
 });
 

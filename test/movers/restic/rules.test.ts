@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ScribeCr } from '../../../machines/api.js';
 import { backupArgs, forgetArgs, restoreArgs } from '../../../src/movers/restic/args.js';
+import { backupTarget, restoredTreeWasEmpty, restoreSource } from '../../../src/movers/restic/layout.js';
 import { resticMover } from '../../../src/movers/restic/mover.js';
 import { explainFailure } from '../../../src/movers/restic/outcome.js';
 import { isPruneDue, lastPrunedLine, parseLastPruned } from '../../../src/movers/restic/prune.js';
@@ -69,15 +70,58 @@ describe('argument lists', () => {
     ]);
   });
 
-  it('restores with --delete into the data directory, sparing lost+found', () => {
-    expect(restoreArgs(config, 'abc')).toEqual(
-      expect.arrayContaining(['restore', 'abc', '--target', '/data', '--delete']),
+  it('backs an empty volume up as its directory from the parent, tagged, so restic has an entry to save', () => {
+    expect(backupTarget('/data', true)).toEqual({ cwd: '/', path: 'data', tags: ['scribe-volume-dir'] });
+    expect(backupTarget('/data', false)).toEqual({ cwd: '/data', path: '.', tags: [] });
+    expect(backupArgs(config, backupTarget('/data', true))).toEqual([
+      'backup',
+      'data',
+      '--host',
+      'scribe',
+      '--tag',
+      'scribe-volume-dir',
+      '--exclude',
+      '/data/lost+found',
+      '--json',
+      '--cache-dir',
+      '/cache',
+    ]);
+    expect(() => backupTarget('/', true)).toThrow(/has no parent/);
+  });
+
+  it('restores a tagged snapshot from the volume directory inside it, any other from its root', () => {
+    expect(restoreSource({ id: 'abc', paths: ['/data'], tags: ['scribe-volume-dir'] })).toBe('abc:/data');
+    expect(restoreSource({ id: 'abc', paths: ['/tmp/x/source-3'], tags: ['other', 'scribe-volume-dir'] })).toBe(
+      'abc:/source-3',
     );
-    expect(restoreArgs(config, 'abc').join(' ')).toContain('--exclude /lost+found');
+    expect(restoreSource({ id: 'abc', paths: ['/data'] })).toBe('abc');
+    expect(restoreSource({ id: 'abc', paths: ['/data'], tags: ['other'] })).toBe('abc');
+    expect(() => restoreSource({ id: 'abc', tags: ['scribe-volume-dir'] })).toThrow(/records no path/);
+  });
+
+  it('tells a restore of an empty tree (restic deletes nothing then) from any other', () => {
+    expect(restoredTreeWasEmpty('{"message_type":"summary","seconds_elapsed":0}\n')).toBe(true);
+    expect(restoredTreeWasEmpty('{"message_type":"summary","total_files":0}')).toBe(true);
+    expect(
+      restoredTreeWasEmpty('{"message_type":"summary","total_files":1,"files_restored":1}\n{"message_type":"x"}'),
+    ).toBe(false);
+    // No summary (restic's output not understood): never a reason to delete.
+    expect(restoredTreeWasEmpty('')).toBe(false);
+    expect(restoredTreeWasEmpty('{not json\nrestored 0 files')).toBe(false);
+  });
+
+  it('restores with --delete only when enableFileDeletion is on, always sparing lost+found', () => {
+    const keeping = restoreArgs(config, 'abc', { deleteExtraFiles: false });
+    expect(keeping).toEqual(expect.arrayContaining(['restore', 'abc', '--target', '/data']));
+    expect(keeping).not.toContain('--delete');
+    expect(keeping.join(' ')).toContain('--exclude /lost+found');
+    const mirroring = restoreArgs(config, 'abc:/data', { deleteExtraFiles: true });
+    expect(mirroring).toEqual(expect.arrayContaining(['restore', 'abc:/data', '--target', '/data', '--delete']));
+    expect(mirroring.join(' ')).toContain('--exclude /lost+found');
   });
 
   it('lets backup and restore print their JSON status lines (no --quiet) for progress', () => {
-    for (const args of [backupArgs(config), restoreArgs(config, 'abc')]) {
+    for (const args of [backupArgs(config), restoreArgs(config, 'abc', { deleteExtraFiles: false })]) {
       expect(args).toContain('--json');
       expect(args).not.toContain('--quiet');
     }
@@ -296,5 +340,32 @@ describe('the mover pod host name (what restic writes into its locks)', () => {
     expect(names[1]).toMatch(/^restic-dest-app-db-[0-9a-f]{10}$/);
     expect(new Set(names).size).toBe(3);
     expect(hostnameOf(cr('ReplicationSource', 'app'))).toBe(names[0]);
+  });
+});
+
+describe('enableFileDeletion in the restore Job', () => {
+  const envOf = (restic: Record<string, unknown>, kind: 'ReplicationSource' | 'ReplicationDestination') => {
+    const cr = {
+      apiVersion: 'scribe.backube/v1alpha1',
+      kind,
+      metadata: { name: 'db', namespace: 'app', uid: 'uid-1' },
+      spec: {
+        ...(kind === 'ReplicationSource' ? { sourcePVC: 'data' } : {}),
+        restic: { repository: 'repo', ...restic },
+      },
+    } as unknown as ScribeCr;
+    const job = resticMover
+      .build(cr, { cycleId: '1-20260101000000', attempt: 0, volume: 'data' }, {})
+      .objects.find((o) => o.kind === 'Job') as unknown as
+      { spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } } } | undefined;
+    const env = job?.spec.template.spec.containers[0]?.env ?? [];
+    return env.find((e) => e.name === 'SCRIBE_ENABLE_FILE_DELETION')?.value;
+  };
+
+  it('is false unless the destination says true; a backup has no such setting', () => {
+    expect(envOf({}, 'ReplicationDestination')).toBe('false');
+    expect(envOf({ enableFileDeletion: false }, 'ReplicationDestination')).toBe('false');
+    expect(envOf({ enableFileDeletion: true }, 'ReplicationDestination')).toBe('true');
+    expect(envOf({ enableFileDeletion: true }, 'ReplicationSource')).toBeUndefined();
   });
 });
