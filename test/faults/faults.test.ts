@@ -168,8 +168,7 @@ describe('faults', () => {
 
   it('retries after the mover pod is killed mid-transfer, keeping the previous image until a new one is complete', async () => {
     const kc = runtime.kc;
-    // A fresh name: vitest retries a failed test once, on the same system.
-    const id = `killed-${randomBytes(2).toString('hex')}`;
+    const id = 'killed';
     const recorder = new CreatedObjects(kc, ['src']);
     await recorder.start();
     const p = await pair(id, 600, undefined, { slowLink: true });
