@@ -7,6 +7,7 @@ import type { CycleStatus, ScribeCr, ScribeStatus } from './api.js';
 import { destinationPvcName, sourcePitName } from './naming.js';
 import type { ObservedPvc, ObservedSnapshot, OwnedObjects } from './observation.js';
 import { moverKindOf } from './mover.js';
+import { RETAKE_COPY_EVERY } from './backoff.js';
 import { compactTimestamp, toMs } from './time.js';
 
 /** Keys of status.cycle.objects. */
@@ -193,4 +194,46 @@ export function positionFromFacts(cr: ScribeCr, status: ScribeStatus, owned: Own
   if (mover === 'succeeded') return 'preserving';
   if (mover === 'pending' || mover === 'running' || mover === 'failed') return 'moving';
   return volumeProgress(cr, cycle, owned).phase === 'ready' ? 'moving' : 'snapshotting';
+}
+
+/** Whether a failed cycle's retry is due: its retry time reached, or the spec changed since it was planned. */
+export function retryTimeReached(cr: ScribeCr, status: ScribeStatus, now: number): boolean {
+  const at = toMs(status.cycle?.retryAfter);
+  // A changed spec is retried at once: the user fixed something, and waiting out the backoff
+  // would only delay seeing whether it worked.
+  return at === undefined || now >= at || specChangedSinceCycle(cr, status.cycle);
+}
+
+/**
+ * Whether a retry takes a new point-in-time copy instead of reusing the cycle's: after every
+ * RETAKE_COPY_EVERY failed attempts, or when the spec changed since the copy was taken. Only a
+ * source that reads such a copy and has not yet moved its data has one worth taking again.
+ */
+export function retakesCopy(cr: ScribeCr, status: ScribeStatus, owned: OwnedObjects): boolean {
+  const cycle = status.cycle;
+  if (!cycle || !readsPointInTimeCopy(cr)) return false;
+  const position = positionFromFacts(cr, status, owned);
+  if (position !== 'snapshotting' && position !== 'moving') return false;
+  const attempt = cycle.attempt ?? 0;
+  return (attempt > 0 && attempt % RETAKE_COPY_EVERY === 0) || specChangedSinceCycle(cr, cycle);
+}
+
+/**
+ * The cycle's point-in-time PVC and VolumeSnapshot that still exist (going away or not). A retry
+ * with a new copy waits until they are gone: the new cycle may plan other names (the copy
+ * method changed), and nothing would delete these then.
+ */
+export function pitCopyLeftovers(
+  cycle: CycleStatus,
+  owned: OwnedObjects,
+): { kind: 'PersistentVolumeClaim' | 'VolumeSnapshot'; name: string; deleting: boolean }[] {
+  const objects = cycle.objects ?? {};
+  const found: { kind: 'PersistentVolumeClaim' | 'VolumeSnapshot'; name: string; deleting: boolean }[] = [];
+  const pitPvc = objects[Objects.pitPvc];
+  const pvc = pitPvc === undefined ? undefined : owned.pvcs[pitPvc];
+  if (pvc) found.push({ kind: 'PersistentVolumeClaim', name: pvc.name, deleting: pvc.deleting === true });
+  const pitSnapshot = objects[Objects.pitSnapshot];
+  const snapshot = pitSnapshot === undefined ? undefined : owned.snapshots[pitSnapshot];
+  if (snapshot) found.push({ kind: 'VolumeSnapshot', name: snapshot.name, deleting: snapshot.deleting === true });
+  return found;
 }

@@ -7,7 +7,17 @@
 import type { ScribeCr } from './api.js';
 import type { Action, EnsurePvcAction } from './actions.js';
 import type { ReplicationContext, ReplicationState } from './context.js';
-import { leftovers, moverOptions, moverProgress, Objects, pitSnapshotReady, usablePvc } from './cycle.js';
+import {
+  leftovers,
+  moverOptions,
+  moverProgress,
+  Objects,
+  pitCopyLeftovers,
+  pitSnapshotReady,
+  retakesCopy,
+  retryTimeReached,
+  usablePvc,
+} from './cycle.js';
 import { moverKindOf } from './mover.js';
 import { destinationPvcName, objectLabels } from './naming.js';
 import type { Observation, ObservedPvc } from './observation.js';
@@ -205,6 +215,19 @@ function afterFailure(ctx: ReplicationContext, obs: Observation): Action[] {
   }
   const kind = moverKindOf(obs.cr);
   if (kind && obs.owned.mover.phase === 'failed') actions.push({ type: 'cleanupMover', mover: kind });
+  if (cycle && retryTimeReached(obs.cr, ctx.status, ctx.now) && retakesCopy(obs.cr, ctx.status, obs.owned)) {
+    // The retry takes a new copy: the failed cycle's goes first (replication.ts waits for it).
+    const deleting = new Set(actions.map((a) => (a.type === 'deleteObject' ? a.name : '')));
+    for (const leftover of pitCopyLeftovers(cycle, obs.owned)) {
+      if (leftover.deleting || keep.has(leftover.name) || deleting.has(leftover.name)) continue;
+      actions.push({
+        type: 'deleteObject',
+        kind: leftover.kind,
+        name: leftover.name,
+        reason: 'the retry takes a new point-in-time copy',
+      });
+    }
+  }
   return actions;
 }
 

@@ -5,7 +5,7 @@
  */
 import type { LatestImage, ScribeCr, ScribeStatus } from './api.js';
 import { EventReasons, type Action, type EmitEventAction, type EventReason } from './actions.js';
-import { RETAKE_COPY_EVERY, retryDelayMs, STALL_AFTER_MS } from './backoff.js';
+import { retryDelayMs, STALL_AFTER_MS } from './backoff.js';
 import {
   findCondition,
   reconciled,
@@ -22,10 +22,10 @@ import {
   imageProgress,
   moverProgress,
   Objects,
+  pitCopyLeftovers,
   planCycle,
-  positionFromFacts,
-  readsPointInTimeCopy,
-  specChangedSinceCycle,
+  retakesCopy,
+  retryTimeReached,
   volumeProgress,
   moverOptions,
   requiredUserPvc,
@@ -431,26 +431,20 @@ export function publishedNotice(ctx: ReplicationContext, obs: Observation): Acti
   return [event('Normal', EventReasons.ServiceAddressAssigned, `${kind} listens at ${String(address)}`)];
 }
 
-/** Whether a stage's retry time has come. */
+/** Whether the failed cycle's retry is due: its time reached, or the spec changed (cycle.ts). */
 export function retryDue(ctx: ReplicationContext, obs: Observation): boolean {
-  const at = toMs(ctx.status.cycle?.retryAfter);
-  // A changed spec is retried at once: the user fixed something, and waiting out the backoff
-  // would only delay seeing whether it worked.
-  return at === undefined || ctx.now >= at || specChangedSinceCycle(obs.cr, ctx.status.cycle);
+  return retryTimeReached(obs.cr, ctx.status, ctx.now);
 }
 
-/**
- * Whether a retry takes a new point-in-time copy instead of reusing the cycle's: after every
- * RETAKE_COPY_EVERY failed attempts, or when the spec changed since the copy was taken. Only a
- * source that reads such a copy and has not yet moved its data has one worth taking again.
- */
-export function retakesCopy(ctx: ReplicationContext, obs: Observation): boolean {
+/** Whether the retry takes a new point-in-time copy (cycle.ts, retakesCopy). */
+export function retakesCopyNow(ctx: ReplicationContext, obs: Observation): boolean {
+  return retakesCopy(obs.cr, ctx.status, obs.owned);
+}
+
+/** Whether the failed cycle's copy is gone, so a new cycle can take its own under the same names. */
+export function oldCopyGone(ctx: ReplicationContext, obs: Observation): boolean {
   const cycle = ctx.status.cycle;
-  if (!cycle || !readsPointInTimeCopy(obs.cr)) return false;
-  const position = positionFromFacts(obs.cr, ctx.status, obs.owned);
-  if (position !== 'snapshotting' && position !== 'moving') return false;
-  const attempt = cycle.attempt ?? 0;
-  return (attempt > 0 && attempt % RETAKE_COPY_EVERY === 0) || specChangedSinceCycle(obs.cr, cycle);
+  return !cycle || pitCopyLeftovers(cycle, obs.owned).length === 0;
 }
 
 /**

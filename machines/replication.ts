@@ -116,7 +116,8 @@ export const replicationMachine = setup({
     imageReady: when((ctx, obs) => !!ctx.status.cycle && imageProgress(ctx.status.cycle, obs.owned).phase === 'ready'),
     cleanedUp: when((ctx, obs) => !!ctx.status.cycle && cleanedUp(ctx.status.cycle, obs.owned)),
     retryDue: when(r.retryDue),
-    retakesCopy: when(r.retakesCopy),
+    retakesCopy: when(r.retakesCopyNow),
+    oldCopyGone: when(r.oldCopyGone),
     failedAt: ({ context, event }, params: { stage: r.FailingStage }) => {
       const obs = seen(event);
       return obs ? r.failureOf(context, obs, params.stage) !== undefined : false;
@@ -240,14 +241,15 @@ export const replicationMachine = setup({
       always: [
         ...leaveForGlobals(),
         // Point 4 of data safety: a retry must be able to see what the user fixed in the volume.
+        // level.ts deletes the failed cycle's copy first (afterFailure).
         {
-          guard: and(['retryDue', 'retakesCopy']),
+          guard: and(['retryDue', 'retakesCopy', 'oldCopyGone']),
           target: 'snapshotting',
           actions: [{ type: 'because', params: { why: 'retry with a new point-in-time copy' } }, 'restartCycle'],
         },
         // Retry where the facts say the cycle stands (design: "Facts win").
         ...(['snapshotting', 'moving', 'preserving', 'complete', 'idle'] as const).map((state) => ({
-          guard: and(['retryDue', { type: 'resumesIn' as const, params: { state } }]),
+          guard: and(['retryDue', not('retakesCopy'), { type: 'resumesIn' as const, params: { state } }]),
           target: state,
           actions: [
             { type: 'because' as const, params: { why: 'retry' } },

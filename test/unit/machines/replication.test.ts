@@ -287,19 +287,20 @@ describe('failures', () => {
     }
     const third = d.step(now, world.failed(first, 2));
     const retryAt = Date.parse(third.nextPersisted.cycle?.retryAfter ?? '');
-    const retake = d.step(retryAt, world.pit(first));
+    // The failed cycle's copy goes first; the source stays.
+    const deleting = d.step(retryAt, world.pit(first));
+    expect(deleting.state).toBe('failed');
+    expect(of(deleting, 'deleteObject')).toEqual([
+      expect.objectContaining({ kind: 'PersistentVolumeClaim', name: 'scribe-src-db' }),
+    ]);
+    expect(of(deleting, 'ensureMover')).toEqual([]);
+    const retake = d.step(retryAt + 500, owned({ pvcs: [pvc('data')] }));
     expect(retake.state).toBe('snapshotting');
     const second = d.cycleId;
     expect(second).not.toBe(first);
     expect(retake.nextPersisted.cycle).toMatchObject({ attempt: 3, objects: { volume: 'scribe-src-db' } });
     expect(retake.nextPersisted.lastSyncStartTime).toBe(third.nextPersisted.lastSyncStartTime);
-    // The old cycle's copy goes before the new one is made under the same name; the source stays.
-    expect(of(retake, 'deleteObject')).toEqual([
-      expect.objectContaining({ kind: 'PersistentVolumeClaim', name: 'scribe-src-db' }),
-    ]);
-    expect(of(retake, 'ensurePvc')).toEqual([]);
-    const fresh = d.step(retryAt + 1000, owned({ pvcs: [pvc('data')] }));
-    expect(of(fresh, 'ensurePvc')[0]).toMatchObject({
+    expect(of(retake, 'ensurePvc')[0]).toMatchObject({
       name: 'scribe-src-db',
       labels: { 'scribe.backube/cycle': second },
     });
@@ -318,7 +319,8 @@ describe('failures', () => {
     expect(d.step(T0 + 2000, world.failed(first, 0)).state).toBe('failed');
     expect(d.step(T0 + 3000, world.pit(first)).state).toBe('failed');
     d.edit({ rsync: { copyMethod: 'Clone', address: 'fixed.example.com', sshKeys: 'keys' } });
-    const retry = d.step(T0 + 4000, world.pit(first));
+    expect(d.step(T0 + 4000, world.pit(first)).state).toBe('failed');
+    const retry = d.step(T0 + 4500, owned({ pvcs: [pvc('data')] }));
     expect(retry.state).toBe('snapshotting');
     expect(d.cycleId).not.toBe(first);
     expect(retry.nextPersisted.cycle?.generation).toBe(2);
