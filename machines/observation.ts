@@ -52,6 +52,12 @@ export interface ObservedMover {
   problems?: ReadonlyArray<{ field: string; message: string }> | undefined;
   /** Values the mover publishes under status.<mover> (rsync: address, port, sshKeys; restic: lastPruned). */
   published?: Readonly<Record<string, string | number>> | undefined;
+  /**
+   * While it runs: its last output line and when its output last moved on (epoch ms; progress
+   * lines count only when their figures change). Absent for a mover that waits for a peer (an
+   * rsync destination listening for its source), whose silence is not a stall.
+   */
+  output?: { line: string; changedAt: number } | undefined;
 }
 
 /** Everything the caches hold that concerns one CR. */

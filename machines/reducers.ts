@@ -375,18 +375,46 @@ export function closedCycle(ctx: ReplicationContext): Status {
 
 // ---- things noticed on any observation -----------------------------------------------------------
 
-/** Whether the state has gone without progress past the deadline (a running mover is progress). */
-export function isStalled(ctx: ReplicationContext, obs: Observation, state: ReplicationState): boolean {
+/**
+ * When the working state last made progress: when it was entered, or, for a running mover that
+ * reports its output, when that output last moved on (whichever is later).
+ */
+function lastProgressAt(ctx: ReplicationContext, obs: Observation, state: ReplicationState): number | undefined {
   const since = enteredAt(ctx.status.journal, state) ?? toMs(ctx.status.lastSyncStartTime);
+  const output = runningMoverOutput(ctx, obs, state);
+  return since === undefined || output === undefined ? since : Math.max(since, output.changedAt);
+}
+
+/** The output of this cycle's running mover, when it reports one (observation.ts, ObservedMover.output). */
+function runningMoverOutput(ctx: ReplicationContext, obs: Observation, state: ReplicationState) {
+  const cycle = ctx.status.cycle;
+  const running = state === 'moving' && cycle !== undefined && moverProgress(cycle, obs.owned) === 'running';
+  return running ? obs.owned.mover.output : undefined;
+}
+
+/**
+ * Whether the state has gone without progress past the deadline. A running mover is progress
+ * while its output moves on; one that reports no output at all (it waits for a peer) always is.
+ */
+export function isStalled(ctx: ReplicationContext, obs: Observation, state: ReplicationState): boolean {
+  const since = lastProgressAt(ctx, obs, state);
   if (since === undefined || ctx.now - since < STALL_AFTER_MS) return false;
   const cycle = ctx.status.cycle;
-  return !(state === 'moving' && cycle !== undefined && moverProgress(cycle, obs.owned) === 'running');
+  const running = state === 'moving' && cycle !== undefined && moverProgress(cycle, obs.owned) === 'running';
+  return !running || obs.owned.mover.output !== undefined;
 }
 
 /** When the current working state will count as stalled, if it has not yet. */
-export function stallDeadline(ctx: ReplicationContext, state: ReplicationState): number | undefined {
-  const since = enteredAt(ctx.status.journal, state) ?? toMs(ctx.status.lastSyncStartTime);
+export function stallDeadline(ctx: ReplicationContext, obs: Observation, state: ReplicationState): number | undefined {
+  const since = lastProgressAt(ctx, obs, state);
   return since === undefined ? undefined : since + STALL_AFTER_MS;
+}
+
+/** What a stall says: the state, and the running mover's last output line when there is one. */
+function stallMessage(ctx: ReplicationContext, obs: Observation, state: ReplicationState): string {
+  const base = `no progress in ${state} for ${formatGoDurationMs(STALL_AFTER_MS)}`;
+  const output = runningMoverOutput(ctx, obs, state);
+  return output ? `${base}; the mover's last output: ${output.line}` : base;
 }
 
 /** Synchronizing=False/Stalled after the deadline; back to in progress once progress resumes. */
@@ -394,7 +422,7 @@ export function stallChecked(ctx: ReplicationContext, obs: Observation, state: R
   const stalled = isStalled(ctx, obs, state);
   const current = findCondition(ctx.status.conditions, SYNCHRONIZING);
   if (stalled && current?.reason !== 'Stalled') {
-    const message = `no progress in ${state} for ${formatGoDurationMs(STALL_AFTER_MS)} (cycle ${ctx.status.cycle?.id ?? ''})`;
+    const message = `${stallMessage(ctx, obs, state)} (cycle ${ctx.status.cycle?.id ?? ''})`;
     return withConditions(ctx.status, obs.cr, ctx.now, synchronizing('Stalled', message));
   }
   if (!stalled && current?.reason === 'Stalled') return settledWorking(ctx, obs, state);
@@ -405,9 +433,7 @@ export function stallChecked(ctx: ReplicationContext, obs: Observation, state: R
 export function stallNotice(ctx: ReplicationContext, obs: Observation, state: ReplicationState): Action[] {
   const current = findCondition(ctx.status.conditions, SYNCHRONIZING);
   if (!isStalled(ctx, obs, state) || current?.reason === 'Stalled') return [];
-  return [
-    event('Warning', EventReasons.SyncStalled, `no progress in ${state} for ${formatGoDurationMs(STALL_AFTER_MS)}`),
-  ];
+  return [event('Warning', EventReasons.SyncStalled, stallMessage(ctx, obs, state))];
 }
 
 /** What the mover publishes (rsync address, restic lastPruned) goes under status.<mover>. */

@@ -98,7 +98,8 @@ function wakeAt(cr: ScribeCr, status: ScribeStatus, state: ReplicationState, eve
   if (state === 'idle') candidates.push(toMs(status.nextSyncTime));
   if (state === 'failed') candidates.push(toMs(status.cycle?.retryAfter));
   const ctx = { status, now: event.now };
-  if (WORKING_STATES.includes(state) && !isStalled(ctx, event, state)) candidates.push(stallDeadline(ctx, state));
+  if (WORKING_STATES.includes(state) && !isStalled(ctx, event, state))
+    candidates.push(stallDeadline(ctx, event, state));
   const lastSync = toMs(status.lastSyncTime);
   const schedule = cr.spec.trigger?.schedule;
   if (triggerKind(cr.spec.trigger) === 'schedule' && schedule !== undefined && lastSync !== undefined) {

@@ -15,8 +15,11 @@ import { RESOURCES, type KindName } from '../kube/resources.js';
 import { logFor, rootLogger, type Logger } from '../log.js';
 import type { ScribeMetrics } from '../metrics/registry.js';
 import type { MoverRuntime } from '../movers/catalog.js';
+import { MOVER_POD_LABEL } from '../movers/job.js';
+import type { OwnedObjects } from '../../machines/observation.js';
 import { KeyedWorkQueue } from '../streams/work-queue.js';
 import { WakeTimers } from '../streams/wake-timers.js';
+import { MoverOutputWatcher } from './mover-output.js';
 import { namedPvcs, observePod, ownedObjects } from './observe.js';
 import { OwnerIndex } from './owner-index.js';
 import { VolumeUsersIndex } from './volume-users.js';
@@ -65,6 +68,8 @@ export class Controller {
   /** metadata.generation of each CR as last seen: a higher one is a change of its spec by a user. */
   private readonly generations = new Map<string, number>();
   private subscription: Subscription | undefined;
+  /** What running movers last said, for the stall rule. */
+  private readonly outputs: MoverOutputWatcher;
 
   constructor(private readonly options: ControllerOptions) {
     this.clock = options.clock ?? Date.now;
@@ -94,6 +99,13 @@ export class Controller {
     // pods (several KB each) and every pod update crosses this watch. The alternative, a list of
     // the namespace's pods per mover Job, would cost an API call per cycle instead. Its events
     // wake no CR: the pods matter only at the moment a mover Job is created.
+    this.outputs = new MoverOutputWatcher({
+      kc: options.kc,
+      runningPods: () => this.watchedMoverPods(),
+      changed: (pod) => this.keysFor(pod).forEach((key) => this.queue.add(key)),
+      clock: this.clock,
+      log: this.log,
+    });
     this.pods = new ResourceInformer(options.kc, RESOURCES.Pod, {
       ...selector,
       fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed',
@@ -109,6 +121,7 @@ export class Controller {
     this.subscription.add(this.queue.urgentBusy$.subscribe((busy) => this.events.hold(busy)));
     await Promise.all([...this.informers.values(), this.pods].map((informer) => informer.start()));
     this.cachesSynced = true;
+    this.outputs.start();
     for (const kind of CR_KINDS) {
       for (const cr of this.informers.get(kind)?.list() ?? []) this.queue.add(keyOf(cr));
     }
@@ -117,6 +130,7 @@ export class Controller {
   /** Stops watching and timers; lets reconciles in flight finish. */
   async stop(): Promise<void> {
     this.subscription?.unsubscribe();
+    this.outputs.stop();
     this.timers.clear();
     await this.queue.stop();
     await Promise.all([...this.informers.values(), this.pods].map((informer) => informer.stop()));
@@ -210,7 +224,7 @@ export class Controller {
     }
     const log = logFor(cr.kind, cr.metadata.namespace ?? '', cr.metadata.name ?? '');
     const mover = this.options.movers.find((candidate) => candidate.matches(cr));
-    const owned = ownedObjects(cr, this.objectSource(), mover);
+    const owned = this.withMoverOutput(cr, ownedObjects(cr, this.objectSource(), mover), mover);
     const result = step(cr, { now: this.clock(), owned });
     // A wake-up asked for by an earlier step (a stall deadline, say) is void once the machine
     // no longer asks for one: an idle CR holds no timer.
@@ -242,6 +256,27 @@ export class Controller {
       this.timers.schedule(key, this.clock() + delay);
       return false;
     }
+  }
+
+  /** Running mover pods whose output tells progress (not those waiting for a peer). */
+  private watchedMoverPods(): KubernetesObject[] {
+    return (this.informers.get('Pod')?.list() ?? []).filter((pod) => {
+      if (!pod.metadata?.labels?.[MOVER_POD_LABEL]) return false;
+      const cr = this.keysFor(pod).map((key) => this.current(key))[0];
+      const mover = cr && this.options.movers.find((candidate) => candidate.matches(cr));
+      return mover !== undefined && !mover.waitsForPeer?.(cr as ScribeCr);
+    });
+  }
+
+  /** The observation with the running mover's output added, once it has been read (mover-output.ts). */
+  private withMoverOutput(cr: ScribeCr, owned: OwnedObjects, mover: MoverRuntime | undefined): OwnedObjects {
+    if (owned.mover.phase !== 'running' || !mover || mover.waitsForPeer?.(cr)) return owned;
+    const pods = this.index
+      .owned(cr.metadata.uid ?? '', 'Job')
+      .flatMap((job) => this.index.owned(job.metadata?.uid ?? '', 'Pod'));
+    const running = pods.find((pod) => (pod as { status?: { phase?: string } }).status?.phase === 'Running');
+    const output = this.outputs.outputOf(running?.metadata?.uid);
+    return output ? { ...owned, mover: { ...owned.mover, output } } : owned;
   }
 
   /** The freshest copy of a CR: the cache, or what we wrote if the watch has not caught up. */

@@ -3,10 +3,16 @@
  * need one impure step before their objects are created — generating SSH keys, say — which
  * `materialize` performs in the effects adapter.
  */
+import type { ScribeCr } from '../../machines/api.js';
 import type { KubeObject, Mover } from '../../machines/mover.js';
 
 /** A mover as the operator runs it. */
 export interface MoverRuntime extends Mover {
+  /**
+   * Whether the CR's mover waits for a peer (an rsync destination listening for its source): its
+   * silence is waiting, not a stall, so its output is not watched (controller/mover-output.ts).
+   */
+  waitsForPeer?(cr: ScribeCr): boolean;
   /** Fills in what a pure builder cannot make (random keys); called only for objects about to be created. */
   materialize?(objects: KubeObject[]): Promise<KubeObject[]>;
 }

@@ -269,4 +269,5 @@ export const rsyncMover: MoverRuntime = {
   read,
   temporaryObjects,
   materialize,
+  waitsForPeer: listens,
 };

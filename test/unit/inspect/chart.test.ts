@@ -27,7 +27,11 @@ describe('the chart is read from the machine definition', () => {
     expect(edge('preserving', 'complete')[0]?.label).toBe('result preserved');
     expect(edge('complete', 'idle')[0]?.label).toBe('cleaned up');
     expect(edge('moving', 'failed')[0]?.guard).toBe('failedAt(mover)');
-    expect(edge('failed', 'moving')[0]?.guard).toBe('retryDue && resumesIn(moving)');
+    expect(edge('failed', 'moving')[0]?.guard).toBe('retryDue && !retakesCopy && resumesIn(moving)');
+    expect(edge('failed', 'snapshotting')[0]).toMatchObject({
+      guard: 'retryDue && retakesCopy && oldCopyGone',
+      label: 'retry with a new point-in-time copy',
+    });
     expect(edge('waitingForPvc', 'idle')[0]?.guard).toBe('!syncDue');
     // The `observe` self-updates change no state and are not drawn.
     expect(chart.transitions.some((t) => t.event === 'observe')).toBe(false);

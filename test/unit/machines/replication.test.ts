@@ -530,6 +530,31 @@ describe('stalls', () => {
     expect(cond(r, 'Synchronizing')?.reason).toBe('SyncInProgress');
     expect(events(r)).toEqual([]);
   });
+
+  it('a running mover whose output has not moved on for 10 minutes is Stalled, with its last output line', () => {
+    const d = driver(source({ trigger: {} }));
+    d.step(T0, world.clean());
+    const id = d.cycleId;
+    d.step(T0 + 1000, world.pit(id));
+    const running = (line: string, changedAt: number) =>
+      owned({
+        pvcs: [pvc('data'), pvc('scribe-src-db', { cycleId: id })],
+        mover: { phase: 'running', cycleId: id, attempt: 0, output: { line, changedAt } },
+      });
+    // Output that keeps moving on is progress, however long the transfer.
+    const busy = d.step(T0 + 3_600_000, running('sent 1000 files', T0 + 3_590_000));
+    expect(cond(busy, 'Synchronizing')?.reason).toBe('SyncInProgress');
+    expect(of(busy, 'scheduleWake')[0]?.at).toBe(T0 + 3_590_000 + 600_000);
+    const line = 'retrying after 2s: dial tcp 10.0.0.1:9000: connection refused';
+    const quiet = d.step(T0 + 3_590_000 + 600_000, running(line, T0 + 3_590_000));
+    expect(cond(quiet, 'Synchronizing')).toMatchObject({ status: 'False', reason: 'Stalled' });
+    expect(cond(quiet, 'Synchronizing')?.message).toContain(`the mover's last output: ${line}`);
+    expect(of(quiet, 'emitEvent')).toEqual([
+      expect.objectContaining({ reason: 'SyncStalled', message: expect.stringContaining(line) }),
+    ]);
+    const again = d.step(T0 + 4_300_000, running('sent 1001 files', T0 + 4_290_000));
+    expect(cond(again, 'Synchronizing')?.reason).toBe('SyncInProgress');
+  });
 });
 
 describe('level-based stepping', () => {
