@@ -1,8 +1,9 @@
 /**
  * The decisions the machines emit, as plain data. The effects adapter executes them in order,
- * idempotently: ensure* creates if absent, deleteObject deletes if present. patchStatus always
- * comes first (write-ahead: facts are persisted before the effects they describe); when it fails
- * on a conflict the adapter drops the rest of the list and observes again.
+ * idempotently: ensure* creates if absent, deleteObject deletes if present, releaseObject removes
+ * the CR's ownerReference if present. patchStatus always comes first (write-ahead: facts are
+ * persisted before the effects they describe); when it fails on a conflict the adapter drops the
+ * rest of the list and observes again.
  */
 import type { ScribeStatus } from './api.js';
 import type { MoverKind } from './mover.js';
@@ -64,6 +65,18 @@ export interface DeleteObjectAction {
   reason: string;
 }
 
+/**
+ * Remove the CR's ownerReference from one object Scribe made, if present, so that neither Scribe
+ * nor garbage collection after the CR's deletion removes it: a VolumeSnapshot labelled
+ * scribe.backube/do-not-delete (decision 20). The object is the user's from then on.
+ */
+export interface ReleaseObjectAction {
+  type: 'releaseObject';
+  kind: 'VolumeSnapshot';
+  name: string;
+  reason: string;
+}
+
 /** Write the whole status (see statusMergePatch for a merge patch that also removes dropped keys). */
 export interface PatchStatusAction {
   type: 'patchStatus';
@@ -100,6 +113,7 @@ export type Action =
   | EnsureMoverAction
   | CleanupMoverAction
   | DeleteObjectAction
+  | ReleaseObjectAction
   | PatchStatusAction
   | EmitEventAction
   | ScheduleWakeAction
@@ -119,6 +133,8 @@ export const EventReasons = {
   SyncStalled: 'SyncStalled',
   InvalidSpec: 'InvalidSpec',
   WaitingForPVC: 'WaitingForPVC',
+  /** A snapshot labelled scribe.backube/do-not-delete lost its ownerReference: it is the user's now. */
+  VolumeSnapshotReleased: 'VolumeSnapshotReleased',
 } as const;
 export type EventReason = (typeof EventReasons)[keyof typeof EventReasons];
 

@@ -20,12 +20,45 @@ import {
 } from './cycle.js';
 import { moverKindOf } from './mover.js';
 import { destinationPvcName, objectLabels } from './naming.js';
-import type { Observation, ObservedPvc } from './observation.js';
+import { DO_NOT_DELETE_LABEL, type Observation, type ObservedPvc } from './observation.js';
 
 type Str = string | undefined;
 
-/** The ensure/delete/cleanup actions of a settled state. */
+/**
+ * The ensure/delete/release/cleanup actions of a settled state. Whatever the state, a snapshot
+ * labelled scribe.backube/do-not-delete is released, never deleted (decision 20; see keepLabelled).
+ */
 export function levelActions(state: ReplicationState, ctx: ReplicationContext, obs: Observation): Action[] {
+  return keepLabelled(stateActions(state, ctx, obs), obs);
+}
+
+/**
+ * Decision 20. A delete of a snapshot labelled scribe.backube/do-not-delete is dropped (the image
+ * a new latestImage replaces, a cycle's temporary snapshot, a failed one), and every labelled
+ * snapshot that still carries this CR's ownerReference is released: the reference is removed.
+ * That happens in every state, idle and invalid included, as soon as the label is seen: the CR
+ * has no finalizer, so once it is deleted Kubernetes' garbage collector removes whatever still
+ * names it as owner, and Scribe has no later chance to keep the snapshot.
+ */
+export function keepLabelled(actions: readonly Action[], obs: Observation): Action[] {
+  const snapshots = obs.owned.snapshots;
+  const labelled = (name: string) => snapshots[name]?.doNotDelete === true;
+  const releases: Action[] = Object.values(snapshots)
+    .filter((snapshot) => snapshot.doNotDelete === true && snapshot.released !== true && snapshot.deleting !== true)
+    .map((snapshot) => snapshot.name)
+    .sort()
+    .map((name) => ({
+      type: 'releaseObject',
+      kind: 'VolumeSnapshot',
+      name,
+      reason: `labelled ${DO_NOT_DELETE_LABEL}`,
+    }));
+  const kept = actions.filter((a) => !(a.type === 'deleteObject' && a.kind === 'VolumeSnapshot' && labelled(a.name)));
+  return [...releases, ...kept];
+}
+
+/** What the settled state itself asks for. */
+function stateActions(state: ReplicationState, ctx: ReplicationContext, obs: Observation): Action[] {
   switch (state) {
     case 'snapshotting':
       return [
@@ -73,7 +106,9 @@ function sourceVolumes(ctx: ReplicationContext, obs: Observation): Action[] {
   const pitSnapshot = objects[Objects.pitSnapshot];
   const pitPvc = objects[Objects.pitPvc];
   const sourceName = obs.cr.kind === 'ReplicationSource' ? (obs.cr.spec.sourcePVC ?? '') : '';
-  if (pitSnapshot !== undefined && !isStale(obs.owned.snapshots[pitSnapshot], cycle?.id)) {
+  // A snapshot the observation holds is not asked for again: a create would be answered by it,
+  // and one released to the user (decision 20) is no longer ours to take as made.
+  if (pitSnapshot !== undefined && !obs.owned.snapshots[pitSnapshot]) {
     actions.push({
       type: 'ensureSnapshot',
       name: pitSnapshot,
@@ -152,7 +187,8 @@ function image(ctx: ReplicationContext, obs: Observation): Action[] {
   const cycle = ctx.status.cycle;
   const name = cycle?.objects?.[Objects.image];
   const volume = cycle?.objects?.[Objects.volume];
-  if (name === undefined || volume === undefined) return [];
+  // Made already (or kept by the user, decision 20): not asked for again.
+  if (name === undefined || volume === undefined || obs.owned.snapshots[name]) return [];
   return [
     {
       type: 'ensureSnapshot',

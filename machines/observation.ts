@@ -3,7 +3,14 @@
  * hold of its objects at one moment (design: "Level-based input"). Plain data, no client types:
  * the operator side fills it from its caches, tests write it by hand.
  */
-import type { ScribeCr } from './api.js';
+import { SCRIBE_GROUP, type ScribeCr } from './api.js';
+
+/**
+ * Decision 20 (as VolSync's volsync.backube/do-not-delete): a VolumeSnapshot carrying this label,
+ * whatever its value, is never deleted by Scribe, and Scribe removes its ownerReference so that
+ * garbage collection does not delete it with the CR either.
+ */
+export const DO_NOT_DELETE_LABEL = `${SCRIBE_GROUP}/do-not-delete`;
 
 /** A PersistentVolumeClaim as the cache holds it. */
 export interface ObservedPvc {
@@ -29,6 +36,13 @@ export interface ObservedSnapshot {
   deleting?: boolean | undefined;
   cycleId?: string | undefined;
   restoreSize?: string | undefined;
+  /** The label DO_NOT_DELETE_LABEL is set (any value): never deleted by Scribe (decision 20). */
+  doNotDelete?: boolean | undefined;
+  /**
+   * The snapshot carries no ownerReference to this CR (Scribe released it, or it is only named
+   * in status.latestImage); absent or false: it still has one.
+   */
+  released?: boolean | undefined;
 }
 
 /**

@@ -5,9 +5,15 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ScribeCr } from '../../machines/api.js';
+import { completionRecorded, Objects } from '../../machines/cycle.js';
 import { CREATED_BY_LABEL, CREATED_BY_VALUE, CYCLE_LABEL } from '../../machines/naming.js';
 import type { KubeObject } from '../../machines/mover.js';
-import type { ObservedPvc, ObservedSnapshot, OwnedObjects } from '../../machines/observation.js';
+import {
+  DO_NOT_DELETE_LABEL,
+  type ObservedPvc,
+  type ObservedSnapshot,
+  type OwnedObjects,
+} from '../../machines/observation.js';
 import type { ObservedPod, Toleration } from '../../machines/placement.js';
 import type { MoverRuntime } from '../movers/catalog.js';
 
@@ -39,15 +45,23 @@ export function observePvc(pvc: PvcObject): ObservedPvc {
   };
 }
 
-/** The VolumeSnapshot as the machines see it. */
-export function observeSnapshot(snapshot: SnapshotObject): ObservedSnapshot {
+/**
+ * The VolumeSnapshot as the machines see the snapshot of the CR whose uid is `ownerUid`: whether
+ * it is labelled scribe.backube/do-not-delete (any value, decision 20) and whether it still
+ * carries that CR's ownerReference.
+ */
+export function observeSnapshot(snapshot: SnapshotObject, ownerUid?: string): ObservedSnapshot {
+  const labels = snapshot.metadata?.labels ?? {};
+  const owners = snapshot.metadata?.ownerReferences ?? [];
   return {
     name: snapshot.metadata?.name ?? '',
     readyToUse: snapshot.status?.readyToUse === true,
     error: snapshot.status?.error?.message,
     deleting: Boolean(snapshot.metadata?.deletionTimestamp),
-    cycleId: snapshot.metadata?.labels?.[CYCLE_LABEL],
+    cycleId: labels[CYCLE_LABEL],
     restoreSize: snapshot.status?.restoreSize,
+    doNotDelete: DO_NOT_DELETE_LABEL in labels,
+    released: ownerUid === undefined ? undefined : !owners.some((ref) => ref.uid === ownerUid),
   };
 }
 
@@ -102,6 +116,23 @@ export function namedPvcs(cr: ScribeCr): string[] {
   return [...names];
 }
 
+/**
+ * The snapshots the running cycle makes and still waits for: the source's point-in-time
+ * snapshot and the destination's image, until the cycle's completion is recorded.
+ */
+function snapshotsTheCycleAwaits(cr: ScribeCr): string[] {
+  const status = cr.status ?? {};
+  const objects = status.cycle?.objects ?? {};
+  if (completionRecorded(status)) return [];
+  return [objects[Objects.pitSnapshot], objects[Objects.image]].filter((n): n is string => n !== undefined);
+}
+
+/** A snapshot labelled do-not-delete that no CR owns any more (decision 20). */
+function keptAndReleased(snapshot: KubernetesObject): boolean {
+  const labels = snapshot.metadata?.labels ?? {};
+  return DO_NOT_DELETE_LABEL in labels && !(snapshot.metadata?.ownerReferences ?? []).some((ref) => ref.controller);
+}
+
 /** Everything the caches hold that concerns `cr`. */
 export function ownedObjects(cr: ScribeCr, source: ObjectSource, mover: MoverRuntime | undefined): OwnedObjects {
   const namespace = cr.metadata.namespace ?? '';
@@ -115,12 +146,19 @@ export function ownedObjects(cr: ScribeCr, source: ObjectSource, mover: MoverRun
 
   const snapshots: Record<string, ObservedSnapshot> = {};
   for (const snapshot of source.ownedBy(uid, 'VolumeSnapshot')) {
-    snapshots[snapshot.metadata?.name ?? ''] = observeSnapshot(snapshot);
+    snapshots[snapshot.metadata?.name ?? ''] = observeSnapshot(snapshot, uid);
   }
   const latestImage = (cr.status as { latestImage?: { kind?: string; name?: string } } | undefined)?.latestImage;
   if (latestImage?.kind === 'VolumeSnapshot' && latestImage.name && !snapshots[latestImage.name]) {
     const snapshot = source.snapshot(namespace, latestImage.name);
-    if (snapshot) snapshots[latestImage.name] = observeSnapshot(snapshot);
+    // Named, not owned: a latestImage released because it is labelled do-not-delete (decision 20).
+    if (snapshot) snapshots[latestImage.name] = observeSnapshot(snapshot, uid);
+  }
+  for (const name of snapshotsTheCycleAwaits(cr)) {
+    const snapshot = snapshots[name] ? undefined : source.snapshot(namespace, name);
+    // Labelled do-not-delete and released while the cycle still needs it (decision 20): the
+    // cycle goes on with it; it is the user's, so once the cycle is over it is no longer seen.
+    if (snapshot && keptAndReleased(snapshot)) snapshots[name] = observeSnapshot(snapshot, uid);
   }
 
   if (!mover) return { pvcs, snapshots, mover: { phase: 'absent' } };

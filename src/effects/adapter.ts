@@ -7,7 +7,8 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Action, EnsurePvcAction, EnsureSnapshotAction } from '../../machines/actions.js';
 import type { ScribeCr } from '../../machines/api.js';
 import type { MoverFacts } from '../../machines/mover.js';
-import { statusMergePatch } from '../../machines/actions.js';
+import { EventReasons, statusMergePatch } from '../../machines/actions.js';
+import { DO_NOT_DELETE_LABEL } from '../../machines/observation.js';
 import type { EventRecorder } from '../kube/events.js';
 import { isStatus, kubeRequest } from '../kube/rest.js';
 import { objectPath, RESOURCES, type KindName } from '../kube/resources.js';
@@ -16,7 +17,7 @@ import { recordStepMetrics } from '../metrics/record.js';
 import type { ScribeMetrics, CrLabels } from '../metrics/registry.js';
 import type { MoverRuntime } from '../movers/catalog.js';
 import type { WakeTimers } from '../streams/wake-timers.js';
-import { deleteObject, ensureObject, ownedBy, type Owner } from './objects.js';
+import { deleteObject, deleteUnless, ensureObject, ownedBy, releaseObject, type Owner } from './objects.js';
 
 /** What the adapter knows from the caches: the mover's facts, and which owned objects exist ("Kind/name"). */
 export type AdapterFacts = MoverFacts & { existing?: ReadonlySet<string> };
@@ -35,6 +36,20 @@ export interface AdapterDeps {
   timers: WakeTimers<string>;
   movers: readonly MoverRuntime[];
   log: Logger;
+  /** The clock of the wake timers (default Date.now). */
+  clock?: () => number;
+}
+
+/**
+ * How soon a CR is observed again after one of its snapshots was released. The released
+ * snapshot's watch event wakes no CR (it no longer names an owner), yet the step that follows
+ * must see it released: a completing cycle waits for its replaced image to leave its objects.
+ */
+export const RELEASE_RECHECK_MS = 1000;
+
+/** Whether a VolumeSnapshot as the API server holds it must never be deleted by Scribe (decision 20). */
+export function keptByLabel(object: KubernetesObject): boolean {
+  return DO_NOT_DELETE_LABEL in (object.metadata?.labels ?? {});
 }
 
 /** Executes machine actions for one CR. */
@@ -53,6 +68,7 @@ export class EffectsAdapter {
     log: Logger = this.deps.log,
   ): Promise<ExecutionResult> {
     let current: ScribeCr = cr;
+    let released = false;
     for (const action of actions) {
       switch (action.type) {
         case 'patchStatus': {
@@ -76,8 +92,45 @@ export class EffectsAdapter {
           }
           break;
         case 'deleteObject':
-          await deleteObject(this.deps.kc, action.kind, current.metadata.namespace, action.name);
+          if (action.kind === 'VolumeSnapshot') {
+            // The machine decided from a cache; the label is checked again on the object itself.
+            const outcome = await deleteUnless(
+              this.deps.kc,
+              action.kind,
+              current.metadata.namespace,
+              action.name,
+              keptByLabel,
+            );
+            if (outcome === 'kept' || outcome === 'changed') {
+              log.info({ object: `VolumeSnapshot/${action.name}`, outcome }, 'not deleted: labelled or changed since');
+            }
+          } else {
+            await deleteObject(this.deps.kc, action.kind, current.metadata.namespace, action.name);
+          }
           break;
+        case 'releaseObject': {
+          released = true;
+          const removed = await releaseObject(
+            this.deps.kc,
+            action.kind,
+            current.metadata.namespace,
+            action.name,
+            current.metadata.uid ?? '',
+          );
+          if (removed) {
+            log.info({ object: `${action.kind}/${action.name}`, reason: action.reason }, 'released');
+            this.deps.events.post(
+              current as KubernetesObject,
+              {
+                type: 'Normal',
+                reason: EventReasons.VolumeSnapshotReleased,
+                message: `VolumeSnapshot ${action.name} is labelled ${DO_NOT_DELETE_LABEL}: Scribe removed its ownerReference and never deletes it; delete it yourself when it is no longer needed`,
+              },
+              (error) => log.warn({ err: error.message }, 'could not record event'),
+            );
+          }
+          break;
+        }
         case 'emitEvent':
           // Queued, not awaited (EventRecorder.post): the next action does not wait for it.
           this.deps.events.post(
@@ -93,6 +146,11 @@ export class EffectsAdapter {
           this.recordMetrics(cr, current, action);
           break;
       }
+    }
+    if (released) {
+      const at = (this.deps.clock ?? Date.now)() + RELEASE_RECHECK_MS;
+      const scheduled = this.deps.timers.scheduledAt(key);
+      if (scheduled === undefined || scheduled > at) this.deps.timers.schedule(key, at);
     }
     return { outcome: 'done', status: current };
   }

@@ -76,6 +76,85 @@ export async function ensureObject<T extends KubernetesObject>(
   }
 }
 
+/** What became of a delete that an object's labels may veto. */
+export type GuardedDelete = 'deleted' | 'gone' | 'kept' | 'changed';
+
+/**
+ * Deletes an object unless `keep` says it must stay, judging the object as the API server holds
+ * it now rather than as a cache held it: the delete carries the resourceVersion that was judged,
+ * so a label added in between makes it fail ('changed') instead of deleting what must stay.
+ */
+export async function deleteUnless(
+  kc: KubeConfig,
+  kind: KindName,
+  namespace: string | undefined,
+  name: string,
+  keep: (object: KubernetesObject) => boolean,
+): Promise<GuardedDelete> {
+  const object = await readObject<KubernetesObject>(kc, kind, namespace, name);
+  if (!object) return 'gone';
+  if (keep(object)) return 'kept';
+  try {
+    await kubeRequest(kc, {
+      method: 'DELETE',
+      path: objectPath(RESOURCES[kind], namespace, name),
+      body: {
+        apiVersion: 'v1',
+        kind: 'DeleteOptions',
+        propagationPolicy: 'Background',
+        preconditions: { uid: object.metadata?.uid, resourceVersion: object.metadata?.resourceVersion },
+      },
+    });
+    return 'deleted';
+  } catch (error) {
+    if (isStatus(error, 404)) return 'gone';
+    if (isStatus(error, 409)) return 'changed';
+    throw error;
+  }
+}
+
+/**
+ * Removes the ownerReference to `ownerUid` (and the owner's cleanup label) from an object, if it
+ * has one, with a JSON patch that first tests the reference is still where it was read, so a
+ * concurrent change of the list is never clobbered. True when a reference was removed.
+ */
+export async function releaseObject(
+  kc: KubeConfig,
+  kind: KindName,
+  namespace: string | undefined,
+  name: string,
+  ownerUid: string,
+): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
+    const object = await readObject<KubernetesObject>(kc, kind, namespace, name);
+    const index = (object?.metadata?.ownerReferences ?? []).findIndex((ref) => ref.uid === ownerUid);
+    if (!object || index < 0) return false;
+    const path = `/metadata/ownerReferences/${index}`;
+    const patch: object[] = [
+      { op: 'test', path: `${path}/uid`, value: ownerUid },
+      { op: 'remove', path },
+    ];
+    if (object.metadata?.labels?.[CLEANUP_LABEL] === ownerUid) {
+      // JSON pointer: "/" in the label key is written "~1".
+      patch.push({ op: 'remove', path: `/metadata/labels/${CLEANUP_LABEL.replace(/~/g, '~0').replace(/\//g, '~1')}` });
+    }
+    try {
+      await kubeRequest(kc, {
+        method: 'PATCH',
+        path: objectPath(RESOURCES[kind], namespace, name),
+        patchType: 'json',
+        body: patch,
+      });
+      return true;
+    } catch (error) {
+      if (isStatus(error, 404)) return false;
+      // The test failed (422) or the object changed under the patch (409): read it again.
+      if (attempt < 2 && (isStatus(error, 422) || isStatus(error, 409))) continue;
+      throw error;
+    }
+  }
+}
+
 /** Deletes an object if it exists (background propagation); true when a delete was sent. */
 export async function deleteObject(
   kc: KubeConfig,
