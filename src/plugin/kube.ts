@@ -84,6 +84,24 @@ export async function list<T extends KubernetesObject>(c: Cluster, kind: KindNam
   }
 }
 
+/** Like list, but a kind the cluster does not serve (its CRD is not installed) has no objects. */
+export async function listServed<T extends KubernetesObject>(
+  c: Cluster,
+  kind: KindName,
+  namespace?: string,
+): Promise<T[]> {
+  try {
+    const answer = await kubeRequest<{ items?: T[] }>(c.kc, {
+      method: 'GET',
+      path: collectionPath(RESOURCES[kind], namespace),
+    });
+    return answer.items ?? [];
+  } catch (error) {
+    if (isStatus(error, 404)) return [];
+    return explain(error, `listing ${kind}s`);
+  }
+}
+
 /** Creates an object; `exists` says what to do when it is already there. */
 export async function createObject<T extends KubernetesObject>(
   c: Cluster,

@@ -84,7 +84,12 @@ function seedAction(io: ProgramIo, run: (plan: ReturnType<typeof planOf>, option
     const { values, configFile } = mergeOptions(flagValues(opts), { explicit: opts.config as string | undefined });
     if (configFile) io.out(`using config ${configFile}`);
     const plan = planOf(values);
-    await run(plan, { print: io.out, timeoutMs: parseTimeout(String(opts.timeout)) });
+    const bindTimeoutMs = typeof opts.bindTimeout === 'string' ? parseTimeout(opts.bindTimeout) : undefined;
+    await run(plan, {
+      print: io.out,
+      timeoutMs: parseTimeout(String(opts.timeout)),
+      ...(bindTimeoutMs === undefined ? {} : { bindTimeoutMs }),
+    });
   };
 }
 
@@ -113,9 +118,15 @@ export function buildProgram(io: ProgramIo = defaultIo): Command {
     program
       .command('set-replication')
       .description(
-        'set a manual trigger on the ReplicationSource, wait for the final sync, and create a destination PVC <source-pvc>-<YYYYMMDDhhmmss> from the latest snapshot (if no dest PVC is given and dest copy method is Snapshot)',
+        'set a manual trigger on the ReplicationSource, wait for the final sync, and create a destination PVC <source-pvc>-<YYYYMMDDhhmmss> from the latest snapshot (if no dest PVC is given and dest copy method is Snapshot), then wait until that PVC is Bound, i.e. restored from the snapshot (a StorageClass that binds WaitForFirstConsumer binds only once a pod uses the PVC: then it says so instead of waiting)',
       ),
-  ).action(seedAction(io, setReplication));
+  )
+    .option(
+      '--bind-timeout <duration>',
+      'how long to wait for the restored PVC to be Bound (e.g. 90s, 5m; 0: do not wait); exit code 2 after it',
+      '10m',
+    )
+    .action(seedAction(io, setReplication));
 
   withSeedOptions(
     program.command('continue-replication').description('remove the manual trigger from the ReplicationSource'),
@@ -125,7 +136,7 @@ export function buildProgram(io: ProgramIo = defaultIo): Command {
     program
       .command('remove-replication')
       .description(
-        'remove the ReplicationSource, the SSH Secret copied to the source namespace and the ReplicationDestination (never PVCs)',
+        'remove the ReplicationSource, the SSH Secret copied to the source namespace and the ReplicationDestination (never PVCs); refused while a PVC still restores from a snapshot the removal would delete (a PVC not yet Bound whose dataSource names it)',
       ),
   ).action(seedAction(io, removeReplication));
 

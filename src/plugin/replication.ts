@@ -10,6 +10,7 @@ import { createObject, deleteObject, patchObject, pollUntil, read, where } from 
 import { CREATED_BY, CREATED_BY_LABEL, destinationManifest, pvcManifest, sourceManifest } from './manifests.js';
 import { requireSourcePvc, type Plan } from './plan.js';
 import { followSync, manualToken, setManualTrigger, waitForQuiet, type Print } from './progress.js';
+import { findPendingRestores, refusal, waitForRestore } from './restores.js';
 
 type Pvc = KubernetesObject & {
   spec?: { resources?: { requests?: { storage?: string } } };
@@ -22,6 +23,8 @@ type Snapshot = KubernetesObject & { status?: { restoreSize?: string; readyToUse
 export interface RunOptions {
   print: Print;
   timeoutMs: number;
+  /** set-replication: how long to wait for the restored PVC to be bound (0: not at all); default timeoutMs. */
+  bindTimeoutMs?: number;
 }
 
 /** The source PVC's capacity, or undefined when the PVC cannot be read. */
@@ -132,10 +135,14 @@ async function copySecret(plan: Plan, name: string, print: Print): Promise<void>
 
 /**
  * set-replication: a manual trigger on the source, the final sync awaited, then (dest copy method
- * Snapshot, no dest-pvc) a PVC `<source-pvc>-<YYYYMMDDhhmmss>` restored from the new latestImage.
- * Returns the name of the PVC holding the data at the destination, when there is one.
+ * Snapshot, no dest-pvc) a PVC `<source-pvc>-<YYYYMMDDhhmmss>` restored from the new latestImage,
+ * awaited until it is Bound (restores.ts: the snapshot may go only then). Returns the name of
+ * the PVC holding the data at the destination, when there is one.
  */
-export async function setReplication(plan: Plan, { print, timeoutMs }: RunOptions): Promise<string | undefined> {
+export async function setReplication(
+  plan: Plan,
+  { print, timeoutMs, bindTimeoutMs }: RunOptions,
+): Promise<string | undefined> {
   const { source, dest } = plan;
   const rs = await read<ReplicationSource>(source.cluster, 'ReplicationSource', source.namespace, source.name);
   if (!rs) {
@@ -147,8 +154,23 @@ export async function setReplication(plan: Plan, { print, timeoutMs }: RunOption
   const readDest = () =>
     read<ReplicationDestination>(dest.cluster, 'ReplicationDestination', dest.namespace, dest.name);
   await waitForQuiet(source.cluster, 'ReplicationSource', source.namespace, source.name, { print, timeoutMs });
+  // The source's previous transfer is over, but the destination may still be turning it into an
+  // image. Its snapshot would then be taken after this sync starts, pass for this sync's image
+  // (its name's time is all that tells them apart) and be replaced, so deleted, by the real one
+  // while the PVC restores from it. Let the destination finish that first.
+  const settling = (o: ReplicationDestination | undefined) =>
+    o?.status?.state === 'preserving' || o?.status?.state === 'complete';
+  let before = await readDest();
+  if (settling(before)) {
+    print(`the destination is preserving the previous sync (${before?.status?.state}); waiting for it to finish`);
+    before = await pollUntil(
+      `ReplicationDestination ${dest.namespace}/${dest.name} to finish preserving the previous sync`,
+      readDest,
+      (o) => !settling(o),
+      timeoutMs,
+    );
+  }
   // Read after any running sync finished: its image is not the one this command waits for.
-  const before = await readDest();
   if (!before)
     throw new PluginError(`ReplicationDestination ${where(dest.cluster, dest.namespace, dest.name)} not found`);
   const imageBefore = before.status?.latestImage?.name;
@@ -210,6 +232,11 @@ export async function setReplication(plan: Plan, { print, timeoutMs }: RunOption
     pvcManifest(plan, pvcName, String(capacity), image),
   );
   print(`created PVC ${where(dest.cluster, dest.namespace, pvcName)} from VolumeSnapshot ${image}`);
+  const ended = await waitForRestore(dest.cluster, dest.namespace, pvcName, image, {
+    print,
+    timeoutMs: bindTimeoutMs ?? timeoutMs,
+  });
+  if (ended === 'bound') print(`PVC ${dest.namespace}/${pvcName} is Bound with the data of VolumeSnapshot ${image}`);
   return pvcName;
 }
 
@@ -222,11 +249,16 @@ export async function continueReplication(plan: Plan, { print }: RunOptions): Pr
   print(`removed the manual trigger of ReplicationSource ${where(source.cluster, source.namespace, source.name)}`);
 }
 
-/** remove-replication: the source, the Secret copied to it, the destination. PVCs stay. */
+/**
+ * remove-replication: the source, the Secret copied to it, the destination. PVCs stay. Refused,
+ * before anything is removed, while a PVC still restores from a snapshot that garbage collection
+ * would delete with the CRs (restores.ts).
+ */
 export async function removeReplication(plan: Plan, { print }: RunOptions): Promise<void> {
   const { source, dest } = plan;
   const rs = await read<ReplicationSource>(source.cluster, 'ReplicationSource', source.namespace, source.name);
   const rd = await read<ReplicationDestination>(dest.cluster, 'ReplicationDestination', dest.namespace, dest.name);
+  await refuseWhileRestoring(plan, rs, rd);
   const say = (done: boolean, what: string) => print(`${done ? 'removed' : 'already gone:'} ${what}`);
   say(
     await deleteObject(source.cluster, 'ReplicationSource', source.namespace, source.name),
@@ -247,4 +279,43 @@ export async function removeReplication(plan: Plan, { print }: RunOptions): Prom
     `ReplicationDestination ${where(dest.cluster, dest.namespace, dest.name)}`,
   );
   print('PersistentVolumeClaims are never removed: prune stale destination PVCs yourself');
+}
+
+/** Throws the refusal when a PVC still restores from a snapshot that goes with the source or destination. */
+async function refuseWhileRestoring(
+  plan: Plan,
+  rs: ReplicationSource | undefined,
+  rd: ReplicationDestination | undefined,
+): Promise<void> {
+  const { source, dest } = plan;
+  const sides = [
+    {
+      cr: rs,
+      cluster: source.cluster,
+      namespace: source.namespace,
+      what: `ReplicationSource ${source.namespace}/${source.name}`,
+    },
+    {
+      cr: rd,
+      cluster: dest.cluster,
+      namespace: dest.namespace,
+      what: `ReplicationDestination ${dest.namespace}/${dest.name}`,
+    },
+  ].filter((side) => side.cr?.metadata?.uid);
+  // Source and destination may share a namespace of one cluster: look there once, for both.
+  const places = new Map<
+    string,
+    { cluster: typeof source.cluster; namespace: string; uids: Set<string>; what: string[] }
+  >();
+  for (const side of sides) {
+    const key = `${side.cluster.context}\u0000${side.namespace}`;
+    const place = places.get(key) ?? { cluster: side.cluster, namespace: side.namespace, uids: new Set(), what: [] };
+    place.uids.add(side.cr?.metadata?.uid as string);
+    place.what.push(side.what);
+    places.set(key, place);
+  }
+  for (const place of places.values()) {
+    const pending = await findPendingRestores(place.cluster, place.namespace, place.uids);
+    if (pending.length > 0) throw refusal(pending, place.what.join(' and '));
+  }
 }
