@@ -157,6 +157,8 @@ describe('the Helm chart', () => {
         ['create', 'persistentvolumeclaims', '-n', 'any'],
         ['delete', 'persistentvolumeclaims', '-n', 'any'],
         ['create', 'volumesnapshots.snapshot.storage.k8s.io', '-n', 'any'],
+        ['patch', 'volumesnapshots.snapshot.storage.k8s.io', '-n', 'any'],
+        ['get', 'pods/log', '-n', 'any'],
         ['create', 'services', '-n', 'any'],
         ['create', 'secrets', '-n', 'any'],
         ['watch', 'secrets', '-A'],
