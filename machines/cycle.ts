@@ -4,7 +4,7 @@
  * guards and the rehydration read about the world goes through here.
  */
 import type { CycleStatus, ScribeCr, ScribeStatus } from './api.js';
-import { destinationPvcName, sourcePitName } from './naming.js';
+import { destinationPvcName, sourcePitName, sourcePitSnapshotAlternative } from './naming.js';
 import type { ObservedPvc, ObservedSnapshot, OwnedObjects } from './observation.js';
 import { moverKindOf } from './mover.js';
 import { RETAKE_COPY_EVERY } from './backoff.js';
@@ -61,12 +61,17 @@ export function nextCycleId(previousId: string | undefined, now: number): string
 }
 
 /** Plans a new cycle from the spec: its id and the names of its objects. */
-export function planCycle(cr: ScribeCr, status: ScribeStatus, now: number): CycleStatus {
+export function planCycle(cr: ScribeCr, status: ScribeStatus, now: number, owned?: OwnedObjects): CycleStatus {
   const id = nextCycleId(status.cycle?.id, now);
   // The generation tells a retry whether the spec changed since the cycle's copy was taken.
   const generation = cr.metadata.generation;
   const planned = { id, attempt: 0, ...(generation !== undefined ? { generation } : {}) };
-  return { ...planned, objects: cycleObjects(cr) };
+  const objects = cycleObjects(cr);
+  const snapshot = objects[Objects.pitSnapshot];
+  // A name held by a snapshot the user kept (decision 20) is not ours to wait for or delete.
+  if (snapshot !== undefined && owned?.snapshots[snapshot]?.released === true)
+    objects[Objects.pitSnapshot] = sourcePitSnapshotAlternative(cr.metadata.name ?? '', id.split('-')[0] ?? '');
+  return { ...planned, objects };
 }
 
 /** The names of a new cycle's objects, by kind and copy method. */
@@ -234,6 +239,9 @@ export function pitCopyLeftovers(
   if (pvc) found.push({ kind: 'PersistentVolumeClaim', name: pvc.name, deleting: pvc.deleting === true });
   const pitSnapshot = objects[Objects.pitSnapshot];
   const snapshot = pitSnapshot === undefined ? undefined : owned.snapshots[pitSnapshot];
-  if (snapshot) found.push({ kind: 'VolumeSnapshot', name: snapshot.name, deleting: snapshot.deleting === true });
+  // A snapshot the user kept (decision 20) is theirs now: the new cycle takes another name.
+  const kept = snapshot?.doNotDelete === true || snapshot?.released === true;
+  if (snapshot && !kept)
+    found.push({ kind: 'VolumeSnapshot', name: snapshot.name, deleting: snapshot.deleting === true });
   return found;
 }

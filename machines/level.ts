@@ -293,7 +293,9 @@ function staleObjects(ctx: ReplicationContext, obs: Observation): Action[] {
   const objects = cycle?.objects ?? {};
   const actions: Action[] = [];
   const snap = objects[Objects.pitSnapshot];
-  if (snap !== undefined && isStale(obs.owned.snapshots[snap], cycle?.id) && !obs.owned.snapshots[snap]?.deleting) {
+  const held = snap === undefined ? undefined : obs.owned.snapshots[snap];
+  // A snapshot the CR no longer owns is the user's (decision 20), whatever its cycle label says.
+  if (snap !== undefined && isStale(held, cycle?.id) && !held?.deleting && held?.released !== true) {
     actions.push({
       type: 'deleteObject',
       kind: 'VolumeSnapshot',

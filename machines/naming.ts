@@ -52,6 +52,15 @@ export function sourcePitName(rs: string): string {
   return toDnsLabel(`scribe-src-${rs}`);
 }
 
+/**
+ * The source's point-in-time VolumeSnapshot when `scribe-src-<rs>` is held by a snapshot that is
+ * not the CR's (kept with scribe.backube/do-not-delete, decision 20): scribe-src-<rs>-<n>, n the
+ * cycle's sequence number.
+ */
+export function sourcePitSnapshotAlternative(rs: string, cycleSequence: string): string {
+  return toDnsLabel(`scribe-src-${rs}-${cycleSequence}`);
+}
+
 /** The PVC a destination provisions when spec.<mover>.destinationPVC is absent: scribe-dest-<rd>. */
 export function destinationPvcName(rd: string): string {
   return toDnsLabel(`scribe-dest-${rd}`);

@@ -188,7 +188,7 @@ export function startedCycle(ctx: ReplicationContext, obs: Observation): Status 
   const previous = toMs(ctx.status.lastSyncTime);
   const start = previous !== undefined && previous >= ctx.now ? previous + 1 : ctx.now;
   const status = without(ctx.status, 'cycle');
-  return withTime({ ...status, cycle: planCycle(obs.cr, ctx.status, start) }, 'lastSyncStartTime', start);
+  return withTime({ ...status, cycle: planCycle(obs.cr, ctx.status, start, obs.owned) }, 'lastSyncStartTime', start);
 }
 
 /** Events of a volume the cycle created (PiT snapshot and PVC, or a newly provisioned destination PVC). */
@@ -479,7 +479,7 @@ export function oldCopyGone(ctx: ReplicationContext, obs: Observation): boolean 
  * keeps growing for a cause a new copy does not fix; the sync's start time stays too.
  */
 export function restartedCycle(ctx: ReplicationContext, obs: Observation): Status {
-  const cycle = planCycle(obs.cr, ctx.status, ctx.now);
+  const cycle = planCycle(obs.cr, ctx.status, ctx.now, obs.owned);
   return { ...ctx.status, cycle: { ...cycle, attempt: ctx.status.cycle?.attempt ?? 0 } };
 }
 

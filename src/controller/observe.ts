@@ -6,7 +6,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ScribeCr } from '../../machines/api.js';
 import { completionRecorded, Objects } from '../../machines/cycle.js';
-import { CREATED_BY_LABEL, CREATED_BY_VALUE, CYCLE_LABEL } from '../../machines/naming.js';
+import { CREATED_BY_LABEL, CREATED_BY_VALUE, CYCLE_LABEL, sourcePitName } from '../../machines/naming.js';
 import type { KubeObject } from '../../machines/mover.js';
 import {
   DO_NOT_DELETE_LABEL,
@@ -153,6 +153,13 @@ export function ownedObjects(cr: ScribeCr, source: ObjectSource, mover: MoverRun
     const snapshot = source.snapshot(namespace, latestImage.name);
     // Named, not owned: a latestImage released because it is labelled do-not-delete (decision 20).
     if (snapshot) snapshots[latestImage.name] = observeSnapshot(snapshot, uid);
+  }
+  if (cr.kind === 'ReplicationSource') {
+    // The source's point-in-time snapshot name, when a snapshot that is not (or no longer) this
+    // CR's holds it: the next cycle must choose another name (machines/cycle.ts, planCycle).
+    const pit = sourcePitName(cr.metadata.name ?? '');
+    const held = snapshots[pit] ? undefined : source.snapshot(namespace, pit);
+    if (held) snapshots[pit] = observeSnapshot(held, uid);
   }
   for (const name of snapshotsTheCycleAwaits(cr)) {
     const snapshot = snapshots[name] ? undefined : source.snapshot(namespace, name);

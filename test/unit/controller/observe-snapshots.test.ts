@@ -89,13 +89,17 @@ describe('observing snapshots for decision 20', () => {
       doNotDelete: true,
       released: true,
     });
-    // Completion recorded: the cycle no longer needs it, and what is the user's is not seen.
+    // Completion recorded: still seen, as the user's (released), because it holds the name the
+    // next cycle would give its point-in-time snapshot; that cycle takes another (planCycle).
     const done = { ...cr, status: { ...status, lastSyncTime: '2024-01-01T00:00:20Z' } } as ScribeCr;
-    expect(ownedObjects(done, source, undefined).snapshots).toEqual({});
-    // Not labelled, or owned by another CR: not taken for the cycle's.
+    expect(ownedObjects(done, source, undefined).snapshots['scribe-src-db']).toMatchObject({ released: true });
+    // Not labelled, or owned by another CR: seen as not this CR's, never as the cycle's own.
     objects['scribe-src-db'] = snapshot('scribe-src-db', {}, []);
-    expect(ownedObjects(cr, source, undefined).snapshots).toEqual({});
+    expect(ownedObjects(cr, source, undefined).snapshots['scribe-src-db']).toMatchObject({
+      released: true,
+      doNotDelete: false,
+    });
     objects['scribe-src-db'] = snapshot('scribe-src-db', { 'scribe.backube/do-not-delete': 'true' }, ['other']);
-    expect(ownedObjects(cr, source, undefined).snapshots).toEqual({});
+    expect(ownedObjects(cr, source, undefined).snapshots['scribe-src-db']).toMatchObject({ released: true });
   });
 });

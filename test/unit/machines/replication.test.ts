@@ -385,6 +385,19 @@ describe('copy methods', () => {
     ).toEqual(['PersistentVolumeClaim/scribe-src-db', 'VolumeSnapshot/scribe-src-db']);
   });
 
+  it("Snapshot source: a snapshot the user kept under the copy's name is left alone; the cycle takes another name", () => {
+    const d = driver(source({ trigger: {}, rsync: { copyMethod: 'Snapshot', address: 'x', sshKeys: 'k' } }));
+    const kept = snapshot('scribe-src-db', { cycleId: 'old', doNotDelete: true, released: true });
+    const first = d.step(T0, owned({ pvcs: [pvc('data')], snapshots: [kept] }));
+    expect(first.state).toBe('snapshotting');
+    expect(first.nextPersisted.cycle?.objects).toMatchObject({
+      pitSnapshot: 'scribe-src-db-1',
+      pitPvc: 'scribe-src-db',
+    });
+    expect(of(first, 'ensureSnapshot')).toMatchObject([{ name: 'scribe-src-db-1' }]);
+    expect(of(first, 'deleteObject')).toEqual([]);
+  });
+
   it('None source: the mover uses the live PVC, which is never deleted', () => {
     const d = driver(source({ trigger: {}, rsync: { copyMethod: 'None', address: 'x', sshKeys: 'k' } }));
     const r = d.step(T0, owned({ mover: { phase: 'absent' } }));
