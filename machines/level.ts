@@ -29,7 +29,17 @@ type Str = string | undefined;
  * labelled scribe.backube/do-not-delete is released, never deleted (decision 20; see keepLabelled).
  */
 export function levelActions(state: ReplicationState, ctx: ReplicationContext, obs: Observation): Action[] {
-  return keepLabelled(stateActions(state, ctx, obs), obs);
+  return [...strayMoverCleanup(state, obs), ...keepLabelled(stateActions(state, ctx, obs), obs)];
+}
+
+/**
+ * A mover the spec no longer names (it switched from rsync to restic, say) whose Job still runs
+ * holds the volume and, at a destination, writes it beside the new mover: its temporary objects
+ * go, in every state but external (whose objects belong to the external provider).
+ */
+function strayMoverCleanup(state: ReplicationState, obs: Observation): Action[] {
+  if (state === 'external') return [];
+  return (obs.owned.strayMovers ?? []).map((mover): Action => ({ type: 'cleanupMover', mover }));
 }
 
 /**

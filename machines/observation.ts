@@ -4,6 +4,7 @@
  * the operator side fills it from its caches, tests write it by hand.
  */
 import { SCRIBE_GROUP, type ScribeCr } from './api.js';
+import type { MoverKind } from './mover.js';
 
 /**
  * Decision 20 (as VolSync's volsync.backube/do-not-delete): a VolumeSnapshot carrying this label,
@@ -81,6 +82,12 @@ export interface OwnedObjects {
   /** Every VolumeSnapshot the CR owns or names in status.latestImage, by name. */
   snapshots: Readonly<Record<string, ObservedSnapshot>>;
   mover: ObservedMover;
+  /**
+   * Movers other than the spec's whose temporary objects (a Job, say) still exist for this CR:
+   * the spec switched movers while one ran. Their objects must go, or the old mover keeps
+   * holding, and a destination's keeps writing, the volume.
+   */
+  strayMovers?: readonly MoverKind[] | undefined;
 }
 
 /** The single event of the replication machines. `now` is epoch milliseconds. */

@@ -248,11 +248,16 @@ export function choseImage(ctx: ReplicationContext, obs: Observation): Status {
   const cycle = ctx.status.cycle;
   if (!cycle || obs.cr.kind !== 'ReplicationDestination' || moverOptions(obs.cr).copyMethod !== 'Snapshot')
     return ctx.status;
-  if (cycle.objects?.[Objects.image] !== undefined) return ctx.status;
+  const chosen = cycle.objects?.[Objects.image];
+  const held = chosen === undefined ? undefined : obs.owned.snapshots[chosen];
+  // A failed image the user kept (decision 20) is theirs and is never deleted, so a retry would
+  // find it failed for ever: the retry takes a new name instead.
+  const keptAndFailed = held?.error !== undefined && (held.doNotDelete === true || held.released === true);
+  if (chosen !== undefined && !keptAndFailed) return ctx.status;
   // Two cycles completing within one second would share a name; the next free second keeps them apart.
   let at = ctx.now;
   let name = destinationImageName(obs.cr.metadata.name ?? '', at);
-  while (name === ctx.status.latestImage?.name) {
+  while (name === ctx.status.latestImage?.name || name === chosen) {
     at += 1000;
     name = destinationImageName(obs.cr.metadata.name ?? '', at);
   }

@@ -7,7 +7,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ScribeCr } from '../../machines/api.js';
 import { completionRecorded, Objects } from '../../machines/cycle.js';
 import { CREATED_BY_LABEL, CREATED_BY_VALUE, CYCLE_LABEL, sourcePitName } from '../../machines/naming.js';
-import type { KubeObject } from '../../machines/mover.js';
+import type { KubeObject, MoverKind } from '../../machines/mover.js';
 import {
   DO_NOT_DELETE_LABEL,
   type ObservedPvc,
@@ -16,6 +16,7 @@ import {
 } from '../../machines/observation.js';
 import type { ObservedPod, Toleration } from '../../machines/placement.js';
 import type { MoverRuntime } from '../movers/catalog.js';
+import { MOVERS } from '../movers/index.js';
 
 interface PvcObject extends KubernetesObject {
   spec?: {
@@ -134,7 +135,12 @@ function keptAndReleased(snapshot: KubernetesObject): boolean {
 }
 
 /** Everything the caches hold that concerns `cr`. */
-export function ownedObjects(cr: ScribeCr, source: ObjectSource, mover: MoverRuntime | undefined): OwnedObjects {
+export function ownedObjects(
+  cr: ScribeCr,
+  source: ObjectSource,
+  mover: MoverRuntime | undefined,
+  catalog: readonly MoverRuntime[] = MOVERS,
+): OwnedObjects {
   const namespace = cr.metadata.namespace ?? '';
   const uid = cr.metadata.uid ?? '';
   const pvcs: Record<string, ObservedPvc> = {};
@@ -168,9 +174,26 @@ export function ownedObjects(cr: ScribeCr, source: ObjectSource, mover: MoverRun
     if (snapshot && keptAndReleased(snapshot)) snapshots[name] = observeSnapshot(snapshot, uid);
   }
 
-  if (!mover) return { pvcs, snapshots, mover: { phase: 'absent' } };
+  const strays = strayMovers(cr, source, mover, catalog);
+  const stray = strays.length > 0 ? { strayMovers: strays } : {};
+  if (!mover) return { pvcs, snapshots, mover: { phase: 'absent' }, ...stray };
   const moverObjects: KubernetesObject[] = [];
   for (const kind of ['Job', 'Service', 'Secret']) moverObjects.push(...source.ownedBy(uid, kind));
   for (const job of source.ownedBy(uid, 'Job')) moverObjects.push(...source.ownedBy(job.metadata?.uid ?? '', 'Pod'));
-  return { pvcs, snapshots, mover: mover.read(cr, moverObjects as unknown as KubeObject[]) };
+  return { pvcs, snapshots, mover: mover.read(cr, moverObjects as unknown as KubeObject[]), ...stray };
+}
+
+/** Movers other than `mover` with a temporary object of this CR in the caches (the spec switched movers). */
+function strayMovers(
+  cr: ScribeCr,
+  source: ObjectSource,
+  mover: MoverRuntime | undefined,
+  catalog: readonly MoverRuntime[],
+): MoverKind[] {
+  const uid = cr.metadata.uid ?? '';
+  const held = (kind: string, name: string) => source.ownedBy(uid, kind).some((o) => o.metadata?.name === name);
+  return catalog
+    .filter((other) => other.kind !== mover?.kind)
+    .filter((other) => other.temporaryObjects(cr).some((ref) => held(ref.kind, ref.name)))
+    .map((other) => other.kind);
 }

@@ -87,7 +87,8 @@ export class EffectsAdapter {
           await this.ensureMover(current, action.cycleId, action.attempt, action.volume, facts, log);
           break;
         case 'cleanupMover':
-          for (const ref of this.moverFor(current)?.temporaryObjects(current) ?? []) {
+          // The action names the mover: it may be one the spec no longer names (a switch of movers).
+          for (const ref of this.moverNamed(action.mover)?.temporaryObjects(current) ?? []) {
             await deleteObject(this.deps.kc, kindName(ref.kind), current.metadata.namespace, ref.name);
           }
           break;
@@ -183,6 +184,10 @@ export class EffectsAdapter {
 
   private moverFor(cr: ScribeCr): MoverRuntime | undefined {
     return this.deps.movers.find((mover) => mover.matches(cr));
+  }
+
+  private moverNamed(kind: string): MoverRuntime | undefined {
+    return this.deps.movers.find((mover) => mover.kind === kind);
   }
 
   private async ensureMover(

@@ -522,6 +522,19 @@ describe('data safety (issue 18) when the user labels any snapshot do-not-delete
           { kind: 'keep', which: 'newest' },
         ]),
       ],
+      // The same image labelled, then failed by the snapshot controller: it is the user's and is
+      // never deleted, so a retry under its name failed for ever; the retry now takes a new name.
+      [
+        'Snapshot',
+        {},
+        'rsync',
+        false,
+        quiet([
+          { kind: 'mover', ok: true },
+          { kind: 'keep', which: 'newest' },
+          { kind: 'csi', ok: false },
+        ]),
+      ],
     ]);
   });
 

@@ -211,7 +211,8 @@ export class World {
         this.ensureMover(action.cycleId, action.attempt, action.volume, owned);
         return false;
       case 'cleanupMover':
-        for (const ref of this.mover()?.temporaryObjects(this.cr) ?? []) this.deleteBy(ref.kind, ref.name);
+        for (const ref of MOVERS.find((m) => m.kind === action.mover)?.temporaryObjects(this.cr) ?? [])
+          this.deleteBy(ref.kind, ref.name);
         return false;
       case 'deleteObject':
         this.deleteBy(action.kind, action.name);

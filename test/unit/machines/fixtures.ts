@@ -47,12 +47,18 @@ export function snapshot(name: string, extra: Partial<ObservedSnapshot> = {}): O
 
 /** An observation of objects; the source PVC `data` exists unless pvcs says otherwise. */
 export function owned(
-  parts: { pvcs?: ObservedPvc[]; snapshots?: ObservedSnapshot[]; mover?: ObservedMover } = {},
+  parts: {
+    pvcs?: ObservedPvc[];
+    snapshots?: ObservedSnapshot[];
+    mover?: ObservedMover;
+    strayMovers?: OwnedObjects['strayMovers'];
+  } = {},
 ): OwnedObjects {
   const pvcs = parts.pvcs ?? [pvc('data')];
   return {
     pvcs: Object.fromEntries(pvcs.map((p) => [p.name, p])),
     snapshots: Object.fromEntries((parts.snapshots ?? []).map((s) => [s.name, s])),
     mover: parts.mover ?? { phase: 'absent' },
+    ...(parts.strayMovers ? { strayMovers: parts.strayMovers } : {}),
   };
 }

@@ -398,6 +398,16 @@ describe('copy methods', () => {
     expect(of(first, 'deleteObject')).toEqual([]);
   });
 
+  it('a mover the spec no longer names is cleaned up, whatever the state, so its Job stops holding the volume', () => {
+    const d = driver(
+      source({ trigger: { manual: 'once' }, rsync: { copyMethod: 'None', address: 'x', sshKeys: 'k' } }),
+    );
+    const first = d.step(T0, owned({ pvcs: [pvc('data')], strayMovers: ['restic'] }));
+    expect(first.state).toBe('moving');
+    expect(of(first, 'cleanupMover')).toEqual([{ type: 'cleanupMover', mover: 'restic' }]);
+    expect(of(first, 'ensureMover')).toHaveLength(1);
+  });
+
   it('None source: the mover uses the live PVC, which is never deleted', () => {
     const d = driver(source({ trigger: {}, rsync: { copyMethod: 'None', address: 'x', sshKeys: 'k' } }));
     const r = d.step(T0, owned({ mover: { phase: 'absent' } }));
