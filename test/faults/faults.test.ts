@@ -10,7 +10,7 @@
  * what they do and do not allow.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
@@ -48,6 +48,7 @@ import {
 } from '../../machines/naming.js';
 import { snapshotTree } from '../movers/rsync/support/tree.js';
 import { CreatedObjects } from '../support/recorder.js';
+import { processesIn, sandboxNamespaces } from '../support/pod-processes.js';
 import { startSlowLink, type SlowLink } from '../support/slow-link.js';
 
 let runtime: LocalRuntime;
@@ -646,35 +647,6 @@ async function killMidway(kc: KubeConfig, ns: string, job: string, midway: (log:
     intervalMs: 50,
   });
   return { pod, labels, log, killedAt };
-}
-
-/**
- * The PID namespaces of a pod's containers on this machine: the local runtime's agent runs each
- * container as the child of a bwrap process whose arguments name the pod's directory (by uid).
- */
-async function sandboxNamespaces(uid: string): Promise<Set<string>> {
-  const namespaces = new Set<string>();
-  for (const pid of (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry))) {
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (!cmdline.startsWith('bwrap') && !cmdline.includes('/bwrap\0')) continue;
-    if (!cmdline.includes(`/pods/${uid}/`)) continue;
-    const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-    for (const child of children.split(' ').filter(Boolean)) {
-      const namespace = await readlink(`/proc/${child}/ns/pid`).catch(() => undefined);
-      if (namespace) namespaces.add(namespace);
-    }
-  }
-  return namespaces;
-}
-
-/** How many processes on this machine live in one of `namespaces`. */
-async function processesIn(namespaces: Set<string>): Promise<number> {
-  let count = 0;
-  for (const pid of (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry))) {
-    const namespace = await readlink(`/proc/${pid}/ns/pid`).catch(() => undefined);
-    if (namespace && namespaces.has(namespace)) count++;
-  }
-  return count;
 }
 
 /**

@@ -14,7 +14,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +37,7 @@ import {
 } from '../../machines/naming.js';
 import { snapshotTree } from '../movers/rsync/support/tree.js';
 import { expectRcloneCopy } from '../support/rclone-tree.js';
+import { processesIn, sandboxNamespaces } from '../support/pod-processes.js';
 import { startSlowLink, type SlowLink } from '../support/slow-link.js';
 
 const run = promisify(execFile);
@@ -208,35 +209,6 @@ function failedAttempts(cr: ReplicationSource | ReplicationDestination) {
 }
 
 type Pod = KubernetesObject & { status?: { phase?: string } };
-
-/**
- * The PID namespaces of a pod's containers on this machine: the local runtime's agent runs each
- * container as the child of a bwrap process whose arguments name the pod's directory (by uid).
- */
-async function sandboxNamespaces(uid: string): Promise<Set<string>> {
-  const namespaces = new Set<string>();
-  for (const pid of (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry))) {
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (!cmdline.startsWith('bwrap') && !cmdline.includes('/bwrap\0')) continue;
-    if (!cmdline.includes(`/pods/${uid}/`)) continue;
-    const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-    for (const child of children.split(' ').filter(Boolean)) {
-      const namespace = await readlink(`/proc/${child}/ns/pid`).catch(() => undefined);
-      if (namespace) namespaces.add(namespace);
-    }
-  }
-  return namespaces;
-}
-
-/** How many processes on this machine live in one of `namespaces`. */
-async function processesIn(namespaces: Set<string>): Promise<number> {
-  let count = 0;
-  for (const pid of (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry))) {
-    const namespace = await readlink(`/proc/${pid}/ns/pid`).catch(() => undefined);
-    if (namespace && namespaces.has(namespace)) count++;
-  }
-  return count;
-}
 
 /**
  * Waits until the mover pod of Job `job` runs and `midway(log)` says it is in the middle of its
