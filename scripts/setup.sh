@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 # Real tools the movers drive and the tests run (see docs in test/movers/*/README.md).
 # prometheus: for its promtool (the alert rules' unit tests). The package also brings the
 # Prometheus daemon, which the tests never use (where systemd runs, it is enabled on :9090).
-DEBIAN_PACKAGES=(rsync python3 openssh-server openssh-client acl attr bubblewrap openssl chromium prometheus)
+# mmdebstrap, buildah (it brings uidmap) and umoci: `npm run image` makes the images' Debian base,
+# builds them without a daemon or registry, and the image test unpacks them (scripts/image.sh).
+DEBIAN_PACKAGES=(rsync python3 openssh-server openssh-client acl attr bubblewrap openssl chromium prometheus
+  mmdebstrap buildah umoci)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
