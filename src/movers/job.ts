@@ -9,8 +9,8 @@ import type { KubeObject, MoverCycle } from '../../machines/mover.js';
 import type { MoverPlacement } from '../../machines/placement.js';
 import { ATTEMPT_LABEL, objectLabels } from '../../machines/naming.js';
 
-/** The container image of the operator and every mover; the Helm chart sets it. */
-export const DEFAULT_IMAGE = process.env.SCRIBE_MOVER_IMAGE ?? 'quay.io/backube/scribe:latest';
+/** The container image of every mover (`scribe-mover`); the Helm chart sets it. */
+export const DEFAULT_IMAGE = process.env.SCRIBE_MOVER_IMAGE ?? 'quay.io/backube/scribe-mover:latest';
 
 /** A mover's image: SCRIBE_<MOVER>_IMAGE (the chart's rsync/rclone/restic values), else the default. */
 export function imageFor(mover: 'rsync' | 'rclone' | 'restic', env: NodeJS.ProcessEnv = process.env): string {

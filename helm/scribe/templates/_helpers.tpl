@@ -37,12 +37,13 @@ control-plane: scribe-controller
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
-{{/* A mover's image: its own values, else the operator's image. Call with (list . "rsync"). */}}
+{{/* A mover's image: its own values, else moverImage (tag: else the operator's). Call with (list . "rsync"). */}}
 {{- define "scribe.moverImage" -}}
 {{- $root := index . 0 -}}
 {{- $mover := index $root.Values (index . 1) -}}
-{{- $repository := default $root.Values.image.repository $mover.repository -}}
-{{- $tag := default (default $root.Chart.AppVersion $root.Values.image.tag) $mover.tag -}}
+{{- $repository := default $root.Values.moverImage.repository $mover.repository -}}
+{{- $operatorTag := default $root.Chart.AppVersion $root.Values.image.tag -}}
+{{- $tag := default (default $operatorTag $root.Values.moverImage.tag) $mover.tag -}}
 {{- printf "%s:%s" $repository $tag -}}
 {{- end -}}
 
