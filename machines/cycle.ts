@@ -210,17 +210,22 @@ export function retryTimeReached(cr: ScribeCr, status: ScribeStatus, now: number
 }
 
 /**
- * Whether a retry takes a new point-in-time copy instead of reusing the cycle's: after every
- * RETAKE_COPY_EVERY failed attempts, or when the spec changed since the copy was taken. Only a
- * source that reads such a copy and has not yet moved its data has one worth taking again.
+ * Whether a source's retry restarts the cycle with a new point-in-time copy instead of reusing
+ * the cycle's: after every RETAKE_COPY_EVERY failed attempts of a cycle that has such a copy, or
+ * at once when the spec changed and either the cycle or the new spec has one (a changed copy
+ * method included: the cycle's objects were planned for the old one). Only a cycle that has not
+ * yet moved its data restarts.
  */
 export function retakesCopy(cr: ScribeCr, status: ScribeStatus, owned: OwnedObjects): boolean {
   const cycle = status.cycle;
-  if (!cycle || !readsPointInTimeCopy(cr)) return false;
+  if (!cycle || cr.kind !== 'ReplicationSource') return false;
   const position = positionFromFacts(cr, status, owned);
   if (position !== 'snapshotting' && position !== 'moving') return false;
+  const objects = cycle.objects ?? {};
+  const hasCopy = objects[Objects.pitPvc] !== undefined || objects[Objects.pitSnapshot] !== undefined;
+  if (specChangedSinceCycle(cr, cycle)) return hasCopy || readsPointInTimeCopy(cr);
   const attempt = cycle.attempt ?? 0;
-  return (attempt > 0 && attempt % RETAKE_COPY_EVERY === 0) || specChangedSinceCycle(cr, cycle);
+  return hasCopy && attempt > 0 && attempt % RETAKE_COPY_EVERY === 0;
 }
 
 /**

@@ -458,6 +458,10 @@ describe('faults', () => {
       ['watch', '', 'secrets'],
       ['watch', '', 'pods'],
       ['get', '', 'pods', 'src'],
+      // The running movers' log tails, for the stall rule (src/controller/mover-output.ts).
+      ['get', '', 'pods/log', 'src'],
+      // Releasing a snapshot labelled do-not-delete (decision 20).
+      ['patch', 'snapshot.storage.k8s.io', 'volumesnapshots', 'src'],
       ['create', 'events.k8s.io', 'events', 'src'],
       ['patch', 'events.k8s.io', 'events', 'dst'],
       ['create', 'coordination.k8s.io', 'leases', ns],
@@ -475,7 +479,6 @@ describe('faults', () => {
       ['create', '', 'pods', 'src'],
       ['delete', '', 'pods', 'src'],
       ['create', '', 'pods/exec', 'src'],
-      ['get', '', 'pods/log', 'src'],
       ['create', '', 'serviceaccounts/token', ns],
       ['create', 'scribe.backube', 'replicationsources', 'src'],
       ['update', 'scribe.backube', 'replicationsources', 'src'],

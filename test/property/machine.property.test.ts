@@ -505,6 +505,19 @@ describe('data safety (issue 18) when the user labels any snapshot do-not-delete
       // it; ensureSnapshot is answered 409 by it on every step and the cycle waits for ever.
       // Every later cycle needs the same name (scribe-src-<rs>): the source never syncs again.
       ['Snapshot', {}, 'rsync', quiet([{ kind: 'keep', which: 'newest' }])],
+      // The point-in-time snapshot kept, the copy method changed to None, then the snapshot
+      // failed: the kept snapshot is never deleted, and a retry of the same cycle, planned for
+      // Snapshot, failed on it for ever; the changed spec now restarts the cycle, planned for None.
+      [
+        'Snapshot',
+        {},
+        'rsync',
+        quiet([
+          { kind: 'keep', which: 'newest' },
+          { kind: 'copyMethod', value: 'None' },
+          { kind: 'csi', ok: false },
+        ]),
+      ],
     ]);
   });
 
