@@ -1,11 +1,12 @@
 /**
  * Every benchmark with its defaults, and the figures appended to bench/RESULTS.md.
  *
- *   npm run bench                    rsync, restic and rclone (1 GiB / 10,000 files each) and
- *                                    controller (1,000 CRs); appends
- *   npm run bench:smoke              tiny sizes (20 MiB / 200 files, 20 CRs): only checks that all
- *                                    still run and print figures; appends nothing
- *   npm run bench -- --only rsync|restic|rclone|controller   one of them
+ *   npm run bench                    rsync, restic and rclone (1 GiB / 10,000 files each),
+ *                                    controller (1,000 CRs) and cycle-tail (50 syncs); appends
+ *   npm run bench:smoke              tiny sizes (20 MiB / 200 files, 20 CRs, 3 syncs): only checks
+ *                                    that all still run and print figures; appends nothing
+ *   npm run bench -- --only rsync|restic|rclone|controller|cycle-tail   one of them
+ *   npm run bench -- --initial-delay S   cycle-tail with the source's first retry wait S (2: before issue 27)
  *   npm run bench -- --note "TEXT"   a remark recorded with the results (shared machine, say)
  *   npm run bench -- --no-record     print only
  */
@@ -18,10 +19,16 @@ import {
   runControllerBench,
   type ControllerBenchOptions,
 } from './controller.js';
+import {
+  CYCLE_TAIL_DEFAULTS,
+  formatCycleTailResult,
+  runCycleTailBench,
+  type CycleTailBenchOptions,
+} from './cycle-tail.js';
 import { formatRcloneResult, RCLONE_DEFAULTS, runRcloneBench, type RcloneBenchOptions } from './rclone.js';
 import { formatResticResult, RESTIC_DEFAULTS, runResticBench, type ResticBenchOptions } from './restic.js';
 import { formatRsyncResult, RSYNC_DEFAULTS, runRsyncBench, type RsyncBenchOptions } from './rsync.js';
-import { REPO_ROOT, seconds } from './support/common.js';
+import { positiveNumber, REPO_ROOT, seconds } from './support/common.js';
 import { formatMachine, machineFacts } from './support/machine.js';
 import { objectStorageVersions } from './support/object-storage.js';
 
@@ -32,8 +39,9 @@ const SMOKE_RSYNC: Partial<RsyncBenchOptions> = { sizeMiB: 20, files: 200, runs:
 // variant (compiled, as the image runs it) keeps the smoke run near 20 s.
 const SMOKE_RESTIC: Partial<ResticBenchOptions> = { sizeMiB: 20, files: 200, runs: 1, variants: ['compiled'] };
 const SMOKE_RCLONE: Partial<RcloneBenchOptions> = { sizeMiB: 20, files: 200, runs: 1 };
-const BENCHMARKS = ['rsync', 'restic', 'rclone', 'controller'] as const;
+const BENCHMARKS = ['rsync', 'restic', 'rclone', 'controller', 'cycle-tail'] as const;
 const SMOKE_CONTROLLER: Partial<ControllerBenchOptions> = { crs: 20, idleSeconds: 3, paced: 5, soakCycles: 80 };
+const SMOKE_CYCLE_TAIL: Partial<CycleTailBenchOptions> = { syncs: 3 };
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -44,6 +52,7 @@ async function main(): Promise<void> {
       note: { type: 'string' },
       'no-record': { type: 'boolean', default: false },
       'mover-seconds': { type: 'string' },
+      'initial-delay': { type: 'string' },
     },
   });
   const smoke = values.smoke ?? false;
@@ -54,7 +63,7 @@ async function main(): Promise<void> {
   const record = !smoke && !(values['no-record'] ?? false);
   const started = new Date();
   const t0 = performance.now();
-  const machine = await machineFacts({ kubernetes: runs('controller') });
+  const machine = await machineFacts({ kubernetes: runs('controller') || runs('cycle-tail') });
   if (runs('restic') || runs('rclone')) Object.assign(machine.versions, await objectStorageVersions());
   process.stdout.write(`${formatMachine(machine)}\n\n`);
 
@@ -99,6 +108,21 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${text}\n\n`);
     sections.push(
       `### controller (\`npm run bench:controller -- --crs ${options.crs} --idle-seconds ${options.idleSeconds}${options.moverSeconds > 0 ? ` --mover-seconds ${options.moverSeconds}` : ''}\`)\n\n${text}`,
+    );
+  }
+  if (runs('cycle-tail')) {
+    const initial = values['initial-delay'];
+    const options: CycleTailBenchOptions = {
+      ...CYCLE_TAIL_DEFAULTS,
+      ...(smoke ? SMOKE_CYCLE_TAIL : {}),
+      ...(initial === undefined ? {} : { initialDelaySeconds: positiveNumber('--initial-delay', initial, 2) }),
+    };
+    process.stdout.write(`== rsync cycle tail (${options.syncs} manual syncs on the local runtime) ==\n`);
+    const result = await runCycleTailBench(options);
+    const text = formatCycleTailResult(result);
+    process.stdout.write(`\n${text}\n\n`);
+    sections.push(
+      `### rsync cycle tail (\`npm run bench:cycle-tail -- --syncs ${options.syncs}${options.initialDelaySeconds === undefined ? '' : ` --initial-delay ${options.initialDelaySeconds}`}\`)\n\n${text}`,
     );
   }
   const total = performance.now() - t0;
