@@ -25,7 +25,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { ReplicationDestination, ReplicationSource } from '../src/api/index.js';
 import { ResourceInformer } from '../src/kube/informer.js';
 import { RESOURCES } from '../src/kube/resources.js';
@@ -67,7 +67,8 @@ export const SOURCE_SEGMENTS = [
   'trigger → `moving` (the clone made, the Job made; journal)',
   'Job made → its pod Ready (controller-manager, scheduler, node agent)',
   'pod Ready → Succeeded (the mover: rsync with its retries, the handshake)',
-  'pod Succeeded → `lastManualSync` (Job Complete, operator completes)',
+  'pod Succeeded → Job Complete (controller-manager; watch)',
+  'Job Complete → `lastManualSync` (operator completes)',
 ] as const;
 export type SourceSegment = (typeof SOURCE_SEGMENTS)[number];
 
@@ -81,7 +82,8 @@ export interface DestinationGap {
 
 /** Segments of the destination's gap between two cycles. */
 export const GAP_SEGMENTS = [
-  'pod Succeeded → operator sees the Job done (journal: preserving)',
+  'pod Succeeded → Job Complete (controller-manager; watch)',
+  'Job Complete → operator sees it (journal: preserving)',
   'preserving: the image VolumeSnapshot made and ready (journal: complete)',
   'complete: the Job deleted and gone (journal: idle)',
   'idle → next cycle: PVC there, next Job made (journal: moving)',
@@ -147,6 +149,9 @@ interface PodTimes {
   scheduled?: number;
   ready?: number;
   succeeded?: number;
+  /** When the pod's Job showed the Complete condition. */
+  jobComplete?: number;
+  jobUid?: string;
   env: Record<string, string>;
 }
 
@@ -156,7 +161,8 @@ function observePod(times: Map<string, PodTimes>, pod: V1Pod, now: number): void
   if (entry === undefined) {
     const env: Record<string, string> = {};
     for (const variable of pod.spec?.containers[0]?.env ?? []) env[variable.name] = variable.value ?? '';
-    entry = { namespace: pod.metadata?.namespace ?? '', env };
+    const jobUid = pod.metadata?.ownerReferences?.find((r) => r.kind === 'Job')?.uid;
+    entry = { namespace: pod.metadata?.namespace ?? '', env, ...(jobUid === undefined ? {} : { jobUid }) };
     times.set(uid, entry);
   }
   entry.added ??= now;
@@ -179,13 +185,14 @@ export function destinationGaps(pods: PodTimes[], journal: JournalLog): Destinat
     const idle = complete === undefined ? undefined : journal.firstInto('idle', complete, next.ready);
     const moving = idle === undefined ? undefined : journal.firstInto('moving', idle, next.ready);
     const points: Array<[GapSegment, number | undefined, number | undefined]> = [
-      [GAP_SEGMENTS[0], done.succeeded, preserving],
-      [GAP_SEGMENTS[1], preserving, complete],
-      [GAP_SEGMENTS[2], complete, idle],
-      [GAP_SEGMENTS[3], idle, moving],
-      [GAP_SEGMENTS[4], moving, next.added],
-      [GAP_SEGMENTS[5], next.added, next.scheduled],
-      [GAP_SEGMENTS[6], next.scheduled, next.ready],
+      [GAP_SEGMENTS[0], done.succeeded, done.jobComplete],
+      [GAP_SEGMENTS[1], done.jobComplete, preserving],
+      [GAP_SEGMENTS[2], preserving, complete],
+      [GAP_SEGMENTS[3], complete, idle],
+      [GAP_SEGMENTS[4], idle, moving],
+      [GAP_SEGMENTS[5], moving, next.added],
+      [GAP_SEGMENTS[6], next.added, next.scheduled],
+      [GAP_SEGMENTS[7], next.scheduled, next.ready],
     ];
     const segments: Partial<Record<GapSegment, number>> = {};
     for (const [name, from, to] of points) if (from !== undefined && to !== undefined) segments[name] = to - from;
@@ -246,7 +253,26 @@ export async function runCycleTailBench(
     pods.events$.subscribe((event) => {
       if ('object' in event && event.type !== 'deleted') observePod(podTimes, event.object, Date.now());
     });
-    informers.push(sources, destinations, pods);
+    // When each mover Job turns Complete; its pods name it in their ownerReferences.
+    const jobComplete = new Map<string, number>();
+    const jobs = new ResourceInformer<V1Job>(kc, RESOURCES.Job, {
+      labelSelector: 'app.kubernetes.io/created-by=scribe',
+    });
+    jobs.events$.subscribe((event) => {
+      if (!('object' in event) || event.type === 'deleted') return;
+      const uid = event.object.metadata?.uid ?? '';
+      if (
+        !jobComplete.has(uid) &&
+        event.object.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True')
+      )
+        jobComplete.set(uid, Date.now());
+    });
+    const withJobs = () => {
+      for (const pod of podTimes.values())
+        if (pod.jobUid !== undefined) pod.jobComplete ??= jobComplete.get(pod.jobUid);
+      return [...podTimes.values()];
+    };
+    informers.push(sources, destinations, pods, jobs);
     await Promise.all(informers.map((informer) => informer.start()));
 
     if (options.initialDelaySeconds !== undefined) {
@@ -317,14 +343,15 @@ export async function runCycleTailBench(
       const logs = source.status?.latestMoverStatus?.logs ?? '';
       const finished = /rsync finished in ([\d.]+)s with exit code \d+ after (\d+) attempt\(s\)/.exec(logs);
       const moving = sourceJournal.firstInto('moving', triggered, at);
-      const pod = [...podTimes.values()].find(
+      const pod = withJobs().find(
         (p) => p.namespace === SOURCE_NS && p.added !== undefined && p.added >= triggered && p.added <= at,
       );
       const points: Array<[SourceSegment, number | undefined, number | undefined]> = [
         [SOURCE_SEGMENTS[0], triggered, moving],
         [SOURCE_SEGMENTS[1], moving, pod?.ready],
         [SOURCE_SEGMENTS[2], pod?.ready, pod?.succeeded],
-        [SOURCE_SEGMENTS[3], pod?.succeeded, at],
+        [SOURCE_SEGMENTS[3], pod?.succeeded, pod?.jobComplete],
+        [SOURCE_SEGMENTS[4], pod?.jobComplete, at],
       ];
       const segments: Partial<Record<SourceSegment, number>> = {};
       for (const [name, from, to] of points) if (from !== undefined && to !== undefined) segments[name] = to - from;
@@ -341,7 +368,7 @@ export async function runCycleTailBench(
       );
     }
 
-    const all = [...podTimes.values()];
+    const all = withJobs();
     const gaps = destinationGaps(
       all.filter((p) => p.namespace === DEST_NS),
       destJournal,
