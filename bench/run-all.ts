@@ -130,9 +130,15 @@ async function main(): Promise<void> {
   if (!record) return;
   if (!existsSync(RESULTS))
     writeFileSync(RESULTS, '# Benchmark results\n\nAppended by `npm run bench`; see README.md for how to read them.\n');
+  const benchArgs = [
+    ...(only ? ['--only', only] : []),
+    ...(values['initial-delay'] !== undefined && runs('cycle-tail')
+      ? ['--initial-delay', values['initial-delay']]
+      : []),
+  ];
   const header = [
     '',
-    `## ${started.toISOString()} — \`npm run bench${only ? ` -- --only ${only}` : ''}\``,
+    `## ${started.toISOString()} — \`npm run bench${benchArgs.length > 0 ? ` -- ${benchArgs.join(' ')}` : ''}\``,
     '',
     formatMachine(machine),
     ...(values.note ? [`- Note: ${values.note}`] : []),
