@@ -1,6 +1,6 @@
 /** The objects the seed's plugin commands create, built from a plan (pure: no cluster calls). */
 import type { ReplicationDestination, ReplicationSource } from '../api/index.js';
-import { quantityToNumber } from '../local/agent/quantity.js';
+import { quantityBytes } from '../../machines/validate.js';
 import type { Plan } from './plan.js';
 import { parseProviderParams } from './validate.js';
 
@@ -29,7 +29,7 @@ function defined<T extends object>(value: T): T {
 /** The larger of two quantities (the seed's 2Gi default must not shrink a larger source). */
 export function largerQuantity(a: string, b: string | undefined): string {
   if (!b) return a;
-  return (quantityToNumber(b) ?? 0) > (quantityToNumber(a) ?? 0) ? b : a;
+  return (quantityBytes(b) ?? 0) > (quantityBytes(a) ?? 0) ? b : a;
 }
 
 /** The schedule of a side's trigger; undefined means continuous (trailing spaces trimmed). */
