@@ -8,9 +8,11 @@ cd "$(dirname "$0")/.."
 # prometheus: for its promtool (the alert rules' unit tests). The package also brings the
 # Prometheus daemon, which the tests never use (where systemd runs, it is enabled on :9090).
 # mmdebstrap, buildah (it brings uidmap) and umoci: `npm run image` makes the images' Debian base,
-# builds them without a daemon or registry, and the image test unpacks them (scripts/image.sh).
+# builds them without a daemon or registry, and the local node unpacks them (scripts/image.sh).
+# runc: the local node runs each container from its image with runc, the OCI runtime under
+# containerd on a real node, so user ids, capabilities and read-only roots are the kernel's own.
 DEBIAN_PACKAGES=(rsync python3 openssh-server openssh-client acl attr bubblewrap openssl chromium prometheus
-  mmdebstrap buildah umoci)
+  mmdebstrap buildah umoci runc)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
