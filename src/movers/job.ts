@@ -191,7 +191,13 @@ export function readMoverJob(
   const logs = terminated?.message?.trim() || undefined;
   const conditions = job.status?.conditions ?? [];
   const has = (type: string) => conditions.some((c) => c.type === type && c.status === 'True');
-  if (has('Complete')) return { phase: 'succeeded', cycleId, attempt, logs };
+  // A pod that exited 0 is the attempt's success: the Job has no retries of its own (backoffLimit
+  // 0, restartPolicy Never), so Complete can only follow, but the Job controller batches pod
+  // updates for a second before saying so, and a sync would wait that second for nothing.
+  const exitedZero = pods.some(
+    (pod) => pod.status?.phase === 'Succeeded' && pod.status.containerStatuses?.[0]?.state?.terminated?.exitCode === 0,
+  );
+  if (has('Complete') || exitedZero) return { phase: 'succeeded', cycleId, attempt, logs };
   if (has('Failed')) {
     const code = terminated?.exitCode;
     const why =
