@@ -42,6 +42,29 @@ export interface BackoffPolicy {
   maxSeconds: number;
 }
 
+/**
+ * The source's waits between connection attempts unless SCRIBE_RETRY_* say otherwise: 0.1 s,
+ * doubling to 30 s. The usual reason for a refused connection is a destination between two cycles
+ * (trigger `always`: preserving its image, then starting its next mover pod), which listens again
+ * within a second or two; a first wait of 2 s (the policy until issue 27) made one sync in seven
+ * wait for nothing. Short first waits cost little: a refused attempt takes a few tens of
+ * milliseconds, and the doubling reaches the 30 s cap within a minute, so a destination that is
+ * down for long gets a few more attempts in the deadline than before (19 against 14 in 300 s).
+ */
+export const DEFAULT_BACKOFF: Readonly<BackoffPolicy> = { initialSeconds: 0.1, maxSeconds: 30 };
+
+/** How long the source keeps retrying a destination it cannot reach (5 minutes). */
+export const DEFAULT_RETRY_DEADLINE_SECONDS = 300;
+
+/**
+ * The wait between the source's attempts to tell the destination the result once the data went
+ * (a transient failure of the connection to a destination that is known to be up): as long as
+ * the first retry wait was until issue 27, never above the policy's cap.
+ */
+export function handshakeRetrySeconds(policy: BackoffPolicy): number {
+  return Math.min(2, policy.maxSeconds);
+}
+
 /** The wait before attempt `attempt + 1` (attempt counts from 1): initial · 2^(attempt-1), capped. */
 export function backoffSeconds(attempt: number, policy: BackoffPolicy): number {
   return Math.min(policy.initialSeconds * 2 ** Math.max(0, attempt - 1), policy.maxSeconds);

@@ -13,7 +13,7 @@
  *   SCRIBE_RUN_DIR              writable parent of the private run directory (key copy,
  *                               known_hosts, ssh_config); the root fs is read-only     (os.tmpdir())
  *   SCRIBE_RETRY_DEADLINE_SECONDS     stop retrying connection failures after this long (300)
- *   SCRIBE_RETRY_INITIAL_DELAY_SECONDS first wait between attempts; doubles each time  (2)
+ *   SCRIBE_RETRY_INITIAL_DELAY_SECONDS first wait between attempts; doubles each time  (0.1)
  *   SCRIBE_RETRY_MAX_DELAY_SECONDS    cap on the wait between attempts                 (30)
  *   SCRIBE_CONNECT_TIMEOUT_SECONDS    ssh ConnectTimeout                               (30)
  *   SCRIBE_PRESERVE_XATTRS      also copy extended attributes (rsync -X)              (false)
@@ -44,7 +44,15 @@ import { sentFilePath } from './itemize.js';
 import { isOpenSshPublicKey } from './keys.js';
 import { delay, runStreaming, signalRunning, type CommandResult } from './process.js';
 import { SHUTDOWN_FROM_STDIN, shutdownCommand } from './remote-command.js';
-import { classifyAttempt, nextDelaySeconds, type AttemptVerdict, type BackoffPolicy } from './retry.js';
+import {
+  classifyAttempt,
+  DEFAULT_BACKOFF,
+  DEFAULT_RETRY_DEADLINE_SECONDS,
+  handshakeRetrySeconds,
+  nextDelaySeconds,
+  type AttemptVerdict,
+  type BackoffPolicy,
+} from './retry.js';
 import {
   destinationSubPath,
   knownHostsLine,
@@ -85,10 +93,10 @@ function sourceConfig(env: NodeJS.ProcessEnv) {
     dataDir: stringEnv(env, 'SCRIBE_DATA_DIR', '/data'),
     keysDir: stringEnv(env, 'SCRIBE_KEYS_DIR', '/keys'),
     runDir: stringEnv(env, 'SCRIBE_RUN_DIR', tmpdir()),
-    deadlineSeconds: numberEnv(env, 'SCRIBE_RETRY_DEADLINE_SECONDS', 300, 0, 7 * 24 * 3600),
+    deadlineSeconds: numberEnv(env, 'SCRIBE_RETRY_DEADLINE_SECONDS', DEFAULT_RETRY_DEADLINE_SECONDS, 0, 7 * 24 * 3600),
     backoff: {
-      initialSeconds: numberEnv(env, 'SCRIBE_RETRY_INITIAL_DELAY_SECONDS', 2, 0.01, 3600),
-      maxSeconds: numberEnv(env, 'SCRIBE_RETRY_MAX_DELAY_SECONDS', 30, 0.01, 3600),
+      initialSeconds: numberEnv(env, 'SCRIBE_RETRY_INITIAL_DELAY_SECONDS', DEFAULT_BACKOFF.initialSeconds, 0.01, 3600),
+      maxSeconds: numberEnv(env, 'SCRIBE_RETRY_MAX_DELAY_SECONDS', DEFAULT_BACKOFF.maxSeconds, 0.01, 3600),
     } satisfies BackoffPolicy,
     connectTimeoutSeconds: Math.ceil(numberEnv(env, 'SCRIBE_CONNECT_TIMEOUT_SECONDS', 30, 1, 3600)),
     preserveXattrs: booleanEnv(env, 'SCRIBE_PRESERVE_XATTRS', false),
@@ -285,7 +293,7 @@ async function sendHandshake(config: SourceConfig, sshConfig: string, code: numb
     const { status, tail } = await runStreaming(config.ssh, ['-F', sshConfig, config.address, shutdownCommand(code)]);
     if (status === 0) return true;
     log(`telling the destination the result failed (exit code ${status}): ${lastLine(tail)}`);
-    if (attempt < attempts) await delay(config.backoff.initialSeconds * 1000);
+    if (attempt < attempts) await delay(handshakeRetrySeconds(config.backoff) * 1000);
   }
   return false;
 }

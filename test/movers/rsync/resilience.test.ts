@@ -65,6 +65,29 @@ describe('rsync source retries', () => {
     expect(source.output).toMatch(/rsync finished in [\d.]+s with exit code 0 after [2-9]\d* attempt\(s\)/);
   });
 
+  it('retries sub-second by default, doubling (issue 27)', { timeout: 60_000 }, async () => {
+    const sourceDir = volume('default-policy-source');
+    writeFileSync(join(sourceDir, 'file.txt'), 'arrives after a short wait\n');
+    const destDir = volume('default-policy-destination');
+    const port = await freePort();
+    // The harness's quick test policy left out: the entrypoint's own defaults apply.
+    const env = sourceEnv(keys.source, sourceDir, port, { SCRIBE_RETRY_DEADLINE_SECONDS: '45' });
+    delete env.SCRIBE_RETRY_INITIAL_DELAY_SECONDS;
+    delete env.SCRIBE_RETRY_MAX_DELAY_SECONDS;
+
+    const source = startEntrypoint('source', env);
+    processes.push(source);
+    await source.waitForOutput(/attempt 3 failed \(exit code (12|255): [^\n]*\); retrying in 0\.4s/, 20_000);
+    expect(source.output).toMatch(/attempt 1 failed \(exit code (12|255): [^\n]*\); retrying in 0\.1s/);
+    expect(source.output).toMatch(/attempt 2 failed \(exit code (12|255): [^\n]*\); retrying in 0\.2s/);
+
+    const destination = await startDestination(keys.destination, destDir, { SCRIBE_LISTEN_PORT: String(port) });
+    processes.push(destination.proc);
+    expect(await source.exited, source.output).toBe(0);
+    expect(await destination.proc.exited).toBe(0);
+    expect(readdirSync(destDir)).toEqual(['file.txt']);
+  });
+
   it('fails with a clear message when the destination dies mid-transfer', { timeout: 60_000 }, async () => {
     const sourceDir = volume('dying-source');
     // 8 MiB of incompressible data at 1 MiB/s leaves seconds to kill the destination mid-file.

@@ -7,7 +7,15 @@ import { describe, expect, it } from 'vitest';
 import { absoluteExecArgv, ancestorUnder, hasEnded, waitForEnd } from '../../../src/movers/rsync/process.js';
 import { handshakeLine, parseHandshakeLine, readExitCodeLine } from '../../../src/movers/rsync/handshake.js';
 import { parseRemoteCommand } from '../../../src/movers/rsync/remote-command.js';
-import { backoffSeconds, classifyAttempt, nextDelaySeconds } from '../../../src/movers/rsync/retry.js';
+import {
+  backoffSeconds,
+  classifyAttempt,
+  DEFAULT_BACKOFF,
+  DEFAULT_RETRY_DEADLINE_SECONDS,
+  handshakeRetrySeconds,
+  nextDelaySeconds,
+  type BackoffPolicy,
+} from '../../../src/movers/rsync/retry.js';
 import {
   destinationSubPath,
   knownHostsLine,
@@ -173,19 +181,114 @@ describe('classifyAttempt', () => {
   });
 });
 
+/**
+ * The source's attempts against a destination that starts listening at `upAt` seconds: each
+ * attempt takes `attemptSeconds[i]` (a refused connection: ssh and rsync starting and failing);
+ * returns when the first attempt that finds it listening starts, or undefined when the source
+ * gives up first, and the number of attempts made.
+ */
+function simulateRetries(
+  policy: BackoffPolicy,
+  deadline: number,
+  upAt: number,
+  attemptSeconds: (attempt: number) => number,
+): { reachedAt: number | undefined; attempts: number } {
+  let now = 0;
+  for (let attempt = 1; ; attempt++) {
+    if (now >= upAt) return { reachedAt: now, attempts: attempt };
+    now += attemptSeconds(attempt);
+    const wait = nextDelaySeconds(attempt, now, deadline, policy);
+    if (wait === undefined) return { reachedAt: undefined, attempts: attempt };
+    now += wait;
+  }
+}
+
+const policies = fc
+  .record({
+    initialSeconds: fc.double({ min: 0.01, max: 60, noNaN: true }),
+    cap: fc.double({ min: 1, max: 100, noNaN: true }),
+  })
+  .map(({ initialSeconds, cap }) => ({ initialSeconds, maxSeconds: initialSeconds * cap }));
+
 describe('backoff', () => {
-  const policy = { initialSeconds: 2, maxSeconds: 30 };
   it('doubles up to the cap', () => {
+    const policy = { initialSeconds: 2, maxSeconds: 30 };
     expect([1, 2, 3, 4, 5, 6].map((n) => backoffSeconds(n, policy))).toEqual([2, 4, 8, 16, 30, 30]);
+  });
+
+  it('starts sub-second by default (issue 27) and grows to the same cap and deadline as before', () => {
+    expect(DEFAULT_BACKOFF).toEqual({ initialSeconds: 0.1, maxSeconds: 30 });
+    expect(DEFAULT_RETRY_DEADLINE_SECONDS).toBe(300);
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((n) => backoffSeconds(n, DEFAULT_BACKOFF))).toEqual([
+      0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 30, 30,
+    ]);
+    // Attempts that fail at once against a destination that never comes up: the last one is made
+    // at the deadline, as with the old 2 s start (14 attempts then).
+    const never = simulateRetries(DEFAULT_BACKOFF, DEFAULT_RETRY_DEADLINE_SECONDS, Infinity, () => 0);
+    expect(never).toEqual({ reachedAt: undefined, attempts: 19 });
+    const before = simulateRetries({ initialSeconds: 2, maxSeconds: 30 }, 300, Infinity, () => 0);
+    expect(before.attempts).toBe(14);
+  });
+
+  it('reaches a destination that comes up within a second within about a second more, where 2 s was the least before', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0.001, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 0.05, noNaN: true }),
+        (upAt, attemptSeconds) => {
+          const now = simulateRetries(DEFAULT_BACKOFF, DEFAULT_RETRY_DEADLINE_SECONDS, upAt, () => attemptSeconds);
+          const before = simulateRetries({ initialSeconds: 2, maxSeconds: 30 }, 300, upAt, () => attemptSeconds);
+          expect(now.reachedAt).toBeDefined();
+          // Attempts at 0, 0.1, 0.3, 0.7 and 1.5 s (plus each attempt's own time).
+          expect(now.reachedAt).toBeLessThanOrEqual(1.5 + 4 * attemptSeconds + 1e-9);
+          expect(before.reachedAt).toBeGreaterThanOrEqual(2);
+        },
+      ),
+    );
+  });
+
+  it('never overshoots the moment the destination comes up by more than that moment plus one first wait, or the cap', () => {
+    fc.assert(
+      fc.property(
+        policies,
+        fc.double({ min: 0.001, max: 250, noNaN: true }),
+        fc.array(fc.double({ min: 0, max: 0.5, noNaN: true }), { minLength: 1, maxLength: 40 }),
+        (policy, upAt, costs) => {
+          const cost = (attempt: number) => costs[(attempt - 1) % costs.length] as number;
+          const { reachedAt } = simulateRetries(policy, 1e9, upAt, cost);
+          // The wait that spans upAt is at most the first wait plus all earlier ones (doubling),
+          // and never above the cap; the attempt before it adds its own time.
+          const bound = Math.min(upAt + policy.initialSeconds, policy.maxSeconds) + Math.max(...costs);
+          expect((reachedAt as number) - upAt).toBeLessThanOrEqual(bound * (1 + 1e-9));
+        },
+      ),
+    );
+  });
+
+  it('never waits less than the first wait or more than the cap, and no wait is shorter than the one before', () => {
+    fc.assert(
+      fc.property(policies, fc.integer({ min: 1, max: 60 }), (policy, attempt) => {
+        const wait = backoffSeconds(attempt, policy);
+        const next = backoffSeconds(attempt + 1, policy);
+        expect(wait).toBeGreaterThanOrEqual(policy.initialSeconds);
+        expect(wait).toBeLessThanOrEqual(policy.maxSeconds);
+        expect(next).toBeGreaterThanOrEqual(wait);
+      }),
+    );
   });
 
   it('never waits past the deadline and gives up once it passed', () => {
     fc.assert(
       fc.property(
+        fc.oneof(
+          fc.constant<BackoffPolicy>(DEFAULT_BACKOFF),
+          fc.constant({ initialSeconds: 2, maxSeconds: 30 }),
+          policies,
+        ),
         fc.integer({ min: 1, max: 50 }),
         fc.double({ min: 0, max: 1000, noNaN: true }),
         fc.double({ min: 0, max: 1000, noNaN: true }),
-        (attempt, elapsed, deadline) => {
+        (policy, attempt, elapsed, deadline) => {
           const wait = nextDelaySeconds(attempt, elapsed, deadline, policy);
           if (elapsed >= deadline) expect(wait).toBeUndefined();
           else {
@@ -197,8 +300,13 @@ describe('backoff', () => {
         },
       ),
       // A CI run's counterexample: the sum rounded one ulp past the deadline.
-      { examples: [[1, 4.841925446892849e-240, 1.498953369876161e-239]] },
+      { examples: [[{ initialSeconds: 2, maxSeconds: 30 }, 1, 4.841925446892849e-240, 1.498953369876161e-239]] },
     );
+  });
+
+  it('waits 2 s between attempts to hand over the result, as before, unless the cap is lower', () => {
+    expect(handshakeRetrySeconds(DEFAULT_BACKOFF)).toBe(2);
+    expect(handshakeRetrySeconds({ initialSeconds: 0.2, maxSeconds: 1 })).toBe(1);
   });
 });
 
