@@ -20,23 +20,42 @@ interface PodList {
   items: Array<{ metadata: { name: string; creationTimestamp?: string }; status?: { phase?: string } }>;
 }
 
-/**
- * The newest mover pod's latest progress, or undefined when there is no pod, no progress line
- * yet, or the log cannot be read (progress is a nicety: reading it never fails a sync).
- */
-export async function readMoverProgress(c: Cluster, cr: ScribeCr): Promise<MoverProgress | undefined> {
+/** The cycle's mover pods (the pods of its Job), or undefined when the CR has no mover Job. */
+async function moverPods(c: Cluster, cr: ScribeCr): Promise<PodList['items'] | undefined> {
   const selected = selectMover(MOVERS, cr);
   if (!selected.ok) return undefined;
   const job = selected.mover.temporaryObjects(cr).find((o) => o.kind === 'Job');
   const namespace = cr.metadata.namespace;
   if (!job || !namespace) return undefined;
+  const pods = await kubeRequest<PodList>(c.kc, {
+    method: 'GET',
+    path: collectionPath(RESOURCES.Pod, namespace),
+    query: { labelSelector: `${MOVER_POD_LABEL}=${job.name}` },
+  });
+  return pods.items;
+}
+
+/**
+ * Whether a moving CR's mover is still at work: a pod that has not ended and none that ended
+ * well. A destination whose mover already received a sync (its pod Succeeded) but whose operator
+ * has not yet seen it is still "moving" in status, and is not waiting for a new sync.
+ */
+export async function moverAtWork(c: Cluster, cr: ScribeCr): Promise<boolean> {
+  const pods = (await moverPods(c, cr)) ?? [];
+  const ended = (phase?: string) => phase === 'Succeeded' || phase === 'Failed';
+  return pods.some((p) => !ended(p.status?.phase)) && !pods.some((p) => p.status?.phase === 'Succeeded');
+}
+
+/**
+ * The newest mover pod's latest progress, or undefined when there is no pod, no progress line
+ * yet, or the log cannot be read (progress is a nicety: reading it never fails a sync).
+ */
+export async function readMoverProgress(c: Cluster, cr: ScribeCr): Promise<MoverProgress | undefined> {
+  const namespace = cr.metadata.namespace;
   try {
-    const pods = await kubeRequest<PodList>(c.kc, {
-      method: 'GET',
-      path: collectionPath(RESOURCES.Pod, namespace),
-      query: { labelSelector: `${MOVER_POD_LABEL}=${job.name}` },
-    });
-    const newest = pods.items
+    const pods = await moverPods(c, cr);
+    if (!pods || !namespace) return undefined;
+    const newest = pods
       .filter((p) => p.status?.phase !== 'Pending')
       .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''))
       .pop();

@@ -9,6 +9,7 @@ import { PluginError } from './errors.js';
 import { createObject, deleteObject, patchObject, pollUntil, read, where } from './kube.js';
 import { CREATED_BY, CREATED_BY_LABEL, destinationManifest, pvcManifest, sourceManifest } from './manifests.js';
 import { requireSourcePvc, type Plan } from './plan.js';
+import { moverAtWork } from './mover-progress.js';
 import { followSync, manualToken, setManualTrigger, waitForQuiet, type Print } from './progress.js';
 import { findPendingRestores, refusal, waitForRestore } from './restores.js';
 
@@ -155,22 +156,30 @@ export async function setReplication(
     read<ReplicationDestination>(dest.cluster, 'ReplicationDestination', dest.namespace, dest.name);
   await waitForQuiet(source.cluster, 'ReplicationSource', source.namespace, source.name, { print, timeoutMs });
   // The source's previous transfer is over, but the destination may still be turning it into an
-  // image. Its snapshot would then be taken after this sync starts, pass for this sync's image
-  // (its name's time is all that tells them apart) and be replaced, so deleted, by the real one
-  // while the PVC restores from it. Let the destination finish that first.
-  const settling = (o: ReplicationDestination | undefined) =>
-    o?.status?.state === 'preserving' || o?.status?.state === 'complete';
+  // image: preserving it, or still "moving" with a mover that already received it. Its snapshot
+  // would then be taken after this sync starts, pass for this sync's image and be replaced, so
+  // deleted, by the real one while the PVC restores from it. Let the destination finish that and
+  // listen again first: then the next image it makes holds this sync.
+  const settled = async (o: ReplicationDestination | undefined) => {
+    const state = o?.status?.state;
+    if (state === 'preserving' || state === 'complete') return false;
+    return !o || state !== 'moving' || (await moverAtWork(dest.cluster, o));
+  };
   let before = await readDest();
-  if (settling(before)) {
+  if (!(await settled(before))) {
     print(`the destination is preserving the previous sync (${before?.status?.state}); waiting for it to finish`);
-    before = await pollUntil(
+    const reading = await pollUntil(
       `ReplicationDestination ${dest.namespace}/${dest.name} to finish preserving the previous sync`,
-      readDest,
-      (o) => !settling(o),
+      async () => {
+        const o = await readDest();
+        return { o, ok: await settled(o) };
+      },
+      (r) => r.ok,
       timeoutMs,
     );
+    before = reading.o;
   }
-  // Read after any running sync finished: its image is not the one this command waits for.
+  // Read once the previous sync is preserved: the next new image is this sync's.
   if (!before)
     throw new PluginError(`ReplicationDestination ${where(dest.cluster, dest.namespace, dest.name)} not found`);
   const imageBefore = before.status?.latestImage?.name;
@@ -185,20 +194,10 @@ export async function setReplication(
   print(
     `set manual trigger ${token} on ReplicationSource ${source.namespace}/${source.name}; waiting for the final sync`,
   );
-  const synced = await followSync(source.cluster, 'ReplicationSource', source.namespace, source.name, token, {
+  await followSync(source.cluster, 'ReplicationSource', source.namespace, source.name, token, {
     print,
     timeoutMs,
   });
-  // The image of this sync was taken after the sync started; an image the destination was still
-  // preserving from an earlier sync carries an earlier time in its name (…-YYYYMMDDhhmmss).
-  const startedSecond = Math.floor(Date.parse(synced.status?.lastSyncStartTime ?? '') / 1000);
-  const takenAfterStart = (name: string | undefined) => {
-    const stamp = /-(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(name ?? '');
-    if (!stamp || Number.isNaN(startedSecond)) return true;
-    const [, y, mo, d, h, mi, se] = stamp;
-    return Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, +se!) / 1000 > startedSecond;
-  };
-
   const copyMethod = before.spec.rsync?.copyMethod ?? plan.get('dest-copy-method');
   const givenPvc = plan.get('dest-pvc') ?? before.spec.rsync?.destinationPVC;
   if (copyMethod !== 'Snapshot' || givenPvc) {
@@ -212,8 +211,7 @@ export async function setReplication(
     readDest,
     (o) =>
       Boolean(o?.status?.latestImage?.name) &&
-      o?.status?.latestImage?.name !== imageBefore &&
-      takenAfterStart(o?.status?.latestImage?.name),
+      o?.status?.latestImage?.name !== imageBefore,
     timeoutMs,
   );
   const image = after?.status?.latestImage?.name as string;
