@@ -2,24 +2,30 @@
  * A pod's volumes as host directories. persistentVolumeClaim → the bound PV's directory
  * (hostPath.path or local.path); emptyDir → a per-pod directory; secret, configMap,
  * downwardAPI and projected (including service-account tokens from the TokenRequest API) →
- * a per-pod directory the agent fills with one file per key, honouring items and modes;
- * hostPath → the host path itself. Contents are written once when the pod starts (a kubelet
- * refreshes them; nothing here needs that). Anything missing throws ConfigError.
+ * a per-pod directory the agent fills with one file per key, honouring items and modes, laid
+ * out as the kubelet's AtomicWriter lays it out (atomic-writer.ts); hostPath → the host path
+ * itself. Modes and the pod's fsGroup are applied as the kubelet's volume plugins apply them
+ * (ownership.ts). Contents are written once when the pod starts (a kubelet refreshes them;
+ * nothing here needs that). Anything missing throws ConfigError.
  */
 import type {
   KubeConfig,
+  V1Container,
   V1DownwardAPIVolumeFile,
   V1KeyToPath,
   V1PersistentVolume,
   V1PersistentVolumeClaim,
   V1Pod,
+  V1ProjectedVolumeSource,
   V1Volume,
 } from '@kubernetes/client-node';
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, normalize } from 'node:path';
+import { mkdir, open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { isStatus, kubeRequest } from '../../kube/rest.js';
 import { objectPath, RESOURCES } from '../../kube/resources.js';
+import { writeAtomically, type FileProjection } from './atomic-writer.js';
 import { ConfigError, fieldValue, type ConfigSource, type PodFacts } from './env.js';
+import { setUpEmptyDir, setVolumeOwnership } from './ownership.js';
 
 /** A volume resolved to a host directory (or file, for subPath). */
 export interface HostVolume {
@@ -37,6 +43,16 @@ export interface VolumeContext {
   facts: PodFacts;
 }
 
+/** The apiserver's default for secret, configMap, downwardAPI and projected defaultMode. */
+const DEFAULT_MODE = 0o644;
+
+/** What the kubelet's MounterArgs carry about owners: FsGroup, FSGroupChangePolicy, FsUser. */
+interface PodOwners {
+  fsGroup?: number;
+  changePolicy?: string;
+  fsUser?: number;
+}
+
 /** Resolves every volume of the pod, writing the materialised ones; throws ConfigError. */
 export async function prepareVolumes(context: VolumeContext): Promise<Map<string, HostVolume>> {
   const volumes = new Map<string, HostVolume>();
@@ -45,121 +61,208 @@ export async function prepareVolumes(context: VolumeContext): Promise<Map<string
 }
 
 async function prepareVolume(context: VolumeContext, volume: V1Volume): Promise<HostVolume> {
+  const owners = podOwners(context.pod);
+  if (volume.persistentVolumeClaim) return prepareClaim(context, volume.persistentVolumeClaim, owners);
+  if (volume.emptyDir) return prepareEmptyDir(context, volume, owners);
+  if (volume.hostPath) return prepareHostPath(volume.hostPath);
+  const files = await projectedFiles(context, volume, owners);
   const dir = join(context.podDir, 'volumes', volume.name);
-  const namespace = context.pod.metadata?.namespace ?? 'default';
-  if (volume.persistentVolumeClaim) {
-    return {
-      path: await claimDirectory(context.kc, namespace, volume.persistentVolumeClaim.claimName),
-      forceReadOnly: Boolean(volume.persistentVolumeClaim.readOnly),
-    };
-  }
-  if (volume.emptyDir) {
-    await mkdir(dir, { recursive: true });
-    return { path: dir, forceReadOnly: false };
-  }
-  if (volume.hostPath) {
-    if (volume.hostPath.type === 'DirectoryOrCreate') await mkdir(volume.hostPath.path, { recursive: true });
-    return { path: volume.hostPath.path, forceReadOnly: false };
-  }
-  const files: FileToWrite[] = [];
-  if (volume.secret) {
-    const data = await context.source.secret(volume.secret.secretName ?? '');
-    if (!data && !volume.secret.optional) throw new ConfigError(`secret "${volume.secret.secretName}" not found`);
-    files.push(
-      ...keyFiles(data ?? {}, volume.secret.items, volume.secret.defaultMode, 'Secret', volume.secret.optional),
-    );
-  } else if (volume.configMap) {
-    const data = await context.source.configMap(volume.configMap.name ?? '');
-    if (!data && !volume.configMap.optional) throw new ConfigError(`configmap "${volume.configMap.name}" not found`);
-    files.push(
-      ...keyFiles(
-        data ?? {},
-        volume.configMap.items,
-        volume.configMap.defaultMode,
-        'ConfigMap',
-        volume.configMap.optional,
-      ),
-    );
-  } else if (volume.downwardAPI) {
-    files.push(...downwardFiles(context, volume.downwardAPI.items ?? [], volume.downwardAPI.defaultMode));
-  } else if (volume.projected) {
-    const defaultMode = volume.projected.defaultMode;
-    for (const projection of volume.projected.sources ?? []) {
-      if (projection.secret) {
-        const ref = projection.secret;
-        const data = await context.source.secret(ref.name ?? '');
-        if (!data && !ref.optional) throw new ConfigError(`secret "${ref.name}" not found`);
-        files.push(...keyFiles(data ?? {}, ref.items, defaultMode, 'Secret', ref.optional));
-      } else if (projection.configMap) {
-        const ref = projection.configMap;
-        const data = await context.source.configMap(ref.name ?? '');
-        if (!data && !ref.optional) throw new ConfigError(`configmap "${ref.name}" not found`);
-        files.push(...keyFiles(data ?? {}, ref.items, defaultMode, 'ConfigMap', ref.optional));
-      } else if (projection.downwardAPI) {
-        files.push(...downwardFiles(context, projection.downwardAPI.items ?? [], defaultMode));
-      } else if (projection.serviceAccountToken) {
-        const token = await serviceAccountToken(context, projection.serviceAccountToken);
-        files.push({ path: projection.serviceAccountToken.path, content: token, mode: defaultMode ?? 0o644 });
-      } else {
-        throw new ConfigError(`volume "${volume.name}": unsupported projected source`);
-      }
-    }
-  } else {
-    throw new ConfigError(`volume "${volume.name}": this volume type is not supported by the local node agent`);
-  }
   // Rewritten from scratch at each start: a restarted pod sees the current data.
   await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
-  for (const file of files) {
-    const target = normalize(join(dir, file.path));
-    if (!target.startsWith(`${dir}/`))
-      throw new ConfigError(`volume "${volume.name}": path ${file.path} escapes the volume`);
-    await mkdir(dirname(target), { recursive: true });
-    await writeFile(target, Buffer.from(file.content, 'binary'));
-    await chmod(target, file.mode & 0o7777);
-  }
+  // These plugins wrap a memory emptyDir, set up (with the fsGroup, writable) before writing.
+  await setUpEmptyDir(dir, { medium: 'Memory', fsGroup: owners.fsGroup });
+  // Their setPerms: the whole volume, with GetAttributes().ReadOnly true (roMask), no policy.
+  await writeAtomically(dir, files, () => setVolumeOwnership(dir, { fsGroup: owners.fsGroup, readOnly: true }));
   return { path: dir, forceReadOnly: true };
 }
 
-interface FileToWrite {
-  path: string;
-  /** Bytes as a "binary" string. */
-  content: string;
-  mode: number;
+/**
+ * fsGroup, its change policy, and FsUserFrom (pkg/volume/util/util.go): the one runAsUser
+ * every container (init, regular, ephemeral) runs as, pod-level or overridden; none when a
+ * container has no runAsUser or two differ.
+ */
+export function podOwners(pod: V1Pod): PodOwners {
+  const context = pod.spec?.securityContext;
+  const containers: Pick<V1Container, 'securityContext'>[] = [
+    ...(pod.spec?.initContainers ?? []),
+    ...(pod.spec?.containers ?? []),
+    ...(pod.spec?.ephemeralContainers ?? []),
+  ];
+  const users = containers.map((container) => container.securityContext?.runAsUser ?? context?.runAsUser);
+  const first = users[0];
+  const fsUser = first !== undefined && users.every((user) => user === first) ? first : undefined;
+  return { fsGroup: context?.fsGroup, changePolicy: context?.fsGroupChangePolicy, fsUser };
 }
 
-/** One file per key, or per listed item (a missing listed key is an error unless optional). */
+/**
+ * A claim's directory. The local provisioner's PVs are plain directories; they are treated
+ * as a CSI driver with fsGroupPolicy File would be (csi_mounter.go supportsFSGroup): the
+ * fsGroup, with the pod's fsGroupChangePolicy, unless the volume is mounted read-only.
+ */
+async function prepareClaim(
+  context: VolumeContext,
+  claim: { claimName: string; readOnly?: boolean },
+  owners: PodOwners,
+): Promise<HostVolume> {
+  const namespace = context.pod.metadata?.namespace ?? 'default';
+  const path = await claimDirectory(context.kc, namespace, claim.claimName);
+  const readOnly = Boolean(claim.readOnly);
+  if (!readOnly) {
+    await setVolumeOwnership(path, { fsGroup: owners.fsGroup, readOnly: false, changePolicy: owners.changePolicy });
+  }
+  return { path, forceReadOnly: readOnly };
+}
+
+async function prepareEmptyDir(context: VolumeContext, volume: V1Volume, owners: PodOwners): Promise<HostVolume> {
+  const medium = volume.emptyDir?.medium ?? '';
+  // HugePages media need hugetlbfs mounts, which this node does not make.
+  if (medium !== '' && medium !== 'Memory') {
+    throw new ConfigError(
+      `volume "${volume.name}": emptyDir medium ${medium} is not supported by the local node agent`,
+    );
+  }
+  const dir = join(context.podDir, 'volumes', volume.name);
+  // Where the kubelet keeps the plugin's ready file: pods/<uid>/plugins/kubernetes.io~empty-dir/<name>/ready.
+  const readyFile = join(context.podDir, 'plugins', 'kubernetes.io~empty-dir', volume.name, 'ready');
+  await setUpEmptyDir(dir, { medium, fsGroup: owners.fsGroup, readyFile });
+  return { path: dir, forceReadOnly: false };
+}
+
+/** hostPath: never any ownership change (its plugin does not manage ownership). */
+async function prepareHostPath(source: { path: string; type?: string }): Promise<HostVolume> {
+  // host_path.go makeDir / makeFile: 0755 directories, 0644 files (the umask applies).
+  if (source.type === 'DirectoryOrCreate') await mkdir(source.path, { recursive: true, mode: 0o755 });
+  if (source.type === 'FileOrCreate') await (await open(source.path, 'a', 0o644)).close();
+  return { path: source.path, forceReadOnly: false };
+}
+
+/** The payload of a secret, configMap, downwardAPI or projected volume (path → file). */
+async function projectedFiles(
+  context: VolumeContext,
+  volume: V1Volume,
+  owners: PodOwners,
+): Promise<Map<string, FileProjection>> {
+  if (volume.secret) {
+    const ref = volume.secret;
+    return secretFiles(context, ref.secretName ?? '', ref.items, ref.defaultMode, ref.optional);
+  }
+  if (volume.configMap) {
+    const ref = volume.configMap;
+    return configMapFiles(context, ref.name ?? '', ref.items, ref.defaultMode, ref.optional);
+  }
+  if (volume.downwardAPI) return downwardFiles(context, volume.downwardAPI.items ?? [], volume.downwardAPI.defaultMode);
+  if (volume.projected) return projectionFiles(context, volume.name, volume.projected, owners);
+  throw new ConfigError(`volume "${volume.name}": this volume type is not supported by the local node agent`);
+}
+
+async function secretFiles(
+  context: VolumeContext,
+  name: string,
+  items: V1KeyToPath[] | undefined,
+  defaultMode: number | undefined,
+  optional: boolean | undefined,
+): Promise<Map<string, FileProjection>> {
+  const data = await context.source.secret(name);
+  if (!data && !optional) throw new ConfigError(`secret "${name}" not found`);
+  return keyFiles(data ?? {}, items, defaultMode, 'Secret', optional);
+}
+
+async function configMapFiles(
+  context: VolumeContext,
+  name: string,
+  items: V1KeyToPath[] | undefined,
+  defaultMode: number | undefined,
+  optional: boolean | undefined,
+): Promise<Map<string, FileProjection>> {
+  const data = await context.source.configMap(name);
+  if (!data && !optional) throw new ConfigError(`configmap "${name}" not found`);
+  return keyFiles(data ?? {}, items, defaultMode, 'ConfigMap', optional);
+}
+
+/** projected.go collectData: every source with the volume's defaultMode, later paths winning. */
+async function projectionFiles(
+  context: VolumeContext,
+  volumeName: string,
+  projected: V1ProjectedVolumeSource,
+  owners: PodOwners,
+): Promise<Map<string, FileProjection>> {
+  const defaultMode = projected.defaultMode;
+  const files = new Map<string, FileProjection>();
+  for (const projection of projected.sources ?? []) {
+    let part: Map<string, FileProjection>;
+    if (projection.secret) {
+      const ref = projection.secret;
+      part = await secretFiles(context, ref.name ?? '', ref.items, defaultMode, ref.optional);
+    } else if (projection.configMap) {
+      const ref = projection.configMap;
+      part = await configMapFiles(context, ref.name ?? '', ref.items, defaultMode, ref.optional);
+    } else if (projection.downwardAPI) {
+      part = downwardFiles(context, projection.downwardAPI.items ?? [], defaultMode);
+    } else if (projection.serviceAccountToken) {
+      const token = await serviceAccountToken(context, projection.serviceAccountToken);
+      part = new Map([[projection.serviceAccountToken.path, tokenFile(token, defaultMode, owners)]]);
+    } else {
+      throw new ConfigError(`volume "${volumeName}": unsupported projected source`);
+    }
+    for (const [path, file] of part) files.set(path, file);
+  }
+  return files;
+}
+
+/**
+ * projected.go, serviceAccountToken: 0600 (not defaultMode) when the pod has an fsUser or an
+ * fsGroup ("we depend on SetVolumeOwnership to change from 0600 to 0640"), and the file is
+ * chowned to the fsUser.
+ */
+export function tokenFile(token: string, defaultMode: number | undefined, owners: PodOwners): FileProjection {
+  const restricted = owners.fsUser !== undefined || owners.fsGroup !== undefined;
+  return {
+    data: Buffer.from(token, 'utf8'),
+    mode: restricted ? 0o600 : (defaultMode ?? DEFAULT_MODE),
+    fsUser: owners.fsUser,
+  };
+}
+
+/**
+ * secret.go / configmap.go MakePayload: one file per key, or per listed item with the item's
+ * mode (a missing listed key is an error unless optional).
+ */
 function keyFiles(
   data: Record<string, string>,
   items: V1KeyToPath[] | undefined,
   defaultMode: number | undefined,
   kind: string,
   optional: boolean | undefined,
-): FileToWrite[] {
-  const mode = defaultMode ?? 0o644;
-  if (!items?.length) return Object.entries(data).map(([key, content]) => ({ path: key, content, mode }));
-  const files: FileToWrite[] = [];
+): Map<string, FileProjection> {
+  const mode = defaultMode ?? DEFAULT_MODE;
+  const bytes = (content: string) => Buffer.from(content, 'binary');
+  if (!items?.length)
+    return new Map(Object.entries(data).map(([key, content]) => [key, { data: bytes(content), mode }]));
+  const files = new Map<string, FileProjection>();
   for (const item of items) {
     const content = data[item.key];
     if (content === undefined) {
       if (optional) continue;
       throw new ConfigError(`couldn't find key ${item.key} in ${kind}`);
     }
-    files.push({ path: item.path, content, mode: item.mode ?? mode });
+    files.set(item.path, { data: bytes(content), mode: item.mode ?? mode });
   }
   return files;
 }
 
-function downwardFiles(context: VolumeContext, items: V1DownwardAPIVolumeFile[], defaultMode: number | undefined) {
-  return items.map((item) => {
+/** downwardapi.go CollectData: the item's mode, else defaultMode. */
+function downwardFiles(
+  context: VolumeContext,
+  items: V1DownwardAPIVolumeFile[],
+  defaultMode: number | undefined,
+): Map<string, FileProjection> {
+  const files = new Map<string, FileProjection>();
+  for (const item of items) {
     const value = item.fieldRef ? fieldValue(context.pod, item.fieldRef.fieldPath, context.facts) : '';
     if (value === undefined) throw new ConfigError(`unsupported downwardAPI field ${item.fieldRef?.fieldPath}`);
-    return {
-      path: item.path,
-      content: Buffer.from(value, 'utf8').toString('binary'),
-      mode: item.mode ?? defaultMode ?? 0o644,
-    };
-  });
+    files.set(item.path, { data: Buffer.from(value, 'utf8'), mode: item.mode ?? defaultMode ?? DEFAULT_MODE });
+  }
+  return files;
 }
 
 async function serviceAccountToken(
