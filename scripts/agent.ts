@@ -5,8 +5,7 @@
 import { Command } from 'commander';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { loadKubeConfig } from '../src/kube/config.js';
 import { startNodeAgent } from '../src/local/agent/index.js';
 
@@ -15,16 +14,13 @@ const options = new Command('agent')
   .option('--kubeconfig <file>', 'kubeconfig of the control plane (default: KUBECONFIG, ~/.kube/config)')
   .option('--data-dir <dir>', 'volumes, snapshots, pod directories and logs (default: a new temp dir)')
   .option('--node-name <name>', 'name of the Node to register', 'scribe-local')
-  .option('--repo-root <dir>', 'directory bound at /scribe in containers (default: this repository)')
   .parse()
-  .opts<{ kubeconfig?: string; dataDir?: string; nodeName: string; repoRoot?: string }>();
+  .opts<{ kubeconfig?: string; dataDir?: string; nodeName: string }>();
 
-const repoRoot = resolve(options.repoRoot ?? join(dirname(fileURLToPath(import.meta.url)), '..'));
 const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'scribe-agent-')));
 const agent = await startNodeAgent({
   kubeconfig: loadKubeConfig({ kubeconfig: options.kubeconfig }),
   dataDir,
-  repoRoot,
   nodeName: options.nodeName,
   log: (line) => console.log(`${new Date().toISOString()} ${line}`),
 });

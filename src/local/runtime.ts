@@ -98,12 +98,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const kc = loadKubeConfig({ kubeconfig: controlPlane.kubeconfigPath });
     await installCrds(kc);
     log('starting the node agent');
-    agent = await startNodeAgent({ kubeconfig: kc, dataDir: join(dir, 'node'), repoRoot: repoRoot(), log });
+    agent = await startNodeAgent({ kubeconfig: kc, dataDir: join(dir, 'node'), log });
     const chartIdentity =
       options.operatorIdentity === 'chart'
         ? await installChartIdentity(kc, join(dir, 'operator-kubeconfig'), { log })
         : undefined;
     const operatorKubeconfigPath = chartIdentity?.kubeconfigPath ?? controlPlane.kubeconfigPath;
+    const moverImage = agent.images.mover;
     const runtime: LocalRuntime = {
       dir,
       kubeconfigPath: controlPlane.kubeconfigPath,
@@ -121,6 +122,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           join(repoRoot(), 'bin', 'scribe'),
           ['operator', '--kubeconfig', operatorKubeconfigPath, ...(options.operatorArgs ?? DEFAULT_OPERATOR_ARGS)],
           operatorLog,
+          // Movers run from the image the node loaded, as a user of kind points Scribe at theirs.
+          { ...process.env, SCRIBE_MOVER_IMAGE: moverImage },
         );
       },
       async stopOperator({ kill = false } = {}) {

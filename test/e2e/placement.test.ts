@@ -94,7 +94,7 @@ describe('decision 12 on the local runtime', () => {
           containers: [
             {
               name: 'app',
-              image: 'ignored',
+              image: inject('e2eMoverImage'),
               command: ['/bin/sh', '-c', 'exec sleep 600'],
               volumeMounts: [{ name: 'data', mountPath: '/data' }],
             },

@@ -389,7 +389,7 @@ describe('live progress of kubectl scribe sync', () => {
       spec: {
         restartPolicy: 'Never',
         terminationGracePeriodSeconds: 1,
-        containers: [{ name: 'mover', image: 'ignored', command: ['/bin/sh', '-c', script] }],
+        containers: [{ name: 'mover', image: inject('e2eMoverImage'), command: ['/bin/sh', '-c', script] }],
       },
     });
     const cluster = { kc, context: kc.getCurrentContext(), clusterName: '', namespace };

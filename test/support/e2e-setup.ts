@@ -11,6 +11,9 @@ declare module 'vitest' {
     e2eKubeconfig: string;
     e2eDir: string;
     e2eOperatorLog: string;
+    /** The images the node loaded (as `kind load` does): movers run from e2eMoverImage. */
+    e2eMoverImage: string;
+    e2eOperatorImage: string;
     /** A real S3 server (MinIO) on loopback for the restic and rclone tests. */
     e2eS3: { endpoint: string; accessKey: string; secretKey: string };
   }
@@ -26,6 +29,8 @@ export async function setup(project: TestProject): Promise<void> {
   project.provide('e2eKubeconfig', runtime.kubeconfigPath);
   project.provide('e2eDir', runtime.dir);
   project.provide('e2eOperatorLog', runtime.operatorLog);
+  project.provide('e2eMoverImage', runtime.agent.images.mover);
+  project.provide('e2eOperatorImage', runtime.agent.images.scribe);
   s3 = await startS3Server();
   project.provide('e2eS3', { endpoint: s3.endpoint, accessKey: s3.accessKey, secretKey: s3.secretKey });
 }

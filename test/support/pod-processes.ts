@@ -6,14 +6,15 @@ import { readdir, readFile, readlink } from 'node:fs/promises';
 
 /**
  * The PID namespaces of a pod's containers on this machine: the local runtime's agent runs each
- * container as the child of a bwrap process whose arguments name the pod's directory (by uid).
+ * container under a `runc run` whose container id starts with the pod's uid (runc.ts), and the
+ * container's first process is that runc's child.
  */
 export async function sandboxNamespaces(uid: string): Promise<Set<string>> {
   const namespaces = new Set<string>();
   for (const pid of (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry))) {
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (!cmdline.startsWith('bwrap') && !cmdline.includes('/bwrap\0')) continue;
-    if (!cmdline.includes(`/pods/${uid}/`)) continue;
+    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (!argv[0]?.endsWith('runc') || !argv.includes('run')) continue;
+    if (!argv.some((arg) => arg.startsWith(`${uid}-`))) continue;
     const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
     for (const child of children.split(' ').filter(Boolean)) {
       const namespace = await readlink(`/proc/${child}/ns/pid`).catch(() => undefined);

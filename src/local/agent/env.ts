@@ -1,31 +1,27 @@
 /**
  * A container's environment as the kubelet builds it: envFrom (Secrets, ConfigMaps), then env
- * (literal values with $(VAR) expansion, secretKeyRef, configMapKeyRef, fieldRef), over a
- * default PATH/HOME/HOSTNAME. POD_IP is always set (unless the pod sets it) because programs
+ * (literal values with $(VAR) expansion, secretKeyRef, configMapKeyRef, fieldRef), with
+ * HOSTNAME as containerd adds it. POD_IP is always set (unless the pod sets it) because programs
  * must listen on the pod's own loopback address. Missing references throw ConfigError, which
  * keeps the pod Pending with CreateContainerConfigError until they appear.
  */
 import type { KubeConfig, V1ConfigMap, V1Container, V1Pod, V1Secret } from '@kubernetes/client-node';
-import { dirname } from 'node:path';
 import { isStatus, kubeRequest } from '../../kube/rest.js';
 import { objectPath, RESOURCES } from '../../kube/resources.js';
-
-// The node binary's directory is bound into every sandbox (see sandbox.ts), so `node` resolves.
-const DEFAULT_PATH = [
-  ...new Set([
-    '/usr/local/sbin',
-    '/usr/local/bin',
-    '/usr/sbin',
-    '/usr/bin',
-    '/sbin',
-    '/bin',
-    dirname(process.execPath),
-  ]),
-].join(':');
 
 /** A reference the container needs does not resolve (yet). */
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+/**
+ * The container runtime (containerd) refuses to create the container: no command to run, or a
+ * user or group the image's /etc/passwd or /etc/group does not name. The kubelet shows it as the
+ * waiting reason CreateContainerError (not CreateContainerConfigError: it had nothing against the
+ * pod itself).
+ */
+export class CreateContainerError extends Error {
+  override name = 'CreateContainerError';
 }
 
 /** Reads Secrets and ConfigMaps once per pod start, so a pod sees one consistent version. */
@@ -190,9 +186,8 @@ export async function containerEnv(
       env[variable.name] = '';
     }
   }
+  // containerd sets HOSTNAME; PATH comes from the image and HOME from runc (the user's entry).
   return {
-    PATH: DEFAULT_PATH,
-    HOME: '/root',
     HOSTNAME: podHostname(pod),
     POD_IP: facts.podIP,
     ...env,

@@ -13,7 +13,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { delimiter, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { expandReferences } from './env.js';
+import { CreateContainerError, expandReferences } from './env.js';
 import { repoRoot } from '../tools.js';
 
 const run = promisify(execFile);
@@ -212,11 +212,6 @@ export function pullDecision(
 // What a container runs, as the kubelet (kuberuntime) and containerd (internal/cri/opts
 // WithProcessArgs, container_create.go) resolve it.
 
-/** The container cannot be created; reason and message as its waiting state shows them. */
-export class CreateContainerError extends Error {
-  override name = 'CreateContainerError';
-  readonly reason = 'CreateContainerError';
-}
 
 /**
  * The process's argv: command + args when a command is given; else the image's Entrypoint

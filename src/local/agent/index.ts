@@ -1,24 +1,25 @@
 /**
  * The local node agent: plays kubelet, CSI driver, external provisioner, snapshot controller
- * and service proxy on this one machine, so Jobs created against a local control plane run as
- * local processes (bubblewrap sandboxes) on directory-backed volumes. See design.md, "The
- * local runtime"; what a container sees is described in sandbox.ts.
+ * and service proxy on this one machine, so Jobs created against a local control plane run
+ * their containers from their images with runc, on directory-backed volumes. See design.md, "The
+ * local runtime"; how a container runs is described in runc.ts, its image in images.ts.
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Subscription } from 'rxjs';
 import { ResourceInformer } from '../../kube/informer.js';
-import { moverBundles } from './bundles.js';
+import { ImageStore, loadScribeImages, type ScribeImages } from './images.js';
 import { DEFAULT_NODE_NAME, NODE_KIND } from './kinds.js';
 import { startLogsServer, type LogsServer } from './logs-server.js';
 import { NodeHeartbeat } from './node.js';
 import { PodController } from './pods.js';
 import { Provisioner } from './provisioner.js';
 import { errorMessage } from './reconciler.js';
-import { findBwrap } from './sandbox.js';
+import { cleanupNodeContainers, findRunc } from './runc.js';
 import { ServiceProxy } from './services.js';
 import { SnapshotController } from './snapshots.js';
 
@@ -27,8 +28,11 @@ export interface NodeAgentOptions {
   kubeconfig: KubeConfig;
   /** Volumes, snapshots, pod directories, logs and the serving certificate live here. */
   dataDir: string;
-  /** The repository root, bound read-only at /scribe in every container. */
-  repoRoot: string;
+  /**
+   * Where unpacked images live, by digest; shared by every node on the machine (unpacked root
+   * filesystems are never written). Default: SCRIBE_CACHE (else ~/.cache/scribe)/node-images.
+   */
+  imageStoreDir?: string;
   nodeName?: string;
   log?: (line: string) => void;
 }
@@ -36,6 +40,8 @@ export interface NodeAgentOptions {
 /** A running node agent. */
 export interface NodeAgent {
   nodeName: string;
+  /** The names under which Scribe's images were loaded into this node (as `kind load` does). */
+  images: ScribeImages;
   /** Kills every container process, closes every listener and stops watching. */
   stop(): Promise<void>;
 }
@@ -46,11 +52,17 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const nodeName = options.nodeName ?? DEFAULT_NODE_NAME;
   const log = options.log ?? (() => {});
   const dataDir = resolve(options.dataDir);
-  const repoRoot = resolve(options.repoRoot);
   await mkdir(dataDir, { recursive: true });
-  const bwrap = findBwrap();
-  const { stdout } = await promisify(execFile)(bwrap, ['--version']);
-  const runtimeVersion = `bwrap://${stdout.trim().replace(/^bubblewrap\s+/, '')}`;
+  const runc = findRunc();
+  const { stdout } = await promisify(execFile)(runc, ['--version']);
+  const runtimeVersion = `runc://${/runc version (\S+)/.exec(stdout)?.[1] ?? 'unknown'}`;
+  // A previous agent on this data directory that was killed left its containers running.
+  const runcRoot = join(dataDir, 'runc');
+  const leftovers = await cleanupNodeContainers(runc, runcRoot);
+  if (leftovers.length) log(`removed ${leftovers.length} container(s) a previous agent left running`);
+  const store = new ImageStore(options.imageStoreDir ?? defaultImageStoreDir());
+  const images = await loadScribeImages(store);
+  log(`loaded images ${images.scribe} and ${images.mover}`);
 
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -59,9 +71,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     }
   };
   try {
-    // Containers get the mover bundles built from the checkout, as the image's have its dist/movers.
-    const bundlesDir = await moverBundles(repoRoot);
-    const pods = new PodController({ kc, nodeName, hostIP: '127.0.0.1', repoRoot, bundlesDir, bwrap, dataDir, log });
+    const pods = new PodController({ kc, nodeName, hostIP: '127.0.0.1', runc, runcRoot, images: store, dataDir, log });
     const logs: LogsServer = await startLogsServer({
       certDir: join(dataDir, 'pki'),
       locate: (namespace, pod, container, previous) => pods.logFile(namespace, pod, container, previous),
@@ -101,9 +111,15 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
 
     log(`node agent ${nodeName} ready (kubelet port ${logs.port}, data ${dataDir})`);
     let stopped: Promise<void> | undefined;
-    return { nodeName, stop: () => (stopped ??= stopAll()) };
+    return { nodeName, images, stop: () => (stopped ??= stopAll()) };
   } catch (error) {
     await stopAll();
     throw error;
   }
+}
+
+/** The machine's shared store of unpacked images, beside scripts/image.sh's cache. */
+function defaultImageStoreDir(): string {
+  const cache = process.env.SCRIBE_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'scribe');
+  return join(cache, 'node-images');
 }

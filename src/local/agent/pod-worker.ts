@@ -2,18 +2,38 @@
  * One pod's life on this node, as the kubelet lives it: resolve volumes and env (waiting with
  * CreateContainerConfigError while a Secret, ConfigMap or PVC is missing), run initContainers
  * in order, then all containers together, restart them per restartPolicy (Always, OnFailure,
- * Never) with a capped backoff, and report every step in the pod's status. Deletion
+ * Never) with a capped backoff, and report every step in the pod's status. Each container runs
+ * from its image in the node's store (images.ts) under runc (runc.ts), with its securityContext
+ * resolved as the kubelet and containerd resolve it (security.ts). Deletion
  * (deletionTimestamp) sends SIGTERM, SIGKILL after the grace period, writes the terminal
  * phase and then confirms the deletion with gracePeriodSeconds=0.
  */
 import type { KubeConfig, V1Container, V1Pod } from '@kubernetes/client-node';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isStatus, kubeRequest } from '../../kube/rest.js';
 import { objectPath, RESOURCES } from '../../kube/resources.js';
-import { ConfigError, ConfigSource, containerEnv, expandReferences, podHostname, type PodFacts } from './env.js';
+import {
+  ConfigError,
+  ConfigSource,
+  containerEnv,
+  CreateContainerError,
+  expandReferences,
+  podHostname,
+  type PodFacts,
+} from './env.js';
+import {
+  containerCommand,
+  containerEnvironment,
+  pullDecision,
+  workingDir,
+  type ImageStore,
+  type StoredImage,
+} from './images.js';
+import { podFiles } from './pod-files.js';
 import { errorMessage } from './reconciler.js';
-import { startSandbox, type SandboxMount, type SandboxProcess } from './sandbox.js';
+import { startContainer, type ContainerMount, type ContainerProcess } from './runc.js';
+import { resolveContainerSecurity, type ContainerSecurity } from './security.js';
 import { prepareVolumes } from './volumes.js';
 
 /** What a pod worker needs from the agent. */
@@ -21,10 +41,11 @@ export interface PodWorkerContext {
   kc: KubeConfig;
   nodeName: string;
   hostIP: string;
-  repoRoot: string;
-  /** The mover bundles bound into every container (bundles.ts); absent: movers run through tsx. */
-  bundlesDir?: string;
-  bwrap: string;
+  /** The runc binary and its state root (one per node, see runc.ts). */
+  runc: string;
+  runcRoot: string;
+  /** The node's images (images.ts): a container runs only from an image found here. */
+  images: ImageStore;
   log: (line: string) => void;
 }
 
@@ -53,12 +74,34 @@ interface ContainerRecord {
   finished: boolean;
   lastExitCode?: number;
   containerID?: string;
-  process?: SandboxProcess;
+  process?: ContainerProcess;
+  /** Pulls that failed so far: the first shows ErrImagePull, later ones ImagePullBackOff. */
+  failedPulls: number;
+  /** The image it runs from, once found in the node's store. */
+  image?: StoredImage;
 }
 
-interface Prepared {
-  env: Map<string, Record<string, string>>;
-  mounts: Map<string, SandboxMount[]>;
+/** Everything one container run needs, resolved before the pod's first container starts. */
+interface PreparedContainer {
+  image: StoredImage;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  security: ContainerSecurity;
+  mounts: ContainerMount[];
+}
+
+type Prepared = Map<string, PreparedContainer>;
+
+/** One container waits with its own reason (an image the node does not have). */
+class ContainerWaiting extends Error {
+  constructor(
+    readonly container: string,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 type Phase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';
@@ -115,6 +158,7 @@ export class PodWorker {
       restartCount: previous.get(spec.name)?.restartCount ?? 0,
       started: false,
       finished: false,
+      failedPulls: 0,
     });
   }
 
@@ -216,9 +260,10 @@ export class PodWorker {
       try {
         return await this.prepare();
       } catch (error) {
-        const reason = error instanceof ConfigError ? 'CreateContainerConfigError' : 'ContainerCreating';
-        for (const record of this.records.values())
-          record.state = { waiting: { reason, message: errorMessage(error) } };
+        for (const record of this.records.values()) {
+          if (error instanceof ContainerWaiting && error.container !== record.spec.name) continue;
+          record.state = { waiting: { reason: waitingReason(error), message: errorMessage(error) } };
+        }
         await this.writeStatus();
         await this.sleep(CONFIG_RETRY_MS);
       }
@@ -231,26 +276,50 @@ export class PodWorker {
     const source = new ConfigSource(this.context.kc, namespace);
     const facts: PodFacts = { podIP: this.podIP, nodeName: this.context.nodeName, hostIP: this.context.hostIP };
     const volumes = await prepareVolumes({ kc: this.context.kc, pod: this.pod, podDir: this.podDir, source, facts });
-    const prepared: Prepared = { env: new Map(), mounts: new Map() };
+    const files = await podFiles(this.podDir, podHostname(this.pod), this.podIP);
+    const prepared: Prepared = new Map();
     for (const record of this.records.values()) {
-      const env = await containerEnv(this.pod, record.spec, source, facts);
-      const mounts: SandboxMount[] = [];
+      const image = this.imageOf(record);
+      const kubeletEnv = await containerEnv(this.pod, record.spec, source, facts);
+      const mounts: ContainerMount[] = [];
       for (const mount of record.spec.volumeMounts ?? []) {
         const volume = volumes.get(mount.name);
         if (!volume) throw new ConfigError(`container "${record.spec.name}": no volume named "${mount.name}"`);
-        const subPath = mount.subPath || (mount.subPathExpr ? expandReferences(mount.subPathExpr, env) : '');
+        const subPath = mount.subPath || (mount.subPathExpr ? expandReferences(mount.subPathExpr, kubeletEnv) : '');
         const source = subPath ? join(volume.path, subPath) : volume.path;
         if (subPath) await mkdir(source, { recursive: true });
         mounts.push({ source, target: mount.mountPath, readOnly: Boolean(mount.readOnly) || volume.forceReadOnly });
       }
-      if (!record.spec.command?.length && !record.spec.args?.length) {
-        // The image is ignored here, so its entrypoint is unknown: a command must be given.
-        throw new ConfigError(`container "${record.spec.name}" has no command (images are not used on this node)`);
-      }
-      prepared.env.set(record.spec.name, env);
-      prepared.mounts.set(record.spec.name, mounts);
+      // The pod's /etc/hosts, /etc/hostname and /etc/resolv.conf, unless a volume is mounted there.
+      for (const file of files) if (!mounts.some((m) => m.target === file.target)) mounts.push(file);
+      prepared.set(record.spec.name, {
+        image,
+        args: containerCommand(record.spec, image.config, kubeletEnv),
+        env: containerEnvironment(image.config, kubeletEnv),
+        cwd: workingDir(record.spec, image.config),
+        security: resolveContainerSecurity({
+          pod: this.pod,
+          container: record.spec,
+          imageUser: image.config.user,
+          passwd: await readFile(join(image.rootfs, 'etc', 'passwd'), 'utf8').catch(() => undefined),
+          group: await readFile(join(image.rootfs, 'etc', 'group'), 'utf8').catch(() => undefined),
+        }),
+        mounts,
+      });
     }
     return prepared;
+  }
+
+  /** The container's image from the node's store, or the waiting state a kubelet shows instead. */
+  private imageOf(record: ContainerRecord): StoredImage {
+    const decision = pullDecision(record.spec, this.context.images.find(record.spec.image ?? ''), record.failedPulls);
+    if ('image' in decision) {
+      record.image = decision.image;
+      return decision.image;
+    }
+    if (decision.waiting.reason === 'ErrImagePull' || decision.waiting.reason === 'ImagePullBackOff')
+      record.failedPulls++;
+    throw new ContainerWaiting(record.spec.name, decision.waiting.reason, decision.waiting.message);
   }
 
   /** Runs a container until its restart policy says stop; true when its last run succeeded. */
@@ -276,48 +345,57 @@ export class PodWorker {
   }
 
   private async runOnce(record: ContainerRecord, prepared: Prepared): Promise<number> {
-    const env = prepared.env.get(record.spec.name) ?? {};
+    const container = prepared.get(record.spec.name);
+    if (!container) throw new Error(`container ${record.spec.name} was not prepared`);
     const logDir = join(this.podDir, 'logs', record.spec.name);
     await mkdir(logDir, { recursive: true });
-    const command = [...(record.spec.command ?? []), ...(record.spec.args ?? [])].map((arg) =>
-      expandReferences(arg, env),
-    );
     const startedAt = now();
     // The termination message file is a bind-mounted host file, read after the process exits.
     const terminationFile = join(logDir, `${record.restartCount}.termination`);
     await writeFile(terminationFile, '');
+    // World-writable as the kubelet makes it (0666), so a non-root container can write its message.
+    await chmod(terminationFile, 0o666);
     const terminationPath = record.spec.terminationMessagePath ?? '/dev/termination-log';
-    const process = startSandbox({
-      bwrap: this.context.bwrap,
-      command,
-      env,
-      workingDir: record.spec.workingDir,
+    // Unique on the machine: runc names the container's cgroups after it.
+    const id = `${this.pod.metadata?.uid}-${record.spec.name}-${record.restartCount}`;
+    const bundleDir = join(this.podDir, 'containers', `${record.spec.name}-${record.restartCount}`);
+    const process = startContainer({
+      runc: this.context.runc,
+      stateRoot: this.context.runcRoot,
+      id,
+      bundleDir,
+      rootfs: container.image.rootfs,
+      args: container.args,
+      env: container.env,
+      cwd: container.cwd,
       hostname: podHostname(this.pod),
-      repoRoot: this.context.repoRoot,
-      bundlesDir: this.context.bundlesDir,
-      mounts: [
-        ...(prepared.mounts.get(record.spec.name) ?? []),
-        { source: terminationFile, target: terminationPath, readOnly: false },
-      ],
+      security: container.security,
+      mounts: [...container.mounts, { source: terminationFile, target: terminationPath, readOnly: false }],
       logFile: join(logDir, `${record.restartCount}.log`),
     });
     record.process = process;
-    record.containerID = `bwrap://${this.pod.metadata?.uid}/${record.spec.name}/${process.bwrapPid}`;
+    record.containerID = `runc://${id}`;
     record.started = true;
     record.state = { running: { startedAt } };
     void this.writeStatus();
     const exitCode = await process.exited;
+    const outcome = await process.outcome;
     record.process = undefined;
     record.lastExitCode = exitCode;
-    const message = await terminationMessage(
-      terminationFile,
-      join(logDir, `${record.restartCount}.log`),
-      exitCode !== 0 && record.spec.terminationMessagePolicy === 'FallbackToLogsOnError',
-    );
+    // The container's own layer goes with the run (runc.ts has unmounted it by now).
+    await rm(bundleDir, { recursive: true, force: true });
+    const message =
+      outcome.startError ??
+      (await terminationMessage(
+        terminationFile,
+        join(logDir, `${record.restartCount}.log`),
+        exitCode !== 0 && record.spec.terminationMessagePolicy === 'FallbackToLogsOnError',
+      ));
     record.state = {
       terminated: {
         exitCode,
-        reason: exitCode === 0 ? 'Completed' : 'Error',
+        // containerd's reason for a process that never started.
+        reason: outcome.startError ? 'StartError' : exitCode === 0 ? 'Completed' : 'Error',
         startedAt,
         finishedAt: now(),
         containerID: record.containerID,
@@ -364,7 +442,7 @@ export class PodWorker {
     const toStatus = (record: ContainerRecord) => ({
       name: record.spec.name,
       image: record.spec.image ?? '',
-      imageID: '',
+      imageID: record.image ? `${record.image.names[0] ?? record.spec.image}@${record.image.digest}` : '',
       ...(record.containerID ? { containerID: record.containerID } : {}),
       ready: record.init ? 'terminated' in record.state && record.lastExitCode === 0 : 'running' in record.state,
       started: 'running' in record.state,
@@ -446,6 +524,14 @@ export async function confirmPodDeletion(kc: KubeConfig, pod: V1Pod): Promise<vo
   } catch (error) {
     if (!isStatus(error, 404) && !isStatus(error, 409)) throw error;
   }
+}
+
+/** The waiting reason a kubelet shows for a container it could not create. */
+function waitingReason(error: unknown): string {
+  if (error instanceof ContainerWaiting) return error.reason;
+  if (error instanceof ConfigError) return 'CreateContainerConfigError';
+  if (error instanceof CreateContainerError) return 'CreateContainerError';
+  return 'ContainerCreating';
 }
 
 /** Delay before a failed pod status write is tried again. */

@@ -28,7 +28,6 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { delimiter, join, posix, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import type { SandboxProcess } from './sandbox.js';
 import type { ContainerSecurity } from './security.js';
 
 const execFileAsync = promisify(execFile);
@@ -68,9 +67,17 @@ export interface ContainerOutcome {
   startError?: string;
 }
 
-/** A running container; bwrapPid is the pid of its `runc run`, for the sandbox's interface. */
-export interface ContainerProcess extends SandboxProcess {
+/** A running container. */
+export interface ContainerProcess {
   readonly id: string;
+  /** The pid of its `runc run` (the container's own process is its child, in its PID namespace). */
+  readonly runcPid: number;
+  /** Resolves with the exit code once the container has exited (128+n for signal n). */
+  readonly exited: Promise<number>;
+  /** SIGTERM to the container's process, SIGKILL after `graceMs`; resolves on exit. */
+  terminate(graceMs: number): Promise<number>;
+  /** SIGKILL at once; resolves on exit. */
+  kill(): Promise<number>;
   /** Resolves after the container is deleted and its overlay unmounted. */
   readonly outcome: Promise<ContainerOutcome>;
 }
@@ -306,7 +313,7 @@ function failedProcess(run: ContainerRun, error: unknown): ContainerProcess {
     .catch(() => undefined)
     .then(() => ({ exitCode: START_ERROR_EXIT_CODE, startError }));
   const exited = outcome.then((o) => o.exitCode);
-  return { id: run.id, bwrapPid: -1, outcome, exited, terminate: () => exited, kill: () => exited };
+  return { id: run.id, runcPid: -1, outcome, exited, terminate: () => exited, kill: () => exited };
 }
 
 /** Starts the container; its stdout and stderr, and runc's errors, go to `run.logFile`. */
@@ -345,7 +352,7 @@ export function startContainer(run: ContainerRun): ContainerProcess {
   };
   return {
     id: run.id,
-    bwrapPid: child.pid ?? -1,
+    runcPid: child.pid ?? -1,
     outcome,
     exited,
     async terminate(graceMs: number) {

@@ -4,7 +4,7 @@
  * container runner (runc.ts) writes it into the OCI runtime spec; runc applies it.
  */
 import type { V1Capabilities, V1Container, V1Pod, V1SecurityContext } from '@kubernetes/client-node';
-import { ConfigError } from './env.js';
+import { ConfigError, CreateContainerError } from './env.js';
 
 /** The process's real user and groups (no user namespace: the kernel checks these ids). */
 export interface ProcessIdentity {
@@ -38,16 +38,6 @@ export interface ContainerSecurity {
   maskedPaths: string[];
   /** Paths mounted read-only in the container (the kubelet's defaults; none when privileged). */
   readonlyPaths: string[];
-}
-
-/**
- * The container runtime (containerd) refuses to build the spec: the user or group named in the
- * image or the securityContext is not in the image's /etc/passwd or /etc/group. The kubelet shows
- * it as the waiting reason CreateContainerError (not CreateContainerConfigError: the kubelet
- * itself had nothing against the pod).
- */
-export class CreateContainerError extends Error {
-  override name = 'CreateContainerError';
 }
 
 /** What resolveContainerSecurity reads. passwd/group undefined = the file is absent from the image. */

@@ -124,7 +124,6 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
           readOnly: true,
           source: { secret: { secretName: keys.mounted, defaultMode: 0o600 } },
         },
-        { name: 'sshd-privsep', mountPath: '/run/sshd', source: { emptyDir: {} } },
       ],
       capabilities: RSYNC_CAPABILITIES,
       runAsRoot: true,

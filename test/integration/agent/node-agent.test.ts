@@ -4,8 +4,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { testKubeConfig, testNamespace } from '../../support/cluster.js';
 import { isStatus, kubeRequest } from '../../../src/kube/rest.js';
 import { collectionPath, objectPath, RESOURCES, type ResourceKind } from '../../../src/kube/resources.js';
@@ -13,7 +12,6 @@ import { waitFor } from '../../../src/local/processes.js';
 import { startNodeAgent, type NodeAgent } from '../../../src/local/agent/index.js';
 
 // One agent for the whole file: it plays the node `scribe-local` of the shared control plane.
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 let kc: KubeConfig;
 let agent: NodeAgent;
 let dataDir: string;
@@ -21,7 +19,7 @@ let dataDir: string;
 beforeAll(async () => {
   kc = testKubeConfig();
   dataDir = await mkdtemp(join(tmpdir(), 'scribe-agent-test-'));
-  agent = await startNodeAgent({ kubeconfig: kc, dataDir, repoRoot });
+  agent = await startNodeAgent({ kubeconfig: kc, dataDir });
 });
 afterAll(async () => {
   await agent?.stop();
@@ -72,8 +70,10 @@ const pod = (
     restartPolicy: 'Never',
     terminationGracePeriodSeconds: 2,
     automountServiceAccountToken: false,
+    // The image's user (65534) writes the volumes through their group, as on a real node.
+    securityContext: { fsGroup: 65534 },
     containers: [
-      { name: 'main', image: 'ignored', command: ['/bin/sh', '-c', command], volumeMounts: extra.mounts ?? [] },
+      { name: 'main', image: agent.images.mover, command: ['/bin/sh', '-c', command], volumeMounts: extra.mounts ?? [] },
     ],
     volumes: extra.volumes ?? [],
   },
@@ -135,10 +135,11 @@ describe('local node agent', () => {
         template: {
           spec: {
             restartPolicy: 'Never',
+            securityContext: { fsGroup: 65534 },
             containers: [
               {
                 name: 'writer',
-                image: 'quay.io/backube/scribe-mover-rsync',
+                image: agent.images.mover,
                 command: ['/bin/sh', '-c', 'echo "hello from $POD_NAME" > /data/hello.txt'],
                 env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
                 volumeMounts: [{ name: 'data', mountPath: '/data' }],
@@ -173,19 +174,19 @@ describe('local node agent', () => {
     expect(await kubeRequest<string>(kc, { method: 'GET', path, query: { tailLines: 1 }, text: true })).toBe('three\n');
   });
 
-  it('gives containers the mover bundles built from the checkout, and bin/scribe runs them', async () => {
-    const ns = await testNamespace(kc, 'agent-bundles');
+  it("runs containers from their image: bin/scribe starts the image's own mover bundles", async () => {
+    const ns = await testNamespace(kc, 'agent-image');
     // bash -x shows the exec bin/scribe chose; the mover then stops at its missing settings.
     const command =
-      'ls "$SCRIBE_BUNDLES/movers/rsync"; bash -x /scribe/bin/scribe mover rsync-source 2>&1 | grep "exec node"';
-    await create(RESOURCES.Pod, ns, pod('bundles', command));
-    await until(RESOURCES.Pod, ns, 'bundles', (o) => ['Succeeded', 'Failed'].includes(String(o.status?.phase)));
+      'ls /scribe/dist/movers/rsync; bash -x /scribe/bin/scribe mover rsync-source 2>&1 | grep "exec node"';
+    await create(RESOURCES.Pod, ns, pod('image', command));
+    await until(RESOURCES.Pod, ns, 'image', (o) => ['Succeeded', 'Failed'].includes(String(o.status?.phase)));
     const log = await kubeRequest<string>(kc, {
       method: 'GET',
-      path: `${objectPath(RESOURCES.Pod, ns, 'bundles')}/log`,
+      path: `${objectPath(RESOURCES.Pod, ns, 'image')}/log`,
       text: true,
     });
-    expect(log).toBe('destination.mjs\nsession.mjs\nsource.mjs\n+ exec node /scribe-bundles/movers/rsync/source.mjs\n');
+    expect(log).toBe('destination.mjs\nsession.mjs\nsource.mjs\n+ exec node /scribe/dist/movers/rsync/source.mjs\n');
   });
 
   it('keeps a pod Pending with CreateContainerConfigError until its Secret exists', async () => {
@@ -197,7 +198,7 @@ describe('local node agent', () => {
         containers: [
           {
             name: 'main',
-            image: 'ignored',
+            image: agent.images.mover,
             command: ['/bin/sh', '-c', 'test "$(cat /keys/token)" = s3cret && test "$TOKEN" = s3cret'],
             env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'keys', key: 'token' } } }],
             volumeMounts: [{ name: 'keys', mountPath: '/keys', readOnly: true }],
@@ -289,7 +290,7 @@ describe('local node agent', () => {
         containers: [
           {
             name: 'main',
-            image: 'ignored',
+            image: agent.images.mover,
             command: ['node', '-e', echo],
             ports: [{ name: 'echo', containerPort: 7000 }],
           },

@@ -14,10 +14,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CreateContainerError } from '../../../src/local/agent/env.js';
 import {
   containerCommand,
   containerEnvironment,
-  CreateContainerError,
   type ImageConfig,
   ImageStore,
   normalizeImageReference,

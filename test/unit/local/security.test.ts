@@ -5,10 +5,9 @@
  */
 import type { V1Container, V1Pod, V1PodSecurityContext, V1SecurityContext } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../src/local/agent/env.js';
+import { ConfigError, CreateContainerError } from '../../../src/local/agent/env.js';
 import {
   ALL_CAPABILITIES,
-  CreateContainerError,
   resolveContainerSecurity,
   type ContainerSecurity,
   type SecurityInput,
