@@ -116,6 +116,34 @@ export const RsyncConnectionOptions = {
   ),
 };
 
+const Id = (description: string) => Type.Integer({ minimum: 0, maximum: 2147483647, description });
+
+/**
+ * The mover pod's securityContext (VolSync's field): whom an unprivileged mover runs as, so that
+ * it reads and restores the application's files as the application does. Without it the mover
+ * runs as 65534 (docs/permissions.md).
+ */
+export const MoverSecurityContext = Type.Object(
+  {
+    runAsUser: Type.Optional(Id('The user the mover runs as, e.g. the application\'s.')),
+    runAsGroup: Type.Optional(Id('The primary group the mover runs as.')),
+    runAsNonRoot: Type.Optional(Type.Boolean()),
+    fsGroup: Type.Optional(Id('The group the kubelet gives the mover\'s writable volumes.')),
+    fsGroupChangePolicy: Type.Optional(StringEnum(['OnRootMismatch', 'Always'] as const)),
+    supplementalGroups: Type.Optional(Type.Array(Id('A further group of the mover.'), { maxItems: 32 })),
+  },
+  {
+    additionalProperties: false,
+    description: "The mover pod's securityContext (a PodSecurityContext); default: user, group and fsGroup 65534.",
+  },
+);
+export type MoverSecurityContext = Static<typeof MoverSecurityContext>;
+
+/** Pod settings of the movers that run unprivileged (rclone, restic). */
+export const MoverPodOptions = {
+  moverSecurityContext: Type.Optional(MoverSecurityContext),
+};
+
 export const RcloneOptions = {
   rcloneConfigSection: Type.String({ minLength: 1, maxLength: 253, description: 'Section of rclone.conf to use.' }),
   rcloneDestPath: Type.String({ minLength: 1, maxLength: 1024, description: 'Remote path (bucket/prefix).' }),

@@ -7,6 +7,7 @@ import {
   EXACTLY_ONE_MOVER,
   ExternalSpec,
   PublishedMoverStatus,
+  MoverPodOptions,
   RcloneOptions,
   ResticCacheOptions,
   RsyncConnectionOptions,
@@ -27,13 +28,17 @@ export const ReplicationDestinationSpec = Type.Object(
       ),
     ),
     rclone: Type.Optional(
-      Type.Object({ ...DestinationVolumeOptions, ...RcloneOptions }, cel(destinationCapacityRule('rclone'))),
+      Type.Object(
+        { ...DestinationVolumeOptions, ...RcloneOptions, ...MoverPodOptions },
+        cel(destinationCapacityRule('rclone')),
+      ),
     ),
     restic: Type.Optional(
       Type.Object(
         {
           ...DestinationVolumeOptions,
           ...ResticCacheOptions,
+          ...MoverPodOptions,
           restoreAsOf: Type.Optional(
             Timestamp({ description: 'Restore the newest snapshot taken at or before this time.' }),
           ),

@@ -6,6 +6,7 @@ import {
   EXACTLY_ONE_MOVER,
   ExternalSpec,
   PublishedMoverStatus,
+  MoverPodOptions,
   RcloneOptions,
   ResticCacheOptions,
   RsyncConnectionOptions,
@@ -43,11 +44,12 @@ export const ReplicationSourceSpec = Type.Object(
     rsync: Type.Optional(
       Type.Object({ ...SourceVolumeOptions, ...RsyncConnectionOptions }, cel(SOURCE_RSYNC_CONNECTS)),
     ),
-    rclone: Type.Optional(Type.Object({ ...SourceVolumeOptions, ...RcloneOptions })),
+    rclone: Type.Optional(Type.Object({ ...SourceVolumeOptions, ...RcloneOptions, ...MoverPodOptions })),
     restic: Type.Optional(
       Type.Object({
         ...SourceVolumeOptions,
         ...ResticCacheOptions,
+        ...MoverPodOptions,
         pruneIntervalDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, default: 7 })),
         retain: Type.Optional(ResticRetain),
       }),

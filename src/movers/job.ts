@@ -8,6 +8,7 @@ import type { ScribeCr } from '../../machines/api.js';
 import type { KubeObject, MoverCycle } from '../../machines/mover.js';
 import type { MoverPlacement } from '../../machines/placement.js';
 import { ATTEMPT_LABEL, objectLabels } from '../../machines/naming.js';
+import type { MoverSecurityContext } from '../api/common.js';
 
 /** The container image of every mover (`scribe-mover`); the Helm chart sets it. */
 export const DEFAULT_IMAGE = process.env.SCRIBE_MOVER_IMAGE ?? 'quay.io/backube/scribe-mover:latest';
@@ -58,6 +59,11 @@ export interface MoverJobSpec {
   capabilities?: string[];
   /** Whether the mover must run as root (decision 10: rsync, to preserve ownership). */
   runAsRoot?: boolean;
+  /**
+   * Whom an unprivileged mover runs as: the CR's moverSecurityContext, applied to the pod as
+   * given; UNPRIVILEGED_MOVER when the CR names none.
+   */
+  securityContext?: MoverSecurityContext | undefined;
   /** The mover, for its image (imageFor). */
   mover: 'rsync' | 'rclone' | 'restic';
   /** The node the pod must run on and its tolerations (decision 12, machines/placement.ts); anywhere when absent. */
@@ -96,6 +102,17 @@ export function dataVolume(data: MoverJobSpec['data']): MoverVolume {
   };
 }
 
+/**
+ * Whom an unprivileged mover runs as when its CR says nothing (decision 10): nobody, writing a
+ * destination's volume through its group, which the kubelet gives fsGroup.
+ */
+export const UNPRIVILEGED_MOVER: MoverSecurityContext = {
+  runAsUser: 65534,
+  runAsGroup: 65534,
+  runAsNonRoot: true,
+  fsGroup: 65534,
+};
+
 /** Builds the Job of one mover attempt. */
 export function moverJob(spec: MoverJobSpec): KubeObject {
   const volumes = [dataVolume(spec.data), ...spec.volumes];
@@ -113,8 +130,7 @@ export function moverJob(spec: MoverJobSpec): KubeObject {
           ...(spec.hostname ? { hostname: spec.hostname } : {}),
           ...(spec.placement ? { affinity: nodeAffinity(spec.placement.node) } : {}),
           ...(spec.placement?.tolerations.length ? { tolerations: spec.placement.tolerations } : {}),
-          // Unprivileged movers can still write the volume through its group.
-          ...(spec.runAsRoot ? {} : { securityContext: { fsGroup: 65534 } }),
+          ...(spec.runAsRoot ? {} : { securityContext: spec.securityContext ?? UNPRIVILEGED_MOVER }),
           containers: [
             {
               name: 'mover',
@@ -139,8 +155,8 @@ export function moverJob(spec: MoverJobSpec): KubeObject {
               securityContext: {
                 allowPrivilegeEscalation: false,
                 readOnlyRootFilesystem: true,
-                runAsNonRoot: !spec.runAsRoot,
-                runAsUser: spec.runAsRoot ? 0 : 65534,
+                // An unprivileged mover's user is the pod's (securityContext above).
+                ...(spec.runAsRoot ? { runAsNonRoot: false, runAsUser: 0 } : {}),
                 capabilities: { drop: ['ALL'], ...(spec.capabilities?.length ? { add: spec.capabilities } : {}) },
                 seccompProfile: { type: 'RuntimeDefault' },
               },

@@ -6,19 +6,16 @@
  * own keeps them unless enableFileDeletion is true.
  */
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ReplicationDestination, ReplicationSource } from '../../src/api/index.js';
-import { createBucket } from '../../src/local/s3.js';
 import { toolDir } from '../../src/local/tools.js';
+import { resticNamespace } from '../support/restic.js';
 import {
   create,
   createPvc,
-  e2eKubeConfig,
-  e2eNamespace,
   get,
   patch,
   pvcDirectory,
@@ -35,26 +32,7 @@ beforeAll(async () => {
 });
 
 /** A bucket, a namespace and the repository Secret `restic-config` in it. */
-async function setup(prefix: string, password = PASSWORD) {
-  const kc = e2eKubeConfig();
-  const s3 = inject('e2eS3');
-  const bucket = `${prefix}-${randomBytes(3).toString('hex')}`;
-  await createBucket(s3.endpoint, s3.accessKey, s3.secretKey, bucket);
-  const ns = await e2eNamespace(kc, prefix);
-  const repository = {
-    RESTIC_REPOSITORY: `s3:${s3.endpoint}/${bucket}/repo`,
-    RESTIC_PASSWORD: password,
-    AWS_ACCESS_KEY_ID: s3.accessKey,
-    AWS_SECRET_ACCESS_KEY: s3.secretKey,
-  };
-  await create(kc, 'Secret', ns, {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'restic-config' },
-    stringData: repository,
-  });
-  return { kc, ns, repository: { ...repository, RESTIC_PASSWORD: PASSWORD } };
-}
+const setup = (prefix: string, password = PASSWORD) => resticNamespace(prefix, password, PASSWORD);
 
 /** Runs restic from the test, with the repository's right password, to set the scene or check it. */
 function resticCli(repository: Record<string, string>, args: string[]): string {

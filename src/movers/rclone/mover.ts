@@ -11,11 +11,13 @@ import { moverPlacement } from '../../../machines/placement.js';
 import { readsPointInTimeCopy } from '../../../machines/cycle.js';
 import type { MoverRuntime } from '../catalog.js';
 import { cycleData, moverJob, readMoverJob } from '../job.js';
+import type { MoverSecurityContext } from '../../api/common.js';
 
 interface RcloneSpec {
   rcloneConfigSection: string;
   rcloneDestPath: string;
   rcloneConfig: string;
+  moverSecurityContext?: MoverSecurityContext;
 }
 
 const spec = (cr: ScribeCr) => (cr.spec as { rclone: RcloneSpec }).rclone;
@@ -49,6 +51,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
         source: { secret: { secretName: rclone.rcloneConfig, defaultMode: 0o600 } },
       },
     ],
+    securityContext: rclone.moverSecurityContext,
     placement: moverPlacement(cr, facts.mounted, facts.volumeUsers ?? []),
   });
   return { objects: [job], temporary: [{ apiVersion: 'batch/v1', kind: 'Job', name }] };

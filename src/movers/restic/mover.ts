@@ -17,9 +17,11 @@ import { moverPlacement } from '../../../machines/placement.js';
 import type { MoverRuntime } from '../catalog.js';
 import { cycleData, moverJob, readMoverJob } from '../job.js';
 import { EXIT } from './outcome.js';
+import type { MoverSecurityContext } from '../../api/common.js';
 
 interface ResticSpec {
   repository: string;
+  moverSecurityContext?: MoverSecurityContext;
   cacheCapacity?: string | number;
   cacheStorageClassName?: string;
   cacheAccessModes?: string[];
@@ -107,6 +109,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
     volumes: [
       { name: 'cache', mountPath: '/cache', source: { persistentVolumeClaim: { claimName: cache.metadata.name } } },
     ],
+    securityContext: restic.moverSecurityContext,
     placement: moverPlacement(cr, facts.mounted, facts.volumeUsers ?? []),
   });
   return { objects: [cache, job], temporary: [{ apiVersion: 'batch/v1', kind: 'Job', name }] };

@@ -79,7 +79,8 @@ export function explainFailure(step: string, status: number, stderr: string, tim
     case 3:
       return {
         code: EXIT.partialBackup,
-        message: `restic ${step}: some files could not be read; the snapshot is incomplete: ${detail}`,
+        // Unreadable files are the mover's user's, not restic's, problem: say how to change it.
+        message: `restic ${step}: some files could not be read; the snapshot is incomplete: ${detail}; run the mover as the files' owner with moverSecurityContext (docs/permissions.md)`,
       };
     default:
       // Killed by a signal (128+n) keeps its code, as a shell would report it.

@@ -47,15 +47,31 @@ describe('decision 10: every mover but rsync runs unprivileged', () => {
     const job = plan.objects.find((o) => o.kind === 'Job') as KubeObject & { spec: { template: { spec: PodSpec } } };
     const pod = job.spec.template.spec;
     // The volume is writable through its group; the user is nobody.
-    expect(pod.securityContext).toEqual({ fsGroup: 65534 });
+    expect(pod.securityContext).toEqual({ runAsUser: 65534, runAsGroup: 65534, runAsNonRoot: true, fsGroup: 65534 });
     expect(pod.containers).toHaveLength(1);
     expect(pod.containers[0]?.securityContext).toEqual({
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
-      runAsNonRoot: true,
-      runAsUser: 65534,
       capabilities: { drop: ['ALL'] },
       seccompProfile: { type: 'RuntimeDefault' },
     });
+  });
+
+  it.each([
+    ['restic', 'ReplicationSource'],
+    ['restic', 'ReplicationDestination'],
+    ['rclone', 'ReplicationSource'],
+    ['rclone', 'ReplicationDestination'],
+  ] as const)("issue 20: the %s mover of a %s runs as its moverSecurityContext, as given", (mover, kind) => {
+    const runtime = mover === 'restic' ? resticMover : rcloneMover;
+    const given = cr(kind, mover);
+    const context = { runAsUser: 999, runAsGroup: 999, fsGroup: 999, supplementalGroups: [5] };
+    (given.spec as unknown as Record<string, Record<string, unknown>>)[mover]!.moverSecurityContext = context;
+    const job = runtime.build(given, cycle, {}).objects.find((o) => o.kind === 'Job') as KubeObject & {
+      spec: { template: { spec: PodSpec } };
+    };
+    expect(job.spec.template.spec.securityContext).toEqual(context);
+    // Nothing in the container overrides the pod's user.
+    expect(job.spec.template.spec.containers[0]?.securityContext).not.toHaveProperty('runAsUser');
   });
 });
