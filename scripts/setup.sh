@@ -36,8 +36,8 @@ fi
 bash scripts/tools.sh ensure etcd kubernetes helm >/dev/null
 # restic and rclone for their movers, MinIO as the real S3 server of their tests.
 bash scripts/tools.sh ensure restic rclone minio >/dev/null
-# The mover image carries restic and rclone in /usr/local/bin; the local runtime's pods see the
-# host's /usr, so they are installed there too (copies: the sandbox does not see the cache).
+# The mover tests (test/movers) run the entrypoints on this machine, which find restic and rclone
+# on PATH as the mover image's do in /usr/local/bin.
 if [ "$(id -u)" -eq 0 ]; then
   for tool in restic rclone; do
     install -m 0755 "$(bash scripts/tools.sh dir "$tool")/$tool" "/usr/local/bin/$tool"
@@ -46,4 +46,7 @@ fi
 bash scripts/tools.sh module-dir snapshot-crds github.com/kubernetes-csi/external-snapshotter/client/v8 >/dev/null
 # The Prometheus Operator's CRDs (ServiceMonitor, PrometheusRule, ...) for the integration tests.
 bash scripts/tools.sh module-dir prometheus-crds github.com/prometheus-operator/prometheus-operator >/dev/null
+# Scribe's images, which the local node loads and runs every pod from (cached by their inputs:
+# seconds when nothing changed, about 30 s after a source change, under 2 minutes cold).
+bash scripts/image.sh >/dev/null
 echo "setup complete"

@@ -81,12 +81,20 @@ describe('a failed mover attempt shows its error in the CR within 30 s of its ex
     expect(synchronizing?.message).toMatch(/restic/i);
     expect(synchronizing?.message).toMatch(/refused|denied|access key|signature|forbidden|not found|does not exist/i);
     expect(failed.status?.conditions?.find((c) => c.type === 'Reconciled')?.status).toBe('False');
-    const events = await kubeRequest<CoreV1EventList>(kc, {
-      method: 'GET',
-      path: `/api/v1/namespaces/${ns}/events`,
-      query: { fieldSelector: 'involvedObject.name=backup' },
-    });
-    const warning = (events.items as CoreV1Event[]).find((e) => e.type === 'Warning' && e.reason === 'TransferFailed');
-    expect(warning?.message).toBe(synchronizing?.message?.replace(/; retry \d+ at .*$/, ''));
+    // The Event is written beside the status, not in the same request: wait for it too.
+    const warning = await waitForObject(
+      'the TransferFailed Warning',
+      async () => {
+        const events = await kubeRequest<CoreV1EventList>(kc, {
+          method: 'GET',
+          path: `/api/v1/namespaces/${ns}/events`,
+          query: { fieldSelector: 'involvedObject.name=backup' },
+        });
+        return (events.items as CoreV1Event[]).find((e) => e.type === 'Warning' && e.reason === 'TransferFailed');
+      },
+      () => true,
+      30_000,
+    );
+    expect(warning.message).toBe(synchronizing?.message?.replace(/; retry \d+ at .*$/, ''));
   });
 });

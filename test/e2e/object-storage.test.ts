@@ -2,7 +2,7 @@
  * restic and rclone end to end through a real S3 server (MinIO on loopback): a backup restored
  * into a new PVC, and a volume carried through a bucket to a destination's snapshot.
  */
-import { mkdir, symlink, writeFile, chmod } from 'node:fs/promises';
+import { chmod, lchown, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
@@ -14,12 +14,19 @@ import { create, createPvc, e2eKubeConfig, e2eNamespace, get, pvcDirectory, wait
 
 const API = 'scribe.backube/v1alpha1';
 
+/** The database's user (the seed's MySQL example runs as 999): it owns the volume's files. */
+const DB_USER = 999;
+/** The movers run as the database's user, so they read its 0600 files (docs/permissions.md). */
+const AS_DB = { moverSecurityContext: { runAsUser: DB_USER, runAsGroup: DB_USER, fsGroup: DB_USER } };
+
 async function sampleVolume(dir: string) {
   await mkdir(join(dir, 'db', 'tables'), { recursive: true });
   await writeFile(join(dir, 'db', 'tables', 'users'), 'alice\nbob\n'.repeat(5000));
   await writeFile(join(dir, 'db', 'secret.conf'), 'mode 600');
   await chmod(join(dir, 'db', 'secret.conf'), 0o600);
   await symlink('tables/users', join(dir, 'db', 'current'));
+  for (const path of ['db', 'db/tables', 'db/tables/users', 'db/secret.conf', 'db/current'])
+    await lchown(join(dir, path), DB_USER, DB_USER);
 }
 
 describe('object storage movers on the local runtime', () => {
@@ -56,6 +63,7 @@ describe('object storage movers on the local runtime', () => {
           copyMethod: 'Clone',
           pruneIntervalDays: 15,
           retain: { daily: 2, last: 3 },
+          ...AS_DB,
         },
       },
     });
@@ -77,7 +85,7 @@ describe('object storage movers on the local runtime', () => {
       metadata: { name: 'database-destination' },
       spec: {
         trigger: { manual: 'restore' },
-        restic: { destinationPVC: 'restored', repository: 'restic-config', copyMethod: 'None' },
+        restic: { destinationPVC: 'restored', repository: 'restic-config', copyMethod: 'None', ...AS_DB },
       },
     });
     const restored = await waitForObject(
@@ -131,7 +139,11 @@ describe('object storage movers on the local runtime', () => {
       apiVersion: API,
       kind: 'ReplicationSource',
       metadata: { name: 'database-source' },
-      spec: { sourcePVC: 'mysql-pv-claim', trigger: { manual: 'one' }, rclone: { ...rclone, copyMethod: 'Snapshot' } },
+      spec: {
+        sourcePVC: 'mysql-pv-claim',
+        trigger: { manual: 'one' },
+        rclone: { ...rclone, ...AS_DB, copyMethod: 'Snapshot' },
+      },
     });
     await waitForObject(
       'rclone source',
@@ -144,7 +156,7 @@ describe('object storage movers on the local runtime', () => {
       metadata: { name: 'database-destination' },
       spec: {
         trigger: { manual: 'one' },
-        rclone: { ...rclone, copyMethod: 'Snapshot', accessModes: ['ReadWriteOnce'], capacity: '1Gi' },
+        rclone: { ...rclone, ...AS_DB, copyMethod: 'Snapshot', accessModes: ['ReadWriteOnce'], capacity: '1Gi' },
       },
     });
     const rd = await waitForObject(

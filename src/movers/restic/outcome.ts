@@ -54,6 +54,24 @@ function jsonErrorMessage(line: string): string | undefined {
   }
 }
 
+/** How many unreadable files a failure names (the rest are counted). */
+const MAX_UNREADABLE_NAMED = 5;
+
+/**
+ * The files restic could not read, from its JSON `error` objects ("open /data/x: permission
+ * denied"), for a failure that names them; undefined when it printed none.
+ */
+export function unreadableFiles(stderr: string): string | undefined {
+  const errors = stderr
+    .split('\n')
+    .filter((line) => line.trim().startsWith('{') && line.includes('"message_type":"error"'))
+    .map((line) => jsonErrorMessage(line.trim()))
+    .filter((message): message is string => Boolean(message));
+  if (!errors.length) return undefined;
+  const more = errors.length - MAX_UNREADABLE_NAMED;
+  return errors.slice(0, MAX_UNREADABLE_NAMED).join('; ') + (more > 0 ? `; and ${more} more` : '');
+}
+
 /** Explains a failed restic `step` from its exit status and stderr. */
 export function explainFailure(step: string, status: number, stderr: string, timedOut: boolean): Failure {
   const detail = lastErrorLine(stderr);
@@ -80,7 +98,7 @@ export function explainFailure(step: string, status: number, stderr: string, tim
       return {
         code: EXIT.partialBackup,
         // Unreadable files are the mover's user's, not restic's, problem: say how to change it.
-        message: `restic ${step}: some files could not be read; the snapshot is incomplete: ${detail}; run the mover as the files' owner with moverSecurityContext (docs/permissions.md)`,
+        message: `restic ${step}: some files could not be read; the snapshot is incomplete: ${unreadableFiles(stderr) ?? detail}; run the mover as the files' owner with moverSecurityContext (docs/permissions.md)`,
       };
     default:
       // Killed by a signal (128+n) keeps its code, as a shell would report it.

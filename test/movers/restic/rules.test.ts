@@ -193,6 +193,28 @@ describe('failures', () => {
       /^restic backup: wrong password: .*: Fatal: wrong password or no key found$/,
     );
   });
+
+  it('names the files an incomplete backup could not read, and the way out (issue 20)', () => {
+    const unreadable = (path: string) =>
+      JSON.stringify({
+        message_type: 'error',
+        error: { message: `open ${path}: permission denied` },
+        during: 'scan',
+        item: path,
+      });
+    const stderr = [1, 2, 3, 4, 5, 6, 7].map((n) => unreadable(`/data/db/t${n}`)).join('\n');
+    const { code, message } = explainFailure(
+      'backup',
+      3,
+      `${stderr}\nWarning: at least one source file could not be read\n`,
+      false,
+    );
+    expect(code).toBe(3);
+    expect(message).toContain('open /data/db/t1: permission denied; open /data/db/t2: permission denied');
+    expect(message).toContain('/data/db/t5: permission denied; and 2 more');
+    expect(message).not.toContain('/data/db/t6');
+    expect(message).toMatch(/moverSecurityContext/);
+  });
 });
 
 describe('progress from restic status lines', () => {
