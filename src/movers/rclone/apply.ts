@@ -26,6 +26,8 @@ export interface ApplyReport {
   removed: number;
   created: number;
   ownershipSkipped: boolean;
+  /** The volume's root belongs to another user: its mode and times were left as they are. */
+  rootSkipped: boolean;
   aclsApplied: boolean;
 }
 
@@ -34,7 +36,18 @@ export function applyRecord(root: string, record: MetadataRecord, runDir: string
   const wanted = new Map(record.entries.map((e) => [e.path, e]));
   // Fifos, sockets and devices: rclone carries none, so there is nothing to set on them.
   const entries = record.entries.filter((e) => e.type !== 'other');
-  const report: ApplyReport = { removed: 0, created: 0, ownershipSkipped: false, aclsApplied: false };
+  const report: ApplyReport = {
+    removed: 0,
+    created: 0,
+    ownershipSkipped: false,
+    rootSkipped: false,
+    aclsApplied: false,
+  };
+  // An unprivileged mover may set only what it owns; the volume's root is the volume's (made by
+  // the storage driver, given fsGroup by the kubelet), like a mount point's on any restore.
+  const rootStat = lstatSync(root);
+  const settable = (entry: RecordEntry) => entry.path !== '.' || isRoot || rootStat.uid === process.getuid?.();
+  report.rootSkipped = entries.some((entry) => !settable(entry));
   // Deepest first, so a directory's contents go before it.
   for (const path of listTree(root).reverse()) {
     if (path === '.' || wanted.has(path)) continue;
@@ -49,7 +62,7 @@ export function applyRecord(root: string, record: MetadataRecord, runDir: string
       if (isRoot) lchownSync(path, entry.uid, entry.gid);
       else report.ownershipSkipped = true;
     }
-    if (entry.type !== 'symlink') chmodSync(path, entry.mode);
+    if (entry.type !== 'symlink' && settable(entry)) chmodSync(path, entry.mode);
   }
   if (record.acl !== null && record.acl.trim() !== '') {
     const aclFile = join(runDir, 'acl.txt');
@@ -59,7 +72,8 @@ export function applyRecord(root: string, record: MetadataRecord, runDir: string
     if (result.status !== 0) throw new Error(`setfacl --restore failed: ${result.stderr.trim()}`);
     report.aclsApplied = true;
   }
-  for (const entry of [...entries].sort((a, b) => depth(b.path) - depth(a.path))) setMtime(root, entry);
+  for (const entry of [...entries].sort((a, b) => depth(b.path) - depth(a.path)))
+    if (settable(entry)) setMtime(root, entry);
   return report;
 }
 

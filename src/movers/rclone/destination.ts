@@ -51,7 +51,8 @@ async function receive(): Promise<string> {
   const report = applyRecord(config.dataDir, record, settings.runDir, process.getuid?.() === 0);
   session.log(
     `applied the record: ${report.removed} removed, ${report.created} created, ACLs ${report.aclsApplied ? 'restored' : 'none'}` +
-      (report.ownershipSkipped ? '; ownership not set (not running as root)' : ''),
+      (report.ownershipSkipped ? '; ownership not set (not running as root)' : '') +
+      (report.rootSkipped ? "; the volume root's mode and times left as they are (another user's)" : ''),
   );
   return `synchronized ${record.entries.length} entries from ${config.remote}`;
 }

@@ -54,6 +54,9 @@ function jsonErrorMessage(line: string): string | undefined {
   }
 }
 
+/** Unreadable files are the mover's user's problem, not restic's: how to change that user. */
+const PERMISSIONS_HINT = "; run the mover as the files' owner with moverSecurityContext (docs/permissions.md)";
+
 /** How many unreadable files a failure names (the rest are counted). */
 const MAX_UNREADABLE_NAMED = 5;
 
@@ -97,14 +100,16 @@ export function explainFailure(step: string, status: number, stderr: string, tim
     case 3:
       return {
         code: EXIT.partialBackup,
-        // Unreadable files are the mover's user's, not restic's, problem: say how to change it.
-        message: `restic ${step}: some files could not be read; the snapshot is incomplete: ${unreadableFiles(stderr) ?? detail}; run the mover as the files' owner with moverSecurityContext (docs/permissions.md)`,
+        message: `restic ${step}: some files could not be read; the snapshot is incomplete: ${unreadableFiles(stderr) ?? detail}${PERMISSIONS_HINT}`,
       };
-    default:
+    default: {
+      // Nothing readable at all ends in "snapshot is empty": the unreadable files are the cause.
+      const unreadable = unreadableFiles(stderr);
       // Killed by a signal (128+n) keeps its code, as a shell would report it.
       return {
         code: status >= 128 ? status : EXIT.failed,
-        message: `restic ${step} failed with exit code ${status}: ${detail}`,
+        message: `restic ${step} failed with exit code ${status}: ${detail}${unreadable ? `; could not read: ${unreadable}${PERMISSIONS_HINT}` : ''}`,
       };
+    }
   }
 }

@@ -214,6 +214,16 @@ describe('failures', () => {
     expect(message).toContain('/data/db/t5: permission denied; and 2 more');
     expect(message).not.toContain('/data/db/t6');
     expect(message).toMatch(/moverSecurityContext/);
+    // Nothing readable at all: restic refuses an empty snapshot, and the cause is named the same way.
+    const empty = explainFailure(
+      'backup',
+      1,
+      `${unreadable('/data/db')}\nFatal: unable to save snapshot: snapshot is empty\n`,
+      false,
+    );
+    expect(empty.message).toBe(
+      "restic backup failed with exit code 1: Fatal: unable to save snapshot: snapshot is empty; could not read: open /data/db: permission denied; run the mover as the files' owner with moverSecurityContext (docs/permissions.md)",
+    );
   });
 });
 
