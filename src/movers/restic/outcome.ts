@@ -55,7 +55,8 @@ function jsonErrorMessage(line: string): string | undefined {
 }
 
 /** Unreadable files are the mover's user's problem, not restic's: how to change that user. */
-const PERMISSIONS_HINT = "; run the mover as the files' owner with moverSecurityContext (docs/permissions.md)";
+// First in the message: the condition's message may be cut short after a long list of files.
+const PERMISSIONS_HINT = "run the mover as the files' owner with moverSecurityContext, docs/permissions.md";
 
 /** How many unreadable files a failure names (the rest are counted). */
 const MAX_UNREADABLE_NAMED = 5;
@@ -65,11 +66,15 @@ const MAX_UNREADABLE_NAMED = 5;
  * denied"), for a failure that names them; undefined when it printed none.
  */
 export function unreadableFiles(stderr: string): string | undefined {
-  const errors = stderr
-    .split('\n')
-    .filter((line) => line.trim().startsWith('{') && line.includes('"message_type":"error"'))
-    .map((line) => jsonErrorMessage(line.trim()))
-    .filter((message): message is string => Boolean(message));
+  const errors = [
+    ...new Set(
+      stderr
+        .split('\n')
+        .filter((line) => line.trim().startsWith('{') && line.includes('"message_type":"error"'))
+        .map((line) => jsonErrorMessage(line.trim()))
+        .filter((message): message is string => Boolean(message)),
+    ),
+  ];
   if (!errors.length) return undefined;
   const more = errors.length - MAX_UNREADABLE_NAMED;
   return errors.slice(0, MAX_UNREADABLE_NAMED).join('; ') + (more > 0 ? `; and ${more} more` : '');
@@ -100,7 +105,7 @@ export function explainFailure(step: string, status: number, stderr: string, tim
     case 3:
       return {
         code: EXIT.partialBackup,
-        message: `restic ${step}: some files could not be read; the snapshot is incomplete: ${unreadableFiles(stderr) ?? detail}${PERMISSIONS_HINT}`,
+        message: `restic ${step}: some files could not be read, so the snapshot is incomplete (${PERMISSIONS_HINT}): ${unreadableFiles(stderr) ?? detail}`,
       };
     default: {
       // Nothing readable at all ends in "snapshot is empty": the unreadable files are the cause.
@@ -108,7 +113,7 @@ export function explainFailure(step: string, status: number, stderr: string, tim
       // Killed by a signal (128+n) keeps its code, as a shell would report it.
       return {
         code: status >= 128 ? status : EXIT.failed,
-        message: `restic ${step} failed with exit code ${status}: ${detail}${unreadable ? `; could not read: ${unreadable}${PERMISSIONS_HINT}` : ''}`,
+        message: `restic ${step} failed with exit code ${status}: ${detail}${unreadable ? `; could not read (${PERMISSIONS_HINT}): ${unreadable}` : ''}`,
       };
     }
   }

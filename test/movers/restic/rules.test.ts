@@ -218,11 +218,11 @@ describe('failures', () => {
     const empty = explainFailure(
       'backup',
       1,
-      `${unreadable('/data/db')}\nFatal: unable to save snapshot: snapshot is empty\n`,
+      `${unreadable('/data/db')}\n${unreadable('/data/db')}\nFatal: unable to save snapshot: snapshot is empty\n`,
       false,
     );
     expect(empty.message).toBe(
-      "restic backup failed with exit code 1: Fatal: unable to save snapshot: snapshot is empty; could not read: open /data/db: permission denied; run the mover as the files' owner with moverSecurityContext (docs/permissions.md)",
+      "restic backup failed with exit code 1: Fatal: unable to save snapshot: snapshot is empty; could not read (run the mover as the files' owner with moverSecurityContext, docs/permissions.md): open /data/db: permission denied",
     );
   });
 });
