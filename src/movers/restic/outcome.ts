@@ -58,6 +58,15 @@ function jsonErrorMessage(line: string): string | undefined {
 // First in the message: the condition's message may be cut short after a long list of files.
 const PERMISSIONS_HINT = "run the mover as the files' owner with moverSecurityContext, docs/permissions.md";
 
+/**
+ * A failure caused by files the mover's user may not read: the way out and the files first (the
+ * condition's message is cut after about 300 characters), restic's own words after them.
+ */
+function unreadableMessage(step: string, stderr: string, consequence: string): string {
+  const files = unreadableFiles(stderr) ?? lastErrorLine(stderr);
+  return `restic ${step}: could not read files (${PERMISSIONS_HINT}): ${files}; ${consequence}`;
+}
+
 /** How many unreadable files a failure names (the rest are counted). */
 const MAX_UNREADABLE_NAMED = 5;
 
@@ -103,18 +112,15 @@ export function explainFailure(step: string, status: number, stderr: string, tim
         message: `restic ${step}: wrong password: RESTIC_PASSWORD does not open this repository (it is never re-initialized): ${detail}`,
       };
     case 3:
+      return { code: EXIT.partialBackup, message: unreadableMessage(step, stderr, 'the snapshot is incomplete') };
+    default:
       return {
-        code: EXIT.partialBackup,
-        message: `restic ${step}: some files could not be read, so the snapshot is incomplete (${PERMISSIONS_HINT}): ${unreadableFiles(stderr) ?? detail}`,
-      };
-    default: {
-      // Nothing readable at all ends in "snapshot is empty": the unreadable files are the cause.
-      const unreadable = unreadableFiles(stderr);
-      // Killed by a signal (128+n) keeps its code, as a shell would report it.
-      return {
+        // Killed by a signal (128+n) keeps its code, as a shell would report it.
         code: status >= 128 ? status : EXIT.failed,
-        message: `restic ${step} failed with exit code ${status}: ${detail}${unreadable ? `; could not read (${PERMISSIONS_HINT}): ${unreadable}` : ''}`,
+        // Nothing readable at all ends in "snapshot is empty": the unreadable files are the cause.
+        message: unreadableFiles(stderr)
+          ? unreadableMessage(step, stderr, `restic exited ${status}: ${detail}`)
+          : `restic ${step} failed with exit code ${status}: ${detail}`,
       };
-    }
   }
 }

@@ -222,7 +222,7 @@ describe('failures', () => {
       false,
     );
     expect(empty.message).toBe(
-      "restic backup failed with exit code 1: Fatal: unable to save snapshot: snapshot is empty; could not read (run the mover as the files' owner with moverSecurityContext, docs/permissions.md): open /data/db: permission denied",
+      "restic backup: could not read files (run the mover as the files' owner with moverSecurityContext, docs/permissions.md): open /data/db: permission denied; restic exited 1: Fatal: unable to save snapshot: snapshot is empty",
     );
   });
 });
