@@ -23,6 +23,10 @@ const PROBE = [
   'if out=$(touch /tmp/probe 2>&1); then echo root=writable; else echo "root=$out"; fi',
   'echo "token=$(cut -c1-3 /var/run/secrets/kubernetes.io/serviceaccount/token)"',
   'echo "rsync=$(command -v rsync)"',
+  // scripts/setup.sh installs Chromium on the host; the image has none: a container that saw the
+  // host's /usr would find it.
+  'if [ -e /usr/bin/chromium ]; then echo hostusr=visible; else echo hostusr=absent; fi',
+  'if [ -e /scribe/dist/movers/rsync/source.mjs ]; then echo movers=image; else echo movers=missing; fi',
 ].join('; ');
 
 function parse(log: string): Record<string, string> {
@@ -111,6 +115,8 @@ describe('the local node runs pods as a kubelet does (issue 19)', () => {
     expect(seen.token).toBe('eyJ');
     // The container runs the image's own tools, not the host's.
     expect(seen.rsync).toBe('/usr/bin/rsync');
+    expect(seen.hostusr).toBe('absent');
+    expect(seen.movers).toBe('image');
   });
 
   it("runs the image's USER with containerd's default capabilities when the pod says nothing", async () => {
