@@ -50,6 +50,11 @@ export interface LocalRuntime {
   operatorKubeconfigPath: string;
   /** The chart's identity when operatorIdentity is 'chart'. */
   chartIdentity?: ChartIdentity;
+  /**
+   * The environment of an operator on this runtime: its movers run from the mover image the node
+   * loaded (SCRIBE_MOVER_IMAGE), as a user of kind points Scribe at theirs.
+   */
+  operatorEnv: NodeJS.ProcessEnv;
   /** Starts the operator process (again). */
   startOperator(): Promise<void>;
   /** Stops the operator process: SIGTERM by default, SIGKILL when `kill` is set. */
@@ -104,8 +109,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         ? await installChartIdentity(kc, join(dir, 'operator-kubeconfig'), { log })
         : undefined;
     const operatorKubeconfigPath = chartIdentity?.kubeconfigPath ?? controlPlane.kubeconfigPath;
-    const moverImage = agent.images.mover;
     const runtime: LocalRuntime = {
+      operatorEnv: { ...process.env, SCRIBE_MOVER_IMAGE: agent.images.mover },
       dir,
       kubeconfigPath: controlPlane.kubeconfigPath,
       kc,
@@ -122,8 +127,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           join(repoRoot(), 'bin', 'scribe'),
           ['operator', '--kubeconfig', operatorKubeconfigPath, ...(options.operatorArgs ?? DEFAULT_OPERATOR_ARGS)],
           operatorLog,
-          // Movers run from the image the node loaded, as a user of kind points Scribe at theirs.
-          { ...process.env, SCRIBE_MOVER_IMAGE: moverImage },
+          runtime.operatorEnv,
         );
       },
       async stopOperator({ kill = false } = {}) {

@@ -67,6 +67,7 @@ function startReplica(): { process: ManagedProcess; identity: string } {
       ...LEASE_FLAGS,
     ],
     join(runtime.dir, `${name}.log`),
+    runtime.operatorEnv,
   );
   // setpriv execs the operator, so the pid is the operator's (holderIdentity: host_pid).
   const replica = { process, identity: `${hostname()}_${process.child.pid}` };

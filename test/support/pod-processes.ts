@@ -15,8 +15,12 @@ export async function sandboxNamespaces(uid: string): Promise<Set<string>> {
     const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
     if (!argv[0]?.endsWith('runc') || !argv.includes('run')) continue;
     if (!argv.some((arg) => arg.startsWith(`${uid}-`))) continue;
-    const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-    for (const child of children.split(' ').filter(Boolean)) {
+    // runc is a Go program: any of its threads may have forked the container's process.
+    const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+    const children = await Promise.all(
+      tasks.map((task) => readFile(`/proc/${pid}/task/${task}/children`, 'utf8').catch(() => '')),
+    );
+    for (const child of children.join(' ').split(' ').filter(Boolean)) {
       const namespace = await readlink(`/proc/${child}/ns/pid`).catch(() => undefined);
       if (namespace) namespaces.add(namespace);
     }
