@@ -14,7 +14,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { lchown, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,7 +70,7 @@ const fresh = (base: string) => `${base}-${randomBytes(2).toString('hex')}`;
 
 type Tree = ReturnType<typeof snapshotTree>;
 
-/** The tree without the volume root's own entry (restic does not restore the root's mode and times). */
+/** The tree without the volume root's own entry: it is the volume's (restic does not restore its mode and times; a mover running as the application may not set them). */
 function withoutRoot(tree: Tree): Tree {
   const { '.': _root, ...rest } = tree;
   return rest;
@@ -88,6 +88,7 @@ async function writeVolume(dir: string, version: 'one' | 'two', big: number, sma
     for (let i = 0; i < big; i++) await writeFile(join(dir, 'big', `b${i}`), randomBytes(4 * 1024 * 1024));
     for (let i = 0; i < small; i++) await writeFile(smallPath(i), randomBytes(64 * 1024));
     await writeFile(join(dir, 'version'), 'one\n');
+    await ownByApp(dir);
     return;
   }
   for (let i = 0; i < big; i += 2) await writeFile(join(dir, 'big', `b${i}`), randomBytes(4 * 1024 * 1024));
@@ -95,6 +96,16 @@ async function writeVolume(dir: string, version: 'one' | 'two', big: number, sma
   for (let i = 1; i < small; i += 10) await rm(smallPath(i));
   for (let i = small; i < small + small / 4; i++) await writeFile(smallPath(i), randomBytes(64 * 1024));
   await writeFile(join(dir, 'version'), 'two\n');
+  await ownByApp(dir);
+}
+
+/** The application's user: it owns the volume's files, and the movers run as it (docs/permissions.md). */
+const APP = 999;
+const AS_APP = { moverSecurityContext: { runAsUser: APP, runAsGroup: APP, fsGroup: APP } };
+
+/** Gives everything below the volume's root to the application's user, as its writes would. */
+async function ownByApp(dir: string): Promise<void> {
+  for (const path of await readdir(dir, { recursive: true })) await lchown(join(dir, path), APP, APP);
 }
 
 /** A bucket and, in each namespace, a restic repository Secret pointing into it through the link. */
@@ -324,7 +335,9 @@ describe('object-storage movers killed mid-transfer', () => {
     link.setRate(SLOW);
     // retain makes the backup run `forget`, which needs an exclusive lock: a lock the killed
     // backup left behind would fail the retry.
-    await createSource(id, 'one', { restic: { repository: repo.name, copyMethod: 'Clone', retain: { last: 3 } } });
+    await createSource(id, 'one', {
+      restic: { repository: repo.name, copyMethod: 'Clone', retain: { last: 3 }, ...AS_APP },
+    });
     await killMidway(
       'src',
       resticSourceName(id),
@@ -346,7 +359,7 @@ describe('object-storage movers killed mid-transfer', () => {
 
     await createPvc(kc, 'dst', `${id}-restored`);
     await createDestination(`${id}-restore`, 'restore', {
-      restic: { repository: repo.name, destinationPVC: `${id}-restored`, copyMethod: 'None' },
+      restic: { repository: repo.name, destinationPVC: `${id}-restored`, copyMethod: 'None', ...AS_APP },
     });
     await synced(readDestination(`${id}-restore`), 'restore');
     expect(await repo.locks()).toEqual([]);
@@ -363,12 +376,12 @@ describe('object-storage movers killed mid-transfer', () => {
     await createPvc(kc, 'src', id);
     const dir = await pvcDirectory(kc, 'src', id);
     await writeVolume(dir, 'one', 12, 80);
-    await createSource(id, 'one', { restic: { repository: repo.name, copyMethod: 'Clone' } });
+    await createSource(id, 'one', { restic: { repository: repo.name, copyMethod: 'Clone', ...AS_APP } });
     await synced(readSource(id), 'one');
     const treeOne = withoutRoot(snapshotTree(dir));
     // enableFileDeletion: the image must equal the source, whose second version deletes files.
     await createDestination(rd, 'one', {
-      restic: { repository: repo.name, copyMethod: 'Snapshot', capacity: '1Gi', enableFileDeletion: true },
+      restic: { repository: repo.name, copyMethod: 'Snapshot', capacity: '1Gi', enableFileDeletion: true, ...AS_APP },
     });
     const first = await waitForObject(
       'the first image',
@@ -413,11 +426,11 @@ describe('object-storage movers killed mid-transfer', () => {
     await createPvc(kc, 'src', id);
     const dir = await pvcDirectory(kc, 'src', id);
     await writeVolume(dir, 'one', 2, 400);
-    await createSource(id, 'one', { rclone: { ...remote, copyMethod: 'Clone' } });
+    await createSource(id, 'one', { rclone: { ...remote, copyMethod: 'Clone', ...AS_APP } });
     await synced(readSource(id), 'one');
-    const treeOne = snapshotTree(dir);
+    const treeOne = withoutRoot(snapshotTree(dir));
     await createDestination(rd, 'one', {
-      rclone: { ...remote, copyMethod: 'Snapshot', capacity: '1Gi', accessModes: ['ReadWriteOnce'] },
+      rclone: { ...remote, copyMethod: 'Snapshot', capacity: '1Gi', accessModes: ['ReadWriteOnce'], ...AS_APP },
     });
     const first = await waitForObject(
       'the first image',
@@ -428,7 +441,7 @@ describe('object-storage movers killed mid-transfer', () => {
 
     // The source, killed while uploading the changes.
     await writeVolume(dir, 'two', 2, 400);
-    const treeTwo = snapshotTree(dir);
+    const treeTwo = withoutRoot(snapshotTree(dir));
     expect(treeTwo).not.toEqual(treeOne);
     link.setRate(SLOW);
     await trigger('ReplicationSource', 'src', id, 'two');
@@ -447,9 +460,9 @@ describe('object-storage movers killed mid-transfer', () => {
 
     const watching = watchDestination(readDestination(rd), 'two');
     watching.catch(() => undefined); // awaited below
-    expectRcloneCopy(await snapshotData(`${id}-previous`, previous), treeOne);
+    expectRcloneCopy(withoutRoot(await snapshotData(`${id}-previous`, previous)), treeOne);
     const image = expectImageKeptUntilRetried(await watching, previous);
 
-    expectRcloneCopy(await snapshotData(`${id}-new`, image), treeTwo);
+    expectRcloneCopy(withoutRoot(await snapshotData(`${id}-new`, image)), treeTwo);
   });
 });
