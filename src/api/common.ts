@@ -125,10 +125,10 @@ const Id = (description: string) => Type.Integer({ minimum: 0, maximum: 21474836
  */
 export const MoverSecurityContext = Type.Object(
   {
-    runAsUser: Type.Optional(Id('The user the mover runs as, e.g. the application\'s.')),
+    runAsUser: Type.Optional(Id("The user the mover runs as, e.g. the application's.")),
     runAsGroup: Type.Optional(Id('The primary group the mover runs as.')),
     runAsNonRoot: Type.Optional(Type.Boolean()),
-    fsGroup: Type.Optional(Id('The group the kubelet gives the mover\'s writable volumes.')),
+    fsGroup: Type.Optional(Id("The group the kubelet gives the mover's writable volumes.")),
     fsGroupChangePolicy: Type.Optional(StringEnum(['OnRootMismatch', 'Always'] as const)),
     supplementalGroups: Type.Optional(Type.Array(Id('A further group of the mover.'), { maxItems: 32 })),
   },

@@ -209,9 +209,7 @@ export async function setReplication(
   const after = await pollUntil(
     `a new latestImage on ReplicationDestination ${dest.namespace}/${dest.name}`,
     readDest,
-    (o) =>
-      Boolean(o?.status?.latestImage?.name) &&
-      o?.status?.latestImage?.name !== imageBefore,
+    (o) => Boolean(o?.status?.latestImage?.name) && o?.status?.latestImage?.name !== imageBefore,
     timeoutMs,
   );
   const image = after?.status?.latestImage?.name as string;

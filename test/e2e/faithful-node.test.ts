@@ -39,7 +39,11 @@ function parse(log: string): Record<string, string> {
   );
 }
 
-async function runProbe(namespace: string, name: string, spec: Partial<V1Pod['spec']>): Promise<Record<string, string>> {
+async function runProbe(
+  namespace: string,
+  name: string,
+  spec: Partial<V1Pod['spec']>,
+): Promise<Record<string, string>> {
   const kc = e2eKubeConfig();
   await create(kc, 'Pod', namespace, {
     apiVersion: 'v1',

@@ -13,14 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { ReplicationDestination, ReplicationSource } from '../../src/api/index.js';
 import { toolDir } from '../../src/local/tools.js';
 import { resticNamespace } from '../support/restic.js';
-import {
-  create,
-  createPvc,
-  get,
-  patch,
-  pvcDirectory,
-  waitForObject,
-} from '../support/e2e.js';
+import { create, createPvc, get, patch, pvcDirectory, waitForObject } from '../support/e2e.js';
 
 const API = 'scribe.backube/v1alpha1';
 const PASSWORD = 'my-secure-restic-password';

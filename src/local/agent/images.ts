@@ -212,7 +212,6 @@ export function pullDecision(
 // What a container runs, as the kubelet (kuberuntime) and containerd (internal/cri/opts
 // WithProcessArgs, container_create.go) resolve it.
 
-
 /**
  * The process's argv: command + args when a command is given; else the image's Entrypoint
  * followed by args, or by the image's Cmd when there are no args. `vars` expands $(VAR) in the

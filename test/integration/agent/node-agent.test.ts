@@ -73,7 +73,12 @@ const pod = (
     // The image's user (65534) writes the volumes through their group, as on a real node.
     securityContext: { fsGroup: 65534 },
     containers: [
-      { name: 'main', image: agent.images.mover, command: ['/bin/sh', '-c', command], volumeMounts: extra.mounts ?? [] },
+      {
+        name: 'main',
+        image: agent.images.mover,
+        command: ['/bin/sh', '-c', command],
+        volumeMounts: extra.mounts ?? [],
+      },
     ],
     volumes: extra.volumes ?? [],
   },

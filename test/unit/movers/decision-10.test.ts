@@ -62,7 +62,7 @@ describe('decision 10: every mover but rsync runs unprivileged', () => {
     ['restic', 'ReplicationDestination'],
     ['rclone', 'ReplicationSource'],
     ['rclone', 'ReplicationDestination'],
-  ] as const)("issue 20: the %s mover of a %s runs as its moverSecurityContext, as given", (mover, kind) => {
+  ] as const)('issue 20: the %s mover of a %s runs as its moverSecurityContext, as given', (mover, kind) => {
     const runtime = mover === 'restic' ? resticMover : rcloneMover;
     const given = cr(kind, mover);
     const context = { runAsUser: 999, runAsGroup: 999, fsGroup: 999, supplementalGroups: [5] };
