@@ -3,6 +3,10 @@
  * process) of its own, so end-to-end tests move real bytes through real objects.
  */
 import type { TestProject } from 'vitest/node';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CONTAINER_RUN_LOG } from '../../src/local/agent/index.js';
+import type { ContainerRunRecord } from '../../src/local/agent/pod-worker.js';
 import { startLocalRuntime, type LocalRuntime } from '../../src/local/runtime.js';
 import { startS3Server, type S3Server } from '../../src/local/s3.js';
 
@@ -37,5 +41,31 @@ export async function setup(project: TestProject): Promise<void> {
 
 export async function teardown(): Promise<void> {
   await s3?.stop();
+  // The node's run log is complete once the agent has stopped (before the runtime's directory goes).
+  await runtime?.agent.stop();
+  const offending = runtime ? await runsNotFromLoadedImages(runtime) : [];
   await runtime?.stop();
+  if (offending.length) {
+    // vitest ignores an error thrown by a global teardown: fail the run through its exit code.
+    console.error(`[e2e] pods of the suite ran on something other than a loaded image:\n${offending.join('\n')}`);
+    process.exitCode = 1;
+  }
+}
+
+/**
+ * Issue 19: every container of the suite ran on the root filesystem of an image the node loaded,
+ * never on the host's (the node's run log, one line per container run). Returns the offenders;
+ * an empty log is one too (the suite must have run pods).
+ */
+async function runsNotFromLoadedImages(local: LocalRuntime): Promise<string[]> {
+  const text = await readFile(join(local.dir, 'node', CONTAINER_RUN_LOG), 'utf8').catch(() => '');
+  const runs = text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as ContainerRunRecord);
+  if (!runs.length) return ['no container run was recorded'];
+  const roots = new Set(Object.values(local.agent.imageRoots).filter(Boolean));
+  return runs
+    .filter((run) => !roots.has(run.rootfs))
+    .map((run) => `${run.pod}/${run.container}: ${run.image} on ${run.rootfs}`);
 }

@@ -6,6 +6,7 @@
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,12 +17,16 @@ import { ImageStore, loadScribeImages, type ScribeImages } from './images.js';
 import { DEFAULT_NODE_NAME, NODE_KIND } from './kinds.js';
 import { startLogsServer, type LogsServer } from './logs-server.js';
 import { NodeHeartbeat } from './node.js';
+import type { ContainerRunRecord } from './pod-worker.js';
 import { PodController } from './pods.js';
 import { Provisioner } from './provisioner.js';
 import { errorMessage } from './reconciler.js';
 import { cleanupNodeContainers, findRunc } from './runc.js';
 import { ServiceProxy } from './services.js';
 import { SnapshotController } from './snapshots.js';
+
+/** The node's run log in its data directory: one JSON line (ContainerRunRecord) per container run. */
+export const CONTAINER_RUN_LOG = 'container-runs.jsonl';
 
 /** Options of the node agent. */
 export interface NodeAgentOptions {
@@ -42,6 +47,8 @@ export interface NodeAgent {
   nodeName: string;
   /** The names under which Scribe's images were loaded into this node (as `kind load` does). */
   images: ScribeImages;
+  /** The root filesystem of each loaded image, by its name in `images`. */
+  imageRoots: Record<string, string>;
   /** Kills every container process, closes every listener and stops watching. */
   stop(): Promise<void>;
 }
@@ -71,7 +78,21 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     }
   };
   try {
-    const pods = new PodController({ kc, nodeName, hostIP: '127.0.0.1', runc, runcRoot, images: store, dataDir, log });
+    // Every container run, one JSON line each: what it ran on (the e2e suite checks the image's).
+    const runLog = createWriteStream(join(dataDir, CONTAINER_RUN_LOG), { flags: 'a' });
+    stops.push(() => new Promise<void>((done) => runLog.end(done)));
+    const recordRun = (run: ContainerRunRecord) => runLog.write(`${JSON.stringify(run)}\n`);
+    const pods = new PodController({
+      kc,
+      nodeName,
+      hostIP: '127.0.0.1',
+      runc,
+      runcRoot,
+      images: store,
+      recordRun,
+      dataDir,
+      log,
+    });
     const logs: LogsServer = await startLogsServer({
       certDir: join(dataDir, 'pki'),
       locate: (namespace, pod, container, previous) => pods.logFile(namespace, pod, container, previous),
@@ -111,7 +132,10 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
 
     log(`node agent ${nodeName} ready (kubelet port ${logs.port}, data ${dataDir})`);
     let stopped: Promise<void> | undefined;
-    return { nodeName, images, stop: () => (stopped ??= stopAll()) };
+    const imageRoots = Object.fromEntries(
+      [images.scribe, images.mover].map((name) => [name, store.find(name)?.rootfs ?? '']),
+    );
+    return { nodeName, images, imageRoots, stop: () => (stopped ??= stopAll()) };
   } catch (error) {
     await stopAll();
     throw error;

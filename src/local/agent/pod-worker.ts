@@ -46,7 +46,18 @@ export interface PodWorkerContext {
   runcRoot: string;
   /** The node's images (images.ts): a container runs only from an image found here. */
   images: ImageStore;
+  /** Told of every container run and the root filesystem it ran on, for the node's run log. */
+  recordRun: (run: ContainerRunRecord) => void;
   log: (line: string) => void;
+}
+
+/** One container run, as the node's run log keeps it (what the e2e suite checks at its end). */
+export interface ContainerRunRecord {
+  pod: string;
+  container: string;
+  image: string;
+  digest: string;
+  rootfs: string;
 }
 
 type ContainerState =
@@ -374,6 +385,13 @@ export class PodWorker {
       logFile: join(logDir, `${record.restartCount}.log`),
     });
     record.process = process;
+    this.context.recordRun({
+      pod: this.key,
+      container: record.spec.name,
+      image: record.spec.image ?? '',
+      digest: container.image.digest,
+      rootfs: container.image.rootfs,
+    });
     record.containerID = `runc://${id}`;
     record.started = true;
     record.state = { running: { startedAt } };
