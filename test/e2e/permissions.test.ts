@@ -26,24 +26,34 @@ async function applicationFiles(dir: string): Promise<void> {
   for (const path of ['db', 'db/table.ibd', 'db/settings.cnf']) await chown(join(dir, path), APP, APP);
 }
 
+/**
+ * A namespace with a restic repository, a PVC `data` holding the application's files and a
+ * ReplicationSource `backup` of it (manual trigger `once`) with `restic` options besides the
+ * repository's; returns how to read that source.
+ */
+async function backUpApplication(prefix: string, restic: object = {}) {
+  const { kc, ns } = await resticNamespace(prefix, 'perm-password');
+  await createPvc(kc, ns, 'data');
+  await applicationFiles(await pvcDirectory(kc, ns, 'data'));
+  await create(kc, 'ReplicationSource', ns, {
+    apiVersion: API,
+    kind: 'ReplicationSource',
+    metadata: { name: 'backup' },
+    spec: {
+      sourcePVC: 'data',
+      trigger: { manual: 'once' },
+      restic: { repository: 'restic-config', copyMethod: 'Snapshot', ...restic },
+    },
+  });
+  return { kc, ns, readBackup: () => get<ReplicationSource>(kc, 'ReplicationSource', ns, 'backup') };
+}
+
 describe('movers and file ownership (issue 20)', () => {
   it('a restic mover running as the application (moverSecurityContext) backs up and restores its 0600 files', async () => {
-    const { kc, ns } = await resticNamespace('perm-as-app', 'perm-password');
-    await createPvc(kc, ns, 'data');
-    await applicationFiles(await pvcDirectory(kc, ns, 'data'));
-    await create(kc, 'ReplicationSource', ns, {
-      apiVersion: API,
-      kind: 'ReplicationSource',
-      metadata: { name: 'backup' },
-      spec: {
-        sourcePVC: 'data',
-        trigger: { manual: 'once' },
-        restic: { repository: 'restic-config', copyMethod: 'Snapshot', moverSecurityContext: AS_APP },
-      },
-    });
+    const { kc, ns, readBackup } = await backUpApplication('perm-as-app', { moverSecurityContext: AS_APP });
     const backup = await waitForObject(
       'the backup',
-      () => get<ReplicationSource>(kc, 'ReplicationSource', ns, 'backup'),
+      readBackup,
       (rs) => rs.status?.lastManualSync === 'once' || rs.status?.latestMoverStatus?.result === 'Failed',
     );
     expect(backup.status?.latestMoverStatus, JSON.stringify(backup.status)).toMatchObject({ result: 'Successful' });
@@ -78,22 +88,10 @@ describe('movers and file ownership (issue 20)', () => {
   });
 
   it('the default unprivileged mover cannot read them: the attempt fails naming the file and the way out', async () => {
-    const { kc, ns } = await resticNamespace('perm-default', 'perm-password');
-    await createPvc(kc, ns, 'data');
-    await applicationFiles(await pvcDirectory(kc, ns, 'data'));
-    await create(kc, 'ReplicationSource', ns, {
-      apiVersion: API,
-      kind: 'ReplicationSource',
-      metadata: { name: 'backup' },
-      spec: {
-        sourcePVC: 'data',
-        trigger: { manual: 'once' },
-        restic: { repository: 'restic-config', copyMethod: 'Snapshot' },
-      },
-    });
+    const { readBackup } = await backUpApplication('perm-default');
     const failed = await waitForObject(
       'the failed attempt',
-      () => get<ReplicationSource>(kc, 'ReplicationSource', ns, 'backup'),
+      readBackup,
       (rs) => rs.status?.latestMoverStatus?.result === 'Failed',
     );
     expect(failed.status?.lastManualSync).toBeUndefined();
