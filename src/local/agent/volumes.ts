@@ -144,39 +144,29 @@ async function projectedFiles(
 ): Promise<Map<string, FileProjection>> {
   if (volume.secret) {
     const ref = volume.secret;
-    return secretFiles(context, ref.secretName ?? '', ref.items, ref.defaultMode, ref.optional);
+    return objectFiles(context, 'Secret', ref.secretName ?? '', ref.items, ref.defaultMode, ref.optional);
   }
   if (volume.configMap) {
     const ref = volume.configMap;
-    return configMapFiles(context, ref.name ?? '', ref.items, ref.defaultMode, ref.optional);
+    return objectFiles(context, 'ConfigMap', ref.name ?? '', ref.items, ref.defaultMode, ref.optional);
   }
   if (volume.downwardAPI) return downwardFiles(context, volume.downwardAPI.items ?? [], volume.downwardAPI.defaultMode);
   if (volume.projected) return projectionFiles(context, volume.name, volume.projected, owners);
   throw new ConfigError(`volume "${volume.name}": this volume type is not supported by the local node agent`);
 }
 
-async function secretFiles(
+/** The files of a Secret's or a ConfigMap's keys (missing and not optional: ConfigError, the kubelet's words). */
+async function objectFiles(
   context: VolumeContext,
+  kind: 'Secret' | 'ConfigMap',
   name: string,
   items: V1KeyToPath[] | undefined,
   defaultMode: number | undefined,
   optional: boolean | undefined,
 ): Promise<Map<string, FileProjection>> {
-  const data = await context.source.secret(name);
-  if (!data && !optional) throw new ConfigError(`secret "${name}" not found`);
-  return keyFiles(data ?? {}, items, defaultMode, 'Secret', optional);
-}
-
-async function configMapFiles(
-  context: VolumeContext,
-  name: string,
-  items: V1KeyToPath[] | undefined,
-  defaultMode: number | undefined,
-  optional: boolean | undefined,
-): Promise<Map<string, FileProjection>> {
-  const data = await context.source.configMap(name);
-  if (!data && !optional) throw new ConfigError(`configmap "${name}" not found`);
-  return keyFiles(data ?? {}, items, defaultMode, 'ConfigMap', optional);
+  const data = kind === 'Secret' ? await context.source.secret(name) : await context.source.configMap(name);
+  if (!data && !optional) throw new ConfigError(`${kind.toLowerCase()} "${name}" not found`);
+  return keyFiles(data ?? {}, items, defaultMode, kind, optional);
 }
 
 /** projected.go collectData: every source with the volume's defaultMode, later paths winning. */
@@ -192,10 +182,10 @@ async function projectionFiles(
     let part: Map<string, FileProjection>;
     if (projection.secret) {
       const ref = projection.secret;
-      part = await secretFiles(context, ref.name ?? '', ref.items, defaultMode, ref.optional);
+      part = await objectFiles(context, 'Secret', ref.name ?? '', ref.items, defaultMode, ref.optional);
     } else if (projection.configMap) {
       const ref = projection.configMap;
-      part = await configMapFiles(context, ref.name ?? '', ref.items, defaultMode, ref.optional);
+      part = await objectFiles(context, 'ConfigMap', ref.name ?? '', ref.items, defaultMode, ref.optional);
     } else if (projection.downwardAPI) {
       part = downwardFiles(context, projection.downwardAPI.items ?? [], defaultMode);
     } else if (projection.serviceAccountToken) {
