@@ -4,6 +4,7 @@
  * their own exit codes, which is what lets the backup tell a missing repository (initialize it)
  * from a wrong password or a broken connection (never a reason to initialize).
  */
+import { listUnreadable, unreadableMessage } from '../permissions.js';
 
 /** Exit codes of the restic entrypoints. */
 export const EXIT = {
@@ -54,39 +55,26 @@ function jsonErrorMessage(line: string): string | undefined {
   }
 }
 
-/** Unreadable files are the mover's user's problem, not restic's: how to change that user. */
-// First in the message: the condition's message may be cut short after a long list of files.
-const PERMISSIONS_HINT = "run the mover as the files' owner with moverSecurityContext, docs/permissions.md";
-
 /**
  * A failure caused by files the mover's user may not read: the way out and the files first (the
  * condition's message is cut after about 300 characters), restic's own words after them.
  */
-function unreadableMessage(step: string, stderr: string, consequence: string): string {
-  const files = unreadableFiles(stderr) ?? lastErrorLine(stderr);
-  return `restic ${step}: could not read files (${PERMISSIONS_HINT}): ${files}; ${consequence}`;
+function resticUnreadable(step: string, stderr: string, consequence: string): string {
+  return unreadableMessage(`restic ${step}`, unreadableFiles(stderr) ?? lastErrorLine(stderr), consequence);
 }
-
-/** How many unreadable files a failure names (the rest are counted). */
-const MAX_UNREADABLE_NAMED = 5;
 
 /**
  * The files restic could not read, from its JSON `error` objects ("open /data/x: permission
  * denied"), for a failure that names them; undefined when it printed none.
  */
 export function unreadableFiles(stderr: string): string | undefined {
-  const errors = [
-    ...new Set(
-      stderr
-        .split('\n')
-        .filter((line) => line.trim().startsWith('{') && line.includes('"message_type":"error"'))
-        .map((line) => jsonErrorMessage(line.trim()))
-        .filter((message): message is string => Boolean(message)),
-    ),
-  ];
-  if (!errors.length) return undefined;
-  const more = errors.length - MAX_UNREADABLE_NAMED;
-  return errors.slice(0, MAX_UNREADABLE_NAMED).join('; ') + (more > 0 ? `; and ${more} more` : '');
+  return listUnreadable(
+    stderr
+      .split('\n')
+      .filter((line) => line.trim().startsWith('{') && line.includes('"message_type":"error"'))
+      .map((line) => jsonErrorMessage(line.trim()))
+      .filter((message): message is string => Boolean(message)),
+  );
 }
 
 /** Explains a failed restic `step` from its exit status and stderr. */
@@ -112,14 +100,14 @@ export function explainFailure(step: string, status: number, stderr: string, tim
         message: `restic ${step}: wrong password: RESTIC_PASSWORD does not open this repository (it is never re-initialized): ${detail}`,
       };
     case 3:
-      return { code: EXIT.partialBackup, message: unreadableMessage(step, stderr, 'the snapshot is incomplete') };
+      return { code: EXIT.partialBackup, message: resticUnreadable(step, stderr, 'the snapshot is incomplete') };
     default:
       return {
         // Killed by a signal (128+n) keeps its code, as a shell would report it.
         code: status >= 128 ? status : EXIT.failed,
         // Nothing readable at all ends in "snapshot is empty": the unreadable files are the cause.
         message: unreadableFiles(stderr)
-          ? unreadableMessage(step, stderr, `restic exited ${status}: ${detail}`)
+          ? resticUnreadable(step, stderr, `restic exited ${status}: ${detail}`)
           : `restic ${step} failed with exit code ${status}: ${detail}`,
       };
   }

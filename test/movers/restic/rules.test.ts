@@ -6,6 +6,7 @@ import { backupArgs, forgetArgs, restoreArgs } from '../../../src/movers/restic/
 import { backupTarget, restoredTreeWasEmpty, restoreSource } from '../../../src/movers/restic/layout.js';
 import { resticMover } from '../../../src/movers/restic/mover.js';
 import { explainFailure } from '../../../src/movers/restic/outcome.js';
+import { PERMISSIONS_HINT } from '../../../src/movers/permissions.js';
 import { isPruneDue, lastPrunedLine, parseLastPruned } from '../../../src/movers/restic/prune.js';
 import { makeRedactor, secretValues } from '../../../src/movers/restic/redact.js';
 import { keepFlags, resticWithin } from '../../../src/movers/restic/retain.js';
@@ -222,8 +223,10 @@ describe('failures', () => {
       false,
     );
     expect(empty.message).toBe(
-      "restic backup: could not read files (run the mover as the files' owner with moverSecurityContext, docs/permissions.md): open /data/db: permission denied; restic exited 1: Fatal: unable to save snapshot: snapshot is empty",
+      `restic backup: could not read files (${PERMISSIONS_HINT}): open /data/db: permission denied; restic exited 1: Fatal: unable to save snapshot: snapshot is empty`,
     );
+    // Both ways out: the application's user, or a privileged mover.
+    expect(PERMISSIONS_HINT).toMatch(/moverSecurityContext.*scribe\.backube\/privileged-movers: "true"/);
   });
 });
 
