@@ -5,14 +5,18 @@
  * message names the files and the two ways out.
  *
  * The message puts the way out and the files first: the Synchronizing condition shows the
- * mover's failure line cut after about 300 characters.
+ * mover's failure line cut after 300 characters (machines/mover-output.ts), and the movers'
+ * summaries keep their result line (which carries this message) up to RESULT_LINE_MAX.
  */
 
 /** The namespace annotation that runs a namespace's movers as root with capabilities. */
 export const PRIVILEGED_MOVERS_ANNOTATION = 'scribe.backube/privileged-movers';
 
 /** Unreadable files are the mover's user's problem, not the tool's: how to change that user. */
-export const PERMISSIONS_HINT = `run the mover as the files' owner with moverSecurityContext, or annotate the namespace ${PRIVILEGED_MOVERS_ANNOTATION}: "true"; docs/permissions.md`;
+export const PERMISSIONS_HINT = `run the mover as the files' owner (moverSecurityContext) or as root (namespace annotation ${PRIVILEGED_MOVERS_ANNOTATION}: "true"); docs/permissions.md`;
+
+/** The longest result line a mover's summary keeps: as much as the condition shows. */
+export const RESULT_LINE_MAX = 300;
 
 /** How many unreadable files a failure names (the rest are counted). */
 export const MAX_UNREADABLE_NAMED = 5;

@@ -3,6 +3,7 @@
  * mover's own lines (record, apply, errors, result) and rclone's final statistics and errors,
  * without timestamps or file names. Later lines win; bounded in size.
  */
+import { RESULT_LINE_MAX } from '../permissions.js';
 
 /** Upper bound of a summary in bytes. */
 export const DEFAULT_SUMMARY_BYTES = 1536;
@@ -46,8 +47,15 @@ export function summarizeRcloneLog(
   return lines.join('\n');
 }
 
+/**
+ * A line without control characters, cut at MAX_LINE; the result line at RESULT_LINE_MAX, as
+ * much as the condition shows of it (a failure's way out and the files it names, ../permissions.ts).
+ */
 function clip(line: string): string {
   // eslint-disable-next-line no-control-regex
   const clean = line.replace(/[\u0000-\u001f\u007f]/g, '?');
-  return clean.length > MAX_LINE ? `${clean.slice(0, MAX_LINE - 3)}...` : clean;
+  const max = RESULT.test(clean) ? RESULT_LINE_MAX : MAX_LINE;
+  return clean.length > max ? `${clean.slice(0, max - 3)}...` : clean;
 }
+
+const RESULT = /^scribe rclone (source|destination): result: /;

@@ -7,6 +7,7 @@
  * never appear, and the whole is bounded in size. The log it reads was already redacted when
  * printed; `redact` is applied again so a summary can never carry a secret the caller knows.
  */
+import { RESULT_LINE_MAX } from '../permissions.js';
 
 /** Upper bound of a summary in bytes, as the status field is meant for a short tail. */
 export const DEFAULT_SUMMARY_BYTES = 1536;
@@ -112,8 +113,15 @@ export function forgetCounts(json: string): { kept: number; removed: number } {
   }
 }
 
+/**
+ * A line without control characters, cut at MAX_LINE; the result line at RESULT_LINE_MAX, as
+ * much as the condition shows of it (a failure's way out and the files it names, ../permissions.ts).
+ */
 function clip(line: string): string {
   // eslint-disable-next-line no-control-regex
   const clean = line.replace(/[\u0000-\u001f\u007f]/g, '?');
-  return clean.length > MAX_LINE ? `${clean.slice(0, MAX_LINE - 3)}...` : clean;
+  const max = RESULT.test(clean) ? RESULT_LINE_MAX : MAX_LINE;
+  return clean.length > max ? `${clean.slice(0, max - 3)}...` : clean;
 }
+
+const RESULT = /^scribe restic (backup|restore): result: /;
