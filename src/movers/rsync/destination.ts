@@ -17,6 +17,12 @@
  *   SCRIBE_SSHD_PRIVSEP_DIR sshd's compiled-in privilege separation directory, created
  *                          when running as root (Debian's sshd: /run/sshd)          (/run/sshd)
  *   SCRIBE_SSHD_LOG_LEVEL  sshd LogLevel                                             (VERBOSE)
+ *   SCRIBE_NSS_WRAPPER     libnss_wrapper.so, for a destination not running as root (Debian:
+ *                          libnss-wrapper; see loginSetup)                 (found where installed)
+ *
+ * It runs as root (privileged: sshd logs in `root`, rsync preserves owners) or as any other user
+ * (unprivileged: sshd, rsync and the sessions all run as that user, which keeps every file it
+ * writes; see loginSetup for how the source still logs in as `root`). Nothing needs to say which.
  *
  * Output: progress on stderr; the line `scribe rsync destination: ready on port <port>` once sshd
  * accepts connections; a final `scribe rsync destination: result: …` line.
@@ -32,6 +38,7 @@ import { createInterface } from 'node:readline';
 import { ConfigError, findExecutable, numberEnv, portEnv, stringEnv } from './env.js';
 import { listenForShutdown } from './handshake.js';
 import { isOpenSshPublicKey } from './keys.js';
+import { currentIds, describeIds, findNssWrapperLibrary, hasPasswdEntry, writeNssWrapper } from './nss-wrapper.js';
 import {
   ancestorUnder,
   delay,
@@ -58,11 +65,14 @@ interface DestinationConfig {
   rrsync: string;
   privsepDir: string;
   logLevel: string;
+  /** libnss_wrapper.so when installed (used only when not running as root). */
+  nssWrapper?: string;
 }
 
 /** Reads and checks the destination's settings (throws ConfigError naming the variable). */
 function destinationConfig(env: NodeJS.ProcessEnv): DestinationConfig {
   const listenAddress = stringEnv(env, 'SCRIBE_LISTEN_ADDRESS', '');
+  const nssWrapper = process.getuid?.() === 0 ? undefined : findNssWrapperLibrary(env);
   return {
     dataDir: stringEnv(env, 'SCRIBE_DATA_DIR', '/data'),
     keysDir: stringEnv(env, 'SCRIBE_KEYS_DIR', '/keys'),
@@ -74,6 +84,7 @@ function destinationConfig(env: NodeJS.ProcessEnv): DestinationConfig {
     rrsync: findExecutable(stringEnv(env, 'SCRIBE_RRSYNC', 'rrsync'), env.PATH, 'SCRIBE_RRSYNC'),
     privsepDir: stringEnv(env, 'SCRIBE_SSHD_PRIVSEP_DIR', '/run/sshd'),
     logLevel: stringEnv(env, 'SCRIBE_SSHD_LOG_LEVEL', 'VERBOSE'),
+    ...(nssWrapper === undefined ? {} : { nssWrapper }),
   };
 }
 
@@ -85,11 +96,66 @@ function readKey(config: DestinationConfig, name: string): string {
   const file = join(config.keysDir, name);
   try {
     return readFileSync(file, 'utf8');
-  } catch {
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EACCES')
+      throw new ConfigError(
+        `key "${name}" at ${file} is not readable by the mover's user (${describeIds()}); give the pod an fsGroup (a Secret volume is then readable by that group) or mount the Secret with a defaultMode that user can read`,
+      );
     throw new ConfigError(
       `cannot read key "${name}" at ${file} (SCRIBE_KEYS_DIR=${config.keysDir}); the key Secret must hold destination, destination.pub and source.pub`,
     );
   }
+}
+
+/** The login names sshd allows and the environment it runs with. */
+interface LoginSetup {
+  allowedUsers: string[];
+  sshdEnv: NodeJS.ProcessEnv;
+}
+
+/**
+ * Who may log in, and sshd's environment. As root: `root`, from the image's user database, as
+ * before issue 20. As any other user, sshd can log in only the user it runs as, and the source
+ * cannot know which one that is: the destination's mode depends on its namespace, which may be in
+ * another cluster, and the source's sshUser defaults to `root` (the seed's default, the only
+ * login a Scribe destination ever accepted). So the destination names its own uid `root`, besides
+ * the uid's own name if it has one, in an nss_wrapper passwd given to sshd alone (nss-wrapper.ts),
+ * with /bin/sh to run the forced command (the image's `nobody` has nologin) and the private run
+ * directory as its home. A source with the default sshUser then logs in unchanged, whatever mode
+ * each side runs in. The name gives nothing: sshd cannot change uid, so the session runs as the
+ * destination's user with exactly its permissions, and the key's forced command still decides
+ * what runs.
+ */
+function loginSetup(config: DestinationConfig, dir: string): LoginSetup {
+  const ids = currentIds();
+  if (ids.uid === 0) return { allowedUsers: [userInfo().username], sshdEnv: process.env };
+  const ownName = hasPasswdEntry() ? userInfo().username : undefined;
+  if (config.nssWrapper === undefined) {
+    if (ownName === undefined)
+      throw new ConfigError(
+        `uid ${ids.uid} has no passwd entry and libnss_wrapper.so was not found (Debian package libnss-wrapper, or SCRIBE_NSS_WRAPPER): sshd cannot log the source in`,
+      );
+    log(
+      `warning: libnss_wrapper.so was not found (Debian package libnss-wrapper, or SCRIBE_NSS_WRAPPER): only "${ownName}" can log in, so the source's sshUser must be "${ownName}"`,
+    );
+    return { allowedUsers: [ownName], sshdEnv: process.env };
+  }
+  const names = ['root', ...(ownName === undefined || ownName === 'root' ? [] : [ownName])];
+  const wrapper = writeNssWrapper(
+    dir,
+    config.nssWrapper,
+    names.map((name) => ({
+      name,
+      uid: ids.uid,
+      gid: ids.gid,
+      gecos: 'Scribe rsync destination',
+      home: dir,
+      shell: '/bin/sh',
+    })),
+    [ids.gid, ...ids.groups],
+  );
+  log(`running as ${describeIds(ids)}: sshd logs in ${names.map((n) => `"${n}"`).join(' and ')} as this user`);
+  return { allowedUsers: names, sshdEnv: { ...process.env, ...wrapper.env } };
 }
 
 /** Writes sshd's files into a fresh private directory and returns their paths. */
@@ -114,6 +180,7 @@ function prepareRunDir(config: DestinationConfig) {
     sessionScript: join(dir, 'session.sh'),
     socket: join(dir, 'control.sock'),
   };
+  const login = loginSetup(config, dir);
   // Secret volumes are often mounted 0644; sshd refuses a host key anyone else can read.
   writeFileSync(files.hostKey, hostKey.endsWith('\n') ? hostKey : `${hostKey}\n`, { mode: 0o600 });
   const session: SessionSettings = { dataDir: config.dataDir, controlSocket: files.socket, rrsync: config.rrsync };
@@ -140,12 +207,12 @@ function prepareRunDir(config: DestinationConfig) {
       hostKeyFile: files.hostKey,
       authorizedKeysFile: files.authorizedKeys,
       pidFile: files.pid,
-      allowedUser: userInfo().username,
+      allowedUsers: login.allowedUsers,
       logLevel: config.logLevel,
     }),
     { mode: 0o600 },
   );
-  return files;
+  return { ...files, sshdEnv: login.sshdEnv };
 }
 
 /**
@@ -199,7 +266,10 @@ async function serve(config: DestinationConfig, files: ReturnType<typeof prepare
   const handshake = await listenForShutdown(files.socket, (sessionPid): ProcessIdentity | undefined =>
     sessionPid === undefined || sshd.pid === undefined ? undefined : ancestorUnder(sessionPid, sshd.pid),
   );
-  const sshd = spawn(config.sshd, ['-D', '-e', '-f', files.config], { stdio: ['ignore', 'inherit', 'pipe'] });
+  const sshd = spawn(config.sshd, ['-D', '-e', '-f', files.config], {
+    stdio: ['ignore', 'inherit', 'pipe'],
+    env: files.sshdEnv,
+  });
   createInterface({ input: sshd.stderr }).on('line', (line) => process.stderr.write(`sshd: ${line}\n`));
   const sshdExit = new Promise<number>((resolve) => {
     sshd.on('error', (error) => {

@@ -28,6 +28,8 @@ export function signalRunning(signal: NodeJS.Signals): void {
 export interface StreamingOptions extends SpawnOptions {
   /** Called with each complete stdout line (e.g. rsync's itemized changes, for progress). */
   onStdoutLine?: (line: string) => void;
+  /** Called with each complete stderr line (e.g. rsync's error messages, tallied over the whole run). */
+  onStderrLine?: (line: string) => void;
   /** Text for the command's stdin, written (then stdin closed) once it settles; without it stdin is /dev/null. */
   input?: Promise<string>;
   /** Keep the output for the tail only, without copying it to ours. */
@@ -45,10 +47,11 @@ export function runStreaming(
   options: StreamingOptions = {},
   tailBytes = 64 * 1024,
 ): Promise<CommandResult> {
-  const { onStdoutLine, input, quiet, ...spawnOptions } = options;
+  const { onStdoutLine, onStderrLine, input, quiet, ...spawnOptions } = options;
   return new Promise((resolve) => {
     let tail = '';
     let partialLine = '';
+    let partialErrorLine = '';
     const keep = (text: string, out: NodeJS.WriteStream) => {
       if (!quiet) out.write(text);
       tail = (tail + text).slice(-tailBytes);
@@ -68,7 +71,14 @@ export function runStreaming(
       keep(text.slice(0, end), process.stdout);
       if (onStdoutLine) for (const line of text.slice(0, end - 1).split('\n')) onStdoutLine(line);
     });
-    child.stderr?.on('data', (chunk: Buffer) => keep(chunk.toString('utf8'), process.stderr));
+    child.stderr?.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      keep(text, process.stderr);
+      if (!onStderrLine) return;
+      const lines = (partialErrorLine + text).split('\n');
+      partialErrorLine = lines.pop() ?? '';
+      for (const line of lines) onStderrLine(line);
+    });
     child.on('error', (error) => {
       tail += `\n${command}: ${error.message}\n`;
     });
@@ -78,6 +88,7 @@ export function runStreaming(
         keep(`${partialLine}\n`, process.stdout);
         onStdoutLine?.(partialLine);
       }
+      if (partialErrorLine !== '') onStderrLine?.(partialErrorLine);
       resolve({ status: exitStatus(code, signal), tail });
     });
   });

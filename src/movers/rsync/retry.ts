@@ -5,10 +5,16 @@
  * may still be scheduling, pulling its image or getting its Service address. A refused key, a
  * host key that does not match, or rsync failing on the data itself will not change by retrying.
  */
+import { tallyFileErrors, unpreservedReport, unreadableReport, type FileErrors } from './unreadable.js';
 
-/** The verdict on one attempt. */
+/** The verdict on one attempt; a success may carry a warning (what the destination could not preserve). */
 export type AttemptVerdict =
-  { outcome: 'success' } | { outcome: 'retry'; reason: string } | { outcome: 'fatal'; reason: string };
+  | { outcome: 'success'; warning?: string }
+  | { outcome: 'retry'; reason: string }
+  | { outcome: 'fatal'; reason: string };
+
+/** rsync's "partial transfer due to error": some files or attributes were not transferred. */
+const PARTIAL_TRANSFER = 23;
 
 /** rsync exit codes that mean the connection failed or broke (rsync(1), EXIT VALUES; 255 is ssh's). */
 const CONNECTION_CODES = new Set([10, 12, 30, 35, 255]);
@@ -19,16 +25,28 @@ const FATAL_PATTERNS: [RegExp, string][] = [
     "the destination's host key does not match destination.pub",
   ],
   [
-    /Permission denied \(/,
+    // ssh's "Permission denied (publickey)." only: rsync's "Permission denied (13)" is a file the
+    // source could not read (unreadable.ts), which a key has nothing to do with.
+    /Permission denied \((?!\d+\))/,
     "the destination refused the source's key (source / source.pub do not match the destination's source.pub)",
   ],
   [/scribe rsync destination: (refused|cannot)/, 'the destination refused the command or could not run it'],
   [/rrsync error: /, 'the destination refused the rsync options or path'],
 ];
 
-/** Classifies an attempt from its exit code and the tail of its output. */
-export function classifyAttempt(exitCode: number, output: string): AttemptVerdict {
+/**
+ * Classifies an attempt from its exit code, the tail of its output and the file errors rsync
+ * reported over the whole run (unreadable.ts; tallied from the tail when not given). Files the
+ * source could not read fail the attempt for good; attributes that the destination's user could
+ * not set on entries it does not own, when nothing else went wrong, make a success with a warning.
+ */
+export function classifyAttempt(exitCode: number, output: string, files?: FileErrors): AttemptVerdict {
   if (exitCode === 0) return { outcome: 'success' };
+  const fileErrors = files ?? tallyFileErrors(output);
+  if (fileErrors.unreadable.count > 0)
+    return { outcome: 'fatal', reason: `${unreadableReport(fileErrors)} (exit code ${exitCode})` };
+  if (exitCode === PARTIAL_TRANSFER && fileErrors.unpreserved.count > 0 && fileErrors.other.count === 0)
+    return { outcome: 'success', warning: unpreservedReport(fileErrors) };
   for (const [pattern, reason] of FATAL_PATTERNS)
     if (pattern.test(output)) return { outcome: 'fatal', reason: `${reason} (exit code ${exitCode})` };
   const detail = errorCause(output);

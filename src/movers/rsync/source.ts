@@ -19,13 +19,20 @@
  *   SCRIBE_PRESERVE_XATTRS      also copy extended attributes (rsync -X)              (false)
  *   SCRIBE_RSYNC_BWLIMIT        bandwidth limit in KiB/s (rsync --bwlimit)            (none)
  *   SCRIBE_RSYNC, SCRIBE_SSH    executables, name on PATH or path               (rsync, ssh)
+ *   SCRIBE_NSS_WRAPPER          libnss_wrapper.so, for a uid without a passwd entry (Debian:
+ *                               libnss-wrapper; see prepareRunDir)           (found where installed)
+ *
+ * It runs as root (privileged: it reads every file) or as any other user (unprivileged: it reads
+ * what that user may; a file it cannot read fails the sync, naming the file, see unreadable.ts).
  *
  * Output: rsync's itemized changes and statistics, one line per attempt, `scribe progress: …`
  * every 5 s while rsync runs (../progress.ts: what `kubectl scribe sync` shows), a summary block for
  * status.latestMoverStatus (see summary.ts) and a final `scribe rsync source: result: …` line.
  *
- * Exit code: rsync's exit code (0 = the volume arrived and the destination was told); 1 for a
- * configuration error, or when the data arrived but the destination did not acknowledge it.
+ * Exit code: rsync's exit code (0 = the volume arrived and the destination was told; also when
+ * rsync's 23 said only that the destination's user could not set attributes of entries it does
+ * not own, see unreadable.ts); 1 for a configuration error, or when the data arrived but the
+ * destination did not acknowledge it.
  */
 import {
   copyFileSync,
@@ -42,6 +49,7 @@ import { join } from 'node:path';
 import { booleanEnv, ConfigError, findExecutable, numberEnv, portEnv, requiredEnv, stringEnv } from './env.js';
 import { sentFilePath } from './itemize.js';
 import { isOpenSshPublicKey } from './keys.js';
+import { currentIds, describeIds, findNssWrapperLibrary, hasPasswdEntry, writeNssWrapper } from './nss-wrapper.js';
 import { delay, runStreaming, signalRunning, type CommandResult } from './process.js';
 import { SHUTDOWN_FROM_STDIN, shutdownCommand } from './remote-command.js';
 import {
@@ -61,6 +69,7 @@ import {
   rsyncRemoteShell,
 } from './ssh-client.js';
 import { summarizeRsyncLog } from './summary.js';
+import { FileErrorTally } from './unreadable.js';
 import { ProgressMeter } from '../progress.js';
 import { writeTerminationMessage } from '../termination.js';
 
@@ -84,6 +93,8 @@ function sourceConfig(env: NodeJS.ProcessEnv) {
     throw new ConfigError(`SCRIBE_DESTINATION_PATH: ${(error as Error).message}`);
   }
   const bwlimit = env.SCRIBE_RSYNC_BWLIMIT;
+  // ssh exits with "No user exists for uid N" when the user it runs as has no passwd entry.
+  const needsNssWrapper = !hasPasswdEntry();
   return {
     // ssh takes a bare IPv6 address; rsync's brackets are added where rsync needs them.
     address: address.replace(/^\[(.*)\]$/, '$1'),
@@ -105,15 +116,30 @@ function sourceConfig(env: NodeJS.ProcessEnv) {
       : { bwlimitKiB: Math.ceil(numberEnv(env, 'SCRIBE_RSYNC_BWLIMIT', 0, 1, 1e9)) }),
     rsync: findExecutable(stringEnv(env, 'SCRIBE_RSYNC', 'rsync'), env.PATH, 'SCRIBE_RSYNC'),
     ssh: findExecutable(stringEnv(env, 'SCRIBE_SSH', 'ssh'), env.PATH, 'SCRIBE_SSH'),
+    ...(needsNssWrapper ? { nss: nssWrapperConfig(env) } : {}),
   };
 }
 type SourceConfig = ReturnType<typeof sourceConfig>;
+
+/** The wrapper library and `env`, which rsync runs ssh through with it; only for a uid without a passwd entry. */
+function nssWrapperConfig(env: NodeJS.ProcessEnv): { library: string; envCommand: string } {
+  const library = findNssWrapperLibrary(env);
+  if (library === undefined)
+    throw new ConfigError(
+      `uid ${currentIds().uid} has no passwd entry, which ssh needs, and libnss_wrapper.so was not found (Debian package libnss-wrapper, or SCRIBE_NSS_WRAPPER)`,
+    );
+  return { library, envCommand: findExecutable('env', env.PATH, 'PATH') };
+}
 
 function readKeyFile(config: SourceConfig, name: string): string {
   const file = join(config.keysDir, name);
   try {
     return readFileSync(file, 'utf8');
-  } catch {
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EACCES')
+      throw new ConfigError(
+        `key "${name}" at ${file} is not readable by the mover's user (${describeIds()}); give the pod an fsGroup (a Secret volume is then readable by that group) or mount the Secret with a defaultMode that user can read`,
+      );
     throw new ConfigError(
       `cannot read key "${name}" at ${file} (SCRIBE_KEYS_DIR=${config.keysDir}); the key Secret must hold source, source.pub and destination.pub`,
     );
@@ -127,8 +153,23 @@ function readKeyFile(config: SourceConfig, name: string): string {
  */
 const MAX_CONTROL_PATH_BYTES = 90;
 
-/** Writes the key copy, known_hosts and ssh_config into a fresh private directory. */
-function prepareRunDir(config: SourceConfig): { dir: string; sshConfig: string; controlPath?: string } {
+/** The private run directory's files, and how ssh is run. */
+interface RunDir {
+  dir: string;
+  sshConfig: string;
+  controlPath?: string;
+  /** ssh's environment (ours, plus nss_wrapper's for a uid without a passwd entry). */
+  sshEnv: NodeJS.ProcessEnv;
+  /** What rsync runs as its remote shell (-e): ssh, through `env` with nss_wrapper's variables when needed. */
+  remoteShell: string;
+}
+
+/**
+ * Writes the key copy, known_hosts and ssh_config into a fresh private directory; for a uid
+ * without a passwd entry also nss_wrapper's passwd and group there (nss-wrapper.ts), which only
+ * ssh gets: the name it gives the uid is never sent (ssh_config's User is the login name).
+ */
+function prepareRunDir(config: SourceConfig): RunDir {
   const destinationKey = readKeyFile(config, 'destination.pub');
   if (!isOpenSshPublicKey(destinationKey)) throw new ConfigError('destination.pub is not an OpenSSH public key');
   readKeyFile(config, 'source');
@@ -158,7 +199,21 @@ function prepareRunDir(config: SourceConfig): { dir: string; sshConfig: string; 
   );
   if (controlPath === undefined)
     log(`the run directory's path is too long for a shared ssh connection (${socket}); rsync connects by itself`);
-  return { dir, sshConfig, ...(controlPath === undefined ? {} : { controlPath }) };
+  let sshEnv: NodeJS.ProcessEnv = process.env;
+  let remoteShell = rsyncRemoteShell(config.ssh, sshConfig);
+  if (config.nss !== undefined) {
+    const ids = currentIds();
+    const wrapper = writeNssWrapper(
+      dir,
+      config.nss.library,
+      [{ name: 'scribe', uid: ids.uid, gid: ids.gid, gecos: 'Scribe rsync source', home: dir, shell: '/bin/sh' }],
+      [ids.gid, ...ids.groups],
+    );
+    sshEnv = { ...process.env, ...wrapper.env };
+    remoteShell = rsyncRemoteShell(config.ssh, sshConfig, { command: config.nss.envCommand, variables: wrapper.env });
+    log(`running as ${describeIds(ids)}, which has no passwd entry: ssh looks it up through nss_wrapper`);
+  }
+  return { dir, sshConfig, ...(controlPath === undefined ? {} : { controlPath }), sshEnv, remoteShell };
 }
 
 /** A sent file's size for progress; 0 when it is gone already (it changed while being copied). */
@@ -169,11 +224,11 @@ function fileSize(path: string): number {
 /** Runs rsync until it succeeds, fails for good, or the retry deadline passes. */
 async function pushWithRetries(
   config: SourceConfig,
-  sshConfig: string,
+  run: RunDir,
   handshake: EarlyHandshake,
-): Promise<{ status: number; verdict: AttemptVerdict; attempts: number; log: string }> {
+): Promise<{ status: number; rsyncStatus: number; verdict: AttemptVerdict; attempts: number; log: string }> {
   const args = rsyncArgs({
-    sshCommand: rsyncRemoteShell(config.ssh, sshConfig),
+    sshCommand: run.remoteShell,
     dataDir: config.dataDir,
     address: config.address,
     subPath: config.subPath,
@@ -188,21 +243,31 @@ async function pushWithRetries(
     // second one beside it; when that connection failed, rsync connects by itself and says why.
     await handshake.connected();
     const meter = new ProgressMeter((line) => process.stdout.write(`${line}\n`)).start();
+    const fileErrors = new FileErrorTally(describeIds());
     const { status, tail } = await runStreaming(config.rsync, args, {
       env: { ...process.env, LANG: 'C' },
       onStdoutLine: (line) => {
         meter.observeLine();
+        fileErrors.observe(line);
         const path = sentFilePath(line);
         if (path !== undefined) meter.add(fileSize(join(config.dataDir, path)));
       },
+      onStderrLine: (line) => fileErrors.observe(line),
     });
     meter.stop();
-    const verdict = classifyAttempt(status, tail);
-    if (verdict.outcome !== 'retry') return { status, verdict, attempts: attempt, log: tail };
+    const verdict = classifyAttempt(status, tail, fileErrors.errors);
+    if (verdict.outcome !== 'retry')
+      return {
+        status: verdict.outcome === 'success' ? 0 : status,
+        rsyncStatus: status,
+        verdict,
+        attempts: attempt,
+        log: tail,
+      };
     const wait = nextDelaySeconds(attempt, (Date.now() - started) / 1000, config.deadlineSeconds, config.backoff);
     if (wait === undefined) {
       const reason = `gave up after ${attempt} attempt(s) in ${Math.round((Date.now() - started) / 1000)}s (SCRIBE_RETRY_DEADLINE_SECONDS=${config.deadlineSeconds}); last error: ${verdict.reason}`;
-      return { status, verdict: { outcome: 'fatal', reason }, attempts: attempt, log: tail };
+      return { status, rsyncStatus: status, verdict: { outcome: 'fatal', reason }, attempts: attempt, log: tail };
     }
     log(`attempt ${attempt} failed (${verdict.reason}); retrying in ${wait.toFixed(1)}s`);
     await delay(wait * 1000);
@@ -228,10 +293,13 @@ class EarlyHandshake {
 
   constructor(
     private config: SourceConfig,
-    private sshConfig: string,
-    /** The shared connection's socket; undefined: no sharing, rsync connects by itself. */
-    private controlPath: string | undefined,
+    /** The run directory; without its controlPath there is no sharing, and rsync connects by itself. */
+    private run: RunDir,
   ) {}
+
+  private get controlPath(): string | undefined {
+    return this.run.controlPath;
+  }
 
   /** Opens a session unless one is open (each rsync attempt calls this: the destination may have come up since). */
   open(): void {
@@ -239,8 +307,8 @@ class EarlyHandshake {
     let deliver: (code: number) => void = () => undefined;
     const input = new Promise<string>((resolve) => (deliver = (code) => resolve(`${code}\n`)));
     const master = this.controlPath === undefined ? [] : ['-o', 'ControlMaster=yes'];
-    const args = ['-F', this.sshConfig, ...master, this.config.address, SHUTDOWN_FROM_STDIN];
-    const result = runStreaming(this.config.ssh, args, { input, quiet: true });
+    const args = ['-F', this.run.sshConfig, ...master, this.config.address, SHUTDOWN_FROM_STDIN];
+    const result = runStreaming(this.config.ssh, args, { input, quiet: true, env: this.run.sshEnv });
     const session = { ended: false, deliver, result, connected: Promise.resolve(false) };
     void result.then(() => (session.ended = true));
     if (this.controlPath !== undefined)
@@ -287,10 +355,16 @@ function lastLine(text: string): string {
 }
 
 /** Sends `shutdown <code>` to the destination; retries briefly when the transfer itself went well. */
-async function sendHandshake(config: SourceConfig, sshConfig: string, code: number): Promise<boolean> {
+async function sendHandshake(config: SourceConfig, run: RunDir, code: number): Promise<boolean> {
   const attempts = code === 0 ? 3 : 1;
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    const { status, tail } = await runStreaming(config.ssh, ['-F', sshConfig, config.address, shutdownCommand(code)]);
+    const { status, tail } = await runStreaming(
+      config.ssh,
+      ['-F', run.sshConfig, config.address, shutdownCommand(code)],
+      {
+        env: run.sshEnv,
+      },
+    );
     if (status === 0) return true;
     log(`telling the destination the result failed (exit code ${status}): ${lastLine(tail)}`);
     if (attempt < attempts) await delay(handshakeRetrySeconds(config.backoff) * 1000);
@@ -300,7 +374,8 @@ async function sendHandshake(config: SourceConfig, sshConfig: string, code: numb
 
 async function main(): Promise<number> {
   const config = sourceConfig(process.env);
-  const { dir, sshConfig, controlPath } = prepareRunDir(config);
+  const run = prepareRunDir(config);
+  const { dir } = run;
   // Stopped (Pod deleted, local runtime shutting down): stop rsync and remove the key copy.
   for (const signal of ['SIGTERM', 'SIGINT'] as const)
     process.once(signal, () => {
@@ -311,19 +386,21 @@ async function main(): Promise<number> {
     });
   try {
     const started = Date.now();
-    const handshake = new EarlyHandshake(config, sshConfig, controlPath);
-    const push = await pushWithRetries(config, sshConfig, handshake);
+    const handshake = new EarlyHandshake(config, run);
+    const push = await pushWithRetries(config, run, handshake);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    log(`rsync finished in ${seconds}s with exit code ${push.status} after ${push.attempts} attempt(s)`);
-    const notes = [
-      `${PREFIX} rsync finished in ${seconds}s with exit code ${push.status} after ${push.attempts} attempt(s)`,
-    ];
+    const finished = `rsync finished in ${seconds}s with exit code ${push.rsyncStatus} after ${push.attempts} attempt(s)`;
+    log(finished);
+    const notes = [`${PREFIX} ${finished}`];
     if (push.verdict.outcome === 'fatal') {
       log(`error: ${push.verdict.reason}`);
       notes.push(`${PREFIX} error: ${push.verdict.reason}`);
     }
-    const acknowledged =
-      (await handshake.deliver(push.status)) || (await sendHandshake(config, sshConfig, push.status));
+    if (push.verdict.outcome === 'success' && push.verdict.warning !== undefined) {
+      log(`warning: ${push.verdict.warning}`);
+      notes.push(`${PREFIX} warning: ${push.verdict.warning}`);
+    }
+    const acknowledged = (await handshake.deliver(push.status)) || (await sendHandshake(config, run, push.status));
     let code = push.status;
     let result =
       push.status === 0 ? 'synchronization succeeded' : `synchronization failed with rsync exit code ${push.status}`;

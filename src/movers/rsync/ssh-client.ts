@@ -128,9 +128,24 @@ export function rsyncArgs(input: RsyncArgsInput): string[] {
   ];
 }
 
-/** The `-e` value for rsync: ssh with our config file. rsync splits it on spaces, honouring quotes. */
-export function rsyncRemoteShell(sshPath: string, configFile: string): string {
-  return [sshPath, '-F', configFile].map(rsyncQuote).join(' ');
+/** A command that runs ssh with extra environment variables (`env NAME=value … ssh`). */
+export interface EnvPrefix {
+  /** The `env` executable. */
+  command: string;
+  variables: Record<string, string>;
+}
+
+/**
+ * The `-e` value for rsync: ssh with our config file, through `env` with `through`'s variables
+ * when given (nss_wrapper's, so that only ssh loads it, not rsync). rsync splits it on spaces,
+ * honouring quotes.
+ */
+export function rsyncRemoteShell(sshPath: string, configFile: string, through?: EnvPrefix): string {
+  const prefix =
+    through === undefined
+      ? []
+      : [through.command, ...Object.entries(through.variables).map(([name, value]) => `${name}=${value}`)];
+  return [...prefix, sshPath, '-F', configFile].map(rsyncQuote).join(' ');
 }
 
 function rsyncQuote(word: string): string {

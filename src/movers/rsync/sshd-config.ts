@@ -15,8 +15,12 @@ export interface SshdConfigInput {
   hostKeyFile: string;
   authorizedKeysFile: string;
   pidFile: string;
-  /** The only user allowed to log in: the one the destination runs as (only it can write the data). */
-  allowedUser: string;
+  /**
+   * The login names allowed: names of the user the destination runs as (only it can write the
+   * data; a non-root sshd can log in no other). Running as root that is `root`; unprivileged,
+   * `root` and the uid's own name both name it (destination.ts, loginNames).
+   */
+  allowedUsers: readonly string[];
   logLevel: string;
 }
 
@@ -31,7 +35,7 @@ export function renderSshdConfig(input: SshdConfigInput): string {
     `AuthorizedKeysFile ${quote(input.authorizedKeysFile)}`,
     'AuthorizedKeysCommand none',
     'AuthorizedPrincipalsFile none',
-    `AllowUsers ${input.allowedUser}`,
+    `AllowUsers ${allowedUsers(input.allowedUsers)}`,
     // Only the source's key, and for root only with its forced command.
     'AuthenticationMethods publickey',
     'PubkeyAuthentication yes',
@@ -122,6 +126,13 @@ export function renderAuthorizedKey(sourcePublicKey: string, command: string): s
 /** Quotes one word for a POSIX shell (sshd runs the forced command with the user's shell). */
 export function shellQuote(word: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+function allowedUsers(names: readonly string[]): string {
+  if (names.length === 0) throw new Error('sshd must allow at least one user');
+  for (const name of names)
+    if (!/^[A-Za-z0-9._][A-Za-z0-9._-]*$/.test(name)) throw new Error(`"${name}" is not a user name sshd can allow`);
+  return names.join(' ');
 }
 
 /** A path in sshd_config: double-quoted when it contains spaces. */

@@ -34,7 +34,7 @@ const ERROR_PATTERNS: RegExp[] = [
   /^\S*rrsync error: /,
   /^ssh: /,
   /^(kex_exchange_identification|Connection (closed|reset|refused)|Host key verification failed|Permission denied)/,
-  /^scribe rsync (source|destination): (error: |refused |cannot )/,
+  /^scribe rsync (source|destination): (error: |warning: |refused |cannot )/,
 ];
 
 /** Summarizes an rsync mover's log (source or destination) in at most `maxBytes` bytes of UTF-8. */

@@ -410,7 +410,7 @@ describe('sshd configuration', () => {
       hostKeyFile: '/run/x/key',
       authorizedKeysFile: '/run/x/ak',
       pidFile: '/run/x/pid',
-      allowedUser: 'root',
+      allowedUsers: ['root'],
       logLevel: 'INFO',
     });
     for (const line of [

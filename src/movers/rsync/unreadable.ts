@@ -1,0 +1,172 @@
+/**
+ * What rsync's error lines say about the files of one transfer, and the message for files the
+ * source could not read (pure).
+ *
+ * An unprivileged mover meets two kinds of file errors, both with rsync exit code 23 ("partial
+ * transfer due to error"), which mean opposite things:
+ * - the sender (the source) could not read a file or directory (`Permission denied (13)`): the
+ *   copy misses data, so the attempt fails, naming the files and the ways out (decision 17);
+ * - the receiver (the destination) could not set an attribute (mode, times, ACL, xattr) of an
+ *   entry it does not own (`Operation not permitted (1)`): every byte arrived, and only what its
+ *   user may not do was left undone. The volume's root is always such an entry for an
+ *   unprivileged destination (the provisioner owns it; fsGroup only gives the group), so
+ *   failing for it would fail every unprivileged sync. These are counted and reported, not failed.
+ * Anything else rsync reports (a write that failed, a file it could not create) fails as before.
+ */
+import { nameSome, UNREADABLE_WAYS_OUT } from '../unreadable.js';
+
+/** What one line of rsync's output says about a file. */
+export type FileError =
+  { kind: 'unreadable'; path: string } | { kind: 'unpreserved'; path: string } | { kind: 'other'; line: string };
+
+const DENIED = ': Permission denied (13)';
+const NOT_PERMITTED = ': Operation not permitted (1)';
+
+/** The sender's read failures: its own messages, tagged [sender] since rsync 3.2.4 (untagged before). */
+const UNREADABLE: RegExp[] = [
+  /^rsync: (?:\[sender\] )?send_files failed to open "(.*)"$/,
+  /^rsync: (?:\[sender\] )?opendir "(.*)" failed$/,
+  /^rsync: (?:\[sender\] )?(?:readlink_stat\(|link_stat )"(.*)"\)? failed$/,
+  /^rsync: \[sender\] .*?"(.*)"/,
+  /^rsync: \[sender\] (.*)$/,
+];
+
+/** The receiver's and generator's failures to set an attribute on an entry its user does not own. */
+const UNPRESERVED: RegExp[] = [
+  /^rsync: \[(?:generator|receiver)\] failed to set (?:times|permissions) on "(.*)"$/,
+  /^rsync: \[(?:generator|receiver)\] (?:chown|chgrp|lchown) "(.*)" failed$/,
+  /^rsync: \[(?:generator|receiver)\] set_acl: sys_acl_set_file\((.*), ACL_TYPE_\w+\)$/,
+  /^rsync: \[(?:generator|receiver)\] rsync_xal_set: l(?:set|remove)xattr\("(.*)","[^"]*"\) failed$/,
+];
+
+/** What `line` says about a file; undefined for anything that is not one of rsync's error messages. */
+export function fileErrorOf(line: string): FileError | undefined {
+  const text = line.trim();
+  // "rsync error: …" and "rsync warning: …" sum the run up; the messages before them are the facts.
+  if (!text.startsWith('rsync: ')) return undefined;
+  if (text.endsWith(DENIED)) {
+    const message = text.slice(0, -DENIED.length);
+    for (const pattern of UNREADABLE) {
+      const path = pattern.exec(message)?.[1];
+      if (path !== undefined) return { kind: 'unreadable', path };
+    }
+  }
+  if (text.endsWith(NOT_PERMITTED)) {
+    const message = text.slice(0, -NOT_PERMITTED.length);
+    for (const pattern of UNPRESERVED) {
+      const path = pattern.exec(message)?.[1];
+      if (path !== undefined) return { kind: 'unpreserved', path };
+    }
+  }
+  return { kind: 'other', line: text };
+}
+
+/** How many paths of each kind a tally keeps (the rest are counted). */
+const KEPT_PATHS = 20;
+/** How many paths of each kind a tally remembers to count each once. */
+const MAX_REMEMBERED = 100_000;
+
+/** Counts of one kind of file error, with the first paths. */
+export interface PathCount {
+  count: number;
+  paths: string[];
+}
+
+/** The file errors of one rsync run. */
+export interface FileErrors {
+  unreadable: PathCount;
+  unpreserved: PathCount;
+  /** Any other error message of rsync's: the first one, for the record. */
+  other: { count: number; first?: string };
+  /** Whom the source ran as ("uid 999 gid 999"), for the report; absent when unknown. */
+  reader?: string;
+}
+
+/**
+ * Tallies rsync's error lines as they come, over the whole run (the kept tail of the output may
+ * no longer hold an error printed early in a long transfer, and a missed read error would pass
+ * a copy that misses files).
+ */
+export class FileErrorTally {
+  readonly errors: FileErrors;
+  /** The paths counted so far, so a path rsync names twice counts once (bounded for huge runs). */
+  private readonly seen = { unreadable: new Set<string>(), unpreserved: new Set<string>() };
+
+  constructor(reader?: string) {
+    this.errors = {
+      unreadable: { count: 0, paths: [] },
+      unpreserved: { count: 0, paths: [] },
+      other: { count: 0 },
+      ...(reader === undefined ? {} : { reader }),
+    };
+  }
+
+  /** Takes one line of rsync's output (stdout or stderr). */
+  observe(line: string): void {
+    const error = fileErrorOf(line);
+    if (error === undefined) return;
+    if (error.kind === 'other') {
+      this.errors.other.count++;
+      this.errors.other.first ??= error.line;
+      return;
+    }
+    const tally = this.errors[error.kind];
+    const seen = this.seen[error.kind];
+    if (seen.has(error.path)) return;
+    if (seen.size < MAX_REMEMBERED) seen.add(error.path);
+    tally.count++;
+    if (tally.paths.length < KEPT_PATHS) tally.paths.push(error.path);
+  }
+}
+
+/** Tallies every line of `output` at once. */
+export function tallyFileErrors(output: string, reader?: string): FileErrors {
+  const tally = new FileErrorTally(reader);
+  for (const line of output.split('\n')) tally.observe(line);
+  return tally.errors;
+}
+
+/** The longest list of paths a report line carries, so that the status summary keeps it whole. */
+const REPORT_PATHS_CHARS = 150;
+
+/** `paths` named until about `budget` characters, the rest counted. */
+function namedWithin(paths: readonly string[], total: number, budget = REPORT_PATHS_CHARS): string {
+  let named = Math.max(1, paths.length);
+  while (named > 1 && nameSome(paths, total, named).length > budget) named--;
+  const text = nameSome(paths, total, named);
+  return text.length > budget + 40 ? `${text.slice(0, budget)}...` : text;
+}
+
+const UNREADABLE_REPORT = /could not read (\d+) file\(s\) of the source volume(?: as ([^:]+))?: (.*)$/m;
+
+/** The source's one-line report of the files it could not read (in its log and status summary). */
+export function unreadableReport(errors: FileErrors): string {
+  const as = errors.reader === undefined ? '' : ` as ${errors.reader}`;
+  return `could not read ${errors.unreadable.count} file(s) of the source volume${as}: ${namedWithin(errors.unreadable.paths, errors.unreadable.count)}`;
+}
+
+/** The source's one-line note of the attributes the destination's user could not set. */
+export function unpreservedReport(errors: FileErrors): string {
+  return `the destination's user could not set the modes, times, ACLs or xattrs of ${errors.unpreserved.count} entr${errors.unpreserved.count === 1 ? 'y' : 'ies'} it does not own (their data arrived; run it privileged to preserve them): ${namedWithin(errors.unpreserved.paths, errors.unpreserved.count)}`;
+}
+
+/**
+ * The message for a source that could not read files, from its log or status summary: the ways
+ * out (moverSecurityContext, or the privileged-movers annotation) first, then the files and whom
+ * the mover ran as; undefined when the log shows no unreadable file. For the operator's
+ * explanation of a failed rsync mover (mover.ts explainRsyncFailure).
+ */
+export function explainUnreadableFiles(logs: string): string | undefined {
+  const reported = UNREADABLE_REPORT.exec(logs);
+  let files: string;
+  let as = '';
+  if (reported) {
+    files = (reported[3] ?? '').replace(/ \(exit code \d+\)$/, '');
+    if (reported[2] !== undefined) as = ` as ${reported[2]}`;
+  } else {
+    const { unreadable } = tallyFileErrors(logs);
+    if (unreadable.count === 0) return undefined;
+    files = nameSome(unreadable.paths, unreadable.count);
+  }
+  return `rsync could not read files${as} (${UNREADABLE_WAYS_OUT}): ${files}; the sync failed (a copy that misses files is never a success)`;
+}
