@@ -1,8 +1,12 @@
 /**
  * Making the destination volume match the record after `rclone sync`: removes what the record
  * does not list (empty directories rclone leaves), creates empty directories and missing
- * symlinks, then sets ownership, permissions, ACLs and, last and children first, mtimes (each
- * of the earlier steps would change a directory's mtime).
+ * symlinks, then sets ownership, extended attributes (after ownership: a chown drops file
+ * capabilities), permissions, ACLs and, last and children first, mtimes (each of the earlier
+ * steps would change a directory's mtime).
+ *
+ * Not running as root, the mover sets what an owner may: modes, user.* attributes and ACLs of
+ * the files it owns (all that rclone wrote); not owners, and not security.capability.
  */
 import { spawnSync } from 'node:child_process';
 import {
@@ -19,7 +23,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { depth, type MetadataRecord, type RecordEntry } from './record.js';
-import { listTree } from './tree.js';
+import { escapeAttrText, listTree, readXattrs } from './tree.js';
 
 /** What apply did, for the log. */
 export interface ApplyReport {
@@ -29,6 +33,11 @@ export interface ApplyReport {
   /** The volume's root belongs to another user: its mode and times were left as they are. */
   rootSkipped: boolean;
   aclsApplied: boolean;
+  /** Extended attributes set and removed (user.*, and security.capability as root). */
+  xattrsSet: number;
+  xattrsRemoved: number;
+  /** Recorded extended attributes this mover may not set (security.capability, not root). */
+  xattrsSkipped: number;
 }
 
 /** Applies `record` to the tree under `root`. `runDir` holds the ACL file for setfacl. */
@@ -42,6 +51,9 @@ export function applyRecord(root: string, record: MetadataRecord, runDir: string
     ownershipSkipped: false,
     rootSkipped: false,
     aclsApplied: false,
+    xattrsSet: 0,
+    xattrsRemoved: 0,
+    xattrsSkipped: 0,
   };
   // An unprivileged mover may set only what it owns; the volume's root is the volume's (made by
   // the storage driver, given fsGroup by the kubelet), like a mount point's on any restore.
@@ -62,11 +74,15 @@ export function applyRecord(root: string, record: MetadataRecord, runDir: string
       if (isRoot) lchownSync(path, entry.uid, entry.gid);
       else report.ownershipSkipped = true;
     }
-    if (entry.type !== 'symlink' && settable(entry)) chmodSync(path, entry.mode);
   }
+  Object.assign(report, applyXattrs(root, record, runDir, isRoot, entries.filter(settable)));
+  for (const entry of entries)
+    if (entry.type !== 'symlink' && settable(entry)) chmodSync(join(root, entry.path), entry.mode);
   if (record.acl !== null && record.acl.trim() !== '') {
     const aclFile = join(runDir, 'acl.txt');
-    writeFileSync(aclFile, record.acl);
+    // setfacl --restore also gives each file the owner and group of its `# owner:` and `# group:`
+    // lines, which only root may: ownership is apply's (above), so they are left out.
+    writeFileSync(aclFile, record.acl.replace(/^# (owner|group): .*\n/gm, ''));
     const result = spawnSync('setfacl', [`--restore=${aclFile}`], { cwd: root, encoding: 'utf8' });
     if (result.error) throw new Error('the source recorded ACLs, but setfacl is not installed here (Debian: acl)');
     if (result.status !== 0) throw new Error(`setfacl --restore failed: ${result.stderr.trim()}`);
@@ -104,4 +120,65 @@ function setMtime(root: string, entry: RecordEntry): void {
   const seconds = Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9;
   if (entry.type === 'symlink') lutimesSync(path, seconds, seconds);
   else utimesSync(path, seconds, seconds);
+}
+
+/**
+ * Makes the recorded extended attributes of `entries` (files and directories) the volume's:
+ * sets what differs and removes what the record does not have, among the names this mover may
+ * set (user.*; security.capability as root). A record without attributes (null: the source had
+ * no getfattr) changes nothing.
+ */
+function applyXattrs(
+  root: string,
+  record: MetadataRecord,
+  runDir: string,
+  isRoot: boolean,
+  entries: RecordEntry[],
+): Pick<ApplyReport, 'xattrsSet' | 'xattrsRemoved' | 'xattrsSkipped'> {
+  const counts = { xattrsSet: 0, xattrsRemoved: 0, xattrsSkipped: 0 };
+  const recorded = record.xattrs;
+  if (recorded === null || recorded === undefined) return counts;
+  const settable = (name: string) => name.startsWith('user.') || (isRoot && name === 'security.capability');
+  const targets = entries.filter((e) => e.type === 'dir' || e.type === 'file');
+  const current = readXattrs(root, new Set(targets.map((e) => e.path)));
+  if (current === null) {
+    if (Object.keys(recorded).length === 0) return counts;
+    throw new Error('the source recorded extended attributes, but getfattr is not installed here (Debian: attr)');
+  }
+  const restore: string[] = [];
+  const removals: [string, string][] = [];
+  for (const entry of targets) {
+    const want = recorded[entry.path] ?? {};
+    const have = current[entry.path] ?? {};
+    const lines: string[] = [];
+    for (const [name, value] of Object.entries(want)) {
+      if (!settable(name)) counts.xattrsSkipped++;
+      else if (have[name] !== value) lines.push(`${escapeAttrText(name)}=${value === '' ? '""' : `0s${value}`}`);
+    }
+    const stale = Object.keys(have).filter((name) => settable(name) && !(name in want));
+    if (!lines.length && !stale.length) continue;
+    // user.* attributes need write permission, even the owner's: a file restored read-only
+    // gets it back until the modes are set, right after.
+    const path = join(root, entry.path);
+    const mode = lstatSync(path).mode;
+    if (!isRoot && (mode & 0o200) === 0) chmodSync(path, (mode & 0o7777) | 0o200);
+    if (lines.length) restore.push(`# file: ${escapeAttrText(entry.path)}`, ...lines, '');
+    counts.xattrsSet += lines.length;
+    for (const name of stale) removals.push([entry.path, name]);
+  }
+  if (restore.length) {
+    const file = join(runDir, 'xattrs.txt');
+    writeFileSync(file, `${restore.join('\n')}\n`, 'latin1');
+    const result = spawnSync('setfattr', [`--restore=${file}`], { cwd: root, encoding: 'utf8' });
+    if (result.error)
+      throw new Error('the source recorded extended attributes, but setfattr is not installed here (Debian: attr)');
+    if (result.status !== 0) throw new Error(`setfattr --restore failed: ${result.stderr.trim()}`);
+  }
+  for (const [path, name] of removals) {
+    const result = spawnSync('setfattr', ['-h', '-x', name, join(root, path)], { encoding: 'utf8' });
+    if (result.status !== 0)
+      throw new Error(`setfattr -x ${name} failed: ${result.stderr.trim() || result.error?.message}`);
+  }
+  counts.xattrsRemoved = removals.length;
+  return counts;
 }

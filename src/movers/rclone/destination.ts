@@ -1,7 +1,8 @@
 /**
  * Entrypoint of the rclone destination mover: makes the volume equal `<section>:<destPath>`
  * (`rclone sync` from the remote, which it never writes to), then re-applies ownership,
- * permissions, empty directories, symlinks, ACLs and mtimes from the source's metadata record.
+ * permissions, empty directories, symlinks, ACLs, extended attributes and mtimes from the
+ * source's metadata record.
  *
  * Environment: as the source (see source.ts): SCRIBE_RCLONE_CONFIG,
  * SCRIBE_RCLONE_CONFIG_SECTION, SCRIBE_RCLONE_DEST_PATH, SCRIBE_DATA_DIR (the volume to fill),
@@ -51,7 +52,9 @@ async function receive(): Promise<string> {
   const report = applyRecord(config.dataDir, record, settings.runDir, process.getuid?.() === 0);
   session.log(
     `applied the record: ${report.removed} removed, ${report.created} created, ACLs ${report.aclsApplied ? 'restored' : 'none'}` +
+      `, extended attributes ${report.xattrsSet} set, ${report.xattrsRemoved} removed` +
       (report.ownershipSkipped ? '; ownership not set (not running as root)' : '') +
+      (report.xattrsSkipped ? `; ${report.xattrsSkipped} security.capability not set (not running as root)` : '') +
       (report.rootSkipped ? "; the volume root's mode and times left as they are (another user's)" : ''),
   );
   return `synchronized ${record.entries.length} entries from ${config.remote}`;

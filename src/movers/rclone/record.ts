@@ -13,12 +13,32 @@
  *                    "target": symlink target (symlinks only) } … ],
  *     "acl": `getfacl -P -n --skip-base` output for the entries that have extended or default
  *            ACLs (relative paths), applied with `setfacl --restore`; "" when there are none,
- *            null when getfacl was unavailable at the source }
+ *            null when getfacl was unavailable at the source,
+ *     "xattrs": { "dir/file": { "user.name": value in base64, … }, … }: the extended attributes
+ *            RECORDED_XATTRS names (user.*, security.capability) of the entries that have some;
+ *            {} when there are none, null when getfattr was unavailable at the source; absent
+ *            in records of Scribe versions before it (read as null) }
  * Entries are sorted by path; the root "." comes first. lost+found at the root is never listed.
  */
 
 /** Name of the record object at the root of the destination path (reserved: never synced as data). */
 export const RECORD_NAME = '.scribe-rclone-metadata.json';
+
+/**
+ * The extended attributes a record carries (a getfattr -m pattern): user.* (settable by a file's
+ * owner) and security.capability (file capabilities; settable with CAP_SETFCAP). POSIX ACLs
+ * (system.posix_acl_*) travel as getfacl text; trusted.* and security.selinux need
+ * CAP_SYS_ADMIN, which no mover has, and a label belongs to the destination's policy.
+ */
+export const RECORDED_XATTRS = '^(user\\.|security\\.capability$)';
+
+/** Whether a record carries the extended attribute `name` (RECORDED_XATTRS). */
+export function isRecordedXattr(name: string): boolean {
+  return name.startsWith('user.') || name === 'security.capability';
+}
+
+/** Extended attributes by entry path, then by name; values in base64. */
+export type XattrRecord = Record<string, Record<string, string>>;
 
 /** One file system entry. */
 export interface RecordEntry {
@@ -38,10 +58,16 @@ export interface MetadataRecord {
   createdAt: string;
   entries: RecordEntry[];
   acl: string | null;
+  xattrs?: XattrRecord | null;
 }
 
 /** Serializes a record (entries sorted, so equal trees give equal records). */
-export function serializeRecord(entries: RecordEntry[], acl: string | null, createdAt: Date): string {
+export function serializeRecord(
+  entries: RecordEntry[],
+  acl: string | null,
+  createdAt: Date,
+  xattrs: XattrRecord | null = null,
+): string {
   const sorted = [...entries].sort((a, b) => comparePaths(a.path, b.path));
   const record: MetadataRecord = {
     format: 'scribe-rclone-metadata',
@@ -49,6 +75,7 @@ export function serializeRecord(entries: RecordEntry[], acl: string | null, crea
     createdAt: createdAt.toISOString(),
     entries: sorted,
     acl,
+    xattrs: xattrs === null ? null : Object.fromEntries(Object.entries(xattrs).sort(([a], [b]) => comparePaths(a, b))),
   };
   return `${JSON.stringify(record, null, 1)}\n`;
 }
@@ -70,7 +97,25 @@ export function parseRecord(text: string): MetadataRecord {
     if (!['dir', 'file', 'symlink', 'other'].includes(entry.type) || !/^\d+$/.test(String(entry.mtimeNs)))
       throw new Error(`the metadata record has a malformed entry for ${entry.path}`);
   }
-  return record as MetadataRecord;
+  if (record.xattrs !== undefined && record.xattrs !== null) {
+    if (typeof record.xattrs !== 'object' || Array.isArray(record.xattrs))
+      throw new Error('the metadata record has malformed extended attributes');
+    const paths = new Set(record.entries.map((entry) => entry.path));
+    for (const [path, attrs] of Object.entries(record.xattrs)) {
+      if (!paths.has(path))
+        throw new Error(`the metadata record has extended attributes for an unlisted path: ${JSON.stringify(path)}`);
+      if (
+        typeof attrs !== 'object' ||
+        attrs === null ||
+        Object.entries(attrs).some(
+          ([name, value]) =>
+            !isRecordedXattr(name) || typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value),
+        )
+      )
+        throw new Error(`the metadata record has malformed extended attributes for ${path}`);
+    }
+  }
+  return { ...(record as MetadataRecord), xattrs: record.xattrs ?? null };
 }
 
 /** True for "." or a relative "/"-separated path without "..", empty or absolute parts. */

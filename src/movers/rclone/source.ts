@@ -1,7 +1,7 @@
 /**
  * Entrypoint of the rclone source mover: makes `<section>:<destPath>` equal the volume
  * (`rclone sync`), then uploads the metadata record (ownership, permissions, mtimes, symlinks,
- * empty directories, ACLs; format in record.ts) beside the data. One source feeds any number of
+ * empty directories, ACLs, extended attributes; format in record.ts) beside the data. One source feeds any number of
  * destinations, which only read.
  *
  * Environment (defaults are the container's layout):
@@ -24,8 +24,13 @@
  * `Copied` lines; progress.ts and ../progress.ts: what `kubectl scribe sync` shows), a summary
  * block for status.latestMoverStatus (summary.ts) ending with `scribe rclone source: result: …`.
  *
- * Exit code: 0 success; 1 configuration error or rclone failure (its exit code is in the
- * message); 128+n on signal n.
+ * Every file must be readable and every directory listable by the mover's user: otherwise the
+ * run fails naming them and the ways out (../permissions.ts), having sent nothing (a live
+ * volume, whose record is read first) or with rclone stopped and the record not uploaded (a
+ * point-in-time copy), never as a success that missed files.
+ *
+ * Exit code: 0 success; 1 configuration error, unreadable files or rclone failure (its exit
+ * code is in the message); 128+n on signal n.
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,8 +38,9 @@ import { join } from 'node:path';
 import { uploadArgs, uploadRecordArgs } from './args.js';
 import { rcloneConfig } from './config.js';
 import { serializeRecord } from './record.js';
-import { RcloneSession } from './session.js';
-import { readAcls, readEntries } from './tree.js';
+import { RcloneFailure, RcloneSession } from './session.js';
+import { readAcls, readEntries, readXattrs, UnreadableEntries } from './tree.js';
+import { unreadableMessage } from '../permissions.js';
 import { signalRunningTools } from '../restic/command.js';
 import { booleanEnv } from '../rsync/env.js';
 
@@ -43,21 +49,29 @@ const session = new RcloneSession('source', process.env);
 async function send(): Promise<string> {
   const config = rcloneConfig(process.env, tmpdir());
   const settings = session.prepare(config);
-  const readRecord = () => {
-    const entries = readEntries(config.dataDir);
+  const readRecord = (consequence: string) => {
+    let entries;
+    try {
+      entries = readEntries(config.dataDir);
+    } catch (error) {
+      if (!(error instanceof UnreadableEntries)) throw error;
+      throw new RcloneFailure(unreadableMessage('rclone source', error.message, consequence));
+    }
     const acl = readAcls(config.dataDir, entries);
     if (acl === null) session.log('getfacl is not installed: ACLs are not recorded (Debian: acl)');
-    return { entries, acl };
+    const xattrs = readXattrs(config.dataDir, new Set(entries.map((entry) => entry.path)));
+    if (xattrs === null) session.log('getfattr is not installed: extended attributes are not recorded (Debian: attr)');
+    return { entries, acl, xattrs };
   };
   // A live volume's record is read before the upload, so it never describes files newer than the
   // data sent. A point-in-time copy cannot change, so its record is read while rclone syncs.
   const pointInTime = booleanEnv(process.env, 'SCRIBE_VOLUME_POINT_IN_TIME', false);
-  const before = pointInTime ? undefined : readRecord();
+  const before = pointInTime ? undefined : readRecord('nothing was sent');
   session.log(`syncing ${config.dataDir} to ${config.remote}`);
   const sync = session.rclone(config, 'sync', uploadArgs(settings), { progress: true });
   let record: ReturnType<typeof readRecord>;
   try {
-    record = before ?? readRecord();
+    record = before ?? readRecord('the sync was stopped and the record not uploaded');
   } catch (error) {
     // Not left running behind a failed run: the sync is stopped and waited for.
     signalRunningTools('SIGTERM');
@@ -65,13 +79,14 @@ async function send(): Promise<string> {
     throw error;
   }
   await sync;
-  const { entries, acl } = record;
+  const { entries, acl, xattrs } = record;
   const recordFile = join(settings.runDir, 'record.json');
-  writeFileSync(recordFile, serializeRecord(entries, acl, new Date()));
+  writeFileSync(recordFile, serializeRecord(entries, acl, new Date(), xattrs));
   await session.rclone(config, 'upload of the metadata record', uploadRecordArgs(settings, recordFile));
   rmSync(recordFile, { force: true });
   const acls = acl === null ? 'not recorded' : `${(acl.match(/^# file: /gm) ?? []).length} with ACLs`;
-  session.log(`record uploaded: ${entries.length} entries, ${acls}`);
+  const attrs = xattrs === null ? 'not recorded' : `${Object.keys(xattrs).length} with extended attributes`;
+  session.log(`record uploaded: ${entries.length} entries, ${acls}, ${attrs}`);
   return `synchronized ${entries.length} entries to ${config.remote}`;
 }
 

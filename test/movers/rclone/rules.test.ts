@@ -72,6 +72,24 @@ describe('metadata record', () => {
     expect(() => parseRecord('{"format":"other"}')).toThrow(/not a version 1/);
     expect(() => parseRecord('nope')).toThrow(/not JSON/);
   });
+
+  it('carries extended attributes of listed entries only, user.* and security.capability (issue 20)', () => {
+    const attrs = { x: { 'user.a': 'dGVzdA==', 'security.capability': '' } };
+    const record = parseRecord(serializeRecord([entry('.'), entry('x')], '', new Date(0), attrs));
+    expect(record.xattrs).toEqual(attrs);
+    // A record of an earlier version has none: null, nothing to change.
+    const older = JSON.parse(serializeRecord([entry('x')], '', new Date(0))) as Record<string, unknown>;
+    delete older.xattrs;
+    expect(parseRecord(JSON.stringify(older)).xattrs).toBeNull();
+    const bad = (xattrs: unknown) => {
+      const text = JSON.parse(serializeRecord([entry('x')], '', new Date(0))) as Record<string, unknown>;
+      return () => parseRecord(JSON.stringify({ ...text, xattrs }));
+    };
+    expect(bad({ y: { 'user.a': '' } })).toThrow(/unlisted path/);
+    expect(bad({ x: { 'trusted.a': '' } })).toThrow(/malformed extended attributes for x/);
+    expect(bad({ x: { 'user.a': 'not base64!' } })).toThrow(/malformed/);
+    expect(bad([])).toThrow(/malformed/);
+  });
 });
 
 describe('progress from the log', () => {
