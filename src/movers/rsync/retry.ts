@@ -43,8 +43,7 @@ const FATAL_PATTERNS: [RegExp, string][] = [
 export function classifyAttempt(exitCode: number, output: string, files?: FileErrors): AttemptVerdict {
   if (exitCode === 0) return { outcome: 'success' };
   const fileErrors = files ?? tallyFileErrors(output);
-  if (fileErrors.unreadable.count > 0)
-    return { outcome: 'fatal', reason: `${unreadableReport(fileErrors)} (exit code ${exitCode})` };
+  if (fileErrors.unreadable.count > 0) return { outcome: 'fatal', reason: unreadableReport(fileErrors) };
   if (exitCode === PARTIAL_TRANSFER && fileErrors.unpreserved.count > 0 && fileErrors.other.count === 0)
     return { outcome: 'success', warning: unpreservedReport(fileErrors) };
   for (const [pattern, reason] of FATAL_PATTERNS)

@@ -243,7 +243,7 @@ async function pushWithRetries(
     // second one beside it; when that connection failed, rsync connects by itself and says why.
     await handshake.connected();
     const meter = new ProgressMeter((line) => process.stdout.write(`${line}\n`)).start();
-    const fileErrors = new FileErrorTally(describeIds());
+    const fileErrors = new FileErrorTally(`uid ${currentIds().uid}`);
     const { status, tail } = await runStreaming(config.rsync, args, {
       env: { ...process.env, LANG: 'C' },
       onStdoutLine: (line) => {

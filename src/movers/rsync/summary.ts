@@ -9,10 +9,17 @@
  * dropped or redacted, although nothing in the log should carry it.
  */
 
+import { RESULT_LINE_MAX } from '../permissions.js';
+
 /** Upper bound of a summary in bytes, as the status field is meant for a short tail. */
 export const DEFAULT_SUMMARY_BYTES = 1536;
 
 const MAX_LINE = 240;
+/**
+ * The result and the entrypoints' own error lines are kept up to what the condition shows
+ * (RESULT_LINE_MAX): an unreadable-files failure says its way out and its files there.
+ */
+const OWN_LINE = /^scribe rsync (source|destination): (result|error): /;
 const MAX_ERRORS = 4;
 
 /** The statistics lines kept, most telling first (this order is also the priority under the budget). */
@@ -91,5 +98,6 @@ function lastDistinct(lines: string[], count: number): string[] {
 function sanitize(line: string): string {
   // eslint-disable-next-line no-control-regex
   const clean = line.replace(/[A-Za-z0-9+/]{60,}={0,2}/g, '[redacted]').replace(/[\u0000-\u001f\u007f]/g, '?');
-  return clean.length > MAX_LINE ? `${clean.slice(0, MAX_LINE - 3)}...` : clean;
+  const max = OWN_LINE.test(clean) ? RESULT_LINE_MAX : MAX_LINE;
+  return clean.length > max ? `${clean.slice(0, max - 3)}...` : clean;
 }

@@ -13,7 +13,7 @@
  *   failing for it would fail every unprivileged sync. These are counted and reported, not failed.
  * Anything else rsync reports (a write that failed, a file it could not create) fails as before.
  */
-import { nameSome, UNREADABLE_WAYS_OUT } from '../unreadable.js';
+import { listUnreadable, MAX_UNREADABLE_NAMED, unreadableMessage } from '../permissions.js';
 
 /** What one line of rsync's output says about a file. */
 export type FileError =
@@ -78,7 +78,7 @@ export interface FileErrors {
   unpreserved: PathCount;
   /** Any other error message of rsync's: the first one, for the record. */
   other: { count: number; first?: string };
-  /** Whom the source ran as ("uid 999 gid 999"), for the report; absent when unknown. */
+  /** Whom the source ran as ("uid 999"), for the message; absent when unknown. */
   reader?: string;
 }
 
@@ -126,47 +126,50 @@ export function tallyFileErrors(output: string, reader?: string): FileErrors {
   return tally.errors;
 }
 
-/** The longest list of paths a report line carries, so that the status summary keeps it whole. */
-const REPORT_PATHS_CHARS = 150;
-
-/** `paths` named until about `budget` characters, the rest counted. */
-function namedWithin(paths: readonly string[], total: number, budget = REPORT_PATHS_CHARS): string {
-  let named = Math.max(1, paths.length);
-  while (named > 1 && nameSome(paths, total, named).length > budget) named--;
-  const text = nameSome(paths, total, named);
-  return text.length > budget + 40 ? `${text.slice(0, budget)}...` : text;
+/** The unreadable paths: the first MAX_UNREADABLE_NAMED named, the rest counted (permissions.ts). */
+function unreadableList(errors: FileErrors): string {
+  const { count, paths } = errors.unreadable;
+  if (count <= paths.length) return listUnreadable(paths) ?? '';
+  return `${listUnreadable(paths.slice(0, MAX_UNREADABLE_NAMED)) ?? ''}; and ${count - Math.min(paths.length, MAX_UNREADABLE_NAMED)} more`;
 }
 
-const UNREADABLE_REPORT = /could not read (\d+) file\(s\) of the source volume(?: as ([^:]+))?: (.*)$/m;
+/** What the sync comes to when files could not be read. */
+const UNREADABLE_CONSEQUENCE = 'the sync failed';
 
-/** The source's one-line report of the files it could not read (in its log and status summary). */
+/**
+ * The source's message for files it could not read, in the words every mover uses
+ * (permissions.ts): the ways out and the files first, as the condition shows about 300
+ * characters of it.
+ */
 export function unreadableReport(errors: FileErrors): string {
-  const as = errors.reader === undefined ? '' : ` as ${errors.reader}`;
-  return `could not read ${errors.unreadable.count} file(s) of the source volume${as}: ${namedWithin(errors.unreadable.paths, errors.unreadable.count)}`;
+  const who = errors.reader === undefined ? 'rsync' : `rsync as ${errors.reader}`;
+  return unreadableMessage(who, unreadableList(errors), UNREADABLE_CONSEQUENCE);
 }
+
+/** How many entries a warning names. */
+const UNPRESERVED_NAMED = 3;
 
 /** The source's one-line note of the attributes the destination's user could not set. */
 export function unpreservedReport(errors: FileErrors): string {
-  return `the destination's user could not set the modes, times, ACLs or xattrs of ${errors.unpreserved.count} entr${errors.unpreserved.count === 1 ? 'y' : 'ies'} it does not own (their data arrived; run it privileged to preserve them): ${namedWithin(errors.unpreserved.paths, errors.unpreserved.count)}`;
+  const { count, paths } = errors.unpreserved;
+  const named =
+    paths.slice(0, UNPRESERVED_NAMED).join('; ') +
+    (count > UNPRESERVED_NAMED ? `; and ${count - UNPRESERVED_NAMED} more` : '');
+  return `the destination's user could not set the modes, times, ACLs or xattrs of ${count} entr${count === 1 ? 'y' : 'ies'} it does not own (their data arrived; a privileged destination preserves them): ${named}`;
 }
 
+const REPORTED = /\brsync(?: as [^:]*)?: could not read files \(.*$/m;
+
 /**
- * The message for a source that could not read files, from its log or status summary: the ways
- * out (moverSecurityContext, or the privileged-movers annotation) first, then the files and whom
- * the mover ran as; undefined when the log shows no unreadable file. For the operator's
- * explanation of a failed rsync mover (mover.ts explainRsyncFailure).
+ * The message for a source that could not read files, from its log or status summary: the
+ * source's own report (unreadableReport: the ways out, moverSecurityContext or the namespace
+ * annotation scribe.backube/privileged-movers, then the files), else one made from rsync's own
+ * lines; undefined when the log shows no unreadable file. For the operator's explanation of a
+ * failed rsync mover (mover.ts explainRsyncFailure).
  */
 export function explainUnreadableFiles(logs: string): string | undefined {
-  const reported = UNREADABLE_REPORT.exec(logs);
-  let files: string;
-  let as = '';
-  if (reported) {
-    files = (reported[3] ?? '').replace(/ \(exit code \d+\)$/, '');
-    if (reported[2] !== undefined) as = ` as ${reported[2]}`;
-  } else {
-    const { unreadable } = tallyFileErrors(logs);
-    if (unreadable.count === 0) return undefined;
-    files = nameSome(unreadable.paths, unreadable.count);
-  }
-  return `rsync could not read files${as} (${UNREADABLE_WAYS_OUT}): ${files}; the sync failed (a copy that misses files is never a success)`;
+  const reported = REPORTED.exec(logs)?.[0];
+  if (reported !== undefined) return reported.replace(/ \(exit code \d+\)$/, '');
+  const errors = tallyFileErrors(logs);
+  return errors.unreadable.count === 0 ? undefined : unreadableReport(errors);
 }

@@ -14,7 +14,8 @@ import {
   tallyFileErrors,
   unreadableReport,
 } from '../../../src/movers/rsync/unreadable.js';
-import { nameSome, UNREADABLE_WAYS_OUT } from '../../../src/movers/unreadable.js';
+import { failureLine } from '../../../machines/mover-output.js';
+import { PERMISSIONS_HINT, PRIVILEGED_MOVERS_ANNOTATION } from '../../../src/movers/permissions.js';
 
 const UNREADABLE_FILE = 'rsync: [sender] send_files failed to open "/data/db/table.ibd": Permission denied (13)';
 const UNREADABLE_DIR = 'rsync: [sender] opendir "/data/private" failed: Permission denied (13)';
@@ -49,13 +50,13 @@ describe("rsync's file errors", () => {
 
   it('counts each path once and keeps the first ones', () => {
     const lines = Array.from({ length: 30 }, (_, i) => UNREADABLE_FILE.replace('table.ibd', `t${i}`));
-    const errors = tallyFileErrors([...lines, ...lines, ROOT_TIMES, ROOT_MODE].join('\n'), 'uid 999 gid 999');
+    const errors = tallyFileErrors([...lines, ...lines, ROOT_TIMES, ROOT_MODE].join('\n'), 'uid 999');
     expect(errors.unreadable.count).toBe(30);
     expect(errors.unreadable.paths).toHaveLength(20);
     expect(errors.unpreserved).toEqual({ count: 1, paths: ['/data/.'] });
     expect(errors.other.count).toBe(0);
-    expect(unreadableReport(errors)).toMatch(
-      /^could not read 30 file\(s\) of the source volume as uid 999 gid 999: \/data\/db\/t0; .*; and \d+ more$/,
+    expect(unreadableReport(errors)).toBe(
+      `rsync as uid 999: could not read files (${PERMISSIONS_HINT}): /data/db/t0; /data/db/t1; /data/db/t2; /data/db/t3; /data/db/t4; and 25 more; the sync failed`,
     );
   });
 });
@@ -65,7 +66,7 @@ describe('which partial transfers fail (classifyAttempt)', () => {
     const verdict = classifyAttempt(23, [UNREADABLE_FILE, ROOT_TIMES, PARTIAL].join('\n'));
     expect(verdict).toEqual({
       outcome: 'fatal',
-      reason: 'could not read 1 file(s) of the source volume: /data/db/table.ibd (exit code 23)',
+      reason: `rsync: could not read files (${PERMISSIONS_HINT}): /data/db/table.ibd; the sync failed`,
     });
   });
 
@@ -95,40 +96,42 @@ describe('which partial transfers fail (classifyAttempt)', () => {
 });
 
 describe('the message for unreadable files (explainUnreadableFiles)', () => {
-  it('says the ways out first, then the files and whom the mover ran as, from the status summary', () => {
-    const log = [
-      UNREADABLE_FILE,
-      PARTIAL,
-      'scribe rsync source: error: could not read 2 file(s) of the source volume as uid 65534 gid 65534: /data/db/table.ibd; /data/private (exit code 23)',
-      'scribe rsync source: result: synchronization failed with rsync exit code 23',
-    ].join('\n');
+  const report = unreadableReport(tallyFileErrors([UNREADABLE_FILE, UNREADABLE_DIR].join('\n'), 'uid 65534'));
+  const log = [
+    UNREADABLE_FILE,
+    UNREADABLE_DIR,
+    ROOT_TIMES,
+    PARTIAL,
+    'scribe rsync source: rsync finished in 1.2s with exit code 23 after 1 attempt(s)',
+    `scribe rsync source: error: ${report}`,
+    'scribe rsync source: result: synchronization failed with rsync exit code 23',
+  ].join('\n');
+
+  it("the condition's line keeps the way out and the first file, through the summary", () => {
+    const line = failureLine(summarizeRsyncLog(log)) ?? '';
+    expect(line).toContain(PERMISSIONS_HINT);
+    expect(line).toContain('/data/db/table.ibd');
+    expect(line).toContain('rsync as uid 65534');
+  });
+
+  it("says the ways out first, then the files and whom the mover ran as, from the source's report", () => {
     const message = explainUnreadableFiles(summarizeRsyncLog(log));
     expect(message).toBe(
-      `rsync could not read files as uid 65534 gid 65534 (${UNREADABLE_WAYS_OUT}): /data/db/table.ibd; /data/private; the sync failed (a copy that misses files is never a success)`,
+      `rsync as uid 65534: could not read files (${PERMISSIONS_HINT}): /data/db/table.ibd; /data/private; the sync failed`,
     );
     expect(message).toMatch(/moverSecurityContext/);
-    expect(message).toMatch(/scribe\.backube\/privileged-movers: "true"/);
-    // The ways out come first: a condition's message may be cut after about 300 characters.
-    expect((message ?? '').indexOf('privileged-movers')).toBeLessThan(300);
+    expect(message).toContain(`${PRIVILEGED_MOVERS_ANNOTATION}: "true"`);
   });
 
   it("reads rsync's own lines when the source's report is missing (a log cut short)", () => {
-    expect(explainUnreadableFiles([UNREADABLE_FILE, UNREADABLE_DIR, PARTIAL].join('\n'))).toMatch(
-      /\): \/data\/db\/table\.ibd; \/data\/private; the sync failed/,
+    expect(explainUnreadableFiles([UNREADABLE_FILE, UNREADABLE_DIR, PARTIAL].join('\n'))).toBe(
+      `rsync: could not read files (${PERMISSIONS_HINT}): /data/db/table.ibd; /data/private; the sync failed`,
     );
   });
 
   it('says nothing for other failures', () => {
     expect(explainUnreadableFiles([ROOT_TIMES, NO_SPACE, PARTIAL].join('\n'))).toBeUndefined();
     expect(explainUnreadableFiles('root@10.0.0.1: Permission denied (publickey).')).toBeUndefined();
-  });
-});
-
-describe('nameSome (shared with the other movers)', () => {
-  it('names the first few and counts the rest', () => {
-    expect(nameSome(['a'])).toBe('a');
-    expect(nameSome(['a', 'b', 'c'], 3, 2)).toBe('a; b; and 1 more');
-    expect(nameSome(['a', 'b'], 10)).toBe('a; b; and 8 more');
   });
 });
 
