@@ -73,6 +73,14 @@ export function forgetArgs(config: ResticArgsConfig, retain: RetainPolicy): stri
   return ['forget', '--host', config.host, '--group-by', 'host', ...keep, ...globalFlags(config)];
 }
 
+/**
+ * `restic forget <id>`: one snapshot, whatever the policy (an incomplete backup's: a snapshot that
+ * missed unreadable files is never left for a restore to pick).
+ */
+export function forgetSnapshotArgs(config: ResticArgsConfig, id: string): string[] {
+  return ['forget', id, ...globalFlags(config)];
+}
+
 /** `restic prune`. */
 export function pruneArgs(config: ResticArgsConfig): string[] {
   return ['prune', ...globalFlags(config)];

@@ -11,7 +11,7 @@ export const EXIT = {
   ok: 0,
   /** Configuration error, or a restic failure without a more specific code. */
   failed: 1,
-  /** restic read only part of the data (some files unreadable): the snapshot is incomplete. */
+  /** restic read only part of the data (some files unreadable): its incomplete snapshot is forgotten. */
   partialBackup: 3,
   /** Restore: no snapshot matches (an empty repository, or restoreAsOf/previous select nothing). */
   noSnapshot: 4,
@@ -100,7 +100,10 @@ export function explainFailure(step: string, status: number, stderr: string, tim
         message: `restic ${step}: wrong password: RESTIC_PASSWORD does not open this repository (it is never re-initialized): ${detail}`,
       };
     case 3:
-      return { code: EXIT.partialBackup, message: resticUnreadable(step, stderr, 'the snapshot is incomplete') };
+      return {
+        code: EXIT.partialBackup,
+        message: resticUnreadable(step, stderr, 'the incomplete snapshot is not kept'),
+      };
     default:
       return {
         // Killed by a signal (128+n) keeps its code, as a shell would report it.

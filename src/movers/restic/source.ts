@@ -42,16 +42,17 @@
  * status.latestMoverStatus (summary.ts) and a final `scribe restic backup: result: …` line.
  *
  * Exit code: 0 success; 1 configuration error or other failure; 3 some files could not be read
- * (incomplete snapshot; forget and prune skipped); 11 locked by a live restic; 12 wrong
+ * (restic saved an incomplete snapshot, which is forgotten at once, so that no restore picks a
+ * copy that missed files; the policy's forget and prune skipped; ../permissions.ts); 11 locked by a live restic; 12 wrong
  * password; 124 repository unreachable; 128+n on signal n.
  */
-import { forgetArgs, backupArgs, initArgs, pruneArgs } from './args.js';
+import { forgetArgs, forgetSnapshotArgs, backupArgs, initArgs, pruneArgs } from './args.js';
 import { sourceConfig } from './config.js';
 import { backupTarget, isEmptyVolume } from './layout.js';
-import { EXIT } from './outcome.js';
+import { EXIT, explainFailure } from './outcome.js';
 import { isPruneDue, lastPrunedLine } from './prune.js';
 import { keepFlags } from './retain.js';
-import { ResticSession } from './session.js';
+import { MoverFailure, ResticSession } from './session.js';
 import { forgetCounts } from './summary.js';
 
 const session = new ResticSession('backup', process.env);
@@ -71,13 +72,28 @@ async function backup(): Promise<string> {
       cwd: target.cwd,
       progress: 'backup',
       deadline: 'until-output',
-      ...(allowMissing ? { allow: [EXIT.noRepository] } : {}),
+      allow: [EXIT.partialBackup, ...(allowMissing ? [EXIT.noRepository] : [])],
     });
-  if ((await runBackup(true)).status === EXIT.noRepository) {
+  let backedUp = await runBackup(true);
+  if (backedUp.status === EXIT.noRepository) {
     session.log('the repository does not exist yet; initializing it');
     await session.restic(config, 'init', initArgs(config), { deadline: true });
     session.log('initialized a new repository');
-    await runBackup(false);
+    backedUp = await runBackup(false);
+  }
+  if (backedUp.status === EXIT.partialBackup) {
+    // restic saved what it could read: that snapshot goes, or the next restore would take it.
+    const failure = explainFailure('backup', backedUp.status, backedUp.stderr, false);
+    const id = snapshotId(backedUp.stdout);
+    if (id !== undefined) {
+      await session.resticClearingStaleLocks(
+        config,
+        'forget of the incomplete snapshot',
+        forgetSnapshotArgs(config, id),
+      );
+      session.log(`forgot the incomplete snapshot ${id.slice(0, 8)}`);
+    }
+    throw new MoverFailure(failure);
   }
 
   const forget = forgetArgs(config, config.retain);
@@ -98,6 +114,20 @@ async function backup(): Promise<string> {
   } else
     session.log(`prune: not due (last ${config.lastPruned?.toISOString()}, every ${config.pruneIntervalDays} days)`);
   return 'backup succeeded';
+}
+
+/** The id of the snapshot a `backup --json` saved (its summary object), if it says one. */
+function snapshotId(stdout: string): string | undefined {
+  for (const line of stdout.split('\n').reverse()) {
+    if (!line.includes('"snapshot_id"')) continue;
+    try {
+      const id = (JSON.parse(line) as { snapshot_id?: unknown }).snapshot_id;
+      if (typeof id === 'string' && /^[0-9a-f]{64}$/.test(id)) return id;
+    } catch {
+      // not a JSON line
+    }
+  }
+  return undefined;
 }
 
 session.run(backup).then((code) => process.exit(code));
