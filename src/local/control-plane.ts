@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'node:https';
+import { createServer } from 'node:net';
 import { stringify } from 'yaml';
 import { freePort, startProcess, waitFor, type ManagedProcess } from './processes.js';
 import { toolDir } from './tools.js';
@@ -31,6 +32,8 @@ export interface ControlPlane {
   kubeconfigPath: string;
   server: string;
   adminToken: string;
+  /** The Services' ClusterIP range (a loopback /16 of this control plane's own). */
+  serviceRange: string;
   /** Paths of each component's log file, by component name. */
   logs: Record<string, string>;
   /** Stops the API server process and starts it again on the same port and data. */
@@ -42,9 +45,28 @@ export interface ControlPlane {
 
 /**
  * ClusterIPs come from a loopback range, so the local node agent can serve each Service on its
- * own ClusterIP on this machine (Linux routes all of 127.0.0.0/8 to lo).
+ * own ClusterIP on this machine (Linux routes all of 127.0.0.0/8 to lo). Each control plane gets
+ * a /16 of its own among 127.100.0.0 – 127.199.255.255, one whose first address (the
+ * `kubernetes` Service, port 443) nothing listens on yet: control planes running side by side
+ * on one machine (test files, the demo) never hand out the same ClusterIP, and each node's pods
+ * reach their own API server through their own `kubernetes` Service.
  */
-const SERVICE_CLUSTER_IP_RANGE = '127.96.0.0/16';
+async function chooseServiceRange(): Promise<string> {
+  const candidates = Array.from({ length: 100 }, (_, i) => 100 + i).sort(() => Math.random() - 0.5);
+  for (const octet of candidates) {
+    if (await canListen(`127.${octet}.0.1`, 443)) return `127.${octet}.0.0/16`;
+  }
+  throw new Error('no free service range: 127.100-199.0.1:443 are all in use');
+}
+
+/** True when a TCP listener on host:port could be opened now. */
+function canListen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
 
 /** Starts etcd and kube-apiserver (and optionally controllers) and waits until /readyz is ok. */
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -64,6 +86,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     freePort(),
   ]);
 
+  const serviceRange = await chooseServiceRange();
   const adminToken = randomBytes(24).toString('hex');
   await writeFile(join(pki, 'tokens.csv'), `${adminToken},scribe-admin,scribe-admin,"system:masters"\n`, {
     mode: 0o600,
@@ -112,7 +135,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-account-key-file=${join(pki, 'sa.pub')}`,
       `--service-account-signing-key-file=${join(pki, 'sa.key')}`,
-      `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
+      `--service-cluster-ip-range=${serviceRange}`,
       '--allow-privileged=true',
       // The local node agent serves container logs on the Node's InternalIP (127.0.0.1).
       '--kubelet-preferred-address-types=InternalIP,Hostname',
@@ -155,7 +178,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         `--service-account-private-key-file=${join(pki, 'sa.key')}`,
         `--root-ca-file=${join(pki, 'apiserver.crt')}`,
         '--use-service-account-credentials=true',
-        `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
+        `--service-cluster-ip-range=${serviceRange}`,
         '--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route',
         '--v=1',
       ]);
@@ -180,6 +203,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       kubeconfigPath,
       server,
       adminToken,
+      serviceRange,
       logs,
       async restartApiServer() {
         await processes.get('kube-apiserver')?.stop();

@@ -1,11 +1,12 @@
 /**
  * A container's environment as the kubelet builds it: envFrom (Secrets, ConfigMaps), then env
- * (literal values with $(VAR) expansion, secretKeyRef, configMapKeyRef, fieldRef), with
- * HOSTNAME as containerd adds it. POD_IP is always set (unless the pod sets it) because programs
+ * (literal values with $(VAR) expansion, secretKeyRef, configMapKeyRef, fieldRef), then the
+ * Service variables (serviceEnvironment: KUBERNETES_SERVICE_HOST and friends) where the
+ * container does not set the same name, with HOSTNAME as containerd adds it. POD_IP is always set (unless the pod sets it) because programs
  * must listen on the pod's own loopback address. Missing references throw ConfigError, which
  * keeps the pod Pending with CreateContainerConfigError until they appear.
  */
-import type { KubeConfig, V1ConfigMap, V1Container, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { KubeConfig, V1ConfigMap, V1Container, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import { isStatus, kubeRequest } from '../../kube/rest.js';
 import { objectPath, RESOURCES } from '../../kube/resources.js';
 
@@ -135,12 +136,72 @@ export function expandReferences(input: string, vars: Record<string, string>): s
   });
 }
 
-/** The full environment of `container`. */
+/** A Service's variable-name prefix (envvars.go makeEnvVariableName). */
+const envName = (name: string) => name.replace(/-/g, '_').toUpperCase();
+
+/**
+ * The Service variables of one Service (the kubelet's envvars.FromServices): NAME_SERVICE_HOST,
+ * NAME_SERVICE_PORT (first port) and NAME_SERVICE_PORT_<PORTNAME> for named ports, and the
+ * Docker link variables NAME_PORT, NAME_PORT_<port>_<PROTO>{,_PROTO,_PORT,_ADDR}.
+ */
+export function serviceVariables(service: V1Service): Record<string, string> {
+  const ip = service.spec?.clusterIP;
+  const ports = service.spec?.ports ?? [];
+  if (!ip || ip === 'None' || !ports.length) return {};
+  const prefix = envName(service.metadata?.name ?? '');
+  const env: Record<string, string> = {
+    [`${prefix}_SERVICE_HOST`]: ip,
+    [`${prefix}_SERVICE_PORT`]: String(ports[0]?.port),
+  };
+  for (const port of ports) if (port.name) env[`${prefix}_SERVICE_PORT_${envName(port.name)}`] = String(port.port);
+  const host = ip.includes(':') ? `[${ip}]` : ip;
+  ports.forEach((port, index) => {
+    const protocol = (port.protocol ?? 'TCP').toLowerCase();
+    const url = `${protocol}://${host}:${port.port}`;
+    if (index === 0) env[`${prefix}_PORT`] = url;
+    const portPrefix = `${prefix}_PORT_${port.port}_${protocol.toUpperCase()}`;
+    env[portPrefix] = url;
+    env[`${portPrefix}_PROTO`] = protocol;
+    env[`${portPrefix}_PORT`] = String(port.port);
+    env[`${portPrefix}_ADDR`] = ip;
+  });
+  return env;
+}
+
+/**
+ * The Service variables of a pod in `namespace` (the kubelet's getServiceEnvVarMap): the
+ * `kubernetes` Service of the default namespace always, and with enableServiceLinks (the
+ * default) every Service of the pod's own namespace, which wins over the former on a name clash.
+ */
+export function serviceEnvironment(
+  services: V1Service[],
+  namespace: string,
+  enableServiceLinks = true,
+): Record<string, string> {
+  const chosen = new Map<string, V1Service>();
+  for (const service of services) {
+    const ip = service.spec?.clusterIP;
+    if (!ip || ip === 'None') continue;
+    const name = service.metadata?.name ?? '';
+    if (service.metadata?.namespace === 'default' && name === 'kubernetes') {
+      if (!chosen.has(name)) chosen.set(name, service);
+    } else if (service.metadata?.namespace === namespace && enableServiceLinks) {
+      chosen.set(name, service);
+    }
+  }
+  return Object.assign({}, ...[...chosen.values()].map(serviceVariables)) as Record<string, string>;
+}
+
+/**
+ * The full environment of `container`; `serviceEnv` is serviceEnvironment()'s for the pod. The
+ * container's own variables win over Service variables, and $(VAR) can name either.
+ */
 export async function containerEnv(
   pod: V1Pod,
   container: V1Container,
   source: ConfigSource,
   facts: PodFacts,
+  serviceEnv: Record<string, string> = {},
 ): Promise<Record<string, string>> {
   const env: Record<string, string> = {};
   for (const from of container.envFrom ?? []) {
@@ -160,7 +221,7 @@ export async function containerEnv(
   for (const variable of container.env ?? []) {
     const from = variable.valueFrom;
     if (!from) {
-      env[variable.name] = expandReferences(variable.value ?? '', env);
+      env[variable.name] = expandReferences(variable.value ?? '', { ...serviceEnv, ...env });
     } else if (from.secretKeyRef) {
       const ref = from.secretKeyRef;
       const data = await source.secret(ref.name ?? '');
@@ -190,6 +251,7 @@ export async function containerEnv(
   return {
     HOSTNAME: podHostname(pod),
     POD_IP: facts.podIP,
+    ...serviceEnv,
     ...env,
   };
 }

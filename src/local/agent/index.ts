@@ -4,7 +4,7 @@
  * their containers from their images with runc, on directory-backed volumes. See design.md, "The
  * local runtime"; how a container runs is described in runc.ts, its image in images.ts.
  */
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, V1Service } from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -49,6 +49,16 @@ export interface NodeAgent {
   images: ScribeImages;
   /** The root filesystem of each loaded image, by its name in `images`. */
   imageRoots: Record<string, string>;
+  /**
+   * The log files of every run of a container of a pod on this node, oldest first (what
+   * `kubectl logs` and `--previous` read; a run's file stays until the pod is gone).
+   */
+  containerLogFiles(namespace: string, pod: string, container: string): string[];
+  /**
+   * Sends `signal` to a container's process, as `kill` on a node would (`runc kill`);
+   * `containerID` is the pod status's (runc://ID). The node reacts as to any other exit.
+   */
+  signalContainer(containerID: string, signal: 'KILL' | 'TERM'): Promise<void>;
   /** Kills every container process, closes every listener and stops watching. */
   stop(): Promise<void>;
 }
@@ -82,7 +92,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     const runLog = createWriteStream(join(dataDir, CONTAINER_RUN_LOG), { flags: 'a' });
     stops.push(() => new Promise<void>((done) => runLog.end(done)));
     const recordRun = (run: ContainerRunRecord) => runLog.write(`${JSON.stringify(run)}\n`);
-    const pods = new PodController({
+    // The Service cache is the service proxy's; pods read it for their Service variables.
+    const pods: PodController = new PodController({
       kc,
       nodeName,
       hostIP: '127.0.0.1',
@@ -90,9 +101,12 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       runcRoot,
       images: store,
       recordRun,
+      // Called once pods start, after the proxy below exists.
+      services: (): V1Service[] | undefined => (proxy.services.hasSynced() ? proxy.services.list() : undefined),
       dataDir,
       log,
     });
+    const proxy: ServiceProxy = new ServiceProxy({ kc, pods: () => pods.pods(), podEvents: pods.informer, log });
     const logs: LogsServer = await startLogsServer({
       certDir: join(dataDir, 'pki'),
       locate: (namespace, pod, container, previous) => pods.logFile(namespace, pod, container, previous),
@@ -123,19 +137,28 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     await snapshots.start();
     stops.push(() => snapshots.stop());
 
+    await proxy.start();
+    stops.push(() => proxy.stop());
+
     await pods.start();
     stops.push(() => pods.stop());
-
-    const services = new ServiceProxy({ kc, pods: () => pods.pods(), podEvents: pods.informer, log });
-    await services.start();
-    stops.push(() => services.stop());
 
     log(`node agent ${nodeName} ready (kubelet port ${logs.port}, data ${dataDir})`);
     let stopped: Promise<void> | undefined;
     const imageRoots = Object.fromEntries(
       [images.scribe, images.mover].map((name) => [name, store.find(name)?.rootfs ?? '']),
     );
-    return { nodeName, images, imageRoots, stop: () => (stopped ??= stopAll()) };
+    return {
+      nodeName,
+      images,
+      imageRoots,
+      containerLogFiles: (namespace, pod, container) => pods.logFiles(namespace, pod, container),
+      async signalContainer(containerID, signal) {
+        const id = containerID.replace(/^runc:\/\//, '');
+        await promisify(execFile)(runc, ['--root', runcRoot, 'kill', id, signal]);
+      },
+      stop: () => (stopped ??= stopAll()),
+    };
   } catch (error) {
     await stopAll();
     throw error;

@@ -2,10 +2,27 @@
  * REST descriptors the node agent needs beyond src/kube/resources.ts (Node, ServiceAccount),
  * and the names it plays under: one place for the driver, provisioner and class names.
  */
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { RESOURCES, type ResourceKind } from '../../kube/resources.js';
 
 /** Nodes are cluster-scoped; only the agent reads and writes them. */
 export const NODE_KIND: ResourceKind = RESOURCES.Node;
+
+/** EndpointSlices (discovery.k8s.io/v1): where a Service without a selector has its endpoints. */
+export const ENDPOINT_SLICE_KIND: ResourceKind = {
+  group: 'discovery.k8s.io',
+  version: 'v1',
+  kind: 'EndpointSlice',
+  plural: 'endpointslices',
+  namespaced: true,
+};
+
+/** The fields of an EndpointSlice the service proxy reads. */
+export interface EndpointSlice extends KubernetesObject {
+  addressType?: string;
+  endpoints?: Array<{ addresses?: string[]; conditions?: { ready?: boolean } }>;
+  ports?: Array<{ name?: string; port?: number; protocol?: string }>;
+}
 
 /** The provisioner name of the local StorageClass and the CSI driver name of the snapshot class. */
 export const LOCAL_DRIVER = 'scribe.backube/local';

@@ -4,11 +4,13 @@
  * in order, then all containers together, restart them per restartPolicy (Always, OnFailure,
  * Never) with a capped backoff, and report every step in the pod's status. Each container runs
  * from its image in the node's store (images.ts) under runc (runc.ts), with its securityContext
- * resolved as the kubelet and containerd resolve it (security.ts). Deletion
+ * resolved as the kubelet and containerd resolve it (security.ts), its environment with the Service
+ * variables (env.ts) and its probes run as the kubelet's prober runs them (probes.ts: readiness
+ * is the container's and the pod's Ready, a liveness failure kills the run). Deletion
  * (deletionTimestamp) sends SIGTERM, SIGKILL after the grace period, writes the terminal
  * phase and then confirms the deletion with gracePeriodSeconds=0.
  */
-import type { KubeConfig, V1Container, V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, V1Container, V1Pod, V1Service } from '@kubernetes/client-node';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isStatus, kubeRequest } from '../../kube/rest.js';
@@ -20,6 +22,7 @@ import {
   CreateContainerError,
   expandReferences,
   podHostname,
+  serviceEnvironment,
   type PodFacts,
 } from './env.js';
 import {
@@ -31,6 +34,7 @@ import {
   type StoredImage,
 } from './images.js';
 import { podFiles } from './pod-files.js';
+import { ContainerProbes } from './probes.js';
 import { errorMessage } from './reconciler.js';
 import { startContainer, type ContainerMount, type ContainerProcess } from './runc.js';
 import { resolveContainerSecurity, type ContainerSecurity } from './security.js';
@@ -48,6 +52,11 @@ export interface PodWorkerContext {
   images: ImageStore;
   /** Told of every container run and the root filesystem it ran on, for the node's run log. */
   recordRun: (run: ContainerRunRecord) => void;
+  /**
+   * The cluster's Services as the node's cache holds them, for the Service variables of a
+   * container's environment; undefined until the cache has listed them once.
+   */
+  services?: () => V1Service[] | undefined;
   log: (line: string) => void;
 }
 
@@ -90,6 +99,10 @@ interface ContainerRecord {
   failedPulls: number;
   /** The image it runs from, once found in the node's store. */
   image?: StoredImage;
+  /** The readiness probe's verdict on the current run (true without a readiness probe). */
+  ready: boolean;
+  /** The startup probe has succeeded in the current run (true without a startup probe). */
+  probeStarted: boolean;
 }
 
 /** Everything one container run needs, resolved before the pod's first container starts. */
@@ -170,6 +183,8 @@ export class PodWorker {
       started: false,
       finished: false,
       failedPulls: 0,
+      ready: false,
+      probeStarted: false,
     });
   }
 
@@ -207,6 +222,14 @@ export class PodWorker {
     const run = previous ? record.restartCount - 1 : record.restartCount;
     if (run < 0 || (!previous && !record.started)) return undefined;
     return join(this.podDir, 'logs', container, `${run}.log`);
+  }
+
+  /** The log files of every run of a container so far, oldest first. */
+  logFiles(container: string): string[] {
+    const record = this.records.get(container);
+    if (!record) return [];
+    const runs = record.restartCount + (record.started ? 1 : 0);
+    return Array.from({ length: runs }, (_, run) => join(this.podDir, 'logs', container, `${run}.log`));
   }
 
   private get key() {
@@ -288,10 +311,13 @@ export class PodWorker {
     const facts: PodFacts = { podIP: this.podIP, nodeName: this.context.nodeName, hostIP: this.context.hostIP };
     const volumes = await prepareVolumes({ kc: this.context.kc, pod: this.pod, podDir: this.podDir, source, facts });
     const files = await podFiles(this.podDir, podHostname(this.pod), this.podIP);
+    const services = this.context.services ? this.context.services() : [];
+    if (!services) throw new ConfigError('services have not yet been read at least once, cannot construct envvars');
+    const serviceEnv = serviceEnvironment(services, namespace, this.pod.spec?.enableServiceLinks ?? true);
     const prepared: Prepared = new Map();
     for (const record of this.records.values()) {
       const image = this.imageOf(record);
-      const kubeletEnv = await containerEnv(this.pod, record.spec, source, facts);
+      const kubeletEnv = await containerEnv(this.pod, record.spec, source, facts, serviceEnv);
       const mounts: ContainerMount[] = [];
       for (const mount of record.spec.volumeMounts ?? []) {
         const volume = volumes.get(mount.name);
@@ -395,8 +421,13 @@ export class PodWorker {
     record.containerID = `runc://${id}`;
     record.started = true;
     record.state = { running: { startedAt } };
+    const probes = record.init ? undefined : this.startProbes(record, process);
+    record.ready = probes?.initiallyReady ?? true;
+    record.probeStarted = !record.spec.startupProbe;
     void this.writeStatus();
     const exitCode = await process.exited;
+    probes?.stop();
+    record.ready = false;
     const outcome = await process.outcome;
     record.process = undefined;
     record.lastExitCode = exitCode;
@@ -422,6 +453,29 @@ export class PodWorker {
     };
     await this.writeStatus();
     return exitCode;
+  }
+
+  /** The probes of a main container's run; a liveness or startup failure kills the run. */
+  private startProbes(record: ContainerRecord, process: ContainerProcess): ContainerProbes {
+    return ContainerProbes.start(record.spec, this.podIP, {
+      ready: (ready) => {
+        record.ready = ready;
+        void this.writeStatus();
+      },
+      started: () => {
+        record.probeStarted = true;
+        void this.writeStatus();
+      },
+      unhealthy: (kind, message) => {
+        const probe = kind === 'liveness' ? record.spec.livenessProbe : record.spec.startupProbe;
+        const grace = probe?.terminationGracePeriodSeconds ?? this.pod.spec?.terminationGracePeriodSeconds ?? 30;
+        // The kubelet's words (kuberuntime_manager.go computePodActions).
+        this.context.log(
+          `pod ${this.key}: container ${record.spec.name} failed ${kind} probe, will be restarted (${message})`,
+        );
+        void process.terminate(grace * 1000);
+      },
+    });
   }
 
   private phase(): Phase {
@@ -456,14 +510,17 @@ export class PodWorker {
     const phase = this.phase();
     const terminal = phase === 'Succeeded' || phase === 'Failed';
     const records = [...this.records.values()];
-    const containersReady = !terminal && this.initialized && records.every((r) => r.init || 'running' in r.state);
+    const containersReady =
+      !terminal && this.initialized && records.every((r) => r.init || ('running' in r.state && r.ready));
     const toStatus = (record: ContainerRecord) => ({
       name: record.spec.name,
       image: record.spec.image ?? '',
       imageID: record.image ? `${record.image.names[0] ?? record.spec.image}@${record.image.digest}` : '',
       ...(record.containerID ? { containerID: record.containerID } : {}),
-      ready: record.init ? 'terminated' in record.state && record.lastExitCode === 0 : 'running' in record.state,
-      started: 'running' in record.state,
+      ready: record.init
+        ? 'terminated' in record.state && record.lastExitCode === 0
+        : 'running' in record.state && record.ready,
+      started: 'running' in record.state && record.probeStarted,
       restartCount: record.restartCount,
       state: record.state,
       lastState: record.lastState ?? {},

@@ -63,6 +63,13 @@ export class PodController {
     return worker?.logFile(container, previous);
   }
 
+  /** The log files of every run of a container of a pod on this node, oldest first. */
+  logFiles(namespace: string, name: string, container: string): string[] {
+    const pod = this.informer.get(name, namespace);
+    const worker = pod?.metadata?.uid ? this.workers.get(pod.metadata.uid) : undefined;
+    return worker?.logFiles(container) ?? [];
+  }
+
   /** Kills every container process (no status is written: the node simply goes away). */
   async stop(): Promise<void> {
     await this.reconciler.stop();

@@ -1,12 +1,15 @@
 /**
  * The service proxy: each TCP port of a Service with a loopback ClusterIP (the control plane
- * hands them out from 127.96.0.0/16) is listened on at clusterIP:port, and LoadBalancer
+ * hands them out from a loopback /16 of its own, see control-plane.ts) is listened on at clusterIP:port, and LoadBalancer
  * Services also get an address from 127.97.0.0/16 (status.loadBalancer.ingress[0].ip) that is
  * listened on too. A connection goes to a Running, Ready pod of the namespace matching the
  * selector (round robin), at podIP:targetPort (number or named container port). Listeners
  * exist only while the Service has a ready pod, so a client of a Service without one gets
  * "connection refused" at once and retries, as with an empty Service on a real cluster.
- * Selector-less Services (EndpointSlices written by hand) are not proxied.
+ * A Service without a selector gets its endpoints from its EndpointSlices (label
+ * kubernetes.io/service-name, endpoints not marked unready, the port of the Service port's
+ * name), as kube-proxy takes them: that is how the `kubernetes` Service of the default namespace
+ * reaches the API server, whose endpoint the API server itself writes.
  */
 import type { KubeConfig, V1Pod, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -15,6 +18,7 @@ import { ResourceInformer } from '../../kube/informer.js';
 import { isStatus, kubeRequest } from '../../kube/rest.js';
 import { objectPath, RESOURCES } from '../../kube/resources.js';
 import { AddressPool } from './addresses.js';
+import { ENDPOINT_SLICE_KIND, type EndpointSlice } from './kinds.js';
 import { errorMessage, Reconciler } from './reconciler.js';
 
 /** Options of the service proxy. */
@@ -47,6 +51,7 @@ const podReady = (pod: V1Pod) =>
 /** Serves Services on their loopback addresses. */
 export class ServiceProxy {
   readonly services: ResourceInformer<V1Service>;
+  readonly slices: ResourceInformer<EndpointSlice>;
   private readonly listeners = new Map<string, Listener>();
   private readonly lbPool = new AddressPool('127.97');
   private readonly reconciler: Reconciler;
@@ -54,15 +59,19 @@ export class ServiceProxy {
 
   constructor(private readonly options: ServiceProxyOptions) {
     this.services = new ResourceInformer(options.kc, RESOURCES.Service);
+    this.slices = new ResourceInformer<EndpointSlice>(options.kc, ENDPOINT_SLICE_KIND);
     this.reconciler = new Reconciler('services', () => this.pass(), 5000, options.log);
   }
 
   /** Starts watching Services (pods come from the pod controller) and listening. */
   async start(): Promise<void> {
-    for (const events$ of [this.services.events$, this.options.podEvents.events$] as Observable<unknown>[]) {
-      this.subscriptions.push(events$.subscribe(() => this.reconciler.trigger()));
-    }
-    await this.services.start();
+    const streams = [
+      this.services.events$,
+      this.slices.events$,
+      this.options.podEvents.events$,
+    ] as Observable<unknown>[];
+    for (const events$ of streams) this.subscriptions.push(events$.subscribe(() => this.reconciler.trigger()));
+    await Promise.all([this.services.start(), this.slices.start()]);
     this.reconciler.start();
   }
 
@@ -70,7 +79,7 @@ export class ServiceProxy {
   async stop(): Promise<void> {
     await this.reconciler.stop();
     for (const subscription of this.subscriptions) subscription.unsubscribe();
-    await this.services.stop();
+    await Promise.all([this.services.stop(), this.slices.stop()]);
     await Promise.all([...this.listeners.keys()].map((key) => this.close(key)));
   }
 
@@ -78,7 +87,12 @@ export class ServiceProxy {
   endpoints(namespace: string, serviceName: string, port: V1ServicePort): string[] {
     const service = this.services.get(serviceName, namespace);
     const selector = service?.spec?.selector;
-    if (!selector || !Object.keys(selector).length) return [];
+    if (!selector || !Object.keys(selector).length) {
+      const slices = this.slices
+        .list(namespace)
+        .filter((slice) => slice.metadata?.labels?.['kubernetes.io/service-name'] === serviceName);
+      return sliceEndpoints(slices, port);
+    }
     const matches = (pod: V1Pod) =>
       Object.entries(selector).every(([key, value]) => pod.metadata?.labels?.[key] === value);
     const result: string[] = [];
@@ -212,4 +226,25 @@ function targetPortOf(pod: V1Pod, port: V1ServicePort): number | undefined {
     if (named) return named.containerPort;
   }
   return undefined;
+}
+
+/**
+ * The "ip:port" endpoints of a Service port in its EndpointSlices, as kube-proxy reads them:
+ * IPv4 slices, the slice port with the Service port's name, endpoints whose ready condition is
+ * not false, each endpoint's first address.
+ */
+export function sliceEndpoints(slices: EndpointSlice[], port: V1ServicePort): string[] {
+  const result = new Set<string>();
+  for (const slice of slices) {
+    if (slice.addressType !== 'IPv4') continue;
+    const target = slice.ports?.find(
+      (p) => (p.name ?? '') === (port.name ?? '') && (p.protocol ?? 'TCP') === (port.protocol ?? 'TCP'),
+    );
+    if (target?.port === undefined) continue;
+    for (const endpoint of slice.endpoints ?? []) {
+      const address = endpoint.addresses?.[0];
+      if (address && endpoint.conditions?.ready !== false) result.add(`${address}:${target.port}`);
+    }
+  }
+  return [...result].sort();
 }
