@@ -23,7 +23,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { depth, type MetadataRecord, type RecordEntry } from './record.js';
-import { escapeAttrText, listTree, readXattrs } from './tree.js';
+import { aclPaths, escapeAttrText, listTree, readAcls, readXattrs } from './tree.js';
 
 /** What apply did, for the log. */
 export interface ApplyReport {
@@ -78,6 +78,7 @@ export function applyRecord(root: string, record: MetadataRecord, runDir: string
   Object.assign(report, applyXattrs(root, record, runDir, isRoot, entries.filter(settable)));
   for (const entry of entries)
     if (entry.type !== 'symlink' && settable(entry)) chmodSync(join(root, entry.path), entry.mode);
+  if (record.acl !== null) removeStaleAcls(root, record.acl, entries.filter(settable));
   if (record.acl !== null && record.acl.trim() !== '') {
     const aclFile = join(runDir, 'acl.txt');
     // setfacl --restore also gives each file the owner and group of its `# owner:` and `# group:`
@@ -181,4 +182,21 @@ function applyXattrs(
   }
   counts.xattrsRemoved = removals.length;
   return counts;
+}
+
+/**
+ * Removes the ACLs, access and default, of the entries the record lists without any: one the
+ * source removed from a file rclone did not rewrite, or one a file rclone wrote took from its
+ * directory's default ACL. (setfacl --restore replaces the ACLs of the entries it lists.)
+ */
+function removeStaleAcls(root: string, recorded: string, entries: RecordEntry[]): void {
+  const current = readAcls(root, entries);
+  if (!current) return;
+  const wanted = aclPaths(recorded);
+  const stale = [...aclPaths(current)].filter((path) => !wanted.has(path));
+  for (let i = 0; i < stale.length; i += 500) {
+    const paths = stale.slice(i, i + 500).map((path) => join(root, path));
+    const result = spawnSync('setfacl', ['-b', '-k', '--', ...paths], { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`setfacl -b -k failed: ${result.stderr.trim() || result.error?.message}`);
+  }
 }

@@ -111,6 +111,17 @@ export function readAcls(root: string, entries: RecordEntry[]): string | null {
   return result.stdout;
 }
 
+/** The paths getfacl text (readAcls) has ACLs for. */
+export function aclPaths(acl: string): Set<string> {
+  return new Set(
+    Buffer.from(acl, 'utf8')
+      .toString('latin1')
+      .split('\n')
+      .filter((line) => line.startsWith('# file: '))
+      .map((line) => unescapeAttrText(line.slice('# file: '.length))),
+  );
+}
+
 /**
  * The extended attributes of the tree under `root` that a record carries (RECORDED_XATTRS:
  * user.* and security.capability; ACLs travel as getfacl text, readAcls), by path, values in
@@ -162,8 +173,8 @@ export function parseGetfattr(text: string): [string, Record<string, string>][] 
   return out;
 }
 
-/** getfattr's \ooo escapes (octal bytes) undone in latin1 text, the bytes read as UTF-8. */
-function unescapeAttrText(text: string): string {
+/** getfattr's (and getfacl's) \ooo escapes (octal bytes) undone in latin1 text, the bytes read as UTF-8. */
+export function unescapeAttrText(text: string): string {
   return Buffer.from(
     text.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))),
     'latin1',
