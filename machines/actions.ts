@@ -133,6 +133,8 @@ export const EventReasons = {
   SyncStalled: 'SyncStalled',
   InvalidSpec: 'InvalidSpec',
   WaitingForPVC: 'WaitingForPVC',
+  /** Whom a new mover Job runs as and how to change it (machines/privilege.ts). */
+  MoverIdentity: 'MoverIdentity',
   /** A snapshot labelled scribe.backube/do-not-delete lost its ownerReference: it is the user's now. */
   VolumeSnapshotReleased: 'VolumeSnapshotReleased',
 } as const;

@@ -12,6 +12,7 @@ export * from './mover.js';
 export * from './naming.js';
 export * from './observation.js';
 export * from './placement.js';
+export * from './privilege.js';
 export * from './rehydrate.js';
 export { replicationMachine } from './replication.js';
 export * from './step.js';

@@ -41,6 +41,8 @@ export interface MoverFacts {
   mounted?: ObservedPvc | undefined;
   /** The pods that mount that PVC now (placement.ts picks the mover's node from them). */
   volumeUsers?: readonly ObservedPod[] | undefined;
+  /** Whether the CR's namespace is annotated for privileged movers (privilege.ts). */
+  privilegedNamespace?: boolean | undefined;
 }
 
 /** What a builder wants to exist for one cycle. */
@@ -49,6 +51,8 @@ export interface MoverPlan {
   objects: KubeObject[];
   /** Objects to delete when a cycle ends or an attempt failed (cleanupMover). Kept ones (a Service, keys) are not listed. */
   temporary: ObjectRef[];
+  /** What the user should know about this mover (whom it runs as): an Event when its Job is created. */
+  notice?: string;
 }
 
 /** One data mover: a pure builder plus a pure reader of its results (VolSync's mover contract, as data). */

@@ -134,12 +134,13 @@ export const MoverSecurityContext = Type.Object(
   },
   {
     additionalProperties: false,
-    description: "The mover pod's securityContext (a PodSecurityContext); default: user, group and fsGroup 65534.",
+    description:
+      'The mover pod\'s securityContext (a PodSecurityContext); default: user, group and fsGroup 65534. In a namespace annotated scribe.backube/privileged-movers: "true" the mover runs as root and only the groups apply.',
   },
 );
 export type MoverSecurityContext = Static<typeof MoverSecurityContext>;
 
-/** Pod settings of the movers that run unprivileged (rclone, restic). */
+/** Pod settings of every mover section (rsync, rclone, restic). */
 export const MoverPodOptions = {
   moverSecurityContext: Type.Optional(MoverSecurityContext),
 };

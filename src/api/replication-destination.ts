@@ -23,7 +23,7 @@ export const ReplicationDestinationSpec = Type.Object(
     paused: Type.Optional(Type.Boolean({ description: 'When true no new synchronization starts.' })),
     rsync: Type.Optional(
       Type.Object(
-        { ...DestinationVolumeOptions, ...RsyncConnectionOptions },
+        { ...DestinationVolumeOptions, ...RsyncConnectionOptions, ...MoverPodOptions },
         cel(destinationCapacityRule('rsync'), DESTINATION_RSYNC_LISTENS),
       ),
     ),

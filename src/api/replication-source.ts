@@ -42,7 +42,10 @@ export const ReplicationSourceSpec = Type.Object(
     trigger: Type.Optional(Trigger),
     paused: Type.Optional(Type.Boolean({ description: 'When true no new synchronization starts.' })),
     rsync: Type.Optional(
-      Type.Object({ ...SourceVolumeOptions, ...RsyncConnectionOptions }, cel(SOURCE_RSYNC_CONNECTS)),
+      Type.Object(
+        { ...SourceVolumeOptions, ...RsyncConnectionOptions, ...MoverPodOptions },
+        cel(SOURCE_RSYNC_CONNECTS),
+      ),
     ),
     rclone: Type.Optional(Type.Object({ ...SourceVolumeOptions, ...RcloneOptions, ...MoverPodOptions })),
     restic: Type.Optional(

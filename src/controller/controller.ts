@@ -8,6 +8,7 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { merge, type Subscription } from 'rxjs';
 import type { ScribeCr } from '../../machines/api.js';
 import { step } from '../../machines/step.js';
+import { privilegedMoversAllowed } from '../../machines/privilege.js';
 import { EffectsAdapter, metricLabels } from '../effects/adapter.js';
 import { EventRecorder } from '../kube/events.js';
 import { ResourceInformer, type InformerEvent } from '../kube/informer.js';
@@ -54,6 +55,11 @@ export class Controller {
   private readonly index = new OwnerIndex();
   /** Every unfinished pod of the watched namespaces, Scribe's or not (decision 12; see the constructor). */
   private readonly pods: ResourceInformer<KubernetesObject>;
+  /**
+   * The watched namespaces, for their privileged-movers annotation (machines/privilege.ts), read
+   * when a mover Job is made; their events wake no CR (a failed attempt's retry sees the change).
+   */
+  private readonly namespaces: ResourceInformer<KubernetesObject>;
   private readonly volumeUsers = new VolumeUsersIndex();
   private readonly queue: KeyedWorkQueue<string>;
   private cachesSynced = false;
@@ -110,6 +116,12 @@ export class Controller {
       ...selector,
       fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed',
     });
+    // Namespaces are cluster-scoped: an operator of one namespace watches that one by name.
+    this.namespaces = new ResourceInformer(
+      options.kc,
+      RESOURCES.Namespace,
+      options.namespace ? { fieldSelector: `metadata.name=${options.namespace}` } : {},
+    );
   }
 
   /** Starts every informer, waits for their caches, then reconciles every CR once. */
@@ -119,7 +131,7 @@ export class Controller {
     this.subscription.add(this.pods.events$.subscribe((event) => this.volumeUsers.apply(event)));
     // Events wait while triggered CRs wait for their mover Jobs (EventRecorder.hold).
     this.subscription.add(this.queue.urgentBusy$.subscribe((busy) => this.events.hold(busy)));
-    await Promise.all([...this.informers.values(), this.pods].map((informer) => informer.start()));
+    await Promise.all([...this.informers.values(), this.pods, this.namespaces].map((informer) => informer.start()));
     this.cachesSynced = true;
     this.outputs.start();
     for (const kind of CR_KINDS) {
@@ -133,7 +145,7 @@ export class Controller {
     this.outputs.stop();
     this.timers.clear();
     await this.queue.stop();
-    await Promise.all([...this.informers.values(), this.pods].map((informer) => informer.stop()));
+    await Promise.all([...this.informers.values(), this.pods, this.namespaces].map((informer) => informer.stop()));
   }
 
   /** Resolves when no reconcile is running or waiting and every queued Event is sent (for tests and benchmarks). */
@@ -235,6 +247,9 @@ export class Controller {
       const facts = {
         volume: owned.pvcs[namedPvcs(cr)[0] ?? ''] ?? undefined,
         existing: this.ownedNames(cr.metadata.uid ?? ''),
+        privilegedNamespace: privilegedMoversAllowed(
+          this.namespaces.get(cr.metadata.namespace ?? '')?.metadata?.annotations,
+        ),
         ...(mounts === undefined
           ? {}
           : {

@@ -211,6 +211,14 @@ export class EffectsAdapter {
       const isTemporary = temporary.has(`${object.kind}/${object.metadata.name}`);
       await this.ensure(cr, kind, object as KubernetesObject, isTemporary, log);
     }
+    // Said once per new mover Job (Events of the same text are counted as one series).
+    if (plan.notice && ready.some((object) => object.kind === 'Job')) {
+      this.deps.events.post(
+        cr as KubernetesObject,
+        { type: 'Normal', reason: EventReasons.MoverIdentity, message: plan.notice },
+        (error) => log.warn({ err: error.message }, 'could not record event'),
+      );
+    }
   }
 
   /** `observed` is the CR the step was computed from, `cr` the same CR after this step's status patch. */

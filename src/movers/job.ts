@@ -5,10 +5,15 @@
  * and the mover's summary in the container's termination message.
  */
 import type { ScribeCr } from '../../machines/api.js';
-import type { KubeObject, MoverCycle } from '../../machines/mover.js';
+import type { KubeObject, MoverCycle, MoverFacts } from '../../machines/mover.js';
 import type { MoverPlacement } from '../../machines/placement.js';
 import { ATTEMPT_LABEL, objectLabels } from '../../machines/naming.js';
-import type { MoverSecurityContext } from '../api/common.js';
+import {
+  DEFAULT_MOVER_USER,
+  moverIdentity,
+  type MoverIdentity,
+  type MoverPodSecurity,
+} from '../../machines/privilege.js';
 
 /** The container image of every mover (`scribe-mover`); the Helm chart sets it. */
 export const DEFAULT_IMAGE = process.env.SCRIBE_MOVER_IMAGE ?? 'quay.io/backube/scribe-mover:latest';
@@ -55,15 +60,12 @@ export interface MoverJobSpec {
   hostname?: string;
   /** Volumes besides the data volume (keys, caches, scratch space). */
   volumes: MoverVolume[];
-  /** Linux capabilities the mover needs beyond none (rsync: chown and friends). */
-  capabilities?: string[];
-  /** Whether the mover must run as root (decision 10: rsync, to preserve ownership). */
-  runAsRoot?: boolean;
   /**
-   * Whom an unprivileged mover runs as: the CR's moverSecurityContext, applied to the pod as
-   * given; UNPRIVILEGED_MOVER when the CR names none.
+   * Whom the mover runs as (machines/privilege.ts): root with its side's capabilities in a
+   * namespace annotated for privileged movers; otherwise the CR's moverSecurityContext, or
+   * DEFAULT_MOVER_USER, with no capabilities. Unprivileged when absent.
    */
-  securityContext?: MoverSecurityContext | undefined;
+  identity?: MoverIdentity;
   /** The mover, for its image (imageFor). */
   mover: 'rsync' | 'rclone' | 'restic';
   /** The node the pod must run on and its tolerations (decision 12, machines/placement.ts); anywhere when absent. */
@@ -91,6 +93,24 @@ export function cycleData(cr: ScribeCr, cycle: MoverCycle): MoverJobSpec['data']
   return { claimName: cycle.volume, side: cr.kind === 'ReplicationSource' ? 'source' : 'destination' };
 }
 
+/**
+ * Whom the mover of `cr`'s side runs as: the namespace's annotation and the CR's
+ * moverSecurityContext decide (machines/privilege.ts); `extraCapabilities` only when privileged.
+ */
+export function identityOf(
+  cr: ScribeCr,
+  facts: MoverFacts,
+  moverSecurityContext: MoverPodSecurity | undefined,
+  extraCapabilities: readonly string[] = [],
+): MoverIdentity {
+  return moverIdentity({
+    side: cr.kind === 'ReplicationSource' ? 'source' : 'destination',
+    privilegedNamespace: facts.privilegedNamespace ?? false,
+    moverSecurityContext,
+    extraCapabilities,
+  });
+}
+
 /** The data volume of a mover pod: read-only for a source (decision 16). */
 export function dataVolume(data: MoverJobSpec['data']): MoverVolume {
   const readOnly = data.side === 'source';
@@ -103,19 +123,35 @@ export function dataVolume(data: MoverJobSpec['data']): MoverVolume {
 }
 
 /**
- * Whom an unprivileged mover runs as when its CR says nothing (decision 10): nobody, writing a
- * destination's volume through its group, which the kubelet gives fsGroup.
+ * The container's securityContext: never privilege escalation, a read-only root, the runtime's
+ * seccomp profile, and no capabilities but a privileged mover's. A privileged mover is root at
+ * the container level, so the pod's groups and fsGroup (moverSecurityContext) still apply; an
+ * unprivileged one must not run as root unless its moverSecurityContext says runAsUser 0, so an
+ * image whose USER is root fails to start (the kubelet's runAsNonRoot check) instead of running
+ * as root without capabilities (PodSecurity `restricted` asks for the same).
  */
-export const UNPRIVILEGED_MOVER: MoverSecurityContext = {
-  runAsUser: 65534,
-  runAsGroup: 65534,
-  runAsNonRoot: true,
-  fsGroup: 65534,
-};
+function containerSecurity(identity: MoverIdentity): object {
+  const root = identity.privileged;
+  const explicitRoot =
+    !identity.privileged && (identity.podSecurity.runAsUser === 0 || identity.podSecurity.runAsNonRoot === false);
+  return {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    ...(root ? { runAsNonRoot: false, runAsUser: 0 } : explicitRoot ? {} : { runAsNonRoot: true }),
+    capabilities: { drop: ['ALL'], ...(root && identity.capabilities.length ? { add: identity.capabilities } : {}) },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
 
 /** Builds the Job of one mover attempt. */
 export function moverJob(spec: MoverJobSpec): KubeObject {
   const volumes = [dataVolume(spec.data), ...spec.volumes];
+  const identity: MoverIdentity = spec.identity ?? {
+    privileged: false,
+    podSecurity: DEFAULT_MOVER_USER,
+    defaulted: true,
+  };
+  const podSecurity = identity.podSecurity;
   const labels = { ...objectLabels({ cycleId: spec.cycleId }), [ATTEMPT_LABEL]: String(spec.attempt) };
   return {
     apiVersion: 'batch/v1',
@@ -130,7 +166,7 @@ export function moverJob(spec: MoverJobSpec): KubeObject {
           ...(spec.hostname ? { hostname: spec.hostname } : {}),
           ...(spec.placement ? { affinity: nodeAffinity(spec.placement.node) } : {}),
           ...(spec.placement?.tolerations.length ? { tolerations: spec.placement.tolerations } : {}),
-          ...(spec.runAsRoot ? {} : { securityContext: spec.securityContext ?? UNPRIVILEGED_MOVER }),
+          ...(podSecurity ? { securityContext: podSecurity } : {}),
           containers: [
             {
               name: 'mover',
@@ -152,14 +188,7 @@ export function moverJob(spec: MoverJobSpec): KubeObject {
               terminationMessagePath: '/dev/termination-log',
               // The summary when the mover wrote one; the log's tail when it died before that.
               terminationMessagePolicy: 'FallbackToLogsOnError',
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                // An unprivileged mover's user is the pod's (securityContext above).
-                ...(spec.runAsRoot ? { runAsNonRoot: false, runAsUser: 0 } : {}),
-                capabilities: { drop: ['ALL'], ...(spec.capabilities?.length ? { add: spec.capabilities } : {}) },
-                seccompProfile: { type: 'RuntimeDefault' },
-              },
+              securityContext: containerSecurity(identity),
             },
           ],
           volumes: [{ name: 'tmp', emptyDir: {} }, ...volumes.map((v) => ({ name: v.name, ...v.source }))],

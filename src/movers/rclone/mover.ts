@@ -10,7 +10,8 @@ import type { ObservedMover } from '../../../machines/observation.js';
 import { moverPlacement } from '../../../machines/placement.js';
 import { readsPointInTimeCopy } from '../../../machines/cycle.js';
 import type { MoverRuntime } from '../catalog.js';
-import { cycleData, moverJob, readMoverJob } from '../job.js';
+import { cycleData, identityOf, moverJob, readMoverJob } from '../job.js';
+import { describeIdentity } from '../../../machines/privilege.js';
 import type { MoverSecurityContext } from '../../api/common.js';
 
 interface RcloneSpec {
@@ -29,6 +30,7 @@ const jobName = (cr: ScribeCr) =>
 function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
   const rclone = spec(cr);
   const name = jobName(cr);
+  const identity = identityOf(cr, facts, rclone.moverSecurityContext);
   const job = moverJob({
     mover: 'rclone',
     name,
@@ -51,10 +53,14 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
         source: { secret: { secretName: rclone.rcloneConfig, defaultMode: 0o600 } },
       },
     ],
-    securityContext: rclone.moverSecurityContext,
+    identity,
     placement: moverPlacement(cr, facts.mounted, facts.volumeUsers ?? []),
   });
-  return { objects: [job], temporary: [{ apiVersion: 'batch/v1', kind: 'Job', name }] };
+  return {
+    objects: [job],
+    temporary: [{ apiVersion: 'batch/v1', kind: 'Job', name }],
+    notice: describeIdentity(identity),
+  };
 }
 
 /**

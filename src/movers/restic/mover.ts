@@ -15,7 +15,8 @@ import {
 import type { ObservedMover } from '../../../machines/observation.js';
 import { moverPlacement } from '../../../machines/placement.js';
 import type { MoverRuntime } from '../catalog.js';
-import { cycleData, moverJob, readMoverJob } from '../job.js';
+import { cycleData, identityOf, moverJob, readMoverJob } from '../job.js';
+import { describeIdentity } from '../../../machines/privilege.js';
 import { EXIT } from './outcome.js';
 import type { MoverSecurityContext } from '../../api/common.js';
 
@@ -92,6 +93,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
         : {}),
     },
   };
+  const identity = identityOf(cr, facts, restic.moverSecurityContext);
   const job = moverJob({
     mover: 'restic',
     name,
@@ -109,10 +111,14 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
     volumes: [
       { name: 'cache', mountPath: '/cache', source: { persistentVolumeClaim: { claimName: cache.metadata.name } } },
     ],
-    securityContext: restic.moverSecurityContext,
+    identity,
     placement: moverPlacement(cr, facts.mounted, facts.volumeUsers ?? []),
   });
-  return { objects: [cache, job], temporary: [{ apiVersion: 'batch/v1', kind: 'Job', name }] };
+  return {
+    objects: [cache, job],
+    temporary: [{ apiVersion: 'batch/v1', kind: 'Job', name }],
+    notice: describeIdentity(identity),
+  };
 }
 
 /** What the restic entrypoints' exit codes mean (outcome.ts). */

@@ -16,15 +16,20 @@ import {
 } from '../../../machines/naming.js';
 import { moverPlacement } from '../../../machines/placement.js';
 import type { MoverRuntime } from '../catalog.js';
-import { MOVER_POD_LABEL, cycleData, moverJob, readMoverJob } from '../job.js';
+import { MOVER_POD_LABEL, cycleData, identityOf, moverJob, readMoverJob } from '../job.js';
+import { describeIdentity, type MoverPodSecurity } from '../../../machines/privilege.js';
 import { generateRsyncSecretContents, REQUIRED_KEYS } from './keys.js';
 
 /** The port sshd listens on inside the mover pod; the Service maps spec.rsync.port to it. */
 export const SSHD_PORT = 8022;
 /** Annotation on a key Secret the builder wants generated: which half ("source" or "destination"). */
 export const GENERATE_ANNOTATION = 'scribe.backube/generate-ssh-keys';
-/** Capabilities of the rsync pods (decision 10): sshd and rsync as root, preserving ownership. */
-const RSYNC_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'SETGID', 'SETUID', 'SYS_CHROOT', 'KILL'];
+/**
+ * What a privileged destination's sshd needs beyond restoring files (machines/privilege.ts):
+ * switching to the login user and into its privilege-separation chroot, and ending the sessions
+ * it started. An unprivileged destination runs sshd as its own user and needs none of them.
+ */
+const SSHD_CAPABILITIES = ['SETGID', 'SETUID', 'SYS_CHROOT', 'KILL'];
 
 interface RsyncSpec {
   address?: string;
@@ -33,6 +38,7 @@ interface RsyncSpec {
   sshUser?: string;
   path?: string;
   serviceType?: 'ClusterIP' | 'LoadBalancer';
+  moverSecurityContext?: MoverPodSecurity;
 }
 
 function rsyncSpec(cr: ScribeCr): RsyncSpec {
@@ -78,6 +84,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
   const spec = rsyncSpec(cr);
   const name = jobName(cr);
   const keys = keySecrets(cr);
+  const identity = identityOf(cr, facts, spec.moverSecurityContext, listens(cr) ? SSHD_CAPABILITIES : []);
   const objects: KubeObject[] = keys.generated.map((secret) => ({
     apiVersion: 'v1',
     kind: 'Secret',
@@ -125,12 +132,11 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
           source: { secret: { secretName: keys.mounted, defaultMode: 0o600 } },
         },
       ],
-      capabilities: RSYNC_CAPABILITIES,
-      runAsRoot: true,
+      identity,
       placement: moverPlacement(cr, facts.mounted, facts.volumeUsers ?? []),
     }),
   );
-  return { objects, temporary: [{ apiVersion: 'batch/v1', kind: 'Job', name }] };
+  return { objects, temporary: [{ apiVersion: 'batch/v1', kind: 'Job', name }], notice: describeIdentity(identity) };
 }
 
 /** What rsync's and the handshake's exit codes mean (rsync(1), "EXIT VALUES"). */
