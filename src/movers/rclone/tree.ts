@@ -130,7 +130,7 @@ export function aclPaths(acl: string): Set<string> {
  */
 export function readXattrs(root: string, paths?: ReadonlySet<string>): XattrRecord | null {
   // Bytes as latin1 characters, one each, until the escapes are undone (unescapeAttrText).
-  const result = spawnSync('getfattr', ['-R', '-P', '-d', '-e', 'base64', '-m', RECORDED_XATTRS, '.'], {
+  const result = spawnSync('getfattr', ['-R', '-P', '-h', '-d', '-e', 'base64', '-m', RECORDED_XATTRS, '.'], {
     cwd: root,
     encoding: 'latin1',
     maxBuffer: 256 * 1024 * 1024,

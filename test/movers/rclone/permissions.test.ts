@@ -5,7 +5,7 @@
  * (moverSecurityContext runAsUser 999) and as the default user 65534, each a real process of
  * that user (setpriv), as in a mover pod.
  */
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startS3Server, type S3Server } from '../../../src/local/s3.js';
@@ -98,6 +98,8 @@ describe('reading and writing extended attributes with getfattr and setfattr', (
     }
     tool('setfattr', ['-n', 'security.capability', '-v', NET_BIND_SERVICE, join(root, 'plain')]);
     tool('setfacl', ['-m', 'u:1234:r', join(root, 'plain')]);
+    // A dangling symlink is read as itself (getfattr -h), not followed.
+    symlinkSync('nowhere', join(root, 'dangling'));
     mkdirSync(join(root, 'lost+found'));
     tool('setfattr', ['-n', 'user.debris', '-v', 'x', join(root, 'lost+found')]);
     const read = readXattrs(root);

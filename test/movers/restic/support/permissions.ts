@@ -52,7 +52,7 @@ export function applicationFiles(root: string, options: { capability?: boolean }
 /** Extended attributes (user.*, security.capability) and ACLs (system.posix_acl_*) by relative path, base64. */
 export function attributes(root: string): Record<string, Record<string, string>> {
   const pattern = '^(user\\.|security\\.capability$|system\\.posix_acl)';
-  const result = spawnSync('getfattr', ['-R', '-P', '-d', '-e', 'base64', '-m', pattern, '.'], {
+  const result = spawnSync('getfattr', ['-R', '-P', '-h', '-d', '-e', 'base64', '-m', pattern, '.'], {
     cwd: root,
     encoding: 'latin1',
   });
