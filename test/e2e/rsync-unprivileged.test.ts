@@ -12,6 +12,7 @@
  * - A file of another user (0600, owner 1234) fails the sync on both sides, and the source's
  *   summary names the file and both ways out; never a partial success.
  */
+import { execFileSync } from 'node:child_process';
 import { chmod, chown, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
@@ -52,6 +53,12 @@ async function applicationFiles(dir: string): Promise<void> {
   await chmod(join(dir, 'db', 'settings.cnf'), 0o640);
   await chmod(join(dir, 'db'), 0o700);
   for (const path of ['db', 'db/table.ibd', 'db/settings.cnf', 'README']) await chown(join(dir, path), APP, APP);
+}
+
+/** An ACL naming another user and a user.* extended attribute, which a file's owner may set. */
+async function aclAndXattr(dir: string): Promise<void> {
+  execFileSync('setfacl', ['-m', `u:${OTHER}:r`, join(dir, 'README')]);
+  execFileSync('setfattr', ['-n', 'user.origin', '-v', 'application', join(dir, 'README')]);
 }
 
 /** One mover pod of the image, shaped as moverJob's pod template. */
@@ -131,7 +138,7 @@ async function ended(kc: KubeConfig, namespace: string, name: string): Promise<E
  * A destination and a source, both as 999, replicating the PVC `source` (filled by `fill`) into
  * the PVC `destination` of a fresh namespace; returns how each ended and the destination's directory.
  */
-async function replicate(prefix: string, fill: (dir: string) => Promise<void>) {
+async function replicate(prefix: string, fill: (dir: string) => Promise<void>, sourceEnv: Record<string, string> = {}) {
   const kc = e2eKubeConfig();
   const ns = await e2eNamespace(kc, prefix);
   const keys = generateRsyncSecretContents();
@@ -198,6 +205,7 @@ async function replicate(prefix: string, fill: (dir: string) => Promise<void>) {
         // The seed's default, which a source uses whatever mode its destination runs in.
         { name: 'SCRIBE_SSH_USER', value: 'root' },
         { name: 'SCRIBE_DESTINATION_PATH', value: '/' },
+        ...Object.entries(sourceEnv).map(([name, value]) => ({ name, value })),
       ],
     }),
   );
@@ -208,7 +216,14 @@ async function replicate(prefix: string, fill: (dir: string) => Promise<void>) {
 
 describe('the rsync mover unprivileged (issue 20)', () => {
   it('as 999 with no capabilities, replicates the application files with their modes, logging in as root', async () => {
-    const { source, destination, destinationDir } = await replicate('rsync-unpriv', applicationFiles);
+    const { source, destination, destinationDir } = await replicate(
+      'rsync-unpriv',
+      async (dir) => {
+        await applicationFiles(dir);
+        await aclAndXattr(dir);
+      },
+      { SCRIBE_PRESERVE_XATTRS: 'true' },
+    );
     expect(source, source.message).toMatchObject({ phase: 'Succeeded', exitCode: 0 });
     expect(source.message).toMatch(/result: synchronization succeeded/);
     expect(destination, destination.message).toMatchObject({ phase: 'Succeeded', exitCode: 0 });
@@ -236,6 +251,12 @@ describe('the rsync mover unprivileged (issue 20)', () => {
       'db/settings.cnf': { uid: APP, mode: '640' },
       README: { uid: APP, mode: '644' },
     });
+    // The owner sets ACLs (naming other users too) and user.* attributes.
+    const readme = join(destinationDir, 'README');
+    expect(execFileSync('getfacl', ['-cn', readme], { encoding: 'utf8' })).toContain(`user:${OTHER}:r--`);
+    expect(execFileSync('getfattr', ['--only-values', '-n', 'user.origin', readme], { encoding: 'utf8' })).toBe(
+      'application',
+    );
   });
 
   it('fails on a file its user cannot read, naming it and both ways out, and the destination fails too', async () => {
