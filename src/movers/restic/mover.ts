@@ -125,7 +125,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
 export function explainResticExit(code: number): string {
   const meanings: Record<number, string> = {
     [EXIT.failed]: 'restic failed (see latestMoverStatus.logs)',
-    [EXIT.partialBackup]: 'some files could not be read: the snapshot is incomplete',
+    [EXIT.partialBackup]: 'some files could not be read: the incomplete snapshot is not kept',
     [EXIT.noSnapshot]: 'no snapshot matches: nothing was restored (check restoreAsOf and previous)',
     [EXIT.noRepository]: 'the repository or its bucket does not exist',
     [EXIT.locked]: 'the repository is locked by another restic process',

@@ -7,6 +7,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PRIVILEGED_DESTINATION_CAPABILITIES, PRIVILEGED_SOURCE_CAPABILITIES } from '../../../../machines/privilege.js';
 import { parseGetfattr } from '../../../../src/movers/rclone/tree.js';
 import { REPO_ROOT } from './movers.js';
 
@@ -77,8 +78,9 @@ export function toolForAnyone(from: string, dir: string): string {
 }
 
 /**
- * Runs src/movers/<mover>/<name>.ts to completion as `uid` (0: as this process, root) with no
- * supplementary groups, HOME and TMPDIR in `home` (which that user must own).
+ * Runs src/movers/<mover>/<name>.ts to completion as `uid` with no supplementary groups, HOME
+ * and TMPDIR in `home` (which that user must own). As root (0) it holds only the capabilities a
+ * privileged mover of `side` gets (machines/privilege.ts), as in its pod.
  */
 export async function runAs(
   uid: number,
@@ -88,8 +90,12 @@ export async function runAs(
   home: string,
 ): Promise<{ code: number; output: string }> {
   const command = [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'src', 'movers', mover, `${name}.ts`)];
-  const asUser = ['--reuid', String(uid), '--regid', String(uid), '--clear-groups', ...command];
-  const child = spawn(uid === 0 ? process.execPath : 'setpriv', uid === 0 ? command.slice(1) : asUser, {
+  const capabilities = name === 'source' ? PRIVILEGED_SOURCE_CAPABILITIES : PRIVILEGED_DESTINATION_CAPABILITIES;
+  const drop =
+    uid === 0
+      ? ['--bounding-set', `-all,${capabilities.map((c) => `+${c.toLowerCase()}`).join(',')}`]
+      : ['--reuid', String(uid), '--regid', String(uid), '--clear-groups'];
+  const child = spawn('setpriv', [...drop, ...command], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: home, TMPDIR: home, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
