@@ -1,9 +1,9 @@
 /**
  * Issue 20 with the real rclone, a real S3 server (MinIO) and real files: an application's
  * files (owner 999, modes 0600 and 0640 in a 0700 directory, a POSIX ACL, user.* extended
- * attributes) replicated by movers running as root (a privileged namespace: only its side's capabilities), as the files' owner
- * (moverSecurityContext runAsUser 999) and as the default user 65534, each a real process of
- * that user (setpriv), as in a mover pod.
+ * attributes, file capabilities) replicated by movers running as root (a privileged namespace:
+ * only its side's capabilities), as the files' owner (moverSecurityContext runAsUser 999) and
+ * as the default user 65534, each a real process of that user (setpriv), as in a mover pod.
  */
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

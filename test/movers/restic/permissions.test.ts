@@ -2,8 +2,9 @@
  * Issue 20 with the real restic, a real S3 server (MinIO) and real files: an application's
  * files (owner 999, modes 0600 and 0640 in a 0700 directory, a POSIX ACL, user.* extended
  * attributes, file capabilities) backed up and restored by movers running as root (a privileged
- * namespace: only its side's capabilities), as the files' owner (moverSecurityContext runAsUser 999) and as the default user
- * 65534, each a real process of that user (setpriv), as in a mover pod.
+ * namespace: only its side's capabilities), as the files' owner (moverSecurityContext runAsUser
+ * 999) and as the default user 65534, each a real process of that user (setpriv), as in a
+ * mover pod.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync } from 'node:fs';
