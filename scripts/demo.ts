@@ -1,6 +1,7 @@
 /**
  * `npm run demo`: the seed's rsync walkthrough on one machine. It starts the local system
- * (control plane, node agent, operator), makes a source volume with sample data, applies
+ * (control plane, node agent, the operator installed with `helm install` of helm/scribe, or with
+ * SCRIBE_OPERATOR=process the in-process operator for quick development), makes a source volume with sample data, applies
  * examples/rsync/ as the seed does (destination first, its address and key Secret copied to the
  * source side), waits for the first sync and shows what happened. --keep stays up for kubectl.
  */
@@ -12,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ReplicationDestination, ReplicationSource } from '../src/api/index.js';
-import { startLocalRuntime } from '../src/local/runtime.js';
+import { OPERATOR_MODE_ENV, operatorModeOf, operatorPorts, startLocalRuntime } from '../src/local/runtime.js';
 import {
   copySecret,
   create,
@@ -32,6 +33,14 @@ const options = new Command('demo')
   .opts<{ keep?: boolean; dir?: string }>();
 
 const say = (line: string) => console.log(`\x1b[1m==>\x1b[0m ${line}`);
+const started = Date.now();
+const mode = operatorModeOf();
+say(
+  mode === 'chart'
+    ? 'starting the local system; the operator is installed as users install it: ' +
+        'helm install scribe helm/scribe -n scribe-system (images loaded into the node)'
+    : `starting the local system with the in-process operator (${OPERATOR_MODE_ENV}=process)`,
+);
 const runtime = await startLocalRuntime({ dir: options.dir, log: (line) => console.log(`    ${line}`) });
 let stopping = false;
 const stop = async (code: number) => {
@@ -78,6 +87,7 @@ try {
   await create(kc, 'ReplicationSource', 'source', source);
   const readSource = () => get<ReplicationSource>(kc, 'ReplicationSource', 'source', 'database-source');
   const synced = await waitForObject('the first sync', readSource, (rs) => Boolean(rs.status?.lastSyncTime));
+  const firstSyncSeconds = ((Date.now() - started) / 1000).toFixed(0);
   const image = await waitForObject('the latest image', readDest, (rd) => Boolean(rd.status?.latestImage));
 
   say('kubectl get replicationsources,replicationdestinations -A');
@@ -102,6 +112,7 @@ try {
       resources: { requests: { storage: image.spec.rsync?.capacity ?? '2Gi' } },
     },
   };
+  const operatorAccess = await describeOperatorAccess(runtime.operatorMode, await runtime.operatorHost());
   const plugin = join(repoRoot(), 'dist', 'kubectl-scribe');
   const build = existsSync(plugin)
     ? ''
@@ -117,8 +128,9 @@ kubectl apply -f - <<'EOF'
 ${stringify(restore).trimEnd()}
 EOF
 kubectl get pvc -n dest mysql-pv-claim-restored
-
+${operatorAccess}
 Operator log (JSON lines): ${runtime.operatorLog}`);
+  say(`first sync completed ${firstSyncSeconds} s after the demo started`);
 
   if (!options.keep) await stop(0);
   else {
@@ -129,4 +141,34 @@ Operator log (JSON lines): ${runtime.operatorLog}`);
   console.error(error instanceof Error ? error.message : error);
   console.error(`operator log: ${runtime.operatorLog}`);
   await stop(1);
+}
+
+/**
+ * How to reach the operator's /metrics and /debug: through the chart's metrics Service (its
+ * ClusterIP is a loopback address the node serves) or the pod's own address, with the token of a
+ * ServiceAccount bound to the chart's scribe-metrics-reader ClusterRole.
+ */
+async function describeOperatorAccess(mode: 'chart' | 'process', host: string): Promise<string> {
+  const metricsPort = (await operatorPorts(runtime.operatorLog)).metrics;
+  let base = `https://${host}:${metricsPort}`;
+  let where = `the operator process (${base})`;
+  if (mode === 'chart') {
+    const service = await get<KubernetesObject & { spec?: { clusterIP?: string } }>(
+      runtime.kc,
+      'Service',
+      'scribe-system',
+      'scribe-metrics',
+    );
+    base = `https://${service?.spec?.clusterIP}:8443`;
+    where = `the chart's metrics Service scribe-metrics (${base}; the pod itself: https://${host}:${metricsPort})`;
+  }
+  return `
+# the operator's /metrics and /debug pages, at ${where}, need a token of an identity
+# bound to the chart's ClusterRole scribe-metrics-reader (self-signed certificate: curl -k):
+kubectl create serviceaccount metrics-viewer -n default
+kubectl create clusterrolebinding metrics-viewer --clusterrole=scribe-metrics-reader --serviceaccount=default:metrics-viewer
+TOKEN=$(kubectl create token metrics-viewer -n default)
+curl -sk -H "Authorization: Bearer $TOKEN" ${base}/metrics | grep ^scribe_
+curl -sk -H "Authorization: Bearer $TOKEN" ${base}/debug/ReplicationSource/source/database-source > debug.html
+`;
 }

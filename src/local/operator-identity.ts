@@ -130,17 +130,29 @@ async function applyObject(kc: KubeConfig, resource: ResourceKind, object: Kuber
 export async function installChartIdentity(
   kc: KubeConfig,
   kubeconfigPath: string,
-  options: { release?: string; namespace?: string; log?: (line: string) => void } = {},
+  options: {
+    release?: string;
+    namespace?: string;
+    log?: (line: string) => void;
+    /** false: `helm install` made the objects already; only the token and kubeconfig are made. */
+    apply?: boolean;
+  } = {},
 ): Promise<ChartIdentity> {
   const release = options.release ?? CHART_RELEASE.name;
   const namespace = options.namespace ?? CHART_RELEASE.namespace;
   const objects = await renderIdentityObjects(release, namespace);
-  options.log?.(`applying the chart's ServiceAccount and RBAC (release ${release} in ${namespace})`);
-  await applyObject(kc, RESOURCES.Namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
-  for (const object of objects) {
-    const resource = IDENTITY_KINDS[object.kind ?? ''];
-    if (!resource) throw new Error(`the chart's identity templates rendered an unexpected ${object.kind}`);
-    await applyObject(kc, resource, object);
+  if (options.apply ?? true) {
+    options.log?.(`applying the chart's ServiceAccount and RBAC (release ${release} in ${namespace})`);
+    await applyObject(kc, RESOURCES.Namespace, {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: namespace },
+    });
+    for (const object of objects) {
+      const resource = IDENTITY_KINDS[object.kind ?? ''];
+      if (!resource) throw new Error(`the chart's identity templates rendered an unexpected ${object.kind}`);
+      await applyObject(kc, resource, object);
+    }
   }
 
   const account = objects.find((o) => o.kind === 'ServiceAccount')?.metadata?.name;

@@ -109,7 +109,7 @@ describe('the /debug page in a headless browser', () => {
       const page = await context.newPage();
       const origins = new Set<string>();
       page.on('request', (request) => origins.add(new URL(request.url()).origin));
-      const pageUrl = `https://127.0.0.1:${ports.metrics}/debug/ReplicationSource/${ns}/src`;
+      const pageUrl = `https://${inject('e2eOperatorHost')}:${ports.metrics}/debug/ReplicationSource/${ns}/src`;
       const response = await page.goto(pageUrl);
       expect(response?.status()).toBe(200);
       const current = () => page.locator('svg[data-machine]').getAttribute('data-current');
@@ -155,7 +155,7 @@ describe('the /debug page in a headless browser', () => {
       await mkdir(artifacts, { recursive: true });
       await page.screenshot({ path: join(artifacts, 'debug-page.png'), fullPage: true });
       // Nothing was fetched from anywhere but the operator.
-      expect([...origins]).toEqual([`https://127.0.0.1:${ports.metrics}`]);
+      expect([...origins]).toEqual([`https://${inject('e2eOperatorHost')}:${ports.metrics}`]);
 
       await expectStandaloneDocumentsRender(browser, working as ScribeCr, artifacts);
     } finally {

@@ -37,9 +37,9 @@ describe('metrics of the operator process', () => {
       ports = await operatorPorts(inject('e2eOperatorLog'));
       return ports.metrics !== undefined && ports.health !== undefined;
     });
-    expect((await fetch(`http://127.0.0.1:${ports.health}/healthz`)).status).toBe(200);
-    expect((await fetch(`http://127.0.0.1:${ports.health}/readyz`)).status).toBe(200);
-    const url = `https://127.0.0.1:${ports.metrics}/metrics`;
+    expect((await fetch(`http://${inject('e2eOperatorHost')}:${ports.health}/healthz`)).status).toBe(200);
+    expect((await fetch(`http://${inject('e2eOperatorHost')}:${ports.health}/readyz`)).status).toBe(200);
+    const url = `https://${inject('e2eOperatorHost')}:${ports.metrics}/metrics`;
     expect((await scrape(url)).status).toBe(401);
 
     const role = (await renderChart(['--show-only', 'templates/rbac.yaml'])).find(
@@ -128,7 +128,7 @@ describe('metrics of the operator process', () => {
     expect(sample(text, 'scribe_volume_out_of_sync', dst)).toBe(0);
 
     // The /debug pages: behind the same authentication, self-contained, naming the state.
-    const debugBase = `https://127.0.0.1:${ports.metrics}/debug`;
+    const debugBase = `https://${inject('e2eOperatorHost')}:${ports.metrics}/debug`;
     expect((await scrape(debugBase)).status).toBe(401);
     const index = await scrape(debugBase, token);
     expect(index.status).toBe(200);

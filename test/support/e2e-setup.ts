@@ -1,6 +1,7 @@
 /**
- * The e2e project's global setup: a whole local system (control plane, node agent, operator
- * process) of its own, so end-to-end tests move real bytes through real objects.
+ * The e2e project's global setup: a whole local system (control plane, node agent, the operator
+ * installed with its Helm chart unless SCRIBE_OPERATOR=process) of its own, so end-to-end tests
+ * move real bytes through real objects.
  */
 import type { TestProject } from 'vitest/node';
 import { readFile } from 'node:fs/promises';
@@ -15,6 +16,8 @@ declare module 'vitest' {
     e2eKubeconfig: string;
     e2eDir: string;
     e2eOperatorLog: string;
+    /** Where the operator's metrics and probe servers listen (its pod's IP in chart mode). */
+    e2eOperatorHost: string;
     /** The images the node loaded (as `kind load` does): movers run from e2eMoverImage. */
     e2eMoverImage: string;
     e2eOperatorImage: string;
@@ -33,6 +36,7 @@ export async function setup(project: TestProject): Promise<void> {
   project.provide('e2eKubeconfig', runtime.kubeconfigPath);
   project.provide('e2eDir', runtime.dir);
   project.provide('e2eOperatorLog', runtime.operatorLog);
+  project.provide('e2eOperatorHost', await runtime.operatorHost());
   project.provide('e2eMoverImage', runtime.agent.images.mover);
   project.provide('e2eOperatorImage', runtime.agent.images.scribe);
   s3 = await startS3Server();

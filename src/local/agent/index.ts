@@ -106,7 +106,14 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       dataDir,
       log,
     });
-    const proxy: ServiceProxy = new ServiceProxy({ kc, pods: () => pods.pods(), podEvents: pods.informer, log });
+    const apiServer = new URL(kc.getCurrentCluster()?.server ?? 'https://127.0.0.1:443');
+    const proxy: ServiceProxy = new ServiceProxy({
+      kc,
+      pods: () => pods.pods(),
+      podEvents: pods.informer,
+      apiServer: `${apiServer.hostname}:${apiServer.port || 443}`,
+      log,
+    });
     const logs: LogsServer = await startLogsServer({
       certDir: join(dataDir, 'pki'),
       locate: (namespace, pod, container, previous) => pods.logFile(namespace, pod, container, previous),

@@ -9,7 +9,10 @@
  * A Service without a selector gets its endpoints from its EndpointSlices (label
  * kubernetes.io/service-name, endpoints not marked unready, the port of the Service port's
  * name), as kube-proxy takes them: that is how the `kubernetes` Service of the default namespace
- * reaches the API server, whose endpoint the API server itself writes.
+ * would reach the API server, whose endpoint the API server itself writes. Departure: the API
+ * server refuses a loopback address as its own endpoint ("may not be in the loopback range"), so
+ * here the `kubernetes` Service without endpoints goes to the API server the node is registered
+ * with (`apiServer`), which is what its endpoint would say.
  */
 import type { KubeConfig, V1Pod, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -28,6 +31,8 @@ export interface ServiceProxyOptions {
   pods: () => V1Pod[];
   /** Subscribe to pod changes. */
   podEvents: ResourceInformer<V1Pod>;
+  /** host:port of the API server, the `kubernetes` Service's endpoint (see the module comment). */
+  apiServer?: string;
   log: (line: string) => void;
 }
 
@@ -91,7 +96,10 @@ export class ServiceProxy {
       const slices = this.slices
         .list(namespace)
         .filter((slice) => slice.metadata?.labels?.['kubernetes.io/service-name'] === serviceName);
-      return sliceEndpoints(slices, port);
+      const found = sliceEndpoints(slices, port);
+      if (!found.length && namespace === 'default' && serviceName === 'kubernetes' && this.options.apiServer)
+        return [this.options.apiServer];
+      return found;
     }
     const matches = (pod: V1Pod) =>
       Object.entries(selector).every(([key, value]) => pod.metadata?.labels?.[key] === value);
