@@ -40,7 +40,7 @@ export interface ApplyReport {
   xattrsSkipped: number;
 }
 
-/** Applies `record` to the tree under `root`. `runDir` holds the ACL file for setfacl. */
+/** Applies `record` to the tree under `root`. `runDir` holds the files for setfacl and setfattr. */
 export function applyRecord(root: string, record: MetadataRecord, runDir: string, isRoot: boolean): ApplyReport {
   const wanted = new Map(record.entries.map((e) => [e.path, e]));
   // Fifos, sockets and devices: rclone carries none, so there is nothing to set on them.
@@ -83,7 +83,9 @@ export function applyRecord(root: string, record: MetadataRecord, runDir: string
     const aclFile = join(runDir, 'acl.txt');
     // setfacl --restore also gives each file the owner and group of its `# owner:` and `# group:`
     // lines, which only root may: ownership is apply's (above), so they are left out.
-    writeFileSync(aclFile, record.acl.replace(/^# (owner|group): .*\n/gm, ''));
+    // The volume's root, when it is another user's, keeps its ACLs as it keeps its mode.
+    const acl = report.rootSkipped ? record.acl.replace(/^# file: \.\n(?:.+\n)*\n?/m, '') : record.acl;
+    writeFileSync(aclFile, acl.replace(/^# (owner|group): .*\n/gm, ''));
     const result = spawnSync('setfacl', [`--restore=${aclFile}`], { cwd: root, encoding: 'utf8' });
     if (result.error) throw new Error('the source recorded ACLs, but setfacl is not installed here (Debian: acl)');
     if (result.status !== 0) throw new Error(`setfacl --restore failed: ${result.stderr.trim()}`);

@@ -163,6 +163,19 @@ describe('rclone movers and file ownership (issue 20)', () => {
     expect(capability).toBeDefined();
     expect(attributes(dest)).toEqual({ ...rest, README: userAttrs });
 
+    // A volume whose root is another user's (writable through its group, as the kubelet makes it
+    // with fsGroup): the root keeps its own mode and ACLs, everything inside is restored.
+    tool('setfacl', ['-m', 'u:1234:rx', source]);
+    expect((await runAs(APP, 'source', env)).code).toBe(0);
+    const shared = newDir('dest');
+    chmodSync(shared, 0o777);
+    const intoShared = await runAs(APP, 'destination', { ...env, SCRIBE_DATA_DIR: shared });
+    expect(intoShared.code, intoShared.output).toBe(0);
+    expect(summaryOf(intoShared.output)).toMatch(/the volume root's mode and times left as they are/);
+    expect(describeTree(shared, { acl: true, includeRoot: false })).toEqual(
+      describeTree(source, { acl: true, includeRoot: false }),
+    );
+
     // Read-only files of the owner's get their changed attributes too (write permission is lent).
     tool('setfattr', ['-n', 'user.scribe', '-v', 'changed', join(source, 'db', 'table.ibd')]);
     chmodSync(join(source, 'db', 'table.ibd'), 0o400);
