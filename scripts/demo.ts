@@ -14,6 +14,7 @@ import { parse, stringify } from 'yaml';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ReplicationDestination, ReplicationSource } from '../src/api/index.js';
 import { OPERATOR_MODE_ENV, operatorModeOf, operatorPorts, startLocalRuntime } from '../src/local/runtime.js';
+import { PRIVILEGED_MOVERS_ANNOTATION } from '../machines/privilege.js';
 import {
   copySecret,
   create,
@@ -64,8 +65,14 @@ try {
     };
 
   say('kubectl create ns source; a PVC mysql-pv-claim with sample data');
+  say(`mover mode: privileged (kubectl annotate namespace source dest ${PRIVILEGED_MOVERS_ANNOTATION}=true):`);
+  say("  the copy keeps the application's owners, modes, ACLs and xattrs (docs/permissions.md)");
   for (const name of ['source', 'dest']) {
-    await create(kc, 'Namespace', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    await create(kc, 'Namespace', undefined, {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name, annotations: { [PRIVILEGED_MOVERS_ANNOTATION]: 'true' } },
+    });
   }
   await createPvc(kc, 'source', 'mysql-pv-claim');
   const sourceDir = await pvcDirectory(kc, 'source', 'mysql-pv-claim');

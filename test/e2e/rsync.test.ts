@@ -15,6 +15,7 @@ import {
   e2eKubeConfig,
   e2eNamespace,
   get,
+  PRIVILEGED_MOVERS,
   patch,
   pvcDirectory,
   waitForObject,
@@ -38,8 +39,9 @@ async function writeSample(dir: string, generation: number) {
 describe('rsync replication on the local runtime', () => {
   it('copies a Clone of the source into a Snapshot destination, twice, converging after edits', async () => {
     const kc = e2eKubeConfig();
-    const sourceNs = await e2eNamespace(kc, 'source');
-    const destNs = await e2eNamespace(kc, 'dest');
+    // The seed's example preserves owners: both sides' movers run privileged (docs/permissions.md).
+    const sourceNs = await e2eNamespace(kc, 'source', { annotations: PRIVILEGED_MOVERS });
+    const destNs = await e2eNamespace(kc, 'dest', { annotations: PRIVILEGED_MOVERS });
 
     await createPvc(kc, sourceNs, 'mysql-pv-claim');
     const sourceDir = await pvcDirectory(kc, sourceNs, 'mysql-pv-claim');

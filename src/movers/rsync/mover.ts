@@ -19,6 +19,7 @@ import type { MoverRuntime } from '../catalog.js';
 import { MOVER_POD_LABEL, cycleData, identityOf, moverJob, readMoverJob } from '../job.js';
 import { describeIdentity, type MoverPodSecurity } from '../../../machines/privilege.js';
 import { generateRsyncSecretContents, REQUIRED_KEYS } from './keys.js';
+import { explainUnreadableFiles } from './unreadable.js';
 
 /** The port sshd listens on inside the mover pod; the Service maps spec.rsync.port to it. */
 export const SSHD_PORT = 8022;
@@ -183,6 +184,9 @@ export function explainRsyncFailure(
   const spec = rsyncSpec(cr);
   const secret = keySecrets(cr).mounted;
   const keys = REQUIRED_KEYS[listens(cr) ? 'destination' : 'source'].join(', ');
+  // The source's user may not read some files: whom it runs as is the field to change.
+  const unreadable = listens(cr) ? undefined : explainUnreadableFiles(logs);
+  if (unreadable) return { field: 'spec.rsync.moverSecurityContext', message: unreadable };
   const missing = /cannot read key "([^"]+)"/.exec(logs);
   if (missing)
     return {

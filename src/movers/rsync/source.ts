@@ -16,7 +16,7 @@
  *   SCRIBE_RETRY_INITIAL_DELAY_SECONDS first wait between attempts; doubles each time  (0.1)
  *   SCRIBE_RETRY_MAX_DELAY_SECONDS    cap on the wait between attempts                 (30)
  *   SCRIBE_CONNECT_TIMEOUT_SECONDS    ssh ConnectTimeout                               (30)
- *   SCRIBE_PRESERVE_XATTRS      also copy extended attributes (rsync -X)              (false)
+ *   SCRIBE_PRESERVE_XATTRS      also copy extended attributes (rsync -X)              (true)
  *   SCRIBE_RSYNC_BWLIMIT        bandwidth limit in KiB/s (rsync --bwlimit)            (none)
  *   SCRIBE_RSYNC, SCRIBE_SSH    executables, name on PATH or path               (rsync, ssh)
  *   SCRIBE_NSS_WRAPPER          libnss_wrapper.so, for a uid without a passwd entry (Debian:
@@ -110,7 +110,7 @@ function sourceConfig(env: NodeJS.ProcessEnv) {
       maxSeconds: numberEnv(env, 'SCRIBE_RETRY_MAX_DELAY_SECONDS', DEFAULT_BACKOFF.maxSeconds, 0.01, 3600),
     } satisfies BackoffPolicy,
     connectTimeoutSeconds: Math.ceil(numberEnv(env, 'SCRIBE_CONNECT_TIMEOUT_SECONDS', 30, 1, 3600)),
-    preserveXattrs: booleanEnv(env, 'SCRIBE_PRESERVE_XATTRS', false),
+    preserveXattrs: booleanEnv(env, 'SCRIBE_PRESERVE_XATTRS', true),
     ...(bwlimit === undefined || bwlimit === ''
       ? {}
       : { bwlimitKiB: Math.ceil(numberEnv(env, 'SCRIBE_RSYNC_BWLIMIT', 0, 1, 1e9)) }),
@@ -233,6 +233,7 @@ async function pushWithRetries(
     address: config.address,
     subPath: config.subPath,
     preserveXattrs: config.preserveXattrs,
+    asRoot: process.getuid?.() === 0,
     ...(config.bwlimitKiB === undefined ? {} : { bwlimitKiB: config.bwlimitKiB }),
   });
   const started = Date.now();

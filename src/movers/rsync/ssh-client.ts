@@ -89,7 +89,21 @@ export interface RsyncArgsInput {
   address: string;
   subPath: string;
   preserveXattrs: boolean;
+  /** Whether rsync runs as root (a privileged mover): it then sees every namespace's xattrs. */
+  asRoot?: boolean;
   bwlimitKiB?: number;
+}
+
+/**
+ * rsync's xattr rules. As a user rsync copies `user.*` only, what any owner may set. As root it
+ * would copy every namespace but `system.*` (the ACLs, which -A carries): `security.selinux` is
+ * left out, because a label belongs to the destination's policy; `security.capability` and
+ * `trusted.*` go, which a privileged destination can set. Both sides should run in the same
+ * mode: a user destination cannot set what a root source sends beyond `user.*`.
+ */
+function xattrArgs(input: RsyncArgsInput): string[] {
+  if (!input.preserveXattrs) return [];
+  return input.asRoot ? ['-X', '--filter=-x system.*', '--filter=-x security.selinux'] : ['-X'];
 }
 
 /**
@@ -105,13 +119,13 @@ export interface RsyncArgsInput {
  *   source's time (renaming a received file into it does that) kept the wrong time. The receiving
  *   side makes that comparison, and rrsync accepts only the long form, so it goes as a remote option;
  * - `--mkpath` only for a sub-path, so nested destination directories are created;
- * - `-X` only when asked: extended attributes include security labels (SELinux), which must not be
- *   copied onto a volume that has its own.
+ * - `-X` (xattrArgs), unless turned off: extended attributes, but never security labels (SELinux),
+ *   which must not be copied onto a volume that has its own.
  */
 export function rsyncArgs(input: RsyncArgsInput): string[] {
   return [
     '-aAhHSxz',
-    ...(input.preserveXattrs ? ['-X'] : []),
+    ...xattrArgs(input),
     '--delete',
     '--numeric-ids',
     '--itemize-changes',

@@ -364,7 +364,22 @@ describe('ssh and rsync command lines', () => {
       preserveXattrs: true,
       bwlimitKiB: 100,
     });
-    expect(sub).toContain('-X');
+    // As a user: rsync's own rule, user.* only.
+    expect(sub.filter((arg) => arg.startsWith('-X') || arg.startsWith('--filter'))).toEqual(['-X']);
+    const asRoot = rsyncArgs({
+      sshCommand: 'ssh',
+      dataDir: '/data',
+      address: 'h',
+      subPath: '.',
+      preserveXattrs: true,
+      asRoot: true,
+    });
+    // As root: every namespace but the ACLs' (-A) and SELinux labels.
+    expect(asRoot.filter((arg) => arg.startsWith('-X') || arg.startsWith('--filter'))).toEqual([
+      '-X',
+      '--filter=-x system.*',
+      '--filter=-x security.selinux',
+    ]);
     expect(sub).toContain('--mkpath');
     expect(sub).toContain('--bwlimit=100');
     expect(sub.at(-1)).toBe('h:a/b');

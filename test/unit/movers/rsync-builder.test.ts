@@ -5,7 +5,7 @@ import type { KubeObject } from '../../../machines/mover.js';
 import { isDnsLabel } from '../../../machines/naming.js';
 import { ownedBy } from '../../../src/effects/objects.js';
 import { MOVER_POD_LABEL } from '../../../src/movers/job.js';
-import { GENERATE_ANNOTATION, rsyncMover } from '../../../src/movers/rsync/mover.js';
+import { explainRsyncFailure, GENERATE_ANNOTATION, rsyncMover } from '../../../src/movers/rsync/mover.js';
 
 /** Kubernetes object names: DNS-1123 subdomains up to 253 characters. */
 const crName = fc
@@ -256,5 +256,26 @@ describe('decision 10: the rsync root user and key names', () => {
     ]);
     // Another Secret's absence is not blamed on sshKeys.
     expect(rsyncMover.read(cr, missing('unrelated')).problems).toBeUndefined();
+  });
+});
+
+describe('the rsync failure explanation (issue 20)', () => {
+  const source = {
+    apiVersion: 'scribe.backube/v1alpha1',
+    kind: 'ReplicationSource',
+    metadata: { name: 'rs', namespace: 'ns', uid: 'uid-rs' },
+    spec: { sourcePVC: 'data', rsync: { copyMethod: 'Clone', address: 'dest.example.com' } },
+  } as unknown as ScribeCr;
+  const logs = 'rsync: [sender] send_files failed to open "/data/db/table.ibd": Permission denied (13)';
+
+  it('a source that could not read files names them under moverSecurityContext, with both ways out', () => {
+    const explained = explainRsyncFailure(source, logs, 23);
+    expect(explained?.field).toBe('spec.rsync.moverSecurityContext');
+    expect(explained?.message).toContain('/data/db/table.ibd');
+    expect(explained?.message).toMatch(/moverSecurityContext.*scribe\.backube\/privileged-movers/);
+  });
+
+  it('is not read as a refused key', () => {
+    expect(explainRsyncFailure(source, logs, 23)?.field).not.toBe('spec.rsync.sshKeys');
   });
 });
