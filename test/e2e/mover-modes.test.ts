@@ -19,6 +19,7 @@ import { promisify } from 'node:util';
 import { describe, expect, inject, it, type TestContext } from 'vitest';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ReplicationDestination, ReplicationSource } from '../../src/api/index.js';
+import { kubeRequest } from '../../src/kube/rest.js';
 import { createBucket } from '../../src/local/s3.js';
 import {
   create,
@@ -119,6 +120,16 @@ function moverOptions(mover: MoverName, bucket: string): { source: object; desti
   return { source: rclone, destination: rclone };
 }
 
+/** The notes of the MoverIdentity Events of the CRs in `ns` (whom each new mover Job runs as). */
+async function moverIdentityNotes(kc: KubeConfig, ns: string): Promise<string[]> {
+  const path = `/apis/events.k8s.io/v1/namespaces/${ns}/events`;
+  const { items } = await kubeRequest<{ items: Array<{ reason?: string; note?: string }> }>(kc, {
+    method: 'GET',
+    path,
+  });
+  return items.filter((event) => event.reason === 'MoverIdentity').map((event) => event.note ?? '');
+}
+
 const readSource = (kc: KubeConfig, ns: string) => () => get<ReplicationSource>(kc, 'ReplicationSource', ns, 'copy');
 const readDestination = (kc: KubeConfig, ns: string) => () =>
   get<ReplicationDestination>(kc, 'ReplicationDestination', ns, 'copy');
@@ -169,23 +180,23 @@ async function copyInMode(mover: MoverName, mode: Mode, test: TestContext) {
     (source.spec.rsync as Record<string, unknown>).address = listening.status?.rsync?.address;
     await create(kc, 'ReplicationSource', ns, source);
     const sent = await waitForObject('the source', readSource(kc, ns), done);
-    if (sent.status?.latestMoverStatus?.result === 'Failed') return { sent, sourceDir };
+    if (sent.status?.latestMoverStatus?.result === 'Failed') return { sent, sourceDir, kc, ns };
     const received = await waitForObject('the destination', readDestination(kc, ns), done);
-    return { sent, received, sourceDir, restoredDir: await pvcDirectory(kc, ns, 'restored') };
+    return { sent, received, sourceDir, restoredDir: await pvcDirectory(kc, ns, 'restored'), kc, ns };
   }
   await create(kc, 'ReplicationSource', ns, source);
   const sent = await waitForObject('the backup', readSource(kc, ns), done);
-  if (sent.status?.latestMoverStatus?.result === 'Failed') return { sent, sourceDir };
+  if (sent.status?.latestMoverStatus?.result === 'Failed') return { sent, sourceDir, kc, ns };
   await create(kc, 'ReplicationDestination', ns, destination);
   const received = await waitForObject('the restore', readDestination(kc, ns), done);
-  return { sent, received, sourceDir, restoredDir: await pvcDirectory(kc, ns, 'restored') };
+  return { sent, received, sourceDir, restoredDir: await pvcDirectory(kc, ns, 'restored'), kc, ns };
 }
 
 describe.concurrent('every mover in each of its modes (issue 20)', () => {
   it.for(MOVERS)(
     '%s, privileged (annotated namespace, PodSecurity baseline): owners, modes, the ACL and the xattr arrive',
     async (mover, test) => {
-      const { sent, received, sourceDir, restoredDir } = await copyInMode(mover, 'privileged', test);
+      const { sent, received, sourceDir, restoredDir, kc, ns } = await copyInMode(mover, 'privileged', test);
       expect(sent.status?.latestMoverStatus, JSON.stringify(sent.status)).toMatchObject({ result: 'Successful' });
       expect(received?.status?.latestMoverStatus, JSON.stringify(received?.status)).toMatchObject({
         result: 'Successful',
@@ -194,6 +205,12 @@ describe.concurrent('every mover in each of its modes (issue 20)', () => {
       expect(expected.acl).toEqual(['user:1234:r--']);
       expect(expected.xattr).toBe('test');
       expect(await describeFiles(restoredDir as string)).toEqual(expected);
+      const notes = await waitForObject(
+        'the MoverIdentity Events',
+        () => moverIdentityNotes(kc, ns),
+        (n) => n.length >= 2,
+      );
+      for (const note of notes) expect(note).toMatch(/^the mover runs as root with .*privileged-movers/);
     },
   );
 
@@ -215,13 +232,20 @@ describe.concurrent('every mover in each of its modes (issue 20)', () => {
   it.for(MOVERS)(
     '%s, the default user (PodSecurity restricted): the attempt fails naming the unreadable files and both ways out',
     async (mover, test) => {
-      const { sent } = await copyInMode(mover, 'default', test);
+      const { sent, kc, ns } = await copyInMode(mover, 'default', test);
       expect(sent.status?.latestMoverStatus?.result, JSON.stringify(sent.status)).toBe('Failed');
       expect(sent.status?.lastManualSync).toBeUndefined();
       const synchronizing = sent.status?.conditions?.find((c) => c.type === 'Synchronizing');
       expect(synchronizing?.message).toMatch(/db/);
       expect(synchronizing?.message).toMatch(/moverSecurityContext/);
       expect(synchronizing?.message).toMatch(/scribe\.backube\/privileged-movers/);
+      // The mover said whom it ran as, and how to change it.
+      const [note] = await waitForObject(
+        'a MoverIdentity Event',
+        () => moverIdentityNotes(kc, ns),
+        (n) => n.length > 0,
+      );
+      expect(note).toMatch(/unprivileged as user 65534, the default: set moverSecurityContext/);
     },
   );
 });
