@@ -2,6 +2,14 @@
  * Names of the objects Scribe creates (decision 11) and the labels it puts on them. Every name is
  * a valid DNS-1123 label (so it also fits Services) of at most 63 characters; longer or unusual
  * names are shortened deterministically, so a restarted operator finds the same objects again.
+ *
+ * Names cannot collide across roles, by construction (issue 21): a name is a role prefix, the
+ * CR's name and, for some roles, a suffix of a fixed form (a timestamp, a sequence number).
+ * Among the roles that name objects of one kind the prefixes are prefix-free (none is the start
+ * of another: `scribe-src-`, `scribe-dest-`, `scribe-cache-src-`, `scribe-cache-dest-` for PVCs),
+ * so the prefix alone says the role whatever the CR's name. A CR name starts with a letter or a
+ * digit, so a shortened name, written `<prefix>-<part of the name>-<hash>` (a doubled dash after
+ * the prefix), is never a name some other CR gets unshortened.
  */
 import { createHash } from 'node:crypto';
 import { compactTimestamp } from './time.js';
@@ -47,79 +55,99 @@ export function toDnsLabel(name: string, max = MAX_NAME_LENGTH): string {
   return prefix === '' ? shortHash(name) : `${prefix}-${shortHash(name)}`;
 }
 
+/**
+ * `prefix` + `name` + `suffix` when that is a valid DNS label of at most 63 characters and `name`
+ * starts with a letter or digit (as every Kubernetes name does); otherwise
+ * `prefix-<name, cleaned and cut>-<hash of the whole>` + `suffix`, whose doubled dash no
+ * unshortened name of the same prefix has. `prefix` ends with '-'; `suffix` keeps its form.
+ */
+export function roleName(prefix: string, name: string, suffix = ''): string {
+  const plain = `${prefix}${name}${suffix}`;
+  if (/^[a-z0-9]/.test(name) && isDnsLabel(plain)) return plain;
+  const hash = shortHash(plain);
+  const room = MAX_NAME_LENGTH - prefix.length - 1 - hash.length - 1 - suffix.length;
+  const part = name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, Math.max(0, room))
+    .replace(/^-+/, '')
+    .replace(/-+$/, '');
+  return `${prefix}-${part === '' ? '' : `${part}-`}${hash}${suffix}`;
+}
+
 /** The source's point-in-time PVC and VolumeSnapshot: scribe-src-<rs> (seed 2.3.3). */
 export function sourcePitName(rs: string): string {
-  return toDnsLabel(`scribe-src-${rs}`);
+  return roleName('scribe-src-', rs);
 }
 
 /**
  * The source's point-in-time VolumeSnapshot when `scribe-src-<rs>` is held by a snapshot that is
- * not the CR's (kept with scribe.backube/do-not-delete, decision 20): scribe-src-<rs>-<n>, n the
- * cycle's sequence number.
+ * not the CR's (kept with scribe.backube/do-not-delete, decision 20): scribe-srcpit-<rs>-<n>, n
+ * the cycle's sequence number (digits). Its own prefix: scribe-src-<rs>-<n> was the
+ * point-in-time name of a source named `<rs>-<n>`.
  */
 export function sourcePitSnapshotAlternative(rs: string, cycleSequence: string): string {
-  return toDnsLabel(`scribe-src-${rs}-${cycleSequence}`);
+  return roleName('scribe-srcpit-', rs, `-${cycleSequence.replace(/[^0-9]/g, '') || '0'}`);
 }
 
 /** The PVC a destination provisions when spec.<mover>.destinationPVC is absent: scribe-dest-<rd>. */
 export function destinationPvcName(rd: string): string {
-  return toDnsLabel(`scribe-dest-${rd}`);
+  return roleName('scribe-dest-', rd);
 }
 
 /** A destination snapshot: scribe-dest-<rd>-<YYYYMMDDhhmmss> (seed 2.3.4); the timestamp always survives shortening. */
 export function destinationImageName(rd: string, at: number): string {
-  const stamp = compactTimestamp(at);
-  return `${toDnsLabel(`scribe-dest-${rd}`, MAX_NAME_LENGTH - stamp.length - 1)}-${stamp}`;
+  return roleName('scribe-dest-', rd, `-${compactTimestamp(at)}`);
 }
 
 /** rsync source Job (and Service when the source listens): scribe-rsync-src-<rs>. */
 export function rsyncSourceName(rs: string): string {
-  return toDnsLabel(`scribe-rsync-src-${rs}`);
+  return roleName('scribe-rsync-src-', rs);
 }
 
 /** rsync destination Job and Service: scribe-rsync-dest-<rd>. */
 export function rsyncDestinationName(rd: string): string {
-  return toDnsLabel(`scribe-rsync-dest-${rd}`);
+  return roleName('scribe-rsync-dest-', rd);
 }
 
 /** The generated key Secret a destination hands to its source: scribe-rsync-dest-src-<rd> (decision 10). */
 export function rsyncDestinationSourceKeysName(rd: string): string {
-  return toDnsLabel(`scribe-rsync-dest-src-${rd}`);
+  return roleName('scribe-rsync-dest-src-', rd);
 }
 
 /** The destination's own generated key Secret: scribe-rsync-dest-dest-<rd> (decision 10). */
 export function rsyncDestinationKeysName(rd: string): string {
-  return toDnsLabel(`scribe-rsync-dest-dest-${rd}`);
+  return roleName('scribe-rsync-dest-dest-', rd);
 }
 
 /** A listening source's own generated keys, mirroring the destination's: scribe-rsync-src-src-<rs>. */
 export function rsyncSourceKeysName(rs: string): string {
-  return toDnsLabel(`scribe-rsync-src-src-${rs}`);
+  return roleName('scribe-rsync-src-src-', rs);
 }
 
 /** The keys a listening source hands to its destination: scribe-rsync-src-dest-<rs>. */
 export function rsyncSourceDestinationKeysName(rs: string): string {
-  return toDnsLabel(`scribe-rsync-src-dest-${rs}`);
+  return roleName('scribe-rsync-src-dest-', rs);
 }
 
 /** rclone Job of a source: scribe-rclone-src-<rs>. */
 export function rcloneSourceName(rs: string): string {
-  return toDnsLabel(`scribe-rclone-src-${rs}`);
+  return roleName('scribe-rclone-src-', rs);
 }
 
 /** rclone Job of a destination: scribe-rclone-dest-<rd>. */
 export function rcloneDestinationName(rd: string): string {
-  return toDnsLabel(`scribe-rclone-dest-${rd}`);
+  return roleName('scribe-rclone-dest-', rd);
 }
 
 /** restic Job of a source: scribe-restic-src-<rs>. */
 export function resticSourceName(rs: string): string {
-  return toDnsLabel(`scribe-restic-src-${rs}`);
+  return roleName('scribe-restic-src-', rs);
 }
 
 /** restic Job of a destination: scribe-restic-dest-<rd>. */
 export function resticDestinationName(rd: string): string {
-  return toDnsLabel(`scribe-restic-dest-${rd}`);
+  return roleName('scribe-restic-dest-', rd);
 }
 
 /**
@@ -141,14 +169,32 @@ export function resticHostName(role: 'src' | 'dest', namespace: string, cr: stri
   return `${readable}-${hash}`;
 }
 
-/** The restic metadata cache PVC: scribe-<cr>-cache. */
+/**
+ * The restic metadata cache PVC: scribe-cache-<src|dest>-<cr>. (It was scribe-<cr>-cache, which
+ * a source and a destination of one name shared, and which was another CR's point-in-time name:
+ * scribe-src-x-cache.)
+ */
+export function resticCacheName(role: 'src' | 'dest', cr: string): string {
+  return roleName(`scribe-cache-${role}-`, cr);
+}
+
+/** The restic cache PVC of a CR (its role from its kind). */
+export function cacheNameOf(cr: { kind?: string; metadata: { name?: string } }): string {
+  return resticCacheName(cr.kind === 'ReplicationSource' ? 'src' : 'dest', cr.metadata.name ?? '');
+}
+
+/**
+ * The restic cache PVC as named before issue 21: scribe-<cr>-cache, which collides (a source and
+ * a destination of one name share it; it is the point-in-time name of the source `<cr>-cache`).
+ * @deprecated use cacheNameOf; kept until the restic mover switches.
+ */
 export function cacheName(cr: string): string {
   return toDnsLabel(`scribe-${cr}-cache`);
 }
 
 /** The mover object name for a kind and role, e.g. scribe-rclone-src-<cr>. */
 export function moverObjectName(mover: 'rsync' | 'rclone' | 'restic', role: 'src' | 'dest', cr: string): string {
-  return toDnsLabel(`scribe-${mover}-${role}-${cr}`);
+  return roleName(`scribe-${mover}-${role}-`, cr);
 }
 
 /** What an object created for a cycle is labelled with. */

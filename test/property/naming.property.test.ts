@@ -22,12 +22,123 @@ const namers: [string, (cr: string) => string][] = [
   ['rsyncDestDestKeys', naming.rsyncDestinationKeysName],
   ['rsyncSrcKeys', naming.rsyncSourceKeysName],
   ['rsyncSrcDestKeys', naming.rsyncSourceDestinationKeysName],
-  ['cache', naming.cacheName],
+  ['cacheSource', (cr) => naming.resticCacheName('src', cr)],
+  ['cacheDestination', (cr) => naming.resticCacheName('dest', cr)],
+  ['pitAlternative', (cr) => naming.sourcePitSnapshotAlternative(cr, '12')],
   ['rcloneSource', naming.rcloneSourceName],
   ['rcloneDestination', naming.rcloneDestinationName],
   ['resticSource', naming.resticSourceName],
   ['resticDestination', naming.resticDestinationName],
 ];
+
+/**
+ * Every role that names an object, with the kinds of object it names and how the name depends on
+ * the CR's name and the role's other input (a time, a cycle's sequence number).
+ */
+const AT = fc.integer({ min: 0, max: 4_102_444_800 }).map((s) => s * 1000);
+const SEQUENCE = fc.integer({ min: 1, max: 1_000_000 }).map(String);
+const roles: Array<{
+  role: string;
+  kinds: string[];
+  extra: fc.Arbitrary<string | number>;
+  name: (cr: string, extra: never) => string;
+}> = [
+  {
+    role: 'sourcePit',
+    kinds: ['PersistentVolumeClaim', 'VolumeSnapshot'],
+    extra: fc.constant(0),
+    name: naming.sourcePitName,
+  },
+  {
+    role: 'pitAlternative',
+    kinds: ['VolumeSnapshot'],
+    extra: SEQUENCE,
+    name: (cr, n: string) => naming.sourcePitSnapshotAlternative(cr, n),
+  },
+  { role: 'destinationPvc', kinds: ['PersistentVolumeClaim'], extra: fc.constant(0), name: naming.destinationPvcName },
+  {
+    role: 'image',
+    kinds: ['VolumeSnapshot'],
+    extra: AT,
+    name: (cr, at: number) => naming.destinationImageName(cr, at),
+  },
+  {
+    role: 'cacheSource',
+    kinds: ['PersistentVolumeClaim'],
+    extra: fc.constant(0),
+    name: (cr) => naming.resticCacheName('src', cr),
+  },
+  {
+    role: 'cacheDestination',
+    kinds: ['PersistentVolumeClaim'],
+    extra: fc.constant(0),
+    name: (cr) => naming.resticCacheName('dest', cr),
+  },
+  { role: 'rsyncSource', kinds: ['Job', 'Service'], extra: fc.constant(0), name: naming.rsyncSourceName },
+  { role: 'rsyncDestination', kinds: ['Job', 'Service'], extra: fc.constant(0), name: naming.rsyncDestinationName },
+  { role: 'rsyncDestSrcKeys', kinds: ['Secret'], extra: fc.constant(0), name: naming.rsyncDestinationSourceKeysName },
+  { role: 'rsyncDestDestKeys', kinds: ['Secret'], extra: fc.constant(0), name: naming.rsyncDestinationKeysName },
+  { role: 'rsyncSrcKeys', kinds: ['Secret'], extra: fc.constant(0), name: naming.rsyncSourceKeysName },
+  { role: 'rsyncSrcDestKeys', kinds: ['Secret'], extra: fc.constant(0), name: naming.rsyncSourceDestinationKeysName },
+  { role: 'rcloneSource', kinds: ['Job'], extra: fc.constant(0), name: naming.rcloneSourceName },
+  { role: 'rcloneDestination', kinds: ['Job'], extra: fc.constant(0), name: naming.rcloneDestinationName },
+  { role: 'resticSource', kinds: ['Job'], extra: fc.constant(0), name: naming.resticSourceName },
+  { role: 'resticDestination', kinds: ['Job'], extra: fc.constant(0), name: naming.resticDestinationName },
+];
+
+/** A CR name built to forge another role's name: a role's distinguishing words in front or behind. */
+const forging = fc
+  .tuple(
+    fc.constantFrom('', 'src-', 'dest-', 'cache-', 'rsync-', 'src-src-', 'dest-src-', 'srcpit-', 'cache-src-', '-'),
+    crName,
+    fc.constantFrom('', '-cache', '-12', '-20240229235959', '-src', '--0123456789'),
+  )
+  .map(([front, cr, back]) => `${front}${cr}${back}`.replace(/^-+/, '') || 'x');
+const anyName = fc.oneof(crName, forging, fc.constant('a'.repeat(70)), fc.constant(`${'b'.repeat(60)}-cache`));
+
+describe('object names of different roles (issue 21)', () => {
+  const pair = fc
+    .integer({ min: 0, max: roles.length - 1 })
+    .chain((index) => fc.tuple(fc.constant(index), anyName, roles[index]!.extra as fc.Arbitrary<string | number>));
+  it('no two (role, CR name) pairs give one object of one kind the same name', () => {
+    fc.assert(
+      fc.property(pair, pair, ([i, a, x], [j, b, y]) => {
+        const [r, s] = [roles[i]!, roles[j]!];
+        fc.pre(r.kinds.some((kind) => s.kinds.includes(kind)));
+        fc.pre(i !== j || a !== b || x !== y);
+        expect(r.name(a, x as never)).not.toBe(s.name(b, y as never));
+      }),
+      {
+        numRuns: 20_000,
+        examples: [
+          // The collisions of before: cache of src-x / point-in-time of x-cache; a source and a
+          // destination sharing a cache; the alternative snapshot of x / point-in-time of x-12.
+          [
+            [4, 'src-x', 0],
+            [0, 'x-cache', 0],
+          ],
+          [
+            [4, 'x', 0],
+            [5, 'x', 0],
+          ],
+          [
+            [1, 'x', '12'],
+            [0, 'x-12', 0],
+          ],
+        ],
+      },
+    );
+  });
+  it('every role names its objects validly and deterministically', () => {
+    fc.assert(
+      fc.property(pair, ([i, a, x]) => {
+        const name = roles[i]!.name(a, x as never);
+        expect(naming.isDnsLabel(name)).toBe(true);
+        expect(roles[i]!.name(a, x as never)).toBe(name);
+      }),
+    );
+  });
+});
 
 describe('object names', () => {
   it.each(namers)('%s: at most 63 characters, a DNS-1123 label, deterministic', (_, namer) => {

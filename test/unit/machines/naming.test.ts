@@ -14,7 +14,9 @@ describe('object names from the seed (decision 11)', () => {
     [naming.rsyncDestinationName('db'), 'scribe-rsync-dest-db'],
     [naming.rsyncDestinationSourceKeysName('database-destination'), 'scribe-rsync-dest-src-database-destination'],
     [naming.rsyncDestinationKeysName('database-destination'), 'scribe-rsync-dest-dest-database-destination'],
-    [naming.cacheName('db'), 'scribe-db-cache'],
+    [naming.resticCacheName('src', 'db'), 'scribe-cache-src-db'],
+    [naming.resticCacheName('dest', 'db'), 'scribe-cache-dest-db'],
+    [naming.sourcePitSnapshotAlternative('db', '7'), 'scribe-srcpit-db-7'],
     [naming.rcloneSourceName('db'), 'scribe-rclone-src-db'],
     [naming.rcloneDestinationName('db'), 'scribe-rclone-dest-db'],
     [naming.resticSourceName('db'), 'scribe-restic-src-db'],
@@ -33,7 +35,8 @@ describe('long and unusual names', () => {
     expect(name.length).toBeLessThanOrEqual(63);
     expect(naming.isDnsLabel(name)).toBe(true);
     expect(naming.rsyncDestinationSourceKeysName(long)).toBe(name);
-    expect(name.startsWith('scribe-rsync-dest-src-aaaa')).toBe(true);
+    // The doubled dash: no CR name starts with one, so no unshortened name looks like this.
+    expect(name.startsWith('scribe-rsync-dest-src--aaaa')).toBe(true);
   });
   it('keep different inputs apart even when their prefixes agree', () => {
     expect(naming.sourcePitName(`${long}x`)).not.toBe(naming.sourcePitName(`${long}y`));
@@ -48,6 +51,23 @@ describe('long and unusual names', () => {
     expect(name.length).toBeLessThanOrEqual(63);
     expect(name.endsWith('-20210114194305')).toBe(true);
     expect(naming.isDnsLabel(name)).toBe(true);
+  });
+});
+
+describe('names of different roles (issue 21)', () => {
+  it('no longer collide where they used to', () => {
+    // The restic cache of `src-x` was the point-in-time copy of `x-cache`.
+    expect(naming.resticCacheName('src', 'src-x')).not.toBe(naming.sourcePitName('x-cache'));
+    // A source and a destination of one name shared one cache.
+    expect(naming.resticCacheName('src', 'x')).not.toBe(naming.resticCacheName('dest', 'x'));
+    // The alternative point-in-time snapshot of `x` was the point-in-time name of `x-2`.
+    expect(naming.sourcePitSnapshotAlternative('x', '2')).not.toBe(naming.sourcePitName('x-2'));
+  });
+  it('a shortened name is never the unshortened name of another CR', () => {
+    const long = 'a'.repeat(80);
+    const shortened = naming.sourcePitName(long);
+    expect(shortened).toMatch(/^scribe-src--a+-[0-9a-f]{10}$/);
+    expect(naming.sourcePitName(shortened.slice('scribe-src-'.length))).not.toBe(shortened);
   });
 });
 

@@ -391,10 +391,10 @@ describe('copy methods', () => {
     const first = d.step(T0, owned({ pvcs: [pvc('data')], snapshots: [kept] }));
     expect(first.state).toBe('snapshotting');
     expect(first.nextPersisted.cycle?.objects).toMatchObject({
-      pitSnapshot: 'scribe-src-db-1',
+      pitSnapshot: 'scribe-srcpit-db-1',
       pitPvc: 'scribe-src-db',
     });
-    expect(of(first, 'ensureSnapshot')).toMatchObject([{ name: 'scribe-src-db-1' }]);
+    expect(of(first, 'ensureSnapshot')).toMatchObject([{ name: 'scribe-srcpit-db-1' }]);
     expect(of(first, 'deleteObject')).toEqual([]);
   });
 
