@@ -53,9 +53,11 @@ export interface MoverJobSpec {
    * write a volume that Scribe should only read.
    */
   data: { claimName: string; side: 'source' | 'destination' };
+  /**
+   * The container's environment. A Secret's value comes in by secretKeyRef, one documented name
+   * at a time: never a whole Secret (envFrom), whose keys could set NODE_OPTIONS, PATH or SCRIBE_*.
+   */
   env: Array<{ name: string; value?: string; valueFrom?: unknown }>;
-  /** Secrets whose keys all become environment variables (restic's repository Secret). */
-  envFromSecrets?: string[];
   /** A stable host name (restic tells stale locks by host name and PID). */
   hostname?: string;
   /** Volumes besides the data volume (keys, caches, scratch space). */
@@ -178,9 +180,6 @@ export function moverJob(spec: MoverJobSpec): KubeObject {
                 { name: 'SCRIBE_TERMINATION_LOG', value: '/dev/termination-log' },
                 ...spec.env,
               ],
-              ...(spec.envFromSecrets?.length
-                ? { envFrom: spec.envFromSecrets.map((name) => ({ secretRef: { name } })) }
-                : {}),
               volumeMounts: [
                 { name: 'tmp', mountPath: '/tmp' },
                 ...volumes.map((v) => ({ name: v.name, mountPath: v.mountPath, readOnly: v.readOnly ?? false })),

@@ -6,6 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, findExecutable, requiredEnv, stringEnv } from '../rsync/env.js';
 import { remotePath } from './args.js';
+import { commandRefusal, commandsAllowed, rcloneCommandOptions } from '../commands.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -47,6 +48,9 @@ export function rcloneConfig(env: Env, defaultRunDir: string): RcloneConfig {
     if (error instanceof ConfigError) throw error;
     throw new ConfigError(`SCRIBE_RCLONE_DEST_PATH: ${(error as Error).message}`);
   }
+  // Options that run a program only where the namespace allows privileged movers (commands.ts).
+  const commands = rcloneCommandOptions(configText, remote);
+  if (commands.length > 0 && !commandsAllowed(env)) throw new ConfigError(commandRefusal(commands, 'rclone.conf'));
   return {
     dataDir,
     configSource,

@@ -13,6 +13,7 @@ import type { MoverRuntime } from '../catalog.js';
 import { cycleData, identityOf, moverJob, readMoverJob } from '../job.js';
 import { describeIdentity } from '../../../machines/privilege.js';
 import type { MoverSecurityContext } from '../../api/common.js';
+import { ALLOW_COMMANDS_ENV } from '../commands.js';
 
 interface RcloneSpec {
   rcloneConfigSection: string;
@@ -42,6 +43,8 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
       { name: 'SCRIBE_RCLONE_CONFIG', value: '/rclone-config/rclone.conf' },
       { name: 'SCRIBE_RCLONE_CONFIG_SECTION', value: rclone.rcloneConfigSection },
       { name: 'SCRIBE_RCLONE_DEST_PATH', value: rclone.rcloneDestPath },
+      // rclone.conf's options that run programs only where movers may be privileged (commands.ts).
+      { name: ALLOW_COMMANDS_ENV, value: facts.privilegedNamespace ? 'true' : 'false' },
       ...(readsPointInTimeCopy(cr) ? [{ name: 'SCRIBE_VOLUME_POINT_IN_TIME', value: 'true' }] : []),
     ],
     data: cycleData(cr, cycle),
@@ -73,6 +76,12 @@ export function explainRcloneFailure(cr: ScribeCr, logs: string): { field: strin
     return {
       field: 'spec.rclone.rcloneConfig',
       message: `Secret "${rclone.rcloneConfig}" has no key "rclone.conf"; it must hold the rclone configuration under that key`,
+    };
+  const command = /rclone\.conf runs a program: ([^;\n]*)/.exec(logs);
+  if (command)
+    return {
+      field: 'spec.rclone.rcloneConfig',
+      message: `rclone.conf of Secret "${rclone.rcloneConfig}" has options that run a program: ${command[1]}; only a namespace annotated scribe.backube/privileged-movers=true allows them`,
     };
   const section = /rclone\.conf has no section \[[^\]\n]*\] \(SCRIBE_RCLONE_CONFIG_SECTION\); it has: ([^;\n]*)/.exec(
     logs,

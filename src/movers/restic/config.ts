@@ -6,6 +6,7 @@
 import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { booleanEnv, ConfigError, findExecutable, numberEnv, stringEnv } from '../rsync/env.js';
+import { commandRefusal, commandsAllowed, resticRepositoryCommand } from '../commands.js';
 import type { ResticArgsConfig } from './args.js';
 import { DEFAULT_PRUNE_INTERVAL_DAYS } from './prune.js';
 import { RETAIN_COUNT_FIELDS, resticWithin, type RetainPolicy } from './retain.js';
@@ -50,11 +51,22 @@ export function countEnv(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+/**
+ * The repository and its password, from the Secret's keys (the operator passes only those restic
+ * documents, mover.ts; both are optional references, so a missing Secret leaves both unset).
+ */
 function requiredRepository(env: Env): void {
-  if ((env.RESTIC_REPOSITORY ?? '') === '' && (env.RESTIC_REPOSITORY_FILE ?? '') === '')
-    throw new ConfigError('RESTIC_REPOSITORY must be set (a key of the repository Secret)');
-  if (['RESTIC_PASSWORD', 'RESTIC_PASSWORD_FILE', 'RESTIC_PASSWORD_COMMAND'].every((n) => (env[n] ?? '') === ''))
-    throw new ConfigError('RESTIC_PASSWORD must be set (a key of the repository Secret)');
+  const repository = env.RESTIC_REPOSITORY ?? '';
+  const password = env.RESTIC_PASSWORD ?? '';
+  if (repository === '' && password === '')
+    throw new ConfigError(
+      'RESTIC_REPOSITORY and RESTIC_PASSWORD are not set: the repository Secret does not exist or holds neither key',
+    );
+  if (repository === '') throw new ConfigError('RESTIC_REPOSITORY must be set (a key of the repository Secret)');
+  if (password === '') throw new ConfigError('RESTIC_PASSWORD must be set (a key of the repository Secret)');
+  const command = resticRepositoryCommand(repository);
+  if (command !== undefined && !commandsAllowed(env))
+    throw new ConfigError(commandRefusal([{ option: command, where: 'RESTIC_REPOSITORY' }], 'RESTIC_REPOSITORY'));
 }
 
 function commonConfig(env: Env): ResticCommonConfig {

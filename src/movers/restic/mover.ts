@@ -1,7 +1,8 @@
 /**
  * The restic mover as the operator runs it: a backup Job at the source, a restore Job at the
- * destination, each with the repository Secret as its environment and a cache PVC
- * `scribe-<cr>-cache` kept between syncs (pure builders and reader, like the other movers).
+ * destination, each with restic's documented keys of the repository Secret as environment
+ * (secret-env.ts: never the whole Secret) and a cache PVC `scribe-<cr>-cache` kept between
+ * syncs (pure builders and reader, like the other movers).
  */
 import type { ScribeCr } from '../../../machines/api.js';
 import type { KubeObject, MoverCycle, MoverFacts, MoverPlan, ObjectRef } from '../../../machines/mover.js';
@@ -18,6 +19,8 @@ import type { MoverRuntime } from '../catalog.js';
 import { cycleData, identityOf, moverJob, readMoverJob } from '../job.js';
 import { describeIdentity } from '../../../machines/privilege.js';
 import { EXIT } from './outcome.js';
+import { secretKeyEnv } from './secret-env.js';
+import { ALLOW_COMMANDS_ENV } from '../commands.js';
 import type { MoverSecurityContext } from '../../api/common.js';
 
 interface ResticSpec {
@@ -43,12 +46,17 @@ const jobName = (cr: ScribeCr) =>
     ? resticSourceName(cr.metadata.name ?? '')
     : resticDestinationName(cr.metadata.name ?? '');
 
-/** Environment of the restic entrypoints from the CR (the Secret's keys come through envFrom). */
-function resticEnv(cr: ScribeCr): Array<{ name: string; value: string }> {
+/**
+ * Environment of the restic entrypoints from the CR and the namespace (the Secret's allowed keys
+ * are added by build). Every SCRIBE_* variable is the operator's.
+ */
+function resticEnv(cr: ScribeCr, facts: MoverFacts): Array<{ name: string; value: string }> {
   const restic = spec(cr);
   const env = [
     { name: 'SCRIBE_DATA_DIR', value: '/data' },
     { name: 'SCRIBE_CACHE_DIR', value: '/cache' },
+    // Repositories reached through a program (rclone:, sftp:) only where movers may be privileged.
+    { name: ALLOW_COMMANDS_ENV, value: facts.privilegedNamespace ? 'true' : 'false' },
     // Snapshots keep the entrypoints' constant host tag, so a destination restores what any
     // source wrote (the seed: one repository per volume); the pod's stable hostname (below)
     // is what lets restic recognise a killed run's lock as stale.
@@ -100,8 +108,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
     entrypoint: cr.kind === 'ReplicationSource' ? 'restic-source' : 'restic-destination',
     cycleId: cycle.cycleId,
     attempt: cycle.attempt,
-    env: resticEnv(cr),
-    envFromSecrets: [restic.repository],
+    env: [...resticEnv(cr, facts), ...secretKeyEnv(restic.repository)],
     hostname: resticHostName(
       cr.kind === 'ReplicationSource' ? 'src' : 'dest',
       cr.metadata.namespace ?? '',
@@ -146,6 +153,16 @@ export function explainResticFailure(
   logs: string,
 ): { field: string; message: string } | undefined {
   const repository = spec(cr).repository;
+  if (/RESTIC_REPOSITORY and RESTIC_PASSWORD are not set/.test(logs))
+    return {
+      field: 'spec.restic.repository',
+      message: `Secret "${repository}" does not exist or holds neither RESTIC_REPOSITORY nor RESTIC_PASSWORD; it must hold both and the back end's credentials`,
+    };
+  if (/RESTIC_REPOSITORY runs a program/.test(logs))
+    return {
+      field: 'spec.restic.repository',
+      message: `RESTIC_REPOSITORY of Secret "${repository}" names a repository reached through a program (rclone: or sftp:), which only a namespace annotated scribe.backube/privileged-movers=true allows`,
+    };
   const unset = /(RESTIC_REPOSITORY|RESTIC_PASSWORD) must be set/.exec(logs);
   if (unset)
     return {
