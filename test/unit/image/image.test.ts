@@ -226,6 +226,6 @@ describe('the mover image', () => {
       ['--tmpfs', '/tmp'],
     );
     expect(restic.code).toBe(1);
-    expect(`${restic.stdout}${restic.stderr}`).toContain('RESTIC_REPOSITORY must be set');
+    expect(`${restic.stdout}${restic.stderr}`).toContain('RESTIC_REPOSITORY and RESTIC_PASSWORD are not set');
   });
 });
