@@ -153,7 +153,7 @@ Operator log (JSON lines): ${runtime.operatorLog}`);
 /**
  * How to reach the operator's /metrics and /debug: through the chart's metrics Service (its
  * ClusterIP is a loopback address the node serves) or the pod's own address, with the token of a
- * ServiceAccount bound to the chart's scribe-metrics-reader ClusterRole.
+ * ServiceAccount bound to the chart's scribe-metrics-reader and scribe-debug-reader ClusterRoles.
  */
 async function describeOperatorAccess(mode: 'chart' | 'process', host: string): Promise<string> {
   const metricsPort = (await operatorPorts(runtime.operatorLog)).metrics;
@@ -171,9 +171,13 @@ async function describeOperatorAccess(mode: 'chart' | 'process', host: string): 
   }
   return `
 # the operator's /metrics and /debug pages, at ${where}, need a token of an identity
-# bound to the chart's ClusterRole scribe-metrics-reader (self-signed certificate: curl -k):
+# bound to the chart's ClusterRoles scribe-metrics-reader and scribe-debug-reader (/debug then
+# shows the CRs it may get, here those of namespace source; self-signed certificate: curl -k):
 kubectl create serviceaccount metrics-viewer -n default
 kubectl create clusterrolebinding metrics-viewer --clusterrole=scribe-metrics-reader --serviceaccount=default:metrics-viewer
+kubectl create clusterrolebinding debug-viewer --clusterrole=scribe-debug-reader --serviceaccount=default:metrics-viewer
+kubectl create role scribe-viewer -n source --verb=get --resource=replicationsources.scribe.backube,replicationdestinations.scribe.backube
+kubectl create rolebinding debug-viewer -n source --role=scribe-viewer --serviceaccount=default:metrics-viewer
 TOKEN=$(kubectl create token metrics-viewer -n default)
 curl -sk -H "Authorization: Bearer $TOKEN" ${base}/metrics | grep ^scribe_
 curl -sk -H "Authorization: Bearer $TOKEN" ${base}/debug/ReplicationSource/source/database-source > debug.html

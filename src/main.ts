@@ -12,9 +12,9 @@ import { rootLogger } from './log.js';
 import { ScribeMetrics } from './metrics/registry.js';
 import { MOVERS } from './movers/index.js';
 import { parseBindAddress } from './server/address.js';
-import { RequestAuthorizer } from './server/auth.js';
+import { apiAccessReview, Authenticator, RequestAuthorizer } from './server/auth.js';
 import { startHealthServer } from './server/health-server.js';
-import { METRICS_PATH, startMetricsServer, type RunningServer } from './server/metrics-server.js';
+import { DEBUG_PATH, METRICS_PATH, startMetricsServer, type RunningServer } from './server/metrics-server.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ScribeCr } from '../machines/api.js';
 import { debugHandler } from './inspect/debug.js';
@@ -43,7 +43,13 @@ export interface OperatorOptions {
   metricsDisableAuth?: boolean;
   /** Directory with tls.crt and tls.key; a self-signed certificate is made when absent. */
   metricsCertDir?: string;
+  /** Serve the /debug pages next to /metrics (needs metrics authentication). */
+  debugPages?: boolean;
 }
+
+/** Why --debug-pages and --metrics-disable-auth cannot go together. */
+export const DEBUG_WITHOUT_AUTH_ERROR =
+  '--debug-pages cannot be combined with --metrics-disable-auth: the /debug pages show every CR the caller may get, so they are never served without authentication';
 
 /** A running operator process. */
 export interface RunningOperator {
@@ -100,6 +106,11 @@ export async function main(args: string[]): Promise<void> {
     .option('--health-probe-bind-address <address>', 'HOST:PORT of /healthz and /readyz (HTTP), 0 to disable', '0')
     .option('--metrics-disable-auth', 'serve /metrics without TokenReview/SubjectAccessReview checks', false)
     .option('--metrics-cert-dir <dir>', 'directory with tls.crt and tls.key (default: a self-signed certificate)')
+    .option(
+      '--debug-pages',
+      'serve the /debug state-chart pages next to /metrics (needs metrics authentication)',
+      false,
+    )
     .parse(args, { from: 'user' })
     .opts<OperatorOptions>();
   const operator = await startOperator(options);
@@ -118,6 +129,7 @@ export async function main(args: string[]): Promise<void> {
 
 /** Starts the servers and, once leading (at once without --leader-elect), the controller. */
 export async function startOperator(options: OperatorOptions): Promise<RunningOperator> {
+  if (options.debugPages && options.metricsDisableAuth) throw new Error(DEBUG_WITHOUT_AUTH_ERROR);
   const log = rootLogger;
   const kc = loadKubeConfig(options);
   const metrics = new ScribeMetrics();
@@ -154,16 +166,24 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     }
     const metricsAddress = parseBindAddress(options.metricsBindAddress ?? '0');
     if (metricsAddress) {
+      // One TokenReview cache for /metrics and /debug: a token is reviewed once for both.
+      const authenticator = new Authenticator(kc);
       const authorizer = options.metricsDisableAuth
         ? undefined
-        : new RequestAuthorizer(kc, { path: METRICS_PATH, verb: 'get' });
+        : new RequestAuthorizer(kc, { path: METRICS_PATH, verb: 'get', authenticator });
       const tls = await servingCert(options.metricsCertDir);
       const server = await startMetricsServer({
         registry: metrics.registry,
         address: metricsAddress,
         tls,
         authorizer,
-        debug: debugPages(kc, options.namespace),
+        debug: options.debugPages
+          ? {
+              authorizer: new RequestAuthorizer(kc, { path: DEBUG_PATH, verb: 'get', authenticator }),
+              accessReview: apiAccessReview(kc),
+              handler: debugPages(kc, options.namespace),
+            }
+          : undefined,
         log,
       });
       servers.push(server);
@@ -235,10 +255,11 @@ function leaseNamespace(options: OperatorOptions): string {
 }
 
 /**
- * The /debug pages read the CRs from the API server, not from the controller's caches, so a
- * standby replica serves them too.
+ * The /debug pages' handler: it reads the CRs from the API server with the operator's rights,
+ * not from the controller's caches, so a standby replica serves them too; the server shows a
+ * caller only those the caller may get.
  */
-function debugPages(kc: KubeConfig, namespace: string | undefined) {
+export function debugPages(kc: KubeConfig, namespace: string | undefined) {
   const list = async (kind: 'ReplicationSource' | 'ReplicationDestination') =>
     (
       await kubeRequest<{ items: ScribeCr[] }>(kc, { method: 'GET', path: collectionPath(RESOURCES[kind], namespace) })

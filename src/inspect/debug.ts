@@ -1,6 +1,7 @@
 /**
- * The operator's /debug pages: an index of every CR and one live page per CR. Rendering and
- * routing only; the HTTPS server (src/server) mounts `debugHandler` behind its authentication.
+ * The operator's /debug pages: an index of the CRs the caller may read and one live page per
+ * CR. Rendering and routing only; the HTTPS server (src/server) mounts `debugHandler` behind its
+ * authentication and passes, per request, whom the caller may `get` (MayGet).
  */
 import type { ScribeCr } from '../../machines/api.js';
 import { chartOf } from './chart.js';
@@ -58,6 +59,11 @@ export function renderDebugPage(cr: ScribeCr): string {
 export type ListCrs = () => Promise<readonly ScribeCr[]>;
 /** Reads one CR, or undefined when it does not exist. */
 export type GetCr = (kind: ScribeKind, namespace: string, name: string) => Promise<ScribeCr | undefined>;
+/** Whether the caller may `get` CRs of `kind` in `namespace` (asked once per request and pair). */
+export type MayGet = (kind: ScribeKind, namespace: string) => Promise<boolean>;
+
+/** Everyone may read everything: for rendering without a caller (tests, tools). */
+export const MAY_GET_ALL: MayGet = () => Promise.resolve(true);
 
 const html = (status: number, body: string): DebugResponse => ({
   status,
@@ -72,16 +78,21 @@ const json = (status: number, body: string): DebugResponse => ({
 
 /**
  * A request handler for /debug and /debug/<kind>/<namespace>/<name>, each also as JSON with
- * `?format=json`. Takes the request URL (path and query); never throws for a bad path.
+ * `?format=json`. Takes the request URL (path and query) and what the caller may get: the
+ * index lists only those CRs, and a CR's page is 403 for a caller who may not get it (asked
+ * before the CR is read, so a refusal says nothing of whether it exists). Never throws for a
+ * bad path.
  */
-export function debugHandler(listCrs: ListCrs, getCr: GetCr): (url: string) => Promise<DebugResponse> {
-  return async (url) => {
+export function debugHandler(listCrs: ListCrs, getCr: GetCr): (url: string, mayGet?: MayGet) => Promise<DebugResponse> {
+  return async (url, mayGet = MAY_GET_ALL) => {
     const parsed = new URL(url, 'http://debug.invalid');
     const asJson = parsed.searchParams.get('format') === 'json';
     const parts = parsed.pathname.replace(/\/+$/, '').split('/').slice(1).map(decodeURIComponent);
     if (parts[0] !== 'debug') return html(404, notFound(parsed.pathname));
     if (parts.length === 1) {
-      const crs = await listCrs();
+      const all = await listCrs();
+      const visible = await Promise.all(all.map((cr) => mayGet(cr.kind, cr.metadata.namespace ?? '')));
+      const crs = all.filter((_, i) => visible[i]);
       if (!asJson) return html(200, renderDebugIndex(crs));
       const list = crs.map((cr) => ({
         kind: cr.kind,
@@ -94,10 +105,17 @@ export function debugHandler(listCrs: ListCrs, getCr: GetCr): (url: string) => P
     }
     const kind = parseKind(parts[1] ?? '');
     if (parts.length !== 4 || !kind) return html(404, notFound(parsed.pathname));
+    if (!(await mayGet(kind, parts[2] ?? ''))) {
+      return asJson ? json(403, '{"error":"forbidden"}\n') : html(403, forbidden(kind, parts[2] ?? ''));
+    }
     const cr = await getCr(kind, parts[2] ?? '', parts[3] ?? '');
     if (!cr) return asJson ? json(404, '{"error":"not found"}\n') : html(404, notFound(parsed.pathname));
     return asJson ? json(200, renderJson(inspectionOf(cr))) : html(200, renderDebugPage(cr));
   };
+}
+
+function forbidden(kind: ScribeKind, namespace: string): string {
+  return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Forbidden</title></head><body><p>You may not get ${esc(pluralOf(kind))} in namespace ${esc(namespace)}: see <a href="/debug">/debug</a> for those you may.</p></body></html>\n`;
 }
 
 function notFound(path: string): string {

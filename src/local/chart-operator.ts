@@ -54,6 +54,8 @@ export function installArgs(kubeconfigPath: string, images: { scribe: string; mo
       'image.pullPolicy=IfNotPresent',
       // The node's pods share its network namespace: each listens on its own loopback address.
       'listenOnPodIP=true',
+      // The e2e tests and the demo open the /debug pages (off by default).
+      'debugPages.enabled=true',
     ].flatMap((value) => ['--set', value]),
   ];
 }

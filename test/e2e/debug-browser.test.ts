@@ -24,6 +24,7 @@ import { renderInspection } from '../../src/plugin/program.js';
 import { create, createPvc, e2eKubeConfig, e2eNamespace, get, patch, waitForObject } from '../support/e2e.js';
 import {
   bindClusterRole,
+  grantDebugPages,
   renderChart,
   serviceAccountGroups,
   serviceAccountToken,
@@ -57,6 +58,8 @@ describe('the /debug page in a headless browser', () => {
     await bindClusterRole(kc, roleName, viewers, 'viewer');
     const token = await serviceAccountToken(kc, viewers, 'viewer');
     await waitForAccess(kc, `system:serviceaccount:${viewers}:viewer`, serviceAccountGroups(viewers), '/metrics');
+    // The /debug pages are authorized on their own: scribe-debug-reader, and `get` on the CRs shown.
+    await grantDebugPages(kc, viewers, 'viewer', [ns]);
 
     // A destination waiting for its source, and a manual source that has not synced yet.
     await createPvc(kc, ns, 'data');

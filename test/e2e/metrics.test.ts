@@ -15,6 +15,7 @@ import { waitFor } from '../../src/local/processes.js';
 import { create, createPvc, e2eKubeConfig, e2eNamespace, get, pvcDirectory, waitForObject } from '../support/e2e.js';
 import {
   bindClusterRole,
+  grantDebugPages,
   renderChart,
   sample,
   scrape,
@@ -127,12 +128,17 @@ describe('metrics of the operator process', () => {
     });
     expect(sample(text, 'scribe_volume_out_of_sync', dst)).toBe(0);
 
-    // The /debug pages: behind the same authentication, self-contained, naming the state.
+    // The /debug pages (the local runtime enables them): authorized on their own
+    // (scribe-debug-reader), listing only the CRs the caller may get, self-contained, naming the state.
     const debugBase = `https://${inject('e2eOperatorHost')}:${ports.metrics}/debug`;
     expect((await scrape(debugBase)).status).toBe(401);
+    expect((await scrape(debugBase, token)).status).toBe(403);
+    const revokeDebug = await grantDebugPages(kc, monitoring, 'prometheus', [sourceNs]);
     const index = await scrape(debugBase, token);
     expect(index.status).toBe(200);
     expect(index.body).toContain('scheduled');
+    expect(index.body).not.toContain('landing');
+    expect((await scrape(`${debugBase}/ReplicationDestination/${destNs}/landing`, token)).status).toBe(403);
     expect(index.body).not.toMatch(/<script[^>]+src=|<link[^>]+href="http/);
     const pagePath = `${debugBase}/ReplicationSource/${sourceNs}/scheduled`;
     const page = await scrape(pagePath, token);
@@ -146,6 +152,7 @@ describe('metrics of the operator process', () => {
     // The page names the state the CR is in (read around the request, as it may move on).
     expect([before, after]).toContain(live.state);
 
+    await revokeDebug();
     await kubeRequest(kc, { method: 'DELETE', path: `/apis/rbac.authorization.k8s.io/v1/clusterroles/${roleName}` });
   });
 });

@@ -109,3 +109,85 @@ export function sample(text: string, name: string, labels: Record<string, string
   }
   return undefined;
 }
+
+/** Waits until the API server's authorizer lets `user` get `resource` (scribe.backube) in `namespace`. */
+export async function waitForResourceAccess(
+  kc: KubeConfig,
+  user: string,
+  groups: string[],
+  resource: string,
+  namespace: string,
+): Promise<void> {
+  await waitFor(`${user} allowed to get ${resource} in ${namespace}`, async () => {
+    const review = await kubeRequest<{ status?: { allowed?: boolean } }>(kc, {
+      method: 'POST',
+      path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+      body: {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: { user, groups, resourceAttributes: { group: 'scribe.backube', resource, verb: 'get', namespace } },
+      },
+    });
+    return review.status?.allowed === true;
+  });
+}
+
+/**
+ * Lets ServiceAccount `namespace`/`account` open the /debug pages for the CRs of `resources` in
+ * `crNamespaces`: the chart's scribe-debug-reader (under a name of the caller's, as tests share
+ * a cluster) bound to it, and a Role granting `get` in each namespace. Returns a cleanup.
+ */
+export async function grantDebugPages(
+  kc: KubeConfig,
+  namespace: string,
+  account: string,
+  crNamespaces: string[],
+  resources: string[] = ['replicationsources', 'replicationdestinations'],
+): Promise<() => Promise<void>> {
+  const chartRole = (
+    await renderChart(['--set', 'debugPages.enabled=true', '--show-only', 'templates/debug-rbac.yaml'])
+  ).find((object) => object.kind === 'ClusterRole' && object.metadata?.name === 'scribe-debug-reader');
+  if (!chartRole) throw new Error('the chart renders no scribe-debug-reader ClusterRole');
+  const roleName = `scribe-debug-reader-${namespace}-${account}`;
+  await kubeRequest(kc, {
+    method: 'POST',
+    path: '/apis/rbac.authorization.k8s.io/v1/clusterroles',
+    body: { ...chartRole, metadata: { ...chartRole.metadata, name: roleName } },
+  });
+  const binding = await bindClusterRole(kc, roleName, namespace, account);
+  for (const crNamespace of crNamespaces) {
+    await kubeRequest(kc, {
+      method: 'POST',
+      path: `/apis/rbac.authorization.k8s.io/v1/namespaces/${crNamespace}/roles`,
+      body: {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: `scribe-viewer-${account}` },
+        rules: [{ apiGroups: ['scribe.backube'], resources, verbs: ['get'] }],
+      },
+    });
+    await kubeRequest(kc, {
+      method: 'POST',
+      path: `/apis/rbac.authorization.k8s.io/v1/namespaces/${crNamespace}/rolebindings`,
+      body: {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: `scribe-viewer-${account}` },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `scribe-viewer-${account}` },
+        subjects: [{ kind: 'ServiceAccount', name: account, namespace }],
+      },
+    });
+  }
+  const user = `system:serviceaccount:${namespace}:${account}`;
+  await waitForAccess(kc, user, serviceAccountGroups(namespace), '/debug');
+  for (const crNamespace of crNamespaces) {
+    for (const resource of resources) {
+      await waitForResourceAccess(kc, user, serviceAccountGroups(namespace), resource, crNamespace);
+    }
+  }
+  return async () => {
+    const rbac = '/apis/rbac.authorization.k8s.io/v1';
+    await kubeRequest(kc, { method: 'DELETE', path: `${rbac}/clusterrolebindings/${binding}` }).catch(() => undefined);
+    await kubeRequest(kc, { method: 'DELETE', path: `${rbac}/clusterroles/${roleName}` }).catch(() => undefined);
+  };
+}
