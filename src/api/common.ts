@@ -140,10 +140,125 @@ export const MoverSecurityContext = Type.Object(
 );
 export type MoverSecurityContext = Static<typeof MoverSecurityContext>;
 
-/** Pod settings of every mover section (rsync, rclone, restic). */
+/** requests or limits of a mover's container: the resources a mover uses (core/v1 ResourceList). */
+const MoverResourceList = Type.Object(
+  {
+    cpu: Type.Optional(Quantity()),
+    memory: Type.Optional(Quantity()),
+    'ephemeral-storage': Type.Optional(Quantity()),
+  },
+  { additionalProperties: false },
+);
+
+/** The mover container's resources (core/v1 ResourceRequirements: requests and limits). */
+export const MoverResources = Type.Object(
+  { requests: Type.Optional(MoverResourceList), limits: Type.Optional(MoverResourceList) },
+  {
+    additionalProperties: false,
+    description:
+      "The mover container's resources: requests and limits of cpu, memory and ephemeral-storage. A namespace whose ResourceQuota demands limits admits mover pods only with them.",
+  },
+);
+export type MoverResources = Static<typeof MoverResources>;
+
+const LabelKey = Type.String({ minLength: 1, maxLength: 317 });
+const Values = Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 64 });
+
+/** core/v1 NodeSelectorRequirement: a node label (matchExpressions) or field (matchFields) test. */
+const NodeSelectorRequirement = Type.Object({
+  key: LabelKey,
+  operator: StringEnum(['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'] as const),
+  values: Type.Optional(Values),
+});
+/** core/v1 NodeSelectorTerm: its requirements all hold (AND). */
+const NodeSelectorTerm = Type.Object({
+  matchExpressions: Type.Optional(Type.Array(NodeSelectorRequirement, { maxItems: 32 })),
+  matchFields: Type.Optional(Type.Array(NodeSelectorRequirement, { maxItems: 32 })),
+});
+/** meta/v1 LabelSelector. */
+const LabelSelector = Type.Object({
+  matchLabels: Type.Optional(StringMap()),
+  matchExpressions: Type.Optional(
+    Type.Array(
+      Type.Object({
+        key: LabelKey,
+        operator: StringEnum(['In', 'NotIn', 'Exists', 'DoesNotExist'] as const),
+        values: Type.Optional(Values),
+      }),
+      { maxItems: 32 },
+    ),
+  ),
+});
+/** core/v1 PodAffinityTerm. */
+const PodAffinityTerm = Type.Object({
+  labelSelector: Type.Optional(LabelSelector),
+  namespaceSelector: Type.Optional(LabelSelector),
+  namespaces: Type.Optional(Type.Array(Type.String({ maxLength: 63 }), { maxItems: 64 })),
+  topologyKey: Type.String({ minLength: 1, maxLength: 317 }),
+  matchLabelKeys: Type.Optional(Type.Array(LabelKey, { maxItems: 32 })),
+  mismatchLabelKeys: Type.Optional(Type.Array(LabelKey, { maxItems: 32 })),
+});
+const Weight = Type.Integer({ minimum: 1, maximum: 100 });
+/** core/v1 PodAffinity and PodAntiAffinity (the same shape). */
+const PodAffinity = Type.Object({
+  requiredDuringSchedulingIgnoredDuringExecution: Type.Optional(Type.Array(PodAffinityTerm, { maxItems: 32 })),
+  preferredDuringSchedulingIgnoredDuringExecution: Type.Optional(
+    Type.Array(Type.Object({ weight: Weight, podAffinityTerm: PodAffinityTerm }), { maxItems: 32 }),
+  ),
+});
+
+/**
+ * The mover pod's affinity (core/v1 Affinity). With copyMethod None on a single-node volume
+ * Scribe pins the mover to the node using the volume (decision 12): that requirement is added to
+ * each of the user's required node terms, so it always holds.
+ */
+export const MoverAffinity = Type.Object(
+  {
+    nodeAffinity: Type.Optional(
+      Type.Object({
+        requiredDuringSchedulingIgnoredDuringExecution: Type.Optional(
+          Type.Object({ nodeSelectorTerms: Type.Array(NodeSelectorTerm, { minItems: 1, maxItems: 32 }) }),
+        ),
+        preferredDuringSchedulingIgnoredDuringExecution: Type.Optional(
+          Type.Array(Type.Object({ weight: Weight, preference: NodeSelectorTerm }), { maxItems: 32 }),
+        ),
+      }),
+    ),
+    podAffinity: Type.Optional(PodAffinity),
+    podAntiAffinity: Type.Optional(PodAffinity),
+  },
+  {
+    additionalProperties: false,
+    description:
+      "The mover pod's affinity (core/v1 Affinity). Where Scribe pins a copyMethod None mover to the node using the volume, that node requirement is added to every required node term.",
+  },
+);
+export type MoverAffinity = Static<typeof MoverAffinity>;
+
+/** Pod settings of every mover section (rsync, rclone, restic), with VolSync's names (decision 21). */
 export const MoverPodOptions = {
   moverSecurityContext: Type.Optional(MoverSecurityContext),
+  moverServiceAccount: Type.Optional(
+    ObjectName({
+      description:
+        "The ServiceAccount the mover pod runs as; its token is then mounted as the ServiceAccount says. Without it the namespace's default ServiceAccount, with no token mounted: no mover calls the Kubernetes API.",
+    }),
+  ),
+  moverResources: Type.Optional(MoverResources),
+  moverPodLabels: Type.Optional(
+    StringMap({
+      description: "Labels added to the mover pod; Scribe's own labels win over labels of the same key.",
+    }),
+  ),
+  moverAffinity: Type.Optional(MoverAffinity),
 };
+/** The mover pod settings of a mover section. */
+export interface MoverPodSettings {
+  moverServiceAccount?: string | undefined;
+  moverResources?: MoverResources | undefined;
+  moverPodLabels?: Record<string, string> | undefined;
+  moverAffinity?: MoverAffinity | undefined;
+}
 
 export const RcloneOptions = {
   rcloneConfigSection: Type.String({ minLength: 1, maxLength: 253, description: 'Section of rclone.conf to use.' }),

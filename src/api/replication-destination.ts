@@ -15,7 +15,7 @@ import {
   destinationCapacityRule,
   DESTINATION_RSYNC_LISTENS,
 } from './common.js';
-import { cel, StringEnum, Timestamp } from './schema-helpers.js';
+import { cel, StringEnum, StringMap, Timestamp } from './schema-helpers.js';
 
 export const ReplicationDestinationSpec = Type.Object(
   {
@@ -23,7 +23,17 @@ export const ReplicationDestinationSpec = Type.Object(
     paused: Type.Optional(Type.Boolean({ description: 'When true no new synchronization starts.' })),
     rsync: Type.Optional(
       Type.Object(
-        { ...DestinationVolumeOptions, ...RsyncConnectionOptions, ...MoverPodOptions },
+        {
+          ...DestinationVolumeOptions,
+          ...RsyncConnectionOptions,
+          ...MoverPodOptions,
+          serviceAnnotations: Type.Optional(
+            StringMap({
+              description:
+                "Annotations of the destination's Service (a cloud load balancer's settings, say). Applied when Scribe creates the Service; an existing Service keeps its annotations (docs/mover-pods.md).",
+            }),
+          ),
+        },
         cel(destinationCapacityRule('rsync'), DESTINATION_RSYNC_LISTENS),
       ),
     ),

@@ -16,7 +16,7 @@ import { RESOURCES, type KindName } from '../kube/resources.js';
 import { logFor, rootLogger, type Logger } from '../log.js';
 import type { ScribeMetrics } from '../metrics/registry.js';
 import type { MoverRuntime } from '../movers/catalog.js';
-import { MOVER_POD_LABEL } from '../movers/job.js';
+import { FAILED_CREATE_REASON, MOVER_POD_LABEL } from '../movers/job.js';
 import type { OwnedObjects } from '../../machines/observation.js';
 import { KeyedWorkQueue } from '../streams/work-queue.js';
 import { WakeTimers } from '../streams/wake-timers.js';
@@ -112,6 +112,16 @@ export class Controller {
       clock: this.clock,
       log: this.log,
     });
+    // A mover pod the API server refuses (a ResourceQuota demanding limits) exists only as the
+    // Job controller's FailedCreate Event on the Job: the Job's status does not say it. Only
+    // those Events about Jobs are watched (the API server filters), so this cache stays small.
+    this.informers.set(
+      'CoreEvent',
+      new ResourceInformer(options.kc, RESOURCES.CoreEvent, {
+        ...selector,
+        fieldSelector: `involvedObject.kind=Job,reason=${FAILED_CREATE_REASON}`,
+      }),
+    );
     this.pods = new ResourceInformer(options.kc, RESOURCES.Pod, {
       ...selector,
       fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed',
@@ -199,6 +209,11 @@ export class Controller {
     }
     if (object.kind === 'Pod' && owner?.kind === 'Job') {
       const job = this.informers.get('Job')?.get(owner.name, object.metadata?.namespace);
+      return job ? this.keysFor(job) : [];
+    }
+    const about = (object as { involvedObject?: { kind?: string; name?: string } }).involvedObject;
+    if (object.kind === 'Event' && about?.kind === 'Job') {
+      const job = this.informers.get('Job')?.get(about.name ?? '', object.metadata?.namespace);
       return job ? this.keysFor(job) : [];
     }
     if (object.kind === 'PersistentVolumeClaim') {

@@ -179,7 +179,13 @@ export function ownedObjects(
   if (!mover) return { pvcs, snapshots, mover: { phase: 'absent' }, ...stray };
   const moverObjects: KubernetesObject[] = [];
   for (const kind of ['Job', 'Service', 'Secret']) moverObjects.push(...source.ownedBy(uid, kind));
-  for (const job of source.ownedBy(uid, 'Job')) moverObjects.push(...source.ownedBy(job.metadata?.uid ?? '', 'Pod'));
+  for (const job of source.ownedBy(uid, 'Job')) {
+    // Its pods, and the Job controller's FailedCreate Events when the API server refused them.
+    moverObjects.push(
+      ...source.ownedBy(job.metadata?.uid ?? '', 'Pod'),
+      ...source.ownedBy(job.metadata?.uid ?? '', 'Event'),
+    );
+  }
   return { pvcs, snapshots, mover: mover.read(cr, moverObjects as unknown as KubeObject[]), ...stray };
 }
 

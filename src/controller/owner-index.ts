@@ -45,7 +45,11 @@ export class OwnerIndex {
   }
 }
 
-/** The uid of an object's controller owner, if it has one. */
+/**
+ * The uid an object is filed under: its controller owner's; for an Event, which has no owner,
+ * the object it is about (a mover Job's FailedCreate Event is filed under the Job).
+ */
 export function controllerUid(object: KubernetesObject): string | undefined {
+  if (object.kind === 'Event') return (object as { involvedObject?: { uid?: string } }).involvedObject?.uid;
   return object.metadata?.ownerReferences?.find((ref) => ref.controller)?.uid;
 }

@@ -31,6 +31,8 @@ export const RESOURCES = {
   Secret: kind('', 'v1', 'Secret', 'secrets'),
   ConfigMap: kind('', 'v1', 'ConfigMap', 'configmaps'),
   Event: kind('events.k8s.io', 'v1', 'Event', 'events'),
+  /** core/v1 Events, as controllers' event recorders write them (the Job controller's FailedCreate). */
+  CoreEvent: kind('', 'v1', 'Event', 'events'),
   Lease: kind('coordination.k8s.io', 'v1', 'Lease', 'leases'),
   Namespace: kind('', 'v1', 'Namespace', 'namespaces', false),
   Node: kind('', 'v1', 'Node', 'nodes', false),

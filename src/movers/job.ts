@@ -7,6 +7,7 @@
 import type { ScribeCr } from '../../machines/api.js';
 import type { KubeObject, MoverCycle, MoverFacts } from '../../machines/mover.js';
 import type { MoverPlacement } from '../../machines/placement.js';
+import type { MoverAffinity, MoverPodSettings } from '../api/common.js';
 import { ATTEMPT_LABEL, objectLabels } from '../../machines/naming.js';
 import {
   DEFAULT_MOVER_USER,
@@ -72,6 +73,57 @@ export interface MoverJobSpec {
   mover: 'rsync' | 'rclone' | 'restic';
   /** The node the pod must run on and its tolerations (decision 12, machines/placement.ts); anywhere when absent. */
   placement?: MoverPlacement | undefined;
+  /**
+   * The CR's mover section (spec.rsync, spec.rclone or spec.restic): its pod settings
+   * (moverServiceAccount, moverResources, moverPodLabels, moverAffinity; podSettingsOf) apply to
+   * the pod, the same way for every mover.
+   */
+  section?: object | undefined;
+}
+
+/** The pod settings of a mover section; anything else the section holds is the mover's own. */
+export function podSettingsOf(section: object | undefined): MoverPodSettings {
+  const given = (section ?? {}) as MoverPodSettings;
+  return {
+    moverServiceAccount: given.moverServiceAccount,
+    moverResources: given.moverResources,
+    moverPodLabels: given.moverPodLabels,
+    moverAffinity: given.moverAffinity,
+  };
+}
+
+type NodeTerm = NonNullable<
+  NonNullable<MoverAffinity['nodeAffinity']>['requiredDuringSchedulingIgnoredDuringExecution']
+>['nodeSelectorTerms'][number];
+
+/**
+ * The pod's affinity: the user's moverAffinity with Scribe's placement (decision 12) added.
+ * Required node terms are alternatives (OR) and a term's requirements all hold (AND), so Scribe's
+ * node requirement is appended to each of the user's terms: whichever term the scheduler
+ * satisfies, the pod lands on the node using the volume. Preferences and pod (anti-)affinity
+ * pass through unchanged. A user term that excludes that node leaves the pod Pending, which the
+ * scheduler says in the pod's events: the volume cannot be mounted anywhere else.
+ */
+export function mergedAffinity(
+  user: MoverAffinity | undefined,
+  placement: MoverPlacement | undefined,
+): object | undefined {
+  if (!placement) return user && Object.keys(user).length > 0 ? user : undefined;
+  const pinned = nodeAffinity(placement.node) as {
+    nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: NodeTerm[] } };
+  };
+  const ours = pinned.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0] as NodeTerm;
+  const theirs = user?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+  const terms = theirs.length
+    ? theirs.map((term) => ({ ...term, matchFields: [...(term.matchFields ?? []), ...(ours.matchFields ?? [])] }))
+    : [ours];
+  return {
+    ...user,
+    nodeAffinity: {
+      ...user?.nodeAffinity,
+      requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms },
+    },
+  };
 }
 
 /**
@@ -155,6 +207,8 @@ export function moverJob(spec: MoverJobSpec): KubeObject {
   };
   const podSecurity = identity.podSecurity;
   const labels = { ...objectLabels({ cycleId: spec.cycleId }), [ATTEMPT_LABEL]: String(spec.attempt) };
+  const options = podSettingsOf(spec.section);
+  const affinity = mergedAffinity(options.moverAffinity, spec.placement);
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -162,11 +216,19 @@ export function moverJob(spec: MoverJobSpec): KubeObject {
     spec: {
       backoffLimit: 0,
       template: {
-        metadata: { labels: { ...labels, [MOVER_POD_LABEL]: spec.name } },
+        // The user's labels first: Scribe's own (the cycle, the Service's selector) always win.
+        metadata: { labels: { ...options.moverPodLabels, ...labels, [MOVER_POD_LABEL]: spec.name } },
         spec: {
           restartPolicy: 'Never',
+          // No mover calls the Kubernetes API: no token unless the user names a ServiceAccount
+          // (then the ServiceAccount's own automountServiceAccountToken decides), and no
+          // environment variables for every Service of the namespace.
+          ...(options.moverServiceAccount
+            ? { serviceAccountName: options.moverServiceAccount }
+            : { automountServiceAccountToken: false }),
+          enableServiceLinks: false,
           ...(spec.hostname ? { hostname: spec.hostname } : {}),
-          ...(spec.placement ? { affinity: nodeAffinity(spec.placement.node) } : {}),
+          ...(affinity ? { affinity } : {}),
           ...(spec.placement?.tolerations.length ? { tolerations: spec.placement.tolerations } : {}),
           ...(podSecurity ? { securityContext: podSecurity } : {}),
           containers: [
@@ -184,6 +246,7 @@ export function moverJob(spec: MoverJobSpec): KubeObject {
                 { name: 'tmp', mountPath: '/tmp' },
                 ...volumes.map((v) => ({ name: v.name, mountPath: v.mountPath, readOnly: v.readOnly ?? false })),
               ],
+              ...(options.moverResources ? { resources: options.moverResources } : {}),
               terminationMessagePath: '/dev/termination-log',
               // The summary when the mover wrote one; the log's tail when it died before that.
               terminationMessagePolicy: 'FallbackToLogsOnError',
@@ -199,6 +262,7 @@ export function moverJob(spec: MoverJobSpec): KubeObject {
 
 interface JobObject {
   metadata?: { name?: string; labels?: Record<string, string>; deletionTimestamp?: string; uid?: string };
+  spec?: { template?: { spec?: { containers?: Array<{ command?: string[] }> } } };
   status?: { active?: number; conditions?: Array<{ type: string; status: string; message?: string }> };
 }
 
@@ -214,6 +278,42 @@ interface PodObject {
       };
     }>;
   };
+}
+
+/** A core/v1 Event as the Job controller records it about a Job (the operator watches only reason FailedCreate). */
+interface JobEvent {
+  kind?: string;
+  reason?: string;
+  message?: string;
+  involvedObject?: { uid?: string };
+}
+
+/** The reason the Job controller gives an Event when the API server refuses the Job's pod. */
+export const FAILED_CREATE_REASON = 'FailedCreate';
+
+/**
+ * Why the API server refused a mover Job's pod, in terms of the field to change, from the Job
+ * controller's FailedCreate Event ("Error creating: pods "x" is forbidden: failed quota: q: must
+ * specify limits.cpu for: mover"). The Job itself never says it (k8s.io/kubernetes
+ * pkg/controller/job/job_controller.go manageJob and pkg/controller/controller_utils.go
+ * createPods: the error becomes an Event and a retry with backoff, no condition), so without the
+ * Event the CR would wait for ever. Undefined when the refusal is not one that lasts (a conflict
+ * on the quota object, say, which the Job controller's next try gets past).
+ */
+export function explainRefusedPod(mover: string, eventMessage: string): string | undefined {
+  const detail = eventMessage.replace(/^Error creating: /, '').replace(/^pods "[^"]*" is forbidden: /, '');
+  if (!/\bis forbidden\b/.test(eventMessage)) return undefined;
+  if (/(failed|exceeded) quota/.test(detail))
+    return `spec.${mover}.moverResources: the namespace's ResourceQuota refused the mover pod (${detail}); set spec.${mover}.moverResources (requests and limits of cpu, memory or ephemeral-storage) as the quota demands`;
+  if (/service ?account/i.test(detail))
+    return `spec.${mover}.moverServiceAccount: the mover pod's ServiceAccount does not exist (${detail}); create it or omit moverServiceAccount`;
+  return `the API server refused the mover pod: ${detail}`;
+}
+
+/** The mover a Job runs (rsync, rclone, restic), from its entrypoint (`scribe mover <mover>-<side>`). */
+function moverOfJob(job: JobObject): string {
+  const command = job.spec?.template?.spec?.containers?.[0]?.command ?? [];
+  return (command[2] ?? 'mover').split('-')[0] ?? 'mover';
 }
 
 /** A Job's progress as the machines want it, with the pod's termination message as logs. */
@@ -249,6 +349,17 @@ export function readMoverJob(
         ? `mover exited with code ${code}: ${explainExit(code)}`
         : (conditions.find((c) => c.type === 'Failed')?.message ?? 'mover Job failed');
     return { phase: 'failed', cycleId, attempt, message: why, logs };
+  }
+  // No pod: the API server may have refused it (a ResourceQuota demanding limits, a missing
+  // ServiceAccount). That is the attempt's failure, retried with backoff by a new Job built from
+  // the spec as it is then, since a Job's pod template cannot change.
+  if (pods.length === 0) {
+    const refusal = (objects as ReadonlyArray<KubeObject & JobEvent>)
+      .filter((o) => o.kind === 'Event' && o.reason === FAILED_CREATE_REASON)
+      .filter((o) => o.involvedObject?.uid !== undefined && o.involvedObject.uid === job.metadata?.uid)
+      .map((o) => explainRefusedPod(moverOfJob(job), o.message ?? ''))
+      .find((why) => why !== undefined);
+    if (refusal) return { phase: 'failed', cycleId, attempt, message: refusal };
   }
   const running = pods.some((pod) => pod.status?.phase === 'Running');
   const waiting = pods.flatMap((pod) => pod.status?.containerStatuses ?? []).find((c) => c.state?.waiting?.reason);

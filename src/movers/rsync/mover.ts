@@ -40,6 +40,7 @@ interface RsyncSpec {
   path?: string;
   serviceType?: 'ClusterIP' | 'LoadBalancer';
   moverSecurityContext?: MoverPodSecurity;
+  serviceAnnotations?: Record<string, string>;
 }
 
 function rsyncSpec(cr: ScribeCr): RsyncSpec {
@@ -100,7 +101,14 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
     objects.push({
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: { name, labels: objectLabels() },
+      // serviceAnnotations (a cloud load balancer's settings) are set when the Service is made;
+      // the adapter never replaces an existing object, so later changes are the user's to apply
+      // to the Service (docs/mover-pods.md).
+      metadata: {
+        name,
+        labels: objectLabels(),
+        ...(spec.serviceAnnotations ? { annotations: { ...spec.serviceAnnotations } } : {}),
+      },
       spec: {
         type: spec.serviceType ?? 'ClusterIP',
         selector: { [MOVER_POD_LABEL]: name },
@@ -135,6 +143,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
       ],
       identity,
       placement: moverPlacement(cr, facts.mounted, facts.volumeUsers ?? []),
+      section: spec,
     }),
   );
   return { objects, temporary: [{ apiVersion: 'batch/v1', kind: 'Job', name }], notice: describeIdentity(identity) };

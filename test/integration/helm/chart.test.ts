@@ -165,6 +165,8 @@ describe('the Helm chart', () => {
         ['watch', 'pods', '-A'],
         ['create', 'events.events.k8s.io', '-n', 'any'],
         ['patch', 'events.events.k8s.io', '-n', 'any'],
+        // The Job controller's FailedCreate Events on mover Jobs (a pod a ResourceQuota refused).
+        ['watch', 'events', '-A'],
         ['create', 'leases.coordination.k8s.io', '-n', ns],
         ['get', `leases.coordination.k8s.io/${lease}`, '-n', ns],
         ['update', `leases.coordination.k8s.io/${lease}`, '-n', ns],
