@@ -67,12 +67,5 @@ export function configSections(text: string): string[] {
   return [...text.matchAll(/^\s*\[([^\]]+)\]\s*$/gm)].map((m) => (m[1] as string).trim());
 }
 
-/** Values in rclone.conf that are secret (keys, passwords, tokens), to redact from output. */
-export function configSecrets(text: string): string[] {
-  const secrets: string[] = [];
-  for (const match of text.matchAll(/^\s*([\w-]+)\s*=\s*(.*?)\s*$/gm)) {
-    const [, key, value] = match as unknown as [string, string, string];
-    if (/key|secret|pass|token|credentials|sas_url|account/i.test(key) && value.length >= 4) secrets.push(value);
-  }
-  return secrets;
-}
+/** Values in rclone.conf that are secret, to redact from output (shared with restic: ../redact.ts). */
+export { configSecrets } from '../redact.js';

@@ -10,7 +10,7 @@ import { ConfigError } from '../rsync/env.js';
 import { runTool, signalRunningTools, type ToolResult } from './command.js';
 import type { ResticCommonConfig } from './config.js';
 import { EXIT, explainFailure, type Failure } from './outcome.js';
-import { makeRedactor, secretValues } from './redact.js';
+import { makeRedactor, secretValues } from '../redact.js';
 import { summarizeResticLog } from './summary.js';
 import { lastPrunedLine, parseLastPruned } from './prune.js';
 import { writeTerminationMessage } from '../termination.js';
