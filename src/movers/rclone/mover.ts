@@ -58,6 +58,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
     ],
     identity,
     placement: moverPlacement(cr, facts.mounted, facts.volumeUsers ?? []),
+    section: rclone,
   });
   return {
     objects: [job],

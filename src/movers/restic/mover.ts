@@ -120,6 +120,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
     ],
     identity,
     placement: moverPlacement(cr, facts.mounted, facts.volumeUsers ?? []),
+    section: restic,
   });
   return {
     objects: [cache, job],
