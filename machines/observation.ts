@@ -88,6 +88,13 @@ export interface OwnedObjects {
    * holding, and a destination's keeps writing, the volume.
    */
   strayMovers?: readonly MoverKind[] | undefined;
+  /**
+   * Objects that hold a name Scribe wanted for this CR but are not its (no created-by label, or no
+   * ownerReference to this CR), as the effects adapter found them answering a create with 409
+   * (issue 21). The machine treats them like an invalid spec: a condition names each, and
+   * nothing of them is changed or deleted.
+   */
+  foreign?: ReadonlyArray<{ kind: string; name: string; why: string }> | undefined;
 }
 
 /** The single event of the replication machines. `now` is epoch milliseconds. */

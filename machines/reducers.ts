@@ -148,7 +148,12 @@ export function waitingNotice(_ctx: ReplicationContext, obs: Observation): Actio
 
 /** The spec's problems as one message (empty when valid). */
 export function invalidMessage(ctx: ReplicationContext, obs: Observation): string {
-  const facts = { volume: obs.owned.pvcs[requiredUserPvc(obs.cr) ?? ''], moverProblems: obs.owned.mover.problems };
+  const foreign = (obs.owned.foreign ?? []).map((object) => ({
+    field: 'metadata.name',
+    message: `${object.kind} "${object.name}" exists and is not this ${obs.cr.kind}'s (${object.why}); Scribe neither uses, changes nor deletes it: delete or rename it, or rename this ${obs.cr.kind}`,
+  }));
+  const moverProblems = [...(obs.owned.mover.problems ?? []), ...foreign];
+  const facts = { volume: obs.owned.pvcs[requiredUserPvc(obs.cr) ?? ''], moverProblems };
   return describeErrors(validateSpec(obs.cr, facts));
 }
 

@@ -17,14 +17,23 @@ import { recordStepMetrics } from '../metrics/record.js';
 import type { ScribeMetrics, CrLabels } from '../metrics/registry.js';
 import type { MoverRuntime } from '../movers/catalog.js';
 import type { WakeTimers } from '../streams/wake-timers.js';
-import { deleteObject, deleteUnless, ensureObject, ownedBy, releaseObject, type Owner } from './objects.js';
+import {
+  deleteObject,
+  deleteUnless,
+  ensureObject,
+  ownedBy,
+  releaseObject,
+  type ForeignObject,
+  type Owner,
+} from './objects.js';
 
 /** What the adapter knows from the caches: the mover's facts, and which owned objects exist ("Kind/name"). */
 export type AdapterFacts = MoverFacts & { existing?: ReadonlySet<string> };
 
 /** What executing a list of actions came to. */
 export type ExecutionResult =
-  | { outcome: 'done'; status?: ScribeCr }
+  /** foreign: objects that hold a name Scribe wanted and are not the CR's; the actions after stopped. */
+  | { outcome: 'done'; status?: ScribeCr; foreign?: ForeignObject[] }
   | { outcome: 'conflict' } // the CR changed since it was observed: observe again
   | { outcome: 'gone' }; // the CR was deleted meanwhile
 
@@ -69,7 +78,11 @@ export class EffectsAdapter {
   ): Promise<ExecutionResult> {
     let current: ScribeCr = cr;
     let released = false;
+    const foreign: ForeignObject[] = [];
     for (const action of actions) {
+      // An object of Scribe's name that is not the CR's (issue 21): nothing after it is done (a
+      // Job must not mount a foreign Secret); the machine turns the report into a condition.
+      if (foreign.length) break;
       switch (action.type) {
         case 'patchStatus': {
           const written = await this.patchStatus(current, action.status);
@@ -78,13 +91,17 @@ export class EffectsAdapter {
           break;
         }
         case 'ensurePvc':
-          await this.ensure(current, 'PersistentVolumeClaim', pvcObject(action), action.temporary, log);
+          foreign.push(
+            ...(await this.ensure(current, 'PersistentVolumeClaim', pvcObject(action), action.temporary, log)),
+          );
           break;
         case 'ensureSnapshot':
-          await this.ensure(current, 'VolumeSnapshot', snapshotObject(action), action.temporary, log);
+          foreign.push(
+            ...(await this.ensure(current, 'VolumeSnapshot', snapshotObject(action), action.temporary, log)),
+          );
           break;
         case 'ensureMover':
-          await this.ensureMover(current, action.cycleId, action.attempt, action.volume, facts, log);
+          foreign.push(...(await this.ensureMover(current, action.cycleId, action.attempt, action.volume, facts, log)));
           break;
         case 'cleanupMover':
           // The action names the mover: it may be one the spec no longer names (a switch of movers).
@@ -153,6 +170,10 @@ export class EffectsAdapter {
       const scheduled = this.deps.timers.scheduledAt(key);
       if (scheduled === undefined || scheduled > at) this.deps.timers.schedule(key, at);
     }
+    if (foreign.length) {
+      log.warn({ objects: foreign.map((f) => `${f.kind}/${f.name}`) }, 'not ours: left alone');
+      return { outcome: 'done', status: current, foreign };
+    }
     return { outcome: 'done', status: current };
   }
 
@@ -176,10 +197,19 @@ export class EffectsAdapter {
     }
   }
 
-  private async ensure(cr: ScribeCr, kind: KindName, object: KubernetesObject, temporary: boolean, log: Logger) {
+  /** Creates the object if absent; returns it as foreign when one of its name exists and is not the CR's. */
+  private async ensure(
+    cr: ScribeCr,
+    kind: KindName,
+    object: KubernetesObject,
+    temporary: boolean,
+    log: Logger,
+  ): Promise<ForeignObject[]> {
     const owned = ownedBy(ownerOf(cr), object, { temporary });
-    const { created } = await ensureObject(this.deps.kc, kind, owned);
-    if (created) log.info({ object: `${kind}/${object.metadata?.name}` }, 'created');
+    const outcome = await ensureObject(this.deps.kc, kind, owned);
+    if (outcome.foreign) return [outcome.foreign];
+    if (outcome.created) log.info({ object: `${kind}/${object.metadata?.name}` }, 'created');
+    return [];
   }
 
   private moverFor(cr: ScribeCr): MoverRuntime | undefined {
@@ -197,7 +227,7 @@ export class EffectsAdapter {
     volume: string,
     facts: AdapterFacts,
     log: Logger,
-  ) {
+  ): Promise<ForeignObject[]> {
     const mover = this.moverFor(cr);
     if (!mover) throw new Error(`no mover handles ${cr.kind} ${cr.metadata.name}`);
     const plan = mover.build(cr, { cycleId, attempt, volume }, facts);
@@ -209,7 +239,9 @@ export class EffectsAdapter {
     for (const object of ready) {
       const kind = kindName(object.kind);
       const isTemporary = temporary.has(`${object.kind}/${object.metadata.name}`);
-      await this.ensure(cr, kind, object as KubernetesObject, isTemporary, log);
+      const foreign = await this.ensure(cr, kind, object as KubernetesObject, isTemporary, log);
+      // Objects are made in order (keys, Service, then the Job): none after a foreign one.
+      if (foreign.length) return foreign;
     }
     // Said once per new mover Job (Events of the same text are counted as one series).
     if (plan.notice && ready.some((object) => object.kind === 'Job')) {
@@ -219,6 +251,7 @@ export class EffectsAdapter {
         (error) => log.warn({ err: error.message }, 'could not record event'),
       );
     }
+    return [];
   }
 
   /** `observed` is the CR the step was computed from, `cr` the same CR after this step's status patch. */

@@ -53,14 +53,53 @@ export async function readObject<T extends KubernetesObject>(
   }
 }
 
-/** Creates `object` unless an object of that name exists; returns the object that exists afterwards. */
+/** What an ensure came to: made now, found already made for the same owner, or found and not ours. */
+export type EnsureOutcome<T> =
+  | { object: T; created: boolean; foreign?: undefined }
+  | { foreign: ForeignObject; object?: undefined; created?: undefined };
+
+/** An object that holds the name Scribe wants but is not Scribe's for this owner (issue 21). */
+export interface ForeignObject {
+  kind: string;
+  name: string;
+  /** Why it is not adopted: what it lacks, in words for a condition. */
+  why: string;
+}
+
+/**
+ * Whether `existing` is `owner`'s as Scribe makes its objects: labelled created-by=scribe and with
+ * an ownerReference to that very CR (its uid). Returns what is missing, or undefined when it is.
+ */
+export function notOwnedBecause(existing: KubernetesObject, ownerUid: string): string | undefined {
+  const labelled = existing.metadata?.labels?.[CREATED_BY_LABEL] === CREATED_BY_VALUE;
+  const references = existing.metadata?.ownerReferences ?? [];
+  const owned = references.some((ref) => ref.uid === ownerUid);
+  if (labelled && owned) return undefined;
+  const missing: string[] = [];
+  if (!labelled) missing.push(`the label ${CREATED_BY_LABEL}=${CREATED_BY_VALUE}`);
+  if (!owned)
+    missing.push(
+      references.length
+        ? `an ownerReference to this CR (it is owned by ${references.map((ref) => `${ref.kind} ${ref.name}`).join(', ')})`
+        : 'an ownerReference to this CR',
+    );
+  return `it has not ${missing.join(' nor ')}`;
+}
+
+/**
+ * Creates `object` unless an object of that name exists. A 409 is answered by reading that one
+ * object: it is adopted only when it carries Scribe's label and an ownerReference to the same
+ * owner (uid), as a create of an earlier attempt left it; anything else is reported as foreign and
+ * neither changed nor deleted (issue 21).
+ */
 export async function ensureObject<T extends KubernetesObject>(
   kc: KubeConfig,
   kind: KindName,
   object: T,
-): Promise<{ object: T; created: boolean }> {
+): Promise<EnsureOutcome<T>> {
   const namespace = object.metadata?.namespace;
   const name = object.metadata?.name ?? '';
+  const ownerUid = object.metadata?.ownerReferences?.find((ref) => ref.controller)?.uid;
   try {
     const created = await kubeRequest<T>(kc, {
       method: 'POST',
@@ -72,6 +111,8 @@ export async function ensureObject<T extends KubernetesObject>(
     if (!isStatus(error, 409)) throw error;
     const existing = await readObject<T>(kc, kind, namespace, name);
     if (!existing) throw error; // deleted in between: the next reconcile creates it
+    const why = ownerUid === undefined ? undefined : notOwnedBecause(existing, ownerUid);
+    if (why !== undefined) return { foreign: { kind, name, why } };
     return { object: existing, created: false };
   }
 }

@@ -1,0 +1,172 @@
+/**
+ * Issue 21: a create answered 409 adopts only an object that carries Scribe's label and an
+ * ownerReference to the same CR. A foreign object of Scribe's name (the user's, another CR's) is
+ * reported, never changed or deleted, and nothing after it is made (no Job mounting a foreign
+ * Secret); the machine turns the report into a Reconciled=False condition naming it. Against a
+ * real API server, through the effects adapter and the real movers' builders.
+ */
+import { describe, expect, it } from 'vitest';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Action } from '../../../machines/actions.js';
+import type { ScribeCr } from '../../../machines/api.js';
+import { rcloneSourceName, rsyncDestinationName, rsyncDestinationSourceKeysName } from '../../../machines/naming.js';
+import { step } from '../../../machines/step.js';
+import { EffectsAdapter } from '../../../src/effects/adapter.js';
+import { ownedBy } from '../../../src/effects/objects.js';
+import { EventRecorder } from '../../../src/kube/events.js';
+import { kubeRequest } from '../../../src/kube/rest.js';
+import { collectionPath, objectPath, RESOURCES, type KindName } from '../../../src/kube/resources.js';
+import { rootLogger } from '../../../src/log.js';
+import type { ScribeMetrics } from '../../../src/metrics/registry.js';
+import { MOVERS } from '../../../src/movers/index.js';
+import { WakeTimers } from '../../../src/streams/wake-timers.js';
+import { testKubeConfig, testNamespace } from '../../support/cluster.js';
+
+const kc = testKubeConfig();
+
+async function post<T extends KubernetesObject>(kind: KindName, namespace: string, body: object): Promise<T> {
+  return kubeRequest<T>(kc, { method: 'POST', path: collectionPath(RESOURCES[kind], namespace), body });
+}
+
+async function read(kind: KindName, namespace: string, name: string): Promise<KubernetesObject | undefined> {
+  return kubeRequest<KubernetesObject>(kc, { method: 'GET', path: objectPath(RESOURCES[kind], namespace, name) }).catch(
+    () => undefined,
+  );
+}
+
+function adapter(): EffectsAdapter {
+  return new EffectsAdapter({
+    kc,
+    events: new EventRecorder(kc),
+    metrics: {} as ScribeMetrics,
+    timers: new WakeTimers<string>(() => undefined),
+    movers: MOVERS,
+    log: rootLogger,
+  });
+}
+
+const ensureMover = (mover: 'rsync' | 'rclone'): Action => ({
+  type: 'ensureMover',
+  mover,
+  cycleId: '1-20240101000000',
+  attempt: 0,
+  volume: 'data',
+});
+
+function job(name: string, labels: Record<string, string>): object {
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name, labels },
+    spec: {
+      template: {
+        spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox', command: ['true'] }] },
+      },
+    },
+  };
+}
+
+describe('objects of Scribe’s names that are not the CR’s (issue 21)', () => {
+  it('a foreign key Secret: reported, untouched, and neither the Service nor the Job is made', async () => {
+    const namespace = await testNamespace(kc, 'foreign');
+    const cr = await post<ScribeCr>('ReplicationDestination', namespace, {
+      apiVersion: 'scribe.backube/v1alpha1',
+      kind: 'ReplicationDestination',
+      metadata: { name: 'db' },
+      spec: { rsync: { copyMethod: 'Snapshot', capacity: '1Gi' } },
+    });
+    const secretName = rsyncDestinationSourceKeysName('db');
+    const mine = await post('Secret', namespace, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: secretName },
+      stringData: { note: 'the user’s' },
+    });
+
+    const result = await adapter().execute(cr, `ReplicationDestination/${namespace}/db`, [ensureMover('rsync')], {});
+    expect(result).toMatchObject({ outcome: 'done', foreign: [{ kind: 'Secret', name: secretName }] });
+    const after = await read('Secret', namespace, secretName);
+    expect(after?.metadata?.resourceVersion).toBe(mine.metadata?.resourceVersion);
+    expect(after?.metadata?.ownerReferences).toBeUndefined();
+    expect(await read('Service', namespace, rsyncDestinationName('db'))).toBeUndefined();
+    expect(await read('Job', namespace, rsyncDestinationName('db'))).toBeUndefined();
+
+    // The machine makes it a condition naming the object; it asks to make or delete nothing.
+    const report = result.outcome === 'done' ? result.foreign : undefined;
+    const stepped = step(cr, {
+      now: Date.now(),
+      owned: { pvcs: {}, snapshots: {}, mover: { phase: 'absent' }, foreign: report },
+    });
+    const reconciled = stepped.nextPersisted.conditions?.find((c) => c.type === 'Reconciled');
+    expect(reconciled).toMatchObject({ status: 'False' });
+    expect(reconciled?.message).toContain(`Secret "${secretName}" exists and is not this ReplicationDestination's`);
+    expect(stepped.actions.filter((a) => /^(ensure|delete|cleanup|release)/.test(a.type))).toEqual([]);
+  });
+
+  it('a PVC labelled as Scribe’s but owned by another CR is foreign; one owned by this CR is adopted', async () => {
+    const namespace = await testNamespace(kc, 'foreign');
+    const body = (name: string) => ({
+      apiVersion: 'scribe.backube/v1alpha1',
+      kind: 'ReplicationDestination',
+      metadata: { name },
+      spec: { rsync: { copyMethod: 'Snapshot', capacity: '1Gi' } },
+    });
+    const cr = await post<ScribeCr>('ReplicationDestination', namespace, body('db'));
+    const other = await post<ScribeCr>('ReplicationDestination', namespace, body('other'));
+    const pvc = (name: string) => ({
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name, labels: { 'app.kubernetes.io/created-by': 'scribe' } },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+    });
+    const owner = (of: ScribeCr) => ({
+      apiVersion: of.apiVersion,
+      kind: of.kind,
+      metadata: { name: of.metadata.name ?? '', namespace, uid: of.metadata.uid ?? '' },
+    });
+    const theirs = await post('PersistentVolumeClaim', namespace, ownedBy(owner(other), pvc('scribe-dest-db')));
+    await post('PersistentVolumeClaim', namespace, ownedBy(owner(cr), pvc('scribe-dest-db-2')));
+    const ensure = (name: string): Action => ({
+      type: 'ensurePvc',
+      name,
+      labels: {},
+      temporary: false,
+      spec: { capacity: '1Gi' },
+    });
+
+    const foreign = await adapter().execute(cr, 'k', [ensure('scribe-dest-db')], {});
+    expect(foreign).toMatchObject({ foreign: [{ kind: 'PersistentVolumeClaim', name: 'scribe-dest-db' }] });
+    expect(foreign.outcome === 'done' && foreign.foreign?.[0]?.why).toContain('ReplicationDestination other');
+    const after = await read('PersistentVolumeClaim', namespace, 'scribe-dest-db');
+    expect(after?.metadata?.resourceVersion).toBe(theirs.metadata?.resourceVersion);
+
+    const adopted = await adapter().execute(cr, 'k', [ensure('scribe-dest-db-2')], {});
+    expect(adopted).toEqual({ outcome: 'done', status: cr });
+  });
+
+  it('a foreign Job of the mover’s name is neither replaced nor deleted', async () => {
+    const namespace = await testNamespace(kc, 'foreign');
+    const cr = await post<ScribeCr>('ReplicationSource', namespace, {
+      apiVersion: 'scribe.backube/v1alpha1',
+      kind: 'ReplicationSource',
+      metadata: { name: 'db' },
+      spec: {
+        sourcePVC: 'data',
+        rclone: {
+          copyMethod: 'None',
+          rcloneConfigSection: 's3',
+          rcloneDestPath: 'bucket/db',
+          rcloneConfig: 'rclone-secret',
+        },
+      },
+    });
+    const name = rcloneSourceName('db');
+    // Scribe's label, no ownerReference: a leftover of a deleted CR of the same name, say.
+    const theirs = await post('Job', namespace, job(name, { 'app.kubernetes.io/created-by': 'scribe' }));
+    const result = await adapter().execute(cr, `ReplicationSource/${namespace}/db`, [ensureMover('rclone')], {});
+    expect(result).toMatchObject({ foreign: [{ kind: 'Job', name, why: 'it has not an ownerReference to this CR' }] });
+    const after = await read('Job', namespace, name);
+    expect(after?.metadata?.uid).toBe(theirs.metadata?.uid);
+    expect(after?.metadata?.resourceVersion).toBe(theirs.metadata?.resourceVersion);
+  });
+});
