@@ -183,15 +183,6 @@ export function cacheNameOf(cr: { kind?: string; metadata: { name?: string } }):
   return resticCacheName(cr.kind === 'ReplicationSource' ? 'src' : 'dest', cr.metadata.name ?? '');
 }
 
-/**
- * The restic cache PVC as named before issue 21: scribe-<cr>-cache, which collides (a source and
- * a destination of one name share it; it is the point-in-time name of the source `<cr>-cache`).
- * @deprecated use cacheNameOf; kept until the restic mover switches.
- */
-export function cacheName(cr: string): string {
-  return toDnsLabel(`scribe-${cr}-cache`);
-}
-
 /** The mover object name for a kind and role, e.g. scribe-rclone-src-<cr>. */
 export function moverObjectName(mover: 'rsync' | 'rclone' | 'restic', role: 'src' | 'dest', cr: string): string {
   return roleName(`scribe-${mover}-${role}-`, cr);

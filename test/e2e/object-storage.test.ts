@@ -86,7 +86,7 @@ describe('object storage movers on the local runtime', () => {
     expect(backedUp.status?.latestMoverStatus?.logs).not.toContain(s3.secretKey);
     expect(backedUp.status?.latestMoverStatus?.logs).not.toContain('my-secure-restic-password');
     // The cache PVC stays for the next backup.
-    expect(await get(kc, 'PersistentVolumeClaim', ns, 'scribe-database-source-cache')).toBeDefined();
+    expect(await get(kc, 'PersistentVolumeClaim', ns, 'scribe-cache-src-database-source')).toBeDefined();
 
     await createPvc(kc, ns, 'restored');
     await create(kc, 'ReplicationDestination', ns, {

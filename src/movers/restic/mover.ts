@@ -1,13 +1,13 @@
 /**
  * The restic mover as the operator runs it: a backup Job at the source, a restore Job at the
  * destination, each with restic's documented keys of the repository Secret as environment
- * (secret-env.ts: never the whole Secret) and a cache PVC `scribe-<cr>-cache` kept between
+ * (secret-env.ts: never the whole Secret) and a cache PVC `scribe-cache-<src|dest>-<cr>` kept between
  * syncs (pure builders and reader, like the other movers).
  */
 import type { ScribeCr } from '../../../machines/api.js';
 import type { KubeObject, MoverCycle, MoverFacts, MoverPlan, ObjectRef } from '../../../machines/mover.js';
 import {
-  cacheName,
+  cacheNameOf,
   objectLabels,
   resticDestinationName,
   resticSourceName,
@@ -89,7 +89,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
   const cache: KubeObject = {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
-    metadata: { name: cacheName(cr.metadata.name ?? ''), labels: objectLabels() },
+    metadata: { name: cacheNameOf(cr), labels: objectLabels() },
     spec: {
       // Decision 12: cache settings fall back to the CR's, then to the source volume's.
       accessModes: restic.cacheAccessModes ?? restic.accessModes ?? facts.volume?.accessModes ?? ['ReadWriteOnce'],
