@@ -20,7 +20,7 @@ import type { ScribeCr } from '../machines/api.js';
 import { debugHandler } from './inspect/debug.js';
 import { isStatus, kubeRequest } from './kube/rest.js';
 import { collectionPath, objectPath, RESOURCES } from './kube/resources.js';
-import { servingCert } from './server/tls.js';
+import { readCertDir, servingCert } from './server/tls.js';
 
 /** Options of `scribe operator`. */
 export interface OperatorOptions {
@@ -176,6 +176,10 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
         registry: metrics.registry,
         address: metricsAddress,
         tls,
+        // A mounted Secret is renewed in place (cert-manager): serve the new pair without a restart.
+        reloadTls: options.metricsCertDir
+          ? { load: () => readCertDir(options.metricsCertDir as string), intervalMs: 60_000 }
+          : undefined,
         authorizer,
         debug: options.debugPages
           ? {

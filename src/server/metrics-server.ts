@@ -31,6 +31,11 @@ export interface MetricsServerOptions {
   registry: Registry;
   address: BindAddress;
   tls: ServingCert;
+  /**
+   * Reads the certificate again (a mounted Secret that cert-manager renews); checked every
+   * `intervalMs`, and a changed pair is served to new connections.
+   */
+  reloadTls?: { load: () => Promise<ServingCert>; intervalMs: number } | undefined;
   /** Checks every request; absent when authentication is disabled. */
   authorizer: RequestAuthorizer | undefined;
   /** Serves the /debug state-chart pages (only with an authorizer for /metrics: never unauthenticated). */
@@ -70,7 +75,44 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
     { port, auth: Boolean(options.authorizer), debug: Boolean(options.debug) },
     'serving metrics over https',
   );
-  return { port, close: () => close(server) };
+  const stopReloading = options.reloadTls ? reloadTls(server, options.tls, options.reloadTls, options.log) : () => {};
+  return {
+    port,
+    close: () => {
+      stopReloading();
+      return close(server);
+    },
+  };
+}
+
+/** Polls `load` and swaps the server's certificate when it changed; returns a stop function. */
+function reloadTls(
+  server: Server,
+  initial: ServingCert,
+  reload: { load: () => Promise<ServingCert>; intervalMs: number },
+  log: Logger,
+): () => void {
+  let current = initial;
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    reload
+      .load()
+      .then((next) => {
+        if (next.cert === current.cert && next.key === current.key) return;
+        server.setSecureContext({ cert: next.cert, key: next.key });
+        current = next;
+        log.info('metrics certificate reloaded');
+      })
+      // A half-written pair (the Secret is being updated) is tried again at the next tick.
+      .catch((error: unknown) =>
+        log.warn({ err: error instanceof Error ? error.message : String(error) }, 'metrics certificate not reloaded'),
+      )
+      .finally(() => (busy = false));
+  }, reload.intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 async function serve(options: MetricsServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
