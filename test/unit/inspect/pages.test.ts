@@ -129,4 +129,24 @@ describe('/debug pages', () => {
     expect((await handler('/debug/pods/x/y')).status).toBe(404);
     expect((await handler('/metrics')).status).toBe(404);
   });
+  it('shows only what the caller may get: the index filtered, another CR 403 before it is read', async () => {
+    const asked: string[] = [];
+    const sourcesOnly = (kind: string, namespace: string) => {
+      asked.push(`${kind}/${namespace}`);
+      return Promise.resolve(kind === 'ReplicationSource' && namespace === 'source');
+    };
+    const index = await handler('/debug', sourcesOnly);
+    expect(index.body).toContain('href="/debug/replicationsources/source/database-source"');
+    expect(index.body).not.toContain('/debug/replicationdestinations/dest/rd');
+    const list = JSON.parse((await handler('/debug?format=json', sourcesOnly)).body) as { name: string }[];
+    expect(list.map((cr) => cr.name)).toEqual(['database-source']);
+    expect((await handler('/debug/rs/source/database-source', sourcesOnly)).status).toBe(200);
+    const refused = await handler('/debug/rd/dest/rd', sourcesOnly);
+    expect(refused.status).toBe(403);
+    expect(refused.body).not.toContain('<svg');
+    expect((await handler('/debug/rd/dest/rd?format=json', sourcesOnly)).status).toBe(403);
+    // Refused whether or not it exists: a missing CR where the caller may not look is 403, not 404.
+    expect((await handler('/debug/rd/dest/missing', sourcesOnly)).status).toBe(403);
+    expect(asked).toContain('ReplicationDestination/dest');
+  });
 });
