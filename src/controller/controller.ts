@@ -10,6 +10,7 @@ import type { ScribeCr } from '../../machines/api.js';
 import { step } from '../../machines/step.js';
 import { privilegedMoversAllowed } from '../../machines/privilege.js';
 import { EffectsAdapter, metricLabels } from '../effects/adapter.js';
+import { notOwnedBecause, readObject, type ForeignObject } from '../effects/objects.js';
 import { EventRecorder } from '../kube/events.js';
 import { ResourceInformer, type InformerEvent } from '../kube/informer.js';
 import { RESOURCES, type KindName } from '../kube/resources.js';
@@ -27,8 +28,14 @@ import { VolumeUsersIndex } from './volume-users.js';
 
 type CrKind = 'ReplicationSource' | 'ReplicationDestination';
 const CR_KINDS: CrKind[] = ['ReplicationSource', 'ReplicationDestination'];
-/** Kinds whose objects Scribe owns; their events wake the owning CR. */
-const OWNED_KINDS: KindName[] = ['Job', 'Pod', 'PersistentVolumeClaim', 'VolumeSnapshot', 'Service', 'Secret'];
+/**
+ * Kinds whose objects Scribe owns and watches; their events wake the owning CR. Not Secrets
+ * (issue 21): RBAC cannot limit a list or watch to Scribe's label, so the operator never lists
+ * Secrets; it creates its key Secrets and answers a 409 by reading that one Secret.
+ */
+const OWNED_KINDS: KindName[] = ['Job', 'Pod', 'PersistentVolumeClaim', 'VolumeSnapshot', 'Service'];
+/** How often a CR held by an object that is not its own looks again whether it is gone (issue 21). */
+export const FOREIGN_RECHECK_MS = 30_000;
 
 /** Collaborators and settings of a controller. */
 export interface ControllerOptions {
@@ -74,6 +81,8 @@ export class Controller {
   /** metadata.generation of each CR as last seen: a higher one is a change of its spec by a user. */
   private readonly generations = new Map<string, number>();
   private subscription: Subscription | undefined;
+  /** Objects of Scribe's names that are not the CR's, by CR key, as the adapter found them. */
+  private readonly foreign = new Map<string, ForeignObject[]>();
   /** What running movers last said, for the stall rule. */
   private readonly outputs: MoverOutputWatcher;
 
@@ -251,11 +260,15 @@ export class Controller {
     }
     const log = logFor(cr.kind, cr.metadata.namespace ?? '', cr.metadata.name ?? '');
     const mover = this.options.movers.find((candidate) => candidate.matches(cr));
-    const owned = this.withMoverOutput(cr, ownedObjects(cr, this.objectSource(), mover), mover);
+    const seen = this.withMoverOutput(cr, ownedObjects(cr, this.objectSource(), mover), mover);
+    const foreign = await this.stillForeign(key, cr);
+    const owned = foreign.length ? { ...seen, foreign } : seen;
     const result = step(cr, { now: this.clock(), owned });
     // A wake-up asked for by an earlier step (a stall deadline, say) is void once the machine
     // no longer asks for one: an idle CR holds no timer.
     if (!result.actions.some((action) => action.type === 'scheduleWake')) this.timers.cancel(key);
+    // A foreign Secret's removal wakes nothing (Secrets are not watched): look again later.
+    if (foreign.length) this.timers.schedule(key, this.clock() + FOREIGN_RECHECK_MS);
     try {
       // Decision 12: the volume the mover mounts, and who else mounts it, for the mover's placement.
       const mounts = result.actions.find((action) => action.type === 'ensureMover')?.volume;
@@ -274,6 +287,11 @@ export class Controller {
       };
       const executed = await this.adapter.execute(cr, key, result.actions, facts, log);
       this.failures.delete(key);
+      if (executed.outcome === 'done' && executed.foreign?.length) {
+        this.foreign.set(key, executed.foreign);
+        // The machine makes it a condition at once: the next step sees the report.
+        this.queue.add(key);
+      }
       if (executed.outcome === 'done' && executed.status !== cr) this.written.set(key, executed.status as ScribeCr);
       if (cr.status?.state === result.state) return false;
       log.info({ from: cr.status?.state, to: result.state }, 'state');
@@ -320,7 +338,23 @@ export class Controller {
     return cached;
   }
 
+  /** The foreign objects reported for a CR that are still there and still not its own (read again). */
+  private async stillForeign(key: string, cr: ScribeCr): Promise<ForeignObject[]> {
+    const reported = this.foreign.get(key);
+    if (!reported) return [];
+    const still: ForeignObject[] = [];
+    for (const object of reported) {
+      const existing = await readObject(this.options.kc, object.kind as KindName, cr.metadata.namespace, object.name);
+      const why = existing && notOwnedBecause(existing, cr.metadata.uid ?? '');
+      if (why) still.push({ ...object, why });
+    }
+    if (still.length) this.foreign.set(key, still);
+    else this.foreign.delete(key);
+    return still;
+  }
+
   private forget(key: string): void {
+    this.foreign.delete(key);
     this.timers.cancel(key);
     this.written.delete(key);
     this.failures.delete(key);

@@ -258,10 +258,11 @@ function read(cr: ScribeCr, objects: readonly KubeObject[]): ObservedMover {
   const keys = keySecrets(cr);
   const generatedSourceHalf = keys.generated.find((s) => s.half === 'source')?.name;
   // The seed's walkthrough copies the Secret as soon as status names it, so a generated
-  // Secret is named only once it exists; a Secret the user named is theirs to have made.
+  // Secret is named only once it exists; a Secret the user named is theirs to have made. The
+  // operator does not watch Secrets (issue 21): the Job is made only after its key Secrets were
+  // made (or found to be the CR's own), so the Job's existence says the Secret exists.
   if (generatedSourceHalf === undefined) published.sshKeys = keys.mounted;
-  else if (objects.some((o) => o.kind === 'Secret' && o.metadata.name === generatedSourceHalf))
-    published.sshKeys = generatedSourceHalf;
+  else if (objects.some((o) => o.kind === 'Job' && o.metadata.name === name)) published.sshKeys = generatedSourceHalf;
   return { ...observed, published };
 }
 

@@ -158,10 +158,11 @@ describe('the Helm chart', () => {
         ['delete', 'persistentvolumeclaims', '-n', 'any'],
         ['create', 'volumesnapshots.snapshot.storage.k8s.io', '-n', 'any'],
         ['patch', 'volumesnapshots.snapshot.storage.k8s.io', '-n', 'any'],
-        ['get', 'pods/log', '-n', 'any'],
+        ['get', 'pods', '--subresource=log', '-n', 'any'],
         ['create', 'services', '-n', 'any'],
         ['create', 'secrets', '-n', 'any'],
-        ['watch', 'secrets', '-A'],
+        // A create answered 409: that one Secret is read to check it is the CR's own (issue 21).
+        ['get', 'secrets', '-n', 'any'],
         ['watch', 'pods', '-A'],
         ['create', 'events.events.k8s.io', '-n', 'any'],
         ['patch', 'events.events.k8s.io', '-n', 'any'],
@@ -175,6 +176,14 @@ describe('the Helm chart', () => {
       ];
       const denied: string[][] = [
         ['delete', 'namespaces'],
+        // Issue 21: Secrets are never listed or watched (RBAC cannot limit either to a label),
+        // and Services and Secrets go with their CR (ownerReferences), never deleted by Scribe.
+        ['list', 'secrets', '-A'],
+        ['watch', 'secrets', '-A'],
+        ['delete', 'secrets', '-n', 'any'],
+        ['delete', 'services', '-n', 'any'],
+        ['get', 'pods', '-n', 'any'],
+        ['get', 'replicationsources.scribe.backube', '--subresource=status', '-n', 'any'],
         ['update', 'secrets', '-n', 'any'],
         ['patch', 'secrets', '-n', 'any'],
         ['create', 'pods', '-n', 'any'],
@@ -219,7 +228,7 @@ describe('the Helm chart', () => {
     try {
       const answers = canIAnswers(kubeconfig, `system:serviceaccount:${ns}:${release}`);
       const allowed: string[][] = [
-        ['watch', 'secrets', '-n', watched],
+        ['get', 'secrets', '-n', watched],
         ['create', 'secrets', '-n', watched],
         ['watch', 'replicationdestinations.scribe.backube', '-n', watched],
         ['patch', 'replicationdestinations.scribe.backube', '--subresource=status', '-n', watched],
@@ -232,6 +241,7 @@ describe('the Helm chart', () => {
       ];
       const denied: string[][] = [
         ['watch', 'secrets', '-A'],
+        ['watch', 'secrets', '-n', watched],
         ['get', 'secrets', '-n', other],
         ['list', 'secrets', '-n', ns],
         ['list', 'replicationsources.scribe.backube', '-A'],
