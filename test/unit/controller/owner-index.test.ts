@@ -25,6 +25,19 @@ describe('OwnerIndex', () => {
     expect(index.owned('cr2', 'Job')).toHaveLength(1);
   });
 
+  it("files an Event under the object it is about (a mover Job's FailedCreate)", () => {
+    const index = new OwnerIndex();
+    const event = {
+      kind: 'Event',
+      metadata: { name: 'job.1', uid: 'e1' },
+      involvedObject: { kind: 'Job', name: 'a', uid: 'j1' },
+    } as KubernetesObject;
+    index.upsert(event);
+    expect(index.owned('j1', 'Event').map((o) => o.metadata?.name)).toEqual(['job.1']);
+    index.remove(event);
+    expect(index.owned('j1', 'Event')).toEqual([]);
+  });
+
   it('moves an object whose owner changed, and keeps a same-named successor', () => {
     const index = new OwnerIndex();
     index.upsert(object('Job', 'a', 'j1', 'cr1'));
