@@ -77,7 +77,8 @@ function positiveSeconds(flag: string): (value: string) => number {
 
 /** Parses `args` (the words after `scribe operator`) and runs the operator until SIGTERM or SIGINT. */
 export async function main(args: string[]): Promise<void> {
-  const options = new Command('scribe operator')
+  const command = new Command('scribe operator');
+  const options = command
     .option('--kubeconfig <file>', 'kubeconfig to use (default: in-cluster, then KUBECONFIG)')
     .option('--context <name>', 'kubeconfig context')
     .option('--namespace <name>', 'watch only this namespace (default: all)')
@@ -113,6 +114,8 @@ export async function main(args: string[]): Promise<void> {
     )
     .parse(args, { from: 'user' })
     .opts<OperatorOptions>();
+  // A usage error, said before anything starts (startOperator refuses it too).
+  if (options.debugPages && options.metricsDisableAuth) command.error(`error: ${DEBUG_WITHOUT_AUTH_ERROR}`);
   const operator = await startOperator(options);
   const signal = await Promise.race([
     new Promise<string>((resolve) => {
