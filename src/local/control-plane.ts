@@ -24,6 +24,11 @@ export interface ControlPlaneOptions {
   log?: (line: string) => void;
   /** Serve the API server's Go profiles at /debug/pprof (benchmarks profile it); off otherwise. */
   profiling?: boolean;
+  /**
+   * The API server's audit log, at Metadata level (verb, resource, user, response code; no
+   * bodies) for these users only: a JSON line per request in ControlPlane.auditLog. Off otherwise.
+   */
+  audit?: { users: string[] };
 }
 
 /** A running control plane. */
@@ -36,6 +41,8 @@ export interface ControlPlane {
   serviceRange: string;
   /** Paths of each component's log file, by component name. */
   logs: Record<string, string>;
+  /** The audit log (JSON lines, audit.k8s.io/v1 Events) when options.audit was given. */
+  auditLog?: string;
   /** Stops the API server process and starts it again on the same port and data. */
   restartApiServer(): Promise<void>;
   /** Stops etcd and starts it again on the same data. */
@@ -123,6 +130,24 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const etcdHealthy = async () => (await fetch(`${etcdUrl}/health`)).ok;
 
   const server = `https://127.0.0.1:${apiPort}`;
+  const auditLog = options.audit ? join(dir, 'logs', 'audit.log') : undefined;
+  const auditArgs: string[] = [];
+  if (options.audit && auditLog) {
+    // Metadata for the users asked for; nothing for anyone else (the first matching rule wins).
+    const policy = {
+      apiVersion: 'audit.k8s.io/v1',
+      kind: 'Policy',
+      omitStages: ['RequestReceived'],
+      rules: [{ level: 'Metadata', users: options.audit.users }, { level: 'None' }],
+    };
+    await writeFile(join(pki, 'audit-policy.json'), JSON.stringify(policy));
+    auditArgs.push(
+      `--audit-policy-file=${join(pki, 'audit-policy.json')}`,
+      `--audit-log-path=${auditLog}`,
+      '--audit-log-format=json',
+      '--audit-log-mode=blocking',
+    );
+  }
   const startApiServer = () =>
     launch('kube-apiserver', join(kubeBin, 'kube-apiserver'), [
       `--etcd-servers=${etcdUrl}`,
@@ -140,6 +165,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       // The local node agent serves container logs on the Node's InternalIP (127.0.0.1).
       '--kubelet-preferred-address-types=InternalIP,Hostname',
       `--profiling=${options.profiling === true}`,
+      ...auditArgs,
       '--v=1',
     ]);
 
@@ -205,6 +231,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       adminToken,
       serviceRange,
       logs,
+      ...(auditLog ? { auditLog } : {}),
       async restartApiServer() {
         await processes.get('kube-apiserver')?.stop();
         startApiServer();

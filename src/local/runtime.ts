@@ -61,6 +61,12 @@ export interface LocalRuntimeOptions {
    * (see operator-identity.ts); the test's own `kc` stays the admin's.
    */
   operatorIdentity?: OperatorIdentityKind;
+  /**
+   * The API server's audit log (ControlPlane.auditLog) of these users' requests, at Metadata
+   * level; e.g. the chart's ServiceAccount (serviceAccountUser(CHART_RELEASE.namespace,
+   * CHART_RELEASE.name)) to see every call the operator makes. Off by default.
+   */
+  audit?: { users: string[] };
   log?: (line: string) => void;
 }
 
@@ -138,7 +144,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     runtimeLog.write(`${new Date().toISOString()} ${line}\n`);
     options.log?.(line);
   };
-  const controlPlane = await startControlPlane({ dir: join(dir, 'cluster'), controllers: true, log });
+  const controlPlane = await startControlPlane({
+    dir: join(dir, 'cluster'),
+    controllers: true,
+    log,
+    ...(options.audit ? { audit: options.audit } : {}),
+  });
   let agent: NodeAgent | undefined;
   let operator: ManagedProcess | undefined;
   let chart: ChartOperator | undefined;
