@@ -464,6 +464,8 @@ describe('faults', () => {
       ['patch', 'snapshot.storage.k8s.io', 'volumesnapshots', 'src'],
       ['create', 'events.k8s.io', 'events', 'src'],
       ['patch', 'events.k8s.io', 'events', 'dst'],
+      // The Job controller's FailedCreate Events on mover Jobs (a pod a ResourceQuota refused).
+      ['watch', '', 'events'],
       ['create', 'coordination.k8s.io', 'leases', ns],
       ['get', 'coordination.k8s.io', 'leases', ns, lease],
       ['update', 'coordination.k8s.io', 'leases', ns, lease],
