@@ -52,9 +52,35 @@ export function validateSpec(cr: ScribeCr, facts: ValidationFacts = {}): FieldEr
     if (cr.kind === 'ReplicationSource') errors.push(...sourceChecks(cr.spec.sourcePVC, mover, options ?? {}, facts));
     else errors.push(...destinationChecks(mover, options ?? {}, facts));
     if (mover === 'rsync') errors.push(...rsyncChecks(cr.kind, options ?? {}));
+    errors.push(...podLabelChecks(mover, options ?? {}));
   }
   errors.push(...(facts.moverProblems ?? []));
   return errors;
+}
+
+/** A label key: an optional DNS subdomain prefix and '/', then a name of up to 63 characters. */
+const LABEL_KEY =
+  /^(?:([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)\/)?([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$/;
+
+/**
+ * moverPodLabels keys the API server would refuse on the mover Job's pod template. The CRD checks
+ * the values; a key is checked here, since a CEL rule over every key of an unbounded map exceeds
+ * the API server's cost budget, and a Job the API server refuses would otherwise only be an
+ * error in the operator's log.
+ */
+function podLabelChecks(mover: string, options: Record<string, unknown>): FieldError[] {
+  const labels = (options.moverPodLabels ?? {}) as Record<string, unknown>;
+  const bad = Object.keys(labels).filter((key) => {
+    const match = LABEL_KEY.exec(key);
+    return !match || (match[1]?.length ?? 0) > 253 || (match[5]?.length ?? 0) > 63;
+  });
+  if (bad.length === 0) return [];
+  return [
+    {
+      field: `spec.${mover}.moverPodLabels`,
+      message: `${bad.map((key) => JSON.stringify(key)).join(', ')} ${bad.length === 1 ? 'is not a label key' : 'are not label keys'}: a name of up to 63 letters, digits, '-', '_' or '.' (starting and ending with a letter or digit), optionally after a DNS subdomain prefix and '/'`,
+    },
+  ];
 }
 
 /** Joins errors into one condition message ("spec.a: x; spec.b: y"). */

@@ -246,9 +246,12 @@ export const MoverPodOptions = {
   ),
   moverResources: Type.Optional(MoverResources),
   moverPodLabels: Type.Optional(
-    StringMap({
-      description: "Labels added to the mover pod; Scribe's own labels win over labels of the same key.",
-    }),
+    Type.Record(
+      Type.String(),
+      // A label value (the key is checked by machines/validate.ts).
+      Type.String({ maxLength: 63, pattern: '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$' }),
+      { description: "Labels added to the mover pod; Scribe's own labels win over labels of the same key." },
+    ),
   ),
   moverAffinity: Type.Optional(MoverAffinity),
 };

@@ -19,6 +19,14 @@ describe('validateSpec', () => {
       /spec\.trigger\.schedule: .*6-field/,
     );
   });
+  it('names spec.<mover>.moverPodLabels for keys the API server would refuse on the pod', () => {
+    const good = { team: 'a', 'example.com/tier': 'b', 'A_b.c-d': 'c' };
+    expect(validateSpec(source({ rsync: { ...source().spec.rsync, moverPodLabels: good } as never }))).toEqual([]);
+    const bad = { 'has space': 'a', '-leading': 'b', ['x'.repeat(64)]: 'c', 'Upper.Case/name': 'd' };
+    const errors = validateSpec(source({ rsync: { ...source().spec.rsync, moverPodLabels: bad } as never }));
+    expect(fields(errors)).toEqual(['spec.rsync.moverPodLabels']);
+    expect(describeErrors(errors)).toContain('"has space", "-leading", "' + 'x'.repeat(64) + '", "Upper.Case/name"');
+  });
   it('decision 6: a CR without a mover names the choices', () => {
     const cr = source();
     delete cr.spec.rsync;
