@@ -263,13 +263,42 @@ export interface MoverPodSettings {
   moverAffinity?: MoverAffinity | undefined;
 }
 
+/**
+ * A CA bundle the mover trusts besides the image's (VolSync's customCA): the key of a Secret or
+ * a ConfigMap in the CR's namespace, mounted into the mover and passed to restic (--cacert) or
+ * rclone (--ca-cert). For object storage with a private CA.
+ */
+export const CustomCA = Type.Object(
+  {
+    secretName: Type.Optional(ObjectName({ description: 'Secret holding the CA bundle (PEM).' })),
+    configMapName: Type.Optional(ObjectName({ description: 'ConfigMap holding the CA bundle (PEM).' })),
+    key: Type.String({
+      minLength: 1,
+      maxLength: 253,
+      pattern: '^[-._a-zA-Z0-9]+$',
+      description: 'Key of the Secret or ConfigMap whose value is the CA bundle.',
+    }),
+  },
+  {
+    additionalProperties: false,
+    description: 'A CA certificate bundle for the back end, from a Secret or a ConfigMap (exactly one).',
+    ...cel({
+      rule: 'has(self.secretName) != has(self.configMapName)',
+      message: 'customCA names exactly one of secretName and configMapName',
+    }),
+  },
+);
+export type CustomCA = Static<typeof CustomCA>;
+
 export const RcloneOptions = {
+  customCA: Type.Optional(CustomCA),
   rcloneConfigSection: Type.String({ minLength: 1, maxLength: 253, description: 'Section of rclone.conf to use.' }),
   rcloneDestPath: Type.String({ minLength: 1, maxLength: 1024, description: 'Remote path (bucket/prefix).' }),
   rcloneConfig: ObjectName({ description: 'Secret whose rclone.conf key holds the rclone configuration.' }),
 };
 
 export const ResticCacheOptions = {
+  customCA: Type.Optional(CustomCA),
   repository: ObjectName({ description: 'Secret with RESTIC_REPOSITORY, RESTIC_PASSWORD and backend credentials.' }),
   cacheCapacity: Type.Optional(Quantity({ default: '1Gi' })),
   cacheStorageClassName: Type.Optional(ObjectName()),

@@ -4,7 +4,9 @@
  * data in a temporary directory. Stopping it waits for the process and removes what it created.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startProcess, waitFor } from './processes.js';
@@ -12,7 +14,7 @@ import { toolDir } from './tools.js';
 
 /** A running S3 server. */
 export interface S3Server {
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT, or https:// when started with `tls`. */
   endpoint: string;
   accessKey: string;
   secretKey: string;
@@ -33,6 +35,11 @@ export interface S3ServerOptions {
   log?: string;
   /** How long to wait for the server to come up. */
   timeoutMs?: number;
+  /**
+   * Serve HTTPS with this certificate (PEM, for 127.0.0.1) and key; `ca` is what clients (the
+   * readiness check, createBucket) trust. MinIO reads them from --certs-dir.
+   */
+  tls?: { certificate: string; privateKey: string; ca: string };
 }
 
 /** Starts MinIO on 127.0.0.1 with a free port and random credentials. */
@@ -44,10 +51,17 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
   const configDir = join(dir, 'config');
   mkdirSync(dataDir, { recursive: true });
   mkdirSync(configDir, { recursive: true });
+  const certsDir = join(dir, 'certs');
+  if (options.tls) {
+    mkdirSync(certsDir, { recursive: true });
+    writeFileSync(join(certsDir, 'public.crt'), options.tls.certificate);
+    writeFileSync(join(certsDir, 'private.key'), options.tls.privateKey, { mode: 0o600 });
+  }
+  const ca = options.tls?.ca;
   const accessKey = `scribe${randomBytes(6).toString('hex')}`;
   const secretKey = randomBytes(24).toString('base64url');
   const port = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const logFile = options.log ?? join(dir, 'minio.log');
   const proc = startProcess(
     'minio',
@@ -61,6 +75,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
       `127.0.0.1:${await freePort()}`,
       '--config-dir',
       configDir,
+      ...(options.tls ? ['--certs-dir', certsDir] : []),
       dataDir,
     ],
     logFile,
@@ -83,10 +98,10 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
       `MinIO on ${endpoint} (log ${logFile})`,
       async () => {
         if (proc.child.exitCode !== null) throw new Error(`minio exited with code ${proc.child.exitCode}`);
-        if (!(await fetch(`${endpoint}/minio/health/ready`)).ok) return false;
+        if (!(await send(new URL('/minio/health/ready', endpoint), 'GET', {}, ca)).ok) return false;
         // Ready can come before the credentials are: a signed request may still get 503
         // "Server not initialized" for a moment. Ready means a client's first call succeeds.
-        return (await s3Get(endpoint, accessKey, secretKey, '/')).ok;
+        return (await s3Get(endpoint, accessKey, secretKey, '/', ca)).ok;
       },
       { timeoutMs: options.timeoutMs ?? 60_000, intervalMs: 100 },
     );
@@ -100,16 +115,45 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
     secretKey,
     dataDir,
     logFile,
-    createBucket: (name) => createBucket(endpoint, accessKey, secretKey, name),
+    createBucket: (name) => createBucket(endpoint, accessKey, secretKey, name, ca),
     stop,
   };
 }
 
 /** A signed GET (ListBuckets for "/"), as any S3 client's first call. */
-function s3Get(endpoint: string, accessKey: string, secretKey: string, path: string): Promise<Response> {
+function s3Get(
+  endpoint: string,
+  accessKey: string,
+  secretKey: string,
+  path: string,
+  ca?: string,
+): Promise<{ ok: boolean; status: number; text: string }> {
   const url = new URL(path, endpoint);
   const headers = signV4({ method: 'GET', url, accessKey, secretKey, region: 'us-east-1', now: new Date() });
-  return fetch(url, { headers });
+  return send(url, 'GET', headers, ca);
+}
+
+/** One request with an empty body over HTTP, or HTTPS trusting `ca` (fetch cannot be given a CA). */
+function send(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  ca?: string,
+): Promise<{ ok: boolean; status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const options = { method, headers, ...(ca ? { ca } : {}) };
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        resolve({ ok: status >= 200 && status < 300, status, text: Buffer.concat(chunks).toString() });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** Creates a bucket on any S3 endpoint with the given credentials (a signed PUT, as a client would). */
@@ -118,11 +162,12 @@ export async function createBucket(
   accessKey: string,
   secretKey: string,
   bucket: string,
+  ca?: string,
 ): Promise<void> {
   const url = new URL(`/${bucket}`, endpoint);
   const headers = signV4({ method: 'PUT', url, accessKey, secretKey, region: 'us-east-1', now: new Date() });
-  const response = await fetch(url, { method: 'PUT', headers });
-  if (!response.ok) throw new Error(`creating bucket ${bucket} failed: ${response.status} ${await response.text()}`);
+  const response = await send(url, 'PUT', headers, ca);
+  if (!response.ok) throw new Error(`creating bucket ${bucket} failed: ${response.status} ${response.text}`);
 }
 
 /** The headers of an S3 request with an empty body, signed with SigV4. */

@@ -36,6 +36,7 @@ export interface MoverVolume {
   source:
     | { persistentVolumeClaim: { claimName: string; readOnly?: boolean } }
     | { secret: { secretName: string; defaultMode?: number } }
+    | { configMap: { name: string; defaultMode?: number } }
     | { emptyDir: Record<string, never> };
 }
 

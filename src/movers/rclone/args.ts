@@ -12,6 +12,8 @@ export interface RcloneArgsConfig {
   /** `<rcloneConfigSection>:<rcloneDestPath>` */
   remote: string;
   dataDir: string;
+  /** customCA's bundle, trusted besides the system's (--ca-cert). */
+  caCert?: string | undefined;
 }
 
 /** The remote path `<section>:<destPath>`, checked. */
@@ -27,7 +29,13 @@ export function remotePath(section: string, destPath: string): string {
 function common(config: RcloneArgsConfig, verbose = true): string[] {
   // Verbose for the data (its statistics go into the summary); quiet for the record, whose
   // statistics would only hide them.
-  return ['--config', config.configFile, '--links', ...(verbose ? ['--verbose'] : [])];
+  return [
+    '--config',
+    config.configFile,
+    '--links',
+    ...(config.caCert !== undefined ? ['--ca-cert', config.caCert] : []),
+    ...(verbose ? ['--verbose'] : []),
+  ];
 }
 
 const FILTERS = ['--exclude', '/lost+found/**', '--exclude', `/${RECORD_NAME}`];

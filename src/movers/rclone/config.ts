@@ -6,6 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, findExecutable, requiredEnv, stringEnv } from '../rsync/env.js';
 import { remotePath } from './args.js';
+import { customCAFile } from '../custom-ca.js';
 import { commandRefusal, commandsAllowed, rcloneCommandOptions } from '../commands.js';
 
 type Env = Record<string, string | undefined>;
@@ -20,6 +21,8 @@ export interface RcloneConfig {
   remote: string;
   runDir: string;
   rclone: string;
+  /** customCA's bundle (SCRIBE_CUSTOM_CA). */
+  caCert?: string | undefined;
 }
 
 /** Reads and checks the settings. */
@@ -59,6 +62,7 @@ export function rcloneConfig(env: Env, defaultRunDir: string): RcloneConfig {
     remote,
     runDir: stringEnv(env, 'SCRIBE_RUN_DIR', defaultRunDir),
     rclone: findExecutable(stringEnv(env, 'SCRIBE_RCLONE', 'rclone'), env.PATH, 'SCRIBE_RCLONE'),
+    caCert: customCAFile(env),
   };
 }
 

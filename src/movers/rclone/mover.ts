@@ -12,10 +12,12 @@ import { readsPointInTimeCopy } from '../../../machines/cycle.js';
 import type { MoverRuntime } from '../catalog.js';
 import { cycleData, identityOf, moverJob, readMoverJob } from '../job.js';
 import { describeIdentity } from '../../../machines/privilege.js';
-import type { MoverSecurityContext } from '../../api/common.js';
+import type { CustomCA, MoverSecurityContext } from '../../api/common.js';
+import { customCAMount } from '../custom-ca.js';
 import { ALLOW_COMMANDS_ENV } from '../commands.js';
 
 interface RcloneSpec {
+  customCA?: CustomCA;
   rcloneConfigSection: string;
   rcloneDestPath: string;
   rcloneConfig: string;
@@ -45,6 +47,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
       { name: 'SCRIBE_RCLONE_DEST_PATH', value: rclone.rcloneDestPath },
       // rclone.conf's options that run programs only where movers may be privileged (commands.ts).
       { name: ALLOW_COMMANDS_ENV, value: facts.privilegedNamespace ? 'true' : 'false' },
+      ...customCAMount(rclone.customCA).env,
       ...(readsPointInTimeCopy(cr) ? [{ name: 'SCRIBE_VOLUME_POINT_IN_TIME', value: 'true' }] : []),
     ],
     data: cycleData(cr, cycle),
@@ -55,6 +58,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
         readOnly: true,
         source: { secret: { secretName: rclone.rcloneConfig, defaultMode: 0o600 } },
       },
+      ...customCAMount(rclone.customCA).volumes,
     ],
     identity,
     placement: moverPlacement(cr, facts.mounted, facts.volumeUsers ?? []),

@@ -10,6 +10,7 @@ import { ConfigError } from '../rsync/env.js';
 import { runTool, signalRunningTools, type ToolResult } from '../restic/command.js';
 import { lastErrorLine } from '../restic/outcome.js';
 import { configSecrets, makeRedactor, secretValues } from '../redact.js';
+import { UNTRUSTED_CERTIFICATE, untrustedCertificateMessage } from '../custom-ca.js';
 import type { RcloneArgsConfig } from './args.js';
 import type { RcloneConfig } from './config.js';
 import { summarizeRcloneLog } from './summary.js';
@@ -54,7 +55,7 @@ export class RcloneSession {
     this.runDir = runDir;
     const configFile = join(runDir, 'rclone.conf');
     writeFileSync(configFile, config.configText, { mode: 0o600 });
-    return { configFile, remote: config.remote, dataDir: config.dataDir, runDir };
+    return { configFile, remote: config.remote, dataDir: config.dataDir, runDir, caCert: config.caCert };
   }
 
   /**
@@ -73,6 +74,7 @@ export class RcloneSession {
     const result = await runTool(config.rclone, args, {
       env,
       redact: this.redact,
+      failFast: UNTRUSTED_CERTIFICATE,
       ...(meter
         ? {
             onStdoutLine: () => meter.observeLine(),
@@ -89,6 +91,8 @@ export class RcloneSession {
     });
     meter?.stop();
     this.transcript.push(result.stdout, result.stderr);
+    if (result.failedFast !== undefined)
+      throw new RcloneFailure(untrustedCertificateMessage(`rclone ${step}`, result.failedFast, config.caCert));
     if (result.status !== 0)
       throw new RcloneFailure(
         `rclone ${step} failed with exit code ${result.status}: ${lastRcloneError(result.stderr)}`,

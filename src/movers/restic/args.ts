@@ -16,12 +16,15 @@ export interface ResticArgsConfig {
   host: string;
   limitUploadKiB?: number;
   limitDownloadKiB?: number;
+  /** customCA's bundle, trusted besides the system's (--cacert). */
+  caCert?: string;
 }
 
 function globalFlags(config: ResticArgsConfig): string[] {
   const flags = ['--cache-dir', config.cacheDir];
   if (config.limitUploadKiB !== undefined) flags.push('--limit-upload', String(config.limitUploadKiB));
   if (config.limitDownloadKiB !== undefined) flags.push('--limit-download', String(config.limitDownloadKiB));
+  if (config.caCert !== undefined) flags.push('--cacert', config.caCert);
   return flags;
 }
 

@@ -6,6 +6,7 @@
 import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { booleanEnv, ConfigError, findExecutable, numberEnv, stringEnv } from '../rsync/env.js';
+import { customCAFile } from '../custom-ca.js';
 import { commandRefusal, commandsAllowed, resticRepositoryCommand } from '../commands.js';
 import type { ResticArgsConfig } from './args.js';
 import { DEFAULT_PRUNE_INTERVAL_DAYS } from './prune.js';
@@ -90,6 +91,8 @@ function commonConfig(env: Env): ResticCommonConfig {
   const down = optionalKiB('SCRIBE_RESTIC_LIMIT_DOWNLOAD_KIB');
   if (up !== undefined) config.limitUploadKiB = up;
   if (down !== undefined) config.limitDownloadKiB = down;
+  const caCert = customCAFile(env);
+  if (caCert !== undefined) config.caCert = caCert;
   return config;
 }
 

@@ -21,9 +21,11 @@ import { describeIdentity } from '../../../machines/privilege.js';
 import { EXIT } from './outcome.js';
 import { secretKeyEnv } from './secret-env.js';
 import { ALLOW_COMMANDS_ENV } from '../commands.js';
-import type { MoverSecurityContext } from '../../api/common.js';
+import type { CustomCA, MoverSecurityContext } from '../../api/common.js';
+import { customCAMount } from '../custom-ca.js';
 
 interface ResticSpec {
+  customCA?: CustomCA;
   repository: string;
   moverSecurityContext?: MoverSecurityContext;
   cacheCapacity?: string | number;
@@ -108,7 +110,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
     entrypoint: cr.kind === 'ReplicationSource' ? 'restic-source' : 'restic-destination',
     cycleId: cycle.cycleId,
     attempt: cycle.attempt,
-    env: [...resticEnv(cr, facts), ...secretKeyEnv(restic.repository)],
+    env: [...resticEnv(cr, facts), ...customCAMount(restic.customCA).env, ...secretKeyEnv(restic.repository)],
     hostname: resticHostName(
       cr.kind === 'ReplicationSource' ? 'src' : 'dest',
       cr.metadata.namespace ?? '',
@@ -117,6 +119,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
     data: cycleData(cr, cycle),
     volumes: [
       { name: 'cache', mountPath: '/cache', source: { persistentVolumeClaim: { claimName: cache.metadata.name } } },
+      ...customCAMount(restic.customCA).volumes,
     ],
     identity,
     placement: moverPlacement(cr, facts.mounted, facts.volumeUsers ?? []),

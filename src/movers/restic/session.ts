@@ -11,6 +11,7 @@ import { runTool, signalRunningTools, type ToolResult } from './command.js';
 import type { ResticCommonConfig } from './config.js';
 import { EXIT, explainFailure, type Failure } from './outcome.js';
 import { makeRedactor, secretValues } from '../redact.js';
+import { UNTRUSTED_CERTIFICATE, untrustedCertificateMessage } from '../custom-ca.js';
 import { summarizeResticLog } from './summary.js';
 import { lastPrunedLine, parseLastPruned } from './prune.js';
 import { writeTerminationMessage } from '../termination.js';
@@ -82,7 +83,7 @@ export class ResticSession {
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       ...(options.deadline ? { timeoutMs: config.repositoryTimeoutMs } : {}),
       deadlineEndsAtOutput: options.deadline === 'until-output',
-      failFast: MISSING_BUCKET,
+      failFast: new RegExp(`${MISSING_BUCKET.source}|${UNTRUSTED_CERTIFICATE.source}`),
       echoStdout: options.echoStdout ?? true,
       ...(meter && command
         ? {
@@ -98,6 +99,13 @@ export class ResticSession {
         : {}),
     });
     meter?.stop();
+    if (result.failedFast !== undefined && UNTRUSTED_CERTIFICATE.test(result.failedFast)) {
+      this.transcript.push(result.stderr);
+      throw new MoverFailure({
+        code: EXIT.unreachable,
+        message: untrustedCertificateMessage(`restic ${step}`, result.failedFast, config.caCert),
+      });
+    }
     if (result.failedFast !== undefined) {
       this.transcript.push(result.stderr);
       throw new MoverFailure({
