@@ -110,6 +110,51 @@ const INVALID: Array<[string, object, RegExp]> = [
     /spec\.restic\.retain\.within/,
   ],
   [
+    'moverResources with a malformed quantity',
+    destination({
+      rclone: {
+        copyMethod: 'None',
+        destinationPVC: 'd',
+        rcloneConfigSection: 's',
+        rcloneDestPath: 'p',
+        rcloneConfig: 'c',
+        moverResources: { requests: { memory: 'lots' } },
+      },
+    }),
+    /spec\.rclone\.moverResources\.requests\.memory/,
+  ],
+  [
+    'moverPodLabels value that is no label value',
+    source({
+      sourcePVC: 'data',
+      restic: { copyMethod: 'Clone', repository: 'repo', moverPodLabels: { team: 'storage team' } },
+    }),
+    /spec\.restic\.moverPodLabels\.team/,
+  ],
+  [
+    'moverServiceAccount that is no name',
+    source({ sourcePVC: 'data', restic: { copyMethod: 'Clone', repository: 'repo', moverServiceAccount: 'Mover SA' } }),
+    /spec\.restic\.moverServiceAccount/,
+  ],
+  [
+    'moverAffinity with an unknown operator',
+    destination({
+      restic: {
+        copyMethod: 'None',
+        destinationPVC: 'd',
+        repository: 'r',
+        moverAffinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'Near' }] }],
+            },
+          },
+        },
+      },
+    }),
+    /spec\.restic\.moverAffinity\.nodeAffinity\.requiredDuringSchedulingIgnoredDuringExecution\.nodeSelectorTerms\[0\]\.matchExpressions\[0\]\.operator/,
+  ],
+  [
     'restoreAsOf not a time',
     destination({ restic: { copyMethod: 'None', destinationPVC: 'd', repository: 'r', restoreAsOf: 'yesterday' } }),
     /spec\.restic\.restoreAsOf/,
