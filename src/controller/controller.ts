@@ -344,9 +344,13 @@ export class Controller {
     if (!reported) return [];
     const still: ForeignObject[] = [];
     for (const object of reported) {
-      const existing = await readObject(this.options.kc, object.kind as KindName, cr.metadata.namespace, object.name);
-      const why = existing && notOwnedBecause(existing, cr.metadata.uid ?? '');
-      if (why) still.push({ ...object, why });
+      try {
+        const existing = await readObject(this.options.kc, object.kind as KindName, cr.metadata.namespace, object.name);
+        const why = existing && notOwnedBecause(existing, cr.metadata.uid ?? '');
+        if (why) still.push({ ...object, why });
+      } catch {
+        still.push(object); // unreadable now: still reported, read again at the next recheck
+      }
     }
     if (still.length) this.foreign.set(key, still);
     else this.foreign.delete(key);

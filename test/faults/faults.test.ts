@@ -451,13 +451,10 @@ describe('faults', () => {
       ['create', 'snapshot.storage.k8s.io', 'volumesnapshots', 'src'],
       ['delete', 'snapshot.storage.k8s.io', 'volumesnapshots', 'dst'],
       ['create', '', 'services', 'dst'],
-      ['delete', '', 'services', 'dst'],
       ['create', '', 'secrets', 'dst'],
-      ['delete', '', 'secrets', 'dst'],
+      // A create answered 409 reads that one Secret (is it the CR's own?, issue 21).
       ['get', '', 'secrets', 'src'],
-      ['watch', '', 'secrets'],
       ['watch', '', 'pods'],
-      ['get', '', 'pods', 'src'],
       // The running movers' log tails, for the stall rule (src/controller/mover-output.ts).
       ['get', '', 'pods/log', 'src'],
       // Releasing a snapshot labelled do-not-delete (decision 20).
@@ -477,6 +474,13 @@ describe('faults', () => {
     const denied: Access[] = [
       ['update', '', 'secrets', 'src'],
       ['patch', '', 'secrets', 'dst'],
+      // Issue 21: Secrets are never listed or watched, Services and Secrets never deleted (they
+      // go with their CR), pods only watched.
+      ['list', '', 'secrets', 'src'],
+      ['watch', '', 'secrets'],
+      ['delete', '', 'secrets', 'dst'],
+      ['delete', '', 'services', 'dst'],
+      ['get', '', 'pods', 'src'],
       ['deletecollection', '', 'secrets', 'src'],
       ['create', '', 'pods', 'src'],
       ['delete', '', 'pods', 'src'],
