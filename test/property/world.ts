@@ -8,9 +8,11 @@
  * Where the API server has rules that matter to leaks, the world follows them:
  * - a create of a name that exists, even one being deleted, is refused (409 AlreadyExists); the
  *   adapter's ensureObject then reads the object and carries on as if it had made it, so the
- *   step's other actions run and the next observation shows the object that was there, whatever
- *   its labels and owner (ensureObject's other case, an object gone between the POST and the
- *   read, cannot happen in this synchronous world); every such 409 is recorded in `conflicts`;
+ *   step's other actions run and the next observation shows the object that was there
+ *   (ensureObject's other case, an object gone between the POST and the read, cannot happen in
+ *   this synchronous world); every such 409 is recorded in `conflicts`, and leaks.ts requires
+ *   each to be an object the CR owns: the real adapter adopts only those, and reports any other
+ *   as foreign (issue 21; test/integration/operator/foreign-objects.test.ts);
  * - a delete is background propagation: a Job, Service or Secret goes at once and its pods are
  *   garbage-collected later; a PVC keeps its kubernetes.io/pvc-protection finalizer while a pod
  *   that mounts it exists; a VolumeSnapshot keeps its finalizer until the snapshot controller runs;
