@@ -47,6 +47,8 @@ export interface ControllerOptions {
   clock?: () => number;
   log?: Logger;
   concurrency?: number;
+  /** How often a CR held by a foreign object looks again (default FOREIGN_RECHECK_MS). */
+  foreignRecheckMs?: number;
 }
 
 /** Retry delays after an unexpected error in a reconcile (the API server down, say). */
@@ -268,7 +270,7 @@ export class Controller {
     // no longer asks for one: an idle CR holds no timer.
     if (!result.actions.some((action) => action.type === 'scheduleWake')) this.timers.cancel(key);
     // A foreign Secret's removal wakes nothing (Secrets are not watched): look again later.
-    if (foreign.length) this.timers.schedule(key, this.clock() + FOREIGN_RECHECK_MS);
+    if (foreign.length) this.timers.schedule(key, this.clock() + (this.options.foreignRecheckMs ?? FOREIGN_RECHECK_MS));
     try {
       // Decision 12: the volume the mover mounts, and who else mounts it, for the mover's placement.
       const mounts = result.actions.find((action) => action.type === 'ensureMover')?.volume;

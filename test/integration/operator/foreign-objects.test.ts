@@ -11,13 +11,15 @@ import type { Action } from '../../../machines/actions.js';
 import type { ScribeCr } from '../../../machines/api.js';
 import { rcloneSourceName, rsyncDestinationName, rsyncDestinationSourceKeysName } from '../../../machines/naming.js';
 import { step } from '../../../machines/step.js';
+import { Controller } from '../../../src/controller/controller.js';
 import { EffectsAdapter } from '../../../src/effects/adapter.js';
 import { ownedBy } from '../../../src/effects/objects.js';
 import { EventRecorder } from '../../../src/kube/events.js';
 import { kubeRequest } from '../../../src/kube/rest.js';
 import { collectionPath, objectPath, RESOURCES, type KindName } from '../../../src/kube/resources.js';
 import { rootLogger } from '../../../src/log.js';
-import type { ScribeMetrics } from '../../../src/metrics/registry.js';
+import { ScribeMetrics } from '../../../src/metrics/registry.js';
+import { waitFor } from '../../../src/local/processes.js';
 import { MOVERS } from '../../../src/movers/index.js';
 import { WakeTimers } from '../../../src/streams/wake-timers.js';
 import { testKubeConfig, testNamespace } from '../../support/cluster.js';
@@ -38,7 +40,7 @@ function adapter(): EffectsAdapter {
   return new EffectsAdapter({
     kc,
     events: new EventRecorder(kc),
-    metrics: {} as ScribeMetrics,
+    metrics: new ScribeMetrics({ defaultMetrics: false }),
     timers: new WakeTimers<string>(() => undefined),
     movers: MOVERS,
     log: rootLogger,
@@ -168,5 +170,55 @@ describe('objects of Scribe’s names that are not the CR’s (issue 21)', () =>
     const after = await read('Job', namespace, name);
     expect(after?.metadata?.uid).toBe(theirs.metadata?.uid);
     expect(after?.metadata?.resourceVersion).toBe(theirs.metadata?.resourceVersion);
+  });
+
+  it('through the controller: Reconciled=False names the Secret, nothing is made, and removing it lets the CR go on', async () => {
+    const namespace = await testNamespace(kc, 'foreign');
+    const secretName = rsyncDestinationSourceKeysName('db');
+    const theirs = await post('Secret', namespace, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: secretName },
+      stringData: { note: 'the user’s' },
+    });
+    const controller = new Controller({
+      kc,
+      metrics: new ScribeMetrics({ defaultMetrics: false }),
+      movers: MOVERS,
+      namespace,
+      foreignRecheckMs: 500,
+    });
+    await controller.start();
+    try {
+      await post('ReplicationDestination', namespace, {
+        apiVersion: 'scribe.backube/v1alpha1',
+        kind: 'ReplicationDestination',
+        metadata: { name: 'db' },
+        spec: { rsync: { copyMethod: 'None', capacity: '1Gi' } },
+      });
+      const reconciled = async () =>
+        ((await read('ReplicationDestination', namespace, 'db')) as ScribeCr | undefined)?.status?.conditions?.find(
+          (c) => c.type === 'Reconciled',
+        );
+      await waitFor('Reconciled=False naming the Secret', async () =>
+        Boolean((await reconciled())?.message?.includes(`Secret "${secretName}" exists and is not this`)),
+      );
+      expect((await read('Secret', namespace, secretName))?.metadata?.resourceVersion).toBe(
+        theirs.metadata?.resourceVersion,
+      );
+      expect(await read('Job', namespace, rsyncDestinationName('db'))).toBeUndefined();
+
+      // The user removes it: the CR makes its own Secret and its Job.
+      await kubeRequest(kc, { method: 'DELETE', path: objectPath(RESOURCES.Secret, namespace, secretName) });
+      await waitFor(
+        'the Job made',
+        async () => (await read('Job', namespace, rsyncDestinationName('db'))) !== undefined,
+      );
+      const made = await read('Secret', namespace, secretName);
+      expect(made?.metadata?.labels?.['app.kubernetes.io/created-by']).toBe('scribe');
+      expect((await reconciled())?.message ?? '').not.toContain('exists and is not this');
+    } finally {
+      await controller.stop();
+    }
   });
 });
