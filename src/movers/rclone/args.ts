@@ -40,6 +40,29 @@ function common(config: RcloneArgsConfig, verbose = true): string[] {
 
 const FILTERS = ['--exclude', '/lost+found/**', '--exclude', `/${RECORD_NAME}`];
 
+/**
+ * Both: the first contact with the remote, before any data moves: a stat of the remote path
+ * that gives up at the first error instead of retrying (rclone's S3 back end retries a refused
+ * TLS handshake for minutes: --low-level-retries are the SDK's attempts, with back-off), so an
+ * untrusted certificate is told in a second. Not verbose: its errors are NOTICE and ERROR lines.
+ */
+export function probeArgs(config: RcloneArgsConfig): string[] {
+  return [
+    'lsjson',
+    '--stat',
+    config.remote,
+    '--retries',
+    '1',
+    '--low-level-retries',
+    '1',
+    '--contimeout',
+    '10s',
+    '--timeout',
+    '30s',
+    ...common(config, false),
+  ];
+}
+
 /** Source: make the remote equal the volume. */
 export function uploadArgs(config: RcloneArgsConfig): string[] {
   return ['sync', config.dataDir, config.remote, ...FILTERS, ...common(config)];

@@ -34,6 +34,7 @@ async function receive(): Promise<string> {
   const config = rcloneConfig(process.env, tmpdir());
   const settings = session.prepare(config);
   const recordFile = join(settings.runDir, 'record.json');
+  await session.probe(config, settings);
   try {
     await session.rclone(config, `fetch of ${RECORD_NAME}`, downloadRecordArgs(settings, recordFile));
   } catch (error) {

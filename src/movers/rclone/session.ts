@@ -11,7 +11,7 @@ import { runTool, signalRunningTools, type ToolResult } from '../restic/command.
 import { lastErrorLine } from '../restic/outcome.js';
 import { configSecrets, makeRedactor, secretValues } from '../redact.js';
 import { UNTRUSTED_CERTIFICATE, untrustedCertificateMessage } from '../custom-ca.js';
-import type { RcloneArgsConfig } from './args.js';
+import { probeArgs, type RcloneArgsConfig } from './args.js';
 import type { RcloneConfig } from './config.js';
 import { summarizeRcloneLog } from './summary.js';
 import { writeTerminationMessage } from '../termination.js';
@@ -98,6 +98,33 @@ export class RcloneSession {
         `rclone ${step} failed with exit code ${result.status}: ${lastRcloneError(result.stderr)}`,
       );
     return result;
+  }
+
+  /**
+   * The first contact with the remote (args.ts probeArgs), which fails fast: an untrusted TLS
+   * certificate ends the run at once, saying to set customCA. Any other failure (a path not made
+   * yet, a slow or briefly unreachable back end) is only logged: the steps after it have rclone's
+   * retries and report their own errors.
+   */
+  async probe(config: RcloneConfig, settings: RcloneArgsConfig): Promise<void> {
+    const result = await runTool(config.rclone, probeArgs(settings), {
+      env: { ...this.env, RCLONE_CACHE_DIR: join(this.runDir ?? config.runDir, 'cache') },
+      redact: this.redact,
+      failFast: UNTRUSTED_CERTIFICATE,
+      echoStdout: false,
+      timeoutMs: 60_000,
+    });
+    const untrusted = result.failedFast ?? result.stderr.split('\n').find((line) => UNTRUSTED_CERTIFICATE.test(line));
+    if (untrusted !== undefined) {
+      this.transcript.push(result.stderr);
+      throw new RcloneFailure(
+        untrustedCertificateMessage(`rclone's first contact with ${config.remote}`, untrusted, config.caCert),
+      );
+    }
+    if (result.status !== 0 && !/directory not found|object not found/i.test(result.stderr))
+      this.log(
+        `first contact with ${config.remote} failed (${result.timedOut ? 'no answer in 60 s' : lastRcloneError(result.stderr)}); going on with rclone's retries`,
+      );
   }
 
   /** Runs `body`, cleans up, prints the summary ending with the result line; resolves with the exit code. */

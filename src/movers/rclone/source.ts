@@ -49,6 +49,7 @@ const session = new RcloneSession('source', process.env);
 async function send(): Promise<string> {
   const config = rcloneConfig(process.env, tmpdir());
   const settings = session.prepare(config);
+  await session.probe(config, settings);
   const readRecord = (consequence: string) => {
     let entries;
     try {
