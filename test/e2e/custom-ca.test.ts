@@ -4,7 +4,8 @@
  * - A MinIO of this file's own serves TLS with a private CA (test/support/tls.ts): a restic backup
  *   and restore trusting it through customCA from a Secret key, and an rclone source → destination
  *   sync trusting it through customCA from a ConfigMap key, carry the volume's files; without
- *   customCA the restic attempt fails saying the certificate is not trusted and to set customCA.
+ *   customCA the restic and the rclone attempts fail, at once, saying the certificate is not
+ *   trusted and to set customCA.
  * - A restic repository Secret that also holds NODE_OPTIONS, SCRIBE_RESTIC, PATH and LD_PRELOAD
  *   (each would break or take over the mover) next to valid RESTIC_* and AWS_* keys: the backup
  *   succeeds, and the mover pod has no envFrom and none of those variables.
@@ -73,6 +74,14 @@ async function tlsResticSecret(kc: KubeConfig, ns: string): Promise<void> {
     AWS_ACCESS_KEY_ID: tlsS3.accessKey,
     AWS_SECRET_ACCESS_KEY: tlsS3.secretKey,
   });
+}
+
+/** rclone.conf with the section [store] for the TLS MinIO. */
+function rcloneConf(): string {
+  const conf = ['[store]', 'type = s3', 'provider = Minio', 'env_auth = false'];
+  conf.push(`access_key_id = ${tlsS3.accessKey}`, `secret_access_key = ${tlsS3.secretKey}`);
+  conf.push(`endpoint = ${tlsS3.endpoint}`);
+  return `${conf.join('\n')}\n`;
 }
 
 function source(mover: 'restic' | 'rclone', options: object): object {
@@ -149,10 +158,7 @@ describe.concurrent('customCA: restic and rclone through MinIO with a private CA
     const ns = await namespaceWithVolumes(kc, 'ca-rclone', test);
     const bucket = `ca-rclone-${randomBytes(4).toString('hex')}`;
     await tlsS3.createBucket(bucket);
-    const conf = ['[store]', 'type = s3', 'provider = Minio', 'env_auth = false'];
-    conf.push(`access_key_id = ${tlsS3.accessKey}`, `secret_access_key = ${tlsS3.secretKey}`);
-    conf.push(`endpoint = ${tlsS3.endpoint}`);
-    await secret(kc, ns, 'rclone-secret', { 'rclone.conf': `${conf.join('\n')}\n` });
+    await secret(kc, ns, 'rclone-secret', { 'rclone.conf': rcloneConf() });
     await create(kc, 'ConfigMap', ns, {
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -180,6 +186,33 @@ describe.concurrent('customCA: restic and rclone through MinIO with a private CA
       /TLS certificate is not trusted \(x509: certificate signed by unknown authority\)/,
     );
     expect(synchronizing?.message).toMatch(/set customCA/);
+  });
+
+  it('rclone without customCA fails at once saying the certificate is not trusted and to set customCA', async (test) => {
+    const kc = e2eKubeConfig();
+    const ns = await namespaceWithVolumes(kc, 'ca-rclone-none', test);
+    const bucket = `ca-rclone-${randomBytes(4).toString('hex')}`;
+    await tlsS3.createBucket(bucket);
+    await secret(kc, ns, 'rclone-secret', { 'rclone.conf': rcloneConf() });
+    const started = Date.now();
+    await create(
+      kc,
+      'ReplicationSource',
+      ns,
+      source('rclone', {
+        rcloneConfig: 'rclone-secret',
+        rcloneConfigSection: 'store',
+        rcloneDestPath: `${bucket}/data`,
+      }),
+    );
+    // rclone's S3 back end alone would retry the refused handshake for minutes.
+    const sent = await waitForObject('the failed sync', readSource(kc, ns), done, 60_000);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(sent.status?.latestMoverStatus?.result, JSON.stringify(sent.status)).toBe('Failed');
+    const synchronizing = sent.status?.conditions?.find((c) => c.type === 'Synchronizing');
+    expect(synchronizing?.message).toMatch(
+      /TLS certificate is not trusted \(x509: certificate signed by unknown authority\).*set customCA/,
+    );
   });
 });
 
