@@ -22,6 +22,7 @@ import {
   patch,
   pvcDirectory,
   waitForObject,
+  PRIVILEGED_MOVERS,
 } from '../support/e2e.js';
 import { copySecret, listeningAddress } from '../../src/local/objects.js';
 
@@ -73,8 +74,9 @@ describe('the engine on the local runtime', () => {
     ['None', 'None'],
   ] as const)(ENGINE_ROW, async (sourceMethod, destMethod) => {
     const kc = e2eKubeConfig();
-    const sourceNs = await e2eNamespace(kc, 'src');
-    const destNs = await e2eNamespace(kc, 'dst');
+    // Owners must arrive as they are: the rsync movers run privileged (docs/permissions.md).
+    const sourceNs = await e2eNamespace(kc, 'src', { annotations: PRIVILEGED_MOVERS });
+    const destNs = await e2eNamespace(kc, 'dst', { annotations: PRIVILEGED_MOVERS });
     const recorder = new CreatedObjects(kc, [sourceNs, destNs]);
     await recorder.start();
     try {

@@ -27,6 +27,7 @@ import {
   patch,
   pvcDirectory,
   waitForObject,
+  PRIVILEGED_MOVERS,
 } from '../support/e2e.js';
 import { buildPluginBundle, runPlugin, type PluginRun } from '../support/plugin.js';
 
@@ -51,8 +52,9 @@ async function writeSample(dir: string, generation: number) {
 /** The seed's plugin walkthrough up to a first final copy: namespaces, the source PVC, config.yaml, start. */
 async function walkthrough(prefix: string) {
   const kc = e2eKubeConfig();
-  const source = await e2eNamespace(kc, `${prefix}s`);
-  const dest = await e2eNamespace(kc, `${prefix}d`);
+  // Owners must arrive as they are: the rsync movers run privileged (docs/permissions.md).
+  const source = await e2eNamespace(kc, `${prefix}s`, { annotations: PRIVILEGED_MOVERS });
+  const dest = await e2eNamespace(kc, `${prefix}d`, { annotations: PRIVILEGED_MOVERS });
   await createPvc(kc, source, 'mysql-pv-claim');
   const sourceDir = await pvcDirectory(kc, source, 'mysql-pv-claim');
   await writeSample(sourceDir, 1);

@@ -31,6 +31,7 @@ import {
   patch,
   pvcDirectory,
   waitForObject,
+  PRIVILEGED_MOVERS,
 } from '../support/e2e.js';
 import { buildPluginBundle, runPlugin, twoContextKubeconfig, type PluginRun } from '../support/plugin.js';
 
@@ -68,8 +69,9 @@ type Secret = KubernetesObject & { data?: Record<string, string> };
 describe('kubectl-scribe on the local system', () => {
   it('runs the seed walkthrough from config.yaml: start, set (PVC from latestImage), continue, sync, status, inspect, remove', async () => {
     const kc = e2eKubeConfig();
-    const source = await e2eNamespace(kc, 'source');
-    const dest = await e2eNamespace(kc, 'dest');
+    // The seed's walkthrough keeps owners: its movers run privileged (docs/permissions.md).
+    const source = await e2eNamespace(kc, 'source', { annotations: PRIVILEGED_MOVERS });
+    const dest = await e2eNamespace(kc, 'dest', { annotations: PRIVILEGED_MOVERS });
     await createPvc(kc, source, 'mysql-pv-claim');
     const sourceDir = await pvcDirectory(kc, source, 'mysql-pv-claim');
     await writeSample(sourceDir, 1);
@@ -188,8 +190,9 @@ describe('kubectl-scribe on the local system', () => {
 
   it('runs the cross-cluster walkthrough across two kube contexts (sourceuser, destuser)', async () => {
     const kc = e2eKubeConfig();
-    const source = await e2eNamespace(kc, 'source');
-    const dest = await e2eNamespace(kc, 'dest');
+    // The seed's walkthrough keeps owners: its movers run privileged (docs/permissions.md).
+    const source = await e2eNamespace(kc, 'source', { annotations: PRIVILEGED_MOVERS });
+    const dest = await e2eNamespace(kc, 'dest', { annotations: PRIVILEGED_MOVERS });
     await createPvc(kc, source, 'mysql-pv-claim');
     const sourceDir = await pvcDirectory(kc, source, 'mysql-pv-claim');
     await writeSample(sourceDir, 1);

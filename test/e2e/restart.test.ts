@@ -37,7 +37,10 @@ import { CreatedObjects } from '../support/recorder.js';
 
 let runtime: LocalRuntime;
 beforeAll(async () => {
-  runtime = await startLocalRuntime();
+  // The operator as a process of its own: these tests kill it the moment a state is written,
+  // and a kill through the node (operator-pod.test.ts covers that path) lands too late to catch
+  // short states such as a Clone's snapshotting.
+  runtime = await startLocalRuntime({ operatorMode: 'process' });
   const kc = runtime.kc;
   for (const name of ['src', 'dst']) {
     await create(kc, 'Namespace', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });

@@ -46,6 +46,7 @@ import {
   rsyncDestinationName,
   rsyncSourceName,
 } from '../../machines/naming.js';
+import { PRIVILEGED_MOVERS_ANNOTATION } from '../../machines/privilege.js';
 import { snapshotTree } from '../movers/rsync/support/tree.js';
 import { CreatedObjects } from '../support/recorder.js';
 import { processesIn, sandboxNamespaces } from '../support/pod-processes.js';
@@ -58,7 +59,12 @@ const CREATED_BY_SCRIBE = `${CREATED_BY_LABEL}=${CREATED_BY_VALUE}`;
 beforeAll(async () => {
   runtime = await startLocalRuntime({ operatorIdentity: 'chart' });
   for (const name of ['src', 'dst']) {
-    await create(runtime.kc, 'Namespace', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    // Owners must arrive as they are: the rsync movers run privileged (docs/permissions.md).
+    await create(runtime.kc, 'Namespace', undefined, {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name, annotations: { [PRIVILEGED_MOVERS_ANNOTATION]: 'true' } },
+    });
   }
 });
 afterAll(async () => {

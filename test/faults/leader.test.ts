@@ -26,6 +26,7 @@ import {
 } from '../../src/local/objects.js';
 import { startProcess, waitFor, type ManagedProcess } from '../../src/local/processes.js';
 import { repoRoot } from '../../src/local/tools.js';
+import { PRIVILEGED_MOVERS_ANNOTATION } from '../../machines/privilege.js';
 import { snapshotTree } from '../movers/rsync/support/tree.js';
 import { CreatedObjects } from '../support/recorder.js';
 
@@ -45,7 +46,12 @@ const replicas: Array<{ process: ManagedProcess; identity: string }> = [];
 beforeAll(async () => {
   runtime = await startLocalRuntime({ operator: false });
   for (const name of ['src', 'dst']) {
-    await create(runtime.kc, 'Namespace', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    // Owners must arrive as they are: the rsync movers run privileged (docs/permissions.md).
+    await create(runtime.kc, 'Namespace', undefined, {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name, annotations: { [PRIVILEGED_MOVERS_ANNOTATION]: 'true' } },
+    });
   }
 });
 afterAll(async () => {
