@@ -15,6 +15,7 @@ import type { Subscription } from 'rxjs';
 import { ResourceInformer } from '../../kube/informer.js';
 import { ImageStore, loadScribeImages, type ScribeImages } from './images.js';
 import { DEFAULT_NODE_NAME, NODE_KIND } from './kinds.js';
+import { defaultAllowedHostPaths } from './host-paths.js';
 import { startLogsServer, type LogsServer } from './logs-server.js';
 import { NodeHeartbeat } from './node.js';
 import type { ContainerRunRecord } from './pod-worker.js';
@@ -39,6 +40,12 @@ export interface NodeAgentOptions {
    */
   imageStoreDir?: string;
   nodeName?: string;
+  /**
+   * The host directories a pod's hostPath volume (or a claim's hostPath PV) may lie in; any
+   * other is refused with CreateContainerConfigError. Default: only the directory the node's
+   * provisioner makes PVs in (`<dataDir>/volumes`).
+   */
+  allowedHostPaths?: string[];
   log?: (line: string) => void;
 }
 
@@ -99,6 +106,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       hostIP: '127.0.0.1',
       runc,
       runcRoot,
+      allowedHostPaths: options.allowedHostPaths ?? defaultAllowedHostPaths(dataDir),
       images: store,
       recordRun,
       // Called once pods start, after the proxy below exists.

@@ -38,6 +38,7 @@ import { ContainerProbes } from './probes.js';
 import { errorMessage } from './reconciler.js';
 import { startContainer, type ContainerMount, type ContainerProcess } from './runc.js';
 import { resolveContainerSecurity, type ContainerSecurity } from './security.js';
+import { prepareSubPath, unmountSubPaths } from './subpath.js';
 import { prepareVolumes } from './volumes.js';
 
 /** What a pod worker needs from the agent. */
@@ -48,6 +49,8 @@ export interface PodWorkerContext {
   /** The runc binary and its state root (one per node, see runc.ts). */
   runc: string;
   runcRoot: string;
+  /** hostPath volumes and claims' PV paths must lie in these directories (host-paths.ts). */
+  allowedHostPaths: readonly string[];
   /** The node's images (images.ts): a container runs only from an image found here. */
   images: ImageStore;
   /** Told of every container run and the root filesystem it ran on, for the node's run log. */
@@ -190,7 +193,9 @@ export class PodWorker {
 
   /** Starts the pod's life in the background. */
   start(): void {
-    this.done = this.run().catch((error: unknown) => this.context.log(`pod ${this.key}: ${errorMessage(error)}`));
+    this.done = this.run()
+      .finally(() => this.unmountSubPaths())
+      .catch((error: unknown) => this.context.log(`pod ${this.key}: ${errorMessage(error)}`));
   }
 
   /** The latest object from the API; a deletionTimestamp starts termination. */
@@ -294,6 +299,7 @@ export class PodWorker {
       try {
         return await this.prepare();
       } catch (error) {
+        await this.unmountSubPaths();
         for (const record of this.records.values()) {
           if (error instanceof ContainerWaiting && error.container !== record.spec.name) continue;
           record.state = { waiting: { reason: waitingReason(error), message: errorMessage(error) } };
@@ -305,11 +311,25 @@ export class PodWorker {
     return undefined;
   }
 
+  /** Unmounts the subPath bind mounts (subpath.ts) of volume-subpaths, as the pod's teardown does. */
+  private async unmountSubPaths(): Promise<void> {
+    await unmountSubPaths(join(this.podDir, 'volume-subpaths')).catch((error: unknown) =>
+      this.context.log(`pod ${this.key}: unmounting subPaths: ${errorMessage(error)}`),
+    );
+  }
+
   private async prepare(): Promise<Prepared> {
     const namespace = this.pod.metadata?.namespace ?? 'default';
     const source = new ConfigSource(this.context.kc, namespace);
     const facts: PodFacts = { podIP: this.podIP, nodeName: this.context.nodeName, hostIP: this.context.hostIP };
-    const volumes = await prepareVolumes({ kc: this.context.kc, pod: this.pod, podDir: this.podDir, source, facts });
+    const volumes = await prepareVolumes({
+      kc: this.context.kc,
+      pod: this.pod,
+      podDir: this.podDir,
+      source,
+      facts,
+      allowedHostPaths: this.context.allowedHostPaths,
+    });
     const files = await podFiles(this.podDir, podHostname(this.pod), this.podIP);
     const services = this.context.services ? this.context.services() : [];
     if (!services) throw new ConfigError('services have not yet been read at least once, cannot construct envvars');
@@ -319,12 +339,17 @@ export class PodWorker {
       const image = this.imageOf(record);
       const kubeletEnv = await containerEnv(this.pod, record.spec, source, facts, serviceEnv);
       const mounts: ContainerMount[] = [];
-      for (const mount of record.spec.volumeMounts ?? []) {
+      for (const [index, mount] of (record.spec.volumeMounts ?? []).entries()) {
         const volume = volumes.get(mount.name);
         if (!volume) throw new ConfigError(`container "${record.spec.name}": no volume named "${mount.name}"`);
         const subPath = mount.subPath || (mount.subPathExpr ? expandReferences(mount.subPathExpr, kubeletEnv) : '');
-        const source = subPath ? join(volume.path, subPath) : volume.path;
-        if (subPath) await mkdir(source, { recursive: true });
+        let source = volume.path;
+        if (subPath) {
+          // A directory or a file of the volume, bind-mounted through its descriptor (subpath.ts).
+          const target = join(this.podDir, 'volume-subpaths', mount.name, record.spec.name, String(index));
+          const names = { mount: mount.name, container: record.spec.name };
+          source = (await prepareSubPath(subPath, volume.path, names, target)).path;
+        }
         mounts.push({ source, target: mount.mountPath, readOnly: Boolean(mount.readOnly) || volume.forceReadOnly });
       }
       // The pod's /etc/hosts, /etc/hostname and /etc/resolv.conf, unless a volume is mounted there.

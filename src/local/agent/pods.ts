@@ -13,6 +13,7 @@ import { objectPath, RESOURCES } from '../../kube/resources.js';
 import { AddressPool } from './addresses.js';
 import { confirmPodDeletion, PodWorker, type PodWorkerContext } from './pod-worker.js';
 import { errorMessage, Reconciler } from './reconciler.js';
+import { unmountSubPaths } from './subpath.js';
 
 /** Options of the pod controller. */
 export interface PodControllerOptions extends PodWorkerContext {
@@ -163,15 +164,25 @@ export class PodController {
   private forget(uid: string): void {
     this.pool.release(uid);
     this.confirmed.delete(uid);
-    void rm(join(this.podsDir, uid), { recursive: true, force: true });
+    void removePodDirectory(join(this.podsDir, uid)).catch((error: unknown) =>
+      this.options.log(`pod ${uid}: removing its directory: ${errorMessage(error)}`),
+    );
   }
 
   /** Directories of pods that no longer exist (e.g. deleted while the agent was down). */
   private async removeStaleDirectories(live: Set<string>): Promise<void> {
     for (const entry of await readdir(this.podsDir).catch(() => [] as string[])) {
-      if (!live.has(entry) && !this.workers.has(entry))
-        await rm(join(this.podsDir, entry), { recursive: true, force: true });
+      if (!live.has(entry) && !this.workers.has(entry)) await removePodDirectory(join(this.podsDir, entry));
     }
     for (const uid of this.confirmed) if (!live.has(uid)) this.confirmed.delete(uid);
   }
+}
+
+/**
+ * Removes a pod's directory, its subPath bind mounts (subpath.ts) unmounted first: removing
+ * through one would remove the volume's files. Left in place when an unmount fails.
+ */
+async function removePodDirectory(dir: string): Promise<void> {
+  await unmountSubPaths(join(dir, 'volume-subpaths'));
+  await rm(dir, { recursive: true, force: true });
 }

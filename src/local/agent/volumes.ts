@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { isStatus, kubeRequest } from '../../kube/rest.js';
 import { objectPath, RESOURCES } from '../../kube/resources.js';
 import { writeAtomically, type FileProjection } from './atomic-writer.js';
+import { checkHostPath } from './host-paths.js';
 import { ConfigError, fieldValue, type ConfigSource, type PodFacts } from './env.js';
 import { setUpEmptyDir, setVolumeOwnership } from './ownership.js';
 
@@ -41,6 +42,8 @@ export interface VolumeContext {
   podDir: string;
   source: ConfigSource;
   facts: PodFacts;
+  /** hostPath volumes and claims' PV paths must lie in these directories (host-paths.ts). */
+  allowedHostPaths: readonly string[];
 }
 
 /** The apiserver's default for secret, configMap, downwardAPI and projected defaultMode. */
@@ -62,9 +65,12 @@ export async function prepareVolumes(context: VolumeContext): Promise<Map<string
 
 async function prepareVolume(context: VolumeContext, volume: V1Volume): Promise<HostVolume> {
   const owners = podOwners(context.pod);
-  if (volume.persistentVolumeClaim) return prepareClaim(context, volume.persistentVolumeClaim, owners);
+  if (volume.persistentVolumeClaim) return prepareClaim(context, volume, volume.persistentVolumeClaim, owners);
   if (volume.emptyDir) return prepareEmptyDir(context, volume, owners);
-  if (volume.hostPath) return prepareHostPath(volume.hostPath);
+  if (volume.hostPath) {
+    await checkHostPath(volume.hostPath.path, context.allowedHostPaths, volume.name);
+    return prepareHostPath(volume.hostPath);
+  }
   const files = await projectedFiles(context, volume, owners);
   const dir = join(context.podDir, 'volumes', volume.name);
   // Rewritten from scratch at each start: a restarted pod sees the current data.
@@ -101,11 +107,14 @@ export function podOwners(pod: V1Pod): PodOwners {
  */
 async function prepareClaim(
   context: VolumeContext,
+  volume: V1Volume,
   claim: { claimName: string; readOnly?: boolean },
   owners: PodOwners,
 ): Promise<HostVolume> {
   const namespace = context.pod.metadata?.namespace ?? 'default';
   const path = await claimDirectory(context.kc, namespace, claim.claimName);
+  // A PV made by hand can name any host path: the same allowed list applies.
+  await checkHostPath(path, context.allowedHostPaths, volume.name);
   const readOnly = Boolean(claim.readOnly);
   if (!readOnly) {
     await setVolumeOwnership(path, { fsGroup: owners.fsGroup, readOnly: false, changePolicy: owners.changePolicy });

@@ -224,6 +224,79 @@ describe('local node agent', () => {
     await until(RESOURCES.Pod, ns, 'needs-secret', phaseIs('Succeeded'));
   });
 
+  it('keeps subPaths inside their volume: file and directory subPaths mount, a planted symlink out is refused', async () => {
+    const ns = await testNamespace(kc, 'agent-subpath');
+    await create(RESOURCES.PersistentVolumeClaim, ns, claim('shared'));
+    const volumes = [{ name: 'data', persistentVolumeClaim: { claimName: 'shared' } }];
+    // A container plants a symlink to the host's root in the volume (and a file and a directory).
+    const plant = 'mkdir /data/dir && echo hi > /data/file.txt && ln -s / /data/escape';
+    await create(RESOURCES.Pod, ns, pod('planter', plant, { volumes, mounts: [{ name: 'data', mountPath: '/data' }] }));
+    await until(RESOURCES.Pod, ns, 'planter', phaseIs('Succeeded'));
+    const withSubPath = (name: string, sub: string, command: string, mounts: object[] = []) => {
+      const base = pod(name, command, { volumes });
+      const [container] = base.spec.containers;
+      return {
+        ...base,
+        spec: {
+          ...base.spec,
+          containers: [
+            {
+              ...container,
+              env: [{ name: 'SUB', value: sub }],
+              volumeMounts: [{ name: 'data', mountPath: '/sub', subPathExpr: '$(SUB)' }, ...mounts],
+            },
+          ],
+        },
+      };
+    };
+    const fileMount = [{ name: 'data', mountPath: '/file.txt', subPath: 'file.txt' }];
+    await create(
+      RESOURCES.Pod,
+      ns,
+      withSubPath('reader', 'dir', 'test "$(cat /file.txt)" = hi && touch /sub/new', fileMount),
+    );
+    await until(RESOURCES.Pod, ns, 'reader', phaseIs('Succeeded'));
+    const dir = await volumeDirOf(ns, 'shared');
+    expect(existsSync(join(dir, 'dir', 'new'))).toBe(true);
+
+    const marker = `scribe-subpath-${Date.now()}`;
+    await create(RESOURCES.Pod, ns, withSubPath('opens', 'escape/etc', 'true'));
+    await create(RESOURCES.Pod, ns, withSubPath('creates', `escape/tmp/${marker}`, 'true'));
+    const waiting = (o: Obj) =>
+      (
+        o.status?.containerStatuses as { state?: { waiting?: { reason?: string; message?: string } } }[] | undefined
+      )?.[0]?.state?.waiting;
+    const opens = await until(RESOURCES.Pod, ns, 'opens', (o) => waiting(o)?.reason === 'CreateContainerConfigError');
+    expect(waiting(opens)?.message).toBe('failed to prepare subPath for volumeMount "data" of container "main"');
+    const creates = await until(
+      RESOURCES.Pod,
+      ns,
+      'creates',
+      (o) => waiting(o)?.reason === 'CreateContainerConfigError',
+    );
+    expect(waiting(creates)?.message).toBe(
+      'failed to create subPath directory for volumeMount "data" of container "main"',
+    );
+    expect(existsSync(join('/tmp', marker))).toBe(false);
+    expect(opens.status?.phase).toBe('Pending');
+  });
+
+  it('refuses a hostPath volume outside the allowed host paths', async () => {
+    const ns = await testNamespace(kc, 'agent-hostpath');
+    const volumes = [{ name: 'host', hostPath: { path: '/etc', type: 'Directory' } }];
+    await create(
+      RESOURCES.Pod,
+      ns,
+      pod('host', 'cat /host/hostname', { volumes, mounts: [{ name: 'host', mountPath: '/host' }] }),
+    );
+    const refused = await until(RESOURCES.Pod, ns, 'host', (o) =>
+      JSON.stringify(o.status?.containerStatuses ?? []).includes('CreateContainerConfigError'),
+    );
+    expect(JSON.stringify(refused.status?.containerStatuses)).toContain(
+      'volume \\"host\\": hostPath \\"/etc\\" is not allowed on this node',
+    );
+  });
+
   it('fills clone and snapshot-restore PVCs with the source data', async () => {
     const ns = await testNamespace(kc, 'agent-copy');
     await create(RESOURCES.PersistentVolumeClaim, ns, claim('source'));

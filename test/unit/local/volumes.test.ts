@@ -67,6 +67,7 @@ async function prepare(volumes: V1Volume[], fsGroup?: number, objects: Record<st
     podDir,
     source,
     facts: { podIP: '127.0.0.2', nodeName: 'n', hostIP: '127.0.0.1' },
+    allowedHostPaths: [join(root, 'host')],
   });
 }
 
