@@ -10,16 +10,14 @@
  *   (each would break or take over the mover) next to valid RESTIC_* and AWS_* keys: the backup
  *   succeeds, and the mover pod has no envFrom and none of those variables.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, type TestContext } from 'vitest';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { ReplicationDestination, ReplicationSource } from '../../src/api/index.js';
-import { ResourceInformer } from '../../src/kube/informer.js';
-import { RESOURCES } from '../../src/kube/resources.js';
-import { createBucket, startS3Server, type S3Server } from '../../src/local/s3.js';
-import { MOVER_POD_LABEL } from '../../src/movers/job.js';
+import { startS3Server, type S3Server } from '../../src/local/s3.js';
+import { watchMoverPods } from '../support/mover-pods.js';
+import { createRcloneSecret, createResticSecret, newBucket } from '../support/object-store.js';
 import { makeTestPki, type TestPki } from '../support/tls.js';
 import { create, createPvc, e2eKubeConfig, e2eNamespace, get, pvcDirectory, waitForObject } from '../support/e2e.js';
 
@@ -66,22 +64,7 @@ async function secret(kc: KubeConfig, ns: string, name: string, stringData: Reco
 
 /** The restic repository Secret of a fresh bucket on the TLS MinIO. */
 async function tlsResticSecret(kc: KubeConfig, ns: string): Promise<void> {
-  const bucket = `ca-restic-${randomBytes(4).toString('hex')}`;
-  await tlsS3.createBucket(bucket);
-  await secret(kc, ns, 'restic-config', {
-    RESTIC_REPOSITORY: `s3:${tlsS3.endpoint}/${bucket}/repo`,
-    RESTIC_PASSWORD: 'custom-ca-password',
-    AWS_ACCESS_KEY_ID: tlsS3.accessKey,
-    AWS_SECRET_ACCESS_KEY: tlsS3.secretKey,
-  });
-}
-
-/** rclone.conf with the section [store] for the TLS MinIO. */
-function rcloneConf(): string {
-  const conf = ['[store]', 'type = s3', 'provider = Minio', 'env_auth = false'];
-  conf.push(`access_key_id = ${tlsS3.accessKey}`, `secret_access_key = ${tlsS3.secretKey}`);
-  conf.push(`endpoint = ${tlsS3.endpoint}`);
-  return `${conf.join('\n')}\n`;
+  await createResticSecret(kc, ns, tlsS3, await newBucket(tlsS3, 'ca-restic'), 'custom-ca-password');
 }
 
 function source(mover: 'restic' | 'rclone', options: object): object {
@@ -126,21 +109,6 @@ type Container = {
 };
 type Pod = KubernetesObject & { spec?: { containers?: Container[]; initContainers?: Container[] } };
 
-/** Every mover pod of `ns` as the watch showed it (the operator deletes a Job once its sync is over). */
-async function moverPods(kc: KubeConfig, ns: string, test: TestContext): Promise<Map<string, Pod>> {
-  const informer = new ResourceInformer<Pod>(kc, RESOURCES.Pod, { namespace: ns, labelSelector: MOVER_POD_LABEL });
-  const seen = new Map<string, Pod>();
-  const subscription = informer.events$.subscribe((event) => {
-    if ('object' in event && event.type !== 'deleted') seen.set(event.object.metadata?.name ?? '', event.object);
-  });
-  await informer.start();
-  test.onTestFinished(async () => {
-    subscription.unsubscribe();
-    await informer.stop();
-  });
-  return seen;
-}
-
 describe.concurrent('customCA: restic and rclone through MinIO with a private CA (issue 21)', () => {
   it('restic backs up and restores with customCA from a Secret key', async (test) => {
     const kc = e2eKubeConfig();
@@ -156,9 +124,8 @@ describe.concurrent('customCA: restic and rclone through MinIO with a private CA
   it('rclone syncs source to destination with customCA from a ConfigMap key', async (test) => {
     const kc = e2eKubeConfig();
     const ns = await namespaceWithVolumes(kc, 'ca-rclone', test);
-    const bucket = `ca-rclone-${randomBytes(4).toString('hex')}`;
-    await tlsS3.createBucket(bucket);
-    await secret(kc, ns, 'rclone-secret', { 'rclone.conf': rcloneConf() });
+    const bucket = await newBucket(tlsS3, 'ca-rclone');
+    await createRcloneSecret(kc, ns, tlsS3);
     await create(kc, 'ConfigMap', ns, {
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -191,9 +158,8 @@ describe.concurrent('customCA: restic and rclone through MinIO with a private CA
   it('rclone without customCA fails at once saying the certificate is not trusted and to set customCA', async (test) => {
     const kc = e2eKubeConfig();
     const ns = await namespaceWithVolumes(kc, 'ca-rclone-none', test);
-    const bucket = `ca-rclone-${randomBytes(4).toString('hex')}`;
-    await tlsS3.createBucket(bucket);
-    await secret(kc, ns, 'rclone-secret', { 'rclone.conf': rcloneConf() });
+    const bucket = await newBucket(tlsS3, 'ca-rclone');
+    await createRcloneSecret(kc, ns, tlsS3);
     const started = Date.now();
     await create(
       kc,
@@ -228,18 +194,11 @@ describe('Secrets stay data: the restic repository Secret (issue 21)', () => {
     const kc = e2eKubeConfig();
     const ns = await e2eNamespace(kc, 'secret-data', { test });
     const s3 = inject('e2eS3');
-    const bucket = `secret-data-${randomBytes(4).toString('hex')}`;
-    await createBucket(s3.endpoint, s3.accessKey, s3.secretKey, bucket);
-    await secret(kc, ns, 'restic-config', {
-      RESTIC_REPOSITORY: `s3:${s3.endpoint}/${bucket}/repo`,
-      RESTIC_PASSWORD: 'secret-data-password',
-      AWS_ACCESS_KEY_ID: s3.accessKey,
-      AWS_SECRET_ACCESS_KEY: s3.secretKey,
-      ...HOSTILE,
-    });
+    const bucket = await newBucket(s3, 'secret-data');
+    await createResticSecret(kc, ns, s3, bucket, 'secret-data-password', HOSTILE);
     await createPvc(kc, ns, 'data');
     await writeFiles(await pvcDirectory(kc, ns, 'data'));
-    const pods = await moverPods(kc, ns, test);
+    const pods = await watchMoverPods<Pod>(kc, ns, test);
     await create(kc, 'ReplicationSource', ns, source('restic', { repository: 'restic-config' }));
     const sent = await waitForObject('the backup', readSource(kc, ns), done);
     expect(sent.status?.latestMoverStatus, JSON.stringify(sent.status)).toMatchObject({ result: 'Successful' });

@@ -32,8 +32,9 @@ import {
 import { CHART_RELEASE, serviceAccountUser } from '../../src/local/operator-identity.js';
 import { waitFor } from '../../src/local/processes.js';
 import { operatorPorts, startLocalRuntime, type LocalRuntime } from '../../src/local/runtime.js';
-import { createBucket, startS3Server, type S3Server } from '../../src/local/s3.js';
+import { startS3Server, type S3Server } from '../../src/local/s3.js';
 import { renderChart, scrape } from '../integration/metrics/support.js';
+import { createRcloneSecret, createResticSecret, newBucket } from '../support/object-store.js';
 
 const API = 'scribe.backube/v1alpha1';
 const OPERATOR = serviceAccountUser(CHART_RELEASE.namespace, CHART_RELEASE.name);
@@ -168,19 +169,7 @@ async function rsyncLifecycle() {
 async function resticLifecycle() {
   const ns = await namespace('lp-restic');
   await volume(ns);
-  const bucket = `lp-restic-${randomBytes(3).toString('hex')}`;
-  await createBucket(s3.endpoint, s3.accessKey, s3.secretKey, bucket);
-  await create(runtime.kc, 'Secret', ns, {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'restic-config' },
-    stringData: {
-      RESTIC_REPOSITORY: `s3:${s3.endpoint}/${bucket}/repo`,
-      RESTIC_PASSWORD: 'least-privilege',
-      AWS_ACCESS_KEY_ID: s3.accessKey,
-      AWS_SECRET_ACCESS_KEY: s3.secretKey,
-    },
-  });
+  await createResticSecret(runtime.kc, ns, s3, await newBucket(s3, 'lp-restic'), 'least-privilege');
   await create(runtime.kc, 'ReplicationSource', ns, {
     apiVersion: API,
     kind: 'ReplicationSource',
@@ -211,24 +200,8 @@ async function resticLifecycle() {
 async function rcloneLifecycle() {
   const ns = await namespace('lp-rclone');
   await volume(ns);
-  const bucket = `lp-rclone-${randomBytes(3).toString('hex')}`;
-  await createBucket(s3.endpoint, s3.accessKey, s3.secretKey, bucket);
-  const conf = [
-    '[s3]',
-    'type = s3',
-    'provider = Minio',
-    'env_auth = false',
-    `access_key_id = ${s3.accessKey}`,
-    `secret_access_key = ${s3.secretKey}`,
-    `endpoint = ${s3.endpoint}`,
-    '',
-  ].join('\n');
-  await create(runtime.kc, 'Secret', ns, {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'rclone-secret' },
-    stringData: { 'rclone.conf': conf },
-  });
+  const bucket = await newBucket(s3, 'lp-rclone');
+  await createRcloneSecret(runtime.kc, ns, s3, 's3');
   const rclone = { rcloneConfigSection: 's3', rcloneDestPath: `${bucket}/data`, rcloneConfig: 'rclone-secret' };
   await create(runtime.kc, 'ReplicationSource', ns, {
     apiVersion: API,

@@ -12,7 +12,6 @@
  *   and both ways out.
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,7 +19,6 @@ import { describe, expect, inject, it, type TestContext } from 'vitest';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ReplicationDestination, ReplicationSource } from '../../src/api/index.js';
 import { kubeRequest } from '../../src/kube/rest.js';
-import { createBucket } from '../../src/local/s3.js';
 import {
   create,
   createPvc,
@@ -31,6 +29,7 @@ import {
   pvcDirectory,
   waitForObject,
 } from '../support/e2e.js';
+import { createRcloneSecret, createResticSecret, newBucket } from '../support/object-store.js';
 
 const run = promisify(execFile);
 const API = 'scribe.backube/v1alpha1';
@@ -87,27 +86,9 @@ function modeNamespace(kc: KubeConfig, mover: MoverName, mode: Mode, test: TestC
 /** The object-store Secrets of the restic and rclone movers, in their own bucket. */
 async function objectStoreSecrets(kc: KubeConfig, ns: string): Promise<{ bucket: string }> {
   const s3 = inject('e2eS3');
-  const bucket = `modes-${randomBytes(4).toString('hex')}`;
-  await createBucket(s3.endpoint, s3.accessKey, s3.secretKey, bucket);
-  await create(kc, 'Secret', ns, {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'restic-config' },
-    stringData: {
-      RESTIC_REPOSITORY: `s3:${s3.endpoint}/${bucket}/repo`,
-      RESTIC_PASSWORD: 'modes-password',
-      AWS_ACCESS_KEY_ID: s3.accessKey,
-      AWS_SECRET_ACCESS_KEY: s3.secretKey,
-    },
-  });
-  const conf = ['[store]', 'type = s3', 'provider = Minio', 'env_auth = false'];
-  conf.push(`access_key_id = ${s3.accessKey}`, `secret_access_key = ${s3.secretKey}`, `endpoint = ${s3.endpoint}`);
-  await create(kc, 'Secret', ns, {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'rclone-secret' },
-    stringData: { 'rclone.conf': `${conf.join('\n')}\n` },
-  });
+  const bucket = await newBucket(s3, 'modes');
+  await createResticSecret(kc, ns, s3, bucket, 'modes-password');
+  await createRcloneSecret(kc, ns, s3);
   return { bucket };
 }
 

@@ -9,17 +9,15 @@
  * - moverPodLabels and moverServiceAccount are on the pod (Scribe's labels win); without
  *   moverServiceAccount no ServiceAccount token is mounted, and Service links are off.
  */
-import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, inject, it, type TestContext } from 'vitest';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { ReplicationSource } from '../../src/api/index.js';
-import { ResourceInformer } from '../../src/kube/informer.js';
-import { RESOURCES } from '../../src/kube/resources.js';
 import { kubeRequest } from '../../src/kube/rest.js';
-import { createBucket } from '../../src/local/s3.js';
 import { MOVER_POD_LABEL } from '../../src/movers/job.js';
+import { watchMoverPods } from '../support/mover-pods.js';
+import { createResticSecret, newBucket } from '../support/object-store.js';
 import {
   create,
   createPvc,
@@ -37,19 +35,8 @@ const API = 'scribe.backube/v1alpha1';
 async function resticNamespace(kc: KubeConfig, prefix: string, test: TestContext): Promise<string> {
   const ns = await e2eNamespace(kc, prefix, { test });
   const s3 = inject('e2eS3');
-  const bucket = `${prefix}-${randomBytes(4).toString('hex')}`;
-  await createBucket(s3.endpoint, s3.accessKey, s3.secretKey, bucket);
-  await create(kc, 'Secret', ns, {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'restic-config' },
-    stringData: {
-      RESTIC_REPOSITORY: `s3:${s3.endpoint}/${bucket}/repo`,
-      RESTIC_PASSWORD: 'pod-settings-password',
-      AWS_ACCESS_KEY_ID: s3.accessKey,
-      AWS_SECRET_ACCESS_KEY: s3.secretKey,
-    },
-  });
+  const bucket = await newBucket(s3, prefix);
+  await createResticSecret(kc, ns, s3, bucket, 'pod-settings-password');
   await createPvc(kc, ns, 'data');
   await writeFile(join(await pvcDirectory(kc, ns, 'data'), 'hello.txt'), 'hello\n');
   return ns;
@@ -82,24 +69,6 @@ type Pod = KubernetesObject & {
     volumes?: Array<{ name: string; projected?: { sources?: Array<{ serviceAccountToken?: unknown }> } }>;
   };
 };
-
-/**
- * Every mover pod of a namespace as the watch first showed it: a mover pod lives only while its
- * Job does, which the operator deletes once the sync is over, so the test watches from the start.
- */
-async function moverPods(kc: KubeConfig, ns: string, test: TestContext): Promise<Map<string, Pod>> {
-  const informer = new ResourceInformer<Pod>(kc, RESOURCES.Pod, { namespace: ns, labelSelector: MOVER_POD_LABEL });
-  const seen = new Map<string, Pod>();
-  const subscription = informer.events$.subscribe((event) => {
-    if ('object' in event && event.type !== 'deleted') seen.set(event.object.metadata?.name ?? '', event.object);
-  });
-  await informer.start();
-  test.onTestFinished(async () => {
-    subscription.unsubscribe();
-    await informer.stop();
-  });
-  return seen;
-}
 
 /** Whether a pod has a volume with a projected ServiceAccount token (what the ServiceAccount admission adds). */
 const hasTokenVolume = (pod: Pod) =>
@@ -138,7 +107,7 @@ describe.concurrent('mover pod settings (issue 21)', () => {
   it('moverPodLabels and moverServiceAccount are on the pod; without a ServiceAccount no token is mounted', async (test) => {
     const kc = e2eKubeConfig();
     const ns = await resticNamespace(kc, 'pod-settings', test);
-    const pods = await moverPods(kc, ns, test);
+    const pods = await watchMoverPods<Pod>(kc, ns, test);
     await kubeRequest(kc, {
       method: 'POST',
       path: `/api/v1/namespaces/${ns}/serviceaccounts`,
