@@ -1,8 +1,11 @@
 /**
- * A small least-recently-used cache whose entries expire, with concurrent lookups of one key
- * sharing one computation. The authentication caches use it so that neither a flood of
- * requests with one token nor one of random tokens can multiply API calls or grow memory.
+ * The authentication caches' store: the `lru-cache` library's bounded LRU with an expiry per
+ * entry, and concurrent lookups of one key sharing one computation (its `fetch`), so that
+ * neither a flood of requests with one token nor one of random tokens can multiply API calls or
+ * grow memory. This adapter only fixes the shape the caches use: each computation says how long
+ * its own answer is kept (an allowed review longer than a refused one).
  */
+import { LRUCache } from 'lru-cache';
 
 /** Settings of an ExpiringLru. */
 export interface ExpiringLruOptions {
@@ -11,46 +14,49 @@ export interface ExpiringLruOptions {
   clock?: () => number;
 }
 
-/** A bounded LRU map of values that expire, with in-flight sharing of their computation. */
-export class ExpiringLru<V> {
-  // A Map iterates in insertion order: re-inserting on use keeps the least recently used first.
-  private readonly entries = new Map<string, { value: V; expires: number }>();
-  private readonly pending = new Map<string, Promise<V>>();
-  private readonly clock: () => number;
+/** What one lookup brings to the shared fetch: how to compute the value and how long to keep it. */
+interface Computation<V> {
+  compute: () => Promise<V>;
+  ttlOf: (value: V) => number;
+}
 
-  constructor(private readonly options: ExpiringLruOptions) {
+/** A bounded LRU map of values that expire, with in-flight sharing of their computation. */
+export class ExpiringLru<V extends NonNullable<unknown>> {
+  private readonly cache: LRUCache<string, V, Computation<V>>;
+
+  constructor(options: ExpiringLruOptions) {
     if (!(options.maxEntries >= 1)) throw new Error('an ExpiringLru needs maxEntries >= 1');
-    this.clock = options.clock ?? Date.now;
+    const clock = options.clock;
+    this.cache = new LRUCache<string, V, Computation<V>>({
+      max: options.maxEntries,
+      // Every entry is given its own time to live; this default only turns expiry on.
+      ttl: 1,
+      // Read the clock on every check rather than once per millisecond (a test's clock jumps).
+      ttlResolution: 0,
+      ...(clock ? { perf: { now: clock } } : {}),
+      fetchMethod: async (_key, _stale, { context, options: fetchOptions }) => {
+        const value = await context.compute();
+        // The library reads a ttl of 0 as "never expires": a value not to keep expires at once.
+        fetchOptions.ttl = Math.max(1, context.ttlOf(value));
+        return value;
+      },
+    });
   }
 
-  /** How many entries are held (expired ones included until they are evicted). */
+  /** How many entries are held. */
   get size(): number {
-    return this.entries.size;
+    return this.cache.size;
   }
 
   /** The live value of `key`, marking it most recently used; undefined when absent or expired. */
   get(key: string): V | undefined {
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    this.entries.delete(key);
-    if (entry.expires <= this.clock()) return undefined;
-    this.entries.set(key, entry);
-    return entry.value;
+    return this.cache.get(key);
   }
 
-  /** Stores `value` for `ttlMs`, evicting expired entries, then the least recently used, when full. */
+  /** Stores `value` for `ttlMs` (nothing when it is not positive), evicting the least recently used when full. */
   set(key: string, value: V, ttlMs: number): void {
-    const now = this.clock();
-    this.entries.delete(key);
-    if (this.entries.size >= this.options.maxEntries) {
-      for (const [k, entry] of this.entries) if (entry.expires <= now) this.entries.delete(k);
-    }
-    while (this.entries.size >= this.options.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done) break;
-      this.entries.delete(oldest.value);
-    }
-    if (ttlMs > 0) this.entries.set(key, { value, expires: now + ttlMs });
+    if (ttlMs > 0) this.cache.set(key, value, { ttl: ttlMs });
+    else this.cache.delete(key);
   }
 
   /**
@@ -58,17 +64,8 @@ export class ExpiringLru<V> {
    * Concurrent calls for a key share one `compute`; a rejection is not cached.
    */
   async getOrCompute(key: string, compute: () => Promise<V>, ttlOf: (value: V) => number): Promise<V> {
-    const cached = this.get(key);
-    if (cached !== undefined) return cached;
-    const inFlight = this.pending.get(key);
-    if (inFlight) return inFlight;
-    const computing = compute()
-      .then((value) => {
-        this.set(key, value, ttlOf(value));
-        return value;
-      })
-      .finally(() => this.pending.delete(key));
-    this.pending.set(key, computing);
-    return computing;
+    const value = await this.cache.fetch(key, { context: { compute, ttlOf } });
+    if (value === undefined) throw new Error(`the cache computed no value for ${key}`);
+    return value;
   }
 }
