@@ -22,7 +22,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { depth, type MetadataRecord, type RecordEntry } from './record.js';
+import { ancestors, depth, type MetadataRecord, type RecordEntry } from './record.js';
 import { aclPaths, escapeAttrText, listTree, readAcls, readXattrs } from './tree.js';
 
 /** What apply did, for the log. */
@@ -66,6 +66,7 @@ export function applyRecord(root: string, record: MetadataRecord, runDir: string
     rmSync(join(root, path), { recursive: true, force: true });
     report.removed++;
   }
+  for (const entry of entries) assertNotThroughSymlink(root, entry.path);
   for (const entry of entries) report.created += ensureEntry(root, entry) ? 1 : 0;
   for (const entry of entries) {
     const path = join(root, entry.path);
@@ -85,6 +86,7 @@ export function applyRecord(root: string, record: MetadataRecord, runDir: string
     // lines, which only root may: ownership is apply's (above), so they are left out.
     // The volume's root, when it is another user's, keeps its ACLs as it keeps its mode.
     const acl = report.rootSkipped ? record.acl.replace(/^# file: \.\n(?:.+\n)*\n?/m, '') : record.acl;
+    assertAclsOfListedEntries(acl, entries);
     writeFileSync(aclFile, acl.replace(/^# (owner|group): .*\n/gm, ''));
     const result = spawnSync('setfacl', [`--restore=${aclFile}`], { cwd: root, encoding: 'utf8' });
     if (result.error) throw new Error('the source recorded ACLs, but setfacl is not installed here (Debian: acl)');
@@ -94,6 +96,29 @@ export function applyRecord(root: string, record: MetadataRecord, runDir: string
   for (const entry of [...entries].sort((a, b) => depth(b.path) - depth(a.path)))
     if (settable(entry)) setMtime(root, entry);
   return report;
+}
+
+/**
+ * Refuses an entry the volume reaches through a symlink (one planted in the volume before this
+ * sync, say): chown, chmod and setfacl would follow it out of the volume.
+ */
+function assertNotThroughSymlink(root: string, path: string): void {
+  for (const ancestor of ancestors(path))
+    if (lstatSync(join(root, ancestor), { throwIfNoEntry: false })?.isSymbolicLink())
+      throw new Error(`the volume reaches ${JSON.stringify(path)} through the symlink ${JSON.stringify(ancestor)}`);
+}
+
+/**
+ * `setfacl --restore` sets the ACLs of whatever paths its text names: only the record's own
+ * files and directories, which assertNotThroughSymlink checked, may be among them.
+ */
+function assertAclsOfListedEntries(acl: string, entries: RecordEntry[]): void {
+  const listed = new Set(entries.filter((entry) => entry.type !== 'symlink').map((entry) => entry.path));
+  for (const path of aclPaths(acl))
+    if (!listed.has(path))
+      throw new Error(
+        `the metadata record's ACLs name a path it does not list as a file or directory: ${JSON.stringify(path)}`,
+      );
 }
 
 /** Creates a missing directory or symlink (rclone cannot carry empty directories); true when it did. */

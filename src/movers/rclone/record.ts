@@ -97,6 +97,16 @@ export function parseRecord(text: string): MetadataRecord {
     if (!['dir', 'file', 'symlink', 'other'].includes(entry.type) || !/^\d+$/.test(String(entry.mtimeNs)))
       throw new Error(`the metadata record has a malformed entry for ${entry.path}`);
   }
+  // A tree never lists anything below a symlink (nothing walks through one): an entry there
+  // would make every later step (chown, chmod, ACLs) follow the link out of the volume.
+  const links = new Set(record.entries.filter((entry) => entry.type === 'symlink').map((entry) => entry.path));
+  for (const entry of record.entries) {
+    const link = ancestors(entry.path).find((ancestor) => links.has(ancestor));
+    if (link !== undefined)
+      throw new Error(
+        `the metadata record names ${JSON.stringify(entry.path)} beneath the symlink ${JSON.stringify(link)}`,
+      );
+  }
   if (record.xattrs !== undefined && record.xattrs !== null) {
     if (typeof record.xattrs !== 'object' || Array.isArray(record.xattrs))
       throw new Error('the metadata record has malformed extended attributes');
@@ -138,6 +148,13 @@ export function comparePaths(a: string, b: string): number {
   for (let i = 0; i < Math.min(pa.length, pb.length); i++)
     if (pa[i] !== pb[i]) return (pa[i] as string) < (pb[i] as string) ? -1 : 1;
   return pa.length - pb.length;
+}
+
+/** The directories above a relative path, outermost first: "a/b/c" → ["a", "a/b"]. */
+export function ancestors(path: string): string[] {
+  if (path === '.') return [];
+  const parts = path.split('/');
+  return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/'));
 }
 
 /** Depth of a path ("." is 0), for applying mtimes children first. */
