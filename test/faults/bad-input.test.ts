@@ -549,9 +549,10 @@ const ROWS: Row[] = [
           () => get<ReplicationDestination>(f.kc, 'ReplicationDestination', NS.dst, LONG),
           (d) => Boolean(d.status?.latestImage?.name),
         );
-        expect(rd.status?.latestImage?.name).toMatch(/^scribe-dest-long-a+-[0-9a-f]{10}-\d{14}$/);
+        // A shortened name has a doubled dash after its prefix, which no full name can have (naming.ts).
+        expect(rd.status?.latestImage?.name).toMatch(/^scribe-dest--long-a+-[0-9a-f]{10}-\d{14}$/);
         expect(rd.status?.latestImage?.name?.length).toBeLessThanOrEqual(63);
-        expect(f.dest[LONG]?.keys).toMatch(/^scribe-rsync-dest-src-long-a+-[0-9a-f]{10}$/);
+        expect(f.dest[LONG]?.keys).toMatch(/^scribe-rsync-dest-src--long-a+-[0-9a-f]{10}$/);
         // Their Events are recorded too, under names shortened to fit (src/kube/events.ts).
         expect(await eventsFor(f.kc, NS.src, 'ReplicationSource', LONG)).not.toEqual([]);
         expect(await eventsFor(f.kc, NS.dst, 'ReplicationDestination', LONG)).not.toEqual([]);
