@@ -69,10 +69,11 @@ describe('the /debug page in a headless browser', () => {
       metadata: { name: 'dest' },
       spec: { rsync: { copyMethod: 'None', capacity: '1Gi' } },
     });
+    // The destination names its key Secret once its mover Job exists, which may be after its address.
     const rd = await waitForObject(
-      'address',
+      'address and keys',
       () => get<ReplicationDestination>(kc, 'ReplicationDestination', ns, 'dest'),
-      (d) => Boolean(d.status?.rsync?.address),
+      (d) => Boolean(d.status?.rsync?.address && d.status.rsync.sshKeys),
     );
     await create(kc, 'ReplicationSource', ns, {
       apiVersion: API,
