@@ -49,7 +49,7 @@ import {
 import { PRIVILEGED_MOVERS_ANNOTATION } from '../../machines/privilege.js';
 import { snapshotTree } from '../movers/rsync/support/tree.js';
 import { CreatedObjects } from '../support/recorder.js';
-import { processesIn, sandboxNamespaces } from '../support/pod-processes.js';
+import { killMoverMidway } from '../support/kill-mover.js';
 import { startSlowLink, type SlowLink } from '../support/slow-link.js';
 
 let runtime: LocalRuntime;
@@ -195,7 +195,7 @@ describe('faults', () => {
       const cycle = moving.status?.cycle?.id;
       expect(cycle).toBeDefined();
       // Killed the way a node loss would kill it, once it is sending files.
-      const victim = await killMidway(kc, 'src', rsyncSourceName(id), (log) => /^<f/m.test(log));
+      const victim = await killMoverMidway(kc, 'src', rsyncSourceName(id), (log) => /^<f/m.test(log));
       link.setRate(Number.POSITIVE_INFINITY);
       expect(victim.labels[CYCLE_LABEL]).toBe(cycle);
       expect(victim.labels[ATTEMPT_LABEL]).toBe('0');
@@ -611,58 +611,6 @@ type Pod = KubernetesObject & {
 
 /** The link's bandwidth while a transfer is to be interrupted. */
 const SLOW = 1024 * 1024;
-
-/**
- * Waits until the mover pod of Job `job` runs and `midway(log)` says it is in the middle of its
- * transfer, deletes the pod at once (gracePeriodSeconds 0: the local runtime's agent SIGKILLs it,
- * as a node loss would end it) and waits until its processes are gone. Fails if no pod was found
- * running mid-transfer, if the deletion fails, or if the pod had already finished.
- */
-async function killMidway(kc: KubeConfig, ns: string, job: string, midway: (log: string) => boolean) {
-  let victim: { pod: string; uid: string; labels: Record<string, string>; log: string } | undefined;
-  let lastLog = '';
-  await waitFor(
-    `the mover of ${ns}/${job} in the middle of its transfer`,
-    async () => {
-      const pods = await kubeRequest<{ items: Pod[] }>(kc, {
-        method: 'GET',
-        path: collectionPath(RESOURCES.Pod, ns),
-        query: { labelSelector: `${MOVER_POD_LABEL}=${job}` },
-      });
-      const pod = pods.items.find((candidate) => candidate.status?.phase === 'Running');
-      if (!pod?.metadata?.name) return false;
-      const log = await kubeRequest<string>(kc, {
-        method: 'GET',
-        path: `${objectPath(RESOURCES.Pod, ns, pod.metadata.name)}/log`,
-        text: true,
-      });
-      lastLog = log;
-      if (!midway(log)) return false;
-      victim = { pod: pod.metadata.name, uid: pod.metadata.uid ?? '', labels: pod.metadata.labels ?? {}, log };
-      return true;
-    },
-    { timeoutMs: 240_000, intervalMs: 100 },
-  ).catch((error: Error) => {
-    throw new Error(`${error.message}\nlast log:\n${lastLog.slice(-3000)}`);
-  });
-  const { pod, uid, labels, log } = victim as NonNullable<typeof victim>;
-  const namespaces = await sandboxNamespaces(uid);
-  expect(namespaces.size, `the sandbox of pod ${pod}`).toBeGreaterThan(0);
-  const killedAt = Date.now();
-  await kubeRequest(kc, {
-    method: 'DELETE',
-    path: objectPath(RESOURCES.Pod, ns, pod),
-    query: { gracePeriodSeconds: 0 },
-  });
-  // It had not finished: no result line yet.
-  expect(log).not.toMatch(/: result: /);
-  // Dead for sure (not merely deleted from the API) before the test speeds the link up again.
-  await waitFor(`the processes of pod ${pod} gone`, async () => (await processesIn(namespaces)) === 0, {
-    timeoutMs: 60_000,
-    intervalMs: 50,
-  });
-  return { pod, labels, log, killedAt };
-}
 
 /**
  * Watches mover pods (every namespace) and reads each container's log through the API (pods/log,

@@ -18,16 +18,11 @@ import { lchown, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ReplicationDestination, ReplicationSource } from '../../src/api/index.js';
-import { kubeRequest } from '../../src/kube/rest.js';
-import { collectionPath, objectPath, RESOURCES } from '../../src/kube/resources.js';
 import { startLocalRuntime, type LocalRuntime } from '../../src/local/runtime.js';
 import { create, createPvc, get, patch, pvcDirectory, waitForObject } from '../../src/local/objects.js';
-import { waitFor } from '../../src/local/processes.js';
 import { startS3Server, type S3Server } from '../../src/local/s3.js';
 import { toolDir } from '../../src/local/tools.js';
-import { MOVER_POD_LABEL } from '../../src/movers/job.js';
 import {
   rcloneDestinationName,
   rcloneSourceName,
@@ -37,7 +32,7 @@ import {
 } from '../../machines/naming.js';
 import { snapshotTree } from '../movers/rsync/support/tree.js';
 import { expectRcloneCopy } from '../support/rclone-tree.js';
-import { processesIn, sandboxNamespaces } from '../support/pod-processes.js';
+import { killMoverMidway } from '../support/kill-mover.js';
 import { startSlowLink, type SlowLink } from '../support/slow-link.js';
 
 const run = promisify(execFile);
@@ -219,59 +214,6 @@ function failedAttempts(cr: ReplicationSource | ReplicationDestination) {
   return (cr.status?.journal ?? []).filter((entry) => entry.to === 'failed');
 }
 
-type Pod = KubernetesObject & { status?: { phase?: string } };
-
-/**
- * Waits until the mover pod of Job `job` runs and `midway(log)` says it is in the middle of its
- * transfer, deletes the pod at once (gracePeriodSeconds 0) and waits until its processes are
- * gone. Returns the pod's name and its log as last read before the kill.
- */
-async function killMidway(ns: string, job: string, midway: (log: string) => Promise<boolean> | boolean) {
-  const kc = runtime.kc;
-  let victim: { pod: string; uid: string; log: string } | undefined;
-  let lastLog = '';
-  await waitFor(
-    `the mover of ${ns}/${job} in the middle of its transfer`,
-    async () => {
-      const pods = await kubeRequest<{ items: Pod[] }>(kc, {
-        method: 'GET',
-        path: collectionPath(RESOURCES.Pod, ns),
-        query: { labelSelector: `${MOVER_POD_LABEL}=${job}` },
-      });
-      const pod = pods.items.find((p) => p.status?.phase === 'Running');
-      if (!pod?.metadata?.name) return false;
-      const log = await kubeRequest<string>(kc, {
-        method: 'GET',
-        path: `${objectPath(RESOURCES.Pod, ns, pod.metadata.name)}/log`,
-        text: true,
-      });
-      lastLog = log;
-      if (!(await midway(log))) return false;
-      victim = { pod: pod.metadata.name, uid: pod.metadata.uid ?? '', log };
-      return true;
-    },
-    { timeoutMs: 240_000, intervalMs: 100 },
-  ).catch((error: Error) => {
-    throw new Error(`${error.message}\nlast log:\n${lastLog.slice(-3000)}`);
-  });
-  const { pod, uid, log } = victim as { pod: string; uid: string; log: string };
-  const namespaces = await sandboxNamespaces(uid);
-  expect(namespaces.size, `the sandbox of pod ${pod}`).toBeGreaterThan(0);
-  await kubeRequest(kc, {
-    method: 'DELETE',
-    path: objectPath(RESOURCES.Pod, ns, pod),
-    query: { gracePeriodSeconds: 0 },
-  });
-  // It had not finished: no result line yet.
-  expect(log).not.toMatch(/: result: /);
-  // Dead for sure (not merely deleted from the API) before the test speeds the link up again.
-  await waitFor(`the processes of pod ${pod} gone`, async () => (await processesIn(namespaces)) === 0, {
-    timeoutMs: 60_000,
-    intervalMs: 50,
-  });
-  return { pod, log };
-}
-
 /**
  * What a destination's killed and retried sync must show: until the retry had succeeded (the
  * states before preserving), latestImage stayed on `previous`; an attempt failed; then a new
@@ -338,7 +280,8 @@ describe('object-storage movers killed mid-transfer', () => {
     await createSource(id, 'one', {
       restic: { repository: repo.name, copyMethod: 'Clone', retain: { last: 3 }, ...AS_APP },
     });
-    await killMidway(
+    await killMoverMidway(
+      runtime.kc,
       'src',
       resticSourceName(id),
       async (log) => log.includes('scribe restic backup: backing up') && (await repo.locks()).length > 0,
@@ -398,7 +341,8 @@ describe('object-storage movers killed mid-transfer', () => {
 
     link.setRate(SLOW);
     await trigger('ReplicationDestination', 'dst', rd, 'two');
-    await killMidway(
+    await killMoverMidway(
+      runtime.kc,
       'dst',
       resticDestinationName(rd),
       async (log) => log.includes('scribe restic restore: restoring snapshot') && (await repo.locks()).length > 0,
@@ -445,7 +389,7 @@ describe('object-storage movers killed mid-transfer', () => {
     expect(treeTwo).not.toEqual(treeOne);
     link.setRate(SLOW);
     await trigger('ReplicationSource', 'src', id, 'two');
-    await killMidway('src', rcloneSourceName(id), (log) => /: Copied \(/.test(log));
+    await killMoverMidway(runtime.kc, 'src', rcloneSourceName(id), (log) => /: Copied \(/.test(log));
     link.setRate(Number.POSITIVE_INFINITY);
     const sent = await synced(readSource(id), 'two');
     expect(sent.status?.latestMoverStatus?.result).toBe('Successful');
@@ -454,7 +398,7 @@ describe('object-storage movers killed mid-transfer', () => {
     // The destination, killed while downloading them.
     link.setRate(SLOW);
     await trigger('ReplicationDestination', 'dst', rd, 'two');
-    await killMidway('dst', rcloneDestinationName(rd), (log) => /: Copied \(/.test(log));
+    await killMoverMidway(runtime.kc, 'dst', rcloneDestinationName(rd), (log) => /: Copied \(/.test(log));
     link.setRate(Number.POSITIVE_INFINITY);
     expect((await readDestination(rd)())?.status?.latestImage?.name).toBe(previous);
 
