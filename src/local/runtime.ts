@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../kube/config.js';
+import type { NodeAddressRanges } from './agent/addresses.js';
 import { startNodeAgent, type NodeAgent } from './agent/index.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
 import { installCrds } from './crds.js';
@@ -67,6 +68,11 @@ export interface LocalRuntimeOptions {
    * CHART_RELEASE.name)) to see every call the operator makes. Off by default.
    */
   audit?: { users: string[] };
+  /**
+   * The node's pod and LoadBalancer address ranges (default: 127.1 and 127.97); clusters side by
+   * side each have their own (clusters.ts).
+   */
+  addressRanges?: NodeAddressRanges;
   log?: (line: string) => void;
 }
 
@@ -159,7 +165,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const kc = loadKubeConfig({ kubeconfig: controlPlane.kubeconfigPath });
     await installCrds(kc);
     log('starting the node agent');
-    agent = await startNodeAgent({ kubeconfig: kc, dataDir: join(dir, 'node'), log });
+    agent = await startNodeAgent({
+      kubeconfig: kc,
+      dataDir: join(dir, 'node'),
+      log,
+      ...(options.addressRanges ? { addressRanges: options.addressRanges } : {}),
+    });
     if (operatorMode === 'chart') {
       chart = new ChartOperator(kc, controlPlane.kubeconfigPath, agent, operatorLog, log);
       await writeFile(operatorLog, '', { flag: 'a' });

@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Subscription } from 'rxjs';
 import { ResourceInformer } from '../../kube/informer.js';
+import { DEFAULT_ADDRESS_RANGES, type NodeAddressRanges } from './addresses.js';
 import { ImageStore, loadScribeImages, type ScribeImages } from './images.js';
 import { DEFAULT_NODE_NAME, NODE_KIND } from './kinds.js';
 import { defaultAllowedHostPaths } from './host-paths.js';
@@ -23,6 +24,7 @@ import { PodController } from './pods.js';
 import { Provisioner } from './provisioner.js';
 import { errorMessage } from './reconciler.js';
 import { cleanupNodeContainers, findRunc } from './runc.js';
+import { clusterClientCa, requestServingCertificate } from './serving-certificate.js';
 import { ServiceProxy } from './services.js';
 import { SnapshotController } from './snapshots.js';
 
@@ -32,7 +34,7 @@ export const CONTAINER_RUN_LOG = 'container-runs.jsonl';
 /** Options of the node agent. */
 export interface NodeAgentOptions {
   kubeconfig: KubeConfig;
-  /** Volumes, snapshots, pod directories, logs and the serving certificate live here. */
+  /** Volumes, snapshots, pod directories and logs live here. */
   dataDir: string;
   /**
    * Where unpacked images live, by digest; shared by every node on the machine (unpacked root
@@ -46,6 +48,11 @@ export interface NodeAgentOptions {
    * provisioner makes PVs in (`<dataDir>/volumes`).
    */
   allowedHostPaths?: string[];
+  /**
+   * The node's pod and LoadBalancer address ranges (default DEFAULT_ADDRESS_RANGES); nodes of
+   * clusters side by side each get their own (addresses.ts).
+   */
+  addressRanges?: NodeAddressRanges;
   log?: (line: string) => void;
 }
 
@@ -75,6 +82,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const kc = options.kubeconfig;
   const nodeName = options.nodeName ?? DEFAULT_NODE_NAME;
   const log = options.log ?? (() => {});
+  const ranges = options.addressRanges ?? DEFAULT_ADDRESS_RANGES;
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
   const runc = findRunc();
@@ -107,6 +115,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       runc,
       runcRoot,
       allowedHostPaths: options.allowedHostPaths ?? defaultAllowedHostPaths(dataDir),
+      podAddressPrefix: ranges.pods,
       images: store,
       recordRun,
       // Called once pods start, after the proxy below exists.
@@ -120,10 +129,17 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       pods: () => pods.pods(),
       podEvents: pods.informer,
       apiServer: `${apiServer.hostname}:${apiServer.port || 443}`,
+      loadBalancerPrefix: ranges.loadBalancers,
       log,
     });
+    // The kubelet endpoint's TLS: a serving certificate from the cluster's signer, and only
+    // callers with a certificate of the cluster's client CA (the API server).
+    const [serving, clientCa] = await Promise.all([
+      requestServingCertificate({ kc, nodeName, ips: ['127.0.0.1'], log }),
+      clusterClientCa(kc),
+    ]);
     const logs: LogsServer = await startLogsServer({
-      certDir: join(dataDir, 'pki'),
+      tls: { ...serving, clientCa },
       locate: (namespace, pod, container, previous) => pods.logFile(namespace, pod, container, previous),
     });
     stops.push(() => logs.close());

@@ -1,7 +1,7 @@
 /**
  * The kubelet part of the agent: watches pods, and for those bound to this node starts one
  * PodWorker each, hands it every update (deletion included), and tidies up once the pod is
- * gone. Pod IPs come from 127.1.0.0/16 (see addresses.ts).
+ * gone. Pod IPs come from the node's pod range, 127.1.0.0/16 by default (see addresses.ts).
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { mkdir, readdir, rm } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import type { Subscription } from 'rxjs';
 import { ResourceInformer } from '../../kube/informer.js';
 import { isStatus, kubeRequest } from '../../kube/rest.js';
 import { objectPath, RESOURCES } from '../../kube/resources.js';
-import { AddressPool } from './addresses.js';
+import { AddressPool, DEFAULT_ADDRESS_RANGES } from './addresses.js';
 import { confirmPodDeletion, PodWorker, type PodWorkerContext } from './pod-worker.js';
 import { errorMessage, Reconciler } from './reconciler.js';
 import { unmountSubPaths } from './subpath.js';
@@ -18,6 +18,8 @@ import { unmountSubPaths } from './subpath.js';
 /** Options of the pod controller. */
 export interface PodControllerOptions extends PodWorkerContext {
   dataDir: string;
+  /** The first two octets of the pod IPs (default "127.1"). */
+  podAddressPrefix?: string;
 }
 
 const terminal = (pod: V1Pod) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
@@ -28,11 +30,12 @@ export class PodController {
   readonly informer: ResourceInformer<V1Pod>;
   private readonly workers = new Map<string, PodWorker>();
   private readonly confirmed = new Set<string>();
-  private readonly pool = new AddressPool('127.1');
+  private readonly pool: AddressPool;
   private readonly reconciler: Reconciler;
   private subscription: Subscription | undefined;
 
   constructor(private readonly options: PodControllerOptions) {
+    this.pool = new AddressPool(options.podAddressPrefix ?? DEFAULT_ADDRESS_RANGES.pods);
     // Only this node's pods: the API server filters, as it does for a kubelet.
     this.informer = new ResourceInformer<V1Pod>(options.kc, RESOURCES.Pod, {
       fieldSelector: `spec.nodeName=${options.nodeName}`,

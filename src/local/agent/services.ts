@@ -1,8 +1,13 @@
 /**
  * The service proxy: each TCP port of a Service with a loopback ClusterIP (the control plane
  * hands them out from a loopback /16 of its own, see control-plane.ts) is listened on at clusterIP:port, and LoadBalancer
- * Services also get an address from 127.97.0.0/16 (status.loadBalancer.ingress[0].ip) that is
- * listened on too. A connection goes to a Running, Ready pod of the namespace matching the
+ * Services also get an address from the node's LoadBalancer range (127.97.0.0/16 by default, a
+ * /16 of their own among 127.200–127.250 for clusters side by side; see addresses.ts) in
+ * status.loadBalancer.ingress[0].ip, listened on too, as a cloud's load balancer gives one that
+ * clients outside the cluster (another local cluster's pods) connect to. Departure: every local
+ * pod shares the host's network namespace, so a ClusterIP is not private to its cluster the way
+ * it is on a real one: another cluster's pods could connect to it too (docs/multi-cluster.md).
+ * Scribe never relies on that: across clusters its sources use the LoadBalancer address. A connection goes to a Running, Ready pod of the namespace matching the
  * selector (round robin), at podIP:targetPort (number or named container port). Listeners
  * exist only while the Service has a ready pod, so a client of a Service without one gets
  * "connection refused" at once and retries, as with an empty Service on a real cluster.
@@ -20,7 +25,7 @@ import type { Observable, Subscription } from 'rxjs';
 import { ResourceInformer } from '../../kube/informer.js';
 import { isStatus, kubeRequest } from '../../kube/rest.js';
 import { objectPath, RESOURCES } from '../../kube/resources.js';
-import { AddressPool } from './addresses.js';
+import { AddressPool, DEFAULT_ADDRESS_RANGES } from './addresses.js';
 import { ENDPOINT_SLICE_KIND, type EndpointSlice } from './kinds.js';
 import { errorMessage, Reconciler } from './reconciler.js';
 
@@ -33,6 +38,8 @@ export interface ServiceProxyOptions {
   podEvents: ResourceInformer<V1Pod>;
   /** host:port of the API server, the `kubernetes` Service's endpoint (see the module comment). */
   apiServer?: string;
+  /** The first two octets of LoadBalancer addresses (default "127.97"). */
+  loadBalancerPrefix?: string;
   log: (line: string) => void;
 }
 
@@ -58,11 +65,12 @@ export class ServiceProxy {
   readonly services: ResourceInformer<V1Service>;
   readonly slices: ResourceInformer<EndpointSlice>;
   private readonly listeners = new Map<string, Listener>();
-  private readonly lbPool = new AddressPool('127.97');
+  private readonly lbPool: AddressPool;
   private readonly reconciler: Reconciler;
   private readonly subscriptions: Subscription[] = [];
 
   constructor(private readonly options: ServiceProxyOptions) {
+    this.lbPool = new AddressPool(options.loadBalancerPrefix ?? DEFAULT_ADDRESS_RANGES.loadBalancers);
     this.services = new ResourceInformer(options.kc, RESOURCES.Service);
     this.slices = new ResourceInformer<EndpointSlice>(options.kc, ENDPOINT_SLICE_KIND);
     this.reconciler = new Reconciler('services', () => this.pass(), 5000, options.log);
