@@ -58,6 +58,8 @@ export interface ObservedMover {
   attempt?: number | undefined;
   /** Why it failed (exit code meaning, pod reason). */
   message?: string | undefined;
+  /** The mover container's exit code, once it has terminated. */
+  exitCode?: number | undefined;
   /** A short, filtered tail of the mover's output for status.latestMoverStatus.logs. */
   logs?: string | undefined;
   /**

@@ -13,7 +13,7 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { kubeRequest } from '../kube/rest.js';
 import { objectPath, RESOURCES } from '../kube/resources.js';
-import { lastProgress, PROGRESS_TAIL_LINES } from '../movers/progress.js';
+import { lastProgress, PROGRESS_TAIL_LINES } from '../movers/runtime/progress.js';
 import type { Logger } from '../log.js';
 
 /** How often a running mover's log tail is read. */

@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { CustomCA } from '../api/common.js';
-import { ConfigError } from './rsync/env.js';
+import { ConfigError } from './runtime/env.js';
 import type { MoverVolume } from './job.js';
 
 /** Where the CA's Secret or ConfigMap is mounted. */

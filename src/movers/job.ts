@@ -344,12 +344,12 @@ export function readMoverJob(
   );
   if (has('Complete') || exitedZero) return { phase: 'succeeded', cycleId, attempt, logs };
   if (has('Failed')) {
-    const code = terminated?.exitCode;
+    const exitCode = terminated?.exitCode;
     const why =
-      code !== undefined
-        ? `mover exited with code ${code}: ${explainExit(code)}`
+      exitCode !== undefined
+        ? `mover exited with code ${exitCode}: ${explainExit(exitCode)}`
         : (conditions.find((c) => c.type === 'Failed')?.message ?? 'mover Job failed');
-    return { phase: 'failed', cycleId, attempt, message: why, logs };
+    return { phase: 'failed', cycleId, attempt, message: why, logs, ...(exitCode === undefined ? {} : { exitCode }) };
   }
   // No pod: the API server may have refused it (a ResourceQuota demanding limits, a missing
   // ServiceAccount). That is the attempt's failure, retried with backoff by a new Job built from

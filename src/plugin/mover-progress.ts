@@ -8,7 +8,7 @@ import { kubeRequest } from '../kube/rest.js';
 import { collectionPath, objectPath, RESOURCES } from '../kube/resources.js';
 import { MOVERS } from '../movers/index.js';
 import { MOVER_POD_LABEL } from '../movers/job.js';
-import { lastProgress, PROGRESS_TAIL_LINES, type Progress } from '../movers/progress.js';
+import { lastProgress, PROGRESS_TAIL_LINES, type Progress } from '../movers/runtime/progress.js';
 import type { Cluster } from './kube.js';
 
 /** One reading: which pod, and its latest progress. */

@@ -17,7 +17,7 @@ import { copySecret, listeningAddress } from '../../src/local/objects.js';
 import { toolDir } from '../../src/local/tools.js';
 import { MOVERS } from '../../src/movers/index.js';
 import { MOVER_POD_LABEL } from '../../src/movers/job.js';
-import { progressLine, REPORT_EVERY_LINES } from '../../src/movers/progress.js';
+import { progressLine, REPORT_EVERY_LINES } from '../../src/movers/runtime/progress.js';
 import { generateSshKeyPair } from '../../src/movers/rsync/keys.js';
 import { EXIT_FAILURE, EXIT_TIMEOUT } from '../../src/plugin/errors.js';
 import { describeProgress, readMoverProgress } from '../../src/plugin/mover-progress.js';

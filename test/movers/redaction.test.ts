@@ -17,7 +17,7 @@ import type { KubeObject } from '../../machines/mover.js';
 import { withFailureLine } from '../../machines/mover-output.js';
 import { rcloneSourceName, resticSourceName } from '../../machines/naming.js';
 import { toolDir } from '../../src/local/tools.js';
-import { REDACTED, SECRET_OPTIONS, SECRET_VARIABLES } from '../../src/movers/redact.js';
+import { REDACTED, SECRET_OPTIONS, SECRET_VARIABLES } from '../../src/movers/runtime/redact.js';
 import { RcloneSession } from '../../src/movers/rclone/session.js';
 import { rcloneMover } from '../../src/movers/rclone/mover.js';
 import { ResticSession } from '../../src/movers/restic/session.js';

@@ -4,7 +4,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ConfigError, findExecutable, requiredEnv, stringEnv } from '../rsync/env.js';
+import { ConfigError, findExecutable, requiredEnv, stringEnv } from '../runtime/env.js';
 import { remotePath } from './args.js';
 import { customCAFile } from '../custom-ca.js';
 import { commandRefusal, commandsAllowed, rcloneCommandOptions } from '../commands.js';
@@ -72,4 +72,4 @@ export function configSections(text: string): string[] {
 }
 
 /** Values in rclone.conf that are secret, to redact from output (shared with restic: ../redact.ts). */
-export { configSecrets } from '../redact.js';
+export { configSecrets } from '../runtime/redact.js';

@@ -6,39 +6,30 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '../rsync/env.js';
-import { runTool, signalRunningTools, type ToolResult } from '../restic/command.js';
-import { lastErrorLine } from '../restic/outcome.js';
-import { configSecrets, makeRedactor, secretValues } from '../redact.js';
+import { ConfigError } from '../runtime/env.js';
+import { runTool, type ToolResult } from '../runtime/process.js';
+import { lastErrorLine } from '../runtime/summary.js';
+import { configSecrets, makeRedactor, secretValues } from '../runtime/redact.js';
+import { MoverFailure, MoverSession } from '../runtime/session.js';
 import { UNTRUSTED_CERTIFICATE, untrustedCertificateMessage } from '../custom-ca.js';
 import { probeArgs, type RcloneArgsConfig } from './args.js';
 import type { RcloneConfig } from './config.js';
-import { summarizeRcloneLog } from './summary.js';
-import { writeTerminationMessage } from '../termination.js';
-import { ProgressMeter } from '../progress.js';
+import { RCLONE_SUMMARY } from './summary.js';
+import { ProgressMeter } from '../runtime/progress.js';
 import { copiedFile, volumeFileSize } from './progress.js';
 
 /** A failure that ends the run with exit code 1 and `message`. */
-export class RcloneFailure extends Error {}
+export class RcloneFailure extends MoverFailure {}
 
-/** One run of an rclone entrypoint. */
-export class RcloneSession {
-  redact: (text: string) => string;
-  private transcript: string[] = [];
+/** One run of an rclone entrypoint (the runtime's session, with a private run directory). */
+export class RcloneSession extends MoverSession {
   private runDir: string | undefined;
 
   constructor(
     readonly role: 'source' | 'destination',
-    private env: NodeJS.ProcessEnv,
+    env: NodeJS.ProcessEnv,
   ) {
-    this.redact = makeRedactor(secretValues(env));
-  }
-
-  /** Prints `scribe rclone <role>: message` and records it. */
-  log(message: string): void {
-    const line = this.redact(`scribe rclone ${this.role}: ${message}`);
-    process.stdout.write(`${line}\n`);
-    this.transcript.push(line);
+    super({ prefix: `scribe rclone ${role}`, env, summary: RCLONE_SUMMARY, stopSignal: 'SIGTERM' });
   }
 
   /** Creates the private run directory and the config copy; returns rclone's argument settings. */
@@ -90,7 +81,7 @@ export class RcloneSession {
         : {}),
     });
     meter?.stop();
-    this.transcript.push(result.stdout, result.stderr);
+    this.record(result.stdout, result.stderr);
     if (result.failedFast !== undefined)
       throw new RcloneFailure(untrustedCertificateMessage(`rclone ${step}`, result.failedFast, config.caCert));
     if (result.status !== 0)
@@ -116,7 +107,7 @@ export class RcloneSession {
     });
     const untrusted = result.failedFast ?? result.stderr.split('\n').find((line) => UNTRUSTED_CERTIFICATE.test(line));
     if (untrusted !== undefined) {
-      this.transcript.push(result.stderr);
+      this.record(result.stderr);
       throw new RcloneFailure(
         untrustedCertificateMessage(`rclone's first contact with ${config.remote}`, untrusted, config.caCert),
       );
@@ -127,38 +118,7 @@ export class RcloneSession {
       );
   }
 
-  /** Runs `body`, cleans up, prints the summary ending with the result line; resolves with the exit code. */
-  async run(body: () => Promise<string>): Promise<number> {
-    for (const signal of ['SIGTERM', 'SIGINT'] as const)
-      process.once(signal, () => {
-        signalRunningTools('SIGTERM');
-        this.cleanup();
-        this.log(`result: stopped by ${signal}`);
-        process.exit(signal === 'SIGTERM' ? 143 : 130);
-      });
-    let code = 0;
-    let result: string;
-    try {
-      result = await body();
-    } catch (error) {
-      code = 1;
-      result =
-        error instanceof ConfigError
-          ? `configuration error: ${error.message}`
-          : `failed: ${error instanceof RcloneFailure ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
-      this.log(`error: ${result.replace(/^(failed|configuration error): /, '')}`);
-    } finally {
-      this.cleanup();
-    }
-    const final = this.redact(`scribe rclone ${this.role}: result: ${result}; exit code ${code}`);
-    this.transcript.push(final);
-    const summary = summarizeRcloneLog(this.transcript.join('\n'), this.redact);
-    process.stdout.write(`scribe rclone ${this.role}: summary:\n${summary}\n`);
-    writeTerminationMessage(summary);
-    return code;
-  }
-
-  private cleanup(): void {
+  protected override cleanup(): void {
     if (this.runDir) rmSync(this.runDir, { recursive: true, force: true });
     this.runDir = undefined;
   }

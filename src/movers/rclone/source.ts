@@ -41,8 +41,8 @@ import { serializeRecord } from './record.js';
 import { RcloneFailure, RcloneSession } from './session.js';
 import { readAcls, readEntries, readXattrs, UnreadableEntries } from './tree.js';
 import { unreadableMessage } from '../permissions.js';
-import { signalRunningTools } from '../restic/command.js';
-import { booleanEnv } from '../rsync/env.js';
+import { signalRunningTools } from '../runtime/process.js';
+import { booleanEnv } from '../runtime/env.js';
 
 const session = new RcloneSession('source', process.env);
 

@@ -5,7 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { booleanEnv, ConfigError, findExecutable, numberEnv, stringEnv } from '../rsync/env.js';
+import { booleanEnv, ConfigError, findExecutable, numberEnv, stringEnv } from '../runtime/env.js';
 import { customCAFile } from '../custom-ca.js';
 import { commandRefusal, commandsAllowed, resticRepositoryCommand } from '../commands.js';
 import type { ResticArgsConfig } from './args.js';

@@ -28,7 +28,7 @@
  */
 import { readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join, posix } from 'node:path';
-import { ConfigError } from '../rsync/env.js';
+import { ConfigError } from '../runtime/env.js';
 
 /** The tag of a snapshot whose root holds the volume's directory rather than its contents. */
 export const VOLUME_DIR_TAG = 'scribe-volume-dir';

@@ -190,8 +190,7 @@ function read(cr: ScribeCr, objects: readonly KubeObject[]): ObservedMover {
       : [],
   );
   if (observed.phase === 'failed') {
-    const code = Number(/exited with code (\d+)/.exec(observed.message ?? '')?.[1] ?? Number.NaN);
-    const explained = explainResticFailure(cr, Number.isNaN(code) ? undefined : code, observed.logs ?? '');
+    const explained = explainResticFailure(cr, observed.exitCode, observed.logs ?? '');
     if (explained)
       observed = { ...observed, message: `${explained.field}: ${explained.message} (${observed.message})` };
   }

@@ -5,6 +5,7 @@
  * from a wrong password or a broken connection (never a reason to initialize).
  */
 import { listUnreadable, unreadableMessage } from '../permissions.js';
+import { lastErrorLine as lastToolErrorLine } from '../runtime/summary.js';
 
 /** Exit codes of the restic entrypoints. */
 export const EXIT = {
@@ -36,11 +37,7 @@ export interface Failure {
  * `--json` (backup, forget) restic prints its errors as JSON objects; their message is read out.
  */
 export function lastErrorLine(stderr: string): string {
-  const lines = stderr
-    .split('\n')
-    .map((line) => jsonErrorMessage(line.trim()) ?? line.trim())
-    .filter((line) => line !== '');
-  return lines.findLast((line) => /^Fatal:|^error:|^Error:/i.test(line)) ?? lines.at(-1) ?? '(no output)';
+  return lastToolErrorLine(stderr, jsonErrorMessage);
 }
 
 /** The first line of the message of restic's `exit_error` or `error` JSON object; undefined for anything else. */

@@ -6,16 +6,15 @@
  */
 import { randomInt } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { ConfigError } from '../rsync/env.js';
-import { runTool, signalRunningTools, type ToolResult } from './command.js';
+import { ConfigError } from '../runtime/env.js';
+import { runTool, type ToolResult } from '../runtime/process.js';
+import { MoverFailure as RunFailure, MoverSession } from '../runtime/session.js';
 import type { ResticCommonConfig } from './config.js';
 import { EXIT, explainFailure, type Failure } from './outcome.js';
-import { makeRedactor, secretValues } from '../redact.js';
 import { UNTRUSTED_CERTIFICATE, untrustedCertificateMessage } from '../custom-ca.js';
-import { summarizeResticLog } from './summary.js';
+import { RESTIC_SUMMARY } from './summary.js';
 import { lastPrunedLine, parseLastPruned } from './prune.js';
-import { writeTerminationMessage } from '../termination.js';
-import { ProgressMeter } from '../progress.js';
+import { ProgressMeter } from '../runtime/progress.js';
 import { RESTIC_PROGRESS_FPS, resticTotals } from './status.js';
 import { unlockArgs } from './args.js';
 import { leavePidGap, PID_GAP } from './pid-gap.js';
@@ -23,36 +22,27 @@ import { leavePidGap, PID_GAP } from './pid-gap.js';
 /** S3's answer for a missing bucket, which restic retries for 15 minutes instead of failing. */
 const MISSING_BUCKET = /The specified bucket does not exist|NoSuchBucket/;
 
-/** A failure that ends the run with `code`. */
-export class MoverFailure extends Error {
-  constructor(readonly failure: Failure) {
-    super(failure.message);
+/** A failure that ends the run with its restic exit code (outcome.ts). */
+export class MoverFailure extends RunFailure {
+  constructor(failure: Failure) {
+    super(failure.message, failure.code);
   }
 }
 
-/** One run of a restic entrypoint. */
-export class ResticSession {
-  readonly redact: (text: string) => string;
-  private transcript: string[] = [];
-
+/** One run of a restic entrypoint (the runtime's session). */
+export class ResticSession extends MoverSession {
   constructor(
     readonly role: 'backup' | 'restore',
-    private env: NodeJS.ProcessEnv,
+    env: NodeJS.ProcessEnv,
   ) {
-    this.redact = makeRedactor(secretValues(env));
+    // restic removes its own lock when interrupted; a killed one leaves a stale lock, removed when it is in the way.
+    super({ prefix: `scribe restic ${role}`, env, summary: RESTIC_SUMMARY, stopSignal: 'SIGINT' });
   }
 
-  /** Prints `scribe restic <role>: message` (redacted) and records it. */
-  log(message: string): void {
-    const line = this.redact(`scribe restic ${this.role}: ${message}`);
-    process.stdout.write(`${line}\n`);
-    this.transcript.push(line);
-  }
-
-  /** Prints a machine-readable line without the role prefix. */
-  print(line: string): void {
-    process.stdout.write(`${line}\n`);
-    this.transcript.push(line);
+  /** The operator reads the prune time back from the termination message (status.restic.lastPruned). */
+  protected override terminationPreamble(transcript: string): string | undefined {
+    const pruned = parseLastPruned(transcript);
+    return pruned ? lastPrunedLine(pruned) : undefined;
   }
 
   /**
@@ -100,14 +90,14 @@ export class ResticSession {
     });
     meter?.stop();
     if (result.failedFast !== undefined && UNTRUSTED_CERTIFICATE.test(result.failedFast)) {
-      this.transcript.push(result.stderr);
+      this.record(result.stderr);
       throw new MoverFailure({
         code: EXIT.unreachable,
         message: untrustedCertificateMessage(`restic ${step}`, result.failedFast, config.caCert),
       });
     }
     if (result.failedFast !== undefined) {
-      this.transcript.push(result.stderr);
+      this.record(result.stderr);
       throw new MoverFailure({
         code: EXIT.noRepository,
         message: `restic ${step}: the bucket does not exist (S3 answered "${MISSING_BUCKET.exec(result.failedFast)?.[0]}"); it is not created automatically: create it, or check RESTIC_REPOSITORY`,
@@ -115,8 +105,8 @@ export class ResticSession {
     }
     // An allowed failure (the probe's "does not exist" before init) is expected, not news for the summary.
     if (result.status !== 0 && !result.timedOut && options.allow?.includes(result.status)) return result;
-    if (options.echoStdout !== false) this.transcript.push(result.stdout);
-    this.transcript.push(result.stderr);
+    if (options.echoStdout !== false) this.record(result.stdout);
+    this.record(result.stderr);
     if (result.status !== 0 || result.timedOut)
       throw new MoverFailure(explainFailure(step, result.status, result.stderr, result.timedOut));
     return result;
@@ -154,43 +144,5 @@ export class ResticSession {
         `cannot create the cache directory ${config.cacheDir} (SCRIBE_CACHE_DIR): ${(error as Error).message}`,
       );
     }
-  }
-
-  /** Runs `body`, then prints the summary and result; resolves with the exit code. */
-  async run(body: () => Promise<string>): Promise<number> {
-    for (const signal of ['SIGTERM', 'SIGINT'] as const)
-      process.once(signal, () => {
-        // restic removes its own lock when interrupted; a killed one leaves a stale lock, removed when it is in the way.
-        signalRunningTools('SIGINT');
-        this.log(`result: stopped by ${signal}`);
-        process.exit(signal === 'SIGTERM' ? 143 : 130);
-      });
-    let code: number;
-    let result: string;
-    try {
-      result = await body();
-      code = EXIT.ok;
-    } catch (error) {
-      if (error instanceof MoverFailure) {
-        code = error.failure.code;
-        result = `failed: ${error.failure.message}`;
-      } else if (error instanceof ConfigError) {
-        code = EXIT.failed;
-        result = `configuration error: ${error.message}`;
-      } else {
-        code = EXIT.failed;
-        result = `failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
-      }
-      this.log(`error: ${result.replace(/^(failed|configuration error): /, '')}`);
-    }
-    const final = this.redact(`scribe restic ${this.role}: result: ${result}; exit code ${code}`);
-    this.transcript.push(final);
-    const summary = summarizeResticLog(this.transcript.join('\n'), this.redact);
-    // The summary ends with the result line, so it is also the last line of the output.
-    process.stdout.write(`scribe restic ${this.role}: summary:\n${summary}\n`);
-    // The operator reads the prune time back from the termination message (status.restic.lastPruned).
-    const pruned = parseLastPruned(this.transcript.join('\n'));
-    writeTerminationMessage(pruned ? `${lastPrunedLine(pruned)}\n${summary}` : summary);
-    return code;
   }
 }

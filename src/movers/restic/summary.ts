@@ -7,12 +7,9 @@
  * never appear, and the whole is bounded in size. The log it reads was already redacted when
  * printed; `redact` is applied again so a summary can never carry a secret the caller knows.
  */
-import { RESULT_LINE_MAX } from '../permissions.js';
+import { DEFAULT_SUMMARY_BYTES, summarize, type SummaryRules } from '../runtime/summary.js';
 
-/** Upper bound of a summary in bytes, as the status field is meant for a short tail. */
-export const DEFAULT_SUMMARY_BYTES = 1536;
-
-const MAX_LINE = 240;
+export { DEFAULT_SUMMARY_BYTES };
 
 /** Human-readable byte count (binary units, as restic prints them). */
 export function formatBytes(bytes: number): string {
@@ -50,13 +47,23 @@ export function restoreSummaryLine(o: Json): string {
   );
 }
 
-const KEPT = [
-  /^scribe restic (backup|restore): result: /,
-  /^scribe restic (backup|restore): error: /,
-  /^scribe restic (backup|restore): (restoring|forget|prune|initialized|removed)/,
-  /^scribe restic: lastPruned=/,
-  /^Fatal: /,
-];
+/** What a restic mover's summary keeps (the runtime's engine applies it). */
+export const RESTIC_SUMMARY: SummaryRules = {
+  rules: [
+    { kind: 'result', patterns: [/^scribe restic (backup|restore): result: /], keep: 'last' },
+    // Several error lines may matter; of the other kinds only the last counts.
+    { kind: 'error', patterns: [/^scribe restic (backup|restore): error: /], keep: 'distinct' },
+    {
+      kind: 'own',
+      patterns: [/^scribe restic (backup|restore): (restoring|forget|prune|initialized|removed)/],
+      keep: 'last',
+    },
+    { kind: 'pruned', patterns: [/^scribe restic: lastPruned=/], keep: 'last' },
+    { kind: 'fatal', patterns: [/^Fatal: /], keep: 'distinct' },
+  ],
+  long: /^scribe restic (backup|restore): result: /,
+  render: (line) => (line.startsWith('{') ? renderJson(line) : undefined),
+};
 
 /** Summarizes a restic mover's log in at most `maxBytes` bytes of UTF-8. */
 export function summarizeResticLog(
@@ -64,28 +71,10 @@ export function summarizeResticLog(
   redact: (text: string) => string = (t) => t,
   maxBytes = DEFAULT_SUMMARY_BYTES,
 ): string {
-  const picked: { key: string; line: string }[] = [];
-  for (const raw of log.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (line === '') continue;
-    if (line.startsWith('{')) {
-      const rendered = renderJson(line);
-      if (rendered) picked.push(rendered);
-      continue;
-    }
-    const pattern = KEPT.findIndex((p) => p.test(line));
-    // Several error lines may matter; of the other kinds only the last counts.
-    if (pattern >= 0) picked.push({ key: pattern === 1 || pattern === 4 ? line : `kind${pattern}`, line });
-  }
-  // Later lines win: keep the last of each key, in reading order.
-  const lastIndex = new Map(picked.map(({ key }, i) => [key, i]));
-  const lines = picked.filter(({ key }, i) => lastIndex.get(key) === i).map(({ line }) => clip(redact(line)));
-  // Drop the oldest lines until the summary fits, but always keep the result (the last line).
-  while (lines.length > 1 && Buffer.byteLength(lines.join('\n'), 'utf8') > maxBytes) lines.splice(0, 1);
-  return lines.join('\n');
+  return summarize(log, RESTIC_SUMMARY, redact, maxBytes);
 }
 
-function renderJson(line: string): { key: string; line: string } | undefined {
+function renderJson(line: string): { kind: string; line: string } | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(line);
@@ -96,8 +85,8 @@ function renderJson(line: string): { key: string; line: string } | undefined {
   const o = parsed as Json;
   if (o.message_type !== 'summary') return undefined;
   return 'snapshot_id' in o || 'data_added' in o
-    ? { key: 'backup', line: backupSummaryLine(o) }
-    : { key: 'restore', line: restoreSummaryLine(o) };
+    ? { kind: 'backup', line: backupSummaryLine(o) }
+    : { kind: 'restore', line: restoreSummaryLine(o) };
 }
 
 /** Counts of `restic forget --json` output: snapshots kept and removed over all groups. */
@@ -112,16 +101,3 @@ export function forgetCounts(json: string): { kept: number; removed: number } {
     return { kept: 0, removed: 0 };
   }
 }
-
-/**
- * A line without control characters, cut at MAX_LINE; the result line at RESULT_LINE_MAX, as
- * much as the condition shows of it (a failure's way out and the files it names, ../permissions.ts).
- */
-function clip(line: string): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = line.replace(/[\u0000-\u001f\u007f]/g, '?');
-  const max = RESULT.test(clean) ? RESULT_LINE_MAX : MAX_LINE;
-  return clean.length > max ? `${clean.slice(0, max - 3)}...` : clean;
-}
-
-const RESULT = /^scribe restic (backup|restore): result: /;

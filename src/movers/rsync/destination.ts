@@ -35,20 +35,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ConfigError, findExecutable, numberEnv, portEnv, stringEnv } from './env.js';
+import { ConfigError, findExecutable, numberEnv, portEnv, stringEnv } from '../runtime/env.js';
 import { listenForShutdown } from './handshake.js';
 import { isOpenSshPublicKey } from './keys.js';
 import { currentIds, describeIds, findNssWrapperLibrary, hasPasswdEntry, writeNssWrapper } from './nss-wrapper.js';
-import {
-  ancestorUnder,
-  delay,
-  exitStatus,
-  siblingEntrypointArgv,
-  waitForEnd,
-  type ProcessIdentity,
-} from './process.js';
+import { ancestorUnder, delay, siblingEntrypointArgv, waitForEnd, type ProcessIdentity } from './process.js';
+import { exitStatus } from '../runtime/process.js';
 import type { SessionSettings } from './session.js';
-import { writeTerminationMessage } from '../termination.js';
+import { writeTerminationMessage } from '../runtime/termination.js';
 import { renderAuthorizedKey, renderSessionScript, renderSshdConfig, shellQuote } from './sshd-config.js';
 
 const PREFIX = 'scribe rsync destination:';

@@ -235,11 +235,8 @@ export function explainRsyncFailure(
 function read(cr: ScribeCr, objects: readonly KubeObject[]): ObservedMover {
   const name = jobName(cr);
   let observed = readMoverJob(name, objects, explainRsyncExit, (message) => explainConfigError(cr, message));
-  const code = Number(/exited with code (\d+)/.exec(observed.message ?? '')?.[1] ?? Number.NaN);
   const explained =
-    observed.phase === 'failed'
-      ? explainRsyncFailure(cr, observed.logs ?? '', Number.isNaN(code) ? undefined : code)
-      : undefined;
+    observed.phase === 'failed' ? explainRsyncFailure(cr, observed.logs ?? '', observed.exitCode) : undefined;
   if (explained) observed = { ...observed, message: `${explained.field}: ${explained.message} (${observed.message})` };
   if (!listens(cr)) return observed;
   const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === name) as

@@ -14,7 +14,7 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from './env.js';
+import { ConfigError } from '../runtime/env.js';
 
 /** One passwd entry. */
 export interface PasswdEntry {

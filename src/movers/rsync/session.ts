@@ -20,7 +20,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readExitCodeLine, sendShutdown } from './handshake.js';
-import { exitStatus } from './process.js';
+import { exitStatus } from '../runtime/process.js';
 import { parseRemoteCommand } from './remote-command.js';
 
 /** The settings the destination entrypoint hands to each session. */

@@ -46,11 +46,12 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { booleanEnv, ConfigError, findExecutable, numberEnv, portEnv, requiredEnv, stringEnv } from './env.js';
+import { booleanEnv, ConfigError, findExecutable, numberEnv, portEnv, requiredEnv, stringEnv } from '../runtime/env.js';
 import { sentFilePath } from './itemize.js';
 import { isOpenSshPublicKey } from './keys.js';
 import { currentIds, describeIds, findNssWrapperLibrary, hasPasswdEntry, writeNssWrapper } from './nss-wrapper.js';
-import { delay, runStreaming, signalRunning, type CommandResult } from './process.js';
+import { delay } from './process.js';
+import { runTool, signalRunningTools, type ToolResult } from '../runtime/process.js';
 import { SHUTDOWN_FROM_STDIN, shutdownCommand } from './remote-command.js';
 import {
   classifyAttempt,
@@ -70,10 +71,12 @@ import {
 } from './ssh-client.js';
 import { summarizeRsyncLog } from './summary.js';
 import { FileErrorTally } from './unreadable.js';
-import { ProgressMeter } from '../progress.js';
-import { writeTerminationMessage } from '../termination.js';
+import { ProgressMeter } from '../runtime/progress.js';
+import { writeTerminationMessage } from '../runtime/termination.js';
 
 const PREFIX = 'scribe rsync source:';
+/** rsync's output is read only through the attempt's tail: keep no more of each stream. */
+const RSYNC_TAIL_BYTES = 64 * 1024;
 
 function log(message: string): void {
   process.stdout.write(`${PREFIX} ${message}\n`);
@@ -245,8 +248,9 @@ async function pushWithRetries(
     await handshake.connected();
     const meter = new ProgressMeter((line) => process.stdout.write(`${line}\n`)).start();
     const fileErrors = new FileErrorTally(`uid ${currentIds().uid}`);
-    const { status, tail } = await runStreaming(config.rsync, args, {
+    const { status, tail } = await runTool(config.rsync, args, {
       env: { ...process.env, LANG: 'C' },
+      keepBytes: RSYNC_TAIL_BYTES,
       onStdoutLine: (line) => {
         meter.observeLine();
         fileErrors.observe(line);
@@ -288,7 +292,7 @@ class EarlyHandshake {
   private session?: {
     ended: boolean;
     deliver: (code: number) => void;
-    result: Promise<CommandResult>;
+    result: Promise<ToolResult>;
     connected: Promise<boolean>;
   };
 
@@ -309,7 +313,7 @@ class EarlyHandshake {
     const input = new Promise<string>((resolve) => (deliver = (code) => resolve(`${code}\n`)));
     const master = this.controlPath === undefined ? [] : ['-o', 'ControlMaster=yes'];
     const args = ['-F', this.run.sshConfig, ...master, this.config.address, SHUTDOWN_FROM_STDIN];
-    const result = runStreaming(this.config.ssh, args, { input, quiet: true, env: this.run.sshEnv });
+    const result = runTool(this.config.ssh, args, { input, quiet: true, env: this.run.sshEnv });
     const session = { ended: false, deliver, result, connected: Promise.resolve(false) };
     void result.then(() => (session.ended = true));
     if (this.controlPath !== undefined)
@@ -359,13 +363,9 @@ function lastLine(text: string): string {
 async function sendHandshake(config: SourceConfig, run: RunDir, code: number): Promise<boolean> {
   const attempts = code === 0 ? 3 : 1;
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    const { status, tail } = await runStreaming(
-      config.ssh,
-      ['-F', run.sshConfig, config.address, shutdownCommand(code)],
-      {
-        env: run.sshEnv,
-      },
-    );
+    const { status, tail } = await runTool(config.ssh, ['-F', run.sshConfig, config.address, shutdownCommand(code)], {
+      env: run.sshEnv,
+    });
     if (status === 0) return true;
     log(`telling the destination the result failed (exit code ${status}): ${lastLine(tail)}`);
     if (attempt < attempts) await delay(handshakeRetrySeconds(config.backoff) * 1000);
@@ -380,7 +380,7 @@ async function main(): Promise<number> {
   // Stopped (Pod deleted, local runtime shutting down): stop rsync and remove the key copy.
   for (const signal of ['SIGTERM', 'SIGINT'] as const)
     process.once(signal, () => {
-      signalRunning('SIGTERM');
+      signalRunningTools('SIGTERM');
       rmSync(dir, { recursive: true, force: true });
       log(`result: stopped by ${signal}`);
       process.exit(signal === 'SIGTERM' ? 143 : 130);

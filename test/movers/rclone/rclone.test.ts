@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../src/local/processes.js';
 import { startS3Server, type S3Server } from '../../../src/local/s3.js';
 import { toolDir } from '../../../src/local/tools.js';
-import { lastProgress } from '../../../src/movers/progress.js';
+import { lastProgress } from '../../../src/movers/runtime/progress.js';
 import { RECORD_NAME } from '../../../src/movers/rclone/record.js';
 import {
   aclSupported,

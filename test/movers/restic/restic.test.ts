@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startS3Server, type S3Server } from '../../../src/local/s3.js';
 import { freePort } from '../../../src/local/processes.js';
 import { toolDir } from '../../../src/local/tools.js';
-import { lastProgress } from '../../../src/movers/progress.js';
+import { lastProgress } from '../../../src/movers/runtime/progress.js';
 import {
   aclSupported,
   buildTree,

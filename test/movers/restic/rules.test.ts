@@ -8,7 +8,7 @@ import { resticMover } from '../../../src/movers/restic/mover.js';
 import { explainFailure } from '../../../src/movers/restic/outcome.js';
 import { PERMISSIONS_HINT } from '../../../src/movers/permissions.js';
 import { isPruneDue, lastPrunedLine, parseLastPruned } from '../../../src/movers/restic/prune.js';
-import { makeRedactor, secretValues } from '../../../src/movers/redact.js';
+import { makeRedactor, secretValues } from '../../../src/movers/runtime/redact.js';
 import { keepFlags, resticWithin } from '../../../src/movers/restic/retain.js';
 import { noSnapshotReason, selectSnapshot, type SnapshotInfo } from '../../../src/movers/restic/snapshots.js';
 import { resticTotals } from '../../../src/movers/restic/status.js';

@@ -5,7 +5,7 @@
 import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findExecutable } from '../../../src/movers/rsync/env.js';
+import { findExecutable } from '../../../src/movers/runtime/env.js';
 import { REPO_ROOT, run, startDestination, tempDir, toolPath, writeKeySecrets } from './support/harness.js';
 
 const cleanup: (() => void)[] = [];

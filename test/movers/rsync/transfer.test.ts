@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lastProgress } from '../../../src/movers/progress.js';
+import { lastProgress } from '../../../src/movers/runtime/progress.js';
 import { IS_ROOT, startDestination, startEntrypoint, sourceEnv, tempDir, writeKeySecrets } from './support/harness.js';
 import {
   aclSnapshot,

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { rcloneCommandOptions, resticRepositoryCommand } from '../../../src/movers/commands.js';
 import { rcloneConfig } from '../../../src/movers/rclone/config.js';
 import { sourceConfig } from '../../../src/movers/restic/config.js';
-import { ConfigError } from '../../../src/movers/rsync/env.js';
+import { ConfigError } from '../../../src/movers/runtime/env.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'scribe-commands-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,7 +7,7 @@ import {
   progressLine,
   ProgressMeter,
   REPORT_EVERY_LINES,
-} from '../../../src/movers/progress.js';
+} from '../../../src/movers/runtime/progress.js';
 import { sentFilePath, unescapeRsyncName } from '../../../src/movers/rsync/itemize.js';
 
 describe('progress lines', () => {

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findExecutable } from '../../../../src/movers/rsync/env.js';
+import { findExecutable } from '../../../../src/movers/runtime/env.js';
 import { generateSshKeyPair, rsyncSecretContents, type RsyncRole } from '../../../../src/movers/rsync/keys.js';
 
 /** The repository root (tsx resolves from here). */

@@ -1,10 +1,18 @@
 /**
- * Running the movers' tools (restic, rclone): output is echoed line by line through the redactor
- * (the Pod log is the full record, without secrets), kept for parsing and the summary, and a
- * deadline kills a tool that hangs (restic retries an unreachable back end for 15 minutes).
+ * The one process runner of every mover's tools (rsync, ssh, restic, rclone): output is echoed
+ * line by line through the redactor (the Pod log is the full record, without secrets; whole
+ * lines, so lines the mover writes meanwhile, such as progress, never land inside one of the
+ * tool's), kept for parsing and the summary, and a deadline kills a tool that hangs (restic
+ * retries an unreachable back end for 15 minutes).
  */
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { constants } from 'node:os';
+
+/** How a child ended: its exit code, or 128 + signal number as a shell reports it. */
+export function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  return 128 + (signal === null ? 0 : constants.signals[signal]);
+}
 
 /** How a tool ended. */
 export interface ToolResult {
@@ -18,13 +26,22 @@ export interface ToolResult {
   timedOut: boolean;
   /** The stderr line that matched `failFast`, when the tool was killed for it. */
   failedFast?: string;
+  /** The last `tailBytes` of stdout and stderr interleaved as they came (redacted). */
+  tail: string;
 }
 
 /** Options of runTool. */
 export interface ToolOptions {
   cwd?: string;
-  env: NodeJS.ProcessEnv;
-  redact: (text: string) => string;
+  env?: NodeJS.ProcessEnv | undefined;
+  /** Applied to every line before it is echoed or kept (none by default). */
+  redact?: (text: string) => string;
+  /** Text for the tool's stdin, written (then stdin closed) once it settles; without it stdin is /dev/null. */
+  input?: Promise<string>;
+  /** Keep the output for the result only, echoing nothing. */
+  quiet?: boolean;
+  /** How much of the interleaved output `tail` keeps. */
+  tailBytes?: number;
   /** Kill the tool after this long (no deadline when absent). */
   timeoutMs?: number;
   /**
@@ -59,13 +76,25 @@ export function signalRunningTools(signal: NodeJS.Signals): void {
 }
 
 /** Runs `command args`, resolving when it has exited; never rejects (a spawn error is status 127). */
-export function runTool(command: string, args: string[], options: ToolOptions): Promise<ToolResult> {
+export function runTool(command: string, args: string[], options: ToolOptions = {}): Promise<ToolResult> {
   const keep = options.keepBytes ?? 4 * 1024 * 1024;
+  const tailBytes = options.tailBytes ?? 64 * 1024;
+  const redact = options.redact ?? ((text: string) => text);
   return new Promise((resolve) => {
-    const spawnOptions: SpawnOptions = { env: options.env, stdio: ['ignore', 'pipe', 'pipe'] };
+    const spawnOptions: SpawnOptions = { stdio: [options.input ? 'pipe' : 'ignore', 'pipe', 'pipe'] };
+    if (options.env !== undefined) spawnOptions.env = options.env;
     if (options.cwd !== undefined) spawnOptions.cwd = options.cwd;
     const child = spawn(command, args, spawnOptions);
     running.add(child);
+    if (options.input) {
+      // The tool may be gone before the input is ready; writing to it then is not an error here.
+      child.stdin?.on('error', () => undefined);
+      void options.input.then((text) => child.stdin?.end(text));
+    }
+    let tail = '';
+    const toTail = (line: string) => {
+      tail = (tail + line).slice(-tailBytes);
+    };
     let timedOut = false;
     const timer =
       options.timeoutMs === undefined
@@ -75,16 +104,17 @@ export function runTool(command: string, args: string[], options: ToolOptions): 
             child.kill('SIGKILL');
           }, options.timeoutMs);
     const out = lineCollector(
-      options.redact,
+      redact,
       keep,
-      options.echoStdout === false ? undefined : process.stdout,
+      toTail,
+      options.echoStdout === false || options.quiet ? undefined : process.stdout,
       (line) => {
         if (options.deadlineEndsAtOutput && timer) clearTimeout(timer);
         return options.onStdoutLine?.(line);
       },
     );
     let failedFast: string | undefined;
-    const err = lineCollector(options.redact, keep, process.stderr, (line) => {
+    const err = lineCollector(redact, keep, toTail, options.quiet ? undefined : process.stderr, (line) => {
       if (failedFast === undefined && options.failFast?.test(line)) {
         failedFast = line;
         child.kill('SIGKILL');
@@ -100,9 +130,12 @@ export function runTool(command: string, args: string[], options: ToolOptions): 
     child.on('close', (code, signal) => {
       running.delete(child);
       if (timer) clearTimeout(timer);
-      const stderr = err.end() + (spawnError ? `${command}: ${spawnError.message}\n` : '');
-      const status = spawnError ? 127 : code !== null ? code : 128 + (signal ? constants.signals[signal] : 0);
-      resolve({ status, stdout: out.end(), stderr, timedOut, ...(failedFast === undefined ? {} : { failedFast }) });
+      const stdout = out.end();
+      const spawnMessage = spawnError ? `${command}: ${spawnError.message}\n` : '';
+      const stderr = err.end() + spawnMessage;
+      toTail(spawnMessage);
+      const status = spawnError ? 127 : exitStatus(code, signal);
+      resolve({ status, stdout, stderr, tail, timedOut, ...(failedFast === undefined ? {} : { failedFast }) });
     });
   });
 }
@@ -114,6 +147,7 @@ export function runTool(command: string, args: string[], options: ToolOptions): 
 function lineCollector(
   redact: (text: string) => string,
   keep: number,
+  toTail: (line: string) => void,
   echo?: NodeJS.WriteStream,
   onLine?: (line: string) => boolean | void,
 ) {
@@ -124,6 +158,7 @@ function lineCollector(
     const clean = `${redact(line)}\n`;
     echo?.write(clean);
     kept = (kept + clean).slice(-keep);
+    toTail(clean);
   };
   return {
     push(chunk: Buffer) {
