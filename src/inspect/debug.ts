@@ -7,6 +7,7 @@ import type { ScribeCr } from '../../machines/api.js';
 import { chartOf } from './chart.js';
 import { escapeXml as esc } from './escape.js';
 import { renderHtml } from './html.js';
+import { renderSvg } from './svg.js';
 import { parseKind, pluralOf, type ScribeKind } from './kinds.js';
 import { inspectionOf, renderJson } from './view.js';
 
@@ -50,9 +51,15 @@ export function renderDebugIndex(crs: readonly ScribeCr[]): string {
 `;
 }
 
-/** A CR's live page: its chart with the current state highlighted, refreshed every 2 s. */
-export function renderDebugPage(cr: ScribeCr): string {
+/** A CR's live page: its chart with the current state and cycle highlighted, refreshed every 2 s. */
+export function renderDebugPage(cr: ScribeCr): Promise<string> {
   return renderHtml(inspectionOf(cr, chartOf()), { live: true, backLink: '/debug' });
+}
+
+/** A CR's chart alone, as the live page redraws it when the CR moves. */
+export function renderDebugChart(cr: ScribeCr): Promise<string> {
+  const title = `${cr.kind} ${cr.metadata.namespace}/${cr.metadata.name}: ${cr.status?.state ?? 'no state yet'}`;
+  return renderSvg(chartOf(), { current: cr.status?.state, title, journal: cr.status?.journal, now: Date.now() });
 }
 
 /** Reads every CR (both kinds, all namespaces the operator watches). */
@@ -78,7 +85,7 @@ const json = (status: number, body: string): DebugResponse => ({
 
 /**
  * A request handler for /debug and /debug/<kind>/<namespace>/<name>, each also as JSON with
- * `?format=json`. Takes the request URL (path and query) and what the caller may get: the
+ * `?format=json` (a CR's chart alone with `?format=svg`). Takes the request URL (path and query) and what the caller may get: the
  * index lists only those CRs, and a CR's page is 403 for a caller who may not get it (asked
  * before the CR is read, so a refusal says nothing of whether it exists). Never throws for a
  * bad path.
@@ -86,7 +93,8 @@ const json = (status: number, body: string): DebugResponse => ({
 export function debugHandler(listCrs: ListCrs, getCr: GetCr): (url: string, mayGet?: MayGet) => Promise<DebugResponse> {
   return async (url, mayGet = MAY_GET_ALL) => {
     const parsed = new URL(url, 'http://debug.invalid');
-    const asJson = parsed.searchParams.get('format') === 'json';
+    const format = parsed.searchParams.get('format');
+    const asJson = format === 'json';
     const parts = parsed.pathname.replace(/\/+$/, '').split('/').slice(1).map(decodeURIComponent);
     if (parts[0] !== 'debug') return html(404, notFound(parsed.pathname));
     if (parts.length === 1) {
@@ -110,7 +118,9 @@ export function debugHandler(listCrs: ListCrs, getCr: GetCr): (url: string, mayG
     }
     const cr = await getCr(kind, parts[2] ?? '', parts[3] ?? '');
     if (!cr) return asJson ? json(404, '{"error":"not found"}\n') : html(404, notFound(parsed.pathname));
-    return asJson ? json(200, renderJson(inspectionOf(cr))) : html(200, renderDebugPage(cr));
+    if (format === 'svg')
+      return { status: 200, contentType: 'image/svg+xml; charset=utf-8', body: await renderDebugChart(cr) };
+    return asJson ? json(200, renderJson(inspectionOf(cr))) : html(200, await renderDebugPage(cr));
   };
 }
 

@@ -18,7 +18,8 @@ export interface HtmlOptions {
 const STYLE = `body{font-family:sans-serif;margin:1.5em;color:#1f2933}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #cbd2d9;padding:.25em .6em;text-align:left;vertical-align:top;font-size:13px}
 th{background:#f5f7fa}code,pre{font-family:monospace}pre{background:#f5f7fa;padding:.6em;overflow:auto;max-height:20em}
-.state-name{font-weight:bold;background:#ffd54f;padding:0 .3em}.chart{overflow:auto;border:1px solid #e4e7eb}`;
+.state-name{font-weight:bold;background:#ffd54f;padding:0 .3em}.chart{overflow:auto;border:1px solid #e4e7eb}
+tr.failure td{color:#a61b1b}`;
 
 /** Table rows as HTML. */
 function rows(cells: readonly (readonly string[])[]): string {
@@ -29,11 +30,18 @@ function rows(cells: readonly (readonly string[])[]): string {
 const LIVE_SCRIPT = `(function(){
 function fill(id,rows){var b=document.getElementById(id);if(!b)return;while(b.firstChild)b.removeChild(b.firstChild);
 rows.forEach(function(r){var tr=document.createElement('tr');r.forEach(function(c){var td=document.createElement('td');td.textContent=c==null?'':String(c);tr.appendChild(td);});b.appendChild(tr);});}
+var seen=null;
+function redraw(){fetch('?format=svg',{cache:'no-store'}).then(function(r){return r.ok?r.text():null;}).then(function(t){if(!t)return;
+var doc=new DOMParser().parseFromString(t,'image/svg+xml');var next=doc.documentElement;var old=document.querySelector('svg[data-machine]');
+if(old&&next&&next.nodeName==='svg')old.parentNode.replaceChild(document.importNode(next,true),old);}).catch(function(){});}
 function apply(d){
+var last=d.journal.length?d.journal[d.journal.length-1]:null;var key=(d.state||'')+'|'+d.journal.length+'|'+(last?last.time:'');
+if(seen!==null&&seen!==key)redraw();seen=key;
 document.querySelectorAll('[data-state]').forEach(function(g){g.classList.toggle('current',g.getAttribute('data-state')===d.state);});
 var svg=document.querySelector('svg[data-machine]');if(svg)svg.setAttribute('data-current',d.state||'');
 var s=document.getElementById('state');if(s)s.textContent=d.state||'(not yet reconciled)';
 fill('journal-rows',d.journal.slice().reverse().map(function(j){return[j.time,j.from,j.to,j.event,j.reason||''];}));
+fill('trail-rows',d.trail.steps.map(function(t){return[t.step,t.from,t.to,t.reason||'',t.time,t.stay||''];}));
 fill('object-rows',Object.keys(d.cycle.objects).map(function(k){return[k,d.cycle.objects[k]];}));
 fill('condition-rows',d.conditions.map(function(c){return[c.type,c.status,c.reason,c.lastTransitionTime,c.message];}));
 var u=document.getElementById('updated');if(u)u.textContent=new Date().toISOString();}
@@ -41,8 +49,29 @@ function poll(){fetch('?format=json',{cache:'no-store'}).then(function(r){return
 setTimeout(poll,2000);})();`;
 
 /** Renders an inspection as a complete HTML document. */
-export function renderHtml(i: Inspection, options: HtmlOptions = {}): string {
+export async function renderHtml(i: Inspection, options: HtmlOptions = {}): Promise<string> {
   const title = `${i.kind} ${i.namespace}/${i.name}`;
+  const chart = await renderSvg(i.chart, {
+    current: i.state,
+    title: `${title}: ${i.state ?? 'no state yet'}`,
+    journal: i.journal,
+    now: Date.parse(i.inspectedAt),
+  });
+  const steps = i.trail.steps
+    .map(
+      (t) =>
+        `<tr${t.failure ? ' class="failure"' : ''}>${[
+          String(t.step),
+          t.from,
+          t.to,
+          t.reason ?? '',
+          t.time,
+          t.stay ?? '',
+        ]
+          .map((c) => `<td>${esc(c)}</td>`)
+          .join('')}</tr>`,
+    )
+    .join('\n');
   const journal = [...i.journal].reverse().map((j) => [j.time, j.from, j.to, j.event, j.reason ?? '']);
   const objects = Object.entries(i.cycle.objects);
   const conditions = i.conditions.map((c) => [c.type, c.status, c.reason, c.lastTransitionTime, c.message]);
@@ -59,8 +88,11 @@ ${i.lastSyncTime ? ` · last sync ${esc(i.lastSyncTime)} (${esc(i.lastSyncDurati
 ${i.nextSyncTime ? ` · next sync ${esc(i.nextSyncTime)}` : ''}
 ${options.live ? ' · updated <span id="updated">now</span>' : ''}</p>
 <div class="chart">
-${renderSvg(i.chart, { current: i.state, title: `${title}: ${i.state ?? 'no state yet'}` })}
+${chart}
 </div>
+<h2>This cycle, step by step</h2>
+<table><thead><tr><th>Step</th><th>From</th><th>To</th><th>Reason</th><th>Entered</th><th>Stayed</th></tr></thead>
+<tbody id="trail-rows">${steps}</tbody></table>
 <h2>Recent transitions</h2>
 <table><thead><tr><th>Time</th><th>From</th><th>To</th><th>Event</th><th>Reason</th></tr></thead>
 <tbody id="journal-rows">${rows(journal)}</tbody></table>

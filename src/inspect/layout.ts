@@ -1,143 +1,225 @@
 /**
- * A small layered layout for state charts: states in layers top to bottom, forward transitions
- * downwards, transitions back up (retries, returning to idle) bent around the right side.
- * Deterministic, so the same machine always gives the same picture.
+ * The state chart's layout, by the Eclipse Layout Kernel (elkjs): its layered algorithm with
+ * orthogonal edges, the groups as compound nodes laid out with their contents, and every edge
+ * label placed by ELK as a box of its own, so labels overlap neither edges, states nor each
+ * other. Boxes and labels are sized here (text-width.ts) before layout. Layouts are kept by
+ * input, since a machine's chart is the same for every CR; only step badges change a label.
  */
-import type { Chart, ChartTransition } from './chart.js';
+import elkModule from 'elkjs/lib/elk.bundled.js';
+import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk.bundled.js';
+import type { Drawing, DrawingEdge, DrawingGroup } from './drawing.js';
+import { textWidth } from './text-width.js';
 
-export const BOX_WIDTH = 150;
-export const BOX_HEIGHT = 40;
-const LAYER_GAP = 70;
-const COLUMN_GAP = 60;
-const MARGIN = 30;
-/** Room on each side for bent transitions and their labels. */
-const SIDE_ROOM = 260;
+/** Font sizes (px) of the drawing, shared with svg.ts. */
+export const FONT = { state: 13, detail: 11, label: 11, badge: 10, group: 11 } as const;
+/** A state box is two lines: its name, and the time spent in it. */
+export const STATE_HEIGHT = 42;
+const STATE_MIN_WIDTH = 96;
+/** Room for "99h59m" on the second line. */
+const DETAIL_ROOM = textWidth('99h 59m 59s', FONT.detail);
+const LABEL_HEIGHT = 18;
+const LABEL_PAD = 4;
+/** A step badge: a pill of numbers before the label text. */
+export const BADGE_HEIGHT = 14;
+const BADGE_GAP = 4;
+const GROUP_TITLE_ROOM = 26;
 
-/** A placed state: top-left corner. */
-export interface PlacedState {
-  key: string;
+/** A placed rectangle. */
+export interface Box {
   x: number;
   y: number;
-  layer: number;
+  width: number;
+  height: number;
 }
 
-/** A placed transition: an SVG path and where its label goes. */
-export interface PlacedTransition {
-  transition: ChartTransition;
-  path: string;
-  labelX: number;
-  labelY: number;
-  labelAnchor: 'start' | 'middle' | 'end';
+/** A placed state. */
+export interface PlacedState extends Box {
+  key: string;
 }
 
-/** A laid-out chart. */
+/** A placed group box. */
+export interface PlacedGroup extends Box {
+  group: DrawingGroup;
+}
+
+/** A placed edge: its polyline, and its label with room for the step badge. */
+export interface PlacedEdge {
+  edge: DrawingEdge;
+  points: { x: number; y: number }[];
+  label: Box;
+  /** The badge's text ("2", "2 5"), when the edge carries steps. */
+  badge?: string | undefined;
+  badgeWidth: number;
+}
+
+/** A laid-out drawing. */
 export interface Layout {
   width: number;
   height: number;
   states: PlacedState[];
-  transitions: PlacedTransition[];
+  groups: PlacedGroup[];
+  edges: PlacedEdge[];
+}
+
+// A CommonJS module that is also its own `default`: `.default` is the constructor however imported.
+const elk = new elkModule.default();
+const cache = new Map<string, Promise<Layout>>();
+const CACHE_LIMIT = 64;
+
+/** The width of a step badge's pill. */
+export function badgeWidth(badge: string | undefined): number {
+  return badge ? textWidth(badge, FONT.badge, true) + 10 : 0;
+}
+
+/** The width of a state's box. */
+export function stateWidth(key: string): number {
+  return Math.max(STATE_MIN_WIDTH, textWidth(key, FONT.state, true) + 24, DETAIL_ROOM + 16);
+}
+
+const LAYOUT_OPTIONS = {
+  'elk.algorithm': 'layered',
+  'elk.direction': 'DOWN',
+  'elk.edgeRouting': 'ORTHOGONAL',
+  'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
+  'elk.json.edgeCoords': 'ROOT',
+  'elk.json.shapeCoords': 'ROOT',
+  'elk.edgeLabels.inline': 'false',
+  // The machine's own order of states and transitions shapes the picture, and keeps it stable.
+  'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES',
+  'elk.layered.crossingMinimization.forceNodeModelOrder': 'false',
+  'elk.layered.nodePlacement.strategy': 'NETWORK_SIMPLEX',
+  'elk.spacing.nodeNode': '28',
+  'elk.layered.spacing.nodeNodeBetweenLayers': '28',
+  'elk.spacing.edgeNode': '14',
+  'elk.layered.spacing.edgeNodeBetweenLayers': '14',
+  'elk.spacing.edgeEdge': '10',
+  'elk.layered.spacing.edgeEdgeBetweenLayers': '10',
+  'elk.spacing.edgeLabel': '3',
+  'elk.spacing.labelLabel': '4',
+  'elk.padding': '[top=16,left=16,bottom=16,right=16]',
+};
+
+/** The ELK graph of a drawing. */
+function elkGraphOf(drawing: Drawing, badges: ReadonlyMap<string, string>): ElkNode {
+  const nodes = new Map<string, ElkNode>();
+  const root: ElkNode = { id: 'root', layoutOptions: LAYOUT_OPTIONS, children: [], edges: [] };
+  const childrenOf = (parent: string | undefined) => (parent ? nodes.get(parent) : root)?.children ?? root.children!;
+  // Outer groups before inner ones (groups come larger first), states in the machine's order.
+  for (const g of drawing.groups) {
+    const node: ElkNode = {
+      id: g.id,
+      children: [],
+      layoutOptions: {
+        'elk.padding': `[top=${GROUP_TITLE_ROOM},left=12,bottom=12,right=12]`,
+        'elk.nodeSize.constraints': 'MINIMUM_SIZE',
+        'elk.nodeSize.minimum': `(${textWidth(g.title, FONT.group, true) + 24},40)`,
+      },
+    };
+    nodes.set(g.id, node);
+    childrenOf(g.parent).push(node);
+  }
+  for (const s of drawing.chart.states) {
+    const node: ElkNode = { id: s.key, width: stateWidth(s.key), height: STATE_HEIGHT };
+    nodes.set(s.key, node);
+    childrenOf(drawing.parentOf.get(s.key)).push(node);
+  }
+  for (const e of drawing.edges) {
+    const badge = badges.get(e.id);
+    const width =
+      textWidth(e.label, FONT.label, Boolean(badge)) + 2 * LAYOUT_PAD + (badge ? badgeWidth(badge) + BADGE_GAP : 0);
+    const edge: ElkExtendedEdge = {
+      id: e.id,
+      sources: [e.from],
+      targets: [e.to],
+      labels: [
+        {
+          id: `${e.id}-label`,
+          text: e.label,
+          width,
+          height: LABEL_HEIGHT,
+          layoutOptions: { 'elk.edgeLabels.placement': 'CENTER' },
+        },
+      ],
+    };
+    root.edges!.push(edge);
+  }
+  return root;
+}
+const LAYOUT_PAD = LABEL_PAD;
+
+/** Lays a drawing out; `badges` gives the step badge of edges that carry steps. */
+export function layoutDrawing(drawing: Drawing, badges: ReadonlyMap<string, string> = new Map()): Promise<Layout> {
+  const graph = elkGraphOf(drawing, badges);
+  const key = JSON.stringify(graph);
+  const known = cache.get(key);
+  if (known) return known;
+  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+  const made = elk.layout(graph).then((laid: ElkNode) => placed(drawing, laid, badges));
+  cache.set(key, made);
+  made.catch(() => cache.delete(key));
+  return made;
 }
 
 /**
- * Layers: depth along the tree of a depth-first walk from the initial state (targets visited in
- * definition order, so the machine's own ordering shapes the main path). States entered from
- * at least three quarters of the others (invalid, external: "from anywhere") share one layer at the bottom,
- * so they do not stretch the main path.
+ * ELK offsets an edge by half a pixel where it crosses a group's border (its hierarchical port):
+ * such jogs are aligned so every segment stays horizontal or vertical.
  */
-export function layersOf(chart: Chart): Map<string, number> {
-  const order = new Map(chart.states.map((s, i) => [s.key, i]));
-  const targets = new Map<string, string[]>();
-  const sources = new Map<string, Set<string>>();
-  for (const s of chart.states) {
-    targets.set(s.key, []);
-    sources.set(s.key, new Set());
+function straightened(points: readonly { x: number; y: number }[]): { x: number; y: number }[] {
+  const out: { x: number; y: number }[] = [];
+  for (const p of points) {
+    const last = out[out.length - 1];
+    if (!last) out.push({ ...p });
+    else out.push({ x: Math.abs(p.x - last.x) < 1 ? last.x : p.x, y: Math.abs(p.y - last.y) < 1 ? last.y : p.y });
   }
-  for (const t of chart.transitions) {
-    const list = targets.get(t.from);
-    if (list && !list.includes(t.to)) list.push(t.to);
-    if (t.from !== t.to) sources.get(t.to)?.add(t.from);
-  }
-  const initial = chart.states.find((s) => s.initial) ?? chart.states[0];
-  const global = new Set(
-    chart.states
-      .filter((s) => s !== initial && (sources.get(s.key)?.size ?? 0) * 4 >= (chart.states.length - 1) * 3)
-      .map((s) => s.key),
-  );
-  for (const list of targets.values()) list.sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
-  const layer = new Map<string, number>();
-  const visit = (key: string, depth: number) => {
-    layer.set(key, depth);
-    for (const next of targets.get(key) ?? []) {
-      if (!layer.has(next) && !global.has(next)) visit(next, depth + 1);
-    }
-  };
-  if (initial) visit(initial.key, 0);
-  for (const s of chart.states) if (!layer.has(s.key) && !global.has(s.key)) visit(s.key, 0);
-  const bottom = Math.max(-1, ...layer.values()) + 1;
-  for (const key of global) layer.set(key, bottom);
-  return layer;
+  return out;
 }
 
-/** Lays a chart out. */
-export function layoutChart(chart: Chart): Layout {
-  const layers = layersOf(chart);
-  const rows = new Map<number, string[]>();
-  for (const s of chart.states) {
-    const l = layers.get(s.key) ?? 0;
-    rows.set(l, [...(rows.get(l) ?? []), s.key]);
-  }
-  const widest = Math.max(1, ...[...rows.values()].map((r) => r.length));
-  const coreWidth = widest * BOX_WIDTH + (widest - 1) * COLUMN_GAP;
-  const left = MARGIN + SIDE_ROOM;
-  const placed = new Map<string, PlacedState>();
-  for (const [layer, keys] of rows) {
-    const rowWidth = keys.length * BOX_WIDTH + (keys.length - 1) * COLUMN_GAP;
-    keys.forEach((key, i) => {
-      const x = left + (coreWidth - rowWidth) / 2 + i * (BOX_WIDTH + COLUMN_GAP);
-      placed.set(key, { key, x, y: MARGIN + layer * (BOX_HEIGHT + LAYER_GAP), layer });
-    });
-  }
-  const layerCount = Math.max(0, ...layers.values()) + 1;
-  const height = MARGIN * 2 + layerCount * BOX_HEIGHT + (layerCount - 1) * LAYER_GAP;
-  const width = left + coreWidth + SIDE_ROOM + MARGIN;
-  const sideCount = { left: 0, right: 0 };
-  const transitions = chart.transitions.map((t): PlacedTransition => {
-    const a = placed.get(t.from);
-    const b = placed.get(t.to);
-    if (!a || !b) throw new Error(`transition ${t.from} → ${t.to} names an unknown state`);
-    if (b.layer === a.layer + 1) {
-      const x1 = a.x + BOX_WIDTH / 2;
-      const y1 = a.y + BOX_HEIGHT;
-      const x2 = b.x + BOX_WIDTH / 2;
-      const y2 = b.y;
-      return {
-        transition: t,
-        path: `M${x1},${y1} L${x2},${y2}`,
-        labelX: (x1 + x2) / 2 + 6,
-        labelY: (y1 + y2) / 2 + 4,
-        labelAnchor: 'start',
-      };
+/** Reads ELK's answer back into the drawing's terms (coordinates are all the root's). */
+function placed(drawing: Drawing, laid: ElkNode, badges: ReadonlyMap<string, string>): Layout {
+  const boxes = new Map<string, Box>();
+  const walk = (node: ElkNode) => {
+    for (const child of node.children ?? []) {
+      boxes.set(child.id, { x: child.x ?? 0, y: child.y ?? 0, width: child.width ?? 0, height: child.height ?? 0 });
+      walk(child);
     }
-    // Long jumps down bend left, everything going up or sideways bends right.
-    const side = b.layer > a.layer ? 'left' : 'right';
-    const n = sideCount[side]++;
-    const bulge = 50 + (n % 8) * 22;
-    const sx = side === 'left' ? a.x : a.x + BOX_WIDTH;
-    const tx = side === 'left' ? b.x : b.x + BOX_WIDTH;
-    const sy = a.y + BOX_HEIGHT / 2 + ((n % 3) - 1) * 8;
-    const ty = b.y + BOX_HEIGHT / 2 + ((n % 3) - 1) * 8;
-    const cx = side === 'left' ? Math.min(sx, tx) - bulge : Math.max(sx, tx) + bulge;
-    const path = `M${sx},${sy} C${cx},${sy} ${cx},${ty} ${tx},${ty}`;
-    // The curve's midpoint (t = 1/2 of the cubic Bézier).
-    const mx = 0.125 * sx + 0.75 * cx + 0.125 * tx;
-    const my = (sy + ty) / 2;
+  };
+  walk(laid);
+  const box = (id: string): Box => {
+    const found = boxes.get(id);
+    if (!found) throw new Error(`the layout lost ${id}`);
+    return found;
+  };
+  const laidEdges = new Map((laid.edges ?? []).map((e) => [e.id, e]));
+  const edges = drawing.edges.map((edge): PlacedEdge => {
+    const e = laidEdges.get(edge.id);
+    const points = straightened(
+      (e?.sections ?? []).flatMap((s) => [s.startPoint, ...(s.bendPoints ?? []), s.endPoint]),
+    );
+    const l = e?.labels?.[0];
+    const badge = badges.get(edge.id);
     return {
-      transition: t,
-      path,
-      labelX: side === 'left' ? mx - 4 : mx + 4,
-      labelY: my + 4,
-      labelAnchor: side === 'left' ? 'end' : 'start',
+      edge,
+      points,
+      label: { x: l?.x ?? 0, y: l?.y ?? 0, width: l?.width ?? 0, height: l?.height ?? 0 },
+      badge,
+      badgeWidth: badgeWidth(badge),
     };
   });
-  return { width, height, states: [...placed.values()], transitions };
+  return {
+    width: Math.ceil(laid.width ?? 0),
+    height: Math.ceil(laid.height ?? 0),
+    states: drawing.chart.states.map((s) => ({ key: s.key, ...box(s.key) })),
+    groups: drawing.groups.map((group) => ({ group, ...box(group.id) })),
+    edges,
+  };
+}
+
+/** Where a label's text starts, after its badge. */
+export function labelTextX(p: PlacedEdge): number {
+  return p.label.x + LABEL_PAD + (p.badge ? p.badgeWidth + BADGE_GAP : 0);
+}
+
+/** Where a label's badge starts. */
+export function badgeX(p: PlacedEdge): number {
+  return p.label.x + LABEL_PAD;
 }

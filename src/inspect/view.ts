@@ -1,6 +1,8 @@
 /** What inspection shows of one CR: its place in the chart, its journal, its cycle, its conditions. */
 import type { ScribeCr } from '../../machines/api.js';
+import { formatTimestamp } from '../../machines/time.js';
 import { chartOf, type Chart } from './chart.js';
+import { formatStay, trailOf, type TrailStep } from './trail.js';
 
 /** The inspection of one CR; also the JSON output and the /debug JSON endpoint. */
 export interface Inspection {
@@ -17,11 +19,16 @@ export interface Inspection {
   lastSyncDuration?: string | undefined;
   nextSyncTime?: string | undefined;
   latestMoverStatus?: { result?: string | undefined; logs?: string | undefined } | undefined;
+  /** When this inspection was made: the state the CR is in is timed until then. */
+  inspectedAt: string;
+  /** The current or last cycle, step by step (trail.ts), each stay also as text. */
+  trail: { steps: (TrailStep & { stay?: string | undefined })[]; timeIn: Record<string, number> };
 }
 
-/** Builds the inspection of a CR against the machine's chart. */
-export function inspectionOf(cr: ScribeCr, chart: Chart = chartOf()): Inspection {
+/** Builds the inspection of a CR against the machine's chart, at `now` (ms). */
+export function inspectionOf(cr: ScribeCr, chart: Chart = chartOf(), now: number = Date.now()): Inspection {
   const status = cr.status ?? {};
+  const trail = trailOf(status.journal ?? [], now);
   return {
     kind: cr.kind,
     namespace: cr.metadata.namespace ?? '',
@@ -41,6 +48,11 @@ export function inspectionOf(cr: ScribeCr, chart: Chart = chartOf()): Inspection
     lastSyncDuration: status.lastSyncDuration,
     nextSyncTime: status.nextSyncTime,
     latestMoverStatus: status.latestMoverStatus,
+    inspectedAt: formatTimestamp(now),
+    trail: {
+      steps: trail.steps.map((t) => ({ ...t, stay: t.stayedMs === undefined ? undefined : formatStay(t.stayedMs) })),
+      timeIn: trail.timeIn,
+    },
   };
 }
 

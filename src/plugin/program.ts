@@ -13,6 +13,8 @@ import { renderText } from '../inspect/text.js';
 import { inspectionOf, renderJson } from '../inspect/view.js';
 import { mergeOptions } from './config-file.js';
 import { listCrs, readCr } from './crs.js';
+import { openBrowser, serveDashboard } from './dashboard.js';
+import { PluginError } from './errors.js';
 import { connect, parseTimeout } from './kube.js';
 import { camelOf, OPTION_HELP, OPTION_KEYS, type OptionValues } from './options.js';
 import { planOf } from './plan.js';
@@ -44,14 +46,19 @@ const OUTPUTS = ['text', 'mermaid', 'svg', 'html', 'json'] as const;
 export type InspectOutput = (typeof OUTPUTS)[number];
 
 /** What `inspect -o <output>` prints for a CR (exported so tests render exactly the same documents). */
-export function renderInspection(cr: ScribeCr, output: InspectOutput): string {
-  const inspection = inspectionOf(cr, chartOf());
+export async function renderInspection(cr: ScribeCr, output: InspectOutput, now = Date.now()): Promise<string> {
+  const inspection = inspectionOf(cr, chartOf(), now);
   const render = {
     text: () => renderText(inspection),
     json: () => renderJson(inspection),
     mermaid: () => renderMermaid(inspection.chart, inspection.state),
-    svg: () =>
-      `${renderSvg(inspection.chart, { current: inspection.state, title: `${cr.kind} ${cr.metadata.namespace}/${cr.metadata.name}` })}\n`,
+    svg: async () =>
+      `${await renderSvg(inspection.chart, {
+        current: inspection.state,
+        title: `${cr.kind} ${cr.metadata.namespace}/${cr.metadata.name}`,
+        journal: inspection.journal,
+        now,
+      })}\n`,
     html: () => renderHtml(inspection),
   }[output];
   return render();
@@ -187,7 +194,29 @@ export function buildProgram(io: ProgramIo = defaultIo): Command {
     const { kind, name } = parseKindName(ref);
     const cluster = connect(opts.context);
     const cr = await readCr(cluster, kind, opts.namespace ?? cluster.namespace, name);
-    io.write(renderInspection(cr, opts.output));
+    io.write(await renderInspection(cr, opts.output));
+  });
+
+  withTarget(
+    program
+      .command('dashboard')
+      .description(
+        "serve the /debug pages (every CR's state chart, live) on a loopback port with your kubeconfig's credentials, print the URL and open a browser if there is one",
+      )
+      .option('--port <port>', 'loopback port (default: one the kernel picks)', '0')
+      .option('--no-open', 'only print the URL, do not open a browser'),
+  ).action(async (opts: { context?: string; namespace?: string; port: string; open: boolean }) => {
+    const port = Number(opts.port);
+    if (!/^[0-9]+$/.test(opts.port) || port > 65535) throw new PluginError(`--port "${opts.port}": use 0 to 65535`);
+    const cluster = connect(opts.context);
+    const dashboard = await serveDashboard(cluster, { port, namespace: opts.namespace, log: io.out });
+    io.out(`Scribe dashboard of context ${cluster.context}: ${dashboard.url} (Ctrl-C to stop)`);
+    if (opts.open) openBrowser(dashboard.url, io.out);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await dashboard.close();
   });
 
   return program;

@@ -184,7 +184,7 @@ async function expectStandaloneDocumentsRender(browser: Browser, cr: ScribeCr, a
     await context.route(/^(https?|wss?|ftp):/, (route) => route.abort('blockedbyclient'));
     for (const output of ['svg', 'html'] as const) {
       const file = join(artifacts, `inspect.${output}`);
-      await writeFile(file, renderInspection(cr, output));
+      await writeFile(file, await renderInspection(cr, output));
       const page = await context.newPage();
       const requests: string[] = [];
       page.on('request', (request) => requests.push(request.url()));

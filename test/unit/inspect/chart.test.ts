@@ -3,7 +3,6 @@ import { createMachine } from 'xstate';
 import { STATES } from '../../../machines/context.js';
 import { replicationMachine } from '../../../machines/replication.js';
 import { chartOf, describeGuard } from '../../../src/inspect/chart.js';
-import { layersOf, layoutChart } from '../../../src/inspect/layout.js';
 import { renderMermaid } from '../../../src/inspect/mermaid.js';
 import { renderSvg } from '../../../src/inspect/svg.js';
 import { xmlProblem } from './well-formed.js';
@@ -43,7 +42,7 @@ describe('the chart is read from the machine definition', () => {
     expect(describeGuard(undefined)).toBeUndefined();
   });
 
-  it('follows the machine: a state added to a machine appears in every picture', () => {
+  it('follows the machine: a state added to a machine appears in every picture', async () => {
     const machine = createMachine({
       id: 'demo',
       initial: 'a',
@@ -53,29 +52,7 @@ describe('the chart is read from the machine definition', () => {
     expect(chart.states.map((s) => s.key)).toEqual(['a', 'b', 'c']);
     expect(chart.transitions.map((t) => `${t.from}>${t.to}:${t.label}`)).toEqual(['a>b:go', 'b>c:always', 'c>a:back']);
     expect(renderMermaid(chart, 'c')).toContain('class c current');
-    expect(renderSvg(chart, { current: 'b' })).toContain('data-state="b"');
-  });
-});
-
-describe('layout', () => {
-  it('puts the main path in successive layers and the from-anywhere states at the bottom', () => {
-    const layers = layersOf(chartOf());
-    const order = ['idle', 'waitingForPvc', 'snapshotting', 'moving', 'preserving', 'complete'];
-    order.slice(1).forEach((key, i) => expect(layers.get(key)).toBe((layers.get(order[i] as string) ?? 0) + 1));
-    const bottom = Math.max(...layers.values());
-    expect(layers.get('invalid')).toBe(bottom);
-    expect(layers.get('external')).toBe(bottom);
-  });
-
-  it('places every state inside the drawing, without overlaps', () => {
-    const layout = layoutChart(chartOf());
-    for (const a of layout.states) {
-      expect(a.x).toBeGreaterThanOrEqual(0);
-      expect(a.x + 150).toBeLessThanOrEqual(layout.width);
-      for (const b of layout.states) {
-        if (a !== b) expect(a.x === b.x && a.y === b.y).toBe(false);
-      }
-    }
+    expect(await renderSvg(chart, { current: 'b' })).toContain('data-state="b"');
   });
 });
 
@@ -98,8 +75,8 @@ describe('mermaid', () => {
 });
 
 describe('svg', () => {
-  it('is well-formed XML naming every state, the current one highlighted', () => {
-    const svg = renderSvg(chartOf(), { current: 'preserving', title: 'a <title> & more' });
+  it('is well-formed XML naming every state, the current one highlighted', async () => {
+    const svg = await renderSvg(chartOf(), { current: 'preserving', title: 'a <title> & more' });
     expect(xmlProblem(svg)).toBeUndefined();
     for (const state of STATES) expect(svg).toContain(`data-state="${state}"`);
     expect(svg).toMatch(/<g class="state current" id="state-preserving"/);
@@ -107,8 +84,8 @@ describe('svg', () => {
     expect(svg).toContain('data-current="preserving"');
   });
 
-  it('is self-contained: no scripts, external references or web fonts', () => {
-    const svg = renderSvg(chartOf(), { current: 'idle' });
+  it('is self-contained: no scripts, external references or web fonts', async () => {
+    const svg = await renderSvg(chartOf(), { current: 'idle' });
     expect(svg).not.toMatch(/<script|href="http|@import|url\(http|@font-face/i);
   });
 

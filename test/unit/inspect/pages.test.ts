@@ -73,9 +73,9 @@ describe('inspection of a CR', () => {
     expect(text).toMatch(/Synchronizing\s+True\s+SyncInProgress/);
   });
 
-  it('HTML embeds the chart with the current state highlighted and escapes status text', () => {
-    const html = renderHtml(inspectionOf(midSync('preserving')));
-    expect(html).toContain('<g class="state current" id="state-preserving"');
+  it('HTML embeds the chart with the current state highlighted and escapes status text', async () => {
+    const html = await renderHtml(inspectionOf(midSync('preserving')));
+    expect(html).toContain('<g class="state visited current" id="state-preserving"');
     for (const state of STATES) expect(html).toContain(`data-state="${state}"`);
     expect(html).toContain('volume &lt;ready&gt; &amp; ok');
     expect(html).toContain('scribe-rsync-src-database-source');
@@ -103,8 +103,8 @@ describe('/debug pages', () => {
     expect(html).toContain('<tr data-state="moving">');
   });
 
-  it('a CR page polls its JSON every 2 s with an inline script only', () => {
-    const html = renderDebugPage(midSync());
+  it('a CR page polls its JSON every 2 s with an inline script only', async () => {
+    const html = await renderDebugPage(midSync());
     const scripts = html.match(/<script[^>]*>/g) ?? [];
     expect(scripts).toEqual(['<script>']);
     expect(html).toContain("fetch('?format=json'");
@@ -119,7 +119,7 @@ describe('/debug pages', () => {
     expect(JSON.parse(list.body)).toHaveLength(2);
     const page = await handler('/debug/replicationsources/source/database-source');
     expect(page.status).toBe(200);
-    expect(page.body).toContain('<g class="state current" id="state-moving"');
+    expect(page.body).toContain('<g class="state visited current" id="state-moving"');
     const json = await handler('/debug/rs/source/database-source?format=json');
     expect(json.contentType).toMatch(/^application\/json/);
     expect(JSON.parse(json.body).state).toBe('moving');
