@@ -12,6 +12,8 @@ import type { Chart, ChartTransition } from './chart.js';
 export interface DrawingGroup {
   id: string;
   title: string;
+  /** What an edge from or to the box means, for a tooltip. */
+  note: string;
   states: string[];
   parent?: string | undefined;
 }
@@ -52,7 +54,7 @@ function gather(transitions: readonly ChartTransition[], keyOf: (t: ChartTransit
  * one); one only entered is where a resumed cycle goes: whichever of its states the facts say.
  */
 function titleOf(chart: Chart, states: ReadonlySet<string>, leftFrom: boolean): string {
-  if (!leftFrom) return 'resumes where the facts stand';
+  if (!leftFrom) return 'resumes here';
   const others = chart.states.filter((s) => !states.has(s.key)).map((s) => s.key);
   return others.length === 1 ? `every state but ${others[0]}` : 'working states';
 }
@@ -93,6 +95,9 @@ export function drawingOf(chart: Chart): Drawing {
   const groups: DrawingGroup[] = accepted.map((a, i) => ({
     id: `group-${i}`,
     title: titleOf(chart, a.states, a.leftFrom),
+    note: a.leftFrom
+      ? 'A transition drawn from this box leaves each of its states.'
+      : 'A transition drawn into this box goes to whichever of its states the facts say the cycle stands in.',
     states: [...a.states].sort((x, y) => (order.get(x) ?? 0) - (order.get(y) ?? 0)),
   }));
   const groupOfSet = new Map(groups.map((g) => [setKey(g.states), g]));

@@ -22,7 +22,8 @@ const LABEL_PAD = 4;
 /** A step badge: a pill of numbers before the label text. */
 export const BADGE_HEIGHT = 14;
 const BADGE_GAP = 4;
-const GROUP_TITLE_ROOM = 26;
+const TITLE_ROOM = 28;
+const titleWidth = (title: string) => textWidth(title, FONT.group, true) + 8;
 
 /** A placed rectangle. */
 export interface Box {
@@ -37,9 +38,10 @@ export interface PlacedState extends Box {
   key: string;
 }
 
-/** A placed group box. */
+/** A placed group box, with its title's box. */
 export interface PlacedGroup extends Box {
   group: DrawingGroup;
+  title: Box;
 }
 
 /** A placed edge: its polyline, and its label with room for the step badge. */
@@ -109,10 +111,11 @@ function elkGraphOf(drawing: Drawing, badges: ReadonlyMap<string, string>): ElkN
     const node: ElkNode = {
       id: g.id,
       children: [],
+      // The title goes in the top padding (TITLE_ROOM), which ELK keeps free of its content.
       layoutOptions: {
-        'elk.padding': `[top=${GROUP_TITLE_ROOM},left=12,bottom=12,right=12]`,
+        'elk.padding': `[top=${TITLE_ROOM},left=12,bottom=${TITLE_ROOM},right=12]`,
         'elk.nodeSize.constraints': 'MINIMUM_SIZE',
-        'elk.nodeSize.minimum': `(${textWidth(g.title, FONT.group, true) + 24},40)`,
+        'elk.nodeSize.minimum': `(${titleWidth(g.title) + 16},40)`,
       },
     };
     nodes.set(g.id, node);
@@ -177,9 +180,15 @@ function straightened(points: readonly { x: number; y: number }[]): { x: number;
 /** Reads ELK's answer back into the drawing's terms (coordinates are all the root's). */
 function placed(drawing: Drawing, laid: ElkNode, badges: ReadonlyMap<string, string>): Layout {
   const boxes = new Map<string, Box>();
+  const shape = (s: { x?: number; y?: number; width?: number; height?: number }): Box => ({
+    x: s.x ?? 0,
+    y: s.y ?? 0,
+    width: s.width ?? 0,
+    height: s.height ?? 0,
+  });
   const walk = (node: ElkNode) => {
     for (const child of node.children ?? []) {
-      boxes.set(child.id, { x: child.x ?? 0, y: child.y ?? 0, width: child.width ?? 0, height: child.height ?? 0 });
+      boxes.set(child.id, shape(child));
       walk(child);
     }
   };
@@ -209,9 +218,57 @@ function placed(drawing: Drawing, laid: ElkNode, badges: ReadonlyMap<string, str
     width: Math.ceil(laid.width ?? 0),
     height: Math.ceil(laid.height ?? 0),
     states: drawing.chart.states.map((s) => ({ key: s.key, ...box(s.key) })),
-    groups: drawing.groups.map((group) => ({ group, ...box(group.id) })),
+    groups: titled(drawing, box, edges),
     edges,
   };
+}
+
+/** The groups with their titles placed, inner groups first (they have less room). */
+function titled(drawing: Drawing, box: (id: string) => Box, edges: readonly PlacedEdge[]): PlacedGroup[] {
+  const obstacles: Box[] = [
+    ...edges.flatMap((e) => [e.label, ...e.points.slice(1).map((q, i) => segmentBox(e.points[i] ?? q, q))]),
+    ...drawing.chart.states.map((s) => box(s.key)),
+  ];
+  const titles = new Map<string, Box>();
+  for (const group of [...drawing.groups].reverse()) {
+    const b = box(group.id);
+    const inner = drawing.groups.filter((g) => g.parent === group.id).map((g) => box(g.id));
+    const title = titleSpot(b, titleWidth(group.title), [...obstacles, ...inner]);
+    titles.set(group.id, title);
+    obstacles.push(title);
+  }
+  return drawing.groups.map((group) => ({ group, ...box(group.id), title: titles.get(group.id) as Box }));
+}
+
+const meets = (a: Box, b: Box) =>
+  a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+
+/** A segment's bounding box, widened by a pixel so a line touching a title counts. */
+function segmentBox(p: { x: number; y: number }, q: { x: number; y: number }): Box {
+  return {
+    x: Math.min(p.x, q.x) - 1,
+    y: Math.min(p.y, q.y) - 1,
+    width: Math.abs(p.x - q.x) + 2,
+    height: Math.abs(p.y - q.y) + 2,
+  };
+}
+
+/**
+ * Where a group's title goes: the first free spot, reading its top padding, then its bottom one
+ * (ELK keeps both free of the group's content), then the rest of the box row by row, that no
+ * edge, label, state, inner box or other title touches.
+ */
+function titleSpot(group: Box, width: number, obstacles: readonly Box[]): Box {
+  const free = (spot: Box) => !obstacles.some((o) => meets(o, spot));
+  const rows = [group.y + 6, group.y + group.height - 22];
+  for (let y = group.y + 24; y + 22 < group.y + group.height; y += 4) rows.push(y);
+  for (const y of rows) {
+    for (let x = group.x + 8; x + width <= group.x + group.width - 8; x += 2) {
+      const spot = { x, y, width, height: 16 };
+      if (free(spot)) return spot;
+    }
+  }
+  return { x: group.x + 8, y: group.y + 6, width, height: 16 };
 }
 
 /** Where a label's text starts, after its badge. */

@@ -86,8 +86,8 @@ export async function renderSvg(chart: Chart, options: SvgOptions = {}): Promise
   out.push('<g class="groups">');
   for (const g of layout.groups) {
     out.push(
-      `<g class="group" data-group="${esc(g.group.id)}"><rect x="${round(g.x)}" y="${round(g.y)}" width="${round(g.width)}" height="${round(g.height)}" rx="12" ry="12"/>` +
-        `<text x="${round(g.x + 12)}" y="${round(g.y + 17)}">${esc(g.group.title)}</text></g>`,
+      `<g class="group" data-group="${esc(g.group.id)}"><title>${esc(`${g.group.title}: ${g.group.note}`)}</title><rect x="${round(g.x)}" y="${round(g.y)}" width="${round(g.width)}" height="${round(g.height)}" rx="12" ry="12"/>` +
+        `<text class="title" x="${round(g.title.x + 4)}" y="${round(g.title.y + 12)}">${esc(g.group.title)}</text></g>`,
     );
   }
   out.push('</g><g class="edges">');

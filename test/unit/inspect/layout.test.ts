@@ -30,23 +30,26 @@ const journal = [
 
 /** Every geometric promise of a layout: inside the drawing, nothing over a label, groups hold their states. */
 function expectReadable(layout: Layout) {
-  const labels = layout.edges.map((e) => e.label);
+  // Group titles are labels too: nothing may run over them either.
+  const labels = [...layout.edges.map((e) => e.label), ...layout.groups.map((g) => g.title)];
+  const labelName = (i: number) => layout.edges[i]?.edge.label ?? layout.groups[i - layout.edges.length]?.group.title;
   for (const s of layout.states) {
     expect(s.x).toBeGreaterThanOrEqual(0);
     expect(s.y + s.height).toBeLessThanOrEqual(layout.height);
     for (const o of layout.states) if (o !== s) expect(overlap(s, o), `${s.key} over ${o.key}`).toBe(false);
     for (const [i, l] of labels.entries()) {
-      expect(overlap(s, l), `label ${layout.edges[i]?.edge.label} over ${s.key}`).toBe(false);
+      expect(overlap(s, l), `label ${labelName(i)} over ${s.key}`).toBe(false);
     }
   }
   for (const [i, a] of labels.entries()) {
     expect(a.x + a.width).toBeLessThanOrEqual(layout.width);
-    for (const [j, b] of labels.entries()) if (i < j) expect(overlap(a, b), `labels ${i} and ${j}`).toBe(false);
+    for (const [j, b] of labels.entries())
+      if (i < j) expect(overlap(a, b), `${labelName(i)} over ${labelName(j)}`).toBe(false);
     // No edge runs through a label, not even its own (ELK sets a label beside its edge).
     for (const e of layout.edges) {
       e.points.slice(1).forEach((q, k) => {
         const p = e.points[k] as { x: number; y: number };
-        expect(crosses(p, q, a), `${e.edge.label} through label ${layout.edges[i]?.edge.label}`).toBe(false);
+        expect(crosses(p, q, a), `${e.edge.label} through label ${labelName(i)}`).toBe(false);
       });
     }
   }
