@@ -35,12 +35,15 @@ export interface ReplicationContext {
   /** Epoch ms of the observation being processed: the only clock the machine has. */
   now: number;
   why?: string | undefined;
+  /** How long a working state may go without progress before it is Stalled (default STALL_AFTER_MS). */
+  stallAfterMs?: number | undefined;
 }
 
 /** What creates a machine: the persisted status (empty for a new CR) and the time. */
 export interface ReplicationInput {
   status?: ScribeStatus | undefined;
   now: number;
+  stallAfterMs?: number | undefined;
 }
 
 /** The observation carried by an event, or undefined for xstate's own init event. */

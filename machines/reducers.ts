@@ -402,13 +402,18 @@ function runningMoverOutput(ctx: ReplicationContext, obs: Observation, state: Re
   return running ? obs.owned.mover.output : undefined;
 }
 
+/** The stall period: the operator's (--stall-after), else STALL_AFTER_MS. */
+function stallAfter(ctx: ReplicationContext): number {
+  return ctx.stallAfterMs ?? STALL_AFTER_MS;
+}
+
 /**
  * Whether the state has gone without progress past the deadline. A running mover is progress
  * while its output moves on; one that reports no output at all (it waits for a peer) always is.
  */
 export function isStalled(ctx: ReplicationContext, obs: Observation, state: ReplicationState): boolean {
   const since = lastProgressAt(ctx, obs, state);
-  if (since === undefined || ctx.now - since < STALL_AFTER_MS) return false;
+  if (since === undefined || ctx.now - since < stallAfter(ctx)) return false;
   const cycle = ctx.status.cycle;
   const running = state === 'moving' && cycle !== undefined && moverProgress(cycle, obs.owned) === 'running';
   return !running || obs.owned.mover.output !== undefined;
@@ -417,12 +422,12 @@ export function isStalled(ctx: ReplicationContext, obs: Observation, state: Repl
 /** When the current working state will count as stalled, if it has not yet. */
 export function stallDeadline(ctx: ReplicationContext, obs: Observation, state: ReplicationState): number | undefined {
   const since = lastProgressAt(ctx, obs, state);
-  return since === undefined ? undefined : since + STALL_AFTER_MS;
+  return since === undefined ? undefined : since + stallAfter(ctx);
 }
 
 /** What a stall says: the state, and the running mover's last output line when there is one. */
 function stallMessage(ctx: ReplicationContext, obs: Observation, state: ReplicationState): string {
-  const base = `no progress in ${state} for ${formatGoDurationMs(STALL_AFTER_MS)}`;
+  const base = `no progress in ${state} for ${formatGoDurationMs(stallAfter(ctx))}`;
   const output = runningMoverOutput(ctx, obs, state);
   return output ? `${base}; the mover's last output: ${output.line}` : base;
 }

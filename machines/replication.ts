@@ -129,7 +129,7 @@ export const replicationMachine = setup({
   },
 }).createMachine({
   id: 'replication',
-  context: ({ input }) => ({ status: input.status ?? {}, now: input.now }),
+  context: ({ input }) => ({ status: input.status ?? {}, now: input.now, stallAfterMs: input.stallAfterMs }),
   initial: 'idle',
   states: {
     idle: {

@@ -20,6 +20,8 @@ import { isOutOfSync, outOfSyncDeadline, triggerKind } from './trigger.js';
 export interface Seen {
   now: Date | number;
   owned: OwnedObjects;
+  /** The operator's stall period (--stall-after); default STALL_AFTER_MS. */
+  stallAfterMs?: number | undefined;
 }
 
 /** The outcome of one step. */
@@ -36,7 +38,7 @@ export interface StepResult {
 export function step(cr: ScribeCr, seen: Seen): StepResult {
   const now = typeof seen.now === 'number' ? seen.now : seen.now.getTime();
   const event = observation(cr, seen.owned, now);
-  const [next, executed] = transition(replicationMachine, restore(cr, event), event);
+  const [next, executed] = transition(replicationMachine, restore(cr, event, seen.stallAfterMs), event);
   const state = next.value as ReplicationState;
   const previous: ScribeStatus = cr.status ?? {};
   if (state === 'external') return { state, nextPersisted: previous, actions: [] };
@@ -48,16 +50,16 @@ export function step(cr: ScribeCr, seen: Seen): StepResult {
   actions.push(...effects.filter((a) => a.type !== 'recordMetrics'));
   actions.push(...levelActions(state, next.context, event));
   actions.push(metrics(effects, cr, status, state, now));
-  const wake = wakeAt(cr, status, state, event);
+  const wake = wakeAt(cr, status, state, event, seen.stallAfterMs);
   if (wake !== undefined) actions.push({ type: 'scheduleWake', at: wake });
   return { state, nextPersisted: status, actions };
 }
 
 /** The machine snapshot a CR resumes from: its initial state when new, else its rehydrated state. */
-function restore(cr: ScribeCr, event: Observation) {
+function restore(cr: ScribeCr, event: Observation, stallAfterMs: number | undefined) {
   const status: ScribeStatus = cr.status ?? {};
   const where = rehydrate(cr, event.owned);
-  if (where.fresh) return initialTransition(replicationMachine, { status, now: event.now })[0];
+  if (where.fresh) return initialTransition(replicationMachine, { status, now: event.now, stallAfterMs })[0];
   const corrected: ScribeStatus = where.correction
     ? {
         ...status,
@@ -71,7 +73,10 @@ function restore(cr: ScribeCr, event: Observation) {
         }),
       }
     : status;
-  return replicationMachine.resolveState({ value: where.state, context: { status: corrected, now: event.now } });
+  return replicationMachine.resolveState({
+    value: where.state,
+    context: { status: corrected, now: event.now, stallAfterMs },
+  });
 }
 
 /** One metrics update per step: the out-of-sync gauge, plus the completed sync when there was one. */
@@ -93,11 +98,17 @@ function metrics(
  * retry time, the stall deadline, or the out-of-sync deadline (the gauge flips then). The earliest
  * one in the future; nothing for an idle manual or paused CR.
  */
-function wakeAt(cr: ScribeCr, status: ScribeStatus, state: ReplicationState, event: Observation): number | undefined {
+function wakeAt(
+  cr: ScribeCr,
+  status: ScribeStatus,
+  state: ReplicationState,
+  event: Observation,
+  stallAfterMs: number | undefined,
+): number | undefined {
   const candidates: (number | undefined)[] = [];
   if (state === 'idle') candidates.push(toMs(status.nextSyncTime));
   if (state === 'failed') candidates.push(toMs(status.cycle?.retryAfter));
-  const ctx = { status, now: event.now };
+  const ctx = { status, now: event.now, stallAfterMs };
   if (WORKING_STATES.includes(state) && !isStalled(ctx, event, state))
     candidates.push(stallDeadline(ctx, event, state));
   const lastSync = toMs(status.lastSyncTime);

@@ -17,6 +17,7 @@ import { startHealthServer } from './server/health-server.js';
 import { DEBUG_PATH, METRICS_PATH, startMetricsServer, type RunningServer } from './server/metrics-server.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ScribeCr } from '../machines/api.js';
+import { STALL_AFTER_MS } from '../machines/backoff.js';
 import { debugHandler } from './inspect/debug.js';
 import { isStatus, kubeRequest } from './kube/rest.js';
 import { collectionPath, objectPath, RESOURCES } from './kube/resources.js';
@@ -45,6 +46,8 @@ export interface OperatorOptions {
   metricsCertDir?: string;
   /** Serve the /debug pages next to /metrics (needs metrics authentication). */
   debugPages?: boolean;
+  /** Seconds a sync may make no progress before it is Stalled (default STALL_AFTER_MS). */
+  stallAfter?: number;
 }
 
 /** Why --debug-pages and --metrics-disable-auth cannot go together. */
@@ -108,6 +111,12 @@ export async function main(args: string[]): Promise<void> {
     .option('--metrics-disable-auth', 'serve /metrics without TokenReview/SubjectAccessReview checks', false)
     .option('--metrics-cert-dir <dir>', 'directory with tls.crt and tls.key (default: a self-signed certificate)')
     .option(
+      '--stall-after <seconds>',
+      'how long a running sync may make no progress before it is flagged Stalled',
+      positiveSeconds('--stall-after'),
+      STALL_AFTER_MS / 1000,
+    )
+    .option(
       '--debug-pages',
       'serve the /debug state-chart pages next to /metrics (needs metrics authentication)',
       false,
@@ -141,6 +150,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     metrics,
     movers: MOVERS,
     ...(options.namespace ? { namespace: options.namespace } : {}),
+    ...(options.stallAfter ? { stallAfterMs: options.stallAfter * 1000 } : {}),
   });
   const elector = options.leaderElect
     ? new LeaderElector({

@@ -49,6 +49,8 @@ export interface ControllerOptions {
   concurrency?: number;
   /** How often a CR held by a foreign object looks again (default FOREIGN_RECHECK_MS). */
   foreignRecheckMs?: number;
+  /** How long a working state may make no progress before it is Stalled (default STALL_AFTER_MS). */
+  stallAfterMs?: number;
 }
 
 /** Retry delays after an unexpected error in a reconcile (the API server down, say). */
@@ -265,7 +267,7 @@ export class Controller {
     const seen = this.withMoverOutput(cr, ownedObjects(cr, this.objectSource(), mover), mover);
     const foreign = await this.stillForeign(key, cr);
     const owned = foreign.length ? { ...seen, foreign } : seen;
-    const result = step(cr, { now: this.clock(), owned });
+    const result = step(cr, { now: this.clock(), owned, stallAfterMs: this.options.stallAfterMs });
     // A wake-up asked for by an earlier step (a stall deadline, say) is void once the machine
     // no longer asks for one: an idle CR holds no timer.
     if (!result.actions.some((action) => action.type === 'scheduleWake')) this.timers.cancel(key);
