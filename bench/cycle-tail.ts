@@ -32,9 +32,9 @@ import { RESOURCES } from '../src/kube/resources.js';
 import { MOVER_POD_LABEL } from '../src/movers/job.js';
 import { startLocalRuntime } from '../src/local/runtime.js';
 import { copySecret, create, createPvc, listeningAddress, patch, pvcDirectory } from '../src/local/objects.js';
-import { isMain, markdownTable, percentile, positiveNumber, seconds } from './support/common.js';
-import { formatMachine, machineFacts } from './support/machine.js';
-import { startPodEnvWebhook, type PodEnvWebhook } from './support/pod-env-webhook.js';
+import { runStandalone, type Benchmark } from './scaffold/benchmark.js';
+import { isMain, markdownTable, percentile, positiveNumber, seconds } from './scaffold/common.js';
+import { startPodEnvWebhook, type PodEnvWebhook } from './scaffold/pod-env-webhook.js';
 
 /** Settings of one cycle-tail run. */
 export interface CycleTailBenchOptions {
@@ -506,17 +506,17 @@ export function parseCycleTailArgs(args: string[]): CycleTailBenchOptions {
   };
 }
 
-if (isMain(import.meta.url)) {
-  const options = parseCycleTailArgs(process.argv.slice(2));
-  machineFacts({ kubernetes: true })
-    .then(async (machine) => {
-      process.stdout.write(`${formatMachine(machine)}\n\n`);
-      const result = await runCycleTailBench(options);
-      process.stdout.write(`\n${formatCycleTailResult(result)}\n`);
-      process.exit(0);
-    })
-    .catch((error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exit(1);
-    });
-}
+/** `npm run bench:cycle-tail`, and its part of `npm run bench`. */
+export const CYCLE_TAIL_BENCHMARK: Benchmark<CycleTailBenchOptions> = {
+  name: 'cycle-tail',
+  title: 'rsync cycle tail',
+  parse: parseCycleTailArgs,
+  smoke: (options) => ({ ...options, syncs: 3 }),
+  command: (o) =>
+    `npm run bench:cycle-tail -- --syncs ${o.syncs}${o.initialDelaySeconds === undefined ? '' : ` --initial-delay ${o.initialDelaySeconds}`}`,
+  describe: (o) => `${o.syncs} manual syncs on the local runtime`,
+  run: async (options) => formatCycleTailResult(await runCycleTailBench(options)),
+  needs: { kubernetes: true },
+};
+
+if (isMain(import.meta.url)) runStandalone(CYCLE_TAIL_BENCHMARK, process.argv.slice(2));

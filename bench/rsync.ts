@@ -17,24 +17,32 @@
  * and the destination's final `sync`); peak RSS of the entrypoint processes and of each whole
  * process tree (sampled every 100 ms). Ratio = source entrypoint / raw, per median.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateSshKeyPair, rsyncSecretContents } from '../src/movers/rsync/keys.js';
-import { isMain, markdownTable, median, mib, ratio, REPO_ROOT, seconds, TSX_LOADER } from './support/common.js';
-import { bundleMovers } from '../src/cli/bundle.js';
-import { freePort, MemorySampler, podEnv, start, type Proc } from './support/processes.js';
-import { startPlainSshd, type PlainSshd } from './support/sshd.js';
-import { changeTree, generateTree, type Change, type Tree } from './support/tree.js';
+import { runStandalone, type Benchmark } from './scaffold/benchmark.js';
+import { isMain, markdownTable, median, ratio, seconds } from './scaffold/common.js';
+import { moverLaunchers, type Launcher } from './scaffold/entrypoints.js';
 import {
+  allRuns,
+  bothPhases,
+  describeTree,
+  goalLine,
+  peakMiB,
+  PHASES,
+  runMoverBench,
   TREE_DEFAULTS,
   TREE_FLAGS,
   treeOptionsFrom,
+  type MoverBenchResult,
+  type Side,
   type TreeBenchOptions,
-  type Variant,
-  settleWriteback,
-} from './support/tree-bench.js';
+} from './scaffold/mover-bench.js';
+import { MemorySampler } from './scaffold/proc.js';
+import { freePort, podEnv, start } from './scaffold/processes.js';
+import { startPlainSshd, type PlainSshd } from './scaffold/sshd.js';
+import type { Tree } from './scaffold/tree.js';
 
 /** Settings of one rsync benchmark run. */
 export type RsyncBenchOptions = TreeBenchOptions;
@@ -62,109 +70,34 @@ export interface RawRun {
 }
 
 /** Everything the benchmark measured. */
-export interface RsyncBenchResult {
-  options: Omit<RsyncBenchOptions, 'log' | 'keep'>;
-  tree: { files: number; bytes: number; dirs: number; symlinks: number; hardLinks: number; generateMs: number };
-  changes: Change[];
-  raw: { full: RawRun[]; incremental: RawRun[] };
-  mover: Partial<Record<Variant, { full: MoverRun[]; incremental: MoverRun[] }>>;
-}
+export type RsyncBenchResult = MoverBenchResult<RawRun, MoverRun>;
 
 /** Runs the benchmark and returns its figures. */
-export async function runRsyncBench(options: RsyncBenchOptions): Promise<RsyncBenchResult> {
-  const log = options.log;
-  const work = mkdtempSync(join(tmpdir(), 'scribe-bench-rsync-'));
-  let sshd: PlainSshd | undefined;
-  try {
-    const treeDir = join(work, 'tree');
-    log(`generating ${options.files} files, ${options.sizeMiB} MiB (seed ${options.seed}) in ${treeDir}`);
-    const generateStart = performance.now();
-    const tree = generateTree(treeDir, {
-      seed: options.seed,
-      files: options.files,
-      totalBytes: options.sizeMiB * 1024 * 1024,
-    });
-    const generateMs = performance.now() - generateStart;
-    log(`  ${tree.files.length} files, ${mib(tree.bytes)}, ${tree.dirs} directories in ${seconds(generateMs)}`);
-
+export function runRsyncBench(options: RsyncBenchOptions): Promise<RsyncBenchResult> {
+  return runMoverBench<RawRun, MoverRun>('rsync', options, async ({ work, tree, log, onStop }) => {
     const keys = writeKeys(join(work, 'keys'));
     const runDir = join(work, 'run');
     mkdirSync(runDir);
-    sshd = await startPlainSshd(join(work, 'sshd'));
+    const sshd = await startPlainSshd(join(work, 'sshd'));
+    onStop(() => sshd.stop());
     log(`plain sshd listening on 127.0.0.1:${sshd.port}`);
-
-    const rawDest = join(work, 'raw-dest');
-    const moverDest = join(work, 'mover-dest');
-    const result: RsyncBenchResult = {
-      options: {
-        sizeMiB: options.sizeMiB,
-        files: options.files,
-        runs: options.runs,
-        seed: options.seed,
-        changeFraction: options.changeFraction,
-        variants: options.variants,
-      },
-      tree: {
-        files: tree.files.length,
-        bytes: tree.bytes,
-        dirs: tree.dirs,
-        symlinks: tree.symlinks,
-        hardLinks: tree.hardLinks,
-        generateMs,
-      },
-      changes: [],
-      raw: { full: [], incremental: [] },
-      mover: Object.fromEntries(options.variants.map((v) => [v, { full: [], incremental: [] }])),
-    };
-    const launchers: Partial<Record<Variant, Launcher>> = {};
-    for (const variant of options.variants)
-      launchers[variant] = variant === 'tsx' ? tsxLauncher() : await compiledLauncher(join(work, 'compiled'));
-    const sides = ['raw', ...options.variants] as const;
-
-    const destOf = (side: (typeof sides)[number]) => (side === 'raw' ? rawDest : `${moverDest}-${side}`);
-    const once = async (phase: 'full' | 'incremental', run: number, side: (typeof sides)[number]) => {
-      settleWriteback();
-      if (side === 'raw') {
-        const raw = await rawSync(sshd as PlainSshd, tree, rawDest);
-        result.raw[phase].push(raw);
-        log(`${phase} ${run}/${options.runs}: raw rsync ${seconds(raw.ms)}`);
-      } else {
-        const mover = await moverSync(launchers[side] as Launcher, keys, runDir, tree, destOf(side));
-        result.mover[side]?.[phase].push(mover);
-        log(`${phase} ${run}/${options.runs}: mover (${side}) ${describeMover(mover)}`);
-      }
-    };
-    // Rotate the order each run so no side always runs right after another's page-cache warm-up.
-    const rotated = (run: number) => sides.map((_, i) => sides[(i + run - 1) % sides.length] as (typeof sides)[number]);
-
-    for (let run = 1; run <= options.runs; run++) {
-      for (const side of sides) {
+    const launchers = await moverLaunchers('rsync', options.variants, join(work, 'compiled'));
+    const destOf = (side: Side) => join(work, side === 'raw' ? 'raw-dest' : `mover-dest-${side}`);
+    return {
+      freshDestination: (side) => {
         rmSync(destOf(side), { recursive: true, force: true });
         mkdirSync(destOf(side));
-      }
-      for (const side of rotated(run)) await once('full', run, side);
-    }
-
-    for (let run = 1; run <= options.runs; run++) {
-      const change = changeTree(tree, {
-        seed: options.seed * 100 + run,
-        fraction: options.changeFraction,
-        deletions: Math.max(3, Math.round(options.files / 1000)),
-      });
-      result.changes.push(change);
-      log(
-        `change ${run}: ${change.modified} files modified, ${change.deleted} deleted, ${change.added} added (${mib(change.bytesWritten)} written)`,
-      );
-      for (const side of rotated(run)) await once('incremental', run, side);
-    }
-    // Every destination must equal the tree: a dry run that would transfer nothing.
-    for (const side of sides) await verifyConverged(sshd, tree, destOf(side), side);
-    return result;
-  } finally {
-    await sshd?.stop();
-    if (options.keep) log(`kept ${work}`);
-    else rmSync(work, { recursive: true, force: true });
-  }
+      },
+      raw: () => rawSync(sshd, tree, destOf('raw')),
+      mover: (variant) => moverSync(launchers[variant], keys, runDir, tree, destOf(variant)),
+      describeRaw: (run) => `rsync ${seconds(run.ms)}`,
+      describeMover,
+      // Every destination must equal the tree: a dry run that would transfer nothing.
+      verify: async (sides) => {
+        for (const side of sides) await verifyConverged(sshd, tree, destOf(side), side);
+      },
+    };
+  });
 }
 
 function describeMover(run: MoverRun): string {
@@ -204,28 +137,6 @@ async function rawSync(sshd: PlainSshd, tree: Tree, dest: string): Promise<RawRu
     clientTreePeakRss: sampler.treePeak.get('client') ?? 0,
     serverTreePeakRss: sampler.treePeak.get('server') ?? 0,
   };
-}
-
-/** Starts one entrypoint as a process. */
-type Launcher = (name: 'source' | 'destination', env: Record<string, string>) => Proc;
-
-function tsxLauncher(): Launcher {
-  return (name, env) =>
-    start(process.execPath, ['--import', TSX_LOADER, join(REPO_ROOT, 'src/movers/rsync', `${name}.ts`)], {
-      cwd: REPO_ROOT,
-      env: podEnv(env),
-    });
-}
-
-/**
- * Plain JavaScript, as the image runs dist/: the three entrypoints (source, destination and the
- * per-connection session the destination's sshd runs) bundled side by side by the image's own
- * build (bundleMovers, src/cli/bundle.ts), so the destination finds its sibling session.mjs as
- * in the image, and each is started as bin/scribe starts it there.
- */
-async function compiledLauncher(outdir: string): Promise<Launcher> {
-  await bundleMovers(outdir, ['rsync']);
-  return (name, env) => start(process.execPath, [join(outdir, 'rsync', `${name}.mjs`)], { env: podEnv(env) });
 }
 
 async function moverSync(
@@ -307,41 +218,30 @@ async function verifyConverged(sshd: PlainSshd, tree: Tree, dest: string, what: 
 
 /** The figures as Markdown: parameters, a table per phase, and the ratios. */
 export function formatRsyncResult(result: RsyncBenchResult): string {
-  const all = (values: number[]) => values.map((v) => (v / 1000).toFixed(2)).join(', ');
-  const lines: string[] = [];
-  const t = result.tree;
-  lines.push(
-    `Tree: ${t.files} files (${mib(t.bytes)}), ${t.dirs} directories, ${t.symlinks} symlinks, ${t.hardLinks} hard links; seed ${result.options.seed}; generated in ${seconds(t.generateMs)}.`,
-  );
-  const c = result.changes;
-  if (c.length > 0)
-    lines.push(
-      `Each incremental run follows a change of ${c[0]?.modified} files modified, ${c[0]?.deleted} deleted, ${c[0]?.added} added (~${mib(c[0]?.bytesWritten ?? 0)} written).`,
-    );
-  lines.push('');
+  const lines = [...describeTree(result), ''];
   const rows: string[][] = [];
   const ratios: Record<string, number> = {};
-  for (const phase of ['full', 'incremental'] as const) {
+  for (const phase of PHASES) {
     const raw = result.raw[phase].map((r) => r.ms);
-    rows.push([phase, 'raw rsync', seconds(median(raw)), all(raw)]);
+    rows.push([phase, 'raw rsync', seconds(median(raw)), allRuns(raw)]);
     for (const [variant, runs] of Object.entries(result.mover)) {
       const of = (pick: (run: MoverRun) => number) => runs[phase].map(pick);
       const source = of((r) => r.sourceMs);
       const endToEnd = of((r) => r.endToEndMs);
       ratios[`${phase} (${variant})`] = median(source) / median(raw);
-      rows.push([phase, `mover ${variant}: source entrypoint`, seconds(median(source)), all(source)]);
+      rows.push([phase, `mover ${variant}: source entrypoint`, seconds(median(source)), allRuns(source)]);
       rows.push([
         phase,
         `mover ${variant}: rsync inside the source`,
         seconds(median(of((r) => r.rsyncMs))),
-        all(of((r) => r.rsyncMs)),
+        allRuns(of((r) => r.rsyncMs)),
       ]);
-      rows.push([phase, `mover ${variant}: end to end`, seconds(median(endToEnd)), all(endToEnd)]);
+      rows.push([phase, `mover ${variant}: end to end`, seconds(median(endToEnd)), allRuns(endToEnd)]);
       rows.push([
         phase,
         `mover ${variant}: destination start (until listening)`,
         seconds(median(of((r) => r.destinationReadyMs))),
-        all(of((r) => r.destinationReadyMs)),
+        allRuns(of((r) => r.destinationReadyMs)),
       ]);
       rows.push([phase, `**ratio ${variant} source / raw**`, `**${ratio(median(source) / median(raw))}**`, '']);
       rows.push([phase, `ratio ${variant} end to end / raw`, ratio(median(endToEnd) / median(raw)), '']);
@@ -349,11 +249,11 @@ export function formatRsyncResult(result: RsyncBenchResult): string {
   }
   lines.push(markdownTable(['phase', 'what', 'median', `all runs (s)`], rows));
   lines.push('');
-  const peak = (values: number[]) => mib(Math.max(0, ...values));
-  const raws = [...result.raw.full, ...result.raw.incremental];
+  const peak = peakMiB;
+  const raws = bothPhases(result.raw);
   const memoryRows: string[][] = [];
   for (const [variant, runs] of Object.entries(result.mover)) {
-    const movers = [...runs.full, ...runs.incremental];
+    const movers = bothPhases(runs);
     memoryRows.push(
       [`${variant}: source entrypoint (node) VmHWM`, peak(movers.map((m) => m.sourcePeakRss))],
       [`${variant}: destination entrypoint (node) VmHWM`, peak(movers.map((m) => m.destinationPeakRss))],
@@ -370,10 +270,7 @@ export function formatRsyncResult(result: RsyncBenchResult): string {
   );
   lines.push(markdownTable(['peak RSS (max over all runs; trees summed, sampled every 100 ms)', 'value'], memoryRows));
   lines.push('');
-  const verdicts = Object.entries(ratios).map(
-    ([what, value]) => `${what} ${ratio(value)} ${value <= 1.1 ? 'met' : 'missed'}`,
-  );
-  lines.push(`Goal ≤ 1.10× (source entrypoint / raw rsync, medians): ${verdicts.join('; ')}.`);
+  lines.push(goalLine(1.1, 'source entrypoint / raw rsync, medians', ratios));
   return lines.join('\n');
 }
 
@@ -383,16 +280,16 @@ export function parseRsyncArgs(args: string[]): RsyncBenchOptions {
   return { ...RSYNC_DEFAULTS, ...treeOptionsFrom(values, RSYNC_DEFAULTS) };
 }
 
-if (isMain(import.meta.url)) {
-  const options = parseRsyncArgs(process.argv.slice(2));
-  runRsyncBench(options).then(
-    (result) => {
-      process.stdout.write(`\n${formatRsyncResult(result)}\n`);
-      process.exit(0);
-    },
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exit(1);
-    },
-  );
-}
+/** `npm run bench:rsync`, and its part of `npm run bench`. */
+export const RSYNC_BENCHMARK: Benchmark<RsyncBenchOptions> = {
+  name: 'rsync',
+  title: 'rsync mover vs raw rsync',
+  parse: parseRsyncArgs,
+  smoke: (options) => ({ ...options, sizeMiB: 20, files: 200, runs: 1 }),
+  command: (o) => `npm run bench:rsync -- --size-mib ${o.sizeMiB} --files ${o.files} --runs ${o.runs}`,
+  describe: (o) => `${o.sizeMiB} MiB, ${o.files} files`,
+  run: async (options) => formatRsyncResult(await runRsyncBench(options)),
+  needs: {},
+};
+
+if (isMain(import.meta.url)) runStandalone(RSYNC_BENCHMARK, process.argv.slice(2));

@@ -1,9 +1,10 @@
 /**
  * The operator under benchmark, alone in its own process so that its memory and CPU figures are
  * its own: Scribe's Controller with every mover (MOVERS), as src/main.ts builds it, on the
- * kubeconfig in $KUBECONFIG. No servers, no leader election. Driven by the benchmark over IPC:
+ * kubeconfig in $KUBECONFIG. No servers, no leader election. Driven by the benchmark over IPC
+ * (its CPU and RSS the benchmark reads from /proc, as any process's; only V8's heap is asked):
  *
- *   { id, op: 'usage' }         → { id, memory: process.memoryUsage(), cpu: process.cpuUsage() }
+ *   { id, op: 'heap' }          → { id, heap: { heapUsed, heapTotal, external } }
  *   { id, op: 'gc' }            → the same, after a full garbage collection (needs --expose-gc)
  *   { id, op: 'idle' }          → { id } once no reconcile is running or queued
  *   { id, op: 'heapSnapshot', path } → { id, path } after writing a V8 heap snapshot there
@@ -20,12 +21,15 @@ import { MOVERS } from '../../src/movers/index.js';
 
 interface Request {
   id: number;
-  op: 'usage' | 'gc' | 'idle' | 'heapSnapshot' | 'stop';
+  op: 'heap' | 'gc' | 'idle' | 'heapSnapshot' | 'stop';
   path?: string;
 }
 
 const send = (message: object) => process.send?.(message);
-const usage = () => ({ memory: process.memoryUsage(), cpu: process.cpuUsage() });
+const heap = () => {
+  const { heapUsed, heapTotal, external } = process.memoryUsage();
+  return { heap: { heapUsed, heapTotal, external } };
+};
 
 const controller = new Controller({ kc: loadKubeConfig({}), metrics: new ScribeMetrics(), movers: MOVERS });
 let ok = 0;
@@ -51,15 +55,15 @@ process.on('message', (raw: unknown) => {
   const request = raw as Request;
   void (async () => {
     switch (request.op) {
-      case 'usage':
-        return send({ id: request.id, ...usage() });
+      case 'heap':
+        return send({ id: request.id, ...heap() });
       case 'gc': {
         const gc = (globalThis as { gc?: () => void }).gc;
         if (gc) {
           gc();
           gc();
         }
-        return send({ id: request.id, collected: gc !== undefined, ...usage() });
+        return send({ id: request.id, collected: gc !== undefined, ...heap() });
       }
       case 'idle':
         await controller.whenIdle();
@@ -77,4 +81,4 @@ process.on('message', (raw: unknown) => {
 });
 
 await controller.start();
-send({ op: 'started', ...usage() });
+send({ op: 'started' });

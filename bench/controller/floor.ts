@@ -30,7 +30,7 @@ import { kubeRequest } from '../../src/kube/rest.js';
 import { apiVersionOf, collectionPath, objectPath, RESOURCES, type ResourceKind } from '../../src/kube/resources.js';
 import { JOURNAL_MAX_ENTRIES } from '../../src/api/common.js';
 import { applyCrds, type Crd } from '../../src/local/crds.js';
-import { limiter, mapLimit, REPO_ROOT, sleep } from './common.js';
+import { limiter, mapLimit, REPO_ROOT, sleep } from '../scaffold/common.js';
 
 const LABEL = 'scribe-bench-floor';
 /** The API group the floor's copies of Scribe's CRDs serve; nothing of Scribe's watches it. */
@@ -219,3 +219,11 @@ function floorJob(name: string, variant: FloorVariant): object {
     },
   };
 }
+
+/** The floors, lowest first (see the file comment). */
+export const FLOOR_VARIANTS: readonly FloorVariant[] = ['suspended', 'running', 'status-first'];
+export const FLOOR_LABELS: Record<FloorVariant, string> = {
+  suspended: 'POSTs one suspended Job per change (no pod)',
+  running: "POSTs one ordinary Job per change (a pod each, as for Scribe's)",
+  'status-first': 'PATCHes the status, then POSTs one ordinary Job per change',
+};

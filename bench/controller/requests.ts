@@ -1,13 +1,13 @@
 /**
- * Cluster-side helpers of the controller benchmark: a separate identity for the operator whose
- * API requests the API server counts on their own (a ServiceAccount, a token, and a FlowSchema
- * that classifies only its requests), reading the API server's /metrics, and completing mover
- * Jobs through the API (no node runs their pods).
+ * Counting API requests: a separate identity for the operator whose requests the API server
+ * counts on their own (a ServiceAccount, a token, and a FlowSchema that classifies only its
+ * requests), and reading those counters (and the time spent answering) from the API server's
+ * /metrics, by client and by verb and resource.
  */
 import { writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { isStatus, kubeRequest } from '../../src/kube/rest.js';
+import { kubeRequest } from '../../src/kube/rest.js';
 import { kubeconfigYaml } from '../../src/local/control-plane.js';
 
 /** The FlowSchema that classifies the operator's requests (and so names its counter in /metrics). */
@@ -141,56 +141,4 @@ export function diffCounts(
     if (delta > 0) out.push([key, delta]);
   }
   return out.sort((a, b) => b[1] - a[1]);
-}
-
-export interface JobStatus {
-  startTime?: string;
-  completionTime?: string;
-  conditions?: Array<{ type: string; status: string }>;
-}
-
-/**
- * Marks a Job succeeded through its status subresource, as the Job controller would once its pod
- * exited 0: SuccessCriteriaMet then Complete, succeeded 1, no active pods. The API server forbids
- * changing a startTime or completionTime once set, and the Job controller sets startTime itself
- * moments after creation, so an invalid answer means: read the Job again and keep its times.
- */
-export async function completeJob(kc: KubeConfig, namespace: string, name: string, seen: JobStatus = {}) {
-  const path = `/apis/batch/v1/namespaces/${namespace}/jobs/${name}/status`;
-  let status = seen;
-  for (let attempt = 1; ; attempt++) {
-    if (status.conditions?.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True')) return;
-    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-    const startTime = status.startTime ?? now;
-    const condition = (type: string) => ({
-      type,
-      status: 'True',
-      reason: 'CompletionsReached',
-      message: 'Reached expected number of succeeded pods (completed through the API by the benchmark)',
-      lastProbeTime: now,
-      lastTransitionTime: now,
-    });
-    try {
-      await kubeRequest(kc, {
-        method: 'PATCH',
-        path,
-        patchType: 'merge',
-        body: {
-          status: {
-            startTime,
-            completionTime: status.completionTime ?? (now < startTime ? startTime : now),
-            active: 0,
-            ready: 0,
-            terminating: 0,
-            succeeded: 1,
-            conditions: [condition('SuccessCriteriaMet'), condition('Complete')],
-          },
-        },
-      });
-      return;
-    } catch (error) {
-      if (attempt >= 5 || !(isStatus(error, 422) || isStatus(error, 409))) throw error;
-      status = (await kubeRequest<{ status?: JobStatus }>(kc, { method: 'GET', path })).status ?? {};
-    }
-  }
 }

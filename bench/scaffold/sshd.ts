@@ -3,10 +3,9 @@
  * authorized_keys in a private directory, no forced command, StrictModes off (the files live
  * under the temporary directory), plus the client ssh_config that pins its host key.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
-import { findExecutable } from '../../src/movers/rsync/env.js';
+import { delimiter, join } from 'node:path';
 import { generateSshKeyPair } from '../../src/movers/rsync/keys.js';
 import { freePort, start, toolPath, type Proc } from './processes.js';
 
@@ -78,7 +77,7 @@ export async function startPlainSshd(dir: string): Promise<PlainSshd> {
     ].join('\n'),
   );
   // sshd re-executes itself, so it needs its absolute path (Debian: in sbin, on toolPath()).
-  const sshd = findExecutable('sshd', toolPath(), 'sshd');
+  const sshd = onPath('sshd', toolPath());
   const proc = start(sshd, ['-D', '-e', '-f', config], { env: { ...process.env, PATH: toolPath() } });
   // sshd writes its pid file once it listens; a connection probe is simpler and as reliable.
   const deadline = Date.now() + 20_000;
@@ -100,4 +99,18 @@ export async function startPlainSshd(dir: string): Promise<PlainSshd> {
       await proc.exited;
     },
   };
+}
+
+/** The first executable `name` in the directories of `path`. */
+function onPath(name: string, path: string): string {
+  for (const dir of path.split(delimiter).filter(Boolean)) {
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  throw new Error(`${name} not found on ${path}`);
 }

@@ -1,35 +1,15 @@
 /**
  * What the restic and rclone benchmarks share: MinIO on loopback (the tests' starter,
- * src/local/s3.ts), the mover entrypoints as real processes (through tsx or bundled with esbuild,
- * as bench/rsync.ts runs the rsync ones), the tools' versions, and checking that a restored
- * directory equals the generated tree.
+ * src/local/s3.ts), the tools' binaries and versions, and checking that a restored directory
+ * equals the generated tree.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startS3Server, type S3Server } from '../../src/local/s3.js';
 import { toolDir } from '../../src/local/tools.js';
-import { REPO_ROOT, TSX_LOADER } from './common.js';
-import { bundleMovers } from '../../src/cli/bundle.js';
-import { podEnv, start, type Proc } from './processes.js';
-import type { Variant } from './tree-bench.js';
-
-/** Starts one entrypoint of a mover as a process with `env` added to a mover pod's (podEnv). */
-export type Launcher = (name: 'source' | 'destination', env: Record<string, string>) => Proc;
-
-/**
- * A launcher of `src/movers/<mover>/{source,destination}`: through tsx (as bin/scribe runs them
- * from a checkout), or compiled: both entrypoints bundled into `outdir` by the image's own build
- * (bundleMovers, src/cli/bundle.ts), started as bin/scribe starts them in the image.
- */
-export async function moverLauncher(mover: 'restic' | 'rclone', variant: Variant, outdir: string): Promise<Launcher> {
-  const source = (name: string) => join(REPO_ROOT, 'src/movers', mover, `${name}.ts`);
-  if (variant === 'tsx')
-    return (name, extra) =>
-      start(process.execPath, ['--import', TSX_LOADER, source(name)], { cwd: REPO_ROOT, env: podEnv(extra) });
-  await bundleMovers(outdir, [mover]);
-  return (name, extra) => start(process.execPath, [join(outdir, mover, `${name}.mjs`)], { env: podEnv(extra) });
-}
+import { REPO_ROOT } from './common.js';
+import { start } from './processes.js';
 
 /** MinIO on 127.0.0.1 with its data under `dir`, and one bucket. */
 export async function startBenchS3(dir: string, bucket: string): Promise<S3Server> {

@@ -1,11 +1,11 @@
 /**
- * Child processes for the benchmarks: output capture, waiting for a line, killing a whole tree,
- * and sampling the resident memory of a process tree from /proc (Linux).
+ * Child processes for the benchmarks: the environment a pod gives them, output capture, waiting
+ * for a line, killing a whole tree (their CPU and memory: proc.ts).
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter } from 'node:path';
+import { descendants, processTable } from './proc.js';
 
 /** PATH plus the sbin directories where Debian puts sshd for non-root users. */
 export function toolPath(): string {
@@ -122,37 +122,6 @@ export async function runChecked(command: string, args: readonly string[], optio
   return proc;
 }
 
-/** pid → parent pid and resident set size (bytes) of every process, from /proc/<pid>/stat. */
-function processTable(): Map<number, { ppid: number; rss: number }> {
-  const table = new Map<number, { ppid: number; rss: number }>();
-  const pageSize = 4096;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // The command name (field 2) may hold spaces and parentheses; fields resume after the last ')'.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      table.set(Number(entry), { ppid: Number(fields[1]), rss: Number(fields[21]) * pageSize });
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return table;
-}
-
-/** Every pid in the tree rooted at `pid` (itself included). */
-function descendants(table: Map<number, { ppid: number }>, pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const [child, { ppid }] of table) children.set(ppid, [...(children.get(ppid) ?? []), child]);
-  const out: number[] = [];
-  const visit = (p: number) => {
-    out.push(p);
-    for (const child of children.get(p) ?? []) visit(child);
-  };
-  visit(pid);
-  return out;
-}
-
 /** Kills `pid` and all its descendants with SIGKILL. */
 export function killTree(pid: number): void {
   for (const p of descendants(processTable(), pid).reverse()) {
@@ -161,55 +130,5 @@ export function killTree(pid: number): void {
     } catch {
       // Already gone.
     }
-  }
-}
-
-/** The process's own peak resident set size (VmHWM) in bytes, or undefined once it is gone. */
-export function peakRss(pid: number): number | undefined {
-  try {
-    const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Samples memory every `intervalMs` while running: the peak VmHWM of each root process (its own
- * high-water mark, read until it exits) and the peak summed RSS of each root's whole tree.
- */
-export class MemorySampler {
-  private readonly roots = new Map<string, { pid: number; excludeSelf: boolean }>();
-  readonly ownPeak = new Map<string, number>();
-  readonly treePeak = new Map<string, number>();
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(intervalMs = 100) {
-    this.timer = setInterval(() => this.sample(), intervalMs);
-  }
-
-  /** Tracks a process under `name`; `excludeSelf` counts only its descendants (a shared daemon). */
-  track(name: string, pid: number | undefined, excludeSelf = false): void {
-    if (pid === undefined) return;
-    this.roots.set(name, { pid, excludeSelf });
-    this.sample();
-  }
-
-  /** Takes one sample now (also call it just before a tracked process is expected to exit). */
-  sample(): void {
-    const table = processTable();
-    for (const [name, { pid, excludeSelf }] of this.roots) {
-      if (!table.has(pid)) continue;
-      const own = peakRss(pid);
-      if (own !== undefined && !excludeSelf) this.ownPeak.set(name, Math.max(this.ownPeak.get(name) ?? 0, own));
-      const tree = descendants(table, pid)
-        .filter((p) => !(excludeSelf && p === pid))
-        .reduce((sum, p) => sum + (table.get(p)?.rss ?? 0), 0);
-      this.treePeak.set(name, Math.max(this.treePeak.get(name) ?? 0, tree));
-    }
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
   }
 }
