@@ -107,11 +107,6 @@ export interface Observation {
   owned: OwnedObjects;
 }
 
-/** An empty world: no objects, no mover. */
-export function nothingOwned(): OwnedObjects {
-  return { pvcs: {}, snapshots: {}, mover: { phase: 'absent' } };
-}
-
 /** Builds the observation event. */
 export function observation(cr: ScribeCr, owned: OwnedObjects, now: Date | number): Observation {
   return { type: 'observe', now: typeof now === 'number' ? now : now.getTime(), cr, owned };

@@ -134,20 +134,3 @@ export class ResourceInformer<T extends KubernetesObject> {
     this.restartTimer = setTimeout(() => void this.connect(), delay);
   }
 }
-
-/** A cold stream of one kind's events: subscribing starts an informer, unsubscribing stops it. */
-export function informer$<T extends KubernetesObject>(
-  kc: KubeConfig,
-  resource: ResourceKind,
-  options: InformerOptions = {},
-): Observable<InformerEvent<T>> {
-  return new Observable<InformerEvent<T>>((subscriber) => {
-    const informer = new ResourceInformer<T>(kc, resource, options);
-    const subscription = informer.events$.subscribe(subscriber);
-    informer.start().catch((error: unknown) => subscriber.error(error));
-    return () => {
-      subscription.unsubscribe();
-      void informer.stop();
-    };
-  });
-}

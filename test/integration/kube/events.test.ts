@@ -1,54 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import type { KubernetesObject } from '@kubernetes/client-node';
 import { EventRecorder } from '../../../src/kube/events.js';
 import { kubeRequest } from '../../../src/kube/rest.js';
-import { collectionPath, objectPath, RESOURCES } from '../../../src/kube/resources.js';
-import { patchStatus } from '../../../src/kube/status.js';
+import { collectionPath, RESOURCES } from '../../../src/kube/resources.js';
 import { createIn } from '../../support/apply.js';
 import { testKubeConfig, testNamespace } from '../../support/cluster.js';
-
-type Source = KubernetesObject & { status?: { lastManualSync?: string; state?: string } };
 
 const source = {
   apiVersion: 'scribe.backube/v1alpha1',
   kind: 'ReplicationSource',
-  metadata: { name: 'status-test' },
+  metadata: { name: 'events-test' },
   spec: { sourcePVC: 'data', rsync: { copyMethod: 'None', address: 'dest.example' } },
 };
 
-describe('status patches and events', () => {
-  it('patches the status subresource and retries after a conflicting write', async () => {
-    const kc = testKubeConfig();
-    const namespace = await testNamespace(kc, 'status');
-    await createIn(kc, namespace, source);
-    let calls = 0;
-    const result = await patchStatus<Source>(
-      kc,
-      RESOURCES.ReplicationSource,
-      namespace,
-      'status-test',
-      async (current) => {
-        calls++;
-        if (calls === 1) {
-          // Someone else writes between our read and our patch: our patch must then conflict.
-          await kubeRequest(kc, {
-            method: 'PATCH',
-            path: objectPath(RESOURCES.ReplicationSource, namespace, 'status-test', 'status'),
-            body: { status: { state: 'idle' } },
-          });
-        }
-        return { lastManualSync: `${current.status?.state}-seen` };
-      },
-    );
-    expect(calls).toBe(2);
-    expect(result?.status?.lastManualSync).toBe('idle-seen');
-    const stored = await kubeRequest<Source>(kc, {
-      method: 'GET',
-      path: objectPath(RESOURCES.ReplicationSource, namespace, 'status-test'),
-    });
-    expect(stored.status?.lastManualSync).toBe('idle-seen');
-  });
-
+describe('events', () => {
   it('records an Event about a CR and counts repeats in its series', async () => {
     const kc = testKubeConfig();
     const namespace = await testNamespace(kc, 'events');
@@ -67,7 +31,7 @@ describe('status patches and events', () => {
       type: 'Warning',
       reason: 'TransferFailed',
       note: 'rsync exited with code 12',
-      regarding: { kind: 'ReplicationSource', name: 'status-test', uid: created.metadata?.uid },
+      regarding: { kind: 'ReplicationSource', name: 'events-test', uid: created.metadata?.uid },
       series: { count: 2 },
     });
   });
