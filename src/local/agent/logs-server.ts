@@ -2,18 +2,18 @@
  * The kubelet's HTTPS endpoint, for the one thing the API server asks of it here:
  * GET /containerLogs/{namespace}/{pod}/{container}, which backs `kubectl logs` and the
  * pods/log subresource. tailLines, limitBytes and previous are honoured; follow answers with
- * the log as it is now. The serving certificate is self-signed, made with the openssl CLI in
- * the data dir; the API server does not verify kubelet certificates unless told to
- * (--kubelet-certificate-authority), and no client certificate is asked for.
+ * the log as it is now.
+ *
+ * As the kubelet with --client-ca-file: the TLS handshake demands a client certificate issued by
+ * the cluster's client CA (the API server's kubelet client certificate), so any other caller, with
+ * no certificate or one of another CA, is refused before a request is read. The serving
+ * certificate is the node's, from the cluster's signer (serving-certificate.ts), which the API
+ * server verifies (--kubelet-certificate-authority).
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import type { KeyPair } from '../pki.js';
 
 /** Finds a container's log file; undefined when the pod or container is unknown here. */
 export type LogLocator = (namespace: string, pod: string, container: string, previous: boolean) => string | undefined;
@@ -24,32 +24,9 @@ export interface LogsServer {
   close(): Promise<void>;
 }
 
-/** Creates (once) a self-signed certificate for 127.0.0.1 and localhost in `dir`. */
-export async function ensureServingCertificate(dir: string): Promise<{ cert: Buffer; key: Buffer }> {
-  await mkdir(dir, { recursive: true });
-  const certFile = join(dir, 'kubelet.crt');
-  const keyFile = join(dir, 'kubelet.key');
-  if (!existsSync(certFile) || !existsSync(keyFile)) {
-    // Key and certificate are written to the same fixed names, so a second start reuses them.
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-      '-days',
-      '3650',
-      '-subj',
-      '/CN=scribe-local-node-agent',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    ]);
-  }
-  return { cert: await readFile(certFile), key: await readFile(keyFile) };
+/** The endpoint's TLS: its serving certificate and the CA its callers' certificates must chain to. */
+export interface LogsServerTls extends KeyPair {
+  clientCa: string;
 }
 
 /** The last `lines` lines of `text` (a trailing newline does not count as a line). */
@@ -67,12 +44,13 @@ export function tailLines(text: Buffer, lines: number): Buffer {
 
 /** Starts the HTTPS server on 127.0.0.1 (port 0 = any free port). */
 export async function startLogsServer(options: {
-  certDir: string;
+  tls: LogsServerTls;
   port?: number;
   locate: LogLocator;
 }): Promise<LogsServer> {
-  const { cert, key } = await ensureServingCertificate(options.certDir);
-  const server: Server = createServer({ cert, key }, (req, res) => {
+  const { cert, key, clientCa } = options.tls;
+  const tls = { cert, key, ca: clientCa, requestCert: true, rejectUnauthorized: true };
+  const server: Server = createServer(tls, (req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'https://localhost');
       const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
