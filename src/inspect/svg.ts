@@ -86,7 +86,7 @@ export async function renderSvg(chart: Chart, options: SvgOptions = {}): Promise
   out.push('<g class="groups">');
   for (const g of layout.groups) {
     out.push(
-      `<g class="group" data-group="${esc(g.group.id)}"><title>${esc(`${g.group.title}: ${g.group.note}`)}</title><rect x="${round(g.x)}" y="${round(g.y)}" width="${round(g.width)}" height="${round(g.height)}" rx="12" ry="12"/>` +
+      `<g class="group" data-group="${esc(g.group.id)}" data-states="${esc(g.group.states.join(' '))}"><title>${esc(`${g.group.title}: ${g.group.note}`)}</title><rect x="${round(g.x)}" y="${round(g.y)}" width="${round(g.width)}" height="${round(g.height)}" rx="12" ry="12"/>` +
         `<text class="title" x="${round(g.title.x + 4)}" y="${round(g.title.y + 12)}">${esc(g.group.title)}</text></g>`,
     );
   }

@@ -73,6 +73,17 @@ describe('inspection of a CR', () => {
     expect(text).toMatch(/Synchronizing\s+True\s+SyncInProgress/);
   });
 
+  it('text draws the chart as a table: boxes once, the steps of the cycle numbered on their transitions', () => {
+    const text = renderText(inspectionOf(midSync(), undefined, Date.parse('2024-01-01T10:00:05Z')));
+    expect(text).toMatch(/\(working states\): idle waitingForPvc snapshotting moving preserving complete failed/);
+    expect(text).toMatch(/^ {9}\(working states\) +invalid +invalid spec$/m);
+    expect(text).toMatch(/^ {2}1 +idle +snapshotting +syncDue$/m);
+    expect(text).toMatch(/^ {2}2 +snapshotting +moving +volume ready$/m);
+    // This cycle: step, reason and how long the CR stayed (the current state until now).
+    expect(text).toMatch(/^2 +snapshotting +moving +volume <ready> & ok +3s$/m);
+    expect(text).toContain('[moving] (3s)');
+  });
+
   it('HTML embeds the chart with the current state highlighted and escapes status text', async () => {
     const html = await renderHtml(inspectionOf(midSync('preserving')));
     expect(html).toContain('<g class="state visited current" id="state-preserving"');
