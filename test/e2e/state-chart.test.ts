@@ -2,7 +2,7 @@
  * The state chart as a person reads it, in Chromium, opened the way a user opens it: through
  * `kubectl scribe dashboard` (the bundled plugin) given nothing but a kubeconfig. CRs of both
  * kinds are brought to a few states (a source whose mover failed, a source whose spec was made
- * invalid and fixed, a destination mid-sync, an external destination); for each, the page's DOM
+ * invalid and fixed, a destination mid-sync, a destination whose restore failed); for each, the page's DOM
  * boxes show no label over another label or a state, and the highlighted, numbered edges are
  * the CR's journal since it last left idle, the failed attempt's edge in red. A screenshot of
  * each page goes to test-artifacts/.
@@ -162,8 +162,8 @@ describe('the state chart through kubectl scribe dashboard', () => {
     await create(kc, 'ReplicationDestination', ns, {
       apiVersion: API,
       kind: 'ReplicationDestination',
-      metadata: { name: 'elsewhere' },
-      spec: { external: { provider: 'example.com/replicator' } },
+      metadata: { name: 'restoring' },
+      spec: { trigger: { manual: 'once' }, restic: { ...restic, destinationPVC: 'data' } },
     });
     const read = (kind: ScribeKind, name: string) => () => get<ScribeCr>(kc, kind, ns, name);
     const reach = (kind: ScribeKind, name: string, state: string) =>
@@ -178,7 +178,7 @@ describe('the state chart through kubectl scribe dashboard', () => {
     await Promise.all([
       reach('ReplicationSource', 'failing', 'failed'),
       reach('ReplicationDestination', 'waiting', 'moving'),
-      reach('ReplicationDestination', 'elsewhere', 'external'),
+      reach('ReplicationDestination', 'restoring', 'failed'),
     ]);
 
     const home = await mkdtemp(join(tmpdir(), 'scribe-dashboard-'));
@@ -195,7 +195,7 @@ describe('the state chart through kubectl scribe dashboard', () => {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const index = await page.goto(dashboard.url);
       expect(index?.status()).toBe(200);
-      for (const name of ['failing', 'fixed', 'waiting', 'elsewhere']) {
+      for (const name of ['failing', 'fixed', 'waiting', 'restoring']) {
         await expect(page.locator(`a:text-is("${name}")`).count()).resolves.toBe(1);
       }
       const artifacts = join(repoRoot(), 'test-artifacts');
@@ -204,7 +204,7 @@ describe('the state chart through kubectl scribe dashboard', () => {
         ['ReplicationSource', 'failing'],
         ['ReplicationSource', 'fixed'],
         ['ReplicationDestination', 'waiting'],
-        ['ReplicationDestination', 'elsewhere'],
+        ['ReplicationDestination', 'restoring'],
       ];
       for (const [kind, name] of cases) {
         // The CR may move while the page loads (a retry): compare a page whose CR was the same
@@ -245,6 +245,14 @@ describe('the state chart through kubectl scribe dashboard', () => {
           expect(s.visited).toContain(j.to);
         }
         await page.screenshot({ path: join(artifacts, `state-chart-${name}.png`), fullPage: true });
+        if (name === 'failing') {
+          // The chart and its steps, for docs/images/state-chart-debug-page.png.
+          const table = await page.locator('#trail-rows').boundingBox();
+          const height = Math.ceil((table?.y ?? 0) + (table?.height ?? 0) + 16);
+          await page.setViewportSize({ width: 1280, height });
+          await page.screenshot({ path: join(artifacts, 'state-chart-debug-page.png') });
+          await page.setViewportSize({ width: 1280, height: 900 });
+        }
       }
     } finally {
       await browser.close();
