@@ -8,7 +8,8 @@
  * What separates them: each control plane hands out ClusterIPs from a loopback /16 of its own
  * (control-plane.ts), and each node gives its pods and its LoadBalancer Services addresses from
  * /16s of their own (addresses.ts, sideBySideRanges). A LoadBalancer address is how another
- * cluster's pods reach a Service, as through a cloud's load balancer (services.ts). Used by
+ * cluster's pods reach a Service, as through a cloud's load balancer; a ClusterIP refuses them
+ * (services.ts, isolateClusterIPs), as a real cluster's is out of their reach. Used by
  * `npm run demo -- --clusters 2` and the two-cluster e2e tests.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -81,6 +82,7 @@ export async function startLocalClusters(count: number, options: LocalClustersOp
     const runtime = await startLocalRuntime({
       dir: join(dir, name),
       addressRanges,
+      isolateClusterIPs: true,
       ...(options.operatorMode ? { operatorMode: options.operatorMode } : {}),
       log: (line) => options.log?.(name, line),
     });

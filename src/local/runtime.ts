@@ -73,6 +73,8 @@ export interface LocalRuntimeOptions {
    * side each have their own (clusters.ts).
    */
   addressRanges?: NodeAddressRanges;
+  /** Close connections to this cluster's ClusterIPs from other local clusters' pods (services.ts). */
+  isolateClusterIPs?: boolean;
   log?: (line: string) => void;
 }
 
@@ -170,6 +172,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       dataDir: join(dir, 'node'),
       log,
       ...(options.addressRanges ? { addressRanges: options.addressRanges } : {}),
+      ...(options.isolateClusterIPs ? { isolateClusterIPs: true } : {}),
     });
     if (operatorMode === 'chart') {
       chart = new ChartOperator(kc, controlPlane.kubeconfigPath, agent, operatorLog, log);

@@ -53,6 +53,11 @@ export interface NodeAgentOptions {
    * clusters side by side each get their own (addresses.ts).
    */
   addressRanges?: NodeAddressRanges;
+  /**
+   * Keep this cluster's ClusterIPs to its own pods: a connection from another local node's pod is
+   * closed (services.ts). For nodes of clusters side by side; off by default.
+   */
+  isolateClusterIPs?: boolean;
   log?: (line: string) => void;
 }
 
@@ -130,6 +135,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       podEvents: pods.informer,
       apiServer: `${apiServer.hostname}:${apiServer.port || 443}`,
       loadBalancerPrefix: ranges.loadBalancers,
+      ...(options.isolateClusterIPs ? { isolateFrom: runcRoot } : {}),
       log,
     });
     // The kubelet endpoint's TLS: a serving certificate from the cluster's signer, and only

@@ -4,10 +4,11 @@
  * Services also get an address from the node's LoadBalancer range (127.97.0.0/16 by default, a
  * /16 of their own among 127.200–127.250 for clusters side by side; see addresses.ts) in
  * status.loadBalancer.ingress[0].ip, listened on too, as a cloud's load balancer gives one that
- * clients outside the cluster (another local cluster's pods) connect to. Departure: every local
- * pod shares the host's network namespace, so a ClusterIP is not private to its cluster the way
- * it is on a real one: another cluster's pods could connect to it too (docs/multi-cluster.md).
- * Scribe never relies on that: across clusters its sources use the LoadBalancer address. A connection goes to a Running, Ready pod of the namespace matching the
+ * clients outside the cluster (another local cluster's pods) connect to. Every local pod shares
+ * the host's network namespace, so nothing in the network keeps a ClusterIP private to its
+ * cluster the way it is on a real one; with `isolateFrom` set (clusters side by side) the proxy
+ * looks up which container opened each connection to a ClusterIP (peers.ts) and closes it when
+ * that is another node's pod. Processes of the host (tests, kubectl, curl) may still connect. A connection goes to a Running, Ready pod of the namespace matching the
  * selector (round robin), at podIP:targetPort (number or named container port). Listeners
  * exist only while the Service has a ready pod, so a client of a Service without one gets
  * "connection refused" at once and retries, as with an empty Service on a real cluster.
@@ -25,7 +26,9 @@ import type { Observable, Subscription } from 'rxjs';
 import { ResourceInformer } from '../../kube/informer.js';
 import { isStatus, kubeRequest } from '../../kube/rest.js';
 import { objectPath, RESOURCES } from '../../kube/resources.js';
+import { resolve } from 'node:path';
 import { AddressPool, DEFAULT_ADDRESS_RANGES } from './addresses.js';
+import { peerRuncRoot } from './peers.js';
 import { ENDPOINT_SLICE_KIND, type EndpointSlice } from './kinds.js';
 import { errorMessage, Reconciler } from './reconciler.js';
 
@@ -40,10 +43,17 @@ export interface ServiceProxyOptions {
   apiServer?: string;
   /** The first two octets of LoadBalancer addresses (default "127.97"). */
   loadBalancerPrefix?: string;
+  /**
+   * This node's runc state root: when set, a connection to a ClusterIP opened by a container of
+   * any other runc state root (another local node's pod) is closed (see the module comment).
+   */
+  isolateFrom?: string;
   log: (line: string) => void;
 }
 
 interface Listener {
+  /** A ClusterIP's listener (private to the cluster) or a LoadBalancer address's. */
+  clusterIP: boolean;
   server: Server;
   sockets: Set<Socket>;
   namespace: string;
@@ -51,6 +61,8 @@ interface Listener {
   port: V1ServicePort;
   next: number;
 }
+
+type Target = { namespace: string; service: string; port: V1ServicePort; clusterIP: boolean };
 
 const isLoopback = (ip: string | undefined) => Boolean(ip?.startsWith('127.'));
 
@@ -121,7 +133,7 @@ export class ServiceProxy {
   }
 
   private async pass(): Promise<void> {
-    const wanted = new Map<string, { namespace: string; service: string; port: V1ServicePort }>();
+    const wanted = new Map<string, Target>();
     for (const service of this.services.list()) {
       const namespace = service.metadata?.namespace ?? 'default';
       const name = service.metadata?.name ?? '';
@@ -135,7 +147,8 @@ export class ServiceProxy {
       for (const port of service.spec?.ports ?? []) {
         if ((port.protocol ?? 'TCP') !== 'TCP') continue;
         if (!this.endpoints(namespace, name, port).length) continue;
-        for (const ip of addresses) wanted.set(`${ip}:${port.port}`, { namespace, service: name, port });
+        for (const ip of addresses)
+          wanted.set(`${ip}:${port.port}`, { namespace, service: name, port, clusterIP: ip === clusterIP });
       }
     }
     for (const key of this.listeners.keys()) if (!wanted.has(key)) await this.close(key);
@@ -183,10 +196,10 @@ export class ServiceProxy {
     return ip;
   }
 
-  private listen(key: string, target: { namespace: string; service: string; port: V1ServicePort }): Promise<void> {
+  private listen(key: string, target: Target): Promise<void> {
     const [host = '', portText = ''] = key.split(/:(?=\d+$)/);
     const listener: Listener = { ...target, server: createServer(), sockets: new Set(), next: 0 };
-    listener.server.on('connection', (client) => this.forward(listener, client));
+    listener.server.on('connection', (client) => this.accept(listener, client));
     return new Promise((resolve, reject) => {
       listener.server.once('error', reject);
       listener.server.listen(Number(portText), host, () => {
@@ -196,6 +209,33 @@ export class ServiceProxy {
         resolve();
       });
     });
+  }
+
+  /** Forwards a connection, unless it reaches a ClusterIP from another node's pod (isolateFrom). */
+  private accept(listener: Listener, client: Socket): void {
+    const own = this.options.isolateFrom;
+    if (!own || !listener.clusterIP) {
+      this.forward(listener, client);
+      return;
+    }
+    client.pause();
+    // A peer may reset while we look it up: without a listener its error would be thrown.
+    client.on('error', () => client.destroy());
+    const peer = { address: client.remoteAddress ?? '', port: client.remotePort ?? 0 };
+    const local = { address: client.localAddress ?? '', port: client.localPort ?? 0 };
+    peerRuncRoot(peer, local)
+      .catch(() => undefined)
+      .then((root) => {
+        if (root && resolve(root) !== resolve(own)) {
+          this.options.log(
+            `service ${listener.namespace}/${listener.service}: closed a connection to ClusterIP ${local.address}:${local.port} from another node's pod (runc root ${root})`,
+          );
+          client.destroy();
+          return;
+        }
+        this.forward(listener, client);
+        client.resume();
+      });
   }
 
   private forward(listener: Listener, client: Socket): void {
