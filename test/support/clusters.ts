@@ -1,0 +1,136 @@
+/**
+ * Helpers for end-to-end tests across local clusters side by side (src/local/clusters.ts): the
+ * clusters themselves, a Secret carried from one to another as a user would with two
+ * contexts, and stopping one cluster's API server for a while.
+ */
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { readdir, readFile } from 'node:fs/promises';
+import type { ControlPlane } from '../../src/local/control-plane.js';
+import { connect } from 'node:net';
+import { startLocalClusters, type LocalCluster, type LocalClusters } from '../../src/local/clusters.js';
+import { create, get, waitForObject } from '../../src/local/objects.js';
+import { waitFor } from '../../src/local/processes.js';
+
+/** Starts `count` clusters side by side; their progress goes to each runtime's own log file. */
+export async function startTestClusters(count: number): Promise<LocalClusters> {
+  const started = Date.now();
+  const clusters = await startLocalClusters(count);
+  const names = clusters.clusters.map((c) => `${c.name} (${c.runtime.controlPlane.server})`);
+  console.log(`[clusters] ${names.join(', ')} ready in ${Date.now() - started} ms (${clusters.dir})`);
+  return clusters;
+}
+
+/** Copies a Secret's data from one cluster to another (same name), as `kubectl get | apply` across contexts. */
+export async function copySecretAcross(
+  from: { kc: KubeConfig; namespace: string },
+  to: { kc: KubeConfig; namespace: string },
+  name: string,
+): Promise<void> {
+  const secret = await get<KubernetesObject & { data?: Record<string, string> }>(
+    from.kc,
+    'Secret',
+    from.namespace,
+    name,
+  );
+  if (!secret?.data) throw new Error(`Secret ${from.namespace}/${name} not found or empty`);
+  await create(to.kc, 'Secret', to.namespace, {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name },
+    data: secret.data,
+  });
+}
+
+/**
+ * The pid of a control plane's kube-apiserver: the process whose command line serves its port.
+ * (ControlPlane offers a restart, not a stop that lasts; see stopApiServer.)
+ */
+async function apiServerPid(controlPlane: ControlPlane): Promise<number> {
+  const port = new URL(controlPlane.server).port;
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const args = await readFile(`/proc/${entry}/cmdline`, 'utf8')
+      .then((text) => text.split('\0'))
+      .catch(() => [] as string[]);
+    if (args.some((a) => a.endsWith('/kube-apiserver')) && args.includes(`--secure-port=${port}`)) return Number(entry);
+  }
+  throw new Error(`no kube-apiserver serving port ${port}`);
+}
+
+/**
+ * Stops a control plane's API server as the control plane's own stop does (SIGTERM, SIGKILL
+ * after 5 s) and resolves once the process is gone; `controlPlane.restartApiServer()` starts it
+ * again on the same port and data.
+ */
+export async function stopApiServer(controlPlane: ControlPlane): Promise<void> {
+  const pid = await apiServerPid(controlPlane);
+  process.kill(pid, 'SIGTERM');
+  // Gone, or a zombie its parent (this process) has yet to reap.
+  const gone = async () => {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    return !stat || stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  };
+  const kill = setTimeout(() => process.kill(pid, 'SIGKILL'), 5000);
+  try {
+    await waitFor(`kube-apiserver ${pid} to exit`, gone, { timeoutMs: 30_000 });
+  } finally {
+    clearTimeout(kill);
+  }
+}
+
+/** The first bytes a TCP server sends (an SSH server's banner), '' when it closes or refuses first. */
+export function firstBytes(host: string, port: number, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, host);
+    let received = '';
+    const done = () => {
+      socket.destroy();
+      resolve(received);
+    };
+    socket.setTimeout(timeoutMs, done);
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      if (received.includes('\n')) done();
+    });
+    socket.on('error', done);
+    socket.on('close', done);
+  });
+}
+
+/**
+ * Runs a pod of the node's mover image in `namespace` that connects to each target and prints
+ * `name=[first 7 bytes]` (empty when the connection is refused or closed at once); resolves
+ * with those values once the pod has succeeded.
+ */
+export async function connectFromPod(
+  cluster: LocalCluster,
+  namespace: string,
+  targets: Record<string, { host: string; port: number }>,
+): Promise<Record<string, string>> {
+  const name = `connect-probe-${Object.keys(targets).length}-${Date.now().toString(36)}`;
+  const lines = Object.entries(targets).map(([key, { host, port }]) => `echo "${key}=[$(probe ${host} ${port})]"`);
+  const script = ['probe() { ( exec 3<>"/dev/tcp/$1/$2" && timeout 5 head -c 7 <&3 ) 2>/dev/null; }', ...lines].join(
+    '\n',
+  );
+  await create(cluster.kc, 'Pod', namespace, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name },
+    spec: {
+      restartPolicy: 'Never',
+      containers: [{ name: 'probe', image: cluster.runtime.agent.images.mover, command: ['bash', '-c', script] }],
+    },
+  });
+  await waitForObject(
+    `pod ${namespace}/${name} to succeed`,
+    () => get<KubernetesObject & { status?: { phase?: string } }>(cluster.kc, 'Pod', namespace, name),
+    (pod) => pod.status?.phase === 'Succeeded',
+    120_000,
+  );
+  const files = cluster.runtime.agent.containerLogFiles(namespace, name, 'probe');
+  const log = (await Promise.all(files.map((f) => readFile(f, 'utf8')))).join('');
+  const result: Record<string, string> = {};
+  for (const key of Object.keys(targets))
+    result[key] = new RegExp(`${key}=\\[([^\\]]*)\\]`).exec(log)?.[1] ?? '(no output)';
+  return result;
+}
