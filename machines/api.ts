@@ -17,6 +17,8 @@ export type Condition = api.Condition;
 export type JournalEntry = api.JournalEntry;
 export type LatestImage = api.LatestImage;
 export type MoverStatus = api.MoverStatus;
+export type SourceMoverCommon = api.SourceMoverCommon;
+export type DestinationMoverCommon = api.DestinationMoverCommon;
 
 /** Either kind of Scribe CR: the machines treat both alike and branch on `kind` where they differ. */
 export type ScribeCr = ReplicationSource | ReplicationDestination;

@@ -6,7 +6,7 @@
 import type { CycleStatus, ScribeCr, ScribeStatus } from './api.js';
 import { destinationPvcName, sourcePitName, sourcePitSnapshotAlternative } from './naming.js';
 import type { ObservedPvc, ObservedSnapshot, OwnedObjects } from './observation.js';
-import { moverKindOf } from './mover.js';
+import { moverSections, type CommonMoverOptions } from './mover.js';
 import { RETAKE_COPY_EVERY } from './backoff.js';
 import { compactTimestamp, toMs } from './time.js';
 
@@ -29,10 +29,8 @@ export type Progress =
   { phase: 'waiting' } | { phase: 'ready' } | { phase: 'failed'; message: string; stage: 'snapshot' | 'volume' };
 
 /** The mover options of the CR (copyMethod, capacity, ...), whatever the mover. */
-export function moverOptions(cr: ScribeCr): Record<string, unknown> {
-  const kind = moverKindOf(cr);
-  const options = kind ? (cr.spec as Record<string, unknown>)[kind] : undefined;
-  return (options ?? {}) as Record<string, unknown>;
+export function moverOptions(cr: ScribeCr): CommonMoverOptions {
+  return moverSections(cr)[0]?.[1] ?? {};
 }
 
 /** A source whose mover reads a point-in-time copy (copyMethod Clone or Snapshot), which nothing writes to meanwhile. */

@@ -3,13 +3,42 @@
  * src/movers/<name>/. The machines never see a mover: they emit ensureMover/cleanupMover and read
  * the mover's summary (ObservedMover) from the observation. Everything here is pure.
  */
-import type { ScribeCr } from './api.js';
+import type {
+  DestinationMoverCommon,
+  ReplicationDestinationSpec,
+  ReplicationSourceSpec,
+  ScribeCr,
+  SourceMoverCommon,
+} from './api.js';
 import type { ObservedMover, ObservedPvc } from './observation.js';
 import type { ObservedPod } from './placement.js';
 
-/** The movers Scribe ships, named as the spec's keys. */
-export const MOVER_KINDS = ['rsync', 'rclone', 'restic'] as const;
-export type MoverKind = (typeof MOVER_KINDS)[number];
+/**
+ * A mover's name, which is also its spec key (rsync, rclone, restic). The machines know no mover
+ * by name: the catalog (src/movers) names them, and a spec's mover is whichever section it holds.
+ */
+export type MoverKind = string;
+
+/** Spec fields that are not a mover's section (the API's common fields; a test keeps them in step). */
+export const NON_MOVER_SPEC_FIELDS = ['sourcePVC', 'trigger', 'paused', 'external'] as const;
+
+/**
+ * The mover sections the API's types declare (the shipped catalog's, src/api/movers.ts), so that
+ * status.<kind> and spec.<kind> are typed; a mover added to a catalog elsewhere (a test's) is
+ * found the same way at run time.
+ */
+export type SpecMoverKind = Exclude<
+  keyof ReplicationSourceSpec | keyof ReplicationDestinationSpec,
+  (typeof NON_MOVER_SPEC_FIELDS)[number]
+>;
+
+/**
+ * What every mover's section holds, whatever the mover: the volume options of either side and
+ * the pod settings (the API's types, src/api/common.ts).
+ */
+export type CommonMoverOptions = Omit<Partial<SourceMoverCommon & DestinationMoverCommon>, 'copyMethod'> & {
+  copyMethod?: SourceMoverCommon['copyMethod'] | DestinationMoverCommon['copyMethod'];
+};
 
 /** A Kubernetes object as plain data (apiVersion, kind, metadata, and the rest). */
 export interface KubeObject {
@@ -68,10 +97,22 @@ export interface Mover {
   read(cr: ScribeCr, objects: readonly KubeObject[]): ObservedMover;
 }
 
+/** Whether a spec field's value is a mover's section (an object under a key that is not a common field). */
+function isMoverSection(entry: [string, unknown]): entry is [MoverKind, CommonMoverOptions] {
+  const [field, value] = entry;
+  return !(NON_MOVER_SPEC_FIELDS as readonly string[]).includes(field) && typeof value === 'object' && value !== null;
+}
+
+/** The mover sections a CR's spec holds, as [kind, options]: one for a valid CR, none for an external one. */
+export function moverSections(cr: ScribeCr): Array<[MoverKind, CommonMoverOptions]> {
+  return Object.entries(cr.spec).filter(isMoverSection);
+}
+
 /** The spec key naming the CR's mover, or undefined (external or none). */
-export function moverKindOf(cr: ScribeCr): MoverKind | undefined {
-  const spec = cr.spec as Record<string, unknown>;
-  return MOVER_KINDS.find((kind) => spec[kind] !== undefined);
+export function moverKindOf(cr: ScribeCr): SpecMoverKind | undefined {
+  // A key of the spec the API's types declare, or of a mover a test's catalog adds (whose status
+  // section is then untyped).
+  return moverSections(cr)[0]?.[0] as SpecMoverKind | undefined;
 }
 
 /** Picks the one mover of a catalog that handles the CR, or says why none or several do. */
@@ -83,6 +124,9 @@ export function selectMover(
   const [only] = matching;
   if (only && matching.length === 1) return { ok: true, mover: only };
   if (matching.length === 0)
-    return { ok: false, message: `no mover handles this ${cr.kind}: set one of spec.${MOVER_KINDS.join(', spec.')}` };
+    return {
+      ok: false,
+      message: `no mover handles this ${cr.kind}: set one of spec.${catalog.map((m) => m.kind).join(', spec.')}`,
+    };
   return { ok: false, message: `several movers claim this ${cr.kind}: ${matching.map((m) => m.kind).join(', ')}` };
 }

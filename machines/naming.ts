@@ -184,7 +184,7 @@ export function cacheNameOf(cr: { kind?: string; metadata: { name?: string } }):
 }
 
 /** The mover object name for a kind and role, e.g. scribe-rclone-src-<cr>. */
-export function moverObjectName(mover: 'rsync' | 'rclone' | 'restic', role: 'src' | 'dest', cr: string): string {
+export function moverObjectName(mover: string, role: 'src' | 'dest', cr: string): string {
   return roleName(`scribe-${mover}-${role}-`, cr);
 }
 

@@ -4,7 +4,7 @@
  * Warning Event say exactly what to fix ("Bad input" in design.md).
  */
 import type { ScribeCr } from './api.js';
-import { moverKindOf, MOVER_KINDS } from './mover.js';
+import { moverSections, type CommonMoverOptions } from './mover.js';
 import type { ObservedPvc } from './observation.js';
 import { parseSchedule } from './trigger.js';
 
@@ -22,37 +22,37 @@ export interface ValidationFacts {
   moverProblems?: readonly FieldError[] | undefined;
 }
 
-const HOSTNAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\.?$/i;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6 = /^[0-9a-f:.]+$/i;
-
-/** Every problem of a CR's spec; empty when it can run. External CRs are not checked (decision 7). */
+/**
+ * Every problem of a CR's spec; empty when it can run. External CRs are not checked (decision 7).
+ * The rules of one mover (rsync's address, say) are that mover's `validate` (src/movers), whose
+ * problems the operator hands in as `moverProblems`, with those its objects reveal.
+ */
 export function validateSpec(cr: ScribeCr, facts: ValidationFacts = {}): FieldError[] {
-  const spec = cr.spec as Record<string, unknown> & ScribeCr['spec'];
-  if (spec.external !== undefined) return [];
+  if (cr.spec.external !== undefined) return [];
   const errors: FieldError[] = [];
-  const movers = MOVER_KINDS.filter((k) => spec[k] !== undefined);
+  const movers = moverSections(cr);
   if (movers.length === 0) {
-    // Decision 6: name the choices.
+    // Decision 6: the CRD's rule names the choices (the catalog's); a CR without one gets here
+    // only past that rule.
     errors.push({
       field: 'spec',
-      message: `a mover is required: set one of spec.${MOVER_KINDS.join(', spec.')} or spec.external`,
+      message: "a mover is required: set one mover's section of the spec, or spec.external",
     });
   } else if (movers.length > 1) {
-    errors.push({ field: 'spec', message: `exactly one mover may be set, found spec.${movers.join(' and spec.')}` });
+    const kinds = movers.map(([kind]) => kind);
+    errors.push({ field: 'spec', message: `exactly one mover may be set, found spec.${kinds.join(' and spec.')}` });
   }
-  const schedule = spec.trigger?.schedule;
+  const schedule = cr.spec.trigger?.schedule;
   if (schedule !== undefined) {
     const parsed = parseSchedule(schedule);
     if (!parsed.ok) errors.push(fieldError(parsed.message));
   }
-  const mover = moverKindOf(cr);
-  if (mover) {
-    const options = spec[mover] as Record<string, unknown> | undefined;
-    if (cr.kind === 'ReplicationSource') errors.push(...sourceChecks(cr.spec.sourcePVC, mover, options ?? {}, facts));
-    else errors.push(...destinationChecks(mover, options ?? {}, facts));
-    if (mover === 'rsync') errors.push(...rsyncChecks(cr.kind, options ?? {}));
-    errors.push(...podLabelChecks(mover, options ?? {}));
+  const [section] = movers;
+  if (section) {
+    const [mover, options] = section;
+    if (cr.kind === 'ReplicationSource') errors.push(...sourceChecks(cr.spec.sourcePVC, mover, options, facts));
+    else errors.push(...destinationChecks(mover, options, facts));
+    errors.push(...podLabelChecks(mover, options));
   }
   errors.push(...(facts.moverProblems ?? []));
   return errors;
@@ -68,8 +68,8 @@ const LABEL_KEY =
  * the API server's cost budget, and a Job the API server refuses would otherwise only be an
  * error in the operator's log.
  */
-function podLabelChecks(mover: string, options: Record<string, unknown>): FieldError[] {
-  const labels = (options.moverPodLabels ?? {}) as Record<string, unknown>;
+function podLabelChecks(mover: string, options: CommonMoverOptions): FieldError[] {
+  const labels = options.moverPodLabels ?? {};
   const bad = Object.keys(labels).filter((key) => {
     const match = LABEL_KEY.exec(key);
     return !match || (match[1]?.length ?? 0) > 253 || (match[5]?.length ?? 0) > 63;
@@ -91,7 +91,7 @@ export function describeErrors(errors: readonly FieldError[]): string {
 function sourceChecks(
   sourcePVC: string | undefined,
   mover: string,
-  options: Record<string, unknown>,
+  options: CommonMoverOptions,
   facts: ValidationFacts,
 ): FieldError[] {
   const errors: FieldError[] = [];
@@ -116,7 +116,7 @@ function sourceChecks(
   return errors;
 }
 
-function destinationChecks(mover: string, options: Record<string, unknown>, facts: ValidationFacts): FieldError[] {
+function destinationChecks(mover: string, options: CommonMoverOptions, facts: ValidationFacts): FieldError[] {
   const errors: FieldError[] = [];
   if (options.copyMethod === 'Clone') {
     errors.push({
@@ -131,43 +131,6 @@ function destinationChecks(mover: string, options: Record<string, unknown>, fact
     errors.push({
       field: `spec.${mover}.destinationPVC`,
       message: `PVC ${facts.volume.name} is a block-mode volume; block mode is not supported yet`,
-    });
-  }
-  return errors;
-}
-
-/**
- * rsync (decision 16): the kind fixes the data direction. A source only sends, so it connects to
- * the destination's address; a destination only receives, so it listens and takes no address.
- * Either reverse topology would write into a volume that should only be read, so both are
- * refused here as the CRD's CEL rules refuse them at `kubectl apply`.
- */
-function rsyncChecks(kind: ScribeCr['kind'], options: Record<string, unknown>): FieldError[] {
-  const errors: FieldError[] = [];
-  const address = options.address;
-  if (kind === 'ReplicationSource' && typeof address !== 'string') {
-    errors.push({
-      field: 'spec.rsync.address',
-      message: "required: a ReplicationSource only sends, to its ReplicationDestination's status.rsync.address",
-    });
-  }
-  if (kind === 'ReplicationDestination' && address !== undefined) {
-    errors.push({
-      field: 'spec.rsync.address',
-      message: 'not allowed: a ReplicationDestination only receives; it listens for its source and never connects out',
-    });
-  }
-  if (typeof address === 'string') {
-    const host = address.trim();
-    if (!(HOSTNAME.test(host) || IPV4.test(host) || (host.includes(':') && IPV6.test(host)))) {
-      errors.push({ field: 'spec.rsync.address', message: `"${address}" is not a host name or an IP address` });
-    }
-  }
-  // serviceType defaults to ClusterIP in the schema, so only a LoadBalancer asked of a source is wrong.
-  if (kind === 'ReplicationSource' && options.serviceType === 'LoadBalancer') {
-    errors.push({
-      field: 'spec.rsync.serviceType',
-      message: 'a ReplicationSource connects out and exposes no Service; set serviceType on the ReplicationDestination',
     });
   }
   return errors;

@@ -86,36 +86,6 @@ export function destinationCapacityRule(mover: string) {
   };
 }
 
-/**
- * Decision 16: data direction comes from the kind. A source only sends, so it connects to its
- * destination's address; a destination only receives, so it listens and has no address. The
- * reverse topologies (a listening source, a pulling destination) are refused, not guessed at.
- */
-export const SOURCE_RSYNC_CONNECTS = {
-  rule: 'has(self.address)',
-  message:
-    "spec.rsync.address is required: a ReplicationSource only sends, to its ReplicationDestination's status.rsync.address",
-};
-export const DESTINATION_RSYNC_LISTENS = {
-  rule: '!has(self.address)',
-  message:
-    'spec.rsync.address is not allowed: a ReplicationDestination only receives; it listens for its source and never connects out',
-};
-
-/** rsync connection options shared by both sides (seed: address, port, sshUser, path, sshKeys). */
-export const RsyncConnectionOptions = {
-  sshKeys: Type.Optional(ObjectName({ description: 'Secret holding the SSH keys; generated when absent.' })),
-  serviceType: Type.Optional(StringEnum(['ClusterIP', 'LoadBalancer'] as const, { default: 'ClusterIP' })),
-  address: Type.Optional(
-    Type.String({ minLength: 1, maxLength: 253, description: 'Address of the remote ssh server.' }),
-  ),
-  port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, default: 22 })),
-  path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, pattern: '^/', default: '/' })),
-  sshUser: Type.Optional(
-    Type.String({ minLength: 1, maxLength: 32, pattern: '^[a-z_][a-z0-9_-]*[$]?$', default: 'root' }),
-  ),
-};
-
 const Id = (description: string) => Type.Integer({ minimum: 0, maximum: 2147483647, description });
 
 /**
@@ -255,6 +225,14 @@ export const MoverPodOptions = {
   ),
   moverAffinity: Type.Optional(MoverAffinity),
 };
+/** What every source mover's section holds besides its own options: volume options and pod settings. */
+export const SourceMoverCommon = Type.Object({ ...SourceVolumeOptions, ...MoverPodOptions });
+export type SourceMoverCommon = Static<typeof SourceMoverCommon>;
+
+/** What every destination mover's section holds besides its own options. */
+export const DestinationMoverCommon = Type.Object({ ...DestinationVolumeOptions, ...MoverPodOptions });
+export type DestinationMoverCommon = Static<typeof DestinationMoverCommon>;
+
 /** The mover pod settings of a mover section. */
 export interface MoverPodSettings {
   moverServiceAccount?: string | undefined;
@@ -290,21 +268,6 @@ export const CustomCA = Type.Object(
 );
 export type CustomCA = Static<typeof CustomCA>;
 
-export const RcloneOptions = {
-  customCA: Type.Optional(CustomCA),
-  rcloneConfigSection: Type.String({ minLength: 1, maxLength: 253, description: 'Section of rclone.conf to use.' }),
-  rcloneDestPath: Type.String({ minLength: 1, maxLength: 1024, description: 'Remote path (bucket/prefix).' }),
-  rcloneConfig: ObjectName({ description: 'Secret whose rclone.conf key holds the rclone configuration.' }),
-};
-
-export const ResticCacheOptions = {
-  customCA: Type.Optional(CustomCA),
-  repository: ObjectName({ description: 'Secret with RESTIC_REPOSITORY, RESTIC_PASSWORD and backend credentials.' }),
-  cacheCapacity: Type.Optional(Quantity({ default: '1Gi' })),
-  cacheStorageClassName: Type.Optional(ObjectName()),
-  cacheAccessModes: Type.Optional(AccessModes),
-};
-
 /** The provider-specific replication of the seed's design: Scribe leaves such CRs alone. */
 export const ExternalSpec = Type.Object({
   provider: Type.String({
@@ -314,12 +277,6 @@ export const ExternalSpec = Type.Object({
   }),
   parameters: Type.Optional(StringMap()),
 });
-
-/** Exactly one mover per CR (design.md, decision 6), checked by the API server. */
-export const EXACTLY_ONE_MOVER = {
-  rule: '[has(self.rsync), has(self.rclone), has(self.restic), has(self.external)].filter(x, x).size() == 1',
-  message: 'exactly one of spec.rsync, spec.rclone, spec.restic or spec.external must be set',
-};
 
 export const Condition = Type.Object({
   type: Type.String({ minLength: 1, maxLength: 316 }),
@@ -375,18 +332,4 @@ export const CommonStatus = {
     ),
   ),
   journal: Type.Optional(Type.Array(JournalEntry, { maxItems: JOURNAL_MAX_ENTRIES })),
-};
-
-/** What each mover publishes under status.<mover> (the same for both kinds). */
-export const PublishedMoverStatus = {
-  rsync: Type.Optional(
-    Type.Object({
-      address: Type.Optional(Type.String()),
-      port: Type.Optional(Type.Integer()),
-      sshKeys: Type.Optional(Type.String()),
-    }),
-  ),
-  restic: Type.Optional(Type.Object({ lastPruned: Type.Optional(Timestamp()) })),
-  rclone: Type.Optional(Type.Object({})),
-  external: Type.Optional(StringMap()),
 };

@@ -4,8 +4,9 @@
  */
 import type { TSchema } from '@sinclair/typebox';
 import { API_GROUP, API_VERSION } from './common.js';
-import { ReplicationDestinationSpec, ReplicationDestinationStatus } from './replication-destination.js';
-import { ReplicationSourceSpec, ReplicationSourceStatus } from './replication-source.js';
+import { MOVER_SCHEMAS, type MoverSchemas } from './movers.js';
+import { replicationDestinationSpec, replicationDestinationStatus } from './replication-destination.js';
+import { replicationSourceSpec, replicationSourceStatus } from './replication-source.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -88,30 +89,35 @@ const SYNC_COLUMNS: PrinterColumn[] = [
   { name: 'Next sync', type: 'string', jsonPath: '.status.nextSyncTime' },
 ];
 
-export const KINDS: KindDefinition[] = [
-  {
-    kind: 'ReplicationSource',
-    plural: 'replicationsources',
-    singular: 'replicationsource',
-    shortNames: ['rsrc'],
-    spec: ReplicationSourceSpec,
-    status: ReplicationSourceStatus,
-    columns: [{ name: 'Source', type: 'string', jsonPath: '.spec.sourcePVC' }, ...SYNC_COLUMNS, STATE_COLUMN],
-  },
-  {
-    kind: 'ReplicationDestination',
-    plural: 'replicationdestinations',
-    singular: 'replicationdestination',
-    shortNames: ['rd', 'rdst'],
-    spec: ReplicationDestinationSpec,
-    status: ReplicationDestinationStatus,
-    columns: [
-      ...SYNC_COLUMNS,
-      { name: 'Latest image', type: 'string', jsonPath: '.status.latestImage.name' },
-      STATE_COLUMN,
-    ],
-  },
-];
+/** Both kinds with a section for each of `movers` (the shipped movers by default). */
+export function kindDefinitions(movers: readonly MoverSchemas[] = MOVER_SCHEMAS): KindDefinition[] {
+  return [
+    {
+      kind: 'ReplicationSource',
+      plural: 'replicationsources',
+      singular: 'replicationsource',
+      shortNames: ['rsrc'],
+      spec: replicationSourceSpec(movers),
+      status: replicationSourceStatus(movers),
+      columns: [{ name: 'Source', type: 'string', jsonPath: '.spec.sourcePVC' }, ...SYNC_COLUMNS, STATE_COLUMN],
+    },
+    {
+      kind: 'ReplicationDestination',
+      plural: 'replicationdestinations',
+      singular: 'replicationdestination',
+      shortNames: ['rd', 'rdst'],
+      spec: replicationDestinationSpec(movers),
+      status: replicationDestinationStatus(movers),
+      columns: [
+        ...SYNC_COLUMNS,
+        { name: 'Latest image', type: 'string', jsonPath: '.status.latestImage.name' },
+        STATE_COLUMN,
+      ],
+    },
+  ];
+}
+
+export const KINDS: KindDefinition[] = kindDefinitions();
 
 /** Builds the CustomResourceDefinition of one kind. */
 export function buildCrd(definition: KindDefinition) {

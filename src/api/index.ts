@@ -3,3 +3,4 @@ export * from './common.js';
 export * from './replication-source.js';
 export * from './replication-destination.js';
 export * from './crd.js';
+export * from './movers.js';

@@ -1,75 +1,42 @@
 /** The ReplicationSource kind: what to copy, when, and with which mover. */
 import { Type, type Static } from '@sinclair/typebox';
 import type { V1ObjectMeta } from '@kubernetes/client-node';
-import {
-  CommonStatus,
-  EXACTLY_ONE_MOVER,
-  ExternalSpec,
-  PublishedMoverStatus,
-  MoverPodOptions,
-  RcloneOptions,
-  ResticCacheOptions,
-  RsyncConnectionOptions,
-  SOURCE_RSYNC_CONNECTS,
-  SourceVolumeOptions,
-  Trigger,
-} from './common.js';
-import { cel, ObjectName } from './schema-helpers.js';
+import { CommonStatus, ExternalSpec, Trigger } from './common.js';
+import { exactlyOneMover, MOVER_SCHEMAS, moverSections, type MoverSchemas } from './movers.js';
+import { cel, ObjectName, StringMap } from './schema-helpers.js';
 
-export const ResticRetain = Type.Object(
-  {
-    last: Type.Optional(Type.Integer({ minimum: 0 })),
-    hourly: Type.Optional(Type.Integer({ minimum: 0 })),
-    daily: Type.Optional(Type.Integer({ minimum: 0 })),
-    weekly: Type.Optional(Type.Integer({ minimum: 0 })),
-    monthly: Type.Optional(Type.Integer({ minimum: 0 })),
-    yearly: Type.Optional(Type.Integer({ minimum: 0 })),
-    within: Type.Optional(
-      Type.String({
-        pattern: '^([0-9]+[ymwdh])+$',
-        maxLength: 64,
-        description: 'Keep every snapshot within this duration of the newest, e.g. 3w15h.',
-      }),
-    ),
-  },
-  { description: 'How many snapshots restic forget keeps of each kind.' },
-);
-export type ResticRetain = Static<typeof ResticRetain>;
+export { ResticRetain } from '../movers/restic/options.js';
 
-export const ReplicationSourceSpec = Type.Object(
-  {
-    sourcePVC: Type.Optional(ObjectName({ description: 'The PVC to replicate, in the same namespace.' })),
-    trigger: Type.Optional(Trigger),
-    paused: Type.Optional(Type.Boolean({ description: 'When true no new synchronization starts.' })),
-    rsync: Type.Optional(
-      Type.Object(
-        { ...SourceVolumeOptions, ...RsyncConnectionOptions, ...MoverPodOptions },
-        cel(SOURCE_RSYNC_CONNECTS),
-      ),
-    ),
-    rclone: Type.Optional(Type.Object({ ...SourceVolumeOptions, ...RcloneOptions, ...MoverPodOptions })),
-    restic: Type.Optional(
-      Type.Object({
-        ...SourceVolumeOptions,
-        ...ResticCacheOptions,
-        ...MoverPodOptions,
-        pruneIntervalDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, default: 7 })),
-        retain: Type.Optional(ResticRetain),
-      }),
-    ),
-    external: Type.Optional(ExternalSpec),
-  },
-  cel(EXACTLY_ONE_MOVER, {
-    rule: 'has(self.external) || has(self.sourcePVC)',
-    message: 'spec.sourcePVC is required: name the PVC to replicate',
-  }),
-);
+/** The spec schema of a ReplicationSource with a section for each of `movers`. */
+export function replicationSourceSpec<const M extends readonly MoverSchemas[]>(movers: M) {
+  return Type.Object(
+    {
+      sourcePVC: Type.Optional(ObjectName({ description: 'The PVC to replicate, in the same namespace.' })),
+      trigger: Type.Optional(Trigger),
+      paused: Type.Optional(Type.Boolean({ description: 'When true no new synchronization starts.' })),
+      ...moverSections(movers, 'source'),
+      external: Type.Optional(ExternalSpec),
+    },
+    cel(exactlyOneMover(movers), {
+      rule: 'has(self.external) || has(self.sourcePVC)',
+      message: 'spec.sourcePVC is required: name the PVC to replicate',
+    }),
+  );
+}
+
+/** The status schema of a ReplicationSource with what each of `movers` publishes. */
+export function replicationSourceStatus<const M extends readonly MoverSchemas[]>(movers: M) {
+  return Type.Object({
+    ...CommonStatus,
+    ...moverSections(movers, 'published'),
+    external: Type.Optional(StringMap()),
+  });
+}
+
+export const ReplicationSourceSpec = replicationSourceSpec(MOVER_SCHEMAS);
 export type ReplicationSourceSpec = Static<typeof ReplicationSourceSpec>;
 
-export const ReplicationSourceStatus = Type.Object({
-  ...CommonStatus,
-  ...PublishedMoverStatus,
-});
+export const ReplicationSourceStatus = replicationSourceStatus(MOVER_SCHEMAS);
 export type ReplicationSourceStatus = Static<typeof ReplicationSourceStatus>;
 
 export interface ReplicationSource {

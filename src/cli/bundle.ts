@@ -15,6 +15,7 @@ import { chmod } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { MOVERS, type MoverDescriptor } from '../movers/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -27,15 +28,13 @@ export const PLUGIN_BUNDLE = join(root, 'dist', 'kubectl-scribe');
 /** Where `npm run build` puts the mover bundles. */
 export const MOVER_BUNDLES = join(root, 'dist', 'movers');
 
-/** Every mover entrypoint, as src/movers/<mover>/<entrypoint>.ts (rsync's session: sshd runs it). */
-export const MOVER_ENTRYPOINTS = {
-  rsync: ['source', 'destination', 'session'],
-  rclone: ['source', 'destination'],
-  restic: ['source', 'destination'],
-} as const;
+/** Every mover entrypoint, as src/movers/<mover>/<entrypoint>.ts, from the catalog (rsync's session: sshd runs it). */
+export const MOVER_ENTRYPOINTS: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
+  MOVERS.map((mover) => [mover.kind, mover.bundled]),
+);
 
 /** A mover with bundled entrypoints. */
-export type MoverName = keyof typeof MOVER_ENTRYPOINTS;
+export type MoverName = MoverDescriptor['kind'];
 
 /** esbuild's options shared by every bundle. */
 const COMMON = {
@@ -63,12 +62,14 @@ export async function bundleProgram(entry: string, outfile: string, options: { e
 /** Builds dist/movers/<mover>/<entrypoint>.mjs for `movers` (all by default) into `outdir`. */
 export async function bundleMovers(
   outdir: string = MOVER_BUNDLES,
-  movers: readonly MoverName[] = ['rsync', 'rclone', 'restic'],
+  movers: readonly MoverName[] = MOVERS.map((mover) => mover.kind),
 ): Promise<string> {
   const source = join(root, 'src', 'movers');
   await build({
     ...COMMON,
-    entryPoints: movers.flatMap((mover) => MOVER_ENTRYPOINTS[mover].map((name) => join(source, mover, `${name}.ts`))),
+    entryPoints: movers.flatMap((mover) =>
+      (MOVER_ENTRYPOINTS[mover] ?? []).map((name) => join(source, mover, `${name}.ts`)),
+    ),
     outbase: source,
     outdir,
     outExtension: { '.js': '.mjs' },

@@ -1,15 +1,9 @@
 /** `scribe`: the command of Scribe's image — the operator, or one mover entrypoint. */
 import { Command } from 'commander';
+import { moverCommands } from '../movers/index.js';
 
-/** Mover entrypoints by name; each module runs its main() when imported and exits itself. */
-const MOVERS: Record<string, () => Promise<unknown>> = {
-  'rsync-source': () => import('../movers/rsync/source.js'),
-  'rsync-destination': () => import('../movers/rsync/destination.js'),
-  'rclone-source': () => import('../movers/rclone/source.js'),
-  'rclone-destination': () => import('../movers/rclone/destination.js'),
-  'restic-source': () => import('../movers/restic/source.js'),
-  'restic-destination': () => import('../movers/restic/destination.js'),
-};
+/** Mover entrypoints by name, from the catalog; each module runs its main() when imported and exits itself. */
+const MOVERS = moverCommands();
 
 const program = new Command('scribe').description('Asynchronous replication of Kubernetes persistent volumes.');
 
@@ -32,9 +26,9 @@ program
   .description('run a mover entrypoint inside a mover pod')
   .argument('<name>', `one of: ${Object.keys(MOVERS).join(', ')}`)
   .action(async (name: string) => {
-    const load = MOVERS[name];
-    if (!load) return program.error(`unknown mover "${name}": expected one of ${Object.keys(MOVERS).join(', ')}`);
-    await load();
+    const entrypoint = MOVERS[name];
+    if (!entrypoint) return program.error(`unknown mover "${name}": expected one of ${Object.keys(MOVERS).join(', ')}`);
+    await import(entrypoint);
   });
 
 await program.parseAsync();

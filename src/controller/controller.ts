@@ -264,7 +264,7 @@ export class Controller {
     }
     const log = logFor(cr.kind, cr.metadata.namespace ?? '', cr.metadata.name ?? '');
     const mover = this.options.movers.find((candidate) => candidate.matches(cr));
-    const seen = this.withMoverOutput(cr, ownedObjects(cr, this.objectSource(), mover), mover);
+    const seen = this.withMoverOutput(cr, ownedObjects(cr, this.objectSource(), mover, this.options.movers), mover);
     const foreign = await this.stillForeign(key, cr);
     const owned = foreign.length ? { ...seen, foreign } : seen;
     const result = step(cr, { now: this.clock(), owned, stallAfterMs: this.options.stallAfterMs });
@@ -367,7 +367,8 @@ export class Controller {
     this.written.delete(key);
     this.failures.delete(key);
     const [kind, namespace, name] = key.split('/') as [CrKind, string, string];
-    for (const method of ['rsync', 'rclone', 'restic']) {
+    // Its series may carry any mover's label: the spec may have switched movers.
+    for (const { kind: method } of this.options.movers) {
       const labels = metricLabels({ kind, metadata: { name, namespace } } as ScribeCr, method);
       if (labels) this.options.metrics.forget(labels);
     }

@@ -7,7 +7,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ScribeCr } from '../../machines/api.js';
 import { completionRecorded, Objects } from '../../machines/cycle.js';
 import { CREATED_BY_LABEL, CREATED_BY_VALUE, CYCLE_LABEL, sourcePitName } from '../../machines/naming.js';
-import type { KubeObject, MoverKind } from '../../machines/mover.js';
+import { moverSections, type KubeObject, type MoverKind } from '../../machines/mover.js';
 import {
   DO_NOT_DELETE_LABEL,
   type ObservedPvc,
@@ -107,13 +107,9 @@ export interface ObjectSource {
 
 /** The PVC names a CR refers to without owning them (the user's volumes). */
 export function namedPvcs(cr: ScribeCr): string[] {
-  const spec = cr.spec as Record<string, unknown> & { sourcePVC?: string };
   const names = new Set<string>();
-  if (spec.sourcePVC) names.add(spec.sourcePVC);
-  for (const mover of ['rsync', 'rclone', 'restic']) {
-    const destinationPVC = (spec[mover] as { destinationPVC?: string } | undefined)?.destinationPVC;
-    if (destinationPVC) names.add(destinationPVC);
-  }
+  if (cr.kind === 'ReplicationSource' && cr.spec.sourcePVC) names.add(cr.spec.sourcePVC);
+  for (const [, options] of moverSections(cr)) if (options.destinationPVC) names.add(options.destinationPVC);
   return [...names];
 }
 
@@ -186,7 +182,10 @@ export function ownedObjects(
       ...source.ownedBy(job.metadata?.uid ?? '', 'Event'),
     );
   }
-  return { pvcs, snapshots, mover: mover.read(cr, moverObjects as unknown as KubeObject[]), ...stray };
+  const observed = mover.read(cr, moverObjects as unknown as KubeObject[]);
+  // The mover's own rules of its section (rsync's address, say) are spec problems like those its objects reveal.
+  const problems = [...(observed.problems ?? []), ...(mover.validate?.(cr) ?? [])];
+  return { pvcs, snapshots, mover: problems.length > 0 ? { ...observed, problems } : observed, ...stray };
 }
 
 /** Movers other than `mover` with a temporary object of this CR in the caches (the spec switched movers). */

@@ -5,6 +5,7 @@
  */
 import type { ScribeCr } from '../../machines/api.js';
 import type { KubeObject, Mover } from '../../machines/mover.js';
+import type { FieldError } from '../../machines/validate.js';
 
 /** A mover as the operator runs it. */
 export interface MoverRuntime extends Mover {
@@ -13,6 +14,11 @@ export interface MoverRuntime extends Mover {
    * silence is waiting, not a stall, so its output is not watched (controller/mover-output.ts).
    */
   waitsForPeer?(cr: ScribeCr): boolean;
+  /**
+   * Rules of the CR's mover section the CRD cannot say, each naming its field; the operator hands
+   * them to the machine with the problems the mover's objects reveal (ObservedMover.problems).
+   */
+  validate?(cr: ScribeCr): FieldError[];
   /** Fills in what a pure builder cannot make (random keys); called only for objects about to be created. */
   materialize?(objects: KubeObject[]): Promise<KubeObject[]>;
 }

@@ -20,7 +20,7 @@ import {
 export const DEFAULT_IMAGE = process.env.SCRIBE_MOVER_IMAGE ?? 'quay.io/backube/scribe-mover:latest';
 
 /** A mover's image: SCRIBE_<MOVER>_IMAGE (the chart's rsync/rclone/restic values), else the default. */
-export function imageFor(mover: 'rsync' | 'rclone' | 'restic', env: NodeJS.ProcessEnv = process.env): string {
+export function imageFor(mover: string, env: NodeJS.ProcessEnv = process.env): string {
   return env[`SCRIBE_${mover.toUpperCase()}_IMAGE`] || DEFAULT_IMAGE;
 }
 /** Where the app lives in the image (the local runtime mounts the checkout there). */
@@ -71,7 +71,7 @@ export interface MoverJobSpec {
    */
   identity?: MoverIdentity;
   /** The mover, for its image (imageFor). */
-  mover: 'rsync' | 'rclone' | 'restic';
+  mover: string;
   /** The node the pod must run on and its tolerations (decision 12, machines/placement.ts); anywhere when absent. */
   placement?: MoverPlacement | undefined;
   /**
@@ -79,12 +79,12 @@ export interface MoverJobSpec {
    * (moverServiceAccount, moverResources, moverPodLabels, moverAffinity; podSettingsOf) apply to
    * the pod, the same way for every mover.
    */
-  section?: object | undefined;
+  section?: MoverPodSettings | undefined;
 }
 
 /** The pod settings of a mover section; anything else the section holds is the mover's own. */
-export function podSettingsOf(section: object | undefined): MoverPodSettings {
-  const given = (section ?? {}) as MoverPodSettings;
+export function podSettingsOf(section: MoverPodSettings | undefined): MoverPodSettings {
+  const given = section ?? {};
   return {
     moverServiceAccount: given.moverServiceAccount,
     moverResources: given.moverResources,

@@ -12,20 +12,20 @@ import { readsPointInTimeCopy } from '../../../machines/cycle.js';
 import type { MoverRuntime } from '../catalog.js';
 import { cycleData, identityOf, moverJob, readMoverJob } from '../job.js';
 import { describeIdentity } from '../../../machines/privilege.js';
-import type { CustomCA, MoverSecurityContext } from '../../api/common.js';
+import type { RcloneDestinationOptions, RcloneSourceOptions } from './options.js';
+import { exitExplainer } from '../runtime/exit-codes.js';
 import { customCAMount } from '../custom-ca.js';
 import { ALLOW_COMMANDS_ENV } from '../commands.js';
 
-interface RcloneSpec {
-  customCA?: CustomCA;
-  rcloneConfigSection: string;
-  rcloneDestPath: string;
-  rcloneConfig: string;
-  moverSecurityContext?: MoverSecurityContext;
+/** The CR's spec.rclone; only an rclone CR is built or read. */
+function spec(cr: ScribeCr): RcloneSourceOptions | RcloneDestinationOptions {
+  const rclone = cr.kind === 'ReplicationSource' ? cr.spec.rclone : cr.spec.rclone;
+  if (!rclone) throw new Error(`${cr.kind} ${cr.metadata.name ?? ''} has no spec.rclone`);
+  return rclone;
 }
 
-const spec = (cr: ScribeCr) => (cr.spec as { rclone: RcloneSpec }).rclone;
-const jobName = (cr: ScribeCr) =>
+/** The Job of a CR: scribe-rclone-<src|dest>-<cr>. */
+export const jobName = (cr: ScribeCr) =>
   cr.kind === 'ReplicationSource'
     ? rcloneSourceName(cr.metadata.name ?? '')
     : rcloneDestinationName(cr.metadata.name ?? '');
@@ -99,16 +99,15 @@ export function explainRcloneFailure(cr: ScribeCr, logs: string): { field: strin
   return undefined;
 }
 
+/** What the rclone entrypoints' exit codes mean: 1 is every failure of theirs. */
+export const explainRcloneExit = exitExplainer({ 1: 'rclone failed (see latestMoverStatus.logs)' });
+
 function read(cr: ScribeCr, objects: readonly KubeObject[]): ObservedMover {
   const secret = spec(cr).rcloneConfig;
-  const observed = readMoverJob(
-    jobName(cr),
-    objects,
-    (code) => (code === 1 ? 'rclone failed (see latestMoverStatus.logs)' : 'unexpected error'),
-    (message) =>
-      message.includes(secret)
-        ? [{ field: 'spec.rclone.rcloneConfig', message: `Secret "${secret}" does not exist (${message})` }]
-        : [],
+  const observed = readMoverJob(jobName(cr), objects, explainRcloneExit, (message) =>
+    message.includes(secret)
+      ? [{ field: 'spec.rclone.rcloneConfig', message: `Secret "${secret}" does not exist (${message})` }]
+      : [],
   );
   const explained = observed.phase === 'failed' ? explainRcloneFailure(cr, observed.logs ?? '') : undefined;
   return explained

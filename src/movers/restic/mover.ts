@@ -21,29 +21,19 @@ import { describeIdentity } from '../../../machines/privilege.js';
 import { EXIT } from './outcome.js';
 import { secretKeyEnv } from './secret-env.js';
 import { ALLOW_COMMANDS_ENV } from '../commands.js';
-import type { CustomCA, MoverSecurityContext } from '../../api/common.js';
+import type { ResticDestinationOptions, ResticSourceOptions } from './options.js';
+import { exitExplainer } from '../runtime/exit-codes.js';
 import { customCAMount } from '../custom-ca.js';
 
-interface ResticSpec {
-  customCA?: CustomCA;
-  repository: string;
-  moverSecurityContext?: MoverSecurityContext;
-  cacheCapacity?: string | number;
-  cacheStorageClassName?: string;
-  cacheAccessModes?: string[];
-  storageClassName?: string;
-  accessModes?: string[];
-  pruneIntervalDays?: number;
-  retain?: Partial<Record<'last' | 'hourly' | 'daily' | 'weekly' | 'monthly' | 'yearly', number>> & {
-    within?: string;
-  };
-  restoreAsOf?: string;
-  previous?: number;
-  enableFileDeletion?: boolean;
+/** The CR's spec.restic; only a restic CR is built or read. */
+function spec(cr: ScribeCr): ResticSourceOptions | ResticDestinationOptions {
+  const restic = cr.kind === 'ReplicationSource' ? cr.spec.restic : cr.spec.restic;
+  if (!restic) throw new Error(`${cr.kind} ${cr.metadata.name ?? ''} has no spec.restic`);
+  return restic;
 }
 
-const spec = (cr: ScribeCr) => (cr.spec as { restic: ResticSpec }).restic;
-const jobName = (cr: ScribeCr) =>
+/** The Job of a CR: scribe-restic-<src|dest>-<cr>. */
+export const jobName = (cr: ScribeCr) =>
   cr.kind === 'ReplicationSource'
     ? resticSourceName(cr.metadata.name ?? '')
     : resticDestinationName(cr.metadata.name ?? '');
@@ -53,7 +43,6 @@ const jobName = (cr: ScribeCr) =>
  * are added by build). Every SCRIBE_* variable is the operator's.
  */
 function resticEnv(cr: ScribeCr, facts: MoverFacts): Array<{ name: string; value: string }> {
-  const restic = spec(cr);
   const env = [
     { name: 'SCRIBE_DATA_DIR', value: '/data' },
     { name: 'SCRIBE_CACHE_DIR', value: '/cache' },
@@ -67,20 +56,22 @@ function resticEnv(cr: ScribeCr, facts: MoverFacts): Array<{ name: string; value
     if (value !== undefined) env.push({ name, value: String(value) });
   };
   if (cr.kind === 'ReplicationSource') {
+    const source = cr.spec.restic;
     for (const key of ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const) {
-      add(`SCRIBE_RETAIN_${key.toUpperCase()}`, restic.retain?.[key]);
+      add(`SCRIBE_RETAIN_${key.toUpperCase()}`, source?.retain?.[key]);
     }
-    add('SCRIBE_RETAIN_WITHIN', restic.retain?.within);
-    add('SCRIBE_PRUNE_INTERVAL_DAYS', restic.pruneIntervalDays ?? 7);
+    add('SCRIBE_RETAIN_WITHIN', source?.retain?.within);
+    add('SCRIBE_PRUNE_INTERVAL_DAYS', source?.pruneIntervalDays ?? 7);
     // Never pruned yet: count from the CR's creation, so the first backup is not also a prune.
     const status = cr.status as { restic?: { lastPruned?: string } } | undefined;
     const created = cr.metadata.creationTimestamp as unknown as string | undefined; // JSON, not a Date
     add('SCRIBE_LAST_PRUNED', status?.restic?.lastPruned ?? created);
   } else {
-    add('SCRIBE_RESTORE_AS_OF', restic.restoreAsOf);
-    add('SCRIBE_PREVIOUS', restic.previous);
+    const destination = cr.spec.restic;
+    add('SCRIBE_RESTORE_AS_OF', destination?.restoreAsOf);
+    add('SCRIBE_PREVIOUS', destination?.previous);
     // Decision 20: a restore deletes nothing unless asked to (the volume may be the user's own).
-    add('SCRIBE_ENABLE_FILE_DELETION', restic.enableFileDeletion === true ? 'true' : 'false');
+    add('SCRIBE_ENABLE_FILE_DELETION', destination?.enableFileDeletion === true ? 'true' : 'false');
   }
   return env;
 }
@@ -133,18 +124,15 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
 }
 
 /** What the restic entrypoints' exit codes mean (outcome.ts). */
-export function explainResticExit(code: number): string {
-  const meanings: Record<number, string> = {
-    [EXIT.failed]: 'restic failed (see latestMoverStatus.logs)',
-    [EXIT.partialBackup]: 'some files could not be read: the incomplete snapshot is not kept',
-    [EXIT.noSnapshot]: 'no snapshot matches: nothing was restored (check restoreAsOf and previous)',
-    [EXIT.noRepository]: 'the repository or its bucket does not exist',
-    [EXIT.locked]: 'the repository is locked by another restic process',
-    [EXIT.wrongPassword]: 'RESTIC_PASSWORD does not open the repository',
-    [EXIT.unreachable]: "the repository's back end did not answer",
-  };
-  return meanings[code] ?? 'unexpected error (see latestMoverStatus.logs)';
-}
+export const explainResticExit = exitExplainer({
+  [EXIT.failed]: 'restic failed (see latestMoverStatus.logs)',
+  [EXIT.partialBackup]: 'some files could not be read: the incomplete snapshot is not kept',
+  [EXIT.noSnapshot]: 'no snapshot matches: nothing was restored (check restoreAsOf and previous)',
+  [EXIT.noRepository]: 'the repository or its bucket does not exist',
+  [EXIT.locked]: 'the repository is locked by another restic process',
+  [EXIT.wrongPassword]: 'RESTIC_PASSWORD does not open the repository',
+  [EXIT.unreachable]: "the repository's back end did not answer",
+});
 
 /**
  * A failed mover's output said in terms of the repository Secret (spec.restic.repository), when

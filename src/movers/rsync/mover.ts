@@ -17,7 +17,9 @@ import {
 import { moverPlacement } from '../../../machines/placement.js';
 import type { MoverRuntime } from '../catalog.js';
 import { MOVER_POD_LABEL, cycleData, identityOf, moverJob, readMoverJob } from '../job.js';
-import { describeIdentity, type MoverPodSecurity } from '../../../machines/privilege.js';
+import { describeIdentity } from '../../../machines/privilege.js';
+import type { RsyncDestinationOptions, RsyncSourceOptions } from './options.js';
+import { exitExplainer } from '../runtime/exit-codes.js';
 import { generateRsyncSecretContents, REQUIRED_KEYS } from './keys.js';
 import { explainUnreadableFiles } from './unreadable.js';
 
@@ -32,19 +34,14 @@ export const GENERATE_ANNOTATION = 'scribe.backube/generate-ssh-keys';
  */
 const SSHD_CAPABILITIES = ['SETGID', 'SETUID', 'SYS_CHROOT', 'KILL'];
 
-interface RsyncSpec {
-  address?: string;
-  port?: number;
-  sshKeys?: string;
-  sshUser?: string;
-  path?: string;
-  serviceType?: 'ClusterIP' | 'LoadBalancer';
-  moverSecurityContext?: MoverPodSecurity;
-  serviceAnnotations?: Record<string, string>;
+/** The CR's spec.rsync (empty for a CR of another mover). */
+function rsyncSpec(cr: ScribeCr): Partial<RsyncSourceOptions> | Partial<RsyncDestinationOptions> {
+  return (cr.kind === 'ReplicationSource' ? cr.spec.rsync : cr.spec.rsync) ?? {};
 }
 
-function rsyncSpec(cr: ScribeCr): RsyncSpec {
-  return ((cr.spec as { rsync?: RsyncSpec }).rsync ?? {}) as RsyncSpec;
+/** A destination's spec.rsync; undefined for a source. */
+function destinationSpec(cr: ScribeCr): RsyncDestinationOptions | undefined {
+  return cr.kind === 'ReplicationDestination' ? cr.spec.rsync : undefined;
 }
 
 /**
@@ -56,7 +53,8 @@ export function listens(cr: ScribeCr): boolean {
   return cr.kind === 'ReplicationDestination';
 }
 
-function jobName(cr: ScribeCr): string {
+/** The Job (and a destination's Service) of a CR: scribe-rsync-<src|dest>-<cr>. */
+export function jobName(cr: ScribeCr): string {
   const name = cr.metadata.name ?? '';
   return cr.kind === 'ReplicationSource' ? rsyncSourceName(name) : rsyncDestinationName(name);
 }
@@ -98,6 +96,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
     { name: 'SCRIBE_KEYS_DIR', value: '/keys' },
   ];
   if (listens(cr)) {
+    const serviceAnnotations = destinationSpec(cr)?.serviceAnnotations;
     objects.push({
       apiVersion: 'v1',
       kind: 'Service',
@@ -107,7 +106,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
       metadata: {
         name,
         labels: objectLabels(),
-        ...(spec.serviceAnnotations ? { annotations: { ...spec.serviceAnnotations } } : {}),
+        ...(serviceAnnotations ? { annotations: { ...serviceAnnotations } } : {}),
       },
       spec: {
         type: spec.serviceType ?? 'ClusterIP',
@@ -150,24 +149,21 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
 }
 
 /** What rsync's and the handshake's exit codes mean (rsync(1), "EXIT VALUES"). */
-export function explainRsyncExit(code: number): string {
-  const meanings: Record<number, string> = {
-    1: 'configuration error or syntax error',
-    2: 'protocol incompatibility',
-    3: 'errors selecting input/output files or directories',
-    5: 'error starting client-server protocol',
-    10: 'error in socket I/O',
-    11: 'error in file I/O (is the destination volume full?)',
-    12: 'error in rsync protocol data stream',
-    23: 'partial transfer due to error',
-    24: 'partial transfer due to vanished source files',
-    30: 'timeout in data send/receive',
-    35: 'timeout waiting for daemon connection',
-    124: 'the destination gave up waiting for the source',
-    255: 'ssh could not connect or authenticate (check address, port and keys)',
-  };
-  return meanings[code] ?? 'unexpected error (see latestMoverStatus.logs)';
-}
+export const explainRsyncExit = exitExplainer({
+  1: 'configuration error or syntax error',
+  2: 'protocol incompatibility',
+  3: 'errors selecting input/output files or directories',
+  5: 'error starting client-server protocol',
+  10: 'error in socket I/O',
+  11: 'error in file I/O (is the destination volume full?)',
+  12: 'error in rsync protocol data stream',
+  23: 'partial transfer due to error',
+  24: 'partial transfer due to vanished source files',
+  30: 'timeout in data send/receive',
+  35: 'timeout waiting for daemon connection',
+  124: 'the destination gave up waiting for the source',
+  255: 'ssh could not connect or authenticate (check address, port and keys)',
+});
 
 /** A missing key Secret, said in terms of the field that names it and what to do. */
 function explainConfigError(cr: ScribeCr, message: string): Array<{ field: string; message: string }> {
@@ -222,7 +218,7 @@ export function explainRsyncFailure(
   // The receiving side learns the source's exit code only; 11 is rsync's "error in file I/O",
   // almost always a volume too small for what the source sends.
   if (code === 11 && listens(cr) && cr.kind === 'ReplicationDestination') {
-    const given = (spec as { destinationPVC?: string }).destinationPVC;
+    const given = destinationSpec(cr)?.destinationPVC;
     const pvc = given ?? destinationPvcName(cr.metadata.name ?? '');
     return {
       field: given === undefined ? 'spec.rsync.capacity' : 'spec.rsync.destinationPVC',

@@ -61,7 +61,7 @@ export class MoverSession {
   }
 
   /** Records a tool's (already redacted) output for the summary. */
-  protected record(...texts: string[]): void {
+  record(...texts: string[]): void {
     this.transcript.push(...texts);
   }
 
