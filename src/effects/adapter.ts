@@ -15,6 +15,7 @@ import { objectPath, RESOURCES, type KindName } from '../kube/resources.js';
 import type { Logger } from '../log.js';
 import { recordStepMetrics } from '../metrics/record.js';
 import type { ScribeMetrics, CrLabels } from '../metrics/registry.js';
+import { ExpiringLru } from '../server/lru-cache.js';
 import type { MoverRuntime } from '../movers/catalog.js';
 import type { WakeTimers } from '../streams/wake-timers.js';
 import {
@@ -62,7 +63,19 @@ export function keptByLabel(object: KubernetesObject): boolean {
 }
 
 /** Executes machine actions for one CR. */
+/** How long a Secret the operator ensured is trusted to still exist without asking again. */
+export const ENSURED_SECRET_TTL_MS = 10 * 60_000;
+
 export class EffectsAdapter {
+  /**
+   * Secrets this operator created or adopted for a mover, by owner uid and name. The operator
+   * watches no Secrets (least privilege: it may not list them cluster-wide), so without this
+   * every cycle would pay a create answered 409 and a read (and new keys made only to be
+   * dropped). Remembered for a while, not forever: a cycle's first attempt trusts the memory; a
+   * retry asks the API server again, so a Secret deleted meanwhile is made again by the next attempt.
+   */
+  private readonly ensuredSecrets = new ExpiringLru<true>({ maxEntries: 50_000 });
+
   constructor(private readonly deps: AdapterDeps) {}
 
   /**
@@ -234,7 +247,11 @@ export class EffectsAdapter {
     const temporary = new Set(plan.temporary.map((ref) => `${ref.kind}/${ref.name}`));
     // Only what the caches do not hold is created (and materialised). A cache that lags only
     // costs a create answered 409: an existing object, generated keys included, is never replaced.
-    const missing = plan.objects.filter((object) => !facts.existing?.has(`${object.kind}/${object.metadata.name}`));
+    const secretKey = (name: string) => `${cr.metadata.uid}/${name}`;
+    const known = (object: { kind: string; metadata: { name: string } }) =>
+      facts.existing?.has(`${object.kind}/${object.metadata.name}`) ||
+      (object.kind === 'Secret' && attempt === 0 && this.ensuredSecrets.get(secretKey(object.metadata.name)) === true);
+    const missing = plan.objects.filter((object) => !known(object));
     const ready = mover.materialize ? await mover.materialize(missing) : missing;
     for (const object of ready) {
       const kind = kindName(object.kind);
@@ -242,6 +259,7 @@ export class EffectsAdapter {
       const foreign = await this.ensure(cr, kind, object as KubernetesObject, isTemporary, log);
       // Objects are made in order (keys, Service, then the Job): none after a foreign one.
       if (foreign.length) return foreign;
+      if (kind === 'Secret') this.ensuredSecrets.set(secretKey(object.metadata.name), true, ENSURED_SECRET_TTL_MS);
     }
     // Said once per new mover Job (Events of the same text are counted as one series).
     if (plan.notice && ready.some((object) => object.kind === 'Job')) {

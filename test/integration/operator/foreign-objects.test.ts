@@ -161,6 +161,40 @@ describe('objects of Scribe’s names that are not the CR’s (issue 21)', () =>
     expect(adopted).toEqual({ outcome: 'done', status: cr });
   });
 
+  it('a key Secret it made is not asked for again in the next cycle; a retry makes it again if it is gone', async () => {
+    const namespace = await testNamespace(kc, 'ensured');
+    const cr = await post<ScribeCr>('ReplicationDestination', namespace, {
+      apiVersion: 'scribe.backube/v1alpha1',
+      kind: 'ReplicationDestination',
+      metadata: { name: 'db' },
+      spec: { rsync: { copyMethod: 'None', capacity: '1Gi' } },
+    });
+    const key = `ReplicationDestination/${namespace}/db`;
+    const secretName = rsyncDestinationSourceKeysName('db');
+    const effects = adapter();
+    const cycle = (cycleId: string, attempt: number): Action => ({
+      type: 'ensureMover',
+      mover: 'rsync',
+      cycleId,
+      attempt,
+      volume: 'data',
+    });
+    expect(await effects.execute(cr, key, [cycle('1-20240101000000', 0)], {})).toMatchObject({ outcome: 'done' });
+    const made = await read('Secret', namespace, secretName);
+    expect(made?.metadata?.ownerReferences?.[0]?.uid).toBe(cr.metadata.uid);
+
+    // Deleted behind its back: the next cycle's first attempt trusts what it made (no request)…
+    await kubeRequest(kc, { method: 'DELETE', path: objectPath(RESOURCES.Secret, namespace, secretName) });
+    await waitFor('the Secret gone', async () => (await read('Secret', namespace, secretName)) === undefined);
+    expect(await effects.execute(cr, key, [cycle('2-20240101000100', 0)], {})).toMatchObject({ outcome: 'done' });
+    expect(await read('Secret', namespace, secretName)).toBeUndefined();
+    // …and its retry asks again, so the keys are made anew.
+    expect(await effects.execute(cr, key, [cycle('2-20240101000100', 1)], {})).toMatchObject({ outcome: 'done' });
+    const remade = await read('Secret', namespace, secretName);
+    expect(remade?.metadata?.uid).toBeDefined();
+    expect(remade?.metadata?.uid).not.toBe(made?.metadata?.uid);
+  });
+
   it('a foreign Job of the mover’s name is neither replaced nor deleted', async () => {
     const namespace = await testNamespace(kc, 'foreign');
     const cr = await post<ScribeCr>('ReplicationSource', namespace, {
