@@ -30,13 +30,13 @@ function rows(cells: readonly (readonly string[])[]): string {
 const LIVE_SCRIPT = `(function(){
 function fill(id,rows){var b=document.getElementById(id);if(!b)return;while(b.firstChild)b.removeChild(b.firstChild);
 rows.forEach(function(r){var tr=document.createElement('tr');r.forEach(function(c){var td=document.createElement('td');td.textContent=c==null?'':String(c);tr.appendChild(td);});b.appendChild(tr);});}
-var seen=null;
+var seen=document.body.getAttribute('data-journal-key');
 function redraw(){fetch('?format=svg',{cache:'no-store'}).then(function(r){return r.ok?r.text():null;}).then(function(t){if(!t)return;
 var doc=new DOMParser().parseFromString(t,'image/svg+xml');var next=doc.documentElement;var old=document.querySelector('svg[data-machine]');
 if(old&&next&&next.nodeName==='svg')old.parentNode.replaceChild(document.importNode(next,true),old);}).catch(function(){});}
 function apply(d){
 var last=d.journal.length?d.journal[d.journal.length-1]:null;var key=(d.state||'')+'|'+d.journal.length+'|'+(last?last.time:'');
-if(seen!==null&&seen!==key)redraw();seen=key;
+if(seen!==key)redraw();seen=key;
 document.querySelectorAll('[data-state]').forEach(function(g){g.classList.toggle('current',g.getAttribute('data-state')===d.state);});
 var svg=document.querySelector('svg[data-machine]');if(svg)svg.setAttribute('data-current',d.state||'');
 var s=document.getElementById('state');if(s)s.textContent=d.state||'(not yet reconciled)';
@@ -47,6 +47,15 @@ fill('condition-rows',d.conditions.map(function(c){return[c.type,c.status,c.reas
 var u=document.getElementById('updated');if(u)u.textContent=new Date().toISOString();}
 function poll(){fetch('?format=json',{cache:'no-store'}).then(function(r){return r.ok?r.json():null;}).then(function(d){if(d)apply(d);}).catch(function(){}).then(function(){setTimeout(poll,2000);});}
 setTimeout(poll,2000);})();`;
+
+/**
+ * What the live page compares to know the CR moved (and redraw its chart): the state and the
+ * journal's length and last time, as the script computes it from `?format=json`.
+ */
+function journalKey(i: Inspection): string {
+  const last = i.journal[i.journal.length - 1];
+  return `${i.state ?? ''}|${i.journal.length}|${last ? last.time : ''}`;
+}
 
 /** Renders an inspection as a complete HTML document. */
 export async function renderHtml(i: Inspection, options: HtmlOptions = {}): Promise<string> {
@@ -80,7 +89,7 @@ export async function renderHtml(i: Inspection, options: HtmlOptions = {}): Prom
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>${STYLE}</style></head>
-<body data-kind="${esc(i.kind)}" data-namespace="${esc(i.namespace)}" data-name="${esc(i.name)}">
+<body data-kind="${esc(i.kind)}" data-namespace="${esc(i.namespace)}" data-name="${esc(i.name)}" data-journal-key="${esc(journalKey(i))}">
 ${options.backLink ? `<p><a href="${esc(options.backLink)}">all replications</a></p>` : ''}
 <h1>${esc(title)}</h1>
 <p>State: <span class="state-name" id="state">${esc(i.state ?? '(not yet reconciled)')}</span>

@@ -4,8 +4,8 @@
  * kinds are brought to a few states (a source whose mover failed, a source whose spec was made
  * invalid and fixed, a destination mid-sync, a destination whose restore failed); for each, the page's DOM
  * boxes show no label over another label or a state, and the highlighted, numbered edges are
- * the CR's journal since it last left idle, the failed attempt's edge in red. A screenshot of
- * each page goes to test-artifacts/.
+ * the CR's journal since it last left idle, the failed attempt's edge in red; an open page
+ * redraws the chart as its CR moves. A screenshot of each page goes to test-artifacts/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -168,19 +168,6 @@ describe('the state chart through kubectl scribe dashboard', () => {
     const read = (kind: ScribeKind, name: string) => () => get<ScribeCr>(kc, kind, ns, name);
     const reach = (kind: ScribeKind, name: string, state: string) =>
       waitForObject(`${kind} ${name} ${state}`, read(kind, name), (cr) => cr.status?.state === state);
-    // The paused source goes invalid (a minute of 99 passes the CRD's pattern, not the machine's
-    // check), then is fixed: it returns through the boxes' shared edges.
-    await reach('ReplicationSource', 'fixed', 'idle');
-    await patch(kc, 'ReplicationSource', ns, 'fixed', { spec: { trigger: { schedule: '99 * * * *' } } });
-    await reach('ReplicationSource', 'fixed', 'invalid');
-    await patch(kc, 'ReplicationSource', ns, 'fixed', { spec: { trigger: { schedule: '0 0 1 1 *' } } });
-    await reach('ReplicationSource', 'fixed', 'idle');
-    await Promise.all([
-      reach('ReplicationSource', 'failing', 'failed'),
-      reach('ReplicationDestination', 'waiting', 'moving'),
-      reach('ReplicationDestination', 'restoring', 'failed'),
-    ]);
-
     const home = await mkdtemp(join(tmpdir(), 'scribe-dashboard-'));
     const browserLog = join(home, 'opened');
     const dashboard = await startDashboard(await buildPluginBundle(), home, browserLog);
@@ -193,6 +180,29 @@ describe('the state chart through kubectl scribe dashboard', () => {
       await waitFor('xdg-open to be run', async () => (await readFile(browserLog, 'utf8').catch(() => '')) !== '');
       expect((await readFile(browserLog, 'utf8')).trim()).toBe(dashboard.url);
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+
+      // The paused source goes invalid (a minute of 99 passes the CRD's pattern, not the
+      // machine's check), then is fixed, returning through the boxes' shared edges; its open page
+      // redraws the chart each time without a reload.
+      await reach('ReplicationSource', 'fixed', 'idle');
+      await page.goto(`${dashboard.url}/replicationsources/${ns}/fixed`);
+      const chart = page.locator('svg[data-machine]');
+      const trailShown = async (trail: string, state: string) =>
+        (await chart.getAttribute('data-trail')) === trail && (await chart.getAttribute('data-current')) === state;
+      await patch(kc, 'ReplicationSource', ns, 'fixed', { spec: { trigger: { schedule: '99 * * * *' } } });
+      await waitFor('the open page to draw the step to invalid', () => trailShown('idle>invalid', 'invalid'), {
+        timeoutMs: 30_000,
+      });
+      await patch(kc, 'ReplicationSource', ns, 'fixed', { spec: { trigger: { schedule: '0 0 1 1 *' } } });
+      await waitFor('the open page to draw the way back', () => trailShown('idle>invalid invalid>idle', 'idle'), {
+        timeoutMs: 30_000,
+      });
+      await Promise.all([
+        reach('ReplicationSource', 'failing', 'failed'),
+        reach('ReplicationDestination', 'waiting', 'moving'),
+        reach('ReplicationDestination', 'restoring', 'failed'),
+      ]);
+
       const index = await page.goto(dashboard.url);
       expect(index?.status()).toBe(200);
       for (const name of ['failing', 'fixed', 'waiting', 'restoring']) {
