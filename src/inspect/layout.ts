@@ -5,8 +5,7 @@
  * other. Boxes and labels are sized here (text-width.ts) before layout. Layouts are kept by
  * input, since a machine's chart is the same for every CR; only step badges change a label.
  */
-import elkModule from 'elkjs/lib/elk.bundled.js';
-import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk.bundled.js';
+import type { ELK, ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk.bundled.js';
 import type { Drawing, DrawingEdge, DrawingGroup } from './drawing.js';
 import { textWidth } from './text-width.js';
 
@@ -63,8 +62,16 @@ export interface Layout {
   edges: PlacedEdge[];
 }
 
-// A CommonJS module that is also its own `default`: `.default` is the constructor however imported.
-const elk = new elkModule.default();
+let elk: Promise<ELK> | undefined;
+/**
+ * The layout engine, loaded on first use: commands that draw nothing (status, sync) do not pay
+ * for it. A CommonJS module that is also its own `default`: `.default` is the constructor
+ * however it is imported (Node, esbuild).
+ */
+function engine(): Promise<ELK> {
+  elk ??= import('elkjs/lib/elk.bundled.js').then((m) => new m.default.default());
+  return elk;
+}
 const cache = new Map<string, Promise<Layout>>();
 const CACHE_LIMIT = 64;
 
@@ -157,7 +164,9 @@ export function layoutDrawing(drawing: Drawing, badges: ReadonlyMap<string, stri
   const known = cache.get(key);
   if (known) return known;
   if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
-  const made = elk.layout(graph).then((laid: ElkNode) => placed(drawing, laid, badges));
+  const made = engine()
+    .then((e) => e.layout(graph))
+    .then((laid: ElkNode) => placed(drawing, laid, badges));
   cache.set(key, made);
   made.catch(() => cache.delete(key));
   return made;
