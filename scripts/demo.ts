@@ -4,8 +4,10 @@
  * SCRIBE_OPERATOR=process the in-process operator for quick development), makes a source volume with sample data, applies
  * examples/rsync/ as the seed does (destination first, its address and key Secret copied to the
  * source side), waits for the first sync and shows what happened. --keep stays up for kubectl.
+ * `--clusters 2` follows the seed's cross-cluster plugin walkthrough between two local clusters
+ * instead (demo-clusters.ts).
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -30,11 +32,23 @@ const options = new Command('demo')
   .description('Replicate a volume with rsync on a local control plane, as the seed documentation does.')
   .option('--keep', 'keep everything running for exploring with kubectl, until Ctrl-C')
   .option('--dir <dir>', 'keep data and logs in this directory')
+  .addOption(
+    new Option('--clusters <n>', 'clusters side by side: 2 follows the cross-cluster plugin walkthrough')
+      .choices(['1', '2'])
+      .default('1'),
+  )
   .parse()
-  .opts<{ keep?: boolean; dir?: string }>();
+  .opts<{ keep?: boolean; dir?: string; clusters: '1' | '2' }>();
 
 const say = (line: string) => console.log(`\x1b[1m==>\x1b[0m ${line}`);
 const started = Date.now();
+if (options.clusters === '2') {
+  // Two clusters: the seed's cross-cluster plugin walkthrough (scripts/demo-clusters.ts).
+  const { clustersDemo } = await import('./demo-clusters.js');
+  process.exit(
+    await clustersDemo({ keep: Boolean(options.keep), started, ...(options.dir ? { dir: options.dir } : {}) }),
+  );
+}
 const mode = operatorModeOf();
 say(
   mode === 'chart'
