@@ -71,5 +71,5 @@ export function configSections(text: string): string[] {
   return [...text.matchAll(/^\s*\[([^\]]+)\]\s*$/gm)].map((m) => (m[1] as string).trim());
 }
 
-/** Values in rclone.conf that are secret, to redact from output (shared with restic: ../redact.ts). */
+/** Values in rclone.conf that are secret, to redact from output (shared with restic: ../runtime/redact.ts). */
 export { configSecrets } from '../runtime/redact.js';

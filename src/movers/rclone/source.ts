@@ -21,7 +21,7 @@
  *
  * Output: rclone's log (-v), `scribe rclone source: …` lines, `scribe progress: …` every 5 s
  * while the data is synced and once when it is (files uploaded and their sizes, from rclone's
- * `Copied` lines; progress.ts and ../progress.ts: what `kubectl scribe sync` shows), a summary
+ * `Copied` lines; progress.ts and ../runtime/progress.ts: what `kubectl scribe sync` shows), a summary
  * block for status.latestMoverStatus (summary.ts) ending with `scribe rclone source: result: …`.
  *
  * Every file must be readable and every directory listable by the mover's user: otherwise the

@@ -37,7 +37,7 @@
  * Output: restic's output (redacted), `scribe restic backup: …` lines for each step,
  * `scribe progress: …` every 5 s while the backup runs and once when it ends (files and bytes
  * restic has read, from its JSON status lines, which are not printed themselves; status.ts and
- * ../progress.ts: what `kubectl scribe sync` shows), restic's JSON summary of the backup,
+ * ../runtime/progress.ts: what `kubectl scribe sync` shows), restic's JSON summary of the backup,
  * `scribe restic: lastPruned=<RFC 3339>` after a prune, a summary block for
  * status.latestMoverStatus (summary.ts) and a final `scribe restic backup: result: …` line.
  *

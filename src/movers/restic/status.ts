@@ -2,7 +2,7 @@
  * restic's own progress, read from its `--json` output (pure): `backup` and `restore` print a
  * `"message_type":"status"` object every 1/RESTIC_PROGRESS_FPS seconds with running totals, and
  * one `"message_type":"summary"` object at the end (a run shorter than the interval prints only
- * the summary). The mover turns these into its `scribe progress:` lines (../progress.ts).
+ * the summary). The mover turns these into its `scribe progress:` lines (../runtime/progress.ts).
  *
  * What counts: for a backup, the files and bytes restic has read so far (files_done,
  * bytes_done; in the summary total_files_processed, total_bytes_processed), unchanged files

@@ -26,7 +26,7 @@
  * what that user may; a file it cannot read fails the sync, naming the file, see unreadable.ts).
  *
  * Output: rsync's itemized changes and statistics, one line per attempt, `scribe progress: …`
- * every 5 s while rsync runs (../progress.ts: what `kubectl scribe sync` shows), a summary block for
+ * every 5 s while rsync runs (../runtime/progress.ts: what `kubectl scribe sync` shows), a summary block for
  * status.latestMoverStatus (see summary.ts) and a final `scribe rsync source: result: …` line.
  *
  * Exit code: rsync's exit code (0 = the volume arrived and the destination was told; also when
