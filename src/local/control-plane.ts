@@ -67,6 +67,10 @@ export interface ControlPlane {
   auditLog?: string;
   /** Stops the API server process and starts it again on the same port and data. */
   restartApiServer(): Promise<void>;
+  /** Stops the API server (an outage that lasts until startApiServer()); resolves once it has exited. */
+  stopApiServer(): Promise<void>;
+  /** Starts a stopped API server again on the same port and data; resolves once it is ready. */
+  startApiServer(): Promise<void>;
   /** Stops etcd and starts it again on the same data. */
   restartEtcd(): Promise<void>;
   stop(): Promise<void>;
@@ -284,6 +288,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       await waitFor('kube-scheduler /healthz', healthz(schedPort), { timeoutMs: 60_000, intervalMs: 250 });
     }
 
+    const stopApiServer = async () => {
+      await processes.get('kube-apiserver')?.stop();
+    };
+    const startApiServerAgain = async () => {
+      startApiServer();
+      await waitFor('kube-apiserver /readyz after restart', readyz, { timeoutMs: 90_000, intervalMs: 250 });
+    };
     return {
       dir,
       kubeconfigPath,
@@ -295,10 +306,11 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       logs,
       ...(auditLog ? { auditLog } : {}),
       async restartApiServer() {
-        await processes.get('kube-apiserver')?.stop();
-        startApiServer();
-        await waitFor('kube-apiserver /readyz after restart', readyz, { timeoutMs: 90_000, intervalMs: 250 });
+        await stopApiServer();
+        await startApiServerAgain();
       },
+      stopApiServer,
+      startApiServer: startApiServerAgain,
       async restartEtcd() {
         await processes.get('etcd')?.stop();
         startEtcd();

@@ -28,7 +28,7 @@ import { kubeRequest } from '../../src/kube/rest.js';
 import { collectionPath, RESOURCES } from '../../src/kube/resources.js';
 import { waitFor } from '../../src/local/processes.js';
 import { MOVER_POD_LABEL } from '../../src/movers/job.js';
-import { connectFromPod, copySecretAcross, firstBytes, startTestClusters, stopApiServer } from '../support/clusters.js';
+import { connectFromPod, copySecretAcross, firstBytes, startTestClusters } from '../support/clusters.js';
 import {
   create,
   createPvc,
@@ -391,7 +391,7 @@ describe('two clusters, the destination cluster down for a while', () => {
       await patch(a.kc, 'ReplicationSource', source, 'database-source', { spec: { trigger: { manual: 'sync-2' } } });
       await waitForObject('sync-2 moving', readSource, (rs) => rs.status?.state === 'moving');
       const apiDown = Date.now();
-      await stopApiServer(b.runtime.controlPlane);
+      await b.runtime.controlPlane.stopApiServer();
       // The sync under way completes: its data path (B's LoadBalancer address, node and running
       // mover) needs no API server.
       await waitForObject(
@@ -412,7 +412,7 @@ describe('two clusters, the destination cluster down for a while', () => {
         intervalMs: 500,
       });
       const downFor = Date.now() - apiDown;
-      await b.runtime.controlPlane.restartApiServer();
+      await b.runtime.controlPlane.startApiServer();
       console.log(`[two-clusters] scribe-b's API server was down for ${downFor} ms`);
       done = await waitForObject(
         'sync-3 once B is back',

@@ -1,15 +1,13 @@
 /**
  * Helpers for end-to-end tests across local clusters side by side (src/local/clusters.ts): the
  * clusters themselves, a Secret carried from one to another as a user would with two
- * contexts, and stopping one cluster's API server for a while.
+ * contexts, and what a pod of one cluster reaches of another.
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
-import { readdir, readFile } from 'node:fs/promises';
-import type { ControlPlane } from '../../src/local/control-plane.js';
+import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { startLocalClusters, type LocalCluster, type LocalClusters } from '../../src/local/clusters.js';
 import { create, get, waitForObject } from '../../src/local/objects.js';
-import { waitFor } from '../../src/local/processes.js';
 
 /** Starts `count` clusters side by side; their progress goes to each runtime's own log file. */
 export async function startTestClusters(count: number): Promise<LocalClusters> {
@@ -39,43 +37,6 @@ export async function copySecretAcross(
     metadata: { name },
     data: secret.data,
   });
-}
-
-/**
- * The pid of a control plane's kube-apiserver: the process whose command line serves its port.
- * (ControlPlane offers a restart, not a stop that lasts; see stopApiServer.)
- */
-async function apiServerPid(controlPlane: ControlPlane): Promise<number> {
-  const port = new URL(controlPlane.server).port;
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const args = await readFile(`/proc/${entry}/cmdline`, 'utf8')
-      .then((text) => text.split('\0'))
-      .catch(() => [] as string[]);
-    if (args.some((a) => a.endsWith('/kube-apiserver')) && args.includes(`--secure-port=${port}`)) return Number(entry);
-  }
-  throw new Error(`no kube-apiserver serving port ${port}`);
-}
-
-/**
- * Stops a control plane's API server as the control plane's own stop does (SIGTERM, SIGKILL
- * after 5 s) and resolves once the process is gone; `controlPlane.restartApiServer()` starts it
- * again on the same port and data.
- */
-export async function stopApiServer(controlPlane: ControlPlane): Promise<void> {
-  const pid = await apiServerPid(controlPlane);
-  process.kill(pid, 'SIGTERM');
-  // Gone, or a zombie its parent (this process) has yet to reap.
-  const gone = async () => {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-    return !stat || stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  };
-  const kill = setTimeout(() => process.kill(pid, 'SIGKILL'), 5000);
-  try {
-    await waitFor(`kube-apiserver ${pid} to exit`, gone, { timeoutMs: 30_000 });
-  } finally {
-    clearTimeout(kill);
-  }
 }
 
 /** The first bytes a TCP server sends (an SSH server's banner), '' when it closes or refuses first. */
