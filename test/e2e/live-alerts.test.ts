@@ -91,7 +91,8 @@ let discovery: EndpointSliceDiscovery;
 let watcher: AlertWatcher;
 let monitor: ServiceMonitor;
 let rule: PrometheusRule;
-const started = Math.floor(Date.now() / 1000);
+/** When the replication scenarios began (Unix seconds): the dashboard picture's start. */
+let started = Math.floor(Date.now() / 1000);
 /** The replications of this test: namespace/name of each CR. */
 const replications: string[] = [];
 
@@ -148,6 +149,11 @@ beforeAll(async () => {
     dir,
     scrapeConfigs: scrapeConfigsFor(monitor, { tokenFile: identity.tokenFile, targetsFile: discovery.file, caFile }),
     rules: [ruleFileFor(rule)],
+  });
+  // Watched from the first successful scrape on: before it, the operator is absent by definition.
+  await waitFor('the first scrape of the operator', async () => (await prometheus.query('up == 1')).length === 1, {
+    timeoutMs: 30_000,
+    intervalMs: 250,
   });
   watcher = new AlertWatcher(prometheus);
   watcher.start();
@@ -353,6 +359,7 @@ describe('a live Prometheus configured from the chart', () => {
 
   it('sees every alert of the PrometheusRule fire and resolve on real events', async () => {
     // The scenarios side by side; each waits for its own alerts (see the functions above).
+    started = Math.floor(Date.now() / 1000);
     await Promise.all([failingScenario(), pausedScenario(), stalledScenario()]);
   });
 

@@ -36,9 +36,10 @@ function formatValue(value: number, unit?: string): string {
 
 /** The SVG of one panel at (x, y). */
 function panelSvg(input: PicturePanel, x: number, y: number, start: number, end: number): string {
-  // Lines that change come first, so the legend names what moved rather than the flat ones.
-  const moves = (series: PictureSeries) => new Set(series.points.map(([, v]) => v)).size > 1;
-  const panel = { ...input, series: [...input.series].sort((a, b) => Number(moves(b)) - Number(moves(a))) };
+  // Threshold lines, then lines that change come first, so the legend names what moved rather than the flat ones.
+  const rank = (series: PictureSeries) =>
+    series.dashed ? 2 : new Set(series.points.map(([, v]) => v)).size > 1 ? 1 : 0;
+  const panel = { ...input, series: [...input.series].sort((a, b) => rank(b) - rank(a)) };
   const legendLines = Math.min(panel.series.length, 4);
   const plotWidth = PANEL_WIDTH - PLOT.left - PLOT.right;
   const plotHeight = PANEL_HEIGHT - PLOT.top - PLOT.bottom - legendLines * LEGEND_LINE;
