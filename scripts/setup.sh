@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real tools the movers drive and the tests run (see docs in test/movers/*/README.md).
-# prometheus: for its promtool (the alert rules' unit tests). The package also brings the
-# Prometheus daemon, which the tests never use (where systemd runs, it is enabled on :9090).
+# prometheus: its promtool (the alert rules' unit tests) and its server, which the live-alerts
+# e2e test starts on a loopback port of its own (where systemd runs, the package also enables
+# a daemon on :9090, which the tests do not use).
 # mmdebstrap, buildah (it brings uidmap) and umoci: `npm run image` makes the images' Debian base,
 # builds them without a daemon or registry, and the local node unpacks them (scripts/image.sh).
 # runc: the local node runs each container from its image with runc, the OCI runtime under
