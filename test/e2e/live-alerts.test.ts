@@ -63,7 +63,8 @@ const TEST_VALUES: Record<string, string> = {
   'metrics.serviceMonitor.interval': '1s',
   'alerts.recoveryPointObjectiveSeconds': '20',
   'alerts.failureThreshold': '2',
-  'alerts.failureWindow': '40s',
+  // Two failures 10 s of backoff apart, plus each attempt's run, fall well within a minute.
+  'alerts.failureWindow': '1m',
   'alerts.outOfSyncFor': '5s',
   'alerts.operatorDownFor': '5s',
   'alerts.missedIntervalsWindow': '30s',
@@ -155,6 +156,12 @@ beforeAll(async () => {
     timeoutMs: 30_000,
     intervalMs: 250,
   });
+  // ... and once ScribeOperatorDown, pending or firing since Prometheus started, has cleared.
+  await waitFor(
+    'no ScribeOperatorDown from before the first scrape',
+    async () => !(await prometheus.alerts()).some((a) => a.labels.alertname === 'ScribeOperatorDown'),
+    { timeoutMs: 30_000, intervalMs: 250 },
+  );
   watcher = new AlertWatcher(prometheus);
   watcher.start();
 });
@@ -364,6 +371,22 @@ describe('a live Prometheus configured from the chart', () => {
   });
 
   it("runs every query of the chart's Grafana dashboard and gets series of the test's replications", async () => {
+    // Each destination has completed a sync too (its durations are in the summary).
+    for (const [ns, name] of replications.map((r) => r.split('/') as [string, string])) {
+      if (!name.endsWith('-dest')) continue;
+      await waitForObject(
+        `${ns}/${name} synced`,
+        () =>
+          get<KubernetesObject & { status?: { lastSyncTime?: string } }>(
+            runtime.kc,
+            'ReplicationDestination',
+            ns,
+            name,
+          ),
+        (rd) => Boolean(rd.status?.lastSyncTime),
+        60_000,
+      );
+    }
     const configMap = await kubeRequest<ConfigMap>(runtime.kc, {
       method: 'GET',
       path: `/api/v1/namespaces/${NS}/configmaps/scribe-dashboard`,
@@ -393,12 +416,26 @@ describe('a live Prometheus configured from the chart', () => {
       for (const target of panel.targets) {
         const expr = substitute(target.expr);
         expect(expr, `${panel.title}: every variable substituted`).not.toMatch(/\$\w/);
-        const series = await prometheus.query(expr);
+        let series = await prometheus.query(expr);
         if (target.legendFormat === 'RPO') {
           expect(series.map((s) => Number(s.values[0]?.[1]))).toEqual([20]);
         } else {
-          const seen = new Set(series.map((s) => `${s.metric.obj_namespace}/${s.metric.obj_name}`));
-          expect([...seen].sort(), `${panel.title}: ${expr}`).toEqual(expect.arrayContaining([...replications].sort()));
+          // Every replication has completed a sync by now; its latest samples are a scrape (1 s) away.
+          const missing = () => {
+            const seen = new Set(series.map((s) => `${s.metric.obj_namespace}/${s.metric.obj_name}`));
+            return replications.filter((r) => !seen.has(r));
+          };
+          // A timeout here is reported by the expect below, naming what is missing.
+          await waitFor(
+            `${panel.title}: series of every replication`,
+            async () => {
+              if (missing().length === 0) return true;
+              series = await prometheus.query(expr);
+              return missing().length === 0;
+            },
+            { timeoutMs: 15_000, intervalMs: 500 },
+          ).catch(() => undefined);
+          expect(missing(), `${panel.title}: replications without series from ${expr}`).toEqual([]);
         }
         for (const series of await prometheus.queryRange(expr, started, end, step)) {
           const name = (target.legendFormat ?? '').replace(
