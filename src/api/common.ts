@@ -7,7 +7,6 @@ import { cel, ObjectName, Quantity, StringEnum, StringMap, Timestamp } from './s
 
 export const API_GROUP = 'scribe.backube';
 export const API_VERSION = 'v1alpha1';
-export const API_GROUP_VERSION = `${API_GROUP}/${API_VERSION}`;
 
 /** Longest manual trigger value: it is copied into status.lastManualSync and shown in tables. */
 export const MANUAL_TRIGGER_MAX_LENGTH = 256;

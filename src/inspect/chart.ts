@@ -101,6 +101,3 @@ export function chartOf(machine: AnyStateMachine = replicationMachine): Chart {
   }
   return { id: machine.id, states, transitions };
 }
-
-/** The chart of Scribe's replication machine. */
-export const replicationChart: () => Chart = () => chartOf(replicationMachine);

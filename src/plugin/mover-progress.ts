@@ -1,6 +1,6 @@
 /**
  * The live progress of a CR's running mover, read from the last lines of its pod's log (the
- * movers write `scribe progress:` lines, src/movers/progress.ts), as `kubectl scribe sync` shows it.
+ * movers write `scribe progress:` lines, src/movers/runtime/progress.ts), as `kubectl scribe sync` shows it.
  */
 import type { ScribeCr } from '../../machines/api.js';
 import { selectMover } from '../../machines/mover.js';

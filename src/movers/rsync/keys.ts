@@ -16,9 +16,6 @@ export interface SshKeyPair {
   publicKey: string;
 }
 
-/** The Secret keys the rsync mover uses (design decision 10). */
-export const RSYNC_KEY_NAMES = ['source', 'source.pub', 'destination', 'destination.pub'] as const;
-
 /** Which side of the replication a Secret is for. */
 export type RsyncRole = 'source' | 'destination';
 
