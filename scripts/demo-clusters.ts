@@ -26,6 +26,35 @@ export interface ClustersDemoOptions {
   started: number;
 }
 
+/** One side of the seed's cross-cluster walkthrough: its kubeconfig context, cluster name and namespace. */
+export interface CrossClusterSide {
+  context: string;
+  clusterName: string;
+  namespace: string;
+}
+
+/**
+ * The seed's cross-cluster config.yaml for `kubectl scribe`: both sides behind a LoadBalancer,
+ * Snapshot copies, the source PVC mysql-pv-claim (also the e2e tests' walkthroughs).
+ */
+export function crossClusterConfig(source: CrossClusterSide, dest: CrossClusterSide): string {
+  const lines = [
+    `dest-kube-context: ${dest.context}`,
+    `dest-kube-clustername: ${dest.clusterName}`,
+    'dest-service-type: LoadBalancer',
+    'dest-access-mode: ReadWriteOnce',
+    'dest-copy-method: Snapshot',
+    `dest-namespace: ${dest.namespace}`,
+    `source-kube-context: ${source.context}`,
+    `source-kube-clustername: ${source.clusterName}`,
+    `source-namespace: ${source.namespace}`,
+    'source-service-type: LoadBalancer',
+    'source-copy-method: Snapshot',
+    'source-pvc: mysql-pv-claim',
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
 const say = (line: string) => console.log(`\x1b[1m==>\x1b[0m ${line}`);
 
 /** Runs the walkthrough; resolves with the exit code once everything is stopped. */
@@ -98,23 +127,13 @@ async function walkthrough(set: LocalClusters, options: ClustersDemoOptions): Pr
   for (let i = 0; i < 100; i++) await writeFile(join(sourceDir, 'mysql', `table-${i}.ibd`), `row ${i}\n`.repeat(1000));
 
   // The seed's cross-cluster config.yaml, with the local clusters' contexts.
-  const config = [
-    'dest-kube-context: scribe-b',
-    'dest-kube-clustername: scribe-b',
-    'dest-service-type: LoadBalancer',
-    'dest-access-mode: ReadWriteOnce',
-    'dest-copy-method: Snapshot',
-    'dest-namespace: dest',
-    'source-kube-context: scribe-a',
-    'source-kube-clustername: scribe-a',
-    'source-namespace: source',
-    'source-service-type: LoadBalancer',
-    'source-copy-method: Snapshot',
-    'source-pvc: mysql-pv-claim',
-  ].join('\n');
-  await writeFile(join(work, 'config.yaml'), `${config}\n`);
+  const config = crossClusterConfig(
+    { context: 'scribe-a', clusterName: 'scribe-a', namespace: 'source' },
+    { context: 'scribe-b', clusterName: 'scribe-b', namespace: 'dest' },
+  );
+  await writeFile(join(work, 'config.yaml'), config);
   say(`${join(work, 'config.yaml')}:`);
-  console.log(config.replace(/^/gm, '    '));
+  console.log(config.trimEnd().replace(/^/gm, '    '));
 
   await scribe('start-replication');
   const rd = await get<ReplicationDestination>(b.kc, 'ReplicationDestination', 'dest', 'dest-destination');

@@ -14,7 +14,7 @@
  * The first three run at once; the outage runs after them, alone, since it takes down B for
  * everyone. The clusters are this file's own, not the e2e project's shared system.
  */
-import { chmod, lchown, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, type TestContext } from 'vitest';
@@ -29,6 +29,7 @@ import { collectionPath, RESOURCES } from '../../src/kube/resources.js';
 import { waitFor } from '../../src/local/processes.js';
 import { MOVER_POD_LABEL } from '../../src/movers/job.js';
 import { connectFromPod, copySecretAcross, firstBytes, startTestClusters } from '../support/clusters.js';
+import { crossClusterConfig } from '../../scripts/demo-clusters.js';
 import {
   create,
   createPvc,
@@ -40,14 +41,16 @@ import {
   PRIVILEGED_MOVERS,
 } from '../support/e2e.js';
 import { createRcloneSecret, createResticSecret, newBucket } from '../support/object-store.js';
+import {
+  databaseVolume,
+  rcloneThroughBucket,
+  resticBackupAndRestore,
+  treeBelowRoot,
+} from '../support/object-storage-walkthrough.js';
 import { buildPluginBundle, runPlugin, type PluginRun } from '../support/plugin.js';
 import { expectRcloneCopy } from '../support/rclone-tree.js';
 
 const API = 'scribe.backube/v1alpha1';
-/** The database's user (the seed's MySQL example runs as 999): it owns the volume's files. */
-const DB_USER = 999;
-/** The object-storage movers run as the database's user (docs/permissions.md). */
-const AS_DB = { moverSecurityContext: { runAsUser: DB_USER, runAsGroup: DB_USER, fsGroup: DB_USER } };
 
 let clusters: LocalClusters;
 let a: LocalCluster;
@@ -70,27 +73,22 @@ async function writeSample(dir: string, generation: number) {
   await writeFile(join(dir, 'db', 'VERSION'), `${generation}\n`);
 }
 
-/** Files owned by the database's user, as object-storage.test.ts makes them. */
-async function databaseVolume(dir: string) {
-  await mkdir(join(dir, 'db', 'tables'), { recursive: true });
-  await writeFile(join(dir, 'db', 'tables', 'users'), 'alice\nbob\n'.repeat(5000));
-  await writeFile(join(dir, 'db', 'secret.conf'), 'mode 600');
-  await chmod(join(dir, 'db', 'secret.conf'), 0o600);
-  await symlink('tables/users', join(dir, 'db', 'current'));
-  for (const path of ['db', 'db/tables', 'db/tables/users', 'db/secret.conf', 'db/current'])
-    await lchown(join(dir, path), DB_USER, DB_USER);
-}
-
-/** A volume's tree without its root, whose mode and owner are the volume's own. */
-function treeBelowRoot(dir: string) {
-  const tree = snapshotTree(dir);
-  delete tree['.'];
-  return tree;
-}
-
 /** A namespace of this test in one cluster. */
 function namespaceIn(cluster: LocalCluster, prefix: string, test: TestContext, privileged = false) {
   return e2eNamespace(cluster.kc, prefix, { test, ...(privileged ? { annotations: PRIVILEGED_MOVERS } : {}) });
+}
+
+/**
+ * An rsync walkthrough's namespaces, the source in scribe-a and the destination in scribe-b
+ * (privileged: the copy keeps owners), and the source's PVC mysql-pv-claim with the first sample.
+ */
+async function rsyncSides(test: TestContext, sourcePrefix: string, destPrefix: string) {
+  const source = await namespaceIn(a, sourcePrefix, test, true);
+  const dest = await namespaceIn(b, destPrefix, test, true);
+  await createPvc(a.kc, source, 'mysql-pv-claim');
+  const sourceDir = await pvcDirectory(a.kc, source, 'mysql-pv-claim');
+  await writeSample(sourceDir, 1);
+  return { source, dest, sourceDir };
 }
 
 /** Runs the plugin in `cwd` with the clusters' kubeconfig; fails with its output on another exit code. */
@@ -106,29 +104,15 @@ const inRange = (ip: string | undefined, prefix: string) => Boolean(ip?.startsWi
 
 describe.concurrent('two clusters side by side', () => {
   it('runs the seed cross-cluster plugin walkthrough from scribe-a to scribe-b over a LoadBalancer', async (test) => {
-    const source = await namespaceIn(a, 'source', test, true);
-    const dest = await namespaceIn(b, 'dest', test, true);
-    await createPvc(a.kc, source, 'mysql-pv-claim');
-    const sourceDir = await pvcDirectory(a.kc, source, 'mysql-pv-claim');
-    await writeSample(sourceDir, 1);
+    const { source, dest, sourceDir } = await rsyncSides(test, 'source', 'dest');
     // The seed's cross-cluster config.yaml, with the local clusters' contexts and this test's namespaces.
     const cwd = await mkdtemp(join(tmpdir(), 'scribe-two-clusters-'));
     await mkdir(join(cwd, 'home'));
-    const config = [
-      'dest-kube-context: scribe-b',
-      'dest-kube-clustername: scribe-b',
-      'dest-service-type: LoadBalancer',
-      'dest-access-mode: ReadWriteOnce',
-      'dest-copy-method: Snapshot',
-      `dest-namespace: ${dest}`,
-      'source-kube-context: scribe-a',
-      'source-kube-clustername: scribe-a',
-      `source-namespace: ${source}`,
-      'source-service-type: LoadBalancer',
-      'source-copy-method: Snapshot',
-      'source-pvc: mysql-pv-claim',
-    ];
-    await writeFile(join(cwd, 'config.yaml'), `${config.join('\n')}\n`);
+    const config = crossClusterConfig(
+      { context: 'scribe-a', clusterName: 'scribe-a', namespace: source },
+      { context: 'scribe-b', clusterName: 'scribe-b', namespace: dest },
+    );
+    await writeFile(join(cwd, 'config.yaml'), config);
     const rsName = `${source}-source`;
     const rdName = `${dest}-destination`;
     const keys = `scribe-rsync-dest-src-${rdName}`;
@@ -191,97 +175,33 @@ describe.concurrent('two clusters side by side', () => {
     const s3 = inject('e2eS3');
     const bucket = await newBucket(s3, 'two-restic');
     const password = 'my-secure-restic-password';
-    const source = await namespaceIn(a, 'restic-a', test);
-    const dest = await namespaceIn(b, 'restic-b', test);
-    await createResticSecret(a.kc, source, s3, bucket, password);
-    await createResticSecret(b.kc, dest, s3, bucket, password);
-    await createPvc(a.kc, source, 'mysql-pv-claim');
-    const sourceDir = await pvcDirectory(a.kc, source, 'mysql-pv-claim');
-    await databaseVolume(sourceDir);
-    await create(a.kc, 'ReplicationSource', source, {
-      apiVersion: API,
-      kind: 'ReplicationSource',
-      metadata: { name: 'database-source' },
-      spec: {
-        sourcePVC: 'mysql-pv-claim',
-        trigger: { manual: 'backup-1' },
-        restic: { repository: 'restic-config', copyMethod: 'Clone', retain: { last: 3 }, ...AS_DB },
-      },
+    const source = { kc: a.kc, namespace: await namespaceIn(a, 'restic-a', test) };
+    const dest = { kc: b.kc, namespace: await namespaceIn(b, 'restic-b', test) };
+    await createResticSecret(a.kc, source.namespace, s3, bucket, password);
+    await createResticSecret(b.kc, dest.namespace, s3, bucket, password);
+    const sourceDir = await databaseVolume(source);
+    const { backedUp, restored, restoredDir } = await resticBackupAndRestore(source, dest, {
+      copyMethod: 'Clone',
+      retain: { last: 3 },
     });
-    const backedUp = await waitForObject(
-      'backup in scribe-a',
-      () => get<ReplicationSource>(a.kc, 'ReplicationSource', source, 'database-source'),
-      (rs) => rs.status?.lastManualSync === 'backup-1',
-    );
     expect(backedUp.status?.latestMoverStatus?.result).toBe('Successful');
-
-    await createPvc(b.kc, dest, 'restored');
-    await create(b.kc, 'ReplicationDestination', dest, {
-      apiVersion: API,
-      kind: 'ReplicationDestination',
-      metadata: { name: 'database-destination' },
-      spec: {
-        trigger: { manual: 'restore' },
-        restic: { destinationPVC: 'restored', repository: 'restic-config', copyMethod: 'None', ...AS_DB },
-      },
-    });
-    const restored = await waitForObject(
-      'restore in scribe-b',
-      () => get<ReplicationDestination>(b.kc, 'ReplicationDestination', dest, 'database-destination'),
-      (rd) => rd.status?.lastManualSync === 'restore',
-    );
     expect(restored.status?.latestImage).toMatchObject({ kind: 'PersistentVolumeClaim', name: 'restored' });
-    expect(treeBelowRoot(await pvcDirectory(b.kc, dest, 'restored'))).toEqual(treeBelowRoot(sourceDir));
+    expect(treeBelowRoot(restoredDir)).toEqual(treeBelowRoot(sourceDir));
   });
 
   it('rclone: carries a volume of scribe-a through a bucket into a snapshot in scribe-b', async (test) => {
     const s3 = inject('e2eS3');
     const bucket = await newBucket(s3, 'two-rclone');
-    const source = await namespaceIn(a, 'rclone-a', test);
-    const dest = await namespaceIn(b, 'rclone-b', test);
-    await createRcloneSecret(a.kc, source, s3);
-    await createRcloneSecret(b.kc, dest, s3);
-    await createPvc(a.kc, source, 'mysql-pv-claim');
-    const sourceDir = await pvcDirectory(a.kc, source, 'mysql-pv-claim');
-    await databaseVolume(sourceDir);
-    const rclone = {
+    const source = { kc: a.kc, namespace: await namespaceIn(a, 'rclone-a', test) };
+    const dest = { kc: b.kc, namespace: await namespaceIn(b, 'rclone-b', test) };
+    await createRcloneSecret(a.kc, source.namespace, s3);
+    await createRcloneSecret(b.kc, dest.namespace, s3);
+    const sourceDir = await databaseVolume(source);
+    const { restoredDir } = await rcloneThroughBucket(source, dest, {
       rcloneConfigSection: 'store',
       rcloneDestPath: `${bucket}/database`,
-      rcloneConfig: 'rclone-secret',
-    };
-    await create(a.kc, 'ReplicationSource', source, {
-      apiVersion: API,
-      kind: 'ReplicationSource',
-      metadata: { name: 'database-source' },
-      spec: {
-        sourcePVC: 'mysql-pv-claim',
-        trigger: { manual: 'one' },
-        rclone: { ...rclone, ...AS_DB, copyMethod: 'Snapshot' },
-      },
     });
-    await waitForObject(
-      'rclone source in scribe-a',
-      () => get<ReplicationSource>(a.kc, 'ReplicationSource', source, 'database-source'),
-      (rs) => rs.status?.lastManualSync === 'one',
-    );
-    await create(b.kc, 'ReplicationDestination', dest, {
-      apiVersion: API,
-      kind: 'ReplicationDestination',
-      metadata: { name: 'database-destination' },
-      spec: {
-        trigger: { manual: 'one' },
-        rclone: { ...rclone, ...AS_DB, copyMethod: 'Snapshot', accessModes: ['ReadWriteOnce'], capacity: '1Gi' },
-      },
-    });
-    const rd = await waitForObject(
-      'rclone destination in scribe-b',
-      () => get<ReplicationDestination>(b.kc, 'ReplicationDestination', dest, 'database-destination'),
-      (d) => d.status?.lastManualSync === 'one' && Boolean(d.status?.latestImage),
-    );
-    await createPvc(b.kc, dest, 'restored', {
-      dataSource: { apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: rd.status?.latestImage?.name },
-    });
-    expectRcloneCopy(treeBelowRoot(await pvcDirectory(b.kc, dest, 'restored')), treeBelowRoot(sourceDir));
+    expectRcloneCopy(treeBelowRoot(restoredDir), treeBelowRoot(sourceDir));
   });
 });
 
@@ -328,11 +248,7 @@ async function moverRetrying(cluster: LocalCluster, namespace: string): Promise<
 
 describe('two clusters, the destination cluster down for a while', () => {
   it("costs the source at most one failed attempt while scribe-b's API server is stopped; the next sync completes once it is back", async (test) => {
-    const source = await namespaceIn(a, 'outage-a', test, true);
-    const dest = await namespaceIn(b, 'outage-b', test, true);
-    await createPvc(a.kc, source, 'mysql-pv-claim');
-    const sourceDir = await pvcDirectory(a.kc, source, 'mysql-pv-claim');
-    await writeSample(sourceDir, 1);
+    const { source, dest, sourceDir } = await rsyncSides(test, 'outage-a', 'outage-b');
     await create(b.kc, 'ReplicationDestination', dest, {
       apiVersion: API,
       kind: 'ReplicationDestination',
