@@ -22,6 +22,7 @@ import { generateSshKeyPair } from '../../src/movers/rsync/keys.js';
 import { EXIT_FAILURE, EXIT_TIMEOUT } from '../../src/plugin/errors.js';
 import { describeProgress, readMoverProgress } from '../../src/plugin/mover-progress.js';
 import { snapshotTree } from '../movers/rsync/support/tree.js';
+import { crossClusterConfig } from '../../scripts/demo-clusters.js';
 import {
   create,
   createPvc,
@@ -198,20 +199,10 @@ describe('kubectl-scribe on the local system', () => {
     await writeSample(sourceDir, 1);
     // The seed's cross-cluster config.yaml, with this test's namespaces.
     const cwd = await workspace(
-      [
-        'dest-kube-context: destuser',
-        'dest-kube-clustername: destination123',
-        'dest-service-type: LoadBalancer',
-        'dest-access-mode: ReadWriteOnce',
-        'dest-copy-method: Snapshot',
-        `dest-namespace: ${dest}`,
-        'source-kube-context: sourceuser',
-        'source-kube-clustername: api-source-com:6443',
-        `source-namespace: ${source}`,
-        'source-service-type: LoadBalancer',
-        'source-copy-method: Snapshot',
-        'source-pvc: mysql-pv-claim',
-      ].join('\n'),
+      crossClusterConfig(
+        { context: 'sourceuser', clusterName: 'api-source-com:6443', namespace: source },
+        { context: 'destuser', clusterName: 'destination123', namespace: dest },
+      ),
     );
     const kubeconfig = await twoContextKubeconfig(inject('e2eKubeconfig'), cwd, { source, dest });
     const env = { KUBECONFIG: kubeconfig };
