@@ -20,7 +20,7 @@
  * destination entrypoint copies every side's path into an empty directory, which must equal
  * the tree (contents by checksum, mtimes, modes, owners, symlinks; rclone keeps no hard links).
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { remotePath, uploadArgs, uploadRecordArgs, type RcloneArgsConfig } from '../src/movers/rclone/args.js';
@@ -29,25 +29,10 @@ import { readAcls, readEntries } from '../src/movers/rclone/tree.js';
 import { runStandalone, type Benchmark } from './scaffold/benchmark.js';
 import { isMain, markdownTable, median, mib, ratio, seconds } from './scaffold/common.js';
 import { measureStartup, moverLaunchers, type Launcher } from './scaffold/entrypoints.js';
-import {
-  allRuns,
-  bothPhases,
-  describeTree,
-  goalLine,
-  peakMiB,
-  PHASES,
-  runMoverBench,
-  TREE_DEFAULTS,
-  TREE_FLAGS,
-  treeOptionsFrom,
-  type MoverBenchResult,
-  type Side,
-  type TreeBenchOptions,
-  type Variant,
-} from './scaffold/mover-bench.js';
-import { startBenchS3, toolBinary, verifyEqualTree } from './scaffold/object-storage.js';
+import * as moverBench from './scaffold/mover-bench.js';
+import type { MoverBenchResult, Side, TreeBenchOptions, Variant } from './scaffold/mover-bench.js';
+import * as moverRuns from './scaffold/mover-runs.js';
 import { MemorySampler } from './scaffold/proc.js';
-import { podEnv, start } from './scaffold/processes.js';
 
 /** Settings of one rclone benchmark run. */
 export interface RcloneBenchOptions extends TreeBenchOptions {
@@ -59,7 +44,7 @@ export interface RcloneBenchOptions extends TreeBenchOptions {
   liveVolume: boolean;
 }
 
-export const RCLONE_DEFAULTS: RcloneBenchOptions = { ...TREE_DEFAULTS, liveVolume: false };
+export const RCLONE_DEFAULTS: RcloneBenchOptions = { ...moverBench.TREE_DEFAULTS, liveVolume: false };
 
 const BUCKET = 'bench';
 const SECTION = 'scribe-s3';
@@ -98,85 +83,75 @@ export interface RcloneBenchResult extends MoverBenchResult<RawRcloneRun, MoverR
 /** Runs the benchmark and returns its figures. */
 export async function runRcloneBench(options: RcloneBenchOptions): Promise<RcloneBenchResult> {
   const startupMs: Partial<Record<Variant, number[]>> = {};
-  const restoreMs: Partial<Record<Side, number>> = {};
-  const result = await runMoverBench<RawRcloneRun, MoverRcloneRun>(
-    'rclone',
-    options,
-    async ({ work, tree, log, onStop }) => {
-      const rclone = await toolBinary('rclone');
-      const s3 = await startBenchS3(join(work, 's3'), BUCKET);
-      onStop(() => s3.stop());
-      log(`MinIO on ${s3.endpoint}`);
-      const configFile = join(work, 'rclone.conf');
-      writeFileSync(
-        configFile,
-        [
-          `[${SECTION}]`,
-          'type = s3',
-          'provider = Minio',
-          `access_key_id = ${s3.accessKey}`,
-          `secret_access_key = ${s3.secretKey}`,
-          `endpoint = ${s3.endpoint}`,
-          '',
-        ].join('\n'),
-        { mode: 0o600 },
+  let restoreMs: Partial<Record<Side, number>> = {};
+  const result = await moverBench.runMoverBench<RawRcloneRun, MoverRcloneRun>('rclone', options, async (context) => {
+    const { work, tree, log } = context;
+    const { binary: rclone, s3 } = await moverRuns.toolAndS3(context, 'rclone', BUCKET);
+    const configFile = join(work, 'rclone.conf');
+    writeFileSync(
+      configFile,
+      [
+        `[${SECTION}]`,
+        'type = s3',
+        'provider = Minio',
+        `access_key_id = ${s3.accessKey}`,
+        `secret_access_key = ${s3.secretKey}`,
+        `endpoint = ${s3.endpoint}`,
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    const runDir = join(work, 'run');
+    mkdirSync(runDir);
+    const launchers = await moverLaunchers('rclone', options.variants, join(work, 'compiled'));
+    const moverEnv = (destPath: string, dataDir: string) => ({
+      SCRIBE_RCLONE_CONFIG: configFile,
+      SCRIBE_RCLONE_CONFIG_SECTION: SECTION,
+      SCRIBE_RCLONE_DEST_PATH: destPath,
+      SCRIBE_DATA_DIR: dataDir,
+      SCRIBE_RUN_DIR: runDir,
+      SCRIBE_RCLONE: rclone,
+      ...(options.liveVolume ? {} : { SCRIBE_VOLUME_POINT_IN_TIME: 'true' }),
+    });
+    for (const variant of options.variants)
+      startupMs[variant] = await measureStartup(
+        launchers[variant],
+        { ...moverEnv(`${BUCKET}/unused`, tree.root), SCRIBE_RCLONE_CONFIG: join(work, 'no-such-rclone.conf') },
+        variant,
+        log,
       );
-      const runDir = join(work, 'run');
-      mkdirSync(runDir);
-      const launchers = await moverLaunchers('rclone', options.variants, join(work, 'compiled'));
-      const moverEnv = (destPath: string, dataDir: string) => ({
-        SCRIBE_RCLONE_CONFIG: configFile,
-        SCRIBE_RCLONE_CONFIG_SECTION: SECTION,
-        SCRIBE_RCLONE_DEST_PATH: destPath,
-        SCRIBE_DATA_DIR: dataDir,
-        SCRIBE_RUN_DIR: runDir,
-        SCRIBE_RCLONE: rclone,
-        ...(options.liveVolume ? {} : { SCRIBE_VOLUME_POINT_IN_TIME: 'true' }),
-      });
-      for (const variant of options.variants)
-        startupMs[variant] = await measureStartup(
-          launchers[variant],
-          { ...moverEnv(`${BUCKET}/unused`, tree.root), SCRIBE_RCLONE_CONFIG: join(work, 'no-such-rclone.conf') },
-          variant,
-          log,
-        );
-      // Each side's path in the bucket, a fresh one for every full run.
-      const destPaths = new Map<Side, string>();
-      const destOf = (side: Side) => destPaths.get(side) as string;
-      return {
-        freshDestination: (side, run) => {
-          destPaths.set(side, `${BUCKET}/run${run}-${side}`);
-        },
-        raw: () =>
-          rawCycle(rclone, {
-            configFile,
-            remote: remotePath(SECTION, destOf('raw')),
-            dataDir: tree.root,
-            recordFile: join(work, 'record.json'),
-          }),
-        mover: (variant) => moverCycle(launchers[variant], moverEnv(destOf(variant), tree.root)),
-        describeRaw: (raw) =>
-          `sync ${seconds(raw.syncMs)} (record ${seconds(raw.recordMs)}, ${mib(raw.recordBytes)}, upload ${seconds(raw.recordUploadMs)})`,
-        describeMover: (mover) => `${seconds(mover.ms)} (rclone sync reported ${seconds(mover.syncReportedMs)})`,
-        // Every side's path, copied back by the destination entrypoint, must equal the tree.
-        verify: async (sides) => {
-          const restorer = launchers.compiled ?? launchers.tsx;
-          for (const side of sides) {
-            const target = join(work, `restore-${side}`);
-            mkdirSync(target);
-            const proc = restorer('destination', moverEnv(destOf(side), target));
-            const code = await proc.exited;
-            if (code !== 0)
-              throw new Error(`the destination of ${side} failed (${code}):\n${proc.output.slice(-4000)}`);
-            restoreMs[side] = proc.wallMs;
-            await verifyEqualTree(tree.root, target, `the copy of the ${side} side's path`, false);
-            log(`verified: the ${side} side's path copies back to the tree (${seconds(proc.wallMs)})`);
-            rmSync(target, { recursive: true, force: true });
-          }
-        },
-      };
-    },
-  );
+    // Each side's path in the bucket, a fresh one for every full run.
+    const destPaths = new Map<Side, string>();
+    const destOf = (side: Side) => destPaths.get(side) as string;
+    return {
+      freshDestination: (side, run) => {
+        destPaths.set(side, `${BUCKET}/run${run}-${side}`);
+      },
+      raw: () =>
+        rawCycle(rclone, {
+          configFile,
+          remote: remotePath(SECTION, destOf('raw')),
+          dataDir: tree.root,
+          recordFile: join(work, 'record.json'),
+        }),
+      mover: (variant) => moverCycle(launchers[variant], moverEnv(destOf(variant), tree.root)),
+      describeRaw: (raw) =>
+        `sync ${seconds(raw.syncMs)} (record ${seconds(raw.recordMs)}, ${mib(raw.recordBytes)}, upload ${seconds(raw.recordUploadMs)})`,
+      describeMover: (mover) => `${seconds(mover.ms)} (rclone sync reported ${seconds(mover.syncReportedMs)})`,
+      // Every side's path, copied back by the destination entrypoint, must equal the tree.
+      verify: async (sides) => {
+        restoreMs = await moverRuns.verifyRestores({
+          context,
+          launchers,
+          sides,
+          env: (side, target) => moverEnv(destOf(side), target),
+          what: (side) => `the ${side} side's path`,
+          verified: 'copies back to the tree',
+          hardLinks: false,
+        });
+      },
+    };
+  });
   return { ...result, options: { ...result.options, liveVolume: options.liveVolume }, startupMs, restoreMs };
 }
 
@@ -190,14 +165,6 @@ function reportedElapsedMs(output: string): number {
   return ms;
 }
 
-async function timedRclone(rclone: string, args: string[], sampler?: MemorySampler) {
-  const proc = start(rclone, args, { env: podEnv({}) });
-  sampler?.track('raw', proc.pid);
-  const code = await proc.exited;
-  if (code !== 0) throw new Error(`rclone ${args[0]} exited with ${code}:\n${proc.output.slice(-4000)}`);
-  return proc;
-}
-
 async function rawCycle(rclone: string, config: RcloneArgsConfig & { recordFile: string }): Promise<RawRcloneRun> {
   const sampler = new MemorySampler();
   try {
@@ -207,8 +174,8 @@ async function rawCycle(rclone: string, config: RcloneArgsConfig & { recordFile:
     const record = serializeRecord(entries, readAcls(config.dataDir, entries), new Date());
     writeFileSync(config.recordFile, record);
     const recordMs = performance.now() - recordStart;
-    const sync = await timedRclone(rclone, uploadArgs(config), sampler);
-    const upload = await timedRclone(rclone, uploadRecordArgs(config, config.recordFile));
+    const sync = await moverRuns.runRawTool('rclone', rclone, uploadArgs(config), { sampler });
+    const upload = await moverRuns.runRawTool('rclone', rclone, uploadRecordArgs(config, config.recordFile));
     return {
       syncMs: sync.wallMs,
       syncReportedMs: reportedElapsedMs(sync.output),
@@ -223,27 +190,13 @@ async function rawCycle(rclone: string, config: RcloneArgsConfig & { recordFile:
 }
 
 async function moverCycle(launch: Launcher, env: Record<string, string>): Promise<MoverRcloneRun> {
-  const sampler = new MemorySampler();
-  const proc = launch('source', env);
-  sampler.track('mover', proc.pid);
-  try {
-    const code = await proc.exited;
-    if (code !== 0) throw new Error(`the rclone source entrypoint exited with ${code}:\n${proc.output.slice(-4000)}`);
-    return {
-      ms: proc.wallMs,
-      syncReportedMs: reportedElapsedMs(proc.output),
-      ownPeakRss: sampler.ownPeak.get('mover') ?? 0,
-      treePeakRss: sampler.treePeak.get('mover') ?? 0,
-    };
-  } finally {
-    sampler.stop();
-    if (Number.isNaN(proc.endedAt)) proc.killTree();
-  }
+  const { proc, ownPeakRss, treePeakRss } = await moverRuns.runSourceEntrypoint('rclone', launch, env);
+  return { ms: proc.wallMs, syncReportedMs: reportedElapsedMs(proc.output), ownPeakRss, treePeakRss };
 }
 
 /** The figures as Markdown: parameters, a table per phase, and the ratios. */
 export function formatRcloneResult(result: RcloneBenchResult): string {
-  const lines = [...describeTree(result)];
+  const lines = [...moverBench.describeTree(result)];
   lines.push(
     "Raw: `rclone sync` with the mover's arguments (`--links --verbose`, the two excludes); mover: the source entrypoint (record of the tree, the same sync, `rclone copyto` of the record). A fresh path per full run. " +
       (result.options.liveVolume
@@ -253,40 +206,39 @@ export function formatRcloneResult(result: RcloneBenchResult): string {
   lines.push('');
   const rows: string[][] = [];
   const ratios: Record<string, number> = {};
-  for (const phase of PHASES) {
+  for (const phase of moverBench.PHASES) {
     const raws = result.raw[phase];
     const sync = raws.map((r) => r.syncMs);
     const steps = raws.map((r) => r.recordMs + r.syncMs + r.recordUploadMs);
-    rows.push([phase, '**raw rclone sync**', `**${seconds(median(sync))}**`, allRuns(sync)]);
-    rows.push([
-      phase,
-      'raw rclone sync: Elapsed time reported by rclone',
-      seconds(median(raws.map((r) => r.syncReportedMs))),
-      allRuns(raws.map((r) => r.syncReportedMs)),
-    ]);
-    rows.push([
-      phase,
-      "the mover's record, built in the benchmark's process (lstat walk, getfacl, JSON)",
-      seconds(median(raws.map((r) => r.recordMs))),
-      allRuns(raws.map((r) => r.recordMs)),
-    ]);
-    rows.push([
-      phase,
-      `raw rclone copyto of that record (${mib(raws[0]?.recordBytes ?? 0)})`,
-      seconds(median(raws.map((r) => r.recordUploadMs))),
-      allRuns(raws.map((r) => r.recordUploadMs)),
-    ]);
+    rows.push([phase, '**raw rclone sync**', `**${seconds(median(sync))}**`, moverBench.allRuns(sync)]);
+    rows.push(
+      moverRuns.timesRow(
+        phase,
+        'raw rclone sync: Elapsed time reported by rclone',
+        raws.map((r) => r.syncReportedMs),
+      ),
+      moverRuns.timesRow(
+        phase,
+        "the mover's record, built in the benchmark's process (lstat walk, getfacl, JSON)",
+        raws.map((r) => r.recordMs),
+      ),
+      moverRuns.timesRow(
+        phase,
+        `raw rclone copyto of that record (${mib(raws[0]?.recordBytes ?? 0)})`,
+        raws.map((r) => r.recordUploadMs),
+      ),
+    );
     for (const [variant, runs] of Object.entries(result.mover)) {
       const mover = runs[phase].map((r) => r.ms);
-      const reported = runs[phase].map((r) => r.syncReportedMs);
       ratios[`${phase} (${variant})`] = median(mover) / median(sync);
-      rows.push([phase, `mover ${variant}: source entrypoint`, seconds(median(mover)), allRuns(mover)]);
-      rows.push([
-        phase,
-        `mover ${variant}: sync Elapsed time reported by rclone`,
-        seconds(median(reported)),
-        allRuns(reported),
-      ]);
+      rows.push(
+        moverRuns.timesRow(phase, `mover ${variant}: source entrypoint`, mover),
+        moverRuns.timesRow(
+          phase,
+          `mover ${variant}: sync Elapsed time reported by rclone`,
+          runs[phase].map((r) => r.syncReportedMs),
+        ),
+      );
       rows.push([phase, `**ratio ${variant} / raw sync**`, `**${ratio(median(mover) / median(sync))}**`, '']);
       rows.push([
         phase,
@@ -298,49 +250,36 @@ export function formatRcloneResult(result: RcloneBenchResult): string {
   }
   lines.push(markdownTable(['phase', 'what', 'median', 'all runs (s)'], rows));
   lines.push('');
-  const other: string[][] = [];
-  for (const [variant, times] of Object.entries(result.startupMs))
-    other.push([
-      `${variant}: entrypoint start-up and exit, no work (stops at a configuration error), median of 3`,
-      seconds(median(times)),
-    ]);
+  const other = moverRuns.startupRows(result.startupMs);
   for (const [side, ms] of Object.entries(result.restoreMs))
     other.push([`copy of the ${side} side's path back (destination entrypoint), verified`, seconds(ms)]);
-  const peak = peakMiB;
-  for (const [variant, runs] of Object.entries(result.mover)) {
-    const movers = bothPhases(runs);
-    other.push(
-      [`${variant}: source entrypoint (node) VmHWM`, peak(movers.map((m) => m.ownPeakRss))],
-      [`${variant}: source tree peak RSS (node + rclone + getfacl)`, peak(movers.map((m) => m.treePeakRss))],
-    );
-  }
-  other.push(['raw: rclone sync peak RSS', peak(bothPhases(result.raw).map((r) => r.treePeakRss))]);
+  other.push(...moverRuns.sourceMemoryRows(result.mover, 'node + rclone + getfacl'), [
+    'raw: rclone sync peak RSS',
+    moverBench.peakMiB(moverBench.bothPhases(result.raw).map((r) => r.treePeakRss)),
+  ]);
   lines.push(markdownTable(['other figures (peak RSS: max over all runs, sampled every 100 ms)', 'value'], other));
   lines.push('');
-  lines.push(goalLine(1.1, 'source entrypoint / raw rclone sync, medians', ratios));
+  lines.push(moverBench.goalLine(1.1, 'source entrypoint / raw rclone sync, medians', ratios));
   return lines.join('\n');
 }
 
 /** Parses the command line of `npm run bench:rclone`. */
 export function parseRcloneArgs(args: string[]): RcloneBenchOptions {
-  const { values } = parseArgs({ args, options: { ...TREE_FLAGS, 'live-volume': { type: 'boolean' } } });
+  const { values } = parseArgs({ args, options: { ...moverBench.TREE_FLAGS, 'live-volume': { type: 'boolean' } } });
   return {
     ...RCLONE_DEFAULTS,
-    ...treeOptionsFrom(values, RCLONE_DEFAULTS),
+    ...moverBench.treeOptionsFrom(values, RCLONE_DEFAULTS),
     liveVolume: values['live-volume'] ?? false,
   };
 }
 
 /** `npm run bench:rclone`, and its part of `npm run bench`. */
-export const RCLONE_BENCHMARK: Benchmark<RcloneBenchOptions> = {
+export const RCLONE_BENCHMARK: Benchmark<RcloneBenchOptions> = moverBench.treeBenchmark({
   name: 'rclone',
   title: 'rclone mover vs raw rclone',
   parse: parseRcloneArgs,
-  smoke: (options) => ({ ...options, sizeMiB: 20, files: 200, runs: 1 }),
-  command: (o) => `npm run bench:rclone -- --size-mib ${o.sizeMiB} --files ${o.files} --runs ${o.runs}`,
-  describe: (o) => `${o.sizeMiB} MiB, ${o.files} files`,
   run: async (options) => formatRcloneResult(await runRcloneBench(options)),
   needs: { objectStorage: true },
-};
+});
 
 if (isMain(import.meta.url)) runStandalone(RCLONE_BENCHMARK, process.argv.slice(2));

@@ -29,25 +29,11 @@ import { backupArgs, forgetArgs, initArgs, type ResticArgsConfig } from '../src/
 import { runStandalone, type Benchmark } from './scaffold/benchmark.js';
 import { isMain, markdownTable, median, positiveNumber, ratio, seconds } from './scaffold/common.js';
 import { measureStartup, moverLaunchers, type Launcher } from './scaffold/entrypoints.js';
-import {
-  allRuns,
-  bothPhases,
-  describeTree,
-  goalLine,
-  peakMiB,
-  PHASES,
-  runMoverBench,
-  TREE_DEFAULTS,
-  TREE_FLAGS,
-  treeOptionsFrom,
-  type MoverBenchResult,
-  type Side,
-  type TreeBenchOptions,
-  type Variant,
-} from './scaffold/mover-bench.js';
-import { startBenchS3, toolBinary, verifyEqualTree } from './scaffold/object-storage.js';
+import * as moverBench from './scaffold/mover-bench.js';
+import type { MoverBenchResult, Side, TreeBenchOptions, Variant } from './scaffold/mover-bench.js';
+import * as moverRuns from './scaffold/mover-runs.js';
 import { MemorySampler } from './scaffold/proc.js';
-import { podEnv, start } from './scaffold/processes.js';
+import { start } from './scaffold/processes.js';
 
 /** Settings of one restic benchmark run. */
 export interface ResticBenchOptions extends TreeBenchOptions {
@@ -55,7 +41,7 @@ export interface ResticBenchOptions extends TreeBenchOptions {
   retainLast: number;
 }
 
-export const RESTIC_DEFAULTS: ResticBenchOptions = { ...TREE_DEFAULTS, retainLast: 3 };
+export const RESTIC_DEFAULTS: ResticBenchOptions = { ...moverBench.TREE_DEFAULTS, retainLast: 3 };
 
 const PASSWORD = 'scribe benchmark repository password';
 const BUCKET = 'bench';
@@ -95,104 +81,79 @@ export interface ResticBenchResult extends MoverBenchResult<RawResticRun, MoverR
 export async function runResticBench(options: ResticBenchOptions): Promise<ResticBenchResult> {
   const initMs: number[] = [];
   const startupMs: Partial<Record<Variant, number[]>> = {};
-  const restoreMs: Partial<Record<Side, number>> = {};
-  const result = await runMoverBench<RawResticRun, MoverResticRun>(
-    'restic',
-    options,
-    async ({ work, tree, log, onStop }) => {
-      const restic = await toolBinary('restic');
-      const s3 = await startBenchS3(join(work, 's3'), BUCKET);
-      onStop(() => s3.stop());
-      log(`MinIO on ${s3.endpoint}`);
-      const launchers = await moverLaunchers('restic', options.variants, join(work, 'compiled'));
-      for (const variant of options.variants)
-        startupMs[variant] = await measureStartup(
-          launchers[variant],
-          { SCRIBE_DATA_DIR: tree.root, RESTIC_REPOSITORY: '', RESTIC_PASSWORD: '' },
-          variant,
-          log,
-        );
-      const s3Env = {
-        RESTIC_PASSWORD: PASSWORD,
-        AWS_ACCESS_KEY_ID: s3.accessKey,
-        AWS_SECRET_ACCESS_KEY: s3.secretKey,
-      };
-      // Each side's repository, fresh for every full run, and its cache, kept for the incremental runs.
-      const repositories = new Map<Side, { repository: string; cacheDir: string }>();
-      const repoOf = (side: Side) => repositories.get(side) as { repository: string; cacheDir: string };
-      const envOf = (side: Side) => ({ ...s3Env, RESTIC_REPOSITORY: repoOf(side).repository });
-      return {
-        freshDestination: async (side, run) => {
-          const cacheDir = join(work, 'cache', side);
-          rmSync(cacheDir, { recursive: true, force: true });
-          mkdirSync(cacheDir, { recursive: true });
-          const repository = `s3:${s3.endpoint}/${BUCKET}/run${run}-${side}`;
-          repositories.set(side, { repository, cacheDir });
-          const init = start(restic, initArgs({ dataDir: tree.root, cacheDir, host: HOST }), {
-            env: { ...process.env, ...s3Env, RESTIC_REPOSITORY: repository },
-          });
-          if ((await init.exited) !== 0) throw new Error(`restic init failed:\n${init.output}`);
-          initMs.push(init.wallMs);
-        },
-        raw: () =>
-          rawCycle(
-            restic,
-            envOf('raw'),
-            { dataDir: tree.root, cacheDir: repoOf('raw').cacheDir, host: HOST },
-            options.retainLast,
-          ),
-        mover: (variant) =>
-          moverCycle(launchers[variant], {
-            ...envOf(variant),
-            SCRIBE_DATA_DIR: tree.root,
-            SCRIBE_CACHE_DIR: repoOf(variant).cacheDir,
+  let restoreMs: Partial<Record<Side, number>> = {};
+  const result = await moverBench.runMoverBench<RawResticRun, MoverResticRun>('restic', options, async (context) => {
+    const { work, tree, log } = context;
+    const { binary: restic, s3 } = await moverRuns.toolAndS3(context, 'restic', BUCKET);
+    const launchers = await moverLaunchers('restic', options.variants, join(work, 'compiled'));
+    for (const variant of options.variants)
+      startupMs[variant] = await measureStartup(
+        launchers[variant],
+        { SCRIBE_DATA_DIR: tree.root, RESTIC_REPOSITORY: '', RESTIC_PASSWORD: '' },
+        variant,
+        log,
+      );
+    const s3Env = {
+      RESTIC_PASSWORD: PASSWORD,
+      AWS_ACCESS_KEY_ID: s3.accessKey,
+      AWS_SECRET_ACCESS_KEY: s3.secretKey,
+    };
+    // Each side's repository, fresh for every full run, and its cache, kept for the incremental runs.
+    const repositories = new Map<Side, { repository: string; cacheDir: string }>();
+    const repoOf = (side: Side) => repositories.get(side) as { repository: string; cacheDir: string };
+    const envOf = (side: Side) => ({ ...s3Env, RESTIC_REPOSITORY: repoOf(side).repository });
+    return {
+      freshDestination: async (side, run) => {
+        const cacheDir = join(work, 'cache', side);
+        rmSync(cacheDir, { recursive: true, force: true });
+        mkdirSync(cacheDir, { recursive: true });
+        const repository = `s3:${s3.endpoint}/${BUCKET}/run${run}-${side}`;
+        repositories.set(side, { repository, cacheDir });
+        const init = start(restic, initArgs({ dataDir: tree.root, cacheDir, host: HOST }), {
+          env: { ...process.env, ...s3Env, RESTIC_REPOSITORY: repository },
+        });
+        if ((await init.exited) !== 0) throw new Error(`restic init failed:\n${init.output}`);
+        initMs.push(init.wallMs);
+      },
+      raw: () =>
+        rawCycle(
+          restic,
+          envOf('raw'),
+          { dataDir: tree.root, cacheDir: repoOf('raw').cacheDir, host: HOST },
+          options.retainLast,
+        ),
+      mover: (variant) =>
+        moverCycle(launchers[variant], {
+          ...envOf(variant),
+          SCRIBE_DATA_DIR: tree.root,
+          SCRIBE_CACHE_DIR: repoOf(variant).cacheDir,
+          SCRIBE_RESTIC: restic,
+          SCRIBE_RETAIN_LAST: String(options.retainLast),
+          // Pruned just now as far as the mover knows: an ordinary cycle, prune not due.
+          SCRIBE_LAST_PRUNED: new Date().toISOString(),
+        }),
+      describeRaw: (raw) => `backup ${seconds(raw.backupMs)} + forget ${seconds(raw.forgetMs)}`,
+      describeMover: (mover) => `${seconds(mover.ms)} (restic backup reported ${seconds(mover.backupReportedMs)})`,
+      // The newest snapshot of each mover's repository, restored by the destination entrypoint, must equal the tree.
+      verify: async () => {
+        restoreMs = await moverRuns.verifyRestores({
+          context,
+          launchers,
+          sides: options.variants,
+          env: (side, target) => ({
+            ...envOf(side),
+            SCRIBE_DATA_DIR: target,
+            SCRIBE_CACHE_DIR: repoOf(side).cacheDir,
             SCRIBE_RESTIC: restic,
-            SCRIBE_RETAIN_LAST: String(options.retainLast),
-            // Pruned just now as far as the mover knows: an ordinary cycle, prune not due.
-            SCRIBE_LAST_PRUNED: new Date().toISOString(),
           }),
-        describeRaw: (raw) => `backup ${seconds(raw.backupMs)} + forget ${seconds(raw.forgetMs)}`,
-        describeMover: (mover) => `${seconds(mover.ms)} (restic backup reported ${seconds(mover.backupReportedMs)})`,
-        // The newest snapshot of each mover's repository, restored by the destination entrypoint, must equal the tree.
-        verify: async () => {
-          const restorer = launchers.compiled ?? launchers.tsx;
-          for (const side of options.variants) {
-            const target = join(work, `restore-${side}`);
-            mkdirSync(target);
-            const proc = restorer('destination', {
-              ...envOf(side),
-              SCRIBE_DATA_DIR: target,
-              SCRIBE_CACHE_DIR: repoOf(side).cacheDir,
-              SCRIBE_RESTIC: restic,
-            });
-            const code = await proc.exited;
-            if (code !== 0)
-              throw new Error(`restore of the ${side} repository failed (${code}):\n${proc.output.slice(-4000)}`);
-            restoreMs[side] = proc.wallMs;
-            await verifyEqualTree(tree.root, target, `the restore of the ${side} repository's newest snapshot`, true);
-            log(`verified: the ${side} repository's newest snapshot restores to the tree (${seconds(proc.wallMs)})`);
-            rmSync(target, { recursive: true, force: true });
-          }
-        },
-      };
-    },
-  );
+          what: (side) => `the ${side} repository's newest snapshot`,
+          verified: 'restores to the tree',
+          hardLinks: true,
+        });
+      },
+    };
+  });
   return { ...result, options: { ...result.options, retainLast: options.retainLast }, initMs, startupMs, restoreMs };
-}
-
-/** Runs restic to completion (optionally tracking its memory); throws with its output when it fails. */
-async function timedRestic(
-  restic: string,
-  args: string[],
-  env: Record<string, string>,
-  cwd?: string,
-  sampler?: MemorySampler,
-) {
-  const proc = start(restic, args, { env: podEnv(env), ...(cwd === undefined ? {} : { cwd }) });
-  sampler?.track('raw', proc.pid);
-  const code = await proc.exited;
-  if (code !== 0) throw new Error(`restic ${args[0]} exited with ${code}:\n${proc.output.slice(-4000)}`);
-  return proc;
 }
 
 /** restic's total_duration from a backup's JSON summary line, in milliseconds. */
@@ -217,13 +178,19 @@ async function rawCycle(
 ): Promise<RawResticRun> {
   const sampler = new MemorySampler();
   try {
-    const backup = await timedRestic(restic, backupArgs(config), env, config.dataDir, sampler);
-    const forget = await timedRestic(
+    const backup = await moverRuns.runRawTool('restic', restic, backupArgs(config), {
+      env,
+      cwd: config.dataDir,
+      sampler,
+    });
+    const forget = await moverRuns.runRawTool(
+      'restic',
       restic,
       [...(forgetArgs(config, { last: retainLast }) as string[]), '--json'],
-      env,
-      undefined,
-      sampler,
+      {
+        env,
+        sampler,
+      },
     );
     return {
       backupMs: backup.wallMs,
@@ -237,29 +204,15 @@ async function rawCycle(
 }
 
 async function moverCycle(launch: Launcher, env: Record<string, string>): Promise<MoverResticRun> {
-  const sampler = new MemorySampler();
-  const proc = launch('source', env);
-  sampler.track('mover', proc.pid);
-  try {
-    const code = await proc.exited;
-    if (code !== 0) throw new Error(`the restic source entrypoint exited with ${code}:\n${proc.output.slice(-4000)}`);
-    if (!/prune: not due/.test(proc.output)) throw new Error(`the mover did not skip the prune:\n${proc.output}`);
-    return {
-      ms: proc.wallMs,
-      backupReportedMs: reportedBackupMs(proc.output),
-      ownPeakRss: sampler.ownPeak.get('mover') ?? 0,
-      treePeakRss: sampler.treePeak.get('mover') ?? 0,
-    };
-  } finally {
-    sampler.stop();
-    if (Number.isNaN(proc.endedAt)) proc.killTree();
-  }
+  const { proc, ownPeakRss, treePeakRss } = await moverRuns.runSourceEntrypoint('restic', launch, env);
+  if (!/prune: not due/.test(proc.output)) throw new Error(`the mover did not skip the prune:\n${proc.output}`);
+  return { ms: proc.wallMs, backupReportedMs: reportedBackupMs(proc.output), ownPeakRss, treePeakRss };
 }
 
 /** The figures as Markdown: parameters, a table per phase, and the ratios. */
 export function formatResticResult(result: ResticBenchResult): string {
   const o = result.options;
-  const lines = [...describeTree(result)];
+  const lines = [...moverBench.describeTree(result)];
   lines.push(
     `Raw: \`restic backup\` with the mover's arguments, then \`restic forget --keep-last ${o.retainLast}\`; mover: one source cycle (backup, forget --keep-last ${o.retainLast}; prune not due). ` +
       `Fresh repository per full run, \`restic init\` excluded (median ${seconds(median(result.initMs))}); each side's cache directory kept for the incremental runs.`,
@@ -267,31 +220,32 @@ export function formatResticResult(result: ResticBenchResult): string {
   lines.push('');
   const rows: string[][] = [];
   const ratios: Record<string, number> = {};
-  for (const phase of PHASES) {
+  for (const phase of moverBench.PHASES) {
     const raws = result.raw[phase];
     const backup = raws.map((r) => r.backupMs);
     const forget = raws.map((r) => r.forgetMs);
     const both = raws.map((r) => r.backupMs + r.forgetMs);
-    rows.push([phase, 'raw restic backup', seconds(median(backup)), allRuns(backup)]);
-    rows.push([
-      phase,
-      'raw restic backup: total_duration reported by restic',
-      seconds(median(raws.map((r) => r.backupReportedMs))),
-      allRuns(raws.map((r) => r.backupReportedMs)),
-    ]);
-    rows.push([phase, 'raw restic forget', seconds(median(forget)), allRuns(forget)]);
-    rows.push([phase, '**raw backup + forget**', `**${seconds(median(both))}**`, allRuns(both)]);
+    rows.push(
+      moverRuns.timesRow(phase, 'raw restic backup', backup),
+      moverRuns.timesRow(
+        phase,
+        'raw restic backup: total_duration reported by restic',
+        raws.map((r) => r.backupReportedMs),
+      ),
+      moverRuns.timesRow(phase, 'raw restic forget', forget),
+      [phase, '**raw backup + forget**', `**${seconds(median(both))}**`, moverBench.allRuns(both)],
+    );
     for (const [variant, runs] of Object.entries(result.mover)) {
       const mover = runs[phase].map((r) => r.ms);
-      const reported = runs[phase].map((r) => r.backupReportedMs);
       ratios[`${phase} (${variant})`] = median(mover) / median(both);
-      rows.push([phase, `mover ${variant}: source entrypoint`, seconds(median(mover)), allRuns(mover)]);
-      rows.push([
-        phase,
-        `mover ${variant}: backup total_duration reported by restic`,
-        seconds(median(reported)),
-        allRuns(reported),
-      ]);
+      rows.push(
+        moverRuns.timesRow(phase, `mover ${variant}: source entrypoint`, mover),
+        moverRuns.timesRow(
+          phase,
+          `mover ${variant}: backup total_duration reported by restic`,
+          runs[phase].map((r) => r.backupReportedMs),
+        ),
+      );
       rows.push([
         phase,
         `**ratio ${variant} / (raw backup + forget)**`,
@@ -309,51 +263,39 @@ export function formatResticResult(result: ResticBenchResult): string {
   }
   lines.push(markdownTable(['phase', 'what', 'median', 'all runs (s)'], rows));
   lines.push('');
-  const other: string[][] = [];
-  for (const [variant, times] of Object.entries(result.startupMs))
-    other.push([
-      `${variant}: entrypoint start-up and exit, no work (stops at a configuration error), median of 3`,
-      seconds(median(times)),
-    ]);
+  const other = moverRuns.startupRows(result.startupMs);
   for (const [side, ms] of Object.entries(result.restoreMs))
     other.push([`restore of the ${side} repository's newest snapshot (destination entrypoint), verified`, seconds(ms)]);
-  const peak = peakMiB;
-  for (const [variant, runs] of Object.entries(result.mover)) {
-    const movers = bothPhases(runs);
-    other.push(
-      [`${variant}: source entrypoint (node) VmHWM`, peak(movers.map((m) => m.ownPeakRss))],
-      [`${variant}: source tree peak RSS (node + restic)`, peak(movers.map((m) => m.treePeakRss))],
-    );
-  }
-  other.push(['raw: restic peak RSS', peak(bothPhases(result.raw).map((r) => r.treePeakRss))]);
+  other.push(...moverRuns.sourceMemoryRows(result.mover, 'node + restic'), [
+    'raw: restic peak RSS',
+    moverBench.peakMiB(moverBench.bothPhases(result.raw).map((r) => r.treePeakRss)),
+  ]);
   lines.push(markdownTable(['other figures (peak RSS: max over all runs, sampled every 100 ms)', 'value'], other));
   lines.push('');
-  lines.push(goalLine(1.05, 'source entrypoint / (raw backup + forget), medians', ratios));
+  lines.push(moverBench.goalLine(1.05, 'source entrypoint / (raw backup + forget), medians', ratios));
   return lines.join('\n');
 }
 
 /** Parses the command line of `npm run bench:restic`. */
 export function parseResticArgs(args: string[]): ResticBenchOptions {
-  const { values } = parseArgs({ args, options: { ...TREE_FLAGS, 'retain-last': { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { ...moverBench.TREE_FLAGS, 'retain-last': { type: 'string' } } });
   return {
     ...RESTIC_DEFAULTS,
-    ...treeOptionsFrom(values, RESTIC_DEFAULTS),
+    ...moverBench.treeOptionsFrom(values, RESTIC_DEFAULTS),
     retainLast: Math.round(positiveNumber('--retain-last', values['retain-last'], RESTIC_DEFAULTS.retainLast)),
   };
 }
 
 /** `npm run bench:restic`, and its part of `npm run bench`. */
-export const RESTIC_BENCHMARK: Benchmark<ResticBenchOptions> = {
+export const RESTIC_BENCHMARK: Benchmark<ResticBenchOptions> = moverBench.treeBenchmark({
   name: 'restic',
   title: 'restic mover vs raw restic',
   parse: parseResticArgs,
   // Every restic call spends ~0.5 s deriving the repository key (scrypt), whatever the size: one
   // variant (compiled, as the image runs it) keeps the smoke run near 20 s.
   smoke: (options) => ({ ...options, sizeMiB: 20, files: 200, runs: 1, variants: ['compiled'] }),
-  command: (o) => `npm run bench:restic -- --size-mib ${o.sizeMiB} --files ${o.files} --runs ${o.runs}`,
-  describe: (o) => `${o.sizeMiB} MiB, ${o.files} files`,
   run: async (options) => formatResticResult(await runResticBench(options)),
   needs: { objectStorage: true },
-};
+});
 
 if (isMain(import.meta.url)) runStandalone(RESTIC_BENCHMARK, process.argv.slice(2));

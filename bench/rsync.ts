@@ -24,30 +24,19 @@ import { generateSshKeyPair, rsyncSecretContents } from '../src/movers/rsync/key
 import { runStandalone, type Benchmark } from './scaffold/benchmark.js';
 import { isMain, markdownTable, median, ratio, seconds } from './scaffold/common.js';
 import { moverLaunchers, type Launcher } from './scaffold/entrypoints.js';
-import {
-  allRuns,
-  bothPhases,
-  describeTree,
-  goalLine,
-  peakMiB,
-  PHASES,
-  runMoverBench,
-  TREE_DEFAULTS,
-  TREE_FLAGS,
-  treeOptionsFrom,
-  type MoverBenchResult,
-  type Side,
-  type TreeBenchOptions,
-} from './scaffold/mover-bench.js';
+import * as moverBench from './scaffold/mover-bench.js';
+import type { MoverBenchResult, Side, TreeBenchOptions } from './scaffold/mover-bench.js';
+import { timesRow } from './scaffold/mover-runs.js';
 import { MemorySampler } from './scaffold/proc.js';
-import { freePort, podEnv, start } from './scaffold/processes.js';
+import { freePort } from '../src/local/processes.js';
+import { podEnv, start } from './scaffold/processes.js';
 import { startPlainSshd, type PlainSshd } from './scaffold/sshd.js';
 import type { Tree } from './scaffold/tree.js';
 
 /** Settings of one rsync benchmark run. */
 export type RsyncBenchOptions = TreeBenchOptions;
 
-export const RSYNC_DEFAULTS: RsyncBenchOptions = TREE_DEFAULTS;
+export const RSYNC_DEFAULTS: RsyncBenchOptions = moverBench.TREE_DEFAULTS;
 
 /** One mover run's figures (milliseconds and bytes). */
 export interface MoverRun {
@@ -74,7 +63,7 @@ export type RsyncBenchResult = MoverBenchResult<RawRun, MoverRun>;
 
 /** Runs the benchmark and returns its figures. */
 export function runRsyncBench(options: RsyncBenchOptions): Promise<RsyncBenchResult> {
-  return runMoverBench<RawRun, MoverRun>('rsync', options, async ({ work, tree, log, onStop }) => {
+  return moverBench.runMoverBench<RawRun, MoverRun>('rsync', options, async ({ work, tree, log, onStop }) => {
     const keys = writeKeys(join(work, 'keys'));
     const runDir = join(work, 'run');
     mkdirSync(runDir);
@@ -218,42 +207,42 @@ async function verifyConverged(sshd: PlainSshd, tree: Tree, dest: string, what: 
 
 /** The figures as Markdown: parameters, a table per phase, and the ratios. */
 export function formatRsyncResult(result: RsyncBenchResult): string {
-  const lines = [...describeTree(result), ''];
+  const lines = [...moverBench.describeTree(result), ''];
   const rows: string[][] = [];
   const ratios: Record<string, number> = {};
-  for (const phase of PHASES) {
+  for (const phase of moverBench.PHASES) {
     const raw = result.raw[phase].map((r) => r.ms);
-    rows.push([phase, 'raw rsync', seconds(median(raw)), allRuns(raw)]);
+    rows.push(timesRow(phase, 'raw rsync', raw));
     for (const [variant, runs] of Object.entries(result.mover)) {
       const of = (pick: (run: MoverRun) => number) => runs[phase].map(pick);
       const source = of((r) => r.sourceMs);
       const endToEnd = of((r) => r.endToEndMs);
       ratios[`${phase} (${variant})`] = median(source) / median(raw);
-      rows.push([phase, `mover ${variant}: source entrypoint`, seconds(median(source)), allRuns(source)]);
-      rows.push([
-        phase,
-        `mover ${variant}: rsync inside the source`,
-        seconds(median(of((r) => r.rsyncMs))),
-        allRuns(of((r) => r.rsyncMs)),
-      ]);
-      rows.push([phase, `mover ${variant}: end to end`, seconds(median(endToEnd)), allRuns(endToEnd)]);
-      rows.push([
-        phase,
-        `mover ${variant}: destination start (until listening)`,
-        seconds(median(of((r) => r.destinationReadyMs))),
-        allRuns(of((r) => r.destinationReadyMs)),
-      ]);
+      rows.push(
+        timesRow(phase, `mover ${variant}: source entrypoint`, source),
+        timesRow(
+          phase,
+          `mover ${variant}: rsync inside the source`,
+          of((r) => r.rsyncMs),
+        ),
+        timesRow(phase, `mover ${variant}: end to end`, endToEnd),
+        timesRow(
+          phase,
+          `mover ${variant}: destination start (until listening)`,
+          of((r) => r.destinationReadyMs),
+        ),
+      );
       rows.push([phase, `**ratio ${variant} source / raw**`, `**${ratio(median(source) / median(raw))}**`, '']);
       rows.push([phase, `ratio ${variant} end to end / raw`, ratio(median(endToEnd) / median(raw)), '']);
     }
   }
   lines.push(markdownTable(['phase', 'what', 'median', `all runs (s)`], rows));
   lines.push('');
-  const peak = peakMiB;
-  const raws = bothPhases(result.raw);
+  const peak = moverBench.peakMiB;
+  const raws = moverBench.bothPhases(result.raw);
   const memoryRows: string[][] = [];
   for (const [variant, runs] of Object.entries(result.mover)) {
-    const movers = bothPhases(runs);
+    const movers = moverBench.bothPhases(runs);
     memoryRows.push(
       [`${variant}: source entrypoint (node) VmHWM`, peak(movers.map((m) => m.sourcePeakRss))],
       [`${variant}: destination entrypoint (node) VmHWM`, peak(movers.map((m) => m.destinationPeakRss))],
@@ -270,26 +259,23 @@ export function formatRsyncResult(result: RsyncBenchResult): string {
   );
   lines.push(markdownTable(['peak RSS (max over all runs; trees summed, sampled every 100 ms)', 'value'], memoryRows));
   lines.push('');
-  lines.push(goalLine(1.1, 'source entrypoint / raw rsync, medians', ratios));
+  lines.push(moverBench.goalLine(1.1, 'source entrypoint / raw rsync, medians', ratios));
   return lines.join('\n');
 }
 
 /** Parses the command line of `npm run bench:rsync`. */
 export function parseRsyncArgs(args: string[]): RsyncBenchOptions {
-  const { values } = parseArgs({ args, options: TREE_FLAGS });
-  return { ...RSYNC_DEFAULTS, ...treeOptionsFrom(values, RSYNC_DEFAULTS) };
+  const { values } = parseArgs({ args, options: moverBench.TREE_FLAGS });
+  return { ...RSYNC_DEFAULTS, ...moverBench.treeOptionsFrom(values, RSYNC_DEFAULTS) };
 }
 
 /** `npm run bench:rsync`, and its part of `npm run bench`. */
-export const RSYNC_BENCHMARK: Benchmark<RsyncBenchOptions> = {
+export const RSYNC_BENCHMARK: Benchmark<RsyncBenchOptions> = moverBench.treeBenchmark({
   name: 'rsync',
   title: 'rsync mover vs raw rsync',
   parse: parseRsyncArgs,
-  smoke: (options) => ({ ...options, sizeMiB: 20, files: 200, runs: 1 }),
-  command: (o) => `npm run bench:rsync -- --size-mib ${o.sizeMiB} --files ${o.files} --runs ${o.runs}`,
-  describe: (o) => `${o.sizeMiB} MiB, ${o.files} files`,
   run: async (options) => formatRsyncResult(await runRsyncBench(options)),
   needs: {},
-};
+});
 
 if (isMain(import.meta.url)) runStandalone(RSYNC_BENCHMARK, process.argv.slice(2));

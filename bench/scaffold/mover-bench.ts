@@ -2,13 +2,16 @@
  * The scaffold of the three mover benchmarks (bench/rsync.ts, restic.ts, rclone.ts): their
  * settings and flags (the generated tree's size and change, how often to run, which variants of
  * the entrypoints), the run they share (runMoverBench: tree, full and incremental runs of every
- * side, interleaved; the check at the end), and the pieces of their figures' text that read alike.
- * Each benchmark file keeps only its tool: its raw run, its mover run, its check, its table.
+ * side, interleaved; the check at the end), the pieces of their figures' text that read alike, and
+ * their command line (treeBenchmark). What restic and rclone do alike around their tool is in
+ * mover-runs.ts. Each benchmark file keeps only its tool: its raw run, its mover run, its check,
+ * its table.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Benchmark } from './benchmark.js';
 import { mib, positiveNumber, ratio, seconds } from './common.js';
 import { changeTree, generateTree, type Change, type Tree } from './tree.js';
 
@@ -259,4 +262,20 @@ export function goalLine(goal: number, what: string, ratios: Record<string, numb
     ([name, value]) => `${name} ${ratio(value)} ${value <= goal ? 'met' : 'missed'}`,
   );
   return `Goal ≤ ${goal.toFixed(2)}× (${what}): ${verdicts.join('; ')}.`;
+}
+
+/**
+ * A mover benchmark as the commands see it: its command line and progress line from the tree's
+ * settings, and a smoke run of a 20 MiB, 200-file tree run once (unless `smoke` says otherwise).
+ */
+export function treeBenchmark<Options extends TreeBenchOptions>(
+  own: Pick<Benchmark<Options>, 'name' | 'title' | 'parse' | 'run' | 'needs'> &
+    Partial<Pick<Benchmark<Options>, 'smoke'>>,
+): Benchmark<Options> {
+  return {
+    smoke: (options) => ({ ...options, sizeMiB: 20, files: 200, runs: 1 }),
+    command: (o) => `npm run bench:${own.name} -- --size-mib ${o.sizeMiB} --files ${o.files} --runs ${o.runs}`,
+    describe: (o) => `${o.sizeMiB} MiB, ${o.files} files`,
+    ...own,
+  };
 }

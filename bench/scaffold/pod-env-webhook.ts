@@ -5,14 +5,11 @@
  * (SCRIBE_RETRY_INITIAL_DELAY_SECONDS) without a field for it in the CRs and without other code:
  * the pods are what the operator and the Job controller made, plus those variables.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { kubeRequest } from '../../src/kube/rest.js';
+import { selfSignedCert } from '../../src/server/tls.js';
 
 const CONFIGURATIONS = '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations';
 
@@ -39,39 +36,6 @@ interface AdmissionReview {
   request?: { uid: string; object?: { spec?: { containers?: Array<{ env?: unknown[] }> } } };
 }
 
-/** A self-signed certificate for 127.0.0.1 (the API server checks it against the caBundle). */
-function loopbackCertificate(): { key: string; cert: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'scribe-bench-webhook-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 /** The JSON patch that appends `env` to every container of the pod. */
 export function envPatch(
   pod: { spec?: { containers?: Array<{ env?: unknown[] }> } },
@@ -87,7 +51,8 @@ export function envPatch(
 
 /** Serves the webhook and registers it; failurePolicy Fail, so a pod it should change is never made without. */
 export async function startPodEnvWebhook(kc: KubeConfig, options: PodEnvWebhookOptions): Promise<PodEnvWebhook> {
-  const { key, cert } = loopbackCertificate();
+  // Self-signed for 127.0.0.1: the API server checks it against the caBundle, the certificate itself.
+  const { key, cert } = await selfSignedCert([], ['127.0.0.1']);
   let count = 0;
   const server: Server = createServer({ key, cert }, (req, res) => {
     let body = '';

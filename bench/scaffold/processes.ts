@@ -3,7 +3,6 @@
  * for a line, killing a whole tree (their CPU and memory: proc.ts).
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { createServer } from 'node:net';
 import { delimiter } from 'node:path';
 import { descendants, processTable } from './proc.js';
 
@@ -28,19 +27,6 @@ export function podEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
     ...(TMPDIR === undefined ? {} : { TMPDIR }),
     ...settings,
   };
-}
-
-/** A port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A started process with its combined output, start time and exit. */

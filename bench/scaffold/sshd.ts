@@ -7,7 +7,8 @@ import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { generateSshKeyPair } from '../../src/movers/rsync/keys.js';
-import { freePort, start, toolPath, type Proc } from './processes.js';
+import { freePort } from '../../src/local/processes.js';
+import { start, toolPath, type Proc } from './processes.js';
 
 /** A running plain sshd. */
 export interface PlainSshd {
