@@ -78,10 +78,9 @@ function positiveSeconds(flag: string): (value: string) => number {
   };
 }
 
-/** Parses `args` (the words after `scribe operator`) and runs the operator until SIGTERM or SIGINT. */
-export async function main(args: string[]): Promise<void> {
-  const command = new Command('scribe operator');
-  const options = command
+/** The command line of `scribe operator` (docs/installation.md's flags table is checked against it). */
+export function operatorCommand(): Command {
+  return new Command('scribe operator')
     .option('--kubeconfig <file>', 'kubeconfig to use (default: in-cluster, then KUBECONFIG)')
     .option('--context <name>', 'kubeconfig context')
     .option('--namespace <name>', 'watch only this namespace (default: all)')
@@ -120,9 +119,13 @@ export async function main(args: string[]): Promise<void> {
       '--debug-pages',
       'serve the /debug state-chart pages next to /metrics (needs metrics authentication)',
       false,
-    )
-    .parse(args, { from: 'user' })
-    .opts<OperatorOptions>();
+    );
+}
+
+/** Parses `args` (the words after `scribe operator`) and runs the operator until SIGTERM or SIGINT. */
+export async function main(args: string[]): Promise<void> {
+  const command = operatorCommand();
+  const options = command.parse(args, { from: 'user' }).opts<OperatorOptions>();
   // A usage error, said before anything starts (startOperator refuses it too).
   if (options.debugPages && options.metricsDisableAuth) command.error(`error: ${DEBUG_WITHOUT_AUTH_ERROR}`);
   const operator = await startOperator(options);
