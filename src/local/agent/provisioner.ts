@@ -4,7 +4,9 @@
  * agent's data dir and a pre-bound hostPath PV (`pvc-<claim uid>`) that the real PV controller
  * binds. A claim with a dataSource (PersistentVolumeClaim = clone, VolumeSnapshot = restore)
  * is filled by copying the source directory before its PV exists, so whoever mounts it sees
- * the data. Released PVs of reclaim policy Delete lose their directory and are deleted.
+ * the data. A claim whose dataSource(Ref) is any other kind is left alone, as a real external
+ * provisioner leaves it to that kind's volume populator. Released PVs of reclaim policy Delete
+ * lose their directory and are deleted.
  * Capacity is recorded on the PV; it is enforced only for the `scribe-local-sized` class, whose
  * volumes are tmpfs mounts of the requested size (root only), so a volume can really fill up.
  */
@@ -60,6 +62,15 @@ export async function createIfAbsent(kc: KubeConfig, path: string, object: unkno
   }
 }
 
+/**
+ * Whether the provisioner itself fills a claim from `source`: a clone (core PersistentVolumeClaim)
+ * or a restore (snapshot.storage.k8s.io VolumeSnapshot), as the CSI external-provisioner does.
+ */
+export function isProvisionerSource(source: { apiGroup?: string; kind: string }): boolean {
+  if (source.kind === 'PersistentVolumeClaim') return !source.apiGroup;
+  return source.kind === 'VolumeSnapshot' && source.apiGroup === 'snapshot.storage.k8s.io';
+}
+
 /** Provisions and reclaims directory-backed PVs for the local StorageClass. */
 export class Provisioner {
   readonly claims: ResourceInformer<V1PersistentVolumeClaim>;
@@ -67,6 +78,8 @@ export class Provisioner {
   private readonly reconciler: Reconciler;
   private readonly tasks: KeyedTasks;
   private readonly subscriptions: Subscription[] = [];
+  /** Claims (by uid) already logged as left to a populator, so each is logged once. */
+  private readonly leftToPopulator = new Set<string>();
 
   constructor(private readonly options: ProvisionerOptions) {
     this.claims = new ResourceInformer(options.kc, RESOURCES.PersistentVolumeClaim);
@@ -120,6 +133,17 @@ export class Provisioner {
       if (this.volumes.get(volumeName)) continue;
       const storageClass = await classOf(className);
       if (storageClass?.provisioner !== LOCAL_DRIVER) continue;
+      const source = claim.spec?.dataSourceRef ?? claim.spec?.dataSource;
+      if (source && !isProvisionerSource(source)) {
+        const uid = claim.metadata?.uid ?? '';
+        if (!this.leftToPopulator.has(uid)) {
+          this.leftToPopulator.add(uid);
+          this.options.log(
+            `claim ${claim.metadata?.namespace}/${claim.metadata?.name}: dataSourceRef ${source.apiGroup ?? ''}/${source.kind} ${source.name} is left to its populator`,
+          );
+        }
+        continue;
+      }
       this.tasks.run(`provision ${claim.metadata?.namespace}/${claim.metadata?.name}/${claim.metadata?.uid}`, () =>
         this.provision(claim, storageClass, volumeName),
       );
