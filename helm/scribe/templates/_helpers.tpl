@@ -57,7 +57,7 @@ control-plane: scribe-controller
 {{- printf "%s-metrics" (include "scribe.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* An alert's runbook: the README's section for it. */}}
+{{/* An alert's runbook: its section of docs/metrics.md, whose heading is the alert's name. */}}
 {{- define "scribe.runbook" -}}
 {{- printf "%s#%s" (index . 0).Values.alerts.runbookBaseUrl (lower (index . 1)) -}}
 {{- end -}}
