@@ -1,6 +1,6 @@
 /**
  * The `kubectl-scribe` command line: the seed's four replication commands with every option of
- * its list, plus sync, status and inspect.
+ * its list, plus sync, status, inspect, dashboard and restore.
  */
 import { Command, Option } from 'commander';
 import type { ScribeCr } from '../../machines/api.js';
@@ -26,6 +26,8 @@ import {
   startReplication,
   type RunOptions,
 } from './replication.js';
+import { restore } from './restore.js';
+import { AS_OF_HELP, parseAsOf } from './restore-choice.js';
 import { renderStatusTable } from './status-table.js';
 
 /** Where the program writes; tests pass their own. */
@@ -170,6 +172,58 @@ export function buildProgram(io: ProgramIo = defaultIo): Command {
       failFast: opts.failFast === true,
     });
   });
+
+  withTarget(
+    program
+      .command('restore')
+      .description(
+        'create a new PVC from an image of a ReplicationDestination (copyMethod Snapshot): the latest, or with --as-of the newest taken at or before TIME, and wait until it is Bound; a restic destination given --as-of restores through restic (restoreAsOf) by a one-off ReplicationDestination, deleted once the PVC is Bound',
+      )
+      .requiredOption('--from <rd/name>', 'the ReplicationDestination: rd/NAME (or replicationdestination/NAME)')
+      .requiredOption('--to <pvc>', 'name of the PVC to create (it must not exist), in the same namespace')
+      .option('--as-of <time>', AS_OF_HELP)
+      .option('--storage-class <class>', "StorageClass of the new PVC (default: the destination's, else the default)")
+      .option(
+        '--timeout <duration>',
+        'give up after this long, for the restic restore and for the PVC to be Bound each (e.g. 90s, 5m); exit code 2',
+        '10m',
+      ),
+  ).action(
+    async (opts: {
+      context?: string;
+      namespace?: string;
+      from: string;
+      to: string;
+      asOf?: string;
+      storageClass?: string;
+      timeout: string;
+    }) => {
+      const { kind, name } = (() => {
+        try {
+          return parseKindName(opts.from);
+        } catch {
+          throw new PluginError(`--from ${opts.from}: name a ReplicationDestination, as rd/NAME`);
+        }
+      })();
+      if (kind !== 'ReplicationDestination') {
+        throw new PluginError(`--from ${opts.from}: name a ReplicationDestination, as rd/NAME`);
+      }
+      const asOf =
+        opts.asOf === undefined ? undefined : parseAsOf(opts.asOf, Intl.DateTimeFormat().resolvedOptions().timeZone);
+      const timeoutMs = parseTimeout(opts.timeout);
+      const cluster = connect(opts.context);
+      await restore({
+        cluster,
+        namespace: opts.namespace ?? cluster.namespace,
+        from: name,
+        to: opts.to,
+        ...(asOf ? { asOf } : {}),
+        ...(opts.storageClass ? { storageClass: opts.storageClass } : {}),
+        timeoutMs,
+        print: io.out,
+      });
+    },
+  );
 
   withTarget(
     program
