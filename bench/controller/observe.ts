@@ -40,6 +40,8 @@ export class Observer {
   readonly triggerSentAt = new Map<string, number>();
   readonly crModifiedAt = new Map<string, number>();
   readonly jobSeenAt = new Map<string, number>();
+  /** The first round: when each CR's first Job came (a new CR syncs at once). */
+  readonly firstJobAt = new Map<string, number>();
   /** The paced round: its trigger times, and its Jobs (a Job of the burst round does not count). */
   readonly pacedSentAt = new Map<string, number>();
   readonly pacedJobAt = new Map<string, number>();
@@ -118,6 +120,7 @@ export class Observer {
     if (!owner) return;
     const key = `${owner.kind}/${job.metadata?.namespace}/${owner.name}`;
     const jobKey = `${job.metadata?.namespace}/${job.metadata?.name}/${job.metadata?.uid}`;
+    if (this.round === 'first' && !this.firstJobAt.has(key)) this.firstJobAt.set(key, now);
     if (this.round === 'second' && this.triggerSentAt.has(key) && !this.jobSeenAt.has(key)) {
       this.jobSeenAt.set(key, now);
       this.burstJobUid.set(key, job.metadata?.uid ?? '');

@@ -1,7 +1,7 @@
 /**
  * The controller benchmark's workload: N/2 ReplicationSources (rsync, copyMethod None, each with
  * its own PVC) and N/2 ReplicationDestinations (rsync, copyMethod None, capacity 1Gi), all with
- * manual triggers, in up to 10 namespaces (one per 100 CRs), with a key Secret per namespace;
+ * manual triggers, in up to 100 namespaces (one per 100 CRs: 10 for 1,000, 100 for 10,000), with a key Secret per namespace;
  * created, and triggered, with 32 requests in flight.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -13,6 +13,8 @@ import { mapLimit } from '../scaffold/common.js';
 const API = 'scribe.backube/v1alpha1';
 /** Requests in flight when creating or triggering every CR. */
 const IN_FLIGHT = 32;
+/** One namespace per 100 CRs, up to 100 (10,000 CRs, issue 24's scale). */
+const MAX_NAMESPACES = 100;
 
 /** One CR of the workload. */
 export interface WorkloadCr {
@@ -37,7 +39,7 @@ export const crKey = (cr: Pick<WorkloadCr, 'kind' | 'namespace' | 'name'>) => `$
 export function planWorkload(count: number): Workload {
   const sources = Math.ceil(count / 2);
   const destinations = Math.floor(count / 2);
-  const namespaces = Math.max(1, Math.min(10, Math.ceil(count / 100)));
+  const namespaces = Math.max(1, Math.min(MAX_NAMESPACES, Math.ceil(count / 100)));
   const nsOf = (i: number) => `bench-${i % namespaces}`;
   const crs: WorkloadCr[] = [];
   for (let i = 0; i < Math.max(sources, destinations); i++) {
@@ -108,11 +110,16 @@ export async function createPrerequisites(kc: KubeConfig, workload: Workload): P
   );
 }
 
-/** Creates every CR. */
-export async function createAll(kc: KubeConfig, crs: readonly WorkloadCr[]): Promise<void> {
-  await mapLimit(crs, IN_FLIGHT, (cr) =>
-    kubeRequest(kc, { method: 'POST', path: collectionPath(RESOURCES[cr.kind], cr.namespace), body: cr.body }),
-  );
+/** Creates every CR, calling `created` after each. */
+export async function createAll(
+  kc: KubeConfig,
+  crs: readonly WorkloadCr[],
+  created: () => void = () => {},
+): Promise<void> {
+  await mapLimit(crs, IN_FLIGHT, async (cr) => {
+    await kubeRequest(kc, { method: 'POST', path: collectionPath(RESOURCES[cr.kind], cr.namespace), body: cr.body });
+    created();
+  });
 }
 
 /** Sets `spec.trigger.manual` to `token` on one CR. */

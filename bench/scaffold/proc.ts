@@ -186,3 +186,13 @@ export class MemorySampler {
     clearInterval(this.timer);
   }
 }
+
+/** Resident set now per name (summed over processes of one name), bytes; named as readCpu names them. */
+export function readRss(labels: ReadonlyMap<number, string> = new Map()): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const [pid, stat] of processTable()) {
+    const name = labels.get(pid) ?? groupName(stat.comm);
+    byName.set(name, (byName.get(name) ?? 0) + stat.rss);
+  }
+  return byName;
+}
