@@ -171,6 +171,14 @@ export class Controller {
     await Promise.all([...this.informers.values(), this.pods, this.namespaces].map((informer) => informer.stop()));
   }
 
+  /**
+   * The cache of PVCs or ReplicationDestinations, for the volume populator (src/populator): it
+   * reads them, and follows their events, without watches of its own. Read only.
+   */
+  cache(kind: 'PersistentVolumeClaim' | 'ReplicationDestination'): ResourceInformer<KubernetesObject> {
+    return this.informers.get(kind) as ResourceInformer<KubernetesObject>;
+  }
+
   /** Resolves when no reconcile is running or waiting and every queued Event is sent (for tests and benchmarks). */
   whenIdle(): Promise<void> {
     return this.queue.whenIdle().then(() => this.events.whenSent());
