@@ -16,6 +16,7 @@ export type Trigger = api.Trigger;
 export type Condition = api.Condition;
 export type JournalEntry = api.JournalEntry;
 export type LatestImage = api.LatestImage;
+export type DestinationImage = api.DestinationImage;
 export type MoverStatus = api.MoverStatus;
 export type SourceMoverCommon = api.SourceMoverCommon;
 export type DestinationMoverCommon = api.DestinationMoverCommon;

@@ -18,6 +18,7 @@ import {
   retryTimeReached,
   usablePvc,
 } from './cycle.js';
+import { restoring, retentionDeletes } from './images.js';
 import { moverKindOf } from './mover.js';
 import { destinationPvcName, objectLabels } from './naming.js';
 import { DO_NOT_DELETE_LABEL, type Observation, type ObservedPvc } from './observation.js';
@@ -29,7 +30,9 @@ type Str = string | undefined;
  * labelled scribe.backube/do-not-delete is released, never deleted (decision 20; see keepLabelled).
  */
 export function levelActions(state: ReplicationState, ctx: ReplicationContext, obs: Observation): Action[] {
-  return [...strayMoverCleanup(state, obs), ...keepLabelled(stateActions(state, ctx, obs), obs)];
+  const own = stateActions(state, ctx, obs);
+  const retention = retentionDeletes(state, obs.cr, ctx.status, obs.owned.snapshots, ctx.now, own);
+  return [...strayMoverCleanup(state, obs), ...keepLabelled([...own, ...retention], obs)];
 }
 
 /**
@@ -221,7 +224,8 @@ function cleanup(ctx: ReplicationContext, obs: Observation): Action[] {
   if (kind && obs.owned.mover.phase !== 'absent') actions.push({ type: 'cleanupMover', mover: kind });
   actions.push(
     ...leftovers(cycle, obs.owned)
-      .filter((o) => !protectedNames(ctx, obs).has(o.name))
+      // A PVC restoring from the replaced image keeps it until bound (images.ts).
+      .filter((o) => !protectedNames(ctx, obs).has(o.name) && !restoring(obs.owned.snapshots[o.name]))
       .map((o): Action => ({
         type: 'deleteObject',
         kind: o.kind,

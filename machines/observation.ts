@@ -44,6 +44,11 @@ export interface ObservedSnapshot {
    * in status.latestImage); absent or false: it still has one.
    */
   released?: boolean | undefined;
+  /**
+   * PVCs of the namespace, not bound yet, that restore from this snapshot (their dataSource or
+   * dataSourceRef names it): deleting it would leave them Pending for ever (machines/images.ts).
+   */
+  restoringPvcs?: readonly string[] | undefined;
 }
 
 /**

@@ -31,6 +31,7 @@ import {
   requiredUserPvc,
 } from './cycle.js';
 import { formatGoDurationMs } from './duration.js';
+import { completedImages, settledImages } from './images.js';
 import { appendJournal, enteredAt } from './journal.js';
 import { moverKindOf } from './mover.js';
 import { withFailureLine } from './mover-output.js';
@@ -107,7 +108,8 @@ export function settledIdle(ctx: ReplicationContext, obs: Observation): Status {
   else if (next !== undefined)
     waiting = synchronizing('WaitingForSchedule', `next synchronization at ${formatTimestamp(next)}`);
   else waiting = synchronizing('SyncInProgress', 'starting a synchronization');
-  return withConditions(withTime(ctx.status, 'nextSyncTime', next), obs.cr, ctx.now, reconciled(), waiting);
+  const status = settledImages(obs.cr, ctx.status, obs.owned.snapshots, ctx.now);
+  return withConditions(withTime(status, 'nextSyncTime', next), obs.cr, ctx.now, reconciled(), waiting);
 }
 
 /** A working state: Reconciled, and Synchronizing in progress (or cleaning up). */
@@ -339,10 +341,10 @@ export function completed(ctx: ReplicationContext, obs: Observation): Status {
             kind: 'PersistentVolumeClaim',
             name: objects[Objects.volume] ?? destinationPvcName(obs.cr.metadata.name ?? ''),
           };
-    const previous = status.latestImage;
-    if (previous?.kind === 'VolumeSnapshot' && previous.name !== image.name)
-      objects[Objects.previousImage] = previous.name;
-    status.latestImage = image;
+    // Retention (images.ts): the new image joins status.images; the replaced one goes unless kept.
+    const images = completedImages(obs.cr, ctx.status, status, image, obs.owned.snapshots, formatTimestamp(done));
+    if (images.previousImage !== undefined) objects[Objects.previousImage] = images.previousImage;
+    status = { ...images.status, latestImage: image };
   }
   const { retryAfter: _dropped, ...kept } = cycle;
   return { ...status, cycle: { ...kept, objects } };

@@ -124,6 +124,13 @@ function destinationChecks(mover: string, options: CommonMoverOptions, facts: Va
       message: 'Clone is not supported for a ReplicationDestination; use None or Snapshot',
     });
   }
+  // Issue 26: only snapshots are images to keep; copyMethod None keeps the PVC alone.
+  if (options.copyMethod === 'None' && typeof options.imagesToKeep === 'number' && options.imagesToKeep > 1) {
+    errors.push({
+      field: `spec.${mover}.imagesToKeep`,
+      message: `${options.imagesToKeep} images need copyMethod Snapshot; with copyMethod None the destination keeps only its PVC (set copyMethod: Snapshot, or imagesToKeep: 1)`,
+    });
+  }
   if (options.destinationPVC === undefined && options.capacity === undefined) {
     errors.push({ field: `spec.${mover}.capacity`, message: `required when spec.${mover}.destinationPVC is not set` });
   }

@@ -75,6 +75,13 @@ export const DestinationVolumeOptions = {
   accessModes: Type.Optional(AccessModes),
   volumeSnapshotClassName: Type.Optional(ObjectName()),
   destinationPVC: Type.Optional(ObjectName({ description: 'A pre-existing PVC to write into.' })),
+  imagesToKeep: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      description:
+        'copyMethod Snapshot: how many images (VolumeSnapshots, listed in status.images) to keep; default 1. Older ones are deleted oldest first after a sync, except one a PVC still restores from (until it is bound) or one labelled scribe.backube/do-not-delete (released instead). Above 1 only with copyMethod Snapshot.',
+    }),
+  ),
 };
 
 /** A destination must either be given a PVC or be told how large to make one. */

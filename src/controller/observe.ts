@@ -6,6 +6,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ScribeCr } from '../../machines/api.js';
 import { completionRecorded, Objects } from '../../machines/cycle.js';
+import { SNAPSHOT_API_GROUP } from '../../machines/images.js';
 import { CREATED_BY_LABEL, CREATED_BY_VALUE, CYCLE_LABEL, sourcePitName } from '../../machines/naming.js';
 import { moverSections, type KubeObject, type MoverKind } from '../../machines/mover.js';
 import {
@@ -103,6 +104,55 @@ export interface ObjectSource {
   snapshot(namespace: string, name: string): KubernetesObject | undefined;
   /** Objects whose controller ownerReference is `uid`, of one kind. */
   ownedBy(uid: string, kind: string): KubernetesObject[];
+  /**
+   * Every PVC of a namespace, from the cache (the PVC informer watches the namespaces whole): a
+   * destination's images must not go while a PVC restores from them (machines/images.ts).
+   */
+  pvcsIn?(namespace: string): KubernetesObject[];
+}
+
+interface DataSourceReference {
+  apiGroup?: string;
+  kind?: string;
+  name?: string;
+  namespace?: string;
+}
+
+/** The VolumeSnapshot of its own namespace a PVC restores from (dataSourceRef or dataSource), if any. */
+export function restoresFrom(pvc: KubernetesObject): string | undefined {
+  const spec = (pvc as { spec?: { dataSource?: DataSourceReference; dataSourceRef?: DataSourceReference } }).spec;
+  for (const ref of [spec?.dataSourceRef, spec?.dataSource]) {
+    const here = ref?.namespace === undefined || ref.namespace === pvc.metadata?.namespace;
+    if (ref?.kind === 'VolumeSnapshot' && ref.apiGroup === SNAPSHOT_API_GROUP && ref.name && here) return ref.name;
+  }
+  return undefined;
+}
+
+/** The VolumeSnapshots a destination lists as images (status.images and latestImage). */
+export function imageNames(cr: ScribeCr): string[] {
+  if (cr.kind !== 'ReplicationDestination') return [];
+  const names = new Set((cr.status?.images ?? []).map((image) => image.name));
+  const latest = cr.status?.latestImage;
+  if (latest?.kind === 'VolumeSnapshot' && latest.name) names.add(latest.name);
+  return [...names];
+}
+
+/** Whether a change of `pvc` concerns `cr`: it restores, or restored, from one of the destination's images. */
+export function restoresFromImageOf(pvc: KubernetesObject, cr: ScribeCr): boolean {
+  const from = restoresFrom(pvc);
+  return from !== undefined && imageNames(cr).includes(from);
+}
+
+/** PVCs not bound yet (nor being deleted) by the snapshot they restore from. */
+function restoringPvcs(pvcs: readonly KubernetesObject[]): Map<string, string[]> {
+  const bySnapshot = new Map<string, string[]>();
+  for (const pvc of pvcs) {
+    const from = restoresFrom(pvc);
+    const phase = (pvc as PvcObject).status?.phase;
+    if (from === undefined || phase === 'Bound' || pvc.metadata?.deletionTimestamp) continue;
+    bySnapshot.set(from, [...(bySnapshot.get(from) ?? []), pvc.metadata?.name ?? '']);
+  }
+  return bySnapshot;
 }
 
 /** The PVC names a CR refers to without owning them (the user's volumes). */
@@ -150,11 +200,18 @@ export function ownedObjects(
   for (const snapshot of source.ownedBy(uid, 'VolumeSnapshot')) {
     snapshots[snapshot.metadata?.name ?? ''] = observeSnapshot(snapshot, uid);
   }
-  const latestImage = (cr.status as { latestImage?: { kind?: string; name?: string } } | undefined)?.latestImage;
-  if (latestImage?.kind === 'VolumeSnapshot' && latestImage.name && !snapshots[latestImage.name]) {
-    const snapshot = source.snapshot(namespace, latestImage.name);
-    // Named, not owned: a latestImage released because it is labelled do-not-delete (decision 20).
-    if (snapshot) snapshots[latestImage.name] = observeSnapshot(snapshot, uid);
+  for (const name of imageNames(cr)) {
+    const snapshot = snapshots[name] ? undefined : source.snapshot(namespace, name);
+    // Named, not owned: an image released because it is labelled do-not-delete (decision 20).
+    if (snapshot) snapshots[name] = observeSnapshot(snapshot, uid);
+  }
+  if (cr.kind === 'ReplicationDestination' && source.pvcsIn) {
+    // Images a PVC still restores from stay until it is bound (machines/images.ts).
+    const restoring = restoringPvcs(source.pvcsIn(namespace));
+    for (const [name, snapshot] of Object.entries(snapshots)) {
+      const pvcNames = restoring.get(name);
+      if (pvcNames) snapshots[name] = { ...snapshot, restoringPvcs: pvcNames.sort() };
+    }
   }
   if (cr.kind === 'ReplicationSource') {
     // The source's point-in-time snapshot name, when a snapshot that is not (or no longer) this
