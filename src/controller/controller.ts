@@ -22,7 +22,7 @@ import type { OwnedObjects } from '../../machines/observation.js';
 import { KeyedWorkQueue } from '../streams/work-queue.js';
 import { WakeTimers } from '../streams/wake-timers.js';
 import { MoverOutputWatcher } from './mover-output.js';
-import { namedPvcs, observePod, ownedObjects } from './observe.js';
+import { namedPvcs, observePod, ownedObjects, restoresFromImageOf } from './observe.js';
 import { OwnerIndex } from './owner-index.js';
 import { VolumeUsersIndex } from './volume-users.js';
 
@@ -243,7 +243,8 @@ export class Controller {
       const name = object.metadata?.name ?? '';
       return CR_KINDS.flatMap((kind) =>
         (this.informers.get(kind)?.list(namespace) ?? [])
-          .filter((cr) => namedPvcs(cr as ScribeCr).includes(name))
+          // ... or whose images it restores from: one beyond imagesToKeep goes once it is bound.
+          .filter((cr) => namedPvcs(cr as ScribeCr).includes(name) || restoresFromImageOf(object, cr as ScribeCr))
           .map(keyOf),
       );
     }
@@ -396,6 +397,7 @@ export class Controller {
       pvc: (namespace: string, name: string) => this.informers.get('PersistentVolumeClaim')?.get(name, namespace),
       snapshot: (namespace: string, name: string) => this.informers.get('VolumeSnapshot')?.get(name, namespace),
       ownedBy: (uid: string, kind: string) => this.index.owned(uid, kind),
+      pvcsIn: (namespace: string) => this.informers.get('PersistentVolumeClaim')?.list(namespace) ?? [],
     };
   }
 }
