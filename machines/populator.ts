@@ -92,6 +92,8 @@ export type PopulatorAction =
   | {
       type: 'rebindVolume';
       volume: string;
+      /** The prime's uid, which the PV's claimRef must still hold: the patch is refused otherwise. */
+      fromUid: string;
       claimRef: { namespace: string; name: string; uid: string; resourceVersion?: string };
       populatedFrom: string;
     }
@@ -205,6 +207,7 @@ export function decidePopulation(facts: PopulatorFacts): PopulatorAction[] {
     {
       type: 'rebindVolume',
       volume: prime.spec.volumeName,
+      fromUid: claimRef.uid ?? '',
       claimRef: { namespace, name, uid, resourceVersion: pvc.metadata?.resourceVersion },
       populatedFrom: `${namespace}/${prime.spec.dataSource?.name ?? ''}`,
     },

@@ -11,6 +11,7 @@ import { holderIdentity } from './leader/identity.js';
 import { rootLogger } from './log.js';
 import { ScribeMetrics } from './metrics/registry.js';
 import { MOVERS } from './movers/index.js';
+import { VolumePopulator } from './populator/populator.js';
 import { parseBindAddress } from './server/address.js';
 import { apiAccessReview, Authenticator, RequestAuthorizer } from './server/auth.js';
 import { startHealthServer } from './server/health-server.js';
@@ -48,6 +49,8 @@ export interface OperatorOptions {
   debugPages?: boolean;
   /** Seconds a sync may make no progress before it is Stalled (default STALL_AFTER_MS). */
   stallAfter?: number;
+  /** Fill PVCs whose dataSourceRef names a ReplicationDestination (docs/populator.md); default true. */
+  volumePopulator?: boolean;
 }
 
 /** Why --debug-pages and --metrics-disable-auth cannot go together. */
@@ -119,6 +122,10 @@ export function operatorCommand(): Command {
       '--debug-pages',
       'serve the /debug state-chart pages next to /metrics (needs metrics authentication)',
       false,
+    )
+    .option(
+      '--no-volume-populator',
+      'do not fill PVCs whose dataSourceRef names a ReplicationDestination (the volume populator is on by default)',
     );
 }
 
@@ -214,12 +221,23 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     throw error;
   }
 
+  // The populator reads the controller's caches, so it starts (and acts, when leading) with it.
+  const populator =
+    options.volumePopulator === false
+      ? undefined
+      : new VolumePopulator({
+          kc,
+          claims: controller.cache('PersistentVolumeClaim'),
+          destinations: controller.cache('ReplicationDestination'),
+          log,
+        });
   let shuttingDown = false;
   let started: Promise<void> = Promise.resolve();
   const startController = async () => {
     controllerState = 'starting';
     started = controller.start();
     await started;
+    populator?.start();
     controllerState = 'running';
     log.info({ server: kc.getCurrentCluster()?.server, movers: MOVERS.map((m) => m.kind) }, 'operator started');
   };
@@ -252,7 +270,10 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       // A standby stops waiting; a leader keeps renewing until its reconciles have finished.
       if (elector && !elector.isLeader) elector.stop();
       await started.catch(() => undefined);
-      if (controllerState !== 'waiting') await controller.stop();
+      if (controllerState !== 'waiting') {
+        await populator?.stop();
+        await controller.stop();
+      }
       if (elector) {
         elector.stop();
         await leading.catch(() => undefined);

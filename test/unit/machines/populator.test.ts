@@ -162,6 +162,7 @@ describe('the volume populator', () => {
       {
         type: 'rebindVolume',
         volume: 'pv-1',
+        fromUid: 'prime-uid',
         claimRef: { namespace: 'apps', name: 'restored', uid: UID, resourceVersion: '42' },
         populatedFrom: `apps/${SNAPSHOT}`,
       },
