@@ -1,7 +1,7 @@
 /**
  * The rsync mover against raw rsync over ssh, in the same run on the same generated tree.
  *
- *   npm run bench:rsync -- [--size-mib N] [--files N] [--runs N] [--seed N] [--variant tsx,compiled] [--keep]
+ *   npm run bench:rsync -- [--size-mib N] [--files N] [--runs N] [--unchanged-runs N] [--seed N] [--variant tsx,compiled] [--keep]
  *
  * Raw: `rsync -aAhHSxz --delete -e 'ssh -F <config>' TREE/ 127.0.0.1:DEST/` against a plain
  * sshd of our own on 127.0.0.1 (started once; no forced command). Mover: the destination
@@ -10,7 +10,10 @@
  * both real processes, through tsx as bin/scribe runs them from a checkout and compiled to plain
  * JavaScript (an esbuild bundle) as the image runs them. Each is timed full
  * (empty destination) and incremental (after ~1% of the files changed and a few deleted and
- * added), `--runs` times, interleaved so that load on the machine hits both alike.
+ * added), `--runs` times, then `--unchanged-runs` (5) times with nothing changed (the fixed cost
+ * per sync), interleaved so that load on the machine hits both alike. Every process runs with a
+ * pod's environment (podEnv), and both sshd's sessions log in as in a container
+ * (scaffold/pod-login.ts: this machine's root .bashrc is masked by the stock one).
  *
  * Figures: wall time of raw rsync; of the source entrypoint (spawn to exit, which includes the
  * handshake), the comparable figure; end to end (destination spawn to both exited: + sshd start
@@ -22,10 +25,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateSshKeyPair, rsyncSecretContents } from '../src/movers/rsync/keys.js';
 import { runStandalone, type Benchmark } from './scaffold/benchmark.js';
-import { isMain, markdownTable, median, ratio, seconds } from './scaffold/common.js';
-import { moverLaunchers, type Launcher } from './scaffold/entrypoints.js';
+import { isMain, markdownTable, median, positiveNumber, ratio, seconds } from './scaffold/common.js';
+import { measureStartup, moverLaunchers, type Launcher } from './scaffold/entrypoints.js';
 import * as moverBench from './scaffold/mover-bench.js';
-import type { MoverBenchResult, Side, TreeBenchOptions } from './scaffold/mover-bench.js';
+import type { MoverBenchResult, Phase, Side, TreeBenchOptions, Variant } from './scaffold/mover-bench.js';
+import { podLogin, type PodLogin } from './scaffold/pod-login.js';
 import { timesRow } from './scaffold/mover-runs.js';
 import { MemorySampler } from './scaffold/proc.js';
 import { freePort } from '../src/local/processes.js';
@@ -36,7 +40,8 @@ import type { Tree } from './scaffold/tree.js';
 /** Settings of one rsync benchmark run. */
 export type RsyncBenchOptions = TreeBenchOptions;
 
-export const RSYNC_DEFAULTS: RsyncBenchOptions = moverBench.TREE_DEFAULTS;
+/** The shared defaults, and 5 runs on the unchanged tree: the mover's fixed cost per sync. */
+export const RSYNC_DEFAULTS: RsyncBenchOptions = { ...moverBench.TREE_DEFAULTS, unchangedRuns: 5 };
 
 /** One mover run's figures (milliseconds and bytes). */
 export interface MoverRun {
@@ -58,35 +63,121 @@ export interface RawRun {
   serverTreePeakRss: number;
 }
 
+/**
+ * What a sync's fixed cost is made of, each timed alone in the same run (ms, every repetition):
+ * one ssh connection and session running `true` against the plain sshd (as a container logs in,
+ * and as this machine's user does), rrsync's start (a Python script), and each variant's
+ * source entrypoint from spawn to its configuration error (node and module loading).
+ */
+export interface FixedCostProbes {
+  sshSession: number[];
+  sshSessionHostLogin?: number[];
+  rrsyncStart: number[];
+  entrypointStart: Partial<Record<Variant, number[]>>;
+}
+
 /** Everything the benchmark measured. */
-export type RsyncBenchResult = MoverBenchResult<RawRun, MoverRun>;
+export type RsyncBenchResult = MoverBenchResult<RawRun, MoverRun> & {
+  probes: FixedCostProbes;
+  /** How sshd's sessions logged in (pod-login.ts). */
+  login: string;
+};
+
+/** Repetitions of each probe. */
+const PROBE_RUNS = 5;
 
 /** Runs the benchmark and returns its figures. */
-export function runRsyncBench(options: RsyncBenchOptions): Promise<RsyncBenchResult> {
-  return moverBench.runMoverBench<RawRun, MoverRun>('rsync', options, async ({ work, tree, log, onStop }) => {
-    const keys = writeKeys(join(work, 'keys'));
-    const runDir = join(work, 'run');
-    mkdirSync(runDir);
-    const sshd = await startPlainSshd(join(work, 'sshd'));
-    onStop(() => sshd.stop());
-    log(`plain sshd listening on 127.0.0.1:${sshd.port}`);
-    const launchers = await moverLaunchers('rsync', options.variants, join(work, 'compiled'));
-    const destOf = (side: Side) => join(work, side === 'raw' ? 'raw-dest' : `mover-dest-${side}`);
-    return {
-      freshDestination: (side) => {
-        rmSync(destOf(side), { recursive: true, force: true });
-        mkdirSync(destOf(side));
-      },
-      raw: () => rawSync(sshd, tree, destOf('raw')),
-      mover: (variant) => moverSync(launchers[variant], keys, runDir, tree, destOf(variant)),
-      describeRaw: (run) => `rsync ${seconds(run.ms)}`,
-      describeMover,
-      // Every destination must equal the tree: a dry run that would transfer nothing.
-      verify: async (sides) => {
-        for (const side of sides) await verifyConverged(sshd, tree, destOf(side), side);
-      },
-    };
-  });
+export async function runRsyncBench(options: RsyncBenchOptions): Promise<RsyncBenchResult> {
+  const probes: FixedCostProbes = { sshSession: [], rrsyncStart: [], entrypointStart: {} };
+  let login = '';
+  const result = await moverBench.runMoverBench<RawRun, MoverRun>(
+    'rsync',
+    options,
+    async ({ work, tree, log, onStop }) => {
+      const keys = writeKeys(join(work, 'keys'));
+      const runDir = join(work, 'run');
+      mkdirSync(runDir);
+      const pod = podLogin(work);
+      login = pod.description;
+      log(pod.description);
+      const sshd = await startPlainSshd(join(work, 'sshd'), pod);
+      onStop(() => sshd.stop());
+      log(`plain sshd listening on 127.0.0.1:${sshd.port}`);
+      const launchers = await moverLaunchers('rsync', options.variants, join(work, 'compiled'), pod);
+      await probeFixedCosts(probes, { work, pod, sshd, launchers, variants: options.variants, log, onStop });
+      const destOf = (side: Side) => join(work, side === 'raw' ? 'raw-dest' : `mover-dest-${side}`);
+      return {
+        freshDestination: (side) => {
+          rmSync(destOf(side), { recursive: true, force: true });
+          mkdirSync(destOf(side));
+        },
+        raw: () => rawSync(sshd, tree, destOf('raw')),
+        mover: (variant) => moverSync(launchers[variant], keys, runDir, tree, destOf(variant)),
+        describeRaw: (run) => `rsync ${seconds(run.ms)}`,
+        describeMover,
+        // Every destination must equal the tree: a dry run that would transfer nothing.
+        verify: async (sides) => {
+          for (const side of sides) await verifyConverged(sshd, tree, destOf(side), side);
+        },
+      };
+    },
+  );
+  return { ...result, probes, login };
+}
+
+/** Spawn to exit of `command args` with a pod's environment, `PROBE_RUNS` times; throws unless `ok(code, output)`. */
+async function timeRuns(
+  command: string,
+  args: string[],
+  ok: (code: number, output: string) => boolean,
+): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < PROBE_RUNS; i++) {
+    const proc = start(command, args, { env: podEnv({ LANG: 'C' }) });
+    const code = await proc.exited;
+    if (!ok(code, proc.output)) throw new Error(`${command} ${args.join(' ')} exited with ${code}:\n${proc.output}`);
+    times.push(proc.wallMs);
+  }
+  return times;
+}
+
+/** Times the parts of a sync's fixed cost alone (FixedCostProbes), before the runs. */
+async function probeFixedCosts(
+  probes: FixedCostProbes,
+  context: {
+    work: string;
+    pod: PodLogin;
+    sshd: PlainSshd;
+    launchers: Record<Variant, Launcher>;
+    variants: readonly Variant[];
+    log: (line: string) => void;
+    onStop: (stop: () => Promise<void>) => void;
+  },
+): Promise<void> {
+  const { sshd, log } = context;
+  const session = (server: PlainSshd) =>
+    timeRuns('ssh', ['-F', server.clientConfig, '127.0.0.1', 'true'], (code) => code === 0);
+  probes.sshSession = await session(sshd);
+  log(`one ssh connection and session (\`ssh true\`), as a container logs in: ${seconds(median(probes.sshSession))}`);
+  if (context.pod.prefix.length > 0) {
+    // The same against a plain sshd whose sessions read this machine's own start-up files.
+    const host = await startPlainSshd(join(context.work, 'sshd-host-login'));
+    try {
+      probes.sshSessionHostLogin = await session(host);
+    } finally {
+      await host.stop();
+    }
+    log(`the same, logging in as this machine's user does: ${seconds(median(probes.sshSessionHostLogin))}`);
+  }
+  // Without SSH_ORIGINAL_COMMAND rrsync stops after its start, saying it was not run by sshd.
+  probes.rrsyncStart = await timeRuns(
+    'rrsync',
+    ['-wo', context.work],
+    (code, output) => code !== 0 && /rrsync/i.test(output),
+  );
+  log(`rrsync's start (python3): ${seconds(median(probes.rrsyncStart))}`);
+  for (const variant of context.variants)
+    probes.entrypointStart[variant] = await measureStartup(context.launchers[variant], {}, variant, log);
 }
 
 function describeMover(run: MoverRun): string {
@@ -207,17 +298,18 @@ async function verifyConverged(sshd: PlainSshd, tree: Tree, dest: string, what: 
 
 /** The figures as Markdown: parameters, a table per phase, and the ratios. */
 export function formatRsyncResult(result: RsyncBenchResult): string {
-  const lines = [...moverBench.describeTree(result), ''];
+  const lines = [...moverBench.describeTree(result), `ssh logins: ${result.login}.`, ''];
   const rows: string[][] = [];
   const ratios: Record<string, number> = {};
-  for (const phase of moverBench.PHASES) {
+  const phases: Phase[] = [...moverBench.PHASES, ...(result.raw.unchanged.length > 0 ? (['unchanged'] as const) : [])];
+  for (const phase of phases) {
     const raw = result.raw[phase].map((r) => r.ms);
     rows.push(timesRow(phase, 'raw rsync', raw));
     for (const [variant, runs] of Object.entries(result.mover)) {
       const of = (pick: (run: MoverRun) => number) => runs[phase].map(pick);
       const source = of((r) => r.sourceMs);
       const endToEnd = of((r) => r.endToEndMs);
-      ratios[`${phase} (${variant})`] = median(source) / median(raw);
+      if (phase !== 'unchanged') ratios[`${phase} (${variant})`] = median(source) / median(raw);
       rows.push(
         timesRow(phase, `mover ${variant}: source entrypoint`, source),
         timesRow(
@@ -260,13 +352,94 @@ export function formatRsyncResult(result: RsyncBenchResult): string {
   lines.push(markdownTable(['peak RSS (max over all runs; trees summed, sampled every 100 ms)', 'value'], memoryRows));
   lines.push('');
   lines.push(moverBench.goalLine(1.1, 'source entrypoint / raw rsync, medians', ratios));
+  if (result.raw.unchanged.length > 0) lines.push('', ...fixedCostLines(result));
   return lines.join('\n');
+}
+
+/** Goal of issue 24: the mover's fixed cost per sync over raw rsync, on an unchanged tree. */
+const FIXED_COST_GOAL_MS = 100;
+
+/**
+ * The mover's fixed cost per sync: on the unchanged tree, the source entrypoint's median minus
+ * raw rsync's (and the median of each run's difference, the two sides run back to back), against
+ * issue 24's goal; then what that cost is made of, each part timed alone in the same run.
+ */
+function fixedCostLines(result: RsyncBenchResult): string[] {
+  const raw = result.raw.unchanged.map((r) => r.ms);
+  const lines = [
+    `Fixed cost per sync (unchanged tree, ${raw.length} runs of each side; raw rsync median ${seconds(median(raw))}):`,
+    '',
+  ];
+  const rows: string[][] = [];
+  for (const [variant, runs] of Object.entries(result.mover)) {
+    const source = runs.unchanged.map((r) => r.sourceMs);
+    const overhead = median(source) - median(raw);
+    const paired = median(source.map((ms, i) => ms - (raw[i] ?? Number.NaN)));
+    rows.push([
+      variant,
+      seconds(median(source)),
+      `**${seconds(overhead)}**`,
+      seconds(paired),
+      `${(median(source) / median(raw)).toFixed(2)}×`,
+      overhead <= FIXED_COST_GOAL_MS ? 'met' : 'missed',
+    ]);
+  }
+  lines.push(
+    markdownTable(
+      [
+        'variant',
+        'source entrypoint, median',
+        'mover − raw rsync (medians)',
+        'median of each run’s mover − raw',
+        'ratio',
+        `goal ≤ ${seconds(FIXED_COST_GOAL_MS)}`,
+      ],
+      rows,
+    ),
+    '',
+  );
+  const p = result.probes;
+  const probeRows: string[][] = [
+    [
+      'one ssh connection and session running `true`, as a container logs in',
+      seconds(median(p.sshSession)),
+      moverBench.allRuns(p.sshSession),
+    ],
+  ];
+  if (p.sshSessionHostLogin)
+    probeRows.push([
+      'the same, logging in as this machine’s user (its own ~/.bashrc)',
+      seconds(median(p.sshSessionHostLogin)),
+      moverBench.allRuns(p.sshSessionHostLogin),
+    ]);
+  probeRows.push([
+    'rrsync’s start (python3), on the destination per push',
+    seconds(median(p.rrsyncStart)),
+    moverBench.allRuns(p.rrsyncStart),
+  ]);
+  for (const [variant, times] of Object.entries(p.entrypointStart))
+    probeRows.push([
+      `${variant} source entrypoint: node start and module loading`,
+      seconds(median(times)),
+      moverBench.allRuns(times),
+    ]);
+  lines.push(markdownTable(['part of the fixed cost, timed alone', 'median', 'all runs (s)'], probeRows));
+  return lines;
 }
 
 /** Parses the command line of `npm run bench:rsync`. */
 export function parseRsyncArgs(args: string[]): RsyncBenchOptions {
-  const { values } = parseArgs({ args, options: moverBench.TREE_FLAGS });
-  return { ...RSYNC_DEFAULTS, ...moverBench.treeOptionsFrom(values, RSYNC_DEFAULTS) };
+  const { values } = parseArgs({
+    args,
+    options: { ...moverBench.TREE_FLAGS, 'unchanged-runs': { type: 'string' } },
+  });
+  return {
+    ...RSYNC_DEFAULTS,
+    ...moverBench.treeOptionsFrom(values, RSYNC_DEFAULTS),
+    unchangedRuns: Math.round(
+      positiveNumber('--unchanged-runs', values['unchanged-runs'], RSYNC_DEFAULTS.unchangedRuns),
+    ),
+  };
 }
 
 /** `npm run bench:rsync`, and its part of `npm run bench`. */
@@ -276,6 +449,9 @@ export const RSYNC_BENCHMARK: Benchmark<RsyncBenchOptions> = moverBench.treeBenc
   parse: parseRsyncArgs,
   run: async (options) => formatRsyncResult(await runRsyncBench(options)),
   needs: {},
+  smoke: (options) => ({ ...options, sizeMiB: 20, files: 200, runs: 1, unchangedRuns: 2 }),
+  command: (o) =>
+    `npm run bench:rsync -- --size-mib ${o.sizeMiB} --files ${o.files} --runs ${o.runs} --unchanged-runs ${o.unchangedRuns}`,
 });
 
 if (isMain(import.meta.url)) runStandalone(RSYNC_BENCHMARK, process.argv.slice(2));

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { bundleMovers } from '../../src/cli/bundle.js';
 import { median, REPO_ROOT, seconds, TSX_LOADER } from './common.js';
 import type { Variant } from './mover-bench.js';
+import { withPodLogin, type PodLogin } from './pod-login.js';
 import { podEnv, start, type Proc } from './processes.js';
 
 /** A mover the image's build bundles. */
@@ -19,17 +20,25 @@ export type Launcher = (name: 'source' | 'destination', env: Record<string, stri
 /**
  * A launcher of `src/movers/<mover>/{source,destination}` in `variant`; the compiled one bundles
  * the mover's entrypoints side by side into `outdir` first (the rsync destination finds its
- * sibling session.mjs there, as in the image).
+ * sibling session.mjs there, as in the image). The destination starts behind `login`'s prefix:
+ * the rsync destination runs sshd, whose sessions then log in as in a container (pod-login.ts).
  */
-export async function moverLauncher(mover: Mover, variant: Variant, outdir: string): Promise<Launcher> {
+export async function moverLauncher(
+  mover: Mover,
+  variant: Variant,
+  outdir: string,
+  login?: PodLogin,
+): Promise<Launcher> {
+  const argv = (name: 'source' | 'destination', args: string[]) =>
+    name === 'destination' && login ? withPodLogin(login, process.execPath, args) : ([process.execPath, args] as const);
   if (variant === 'tsx')
     return (name, env) =>
-      start(process.execPath, ['--import', TSX_LOADER, join(REPO_ROOT, 'src/movers', mover, `${name}.ts`)], {
+      start(...argv(name, ['--import', TSX_LOADER, join(REPO_ROOT, 'src/movers', mover, `${name}.ts`)]), {
         cwd: REPO_ROOT,
         env: podEnv(env),
       });
   await bundleMovers(outdir, [mover]);
-  return (name, env) => start(process.execPath, [join(outdir, mover, `${name}.mjs`)], { env: podEnv(env) });
+  return (name, env) => start(...argv(name, [join(outdir, mover, `${name}.mjs`)]), { env: podEnv(env) });
 }
 
 /** One launcher per variant. */
@@ -37,9 +46,10 @@ export async function moverLaunchers(
   mover: Mover,
   variants: readonly Variant[],
   outdir: string,
+  login?: PodLogin,
 ): Promise<Record<Variant, Launcher>> {
   const launchers: Partial<Record<Variant, Launcher>> = {};
-  for (const variant of variants) launchers[variant] = await moverLauncher(mover, variant, outdir);
+  for (const variant of variants) launchers[variant] = await moverLauncher(mover, variant, outdir, login);
   return launchers as Record<Variant, Launcher>;
 }
 

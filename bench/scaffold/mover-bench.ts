@@ -27,6 +27,11 @@ export interface TreeBenchOptions {
   seed: number;
   /** Fraction of files changed before each incremental run. */
   changeFraction: number;
+  /**
+   * Runs of every side on the unchanged tree after the incremental ones (0: none): what a sync
+   * costs when nothing changed, the mover's fixed cost per sync over the raw tool's.
+   */
+  unchangedRuns: number;
   /** How the entrypoints run: through tsx (as in a checkout) and/or compiled (as in the image). */
   variants: Variant[];
   keep: boolean;
@@ -40,6 +45,7 @@ export const TREE_DEFAULTS: TreeBenchOptions = {
   runs: 3,
   seed: 1,
   changeFraction: 0.01,
+  unchangedRuns: 0,
   variants: VARIANTS,
   keep: false,
   log: (line) => process.stdout.write(`${line}\n`),
@@ -87,8 +93,12 @@ export function settleWriteback(): void {
   spawnSync('sync');
 }
 
-/** A full run copies into an empty destination; an incremental one follows a change of the tree. */
-export type Phase = 'full' | 'incremental';
+/**
+ * A full run copies into an empty destination; an incremental one follows a change of the tree;
+ * an unchanged one (only with `unchangedRuns`) follows another run with no change in between.
+ */
+export type Phase = 'full' | 'incremental' | 'unchanged';
+/** The phases every mover benchmark runs. */
 export const PHASES: readonly Phase[] = ['full', 'incremental'];
 
 /** Who copies in a run: the raw tool, or the mover in one of its variants. */
@@ -172,6 +182,7 @@ export async function runMoverBench<Raw, Mover>(
         runs: options.runs,
         seed: options.seed,
         changeFraction: options.changeFraction,
+        unchangedRuns: options.unchangedRuns,
         variants: options.variants,
       },
       tree: {
@@ -183,14 +194,14 @@ export async function runMoverBench<Raw, Mover>(
         generateMs,
       },
       changes: [],
-      raw: { full: [], incremental: [] },
-      mover: Object.fromEntries(options.variants.map((v) => [v, { full: [], incremental: [] }])),
+      raw: { full: [], incremental: [], unchanged: [] },
+      mover: Object.fromEntries(options.variants.map((v) => [v, { full: [], incremental: [], unchanged: [] }])),
     };
     const sides: Side[] = ['raw', ...options.variants];
     const rotated = (run: number) => sides.map((_, i) => sides[(i + run - 1) % sides.length] as Side);
     const once = async (phase: Phase, run: number, side: Side) => {
       settleWriteback();
-      const prefix = `${phase} ${run}/${options.runs}:`;
+      const prefix = `${phase} ${run}/${phase === 'unchanged' ? options.unchangedRuns : options.runs}:`;
       if (side === 'raw') {
         const raw = await tool.raw(phase);
         result.raw[phase].push(raw);
@@ -218,6 +229,9 @@ export async function runMoverBench<Raw, Mover>(
       );
       for (const side of rotated(run)) await once('incremental', run, side);
     }
+    // Every side's destination already holds the tree as it is now: each of these runs changes nothing.
+    for (let run = 1; run <= options.unchangedRuns; run++)
+      for (const side of rotated(run)) await once('unchanged', run, side);
     await tool.verify(sides);
     return result;
   } finally {
@@ -251,9 +265,9 @@ export function peakMiB(values: readonly number[]): string {
   return mib(Math.max(0, ...values));
 }
 
-/** Every run of both phases of one side, full first. */
+/** Every run of every phase of one side, full first. */
 export function bothPhases<T>(runs: Record<Phase, T[]>): T[] {
-  return [...runs.full, ...runs.incremental];
+  return [...runs.full, ...runs.incremental, ...runs.unchanged];
 }
 
 /** "Goal ≤ 1.10× (what): full (tsx) 1.02× met; …." from the ratios by phase and variant. */
@@ -270,7 +284,7 @@ export function goalLine(goal: number, what: string, ratios: Record<string, numb
  */
 export function treeBenchmark<Options extends TreeBenchOptions>(
   own: Pick<Benchmark<Options>, 'name' | 'title' | 'parse' | 'run' | 'needs'> &
-    Partial<Pick<Benchmark<Options>, 'smoke'>>,
+    Partial<Pick<Benchmark<Options>, 'smoke' | 'command'>>,
 ): Benchmark<Options> {
   return {
     smoke: (options) => ({ ...options, sizeMiB: 20, files: 200, runs: 1 }),

@@ -3,6 +3,7 @@
  * for a line, killing a whole tree (their CPU and memory: proc.ts).
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { userInfo } from 'node:os';
 import { delimiter } from 'node:path';
 import { descendants, processTable } from './proc.js';
 
@@ -11,19 +12,25 @@ export function toolPath(): string {
   return [process.env.PATH ?? '', '/usr/sbin', '/sbin'].join(delimiter);
 }
 
+/** PATH in Scribe's images (Containerfile: ENV PATH), which a mover pod's processes start with. */
+export const IMAGE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
 /**
  * The environment the timed processes run with, raw tools and mover entrypoints alike: what a
- * process in a pod has (PATH, HOME, and TMPDIR when the benchmark was given one) plus its
- * settings, not the benchmark's own environment. A shell's variables can slow a start-up:
- * NODE_EXTRA_CA_CERTS naming a 215 KiB CA bundle, as on the machine these figures were first
- * taken on, adds 0.03–0.06 s to each start of node (it is read at start). No pod pays that: the
- * Job gives it its whole environment. Both sides get the same, so neither pays what the other does not.
+ * process in a pod has, as `env -i` would start it — the image's PATH, HOME (the user's home as
+ * /etc/passwd gives it: the container runtime sets it so; no USER, which it does not set), and
+ * TMPDIR when the benchmark was given one — plus its settings, not the benchmark's own
+ * environment. A shell's variables can slow a start-up: NODE_EXTRA_CA_CERTS naming a 215 KiB CA
+ * bundle, as on the machine these figures were first taken on, adds 0.03–0.06 s to each start of
+ * node (it is read at start), and a PATH with pyenv's shims first runs a shell script for every
+ * `python3`. No pod pays that: the Job gives it its whole environment. Both sides get the same, so
+ * neither pays what the other does not. (What sshd's sessions read at start: pod-login.ts.)
  */
 export function podEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
-  const { HOME, TMPDIR } = process.env;
+  const { TMPDIR } = process.env;
   return {
-    PATH: toolPath(),
-    ...(HOME === undefined ? {} : { HOME }),
+    PATH: IMAGE_PATH,
+    HOME: userInfo().homedir,
     ...(TMPDIR === undefined ? {} : { TMPDIR }),
     ...settings,
   };

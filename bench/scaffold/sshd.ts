@@ -8,7 +8,8 @@ import { userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { generateSshKeyPair } from '../../src/movers/rsync/keys.js';
 import { freePort } from '../../src/local/processes.js';
-import { start, toolPath, type Proc } from './processes.js';
+import { withPodLogin, type PodLogin } from './pod-login.js';
+import { podEnv, start, toolPath, type Proc } from './processes.js';
 
 /** A running plain sshd. */
 export interface PlainSshd {
@@ -19,8 +20,14 @@ export interface PlainSshd {
   stop(): Promise<void>;
 }
 
-/** Starts sshd -D on a free loopback port with files under `dir` (created, 0700). */
-export async function startPlainSshd(dir: string): Promise<PlainSshd> {
+/**
+ * Starts sshd -D on a free loopback port with files under `dir` (created, 0700); its sessions log
+ * in as `login` says (pod-login.ts: as in a container, or as this machine's user does).
+ */
+export async function startPlainSshd(
+  dir: string,
+  login: PodLogin = { prefix: [], description: '' },
+): Promise<PlainSshd> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const host = generateSshKeyPair('bench-host');
   const client = generateSshKeyPair('bench-client');
@@ -79,11 +86,11 @@ export async function startPlainSshd(dir: string): Promise<PlainSshd> {
   );
   // sshd re-executes itself, so it needs its absolute path (Debian: in sbin, on toolPath()).
   const sshd = onPath('sshd', toolPath());
-  const proc = start(sshd, ['-D', '-e', '-f', config], { env: { ...process.env, PATH: toolPath() } });
+  const proc = start(...withPodLogin(login, sshd, ['-D', '-e', '-f', config]), { env: podEnv({}) });
   // sshd writes its pid file once it listens; a connection probe is simpler and as reliable.
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const probe = start('ssh', ['-F', clientConfig, '127.0.0.1', 'true']);
+    const probe = start('ssh', ['-F', clientConfig, '127.0.0.1', 'true'], { env: podEnv({}) });
     if ((await probe.exited) === 0) break;
     if (Date.now() > deadline) {
       proc.killTree();
