@@ -4,8 +4,10 @@
  * A PVC made from a snapshot gets its data when its volume is provisioned: a CSI driver's
  * CreateVolume restores the snapshot, and the local runtime copies the snapshot's directory,
  * before the PersistentVolume exists and the claim is bound. Until then the snapshot must stay:
- * deleting it (the operator rotating latestImage, or garbage collection once the
- * ReplicationDestination is removed) leaves the PVC Pending for ever, with no error. So
+ * deleting it (garbage collection once the ReplicationDestination is removed) leaves the PVC
+ * Pending for ever, with no error; the operator itself keeps an image beyond imagesToKeep while
+ * a PVC restores from it (machines/images.ts). Every image a destination keeps is owned by it,
+ * so the check below covers them all, not only latestImage. So
  * set-replication waits until its PVC is Bound, and remove-replication refuses while a PVC
  * still restores from a snapshot that removing the CRs would delete.
  *
