@@ -67,6 +67,10 @@ const ACCOUNTED: Record<string, string> = {
   // The stall rule's tail of a running mover's log, polled once a minute (MOVER_OUTPUT_POLL_MS):
   // the movers here finish sooner (test/faults/faults.test.ts stalls one under the chart's RBAC).
   'get /pods/log': 'a mover running longer than a minute',
+  // The volume populator reads and re-points a prime PVC's PV only when a PVC names a
+  // ReplicationDestination in its dataSourceRef (test/e2e/volume-populator.test.ts).
+  'get /persistentvolumes': 'volume populator',
+  'patch /persistentvolumes': 'volume populator',
 };
 
 /**
@@ -228,7 +232,8 @@ async function rcloneLifecycle() {
 
 /** "verb group/resource[/subresource]" of every (verb, resource) the chart grants the operator. */
 async function granted(): Promise<Set<string>> {
-  const objects = (await renderChart(['--show-only', 'templates/rbac.yaml'])) as Array<
+  const rbac = ['templates/rbac.yaml', 'templates/populator-rbac.yaml'];
+  const objects = (await renderChart(rbac.flatMap((template) => ['--show-only', template]))) as Array<
     KubernetesObject & { rules?: Rule[] }
   >;
   const grants = new Set<string>();
