@@ -58,7 +58,7 @@ export class PopulatorEffects {
     }
   }
 
-  /** Forgets what was said about a PVC that is gone or populated. */
+  /** Forgets what was said about a PVC that is gone. */
   forget(uid: string): void {
     this.said.delete(uid);
   }

@@ -110,7 +110,6 @@ export class VolumePopulator {
       });
       await this.effects.execute(pvc, actions, volume);
       this.failures.delete(key);
-      if (actions.some((action) => action.type === 'deletePrime')) this.effects.forget(pvc.metadata?.uid ?? '');
     } catch (error) {
       const failures = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, failures);
