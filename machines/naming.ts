@@ -1,13 +1,17 @@
 /**
- * Names of the objects Scribe creates (decision 11) and the labels it puts on them. Every name is
- * a valid DNS-1123 label (so it also fits Services) of at most 63 characters; longer or unusual
- * names are shortened deterministically, so a restarted operator finds the same objects again.
+ * Names of the objects Scribe creates (decision 11) and the labels it puts on them: the rule every
+ * name follows (roleName) and the names of machines/'s own objects (point-in-time copies, the
+ * destination's PVC and snapshots); each mover names its objects in its folder
+ * (src/movers/<name>/names.ts) by the same rule. Every name is a valid DNS-1123 label (so it also
+ * fits Services) of at most 63 characters; longer or unusual names are shortened
+ * deterministically, so a restarted operator finds the same objects again.
  *
  * Names cannot collide across roles, by construction (issue 21): a name is a role prefix, the
  * CR's name and, for some roles, a suffix of a fixed form (a timestamp, a sequence number).
  * Among the roles that name objects of one kind the prefixes are prefix-free (none is the start
- * of another: `scribe-src-`, `scribe-dest-`, `scribe-cache-src-`, `scribe-cache-dest-` for PVCs),
- * so the prefix alone says the role whatever the CR's name. A CR name starts with a letter or a
+ * of another: `scribe-src-`, `scribe-dest-`, restic's `scribe-cache-src-` and `scribe-cache-dest-`
+ * for PVCs; test/property/naming.property.test.ts checks the roles of every mover), so the
+ * prefix alone says the role whatever the CR's name. A CR name starts with a letter or a
  * digit, so a shortened name, written `<prefix>-<part of the name>-<hash>` (a doubled dash after
  * the prefix), is never a name some other CR gets unshortened.
  */
@@ -98,94 +102,6 @@ export function destinationPvcName(rd: string): string {
 /** A destination snapshot: scribe-dest-<rd>-<YYYYMMDDhhmmss> (seed 2.3.4); the timestamp always survives shortening. */
 export function destinationImageName(rd: string, at: number): string {
   return roleName('scribe-dest-', rd, `-${compactTimestamp(at)}`);
-}
-
-/** rsync source Job (and Service when the source listens): scribe-rsync-src-<rs>. */
-export function rsyncSourceName(rs: string): string {
-  return roleName('scribe-rsync-src-', rs);
-}
-
-/** rsync destination Job and Service: scribe-rsync-dest-<rd>. */
-export function rsyncDestinationName(rd: string): string {
-  return roleName('scribe-rsync-dest-', rd);
-}
-
-/** The generated key Secret a destination hands to its source: scribe-rsync-dest-src-<rd> (decision 10). */
-export function rsyncDestinationSourceKeysName(rd: string): string {
-  return roleName('scribe-rsync-dest-src-', rd);
-}
-
-/** The destination's own generated key Secret: scribe-rsync-dest-dest-<rd> (decision 10). */
-export function rsyncDestinationKeysName(rd: string): string {
-  return roleName('scribe-rsync-dest-dest-', rd);
-}
-
-/** A listening source's own generated keys, mirroring the destination's: scribe-rsync-src-src-<rs>. */
-export function rsyncSourceKeysName(rs: string): string {
-  return roleName('scribe-rsync-src-src-', rs);
-}
-
-/** The keys a listening source hands to its destination: scribe-rsync-src-dest-<rs>. */
-export function rsyncSourceDestinationKeysName(rs: string): string {
-  return roleName('scribe-rsync-src-dest-', rs);
-}
-
-/** rclone Job of a source: scribe-rclone-src-<rs>. */
-export function rcloneSourceName(rs: string): string {
-  return roleName('scribe-rclone-src-', rs);
-}
-
-/** rclone Job of a destination: scribe-rclone-dest-<rd>. */
-export function rcloneDestinationName(rd: string): string {
-  return roleName('scribe-rclone-dest-', rd);
-}
-
-/** restic Job of a source: scribe-restic-src-<rs>. */
-export function resticSourceName(rs: string): string {
-  return roleName('scribe-restic-src-', rs);
-}
-
-/** restic Job of a destination: scribe-restic-dest-<rd>. */
-export function resticDestinationName(rd: string): string {
-  return roleName('scribe-restic-dest-', rd);
-}
-
-/**
- * The restic mover pod's host name, which restic writes into its locks: restic-<src|dest>-<ns>-<cr>.
- * restic takes a lock for stale when it was made on this host by a PID not running here. So the
- * name is stable across one CR's attempts (a killed attempt's lock is recognised by the next) and
- * differs between the CRs that share a repository: a source and a destination of the same name
- * (the usual backup and restore pair) or same-named CRs of two namespaces would otherwise each
- * take the other's live lock for stale, and `unlock` would remove it while that run goes on.
- */
-export function resticHostName(role: 'src' | 'dest', namespace: string, cr: string): string {
-  // The hash keeps apart what the dashes join alike (namespace "a-b" with "c", "a" with "b-c").
-  const hash = shortHash(`${role}/${namespace}/${cr}`);
-  const readable = `restic-${role}-${namespace}-${cr}`
-    .toLowerCase()
-    .replace(/[^a-z0-9-]/g, '-')
-    .slice(0, MAX_NAME_LENGTH - hash.length - 1)
-    .replace(/-+$/, '');
-  return `${readable}-${hash}`;
-}
-
-/**
- * The restic metadata cache PVC: scribe-cache-<src|dest>-<cr>. (It was scribe-<cr>-cache, which
- * a source and a destination of one name shared, and which was another CR's point-in-time name:
- * scribe-src-x-cache.)
- */
-export function resticCacheName(role: 'src' | 'dest', cr: string): string {
-  return roleName(`scribe-cache-${role}-`, cr);
-}
-
-/** The restic cache PVC of a CR (its role from its kind). */
-export function cacheNameOf(cr: { kind?: string; metadata: { name?: string } }): string {
-  return resticCacheName(cr.kind === 'ReplicationSource' ? 'src' : 'dest', cr.metadata.name ?? '');
-}
-
-/** The mover object name for a kind and role, e.g. scribe-rclone-src-<cr>. */
-export function moverObjectName(mover: string, role: 'src' | 'dest', cr: string): string {
-  return roleName(`scribe-${mover}-${role}-`, cr);
 }
 
 /** What an object created for a cycle is labelled with. */

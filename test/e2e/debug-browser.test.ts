@@ -14,7 +14,7 @@ import { chromium, type Browser } from 'playwright-core';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ScribeCr } from '../../machines/api.js';
 import { STATES, WORKING_STATES } from '../../machines/context.js';
-import { rsyncDestinationName } from '../../machines/naming.js';
+import { rsyncDestinationName } from '../../src/movers/rsync/names.js';
 import type { ReplicationDestination, ReplicationSource } from '../../src/api/index.js';
 import { kubeRequest } from '../../src/kube/rest.js';
 import { operatorPorts } from '../../src/local/runtime.js';

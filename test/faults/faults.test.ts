@@ -36,16 +36,10 @@ import {
 } from '../../src/local/objects.js';
 import { waitFor } from '../../src/local/processes.js';
 import { MOVER_POD_LABEL } from '../../src/movers/job.js';
-import {
-  ATTEMPT_LABEL,
-  CREATED_BY_LABEL,
-  CREATED_BY_VALUE,
-  CYCLE_LABEL,
-  rcloneSourceName,
-  resticSourceName,
-  rsyncDestinationName,
-  rsyncSourceName,
-} from '../../machines/naming.js';
+import { ATTEMPT_LABEL, CREATED_BY_LABEL, CREATED_BY_VALUE, CYCLE_LABEL } from '../../machines/naming.js';
+import { rcloneSourceName } from '../../src/movers/rclone/names.js';
+import { resticSourceName } from '../../src/movers/restic/names.js';
+import { rsyncDestinationName, rsyncSourceName } from '../../src/movers/rsync/names.js';
 import { PRIVILEGED_MOVERS_ANNOTATION } from '../../machines/privilege.js';
 import { snapshotTree } from '../movers/rsync/support/tree.js';
 import { CreatedObjects } from '../support/recorder.js';

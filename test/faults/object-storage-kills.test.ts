@@ -23,13 +23,8 @@ import { startLocalRuntime, type LocalRuntime } from '../../src/local/runtime.js
 import { create, createPvc, get, patch, pvcDirectory, waitForObject } from '../../src/local/objects.js';
 import { startS3Server, type S3Server } from '../../src/local/s3.js';
 import { toolDir } from '../../src/local/tools.js';
-import {
-  rcloneDestinationName,
-  rcloneSourceName,
-  resticDestinationName,
-  resticHostName,
-  resticSourceName,
-} from '../../machines/naming.js';
+import { rcloneDestinationName, rcloneSourceName } from '../../src/movers/rclone/names.js';
+import { resticDestinationName, resticHostName, resticSourceName } from '../../src/movers/restic/names.js';
 import { snapshotTree } from '../movers/rsync/support/tree.js';
 import { expectRcloneCopy } from '../support/rclone-tree.js';
 import { killMoverMidway } from '../support/kill-mover.js';

@@ -1,6 +1,19 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as naming from '../../machines/naming.js';
+import { rcloneDestinationName, rcloneSourceName } from '../../src/movers/rclone/names.js';
+import {
+  resticCacheName,
+  resticDestinationName,
+  resticHostName,
+  resticSourceName,
+} from '../../src/movers/restic/names.js';
+import {
+  rsyncDestinationKeysName,
+  rsyncDestinationName,
+  rsyncDestinationSourceKeysName,
+  rsyncSourceName,
+} from '../../src/movers/rsync/names.js';
 
 /** CR names as the API server admits them: DNS-1123 subdomains up to 253 characters. */
 const label = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/);
@@ -16,19 +29,17 @@ const namers: [string, (cr: string) => string][] = [
   ['sourcePit', naming.sourcePitName],
   ['destinationPvc', naming.destinationPvcName],
   ['image', (cr) => naming.destinationImageName(cr, Date.parse('2024-02-29T23:59:59Z'))],
-  ['rsyncSource', naming.rsyncSourceName],
-  ['rsyncDestination', naming.rsyncDestinationName],
-  ['rsyncDestSrcKeys', naming.rsyncDestinationSourceKeysName],
-  ['rsyncDestDestKeys', naming.rsyncDestinationKeysName],
-  ['rsyncSrcKeys', naming.rsyncSourceKeysName],
-  ['rsyncSrcDestKeys', naming.rsyncSourceDestinationKeysName],
-  ['cacheSource', (cr) => naming.resticCacheName('src', cr)],
-  ['cacheDestination', (cr) => naming.resticCacheName('dest', cr)],
+  ['rsyncSource', rsyncSourceName],
+  ['rsyncDestination', rsyncDestinationName],
+  ['rsyncDestSrcKeys', rsyncDestinationSourceKeysName],
+  ['rsyncDestDestKeys', rsyncDestinationKeysName],
+  ['cacheSource', (cr) => resticCacheName('src', cr)],
+  ['cacheDestination', (cr) => resticCacheName('dest', cr)],
   ['pitAlternative', (cr) => naming.sourcePitSnapshotAlternative(cr, '12')],
-  ['rcloneSource', naming.rcloneSourceName],
-  ['rcloneDestination', naming.rcloneDestinationName],
-  ['resticSource', naming.resticSourceName],
-  ['resticDestination', naming.resticDestinationName],
+  ['rcloneSource', rcloneSourceName],
+  ['rcloneDestination', rcloneDestinationName],
+  ['resticSource', resticSourceName],
+  ['resticDestination', resticDestinationName],
 ];
 
 /**
@@ -66,24 +77,22 @@ const roles: Array<{
     role: 'cacheSource',
     kinds: ['PersistentVolumeClaim'],
     extra: fc.constant(0),
-    name: (cr) => naming.resticCacheName('src', cr),
+    name: (cr) => resticCacheName('src', cr),
   },
   {
     role: 'cacheDestination',
     kinds: ['PersistentVolumeClaim'],
     extra: fc.constant(0),
-    name: (cr) => naming.resticCacheName('dest', cr),
+    name: (cr) => resticCacheName('dest', cr),
   },
-  { role: 'rsyncSource', kinds: ['Job', 'Service'], extra: fc.constant(0), name: naming.rsyncSourceName },
-  { role: 'rsyncDestination', kinds: ['Job', 'Service'], extra: fc.constant(0), name: naming.rsyncDestinationName },
-  { role: 'rsyncDestSrcKeys', kinds: ['Secret'], extra: fc.constant(0), name: naming.rsyncDestinationSourceKeysName },
-  { role: 'rsyncDestDestKeys', kinds: ['Secret'], extra: fc.constant(0), name: naming.rsyncDestinationKeysName },
-  { role: 'rsyncSrcKeys', kinds: ['Secret'], extra: fc.constant(0), name: naming.rsyncSourceKeysName },
-  { role: 'rsyncSrcDestKeys', kinds: ['Secret'], extra: fc.constant(0), name: naming.rsyncSourceDestinationKeysName },
-  { role: 'rcloneSource', kinds: ['Job'], extra: fc.constant(0), name: naming.rcloneSourceName },
-  { role: 'rcloneDestination', kinds: ['Job'], extra: fc.constant(0), name: naming.rcloneDestinationName },
-  { role: 'resticSource', kinds: ['Job'], extra: fc.constant(0), name: naming.resticSourceName },
-  { role: 'resticDestination', kinds: ['Job'], extra: fc.constant(0), name: naming.resticDestinationName },
+  { role: 'rsyncSource', kinds: ['Job', 'Service'], extra: fc.constant(0), name: rsyncSourceName },
+  { role: 'rsyncDestination', kinds: ['Job', 'Service'], extra: fc.constant(0), name: rsyncDestinationName },
+  { role: 'rsyncDestSrcKeys', kinds: ['Secret'], extra: fc.constant(0), name: rsyncDestinationSourceKeysName },
+  { role: 'rsyncDestDestKeys', kinds: ['Secret'], extra: fc.constant(0), name: rsyncDestinationKeysName },
+  { role: 'rcloneSource', kinds: ['Job'], extra: fc.constant(0), name: rcloneSourceName },
+  { role: 'rcloneDestination', kinds: ['Job'], extra: fc.constant(0), name: rcloneDestinationName },
+  { role: 'resticSource', kinds: ['Job'], extra: fc.constant(0), name: resticSourceName },
+  { role: 'resticDestination', kinds: ['Job'], extra: fc.constant(0), name: resticDestinationName },
 ];
 
 /** A CR name built to forge another role's name: a role's distinguishing words in front or behind. */
@@ -163,11 +172,11 @@ describe('object names', () => {
     const role = fc.constantFrom('src' as const, 'dest' as const);
     fc.assert(
       fc.property(role, label, crName, role, label, crName, (r1, ns1, cr1, r2, ns2, cr2) => {
-        const name = naming.resticHostName(r1, ns1, cr1);
+        const name = resticHostName(r1, ns1, cr1);
         expect(name.length).toBeLessThanOrEqual(63);
         expect(naming.isDnsLabel(name)).toBe(true);
-        expect(naming.resticHostName(r1, ns1, cr1)).toBe(name);
-        if (r1 !== r2 || ns1 !== ns2 || cr1 !== cr2) expect(naming.resticHostName(r2, ns2, cr2)).not.toBe(name);
+        expect(resticHostName(r1, ns1, cr1)).toBe(name);
+        if (r1 !== r2 || ns1 !== ns2 || cr1 !== cr2) expect(resticHostName(r2, ns2, cr2)).not.toBe(name);
       }),
       // Dashes join these alike; the names must still differ.
       { examples: [['src', 'a-b', 'c', 'src', 'a', 'b-c']] },

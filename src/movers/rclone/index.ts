@@ -1,6 +1,7 @@
 /** The rclone mover as one module: its descriptor (src/movers/descriptor.ts). */
 import type { MoverDescriptor } from '../descriptor.js';
-import { explainRcloneExit, jobName, rcloneMover } from './mover.js';
+import { explainRcloneExit, rcloneMover } from './mover.js';
+import { jobName } from './names.js';
 import { RCLONE_SCHEMAS } from './options.js';
 import { RCLONE_SUMMARY } from './summary.js';
 

@@ -5,7 +5,6 @@
  */
 import type { ScribeCr } from '../../../machines/api.js';
 import type { KubeObject, MoverCycle, MoverFacts, MoverPlan, ObjectRef } from '../../../machines/mover.js';
-import { rcloneDestinationName, rcloneSourceName } from '../../../machines/naming.js';
 import type { ObservedMover } from '../../../machines/observation.js';
 import { moverPlacement } from '../../../machines/placement.js';
 import { readsPointInTimeCopy } from '../../../machines/cycle.js';
@@ -16,6 +15,7 @@ import type { RcloneDestinationOptions, RcloneSourceOptions } from './options.js
 import { exitExplainer } from '../runtime/exit-codes.js';
 import { customCAMount } from '../custom-ca.js';
 import { ALLOW_COMMANDS_ENV } from '../commands.js';
+import { jobName } from './names.js';
 
 /** The CR's spec.rclone; only an rclone CR is built or read. */
 function spec(cr: ScribeCr): RcloneSourceOptions | RcloneDestinationOptions {
@@ -23,12 +23,6 @@ function spec(cr: ScribeCr): RcloneSourceOptions | RcloneDestinationOptions {
   if (!rclone) throw new Error(`${cr.kind} ${cr.metadata.name ?? ''} has no spec.rclone`);
   return rclone;
 }
-
-/** The Job of a CR: scribe-rclone-<src|dest>-<cr>. */
-export const jobName = (cr: ScribeCr) =>
-  cr.kind === 'ReplicationSource'
-    ? rcloneSourceName(cr.metadata.name ?? '')
-    : rcloneDestinationName(cr.metadata.name ?? '');
 
 function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
   const rclone = spec(cr);

@@ -1,6 +1,7 @@
 /** The restic mover as one module: its descriptor (src/movers/descriptor.ts). */
 import type { MoverDescriptor } from '../descriptor.js';
-import { explainResticExit, jobName, resticMover } from './mover.js';
+import { explainResticExit, resticMover } from './mover.js';
+import { jobName } from './names.js';
 import { RESTIC_SCHEMAS } from './options.js';
 import { RESTIC_SUMMARY } from './summary.js';
 

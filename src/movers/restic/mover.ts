@@ -6,13 +6,7 @@
  */
 import type { ScribeCr } from '../../../machines/api.js';
 import type { KubeObject, MoverCycle, MoverFacts, MoverPlan, ObjectRef } from '../../../machines/mover.js';
-import {
-  cacheNameOf,
-  objectLabels,
-  resticDestinationName,
-  resticSourceName,
-  resticHostName,
-} from '../../../machines/naming.js';
+import { objectLabels } from '../../../machines/naming.js';
 import type { ObservedMover } from '../../../machines/observation.js';
 import { moverPlacement } from '../../../machines/placement.js';
 import type { MoverRuntime } from '../catalog.js';
@@ -24,6 +18,7 @@ import { ALLOW_COMMANDS_ENV } from '../commands.js';
 import type { ResticDestinationOptions, ResticSourceOptions } from './options.js';
 import { exitExplainer } from '../runtime/exit-codes.js';
 import { customCAMount } from '../custom-ca.js';
+import { cacheNameOf, hostNameOf, jobName } from './names.js';
 
 /** The CR's spec.restic; only a restic CR is built or read. */
 function spec(cr: ScribeCr): ResticSourceOptions | ResticDestinationOptions {
@@ -31,12 +26,6 @@ function spec(cr: ScribeCr): ResticSourceOptions | ResticDestinationOptions {
   if (!restic) throw new Error(`${cr.kind} ${cr.metadata.name ?? ''} has no spec.restic`);
   return restic;
 }
-
-/** The Job of a CR: scribe-restic-<src|dest>-<cr>. */
-export const jobName = (cr: ScribeCr) =>
-  cr.kind === 'ReplicationSource'
-    ? resticSourceName(cr.metadata.name ?? '')
-    : resticDestinationName(cr.metadata.name ?? '');
 
 /**
  * Environment of the restic entrypoints from the CR and the namespace (the Secret's allowed keys
@@ -102,11 +91,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
     cycleId: cycle.cycleId,
     attempt: cycle.attempt,
     env: [...resticEnv(cr, facts), ...customCAMount(restic.customCA).env, ...secretKeyEnv(restic.repository)],
-    hostname: resticHostName(
-      cr.kind === 'ReplicationSource' ? 'src' : 'dest',
-      cr.metadata.namespace ?? '',
-      cr.metadata.name ?? '',
-    ),
+    hostname: hostNameOf(cr),
     data: cycleData(cr, cycle),
     volumes: [
       { name: 'cache', mountPath: '/cache', source: { persistentVolumeClaim: { claimName: cache.metadata.name } } },

@@ -1,6 +1,7 @@
 /** The rsync mover as one module: its descriptor (src/movers/descriptor.ts). */
 import type { MoverDescriptor } from '../descriptor.js';
-import { explainRsyncExit, jobName, rsyncMover } from './mover.js';
+import { explainRsyncExit, rsyncMover } from './mover.js';
+import { jobName } from './names.js';
 import { RSYNC_SCHEMAS } from './options.js';
 import { RSYNC_SUMMARY } from './summary.js';
 import { validateRsync } from './validate.js';

@@ -6,14 +6,7 @@
 import type { KubeObject, MoverCycle, MoverFacts, MoverPlan, ObjectRef } from '../../../machines/mover.js';
 import type { ScribeCr } from '../../../machines/api.js';
 import type { ObservedMover } from '../../../machines/observation.js';
-import {
-  destinationPvcName,
-  objectLabels,
-  rsyncDestinationKeysName,
-  rsyncDestinationName,
-  rsyncDestinationSourceKeysName,
-  rsyncSourceName,
-} from '../../../machines/naming.js';
+import { destinationPvcName, objectLabels } from '../../../machines/naming.js';
 import { moverPlacement } from '../../../machines/placement.js';
 import type { MoverRuntime } from '../catalog.js';
 import { MOVER_POD_LABEL, cycleData, identityOf, moverJob, readMoverJob } from '../job.js';
@@ -22,6 +15,7 @@ import type { RsyncDestinationOptions, RsyncSourceOptions } from './options.js';
 import { exitExplainer } from '../runtime/exit-codes.js';
 import { generateRsyncSecretContents, REQUIRED_KEYS } from './keys.js';
 import { explainUnreadableFiles } from './unreadable.js';
+import { jobName, rsyncDestinationKeysName, rsyncDestinationSourceKeysName } from './names.js';
 
 /** The port sshd listens on inside the mover pod; the Service maps spec.rsync.port to it. */
 export const SSHD_PORT = 8022;
@@ -51,12 +45,6 @@ function destinationSpec(cr: ScribeCr): RsyncDestinationOptions | undefined {
  */
 export function listens(cr: ScribeCr): boolean {
   return cr.kind === 'ReplicationDestination';
-}
-
-/** The Job (and a destination's Service) of a CR: scribe-rsync-<src|dest>-<cr>. */
-export function jobName(cr: ScribeCr): string {
-  const name = cr.metadata.name ?? '';
-  return cr.kind === 'ReplicationSource' ? rsyncSourceName(name) : rsyncDestinationName(name);
 }
 
 /** The Secret the mover pod mounts, and the generated ones when the user named none. */

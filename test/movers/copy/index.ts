@@ -17,8 +17,8 @@ import type {
   ObjectRef,
 } from '../../../machines/mover.js';
 import { moverSections } from '../../../machines/mover.js';
-import { moverObjectName } from '../../../machines/naming.js';
 import { moverPlacement } from '../../../machines/placement.js';
+import { moverJobName } from '../../../src/movers/names.js';
 import { describeIdentity } from '../../../machines/privilege.js';
 import {
   DestinationVolumeOptions,
@@ -65,7 +65,7 @@ function required(cr: ScribeCr): CopyOptions {
 
 /** The Job of a CR: scribe-copy-<src|dest>-<cr>. */
 function jobName(cr: ScribeCr): string {
-  return moverObjectName('copy', cr.kind === 'ReplicationSource' ? 'src' : 'dest', cr.metadata.name ?? '');
+  return moverJobName('copy', cr);
 }
 
 /** The store must be another PVC than the volume: copying a volume into itself loses nothing but proves nothing. */

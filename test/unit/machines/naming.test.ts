@@ -10,19 +10,8 @@ describe('object names from the seed (decision 11)', () => {
       naming.destinationImageName('database-destination', Date.parse('2021-01-19T22:16:01Z')),
       'scribe-dest-database-destination-20210119221601',
     ],
-    [naming.rsyncSourceName('db'), 'scribe-rsync-src-db'],
-    [naming.rsyncDestinationName('db'), 'scribe-rsync-dest-db'],
-    [naming.rsyncDestinationSourceKeysName('database-destination'), 'scribe-rsync-dest-src-database-destination'],
-    [naming.rsyncDestinationKeysName('database-destination'), 'scribe-rsync-dest-dest-database-destination'],
-    [naming.resticCacheName('src', 'db'), 'scribe-cache-src-db'],
-    [naming.resticCacheName('dest', 'db'), 'scribe-cache-dest-db'],
     [naming.sourcePitSnapshotAlternative('db', '7'), 'scribe-srcpit-db-7'],
-    [naming.rcloneSourceName('db'), 'scribe-rclone-src-db'],
-    [naming.rcloneDestinationName('db'), 'scribe-rclone-dest-db'],
-    [naming.resticSourceName('db'), 'scribe-restic-src-db'],
-    [naming.resticDestinationName('db'), 'scribe-restic-dest-db'],
     [naming.destinationPvcName('db'), 'scribe-dest-db'],
-    [naming.moverObjectName('restic', 'src', 'db'), 'scribe-restic-src-db'],
   ])('%s', (actual, expected) => {
     expect(actual).toBe(expected);
   });
@@ -31,20 +20,20 @@ describe('object names from the seed (decision 11)', () => {
 describe('long and unusual names', () => {
   const long = 'a'.repeat(80);
   it('are shortened to 63 characters deterministically, as valid DNS labels', () => {
-    const name = naming.rsyncDestinationSourceKeysName(long);
+    const name = naming.sourcePitName(long);
     expect(name.length).toBeLessThanOrEqual(63);
     expect(naming.isDnsLabel(name)).toBe(true);
-    expect(naming.rsyncDestinationSourceKeysName(long)).toBe(name);
+    expect(naming.sourcePitName(long)).toBe(name);
     // The doubled dash: no CR name starts with one, so no unshortened name looks like this.
-    expect(name.startsWith('scribe-rsync-dest-src--aaaa')).toBe(true);
+    expect(name.startsWith('scribe-src--aaaa')).toBe(true);
   });
   it('keep different inputs apart even when their prefixes agree', () => {
     expect(naming.sourcePitName(`${long}x`)).not.toBe(naming.sourcePitName(`${long}y`));
   });
   it('replace dots (a subdomain CR name) without colliding with the dashed spelling', () => {
-    const dotted = naming.rsyncSourceName('my.db');
+    const dotted = naming.sourcePitName('my.db');
     expect(naming.isDnsLabel(dotted)).toBe(true);
-    expect(dotted).not.toBe(naming.rsyncSourceName('my-db'));
+    expect(dotted).not.toBe(naming.sourcePitName('my-db'));
   });
   it('keep the timestamp of destination snapshots', () => {
     const name = naming.destinationImageName(long, Date.parse('2021-01-14T19:43:05Z'));
@@ -56,10 +45,6 @@ describe('long and unusual names', () => {
 
 describe('names of different roles (issue 21)', () => {
   it('no longer collide where they used to', () => {
-    // The restic cache of `src-x` was the point-in-time copy of `x-cache`.
-    expect(naming.resticCacheName('src', 'src-x')).not.toBe(naming.sourcePitName('x-cache'));
-    // A source and a destination of one name shared one cache.
-    expect(naming.resticCacheName('src', 'x')).not.toBe(naming.resticCacheName('dest', 'x'));
     // The alternative point-in-time snapshot of `x` was the point-in-time name of `x-2`.
     expect(naming.sourcePitSnapshotAlternative('x', '2')).not.toBe(naming.sourcePitName('x-2'));
   });
