@@ -142,8 +142,10 @@ export function settledImages(
 export interface CompletedImages {
   status: ScribeStatus;
   /**
-   * The replaced latestImage when it goes now: the completing cycle deletes it and waits until
-   * it is gone (cycle.objects.previousImage), as the seed's one image did.
+   * The image the completing cycle deletes and waits for until it is gone
+   * (cycle.objects.previousImage): the replaced latestImage when it goes now, as the seed's one
+   * image did, else the oldest image retention deletes now. Any other is deleted by the level
+   * actions and leaves the list once its deletion is seen.
    */
   previousImage: string | undefined;
 }
@@ -182,7 +184,9 @@ export function completedImages(
   // A replaced image a PVC restores from stays until it is bound; one kept by imagesToKeep stays.
   // Labelled or gone, it is still named, so the cycle's cleanup treats it as the seed's did.
   const goes = replaced !== undefined && replaced !== image.name && !stays;
-  return { status: withImages(status, decided.next), previousImage: goes ? replaced : undefined };
+  // Otherwise the oldest image deleted now: the cycle ends once it is gone, so the idle state
+  // that follows lists it no more, even for a destination that starts its next cycle at once.
+  return { status: withImages(status, decided.next), previousImage: goes ? replaced : decided.deletes[0] };
 }
 
 /**

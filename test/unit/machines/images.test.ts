@@ -193,8 +193,14 @@ describe('the machine keeps imagesToKeep images', () => {
       existing.set(name, snapshot(name));
       expect(ready.nextPersisted.latestImage?.name).toBe(name);
       expect(ready.nextPersisted.images?.at(-1)).toEqual(image(name, now + 2000));
-      // The sync's completion deletes the image beyond the three kept, and no other.
+      // The sync's completion deletes the image beyond the three kept, and no other; the cycle
+      // waits until it is gone (a destination that starts its next cycle at once lists it no more).
       expect(deletes(ready)).toEqual(n >= 3 ? [made[n - 3]] : []);
+      expect(ready.nextPersisted.cycle?.objects?.previousImage).toBe(n >= 3 ? made[n - 3] : undefined);
+      // Still being deleted: the cycle waits (the Job is gone already).
+      for (const gone of deletes(ready)) existing.set(gone, snapshot(gone, { deleting: true }));
+      const waiting = d.step(now + 2500, owned({ pvcs: [pvc('scribe-dest-db')], snapshots: [...existing.values()] }));
+      expect(waiting.state).toBe(n >= 3 ? 'complete' : 'moving');
       // The deletion is seen: the cycle is cleaned up, idle lists the three left.
       for (const gone of deletes(ready)) existing.delete(gone);
       const idle = d.step(now + 3000, owned({ pvcs: [pvc('scribe-dest-db')], snapshots: [...existing.values()] }));
