@@ -2,7 +2,8 @@
  * The rsync cycle's tail (issue 27): manual syncs of an unchanged small volume, one after the
  * other, on the local runtime, as the seed's manual-trigger loop runs them on the demo.
  *
- *   npm run bench:cycle-tail -- [--syncs 50] [--initial-delay SECONDS]
+ *   npm run bench:cycle-tail -- [--syncs 50] [--initial-delay SECONDS] [--size-mib N --files N [--seed N] [--raw]]
+ *                               [--copy-method Clone|Snapshot|None] [--destination-copy-method Clone|Snapshot|None]
  *
  * The demo's setup (scripts/demo.ts): the local runtime (control plane, node agent, operator as
  * its own process), `mysql-pv-claim` in `source` with the demo's sample data (100 files, 690 KB),
@@ -18,11 +19,18 @@
  * watch events: every time is when the benchmark's watch saw it, or the operator's clock (the
  * journal), both this machine's, in milliseconds.
  *
+ * `--size-mib`/`--files` put a generated tree (scaffold/tree.ts) in the source volume instead of
+ * the demo's data; `--raw` then also times raw rsync of that volume over ssh right after each
+ * sync (the plain sshd of scaffold/sshd.ts, its sessions logging in as in a container): the
+ * whole cycle's baseline (bench/whole-cycle.ts runs it so at 1 GiB).
+ *
  * `--initial-delay S` runs the source mover with SCRIBE_RETRY_INITIAL_DELAY_SECONDS=S (2 was the
  * default before issue 27): a mutating admission webhook of the benchmark's own adds the variable
  * to the source's mover pods, so the rest is the same code.
  */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
@@ -33,8 +41,12 @@ import { MOVER_POD_LABEL } from '../src/movers/job.js';
 import { startLocalRuntime } from '../src/local/runtime.js';
 import { copySecret, create, createPvc, listeningAddress, patch, pvcDirectory } from '../src/local/objects.js';
 import { runStandalone, type Benchmark } from './scaffold/benchmark.js';
-import { isMain, markdownTable, percentile, positiveNumber, seconds } from './scaffold/common.js';
+import { isMain, markdownTable, median, mib, percentile, positiveNumber, seconds } from './scaffold/common.js';
 import { startPodEnvWebhook, type PodEnvWebhook } from './scaffold/pod-env-webhook.js';
+import { podLogin } from './scaffold/pod-login.js';
+import { startPlainSshd, type PlainSshd } from './scaffold/sshd.js';
+import { generateTree } from './scaffold/tree.js';
+import { rawRsync } from './rsync.js';
 
 /** Settings of one cycle-tail run. */
 export interface CycleTailBenchOptions {
@@ -44,9 +56,26 @@ export interface CycleTailBenchOptions {
   initialDelaySeconds?: number;
   /** Longest wait for one sync before the run fails. */
   syncTimeoutMs: number;
+  /** The source volume: the demo's sample data when absent, else a generated tree (scaffold/tree.ts). */
+  tree?: { sizeMiB: number; files: number; seed: number };
+  /** The source's copyMethod (Clone: a copy of the volume each cycle, `cp -a` on the local runtime). */
+  sourceCopyMethod: CopyMethod;
+  /** The destination's copyMethod (Snapshot: the demo's; None keeps its snapshot out of the next cycle). */
+  destinationCopyMethod: CopyMethod;
+  /** Also time raw rsync of the same volume over ssh after every sync (needs `tree`): the whole cycle's baseline. */
+  raw: boolean;
 }
 
-export const CYCLE_TAIL_DEFAULTS: CycleTailBenchOptions = { syncs: 50, syncTimeoutMs: 120_000 };
+export type CopyMethod = 'Clone' | 'Snapshot' | 'None';
+const COPY_METHODS: readonly CopyMethod[] = ['Clone', 'Snapshot', 'None'];
+
+export const CYCLE_TAIL_DEFAULTS: CycleTailBenchOptions = {
+  syncs: 50,
+  syncTimeoutMs: 120_000,
+  sourceCopyMethod: 'Clone',
+  destinationCopyMethod: 'Snapshot',
+  raw: false,
+};
 
 /** One measured sync. */
 export interface SyncRun {
@@ -100,6 +129,12 @@ export interface CycleTailResult {
   gaps: DestinationGap[];
   /** Source mover pods that carried the --initial-delay variable, of all source mover pods. */
   webhook?: { mutated: number; sourcePods: number };
+  /** The generated tree in the source volume, when there was one. */
+  tree?: { files: number; bytes: number };
+  /** Raw rsync of the unchanged volume after each sync (ms), when `raw`. */
+  rawMs: number[];
+  /** How sshd's sessions of the raw side logged in (pod-login.ts). */
+  rawLogin?: string;
   totalMs: number;
 }
 
@@ -224,12 +259,32 @@ export async function runCycleTailBench(
   const runtime = await startLocalRuntime({ operatorMode: 'process', log: (line) => log(`  ${line}`) });
   const informers: Array<{ start(): Promise<void>; stop(): Promise<void> }> = [];
   let webhook: PodEnvWebhook | undefined;
+  let work: string | undefined;
+  let stopSshd: (() => Promise<void>) | undefined;
   try {
     const { kc } = runtime;
     for (const name of [SOURCE_NS, DEST_NS])
       await create(kc, 'Namespace', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
-    await createPvc(kc, SOURCE_NS, 'mysql-pv-claim');
-    await writeDemoData(await pvcDirectory(kc, SOURCE_NS, 'mysql-pv-claim'));
+    await createPvc(kc, SOURCE_NS, 'mysql-pv-claim', { resources: { requests: { storage: '2Gi' } } });
+    const volume = await pvcDirectory(kc, SOURCE_NS, 'mysql-pv-claim');
+    let treeFacts: CycleTailResult['tree'];
+    if (options.tree) {
+      const t = options.tree;
+      log(`generating ${t.files} files, ${t.sizeMiB} MiB (seed ${t.seed}) in the source volume`);
+      const tree = generateTree(volume, { seed: t.seed, files: t.files, totalBytes: t.sizeMiB * 1024 * 1024 });
+      treeFacts = { files: tree.files.length, bytes: tree.bytes };
+    } else await writeDemoData(volume);
+    // The raw baseline: rsync over ssh from the same volume, on this machine, as the rsync benchmark runs it.
+    let rawSide: { sshd: PlainSshd; dest: string; login: string } | undefined;
+    if (options.raw) {
+      work = mkdtempSync(join(tmpdir(), 'scribe-bench-whole-cycle-'));
+      const login = podLogin(work);
+      const sshd = await startPlainSshd(join(work, 'sshd'), login);
+      stopSshd = () => sshd.stop();
+      rawSide = { sshd, dest: join(work, 'raw-dest'), login: login.description };
+      mkdirSync(rawSide.dest);
+    }
+    const rawMs: number[] = [];
 
     // Watches first, so that every event of the run is seen as it arrives.
     const sourceJournal = new JournalLog();
@@ -294,7 +349,12 @@ export async function runCycleTailBench(
       kind: 'ReplicationDestination',
       metadata: { name: DEST_NAME },
       spec: {
-        rsync: { serviceType: 'ClusterIP', copyMethod: 'Snapshot', capacity: '2Gi', accessModes: ['ReadWriteOnce'] },
+        rsync: {
+          serviceType: 'ClusterIP',
+          copyMethod: options.destinationCopyMethod,
+          capacity: '2Gi',
+          accessModes: ['ReadWriteOnce'],
+        },
       },
     });
     const { address, keys } = await listeningAddress(kc, DEST_NS, DEST_NAME);
@@ -329,10 +389,14 @@ export async function runCycleTailBench(
       spec: {
         sourcePVC: 'mysql-pv-claim',
         trigger: { manual: 'sync-0' },
-        rsync: { sshKeys: keys, address, copyMethod: 'Clone' },
+        rsync: { sshKeys: keys, address, copyMethod: options.sourceCopyMethod },
       },
     });
     await firstDone;
+    if (rawSide) {
+      const full = await rawRsync(rawSide.sshd, volume, rawSide.dest);
+      log(`  raw rsync, full copy (not counted): ${seconds(full.ms)}`);
+    }
 
     const syncs: SyncRun[] = [];
     for (let i = 1; i <= options.syncs; i++) {
@@ -367,6 +431,12 @@ export async function runCycleTailBench(
       log(
         `  ${token}: lastSyncDuration ${source.status?.lastSyncDuration}, trigger → lastManualSync ${seconds(run.triggerToManualMs)}, ${run.attempts} attempt(s)`,
       );
+      if (rawSide) {
+        // Right after the sync, on the same unchanged volume: load on the machine hits both alike.
+        const raw = await rawRsync(rawSide.sshd, volume, rawSide.dest);
+        rawMs.push(raw.ms);
+        log(`  raw rsync of the unchanged volume: ${seconds(raw.ms)} (load average ${loadavg()[0]?.toFixed(2)})`);
+      }
     }
 
     const all = withJobs();
@@ -389,6 +459,9 @@ export async function runCycleTailBench(
               sourcePods: sourcePods.length,
             },
           }),
+      ...(treeFacts === undefined ? {} : { tree: treeFacts }),
+      rawMs,
+      ...(rawSide === undefined ? {} : { rawLogin: rawSide.login }),
       totalMs: performance.now() - t0,
     };
     if (result.webhook && result.webhook.mutated < result.webhook.sourcePods)
@@ -398,6 +471,8 @@ export async function runCycleTailBench(
     return result;
   } finally {
     await webhook?.stop();
+    await stopSshd?.();
+    if (work !== undefined) rmSync(work, { recursive: true, force: true });
     await Promise.all(informers.map((informer) => informer.stop().catch(() => undefined)));
     log('stopping the local runtime');
     await runtime.stop();
@@ -433,10 +508,14 @@ export function formatCycleTailResult(result: CycleTailResult): string {
     result.options.initialDelaySeconds === undefined
       ? "the source mover's default retry policy"
       : `SCRIBE_RETRY_INITIAL_DELAY_SECONDS=${result.options.initialDelaySeconds} on the source mover (${result.webhook?.mutated ?? 0} of ${result.webhook?.sourcePods ?? 0} source pods, by admission webhook)`;
+  const volume = result.tree
+    ? `${mib(result.tree.bytes)} volume (${result.tree.files} files, generated by bench/scaffold/tree.ts, seed ${result.options.tree?.seed})`
+    : '690 KB volume (100 files)';
   lines.push(
-    `${syncs.length} manual syncs of an unchanged 690 KB volume (100 files; copyMethod Clone) to a destination that always listens (copyMethod Snapshot), each triggered when the previous one completed; ${policy}. Total time ${seconds(result.totalMs)}.`,
+    `${syncs.length} manual syncs of an unchanged ${volume} (copyMethod ${result.options.sourceCopyMethod}) to a destination that always listens (copyMethod ${result.options.destinationCopyMethod}), each triggered when the previous one completed; ${policy}. Total time ${seconds(result.totalMs)}.`,
   );
   lines.push('');
+  if (result.rawMs.length > 0) lines.push(...wholeCycleLines(result), '');
   const retried = syncs.filter((s) => s.attempts > 1);
   const rows = [
     distributionRow('`lastSyncDuration`', durations),
@@ -492,18 +571,127 @@ export function formatCycleTailResult(result: CycleTailResult): string {
   return lines.join('\n');
 }
 
+/** Goal of issue 24: trigger to `lastSyncTime` at most this much over raw rsync of the same unchanged tree. */
+const WHOLE_CYCLE_GOAL_MS = 1000;
+
+/**
+ * The whole cycle against raw rsync of the same unchanged volume, run right after each sync:
+ * trigger → `lastManualSync` (written in the same status update as `lastSyncTime`) minus raw
+ * rsync, by medians and per sync; then where the difference goes, segment by segment.
+ */
+function wholeCycleLines(result: CycleTailResult): string[] {
+  const raw = median(result.rawMs);
+  const cycles = result.syncs.map((s) => s.triggerToManualMs);
+  const over = median(cycles) - raw;
+  const paired = median(cycles.map((ms, i) => ms - (result.rawMs[i] ?? Number.NaN)));
+  const rows: string[][] = [
+    ['raw rsync of the unchanged volume over ssh, right after each sync', seconds(raw), allSeconds(result.rawMs)],
+    [
+      '**trigger → `lastSyncTime`** (the status write that sets `lastManualSync`)',
+      seconds(median(cycles)),
+      allSeconds(cycles),
+    ],
+  ];
+  for (const segment of SOURCE_SEGMENTS) {
+    const values = result.syncs.map((s) => s.segments[segment] ?? Number.NaN);
+    if (values.some((v) => !Number.isNaN(v)))
+      rows.push([`… ${segment}`, seconds(median(values.filter((v) => !Number.isNaN(v)))), allSeconds(values)]);
+  }
+  const mover = result.syncs.map((s) => s.segments[SOURCE_SEGMENTS[2]] ?? Number.NaN).filter((v) => !Number.isNaN(v));
+  return [
+    `Whole cycle (issue 24): trigger → \`lastSyncTime\` minus raw rsync of the same unchanged volume, same run: **${seconds(over)}** by medians (each sync minus the raw run after it: median ${seconds(paired)}); goal ≤ ${seconds(WHOLE_CYCLE_GOAL_MS)}: ${over <= WHOLE_CYCLE_GOAL_MS ? 'met' : 'missed'}. The mover pod alone (Ready → Succeeded) took ${seconds(median(mover) - raw)} more than raw rsync. Raw side: ${result.rawLogin ?? ''}.`,
+    '',
+    markdownTable(['what', 'median', 'every sync (s)'], rows),
+  ];
+}
+
+function allSeconds(values: readonly number[]): string {
+  return values.map((v) => (Number.isNaN(v) ? '—' : (v / 1000).toFixed(2))).join(', ');
+}
+
+function copyMethod(flag: string, value: string | undefined, fallback: CopyMethod): CopyMethod {
+  if (value === undefined) return fallback;
+  if (!(COPY_METHODS as readonly string[]).includes(value))
+    throw new Error(`${flag} must be one of ${COPY_METHODS.join(', ')}`);
+  return value as CopyMethod;
+}
+
+/** The flags of a volume and its copy methods, shared with bench/whole-cycle.ts. */
+export const VOLUME_FLAGS = {
+  'size-mib': { type: 'string' },
+  files: { type: 'string' },
+  seed: { type: 'string' },
+  'copy-method': { type: 'string' },
+  'destination-copy-method': { type: 'string' },
+} as const;
+
+/** Options from VOLUME_FLAGS' values over `defaults`. */
+export function volumeOptions(
+  values: {
+    'size-mib'?: string;
+    files?: string;
+    seed?: string;
+    'copy-method'?: string;
+    'destination-copy-method'?: string;
+  },
+  defaults: CycleTailBenchOptions,
+): Pick<CycleTailBenchOptions, 'tree' | 'sourceCopyMethod' | 'destinationCopyMethod'> {
+  const sized = values['size-mib'] !== undefined || values.files !== undefined || defaults.tree !== undefined;
+  const tree = sized
+    ? {
+        sizeMiB: positiveNumber('--size-mib', values['size-mib'], defaults.tree?.sizeMiB ?? 1024),
+        files: Math.round(positiveNumber('--files', values.files, defaults.tree?.files ?? 1000)),
+        seed: Math.round(positiveNumber('--seed', values.seed, defaults.tree?.seed ?? 1)),
+      }
+    : undefined;
+  return {
+    ...(tree === undefined ? {} : { tree }),
+    sourceCopyMethod: copyMethod('--copy-method', values['copy-method'], defaults.sourceCopyMethod),
+    destinationCopyMethod: copyMethod(
+      '--destination-copy-method',
+      values['destination-copy-method'],
+      defaults.destinationCopyMethod,
+    ),
+  };
+}
+
 /** Parses the command line of `npm run bench:cycle-tail`. */
 export function parseCycleTailArgs(args: string[]): CycleTailBenchOptions {
   const { values } = parseArgs({
     args,
-    options: { syncs: { type: 'string' }, 'initial-delay': { type: 'string' } },
+    options: {
+      syncs: { type: 'string' },
+      'initial-delay': { type: 'string' },
+      raw: { type: 'boolean' },
+      ...VOLUME_FLAGS,
+    },
   });
   const initial = values['initial-delay'];
+  const volume = volumeOptions(values, CYCLE_TAIL_DEFAULTS);
+  if (values.raw && volume.tree === undefined)
+    throw new Error('--raw needs a generated volume: give --size-mib or --files');
   return {
     ...CYCLE_TAIL_DEFAULTS,
+    ...volume,
+    raw: values.raw ?? false,
     syncs: Math.round(positiveNumber('--syncs', values.syncs, CYCLE_TAIL_DEFAULTS.syncs)),
     ...(initial === undefined ? {} : { initialDelaySeconds: positiveNumber('--initial-delay', initial, 2) }),
   };
+}
+
+/** The command line that reproduces a run with `o`. */
+export function cycleCommand(name: string): (o: CycleTailBenchOptions) => string {
+  return (o) =>
+    [
+      `npm run bench:${name} -- --syncs ${o.syncs}`,
+      o.initialDelaySeconds === undefined ? '' : ` --initial-delay ${o.initialDelaySeconds}`,
+      o.tree ? ` --size-mib ${o.tree.sizeMiB} --files ${o.tree.files} --seed ${o.tree.seed}` : '',
+      o.raw ? ' --raw' : '',
+      o.sourceCopyMethod === CYCLE_TAIL_DEFAULTS.sourceCopyMethod ? '' : ` --copy-method ${o.sourceCopyMethod}`,
+      o.destinationCopyMethod === CYCLE_TAIL_DEFAULTS.destinationCopyMethod
+        ? ''
+        : ` --destination-copy-method ${o.destinationCopyMethod}`,
+    ].join('');
 }
 
 /** `npm run bench:cycle-tail`, and its part of `npm run bench`. */
@@ -511,9 +699,10 @@ export const CYCLE_TAIL_BENCHMARK: Benchmark<CycleTailBenchOptions> = {
   name: 'cycle-tail',
   title: 'rsync cycle tail',
   parse: parseCycleTailArgs,
-  smoke: (options) => ({ ...options, syncs: 3 }),
-  command: (o) =>
-    `npm run bench:cycle-tail -- --syncs ${o.syncs}${o.initialDelaySeconds === undefined ? '' : ` --initial-delay ${o.initialDelaySeconds}`}`,
+  // The smoke run also takes the whole cycle's path (a generated volume, raw rsync after each
+  // sync), so that bench/whole-cycle.ts is checked without starting a second local runtime.
+  smoke: (options) => ({ ...options, syncs: 3, tree: { sizeMiB: 5, files: 50, seed: 1 }, raw: true }),
+  command: cycleCommand('cycle-tail'),
   describe: (o) => `${o.syncs} manual syncs on the local runtime`,
   run: async (options) => formatCycleTailResult(await runCycleTailBench(options)),
   needs: { kubernetes: true },

@@ -111,7 +111,7 @@ export async function runRsyncBench(options: RsyncBenchOptions): Promise<RsyncBe
           rmSync(destOf(side), { recursive: true, force: true });
           mkdirSync(destOf(side));
         },
-        raw: () => rawSync(sshd, tree, destOf('raw')),
+        raw: () => rawRsync(sshd, tree.root, destOf('raw')),
         mover: (variant) => moverSync(launchers[variant], keys, runDir, tree, destOf(variant)),
         describeRaw: (run) => `rsync ${seconds(run.ms)}`,
         describeMover,
@@ -198,16 +198,13 @@ function writeKeys(parent: string): { source: string; destination: string } {
 
 const RAW_FLAGS = ['-aAhHSxz', '--delete'];
 
-async function rawSync(sshd: PlainSshd, tree: Tree, dest: string): Promise<RawRun> {
+/** Raw rsync of `root` into `dest` over ssh to the plain sshd, with a pod's environment. */
+export async function rawRsync(sshd: PlainSshd, root: string, dest: string): Promise<RawRun> {
   const sampler = new MemorySampler();
   sampler.track('server', sshd.proc.pid, true);
-  const proc = start(
-    'rsync',
-    [...RAW_FLAGS, '-e', `ssh -F ${sshd.clientConfig}`, `${tree.root}/`, `127.0.0.1:${dest}/`],
-    {
-      env: podEnv({ LANG: 'C' }),
-    },
-  );
+  const proc = start('rsync', [...RAW_FLAGS, '-e', `ssh -F ${sshd.clientConfig}`, `${root}/`, `127.0.0.1:${dest}/`], {
+    env: podEnv({ LANG: 'C' }),
+  });
   sampler.track('client', proc.pid);
   const code = await proc.exited;
   sampler.stop();
