@@ -1,5 +1,5 @@
 /** Where the operator and the tools find their cluster: a flag, KUBECONFIG, or in-cluster. */
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from './client-node.js';
 
 /** Options naming a kubeconfig file and context; both optional. */
 export interface KubeConfigOptions {

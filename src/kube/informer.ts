@@ -3,7 +3,8 @@
  * re-lists on 410 Gone; any other error (the API server restarting, a dropped connection)
  * stops client-node's ListWatch, so it is restarted here with capped exponential backoff.
  */
-import { makeInformer, type KubeConfig, type KubernetesObject, type Informer } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, Informer } from '@kubernetes/client-node';
+import { makeInformer } from './client-node.js';
 import { BehaviorSubject, Observable, Subject, filter, firstValueFrom } from 'rxjs';
 import { collectionPath, type ResourceKind } from './resources.js';
 import { kubeRequest } from './rest.js';

@@ -28,7 +28,10 @@ export class ExpiringLru<V extends NonNullable<unknown>> {
     if (!(options.maxEntries >= 1)) throw new Error('an ExpiringLru needs maxEntries >= 1');
     const clock = options.clock;
     this.cache = new LRUCache<string, V, Computation<V>>({
-      max: options.maxEntries,
+      // A bound by count through maxSize rather than `max`, which allocates storage for `max`
+      // entries up front (the effects adapter's 50,000 would be ~1.5 MiB before its first entry).
+      maxSize: options.maxEntries,
+      sizeCalculation: () => 1,
       // Every entry is given its own time to live; this default only turns expiry on.
       ttl: 1,
       // Read the clock on every check rather than once per millisecond (a test's clock jumps).
