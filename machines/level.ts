@@ -4,7 +4,6 @@
  * state never asks for that state's objects, and every step asks again for what is still
  * missing (a missed event or a lost create cannot stall a cycle). All are idempotent.
  */
-import type { ScribeCr } from './api.js';
 import type { Action, EnsurePvcAction } from './actions.js';
 import type { ReplicationContext, ReplicationState } from './context.js';
 import {
@@ -104,10 +103,6 @@ function staleMover(ctx: ReplicationContext, obs: Observation): Action[] {
   return moverProgress(cycle, obs.owned) === 'stale' ? [{ type: 'cleanupMover', mover: kind }] : [];
 }
 
-function uid(cr: ScribeCr): Str {
-  return cr.metadata.uid;
-}
-
 /** Source: the point-in-time copy (Clone: PVC from the PVC; Snapshot: VolumeSnapshot, then PVC from it). */
 function sourceVolumes(ctx: ReplicationContext, obs: Observation): Action[] {
   const cycle = ctx.status.cycle;
@@ -115,7 +110,7 @@ function sourceVolumes(ctx: ReplicationContext, obs: Observation): Action[] {
   const source = usablePvc(obs.owned, obs.cr.kind === 'ReplicationSource' ? obs.cr.spec.sourcePVC : undefined);
   const options = moverOptions(obs.cr);
   const actions: Action[] = [...staleObjects(ctx, obs)];
-  const temporary = objectLabels({ cleanupOwnerUid: uid(obs.cr), cycleId: cycle?.id });
+  const temporary = objectLabels({ cycleId: cycle?.id });
   const pitSnapshot = objects[Objects.pitSnapshot];
   const pitPvc = objects[Objects.pitPvc];
   const sourceName = obs.cr.kind === 'ReplicationSource' ? (obs.cr.spec.sourcePVC ?? '') : '';

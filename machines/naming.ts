@@ -27,8 +27,6 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** Label every object Scribe creates carries (design: effects adapter). */
 export const CREATED_BY_LABEL = 'app.kubernetes.io/created-by';
 export const CREATED_BY_VALUE = 'scribe';
-/** Label on temporary objects: the owner CR's uid, so a sweep can find what a cycle left behind. */
-export const CLEANUP_LABEL = `${SCRIBE_GROUP}/cleanup`;
 /** Label naming the cycle an object was made for, so stale cache entries of an earlier cycle are not mistaken for this one. */
 export const CYCLE_LABEL = `${SCRIBE_GROUP}/cycle`;
 /** Label naming the attempt within a cycle, so a failed Job of an earlier attempt is not read as this attempt's result. */
@@ -106,15 +104,12 @@ export function destinationImageName(rd: string, at: number): string {
 
 /** What an object created for a cycle is labelled with. */
 export interface ObjectLabelOptions {
-  /** The owner CR's uid; set on temporary objects only (design: effects adapter). */
-  cleanupOwnerUid?: string | undefined;
   cycleId?: string | undefined;
 }
 
-/** The labels of an object Scribe creates: created-by always, cleanup on temporary ones, the cycle when known. */
+/** The labels of an object Scribe creates: created-by always, the cycle when known. */
 export function objectLabels(options: ObjectLabelOptions = {}): Record<string, string> {
   const labels: Record<string, string> = { [CREATED_BY_LABEL]: CREATED_BY_VALUE };
-  if (options.cleanupOwnerUid) labels[CLEANUP_LABEL] = options.cleanupOwnerUid;
   if (options.cycleId) labels[CYCLE_LABEL] = options.cycleId;
   return labels;
 }

@@ -104,14 +104,10 @@ export class EffectsAdapter {
           break;
         }
         case 'ensurePvc':
-          foreign.push(
-            ...(await this.ensure(current, 'PersistentVolumeClaim', pvcObject(action), action.temporary, log)),
-          );
+          foreign.push(...(await this.ensure(current, 'PersistentVolumeClaim', pvcObject(action), log)));
           break;
         case 'ensureSnapshot':
-          foreign.push(
-            ...(await this.ensure(current, 'VolumeSnapshot', snapshotObject(action), action.temporary, log)),
-          );
+          foreign.push(...(await this.ensure(current, 'VolumeSnapshot', snapshotObject(action), log)));
           break;
         case 'ensureMover':
           foreign.push(...(await this.ensureMover(current, action.cycleId, action.attempt, action.volume, facts, log)));
@@ -211,14 +207,8 @@ export class EffectsAdapter {
   }
 
   /** Creates the object if absent; returns it as foreign when one of its name exists and is not the CR's. */
-  private async ensure(
-    cr: ScribeCr,
-    kind: KindName,
-    object: KubernetesObject,
-    temporary: boolean,
-    log: Logger,
-  ): Promise<ForeignObject[]> {
-    const owned = ownedBy(ownerOf(cr), object, { temporary });
+  private async ensure(cr: ScribeCr, kind: KindName, object: KubernetesObject, log: Logger): Promise<ForeignObject[]> {
+    const owned = ownedBy(ownerOf(cr), object);
     const outcome = await ensureObject(this.deps.kc, kind, owned);
     if (outcome.foreign) return [outcome.foreign];
     if (outcome.created) log.info({ object: `${kind}/${object.metadata?.name}` }, 'created');
@@ -244,7 +234,6 @@ export class EffectsAdapter {
     const mover = this.moverFor(cr);
     if (!mover) throw new Error(`no mover handles ${cr.kind} ${cr.metadata.name}`);
     const plan = mover.build(cr, { cycleId, attempt, volume }, facts);
-    const temporary = new Set(plan.temporary.map((ref) => `${ref.kind}/${ref.name}`));
     // Only what the caches do not hold is created (and materialised). A cache that lags only
     // costs a create answered 409: an existing object, generated keys included, is never replaced.
     const secretKey = (name: string) => `${cr.metadata.uid}/${name}`;
@@ -255,8 +244,7 @@ export class EffectsAdapter {
     const ready = mover.materialize ? await mover.materialize(missing) : missing;
     for (const object of ready) {
       const kind = kindName(object.kind);
-      const isTemporary = temporary.has(`${object.kind}/${object.metadata.name}`);
-      const foreign = await this.ensure(cr, kind, object as KubernetesObject, isTemporary, log);
+      const foreign = await this.ensure(cr, kind, object as KubernetesObject, log);
       // Objects are made in order (keys, Service, then the Job): none after a foreign one.
       if (foreign.length) return foreign;
       if (kind === 'Secret') this.ensuredSecrets.set(secretKey(object.metadata.name), true, ENSURED_SECRET_TTL_MS);

@@ -1,12 +1,12 @@
 /**
  * Idempotent object operations of the effects adapter: create-if-absent, delete-if-present,
  * read-or-undefined. Every object Scribe creates carries a controller ownerReference to its CR
- * and `app.kubernetes.io/created-by: scribe`; temporary ones also `scribe.backube/cleanup`.
+ * and `app.kubernetes.io/created-by: scribe`.
  */
 import type { KubeConfig, KubernetesObject, V1OwnerReference } from '@kubernetes/client-node';
 import { isStatus, kubeRequest } from '../kube/rest.js';
 import { collectionPath, objectPath, RESOURCES, type KindName } from '../kube/resources.js';
-import { CLEANUP_LABEL, CREATED_BY_LABEL, CREATED_BY_VALUE } from '../../machines/naming.js';
+import { CREATED_BY_LABEL, CREATED_BY_VALUE } from '../../machines/naming.js';
 
 /** The CR an object belongs to. */
 export interface Owner {
@@ -16,7 +16,7 @@ export interface Owner {
 }
 
 /** Adds the controller ownerReference and Scribe's labels to `object` (a copy is returned). */
-export function ownedBy<T extends KubernetesObject>(owner: Owner, object: T, options: { temporary?: boolean } = {}): T {
+export function ownedBy<T extends KubernetesObject>(owner: Owner, object: T): T {
   const reference: V1OwnerReference = {
     apiVersion: owner.apiVersion,
     kind: owner.kind,
@@ -25,14 +25,12 @@ export function ownedBy<T extends KubernetesObject>(owner: Owner, object: T, opt
     controller: true,
     blockOwnerDeletion: true,
   };
-  const labels: Record<string, string> = { ...object.metadata?.labels, [CREATED_BY_LABEL]: CREATED_BY_VALUE };
-  if (options.temporary) labels[CLEANUP_LABEL] = owner.metadata.uid;
   return {
     ...object,
     metadata: {
       ...object.metadata,
       namespace: owner.metadata.namespace,
-      labels,
+      labels: { ...object.metadata?.labels, [CREATED_BY_LABEL]: CREATED_BY_VALUE },
       ownerReferences: [reference],
     },
   };
@@ -155,9 +153,9 @@ export async function deleteUnless(
 }
 
 /**
- * Removes the ownerReference to `ownerUid` (and the owner's cleanup label) from an object, if it
- * has one, with a JSON patch that first tests the reference is still where it was read, so a
- * concurrent change of the list is never clobbered. True when a reference was removed.
+ * Removes the ownerReference to `ownerUid` from an object, if it has one, with a JSON patch that
+ * first tests the reference is still where it was read, so a concurrent change of the list is
+ * never clobbered. True when a reference was removed.
  */
 export async function releaseObject(
   kc: KubeConfig,
@@ -171,14 +169,10 @@ export async function releaseObject(
     const index = (object?.metadata?.ownerReferences ?? []).findIndex((ref) => ref.uid === ownerUid);
     if (!object || index < 0) return false;
     const path = `/metadata/ownerReferences/${index}`;
-    const patch: object[] = [
+    const patch = [
       { op: 'test', path: `${path}/uid`, value: ownerUid },
       { op: 'remove', path },
     ];
-    if (object.metadata?.labels?.[CLEANUP_LABEL] === ownerUid) {
-      // JSON pointer: "/" in the label key is written "~1".
-      patch.push({ op: 'remove', path: `/metadata/labels/${CLEANUP_LABEL.replace(/~/g, '~0').replace(/\//g, '~1')}` });
-    }
     try {
       await kubeRequest(kc, {
         method: 'PATCH',

@@ -23,7 +23,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Action } from '../../machines/actions.js';
 import type { ScribeCr } from '../../machines/api.js';
-import { CLEANUP_LABEL, CYCLE_LABEL } from '../../machines/naming.js';
+import { CYCLE_LABEL } from '../../machines/naming.js';
 import type { ObservedPvc, ObservedSnapshot, OwnedObjects } from '../../machines/observation.js';
 import { step, type StepResult } from '../../machines/step.js';
 import { namedPvcs, observePod, observePvc, observeSnapshot, ownedObjects } from '../../src/controller/observe.js';
@@ -204,10 +204,10 @@ export class World {
         this.cr = { ...this.cr, status: action.status } as ScribeCr;
         return false;
       case 'ensurePvc':
-        this.create(ownedBy(this.owner(), pvcObject(action), { temporary: action.temporary }), action);
+        this.create(ownedBy(this.owner(), pvcObject(action)), action);
         return false;
       case 'ensureSnapshot':
-        this.create(ownedBy(this.owner(), snapshotObject(action), { temporary: action.temporary }), action);
+        this.create(ownedBy(this.owner(), snapshotObject(action)), action);
         return false;
       case 'ensureMover':
         this.ensureMover(action.cycleId, action.attempt, action.volume, owned);
@@ -262,11 +262,7 @@ export class World {
       const k = key(object.kind, object.metadata.name);
       if (existing.has(k)) continue;
       const isTemporary = temporary.has(k);
-      const made = ownedBy(
-        this.owner(),
-        { ...object, metadata: { ...object.metadata, namespace } },
-        { temporary: isTemporary },
-      );
+      const made = ownedBy(this.owner(), { ...object, metadata: { ...object.metadata, namespace } });
       this.create(made as KubernetesObject, { type: 'ensureMover', temporary: isTemporary });
     }
   }
@@ -371,13 +367,12 @@ export class World {
     }
   }
 
-  /** The adapter's releaseObject: the CR's ownerReference and cleanup label removed; true when there was one. */
+  /** The adapter's releaseObject: the CR's ownerReference removed; true when there was one. */
   private release(kind: string, name: string): boolean {
     const entry = this.get(kind, name);
     const uid = this.cr.metadata.uid;
     if (!entry || !entry.object.metadata.ownerReferences.some((ref) => ref.uid === uid)) return false;
     entry.object.metadata.ownerReferences = entry.object.metadata.ownerReferences.filter((ref) => ref.uid !== uid);
-    if (entry.object.metadata.labels[CLEANUP_LABEL] === uid) delete entry.object.metadata.labels[CLEANUP_LABEL];
     entry.object.metadata.resourceVersion = this.resourceVersion();
     return true;
   }

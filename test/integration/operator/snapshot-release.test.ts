@@ -1,14 +1,13 @@
 /**
  * Decision 20 in the effects adapter, against the real API server and garbage collector: a
- * releaseObject action removes the CR's ownerReference (and its cleanup label) from a snapshot
- * with a JSON patch, so deleting the CR does not take the snapshot; a deleteObject of a
- * VolumeSnapshot re-reads the object and never deletes one labelled scribe.backube/do-not-delete.
+ * releaseObject action removes the CR's ownerReference from a snapshot with a JSON patch, so
+ * deleting the CR does not take the snapshot; a deleteObject of a VolumeSnapshot re-reads the object and never deletes one labelled scribe.backube/do-not-delete.
  */
 import { describe, expect, it } from 'vitest';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Action } from '../../../machines/actions.js';
 import type { ScribeCr } from '../../../machines/api.js';
-import { CLEANUP_LABEL, CREATED_BY_LABEL } from '../../../machines/naming.js';
+import { CREATED_BY_LABEL } from '../../../machines/naming.js';
 import { DO_NOT_DELETE_LABEL } from '../../../machines/observation.js';
 import { EffectsAdapter, RELEASE_RECHECK_MS } from '../../../src/effects/adapter.js';
 import { deleteUnless, ensureObject, ownedBy, releaseObject } from '../../../src/effects/objects.js';
@@ -39,7 +38,7 @@ async function destination(namespace: string): Promise<ScribeCr> {
 }
 
 /** A VolumeSnapshot owned by `cr` as the adapter makes them (of a PVC that need not exist). */
-async function ownedSnapshot(cr: ScribeCr, name: string, options: { temporary?: boolean; labels?: object } = {}) {
+async function ownedSnapshot(cr: ScribeCr, name: string, options: { labels?: object } = {}) {
   const owner = {
     apiVersion: cr.apiVersion,
     kind: cr.kind,
@@ -51,7 +50,7 @@ async function ownedSnapshot(cr: ScribeCr, name: string, options: { temporary?: 
     metadata: { name, labels: { ...options.labels } },
     spec: { source: { persistentVolumeClaimName: 'data' } },
   } as KubernetesObject;
-  await ensureObject(kc, 'VolumeSnapshot', ownedBy(owner, snapshot, { temporary: options.temporary }));
+  await ensureObject(kc, 'VolumeSnapshot', ownedBy(owner, snapshot));
 }
 
 const read = (namespace: string, name: string) =>
@@ -61,11 +60,11 @@ const read = (namespace: string, name: string) =>
   }).catch(() => undefined);
 
 describe('decision 20 in the effects adapter', () => {
-  it('releaseObject removes only the CR’s ownerReference and cleanup label; GC then spares the snapshot', async () => {
+  it('releaseObject removes only the CR’s ownerReference; GC then spares the snapshot', async () => {
     const namespace = await testNamespace(kc, 'release');
     const cr = await destination(namespace);
     const uid = cr.metadata.uid ?? '';
-    await ownedSnapshot(cr, 'kept', { temporary: true, labels: { [DO_NOT_DELETE_LABEL]: '' } });
+    await ownedSnapshot(cr, 'kept', { labels: { [DO_NOT_DELETE_LABEL]: '' } });
     await ownedSnapshot(cr, 'plain');
     // Another (existing) owner first in the list: the patch must find ours by uid, not by position.
     const configMap = await kubeRequest<KubernetesObject>(kc, {
@@ -85,7 +84,6 @@ describe('decision 20 in the effects adapter', () => {
     expect(await releaseObject(kc, 'VolumeSnapshot', namespace, 'kept', uid)).toBe(true);
     const released = await read(namespace, 'kept');
     expect(released?.metadata?.ownerReferences?.map((ref) => ref.uid)).toEqual([other.uid]);
-    expect(released?.metadata?.labels?.[CLEANUP_LABEL]).toBeUndefined();
     expect(released?.metadata?.labels?.[CREATED_BY_LABEL]).toBe('scribe');
     expect(released?.metadata?.labels?.[DO_NOT_DELETE_LABEL]).toBe('');
     // Idempotent: nothing left to remove.

@@ -57,11 +57,10 @@ describe('names of different roles (issue 21)', () => {
 });
 
 describe('labels', () => {
-  it('mark every object as created by scribe, temporary ones with the owner uid', () => {
+  it('mark every object as created by scribe, and with its cycle when it has one', () => {
     expect(naming.objectLabels()).toEqual({ 'app.kubernetes.io/created-by': 'scribe' });
-    expect(naming.objectLabels({ cleanupOwnerUid: 'u-1', cycleId: '3-x' })).toEqual({
+    expect(naming.objectLabels({ cycleId: '3-x' })).toEqual({
       'app.kubernetes.io/created-by': 'scribe',
-      'scribe.backube/cleanup': 'u-1',
       'scribe.backube/cycle': '3-x',
     });
   });

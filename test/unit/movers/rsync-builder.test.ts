@@ -112,7 +112,6 @@ describe('the rsync builder', () => {
           const owned = ownedBy(
             { apiVersion: cr.apiVersion, kind: cr.kind, metadata: { name: input.name, namespace: 'ns', uid: 'uid-1' } },
             object as never,
-            { temporary: plan.temporary.some((t) => t.name === object.metadata.name && t.kind === object.kind) },
           ) as KubeObject & { metadata: { ownerReferences: Array<{ uid: string; controller: boolean }> } };
           expect(owned.metadata.ownerReferences).toEqual([expect.objectContaining({ uid: 'uid-1', controller: true })]);
           expect(owned.metadata.labels?.['app.kubernetes.io/created-by']).toBe('scribe');
