@@ -173,9 +173,14 @@ describe('the Helm chart', () => {
         ['update', `leases.coordination.k8s.io/${lease}`, '-n', ns],
         ['create', 'tokenreviews.authentication.k8s.io'],
         ['create', 'subjectaccessreviews.authorization.k8s.io'],
+        // The volume populator re-points a restored prime PVC's PV at the user's PVC (populator-rbac.yaml).
+        ['get', 'persistentvolumes'],
+        ['patch', 'persistentvolumes'],
       ];
       const denied: string[][] = [
         ['delete', 'namespaces'],
+        ['list', 'persistentvolumes'],
+        ['create', 'persistentvolumes'],
         // Issue 21: Secrets are never listed or watched (RBAC cannot limit either to a label),
         // and Services and Secrets go with their CR (ownerReferences), never deleted by Scribe.
         ['list', 'secrets', '-A'],
