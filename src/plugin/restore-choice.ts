@@ -134,6 +134,15 @@ export function chooseImage(
   );
 }
 
+/**
+ * The restic snapshot a restore restored (its short id and time), from the restic mover's
+ * summary line "restored snapshot <id> taken at <time>"; undefined when the summary lacks it.
+ */
+export function resticRestored(logs: string | undefined): { id: string; time: string } | undefined {
+  const match = /restored snapshot (\S+) taken at (\S+?);?(?:\s|$)/.exec(logs ?? '');
+  return match ? { id: match[1] as string, time: match[2] as string } : undefined;
+}
+
 /** The name of the one-off restic destination of a restore: `<pvc>-restore`, cut to 40 characters (the names of its Job, cache PVC and snapshots add to it). */
 export function oneOffName(pvc: string): string {
   const suffix = '-restore';

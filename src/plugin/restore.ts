@@ -12,7 +12,7 @@ import { createObject, deleteObject, pollUntil, read, type Cluster } from './kub
 import { CREATED_BY, CREATED_BY_LABEL } from './manifests.js';
 import { followSync, manualToken, type Print } from './progress.js';
 import { SNAPSHOT_API_GROUP, waitForRestore } from './restores.js';
-import { chooseImage, oneOffName, restorePath, type DestinationImage } from './restore-choice.js';
+import { chooseImage, oneOffName, restorePath, resticRestored, type DestinationImage } from './restore-choice.js';
 
 /** What the command was asked. */
 export interface RestoreRequest {
@@ -144,8 +144,10 @@ async function restoreFromSnapshot(
 async function restoreImage(req: RestoreRequest, rd: Destination, section: MoverSection): Promise<void> {
   const images = await imagesOf(req.cluster, rd);
   const image = chooseImage(req.from, images, images.at(-1), req.asOf);
-  const asOf = req.asOf ? `the newest at or before ${req.asOf.toISOString()}` : 'the latest';
-  req.print(`chose image ${image.name} taken ${image.time ?? '(time unknown)'} (${asOf} of ${images.length})`);
+  const which = req.asOf ? `the newest at or before ${req.asOf.toISOString()}` : 'the latest';
+  req.print(
+    `chose image ${image.name} taken ${image.time ?? '(time unknown)'} (${which}, of ${images.length} image(s))`,
+  );
   await restoreFromSnapshot(req, image.name, section);
 }
 
@@ -206,7 +208,7 @@ async function restoreResticAsOf(req: RestoreRequest, rd: Destination, section: 
   );
   let keep = false;
   try {
-    await followSync(c, 'ReplicationDestination', namespace, name, token, {
+    const synced = await followSync(c, 'ReplicationDestination', namespace, name, token, {
       print,
       timeoutMs: req.timeoutMs,
       failFast: true,
@@ -218,10 +220,10 @@ async function restoreResticAsOf(req: RestoreRequest, rd: Destination, section: 
       req.timeoutMs,
     );
     const image = done?.status?.latestImage as DestinationImage;
-    const taken = await imageTime(c, namespace, done?.status?.images?.at(-1) ?? image);
-    print(
-      `chose image ${image.name} taken ${taken ?? '(time unknown)'} (restic's newest at or before ${asOf.toISOString()})`,
-    );
+    // The image is the restic snapshot restored; its own time is only when the one-off took it.
+    const restored = resticRestored(synced.status?.latestMoverStatus?.logs);
+    const what = restored ? `restic snapshot ${restored.id} taken ${restored.time}` : 'the restic snapshot';
+    print(`chose ${what} (restic's newest at or before ${asOf.toISOString()}), restored into image ${image.name}`);
     keep = true; // From here on PVC `to` may restore from the image: it stays unless Bound.
     const ended = await restoreFromSnapshot(req, image.name, section);
     keep = ended !== 'bound';

@@ -12,6 +12,7 @@ import {
   chooseImage,
   oneOffName,
   parseAsOf,
+  resticRestored,
   restorePath,
   type DestinationImage,
 } from '../../../src/plugin/restore-choice.js';
@@ -172,5 +173,15 @@ describe('the one-off restic destination', () => {
         restoreAsOf: '2026-12-07T10:00:00.000Z',
       },
     });
+  });
+});
+
+describe("restic's choice", () => {
+  it('reads the snapshot restored from the mover summary', () => {
+    const logs =
+      'scribe restic restore: restoring snapshot cb73744e taken at 2026-12-07T09:34:57.51425536Z into /data\nscribe restic restore: result: restored snapshot cb73744e taken at 2026-12-07T09:34:57.51425536Z; exit code 0\n';
+    expect(resticRestored(logs)).toEqual({ id: 'cb73744e', time: '2026-12-07T09:34:57.51425536Z' });
+    expect(resticRestored('restore: 5 of 5 files restored')).toBeUndefined();
+    expect(resticRestored(undefined)).toBeUndefined();
   });
 });
