@@ -55,39 +55,37 @@ export function renderText(i: Inspection): string {
   parts.push(renderChartText(i));
   parts.push('This cycle:');
   parts.push(
-    i.trail.steps.length === 0
-      ? '  (none)\n'
-      : renderTable(
-          ['STEP', 'FROM', 'TO', 'REASON', 'STAYED'],
-          i.trail.steps.map((t) => [
-            String(t.step),
-            t.from,
-            `${t.to}${t.failure ? ' (failed attempt)' : ''}`,
-            t.reason ?? '',
-            t.stay ?? '',
-          ]),
-        ),
+    tableOrNone(
+      ['STEP', 'FROM', 'TO', 'REASON', 'STAYED'],
+      i.trail.steps.map((t) => [
+        String(t.step),
+        t.from,
+        `${t.to}${t.failure ? ' (failed attempt)' : ''}`,
+        t.reason ?? '',
+        t.stay ?? '',
+      ]),
+    ),
   );
   parts.push('Recent transitions:');
   parts.push(
-    i.journal.length === 0
-      ? '  (none)\n'
-      : renderTable(
-          ['TIME', 'FROM', 'TO', 'EVENT', 'REASON'],
-          i.journal.map((j) => [j.time, j.from, j.to, j.event, j.reason ?? '']),
-        ),
+    tableOrNone(
+      ['TIME', 'FROM', 'TO', 'EVENT', 'REASON'],
+      i.journal.map((j) => [j.time, j.from, j.to, j.event, j.reason ?? '']),
+    ),
   );
   parts.push(`Objects of the current cycle${i.cycle.id ? ` (${i.cycle.id})` : ''}:`);
-  const objects = Object.entries(i.cycle.objects);
-  parts.push(objects.length === 0 ? '  (none)\n' : renderTable(['ROLE', 'NAME'], objects));
+  parts.push(tableOrNone(['ROLE', 'NAME'], Object.entries(i.cycle.objects)));
   parts.push('Conditions:');
   parts.push(
-    i.conditions.length === 0
-      ? '  (none)\n'
-      : renderTable(
-          ['TYPE', 'STATUS', 'REASON', 'SINCE', 'MESSAGE'],
-          i.conditions.map((c) => [c.type, c.status, c.reason, c.lastTransitionTime, c.message]),
-        ),
+    tableOrNone(
+      ['TYPE', 'STATUS', 'REASON', 'SINCE', 'MESSAGE'],
+      i.conditions.map((c) => [c.type, c.status, c.reason, c.lastTransitionTime, c.message]),
+    ),
   );
   return parts.join('\n');
+}
+
+/** A table of `rows`, or a line saying there are none (a table of headers alone says nothing). */
+function tableOrNone(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  return rows.length === 0 ? '  (none)\n' : renderTable(headers, rows);
 }
