@@ -20,6 +20,7 @@ import {
   e2eKubeConfig,
   e2eNamespace,
   get,
+  patch,
   PRIVILEGED_MOVERS,
   pvcDirectory,
   waitForObject,
@@ -135,5 +136,17 @@ describe('the volume populator on the local runtime', () => {
     await waitForEvent(kc, destNs, 'restored', PopulatorReasons.Populated);
     // The orphan still waits for its destination.
     expect((await get<Pvc>(kc, 'PersistentVolumeClaim', destNs, 'orphan'))?.status?.phase).toBe('Pending');
+
+    // A later sync makes a new image; the populated PVC keeps its volume and data as restored.
+    const before = snapshotTree(restoredDir);
+    await writeFile(join(sourceDir, 'VERSION'), '8\n');
+    await patch(kc, 'ReplicationSource', sourceNs, 'db', { spec: { trigger: { manual: 'second' } } });
+    await waitForObject('second manual sync', readSource, (rs) => rs.status?.lastManualSync === 'second');
+    await waitForObject('a new image', readDest, (rd) =>
+      Boolean(rd.status?.latestImage?.name && rd.status.latestImage.name !== image),
+    );
+    const after = await get<Pvc>(kc, 'PersistentVolumeClaim', destNs, 'restored');
+    expect(after?.spec?.volumeName).toBe(restored.spec?.volumeName);
+    expect(snapshotTree(restoredDir)).toEqual(before);
   });
 });
