@@ -9,6 +9,7 @@ import type { KubeObject, MoverCycle, MoverFacts, MoverPlan, ObjectRef } from '.
 import { objectLabels } from '../../../machines/naming.js';
 import type { ObservedMover } from '../../../machines/observation.js';
 import { moverPlacement } from '../../../machines/placement.js';
+import { formatTimestamp } from '../../../machines/time.js';
 import type { MoverRuntime } from '../catalog.js';
 import { cycleData, identityOf, moverJob, readMoverJob } from '../job.js';
 import { describeIdentity } from '../../../machines/privilege.js';
@@ -168,7 +169,19 @@ function read(cr: ScribeCr, objects: readonly KubeObject[]): ObservedMover {
       observed = { ...observed, message: `${explained.field}: ${explained.message} (${observed.message})` };
   }
   const pruned = /lastPruned=(\S+)/.exec(observed.logs ?? '')?.[1];
-  return pruned && observed.phase === 'succeeded' ? { ...observed, published: { lastPruned: pruned } } : observed;
+  if (pruned && observed.phase === 'succeeded') observed = { ...observed, published: { lastPruned: pruned } };
+  return cr.kind === 'ReplicationDestination' ? withRestoredSnapshotTime(observed) : observed;
+}
+
+/**
+ * A restore's summary says when the restored snapshot was taken ("restored snapshot <id> taken
+ * at <time>"): the time of the source's data in the destination's image (status.images).
+ */
+export function withRestoredSnapshotTime(observed: ObservedMover): ObservedMover {
+  const taken = /restored snapshot \S+ taken at (\S+?);?(?:\s|$)/.exec(observed.logs ?? '')?.[1];
+  const ms = taken === undefined ? Number.NaN : Date.parse(taken);
+  if (observed.phase !== 'succeeded' || Number.isNaN(ms)) return observed;
+  return { ...observed, sourceSyncTime: formatTimestamp(ms) };
 }
 
 function temporaryObjects(cr: ScribeCr): ObjectRef[] {
