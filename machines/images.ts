@@ -17,7 +17,7 @@
 import type { Action, DeleteObjectAction } from './actions.js';
 import type { DestinationImage, ScribeCr, ScribeStatus } from './api.js';
 import { moverOptions } from './cycle.js';
-import type { ObservedSnapshot } from './observation.js';
+import type { ObservedSnapshot, OwnedObjects } from './observation.js';
 import { formatTimestamp } from './time.js';
 
 /** The API group of VolumeSnapshots, as images and a PVC's dataSource name it. */
@@ -160,10 +160,14 @@ export function completedImages(
   before: ScribeStatus,
   status: ScribeStatus,
   image: { kind: string; name: string },
-  snapshots: ImageSnapshots,
+  owned: Pick<OwnedObjects, 'snapshots' | 'mover'>,
   time: string,
-  sourceSyncTime?: string,
 ): CompletedImages {
+  const snapshots = owned.snapshots;
+  // When the source's data was taken, as this cycle's mover says (restic: the restored snapshot's time).
+  const mover = owned.mover;
+  const ofCycle = mover.phase === 'succeeded' && mover.cycleId !== undefined && mover.cycleId === before.cycle?.id;
+  const sourceSyncTime = ofCycle ? mover.sourceSyncTime : undefined;
   const listed = listedImages(before, Date.parse(time)).filter((listed) => listed.name !== image.name);
   const added: DestinationImage[] =
     image.kind === 'VolumeSnapshot'

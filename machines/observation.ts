@@ -80,6 +80,11 @@ export interface ObservedMover {
    * rsync destination listening for its source), whose silence is not a stall.
    */
   output?: { line: string; changedAt: number } | undefined;
+  /**
+   * When the source's data the mover wrote was taken (RFC 3339), where the mover knows it (a
+   * restic destination: the restored snapshot's time): status.images' sourceSyncTime.
+   */
+  sourceSyncTime?: string | undefined;
 }
 
 /** Everything the caches hold that concerns one CR. */

@@ -342,7 +342,7 @@ export function completed(ctx: ReplicationContext, obs: Observation): Status {
             name: objects[Objects.volume] ?? destinationPvcName(obs.cr.metadata.name ?? ''),
           };
     // Retention (images.ts): the new image joins status.images; the replaced one goes unless kept.
-    const images = completedImages(obs.cr, ctx.status, status, image, obs.owned.snapshots, formatTimestamp(done));
+    const images = completedImages(obs.cr, ctx.status, status, image, obs.owned, formatTimestamp(done));
     if (images.previousImage !== undefined) objects[Objects.previousImage] = images.previousImage;
     status = { ...images.status, latestImage: image };
   }
