@@ -109,6 +109,12 @@ function withTarget(command: Command): Command {
     .option('-n, --namespace <namespace>', "namespace (default: the context's namespace)");
 }
 
+/** The local zone's offset (minutes east of UTC) at a wall time without zone, which Date reads as local. */
+function localOffsetAt(text: string): number | undefined {
+  const local = new Date(text.replace(' ', 'T'));
+  return Number.isNaN(local.getTime()) ? undefined : -local.getTimezoneOffset();
+}
+
 /** Builds the program. */
 export function buildProgram(io: ProgramIo = defaultIo): Command {
   const program = new Command('kubectl-scribe')
@@ -209,7 +215,9 @@ export function buildProgram(io: ProgramIo = defaultIo): Command {
         throw new PluginError(`--from ${opts.from}: name a ReplicationDestination, as rd/NAME`);
       }
       const asOf =
-        opts.asOf === undefined ? undefined : parseAsOf(opts.asOf, Intl.DateTimeFormat().resolvedOptions().timeZone);
+        opts.asOf === undefined
+          ? undefined
+          : parseAsOf(opts.asOf, Intl.DateTimeFormat().resolvedOptions().timeZone, localOffsetAt(opts.asOf));
       const timeoutMs = parseTimeout(opts.timeout);
       const cluster = connect(opts.context);
       await restore({

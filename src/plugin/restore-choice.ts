@@ -37,20 +37,30 @@ function realFields(m: RegExpExecArray): boolean {
   return d.getUTCMonth() === month - 1 && d.getUTCDate() === day && hour < 24 && minute < 60 && second < 60;
 }
 
+/** An offset in minutes east of UTC as RFC 3339 writes it: +01:00, -05:30. */
+function offsetText(minutes: number): string {
+  const abs = Math.abs(minutes);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${minutes < 0 ? '-' : '+'}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}
+
 /**
  * The instant --as-of names. RFC 3339 with its zone (Z or an offset) always; a date-time
  * without zone only when `localZone` is UTC, where it cannot mean two instants: elsewhere it
  * could be meant as UTC or as local time (and a local time may happen twice when clocks go
- * back), so it is refused with both readings spelled out.
+ * back), so it is refused with both readings spelled out (`localOffsetMinutes`: the local
+ * zone's offset at that wall time, east of UTC, as the caller reads it from its clock).
  */
-export function parseAsOf(text: string, localZone: string): Date {
+export function parseAsOf(text: string, localZone: string, localOffsetMinutes?: number): Date {
   const zoned = WITH_ZONE.exec(text);
   if (zoned && realFields(zoned)) return new Date(Date.parse(text.replace(' ', 'T')));
   const bare = WITHOUT_ZONE.exec(text);
   if (bare && realFields(bare)) {
-    if (UTC_ZONES.has(localZone)) return new Date(Date.parse(`${text.replace(' ', 'T')}Z`));
+    const wall = text.replace(' ', 'T');
+    if (UTC_ZONES.has(localZone)) return new Date(Date.parse(`${wall}Z`));
+    const local = localOffsetMinutes === undefined ? `${wall}±hh:mm` : `${wall}${offsetText(localOffsetMinutes)}`;
     throw new PluginError(
-      `--as-of "${text}" has no zone, and the local zone is ${localZone}: add one, Z for UTC (${text}Z) or your offset (e.g. ${text}+01:00)`,
+      `--as-of "${text}" has no zone, and the local zone is ${localZone}: it could mean ${wall}Z (UTC) or ${local} (local time); give the zone, as one of those`,
     );
   }
   throw new PluginError(

@@ -51,9 +51,18 @@ describe('--as-of', () => {
   it('reads a date-time without zone only where the local zone is UTC, and says why elsewhere', () => {
     expect(parseAsOf('2026-12-07T10:00:00', 'UTC').toISOString()).toBe('2026-12-07T10:00:00.000Z');
     expect(parseAsOf('2026-12-07T10:00:00', 'Etc/UTC').toISOString()).toBe('2026-12-07T10:00:00.000Z');
-    const refused = refusalOf(() => parseAsOf('2026-12-07T10:00:00', 'Europe/London'));
+    const refused = refusalOf(() => parseAsOf('2026-12-07T10:00:00', 'Europe/London', 0));
     expect(refused.message).toMatch(/^--as-of "2026-12-07T10:00:00" has no zone, and the local zone is Europe\/London/);
-    expect(refused.message).toContain('2026-12-07T10:00:00Z');
+    expect(refused.message).toContain(
+      'could mean 2026-12-07T10:00:00Z (UTC) or 2026-12-07T10:00:00+00:00 (local time)',
+    );
+    expect(refusalOf(() => parseAsOf('2026-07-01T10:00:00', 'America/St_Johns', -150)).message).toContain(
+      '2026-07-01T10:00:00-02:30 (local time)',
+    );
+    expect(refusalOf(() => parseAsOf('2026-07-01T10:00:00', 'Asia/Tokyo')).message).toContain('±hh:mm');
+    expect(refusalOf(() => parseAsOf('2026-07-01 10:00:00', 'Asia/Tokyo', 540)).message).toContain(
+      'could mean 2026-07-01T10:00:00Z (UTC) or 2026-07-01T10:00:00+09:00 (local time)',
+    );
     expect(refused.exitCode).toBe(EXIT_FAILURE);
   });
 
