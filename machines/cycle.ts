@@ -164,7 +164,9 @@ export function leftovers(
   if (pit !== undefined && owned.pvcs[pit]) found.push({ kind: 'PersistentVolumeClaim', name: pit });
   for (const key of [Objects.pitSnapshot, Objects.previousImage]) {
     const name = objects[key];
-    if (name !== undefined && owned.snapshots[name]) found.push({ kind: 'VolumeSnapshot', name });
+    // A snapshot released to the user (decision 20) is theirs: nothing to remove or wait for.
+    if (name !== undefined && owned.snapshots[name] && owned.snapshots[name].released !== true)
+      found.push({ kind: 'VolumeSnapshot', name });
   }
   return found;
 }
