@@ -263,6 +263,24 @@ describe('the machine keeps imagesToKeep images', () => {
     expect(names(second.ready.nextPersisted.images ?? [])).toEqual([second.name]);
   });
 
+  it('an image labelled while its deletion is pending is released, and the cycle does not wait for it', () => {
+    const d = driver(keeping(1));
+    const first = cycle(d, T0, []);
+    d.step(T0 + 3000, owned({ pvcs: [pvc('scribe-dest-db')], snapshots: [snapshot(first.name)] }));
+    const second = cycle(d, T0 + 60_000, [snapshot(first.name)]);
+    expect(deletes(second.ready)).toEqual([first.name]);
+    // Labelled before the delete went through, then released: listed, so still observed by name.
+    const newest = snapshot(second.name);
+    const labelled = snapshot(first.name, { doNotDelete: true });
+    const releasing = d.step(T0 + 63_000, owned({ pvcs: [pvc('scribe-dest-db')], snapshots: [labelled, newest] }));
+    expect(deletes(releasing)).toEqual([]);
+    const released = snapshot(first.name, { doNotDelete: true, released: true });
+    const after = d.step(T0 + 64_000, owned({ pvcs: [pvc('scribe-dest-db')], snapshots: [released, newest] }));
+    expect(after.state).not.toBe('complete');
+    expect(deletes(after)).toEqual([]);
+    expect(names(d.cr.status?.images ?? [])).toEqual([second.name]);
+  });
+
   it('a status with only latestImage (an existing CR) gets it as the single entry of status.images', () => {
     const d = driver(
       destination(
