@@ -36,47 +36,56 @@ export class ConfigSource {
 
   /** The decoded data of a Secret, or undefined when it does not exist. */
   secret(name: string): Promise<Record<string, string> | undefined> {
-    return this.read('Secret', name, async () => {
-      const secret = await kubeRequest<V1Secret>(this.kc, {
-        method: 'GET',
-        path: objectPath(RESOURCES.Secret, this.namespace, name),
-      });
-      const data: Record<string, string> = {};
-      for (const [key, value] of Object.entries(secret.data ?? {}))
-        data[key] = Buffer.from(value, 'base64').toString('binary');
-      for (const [key, value] of Object.entries(secret.stringData ?? {})) data[key] = value;
-      return data;
-    });
+    return this.read<V1Secret>('Secret', name, (secret) => ({
+      ...binaryValues(secret.data, 'base64'),
+      ...secret.stringData,
+    }));
   }
 
   /** The data of a ConfigMap (binaryData decoded), or undefined when it does not exist. */
   configMap(name: string): Promise<Record<string, string> | undefined> {
-    return this.read('ConfigMap', name, async () => {
-      const configMap = await kubeRequest<V1ConfigMap>(this.kc, {
-        method: 'GET',
-        path: objectPath(RESOURCES.ConfigMap, this.namespace, name),
-      });
-      const data: Record<string, string> = {};
-      for (const [key, value] of Object.entries(configMap.data ?? {}))
-        data[key] = Buffer.from(value, 'utf8').toString('binary');
-      for (const [key, value] of Object.entries(configMap.binaryData ?? {}))
-        data[key] = Buffer.from(value, 'base64').toString('binary');
-      return data;
-    });
+    return this.read<V1ConfigMap>('ConfigMap', name, (configMap) => ({
+      ...binaryValues(configMap.data, 'utf8'),
+      ...binaryValues(configMap.binaryData, 'base64'),
+    }));
   }
 
-  private read(kind: string, name: string, fetch: () => Promise<Record<string, string>>) {
+  /**
+   * The data of a Secret or a ConfigMap a pod refers to; a missing one is a ConfigError (the
+   * kubelet's words) unless the reference is optional.
+   */
+  async referenced(
+    kind: 'Secret' | 'ConfigMap',
+    name: string,
+    optional: boolean | undefined,
+  ): Promise<Record<string, string> | undefined> {
+    const data = kind === 'Secret' ? await this.secret(name) : await this.configMap(name);
+    if (!data && !optional) throw new ConfigError(`${kind.toLowerCase()} "${name}" not found`);
+    return data;
+  }
+
+  private read<T>(kind: 'Secret' | 'ConfigMap', name: string, decode: (object: T) => Record<string, string>) {
     const key = `${kind}/${name}`;
     let entry = this.cache.get(key);
     if (!entry) {
-      entry = fetch().catch((error: unknown) => {
-        if (isStatus(error, 404)) return undefined;
-        throw error;
-      });
+      entry = kubeRequest<T>(this.kc, { method: 'GET', path: objectPath(RESOURCES[kind], this.namespace, name) }).then(
+        decode,
+        (error: unknown) => {
+          if (isStatus(error, 404)) return undefined;
+          throw error;
+        },
+      );
       this.cache.set(key, entry);
     }
     return entry;
   }
+}
+
+/** `values` decoded from `encoding` into "binary" strings (one char per byte). */
+function binaryValues(values: Record<string, string> | undefined, encoding: 'base64' | 'utf8'): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(values ?? {}).map(([key, value]) => [key, Buffer.from(value, encoding).toString('binary')]),
+  );
 }
 
 /** Values data is kept in as "binary" strings (one char per byte); env wants UTF-8 text. */
@@ -204,40 +213,39 @@ export async function containerEnv(
   serviceEnv: Record<string, string> = {},
 ): Promise<Record<string, string>> {
   const env: Record<string, string> = {};
+  const referenced = (kind: 'Secret' | 'ConfigMap', ref: { name?: string; optional?: boolean }) =>
+    source.referenced(kind, ref.name ?? '', ref.optional);
+  /** The value of one key of a Secret or ConfigMap, undefined when an optional reference misses. */
+  const keyValue = async (kind: 'Secret' | 'ConfigMap', ref: { name?: string; key: string; optional?: boolean }) => {
+    const data = await referenced(kind, ref);
+    if (data && !(ref.key in data) && !ref.optional) {
+      throw new ConfigError(`couldn't find key ${ref.key} in ${kind} ${pod.metadata?.namespace}/${ref.name}`);
+    }
+    return data?.[ref.key] === undefined ? undefined : text(data[ref.key] as string);
+  };
   for (const from of container.envFrom ?? []) {
     const prefix = from.prefix ?? '';
-    if (from.secretRef) {
-      const data = await source.secret(from.secretRef.name ?? '');
-      if (!data && !from.secretRef.optional) throw new ConfigError(`secret "${from.secretRef.name}" not found`);
-      for (const [key, value] of Object.entries(data ?? {})) env[prefix + key] = text(value);
-    }
-    if (from.configMapRef) {
-      const data = await source.configMap(from.configMapRef.name ?? '');
-      if (!data && !from.configMapRef.optional)
-        throw new ConfigError(`configmap "${from.configMapRef.name}" not found`);
-      for (const [key, value] of Object.entries(data ?? {})) env[prefix + key] = text(value);
+    const refs = [
+      ['Secret', from.secretRef],
+      ['ConfigMap', from.configMapRef],
+    ] as const;
+    for (const [kind, ref] of refs) {
+      if (!ref) continue;
+      for (const [key, value] of Object.entries((await referenced(kind, ref)) ?? {})) env[prefix + key] = text(value);
     }
   }
   for (const variable of container.env ?? []) {
     const from = variable.valueFrom;
+    const keyRef = from?.secretKeyRef
+      ? (['Secret', from.secretKeyRef] as const)
+      : from?.configMapKeyRef
+        ? (['ConfigMap', from.configMapKeyRef] as const)
+        : undefined;
     if (!from) {
       env[variable.name] = expandReferences(variable.value ?? '', { ...serviceEnv, ...env });
-    } else if (from.secretKeyRef) {
-      const ref = from.secretKeyRef;
-      const data = await source.secret(ref.name ?? '');
-      if (!data && !ref.optional) throw new ConfigError(`secret "${ref.name}" not found`);
-      if (data && !(ref.key in data) && !ref.optional) {
-        throw new ConfigError(`couldn't find key ${ref.key} in Secret ${pod.metadata?.namespace}/${ref.name}`);
-      }
-      if (data?.[ref.key] !== undefined) env[variable.name] = text(data[ref.key] as string);
-    } else if (from.configMapKeyRef) {
-      const ref = from.configMapKeyRef;
-      const data = await source.configMap(ref.name ?? '');
-      if (!data && !ref.optional) throw new ConfigError(`configmap "${ref.name}" not found`);
-      if (data && !(ref.key in data) && !ref.optional) {
-        throw new ConfigError(`couldn't find key ${ref.key} in ConfigMap ${pod.metadata?.namespace}/${ref.name}`);
-      }
-      if (data?.[ref.key] !== undefined) env[variable.name] = text(data[ref.key] as string);
+    } else if (keyRef) {
+      const value = await keyValue(keyRef[0], keyRef[1]);
+      if (value !== undefined) env[variable.name] = value;
     } else if (from.fieldRef) {
       const value = fieldValue(pod, from.fieldRef.fieldPath, facts);
       if (value === undefined) throw new ConfigError(`unsupported fieldRef ${from.fieldRef.fieldPath}`);

@@ -173,8 +173,7 @@ async function objectFiles(
   defaultMode: number | undefined,
   optional: boolean | undefined,
 ): Promise<Map<string, FileProjection>> {
-  const data = kind === 'Secret' ? await context.source.secret(name) : await context.source.configMap(name);
-  if (!data && !optional) throw new ConfigError(`${kind.toLowerCase()} "${name}" not found`);
+  const data = await context.source.referenced(kind, name, optional);
   return keyFiles(data ?? {}, items, defaultMode, kind, optional);
 }
 
@@ -271,8 +270,9 @@ async function serviceAccountToken(
   const pod = context.pod;
   const namespace = pod.metadata?.namespace ?? 'default';
   const account = pod.spec?.serviceAccountName ?? 'default';
-  try {
-    const answer = await kubeRequest<{ status?: { token?: string } }>(context.kc, {
+  const answer = await orNotFound(
+    `serviceaccount "${account}"`,
+    kubeRequest<{ status?: { token?: string } }>(context.kc, {
       method: 'POST',
       path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(account)}/token`,
       body: {
@@ -284,41 +284,42 @@ async function serviceAccountToken(
           boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name, uid: pod.metadata?.uid },
         },
       },
-    });
-    return answer.status?.token ?? '';
-  } catch (error) {
-    if (isStatus(error, 404)) throw new ConfigError(`serviceaccount "${account}" not found`);
-    throw error;
-  }
+    }),
+  );
+  return answer.status?.token ?? '';
 }
 
 /** The directory behind a PVC: its bound PV's hostPath (or local) path. */
 export async function claimDirectory(kc: KubeConfig, namespace: string, claimName: string): Promise<string> {
-  let claim: V1PersistentVolumeClaim;
-  try {
-    claim = await kubeRequest<V1PersistentVolumeClaim>(kc, {
+  const claim = await orNotFound(
+    `persistentvolumeclaim "${claimName}"`,
+    kubeRequest<V1PersistentVolumeClaim>(kc, {
       method: 'GET',
       path: objectPath(RESOURCES.PersistentVolumeClaim, namespace, claimName),
-    });
-  } catch (error) {
-    if (isStatus(error, 404)) throw new ConfigError(`persistentvolumeclaim "${claimName}" not found`);
-    throw error;
-  }
+    }),
+  );
   const volumeName = claim.spec?.volumeName;
   if (!volumeName || claim.status?.phase !== 'Bound') {
     throw new ConfigError(`persistentvolumeclaim "${claimName}" is not bound yet`);
   }
-  let volume: V1PersistentVolume;
-  try {
-    volume = await kubeRequest<V1PersistentVolume>(kc, {
+  const volume = await orNotFound(
+    `persistentvolume "${volumeName}"`,
+    kubeRequest<V1PersistentVolume>(kc, {
       method: 'GET',
       path: objectPath(RESOURCES.PersistentVolume, undefined, volumeName),
-    });
-  } catch (error) {
-    if (isStatus(error, 404)) throw new ConfigError(`persistentvolume "${volumeName}" not found`);
-    throw error;
-  }
+    }),
+  );
   const path = volume.spec?.hostPath?.path ?? volume.spec?.local?.path;
   if (!path) throw new ConfigError(`persistentvolume "${volumeName}" has no hostPath or local path`);
   return path;
+}
+
+/** The answer to `request`; a 404 is a ConfigError saying `what` is not found (the kubelet's words). */
+async function orNotFound<T>(what: string, request: Promise<T>): Promise<T> {
+  try {
+    return await request;
+  } catch (error) {
+    if (isStatus(error, 404)) throw new ConfigError(`${what} not found`);
+    throw error;
+  }
 }
