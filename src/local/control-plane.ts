@@ -253,34 +253,34 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         mode: 0o600,
       });
       await writeFile(schedulerKubeconfig, kubeconfigYaml(server, caData, certs.pem.scheduler), { mode: 0o600 });
-      launch('kube-controller-manager', join(kubeBin, 'kube-controller-manager'), [
-        `--kubeconfig=${controllerManagerKubeconfig}`,
-        `--authentication-kubeconfig=${controllerManagerKubeconfig}`,
-        `--authorization-kubeconfig=${controllerManagerKubeconfig}`,
+      // What both components take alike: their kubeconfig for everything, a loopback port and
+      // their own serving certificate, no leader election (one of each).
+      const componentFlags = (kubeconfig: string, port: number, certDir: string) => [
+        `--kubeconfig=${kubeconfig}`,
+        `--authentication-kubeconfig=${kubeconfig}`,
+        `--authorization-kubeconfig=${kubeconfig}`,
         '--bind-address=127.0.0.1',
-        `--secure-port=${cmPort}`,
+        `--secure-port=${port}`,
+        `--cert-dir=${join(pki, certDir)}`,
+        '--leader-elect=false',
+        '--v=1',
+      ];
+      launch('kube-controller-manager', join(kubeBin, 'kube-controller-manager'), [
+        ...componentFlags(controllerManagerKubeconfig, cmPort, 'controller-manager'),
         // Signs approved CertificateSigningRequests with the cluster CA: the node's serving certificate.
         `--cluster-signing-cert-file=${certs.caFile}`,
         `--cluster-signing-key-file=${certs.caKeyFile}`,
-        `--cert-dir=${join(pki, 'controller-manager')}`,
-        '--leader-elect=false',
         `--service-account-private-key-file=${join(pki, 'sa.key')}`,
         `--root-ca-file=${certs.caFile}`,
         '--use-service-account-credentials=true',
         `--service-cluster-ip-range=${serviceRange}`,
         '--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route',
-        '--v=1',
       ]);
-      launch('kube-scheduler', join(kubeBin, 'kube-scheduler'), [
-        `--kubeconfig=${schedulerKubeconfig}`,
-        `--authentication-kubeconfig=${schedulerKubeconfig}`,
-        `--authorization-kubeconfig=${schedulerKubeconfig}`,
-        '--bind-address=127.0.0.1',
-        `--secure-port=${schedPort}`,
-        `--cert-dir=${join(pki, 'scheduler')}`,
-        '--leader-elect=false',
-        '--v=1',
-      ]);
+      launch(
+        'kube-scheduler',
+        join(kubeBin, 'kube-scheduler'),
+        componentFlags(schedulerKubeconfig, schedPort, 'scheduler'),
+      );
       // Their serving certificates are their own self-signed ones (--cert-dir): not verified here.
       const healthz = (port: number) => async () =>
         (await httpsGet(`https://127.0.0.1:${port}/healthz`, insecureAgent)).status === 200;
