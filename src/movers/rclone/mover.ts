@@ -13,6 +13,7 @@ import { cycleData, identityOf, moverJob, readMoverJob } from '../job.js';
 import { describeIdentity } from '../../../machines/privilege.js';
 import type { RcloneDestinationOptions, RcloneSourceOptions } from './options.js';
 import { exitExplainer } from '../runtime/exit-codes.js';
+import { missingSecret, moverJobRef, withExplainedFailure } from '../runtime/mover-job.js';
 import { customCAMount } from '../custom-ca.js';
 import { ALLOW_COMMANDS_ENV } from '../commands.js';
 import { jobName } from './names.js';
@@ -60,7 +61,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
   });
   return {
     objects: [job],
-    temporary: [{ apiVersion: 'batch/v1', kind: 'Job', name }],
+    temporary: [moverJobRef(name)],
     notice: describeIdentity(identity),
   };
 }
@@ -97,20 +98,17 @@ export function explainRcloneFailure(cr: ScribeCr, logs: string): { field: strin
 export const explainRcloneExit = exitExplainer({ 1: 'rclone failed (see latestMoverStatus.logs)' });
 
 function read(cr: ScribeCr, objects: readonly KubeObject[]): ObservedMover {
-  const secret = spec(cr).rcloneConfig;
-  const observed = readMoverJob(jobName(cr), objects, explainRcloneExit, (message) =>
-    message.includes(secret)
-      ? [{ field: 'spec.rclone.rcloneConfig', message: `Secret "${secret}" does not exist (${message})` }]
-      : [],
+  const observed = readMoverJob(
+    jobName(cr),
+    objects,
+    explainRcloneExit,
+    missingSecret('spec.rclone.rcloneConfig', spec(cr).rcloneConfig),
   );
-  const explained = observed.phase === 'failed' ? explainRcloneFailure(cr, observed.logs ?? '') : undefined;
-  return explained
-    ? { ...observed, message: `${explained.field}: ${explained.message} (${observed.message})` }
-    : observed;
+  return withExplainedFailure(observed, (failed) => explainRcloneFailure(cr, failed.logs ?? ''));
 }
 
 function temporaryObjects(cr: ScribeCr): ObjectRef[] {
-  return [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName(cr) }];
+  return [moverJobRef(jobName(cr))];
 }
 
 /** The rclone mover. */

@@ -18,6 +18,7 @@ import { secretKeyEnv } from './secret-env.js';
 import { ALLOW_COMMANDS_ENV } from '../commands.js';
 import type { ResticDestinationOptions, ResticSourceOptions } from './options.js';
 import { exitExplainer } from '../runtime/exit-codes.js';
+import { missingSecret, moverJobRef, withExplainedFailure } from '../runtime/mover-job.js';
 import { customCAMount } from '../custom-ca.js';
 import { cacheNameOf, hostNameOf, jobName } from './names.js';
 
@@ -104,7 +105,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
   });
   return {
     objects: [cache, job],
-    temporary: [{ apiVersion: 'batch/v1', kind: 'Job', name }],
+    temporary: [moverJobRef(name)],
     notice: describeIdentity(identity),
   };
 }
@@ -157,17 +158,10 @@ export function explainResticFailure(
 }
 
 function read(cr: ScribeCr, objects: readonly KubeObject[]): ObservedMover {
-  const repository = spec(cr).repository;
-  let observed = readMoverJob(jobName(cr), objects, explainResticExit, (message) =>
-    message.includes(repository)
-      ? [{ field: 'spec.restic.repository', message: `Secret "${repository}" does not exist (${message})` }]
-      : [],
+  let observed = withExplainedFailure(
+    readMoverJob(jobName(cr), objects, explainResticExit, missingSecret('spec.restic.repository', spec(cr).repository)),
+    (failed) => explainResticFailure(cr, failed.exitCode, failed.logs ?? ''),
   );
-  if (observed.phase === 'failed') {
-    const explained = explainResticFailure(cr, observed.exitCode, observed.logs ?? '');
-    if (explained)
-      observed = { ...observed, message: `${explained.field}: ${explained.message} (${observed.message})` };
-  }
   const pruned = /lastPruned=(\S+)/.exec(observed.logs ?? '')?.[1];
   if (pruned && observed.phase === 'succeeded') observed = { ...observed, published: { lastPruned: pruned } };
   return cr.kind === 'ReplicationDestination' ? withRestoredSnapshotTime(observed) : observed;
@@ -185,7 +179,7 @@ export function withRestoredSnapshotTime(observed: ObservedMover): ObservedMover
 }
 
 function temporaryObjects(cr: ScribeCr): ObjectRef[] {
-  return [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName(cr) }];
+  return [moverJobRef(jobName(cr))];
 }
 
 /** The restic mover. */

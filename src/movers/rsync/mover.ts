@@ -13,6 +13,7 @@ import { MOVER_POD_LABEL, cycleData, identityOf, moverJob, readMoverJob } from '
 import { describeIdentity } from '../../../machines/privilege.js';
 import type { RsyncDestinationOptions, RsyncSourceOptions } from './options.js';
 import { exitExplainer } from '../runtime/exit-codes.js';
+import { moverJobRef, withExplainedFailure } from '../runtime/mover-job.js';
 import { generateRsyncSecretContents, REQUIRED_KEYS } from './keys.js';
 import { explainUnreadableFiles } from './unreadable.js';
 import { jobName, rsyncDestinationKeysName, rsyncDestinationSourceKeysName } from './names.js';
@@ -133,7 +134,7 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
       section: spec,
     }),
   );
-  return { objects, temporary: [{ apiVersion: 'batch/v1', kind: 'Job', name }], notice: describeIdentity(identity) };
+  return { objects, temporary: [moverJobRef(name)], notice: describeIdentity(identity) };
 }
 
 /** What rsync's and the handshake's exit codes mean (rsync(1), "EXIT VALUES"). */
@@ -218,10 +219,10 @@ export function explainRsyncFailure(
 
 function read(cr: ScribeCr, objects: readonly KubeObject[]): ObservedMover {
   const name = jobName(cr);
-  let observed = readMoverJob(name, objects, explainRsyncExit, (message) => explainConfigError(cr, message));
-  const explained =
-    observed.phase === 'failed' ? explainRsyncFailure(cr, observed.logs ?? '', observed.exitCode) : undefined;
-  if (explained) observed = { ...observed, message: `${explained.field}: ${explained.message} (${observed.message})` };
+  const observed = withExplainedFailure(
+    readMoverJob(name, objects, explainRsyncExit, (message) => explainConfigError(cr, message)),
+    (failed) => explainRsyncFailure(cr, failed.logs ?? '', failed.exitCode),
+  );
   if (!listens(cr)) return observed;
   const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === name) as
     | (KubeObject & {
@@ -248,7 +249,7 @@ function read(cr: ScribeCr, objects: readonly KubeObject[]): ObservedMover {
 }
 
 function temporaryObjects(cr: ScribeCr): ObjectRef[] {
-  return [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName(cr) }];
+  return [moverJobRef(jobName(cr))];
 }
 
 /** Fills generated key Secrets: both halves of one fresh key set, so they match each other. */
