@@ -3,7 +3,7 @@
  * mover's own lines (record, apply, errors, result) and rclone's final statistics and errors,
  * without timestamps or file names. Later lines win; bounded in size.
  */
-import { DEFAULT_SUMMARY_BYTES, summarize, type SummaryRules } from '../runtime/summary.js';
+import { DEFAULT_SUMMARY_BYTES, summarizerOf, type SummaryRules } from '../runtime/summary.js';
 
 export { DEFAULT_SUMMARY_BYTES };
 
@@ -35,10 +35,4 @@ export const RCLONE_SUMMARY: SummaryRules = {
 };
 
 /** Summarizes an rclone mover's log in at most `maxBytes` bytes of UTF-8. */
-export function summarizeRcloneLog(
-  log: string,
-  redact: (text: string) => string = (t) => t,
-  maxBytes = DEFAULT_SUMMARY_BYTES,
-): string {
-  return summarize(log, RCLONE_SUMMARY, redact, maxBytes);
-}
+export const summarizeRcloneLog = summarizerOf(RCLONE_SUMMARY);

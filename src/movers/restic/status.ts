@@ -10,6 +10,7 @@
  * directories) and bytes written so far (files_restored, bytes_restored), files already equal
  * in the volume excluded.
  */
+import { jsonObject } from '../runtime/json-line.js';
 
 /**
  * restic's status lines per second, set in the environment of `backup` and `restore`: one line
@@ -36,15 +37,8 @@ const FIELDS = {
  */
 export function resticTotals(line: string, command: 'backup' | 'restore'): ResticTotals | undefined {
   const text = line.trim();
-  if (!text.startsWith('{')) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const o = parsed as Record<string, unknown>;
+  const o = text.startsWith('{') ? jsonObject(text) : undefined;
+  if (!o) return undefined;
   const kind = o.message_type;
   if (kind !== 'status' && kind !== 'summary') return undefined;
   const [filesKey, bytesKey] = FIELDS[command][kind];

@@ -7,7 +7,8 @@
  * never appear, and the whole is bounded in size. The log it reads was already redacted when
  * printed; `redact` is applied again so a summary can never carry a secret the caller knows.
  */
-import { DEFAULT_SUMMARY_BYTES, summarize, type SummaryRules } from '../runtime/summary.js';
+import { jsonObject } from '../runtime/json-line.js';
+import { DEFAULT_SUMMARY_BYTES, summarizerOf, type SummaryRules } from '../runtime/summary.js';
 
 export { DEFAULT_SUMMARY_BYTES };
 
@@ -66,24 +67,11 @@ export const RESTIC_SUMMARY: SummaryRules = {
 };
 
 /** Summarizes a restic mover's log in at most `maxBytes` bytes of UTF-8. */
-export function summarizeResticLog(
-  log: string,
-  redact: (text: string) => string = (t) => t,
-  maxBytes = DEFAULT_SUMMARY_BYTES,
-): string {
-  return summarize(log, RESTIC_SUMMARY, redact, maxBytes);
-}
+export const summarizeResticLog = summarizerOf(RESTIC_SUMMARY);
 
 function renderJson(line: string): { kind: string; line: string } | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const o = parsed as Json;
-  if (o.message_type !== 'summary') return undefined;
+  const o = jsonObject(line);
+  if (o?.message_type !== 'summary') return undefined;
   return 'snapshot_id' in o || 'data_added' in o
     ? { kind: 'backup', line: backupSummaryLine(o) }
     : { kind: 'restore', line: restoreSummaryLine(o) };

@@ -105,6 +105,13 @@ export function summarize(
     .join('\n');
 }
 
+/** A mover's own summarize: `summarize` with its rules. */
+export function summarizerOf(
+  rules: SummaryRules,
+): (log: string, redact?: (text: string) => string, maxBytes?: number) => string {
+  return (log, redact, maxBytes) => summarize(log, rules, redact, maxBytes);
+}
+
 /**
  * A tool's most telling error line: the last `Fatal:`/`error:` line, else the last line;
  * `decode` reads a line the tool wrote as data (restic's JSON error objects) first.
