@@ -220,9 +220,11 @@ async function restoreResticAsOf(req: RestoreRequest, rd: Destination, section: 
       req.timeoutMs,
     );
     const image = done?.status?.latestImage as DestinationImage;
-    // The image is the restic snapshot restored; its own time is only when the one-off took it.
+    // The image holds the restic snapshot restored: its sourceSyncTime (else the mover's summary)
+    // says when that was taken; the image's own time is only when the one-off took it.
     const restored = resticRestored(synced.status?.latestMoverStatus?.logs);
-    const what = restored ? `restic snapshot ${restored.id} taken ${restored.time}` : 'the restic snapshot';
+    const taken = done?.status?.images?.find((i) => i.name === image.name)?.sourceSyncTime ?? restored?.time;
+    const what = `restic snapshot${restored ? ` ${restored.id}` : ''}${taken ? ` taken ${taken}` : ''}`;
     print(`chose ${what} (restic's newest at or before ${asOf.toISOString()}), restored into image ${image.name}`);
     keep = true; // From here on PVC `to` may restore from the image: it stays unless Bound.
     const ended = await restoreFromSnapshot(req, image.name, section);
