@@ -20,8 +20,9 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { ScribeCr } from '../machines/api.js';
 import { STALL_AFTER_MS } from '../machines/backoff.js';
 import { debugHandler } from './inspect/debug.js';
-import { isStatus, kubeRequest } from './kube/rest.js';
-import { collectionPath, objectPath, RESOURCES } from './kube/resources.js';
+import { readObject } from './kube/objects.js';
+import { kubeRequest } from './kube/rest.js';
+import { collectionPath, RESOURCES } from './kube/resources.js';
 import { readCertDir, servingCert } from './server/tls.js';
 
 /** Options of `scribe operator`. */
@@ -307,12 +308,6 @@ export function debugPages(kc: KubeConfig, namespace: string | undefined) {
     ).items.map((cr) => ({ ...cr, kind }) as ScribeCr);
   return debugHandler(
     async () => [...(await list('ReplicationSource')), ...(await list('ReplicationDestination'))],
-    async (kind, ns, name) =>
-      kubeRequest<ScribeCr>(kc, { method: 'GET', path: objectPath(RESOURCES[kind], ns, name) }).catch(
-        (error: unknown) => {
-          if (isStatus(error, 404)) return undefined;
-          throw error;
-        },
-      ),
+    (kind, ns, name) => readObject<ScribeCr>(kc, kind, ns, name),
   );
 }

@@ -1,11 +1,12 @@
 /**
- * Idempotent object operations of the effects adapter: create-if-absent, delete-if-present,
- * read-or-undefined. Every object Scribe creates carries a controller ownerReference to its CR
+ * Idempotent object operations of the effects adapter, on src/kube/objects.ts: ensure (create or
+ * adopt), guarded deletes and releases. Every object Scribe creates carries a controller ownerReference to its CR
  * and `app.kubernetes.io/created-by: scribe`.
  */
 import type { KubeConfig, KubernetesObject, V1OwnerReference } from '@kubernetes/client-node';
+import { createOrRead, deleteIfPresent, readObject, type DeleteOutcome } from '../kube/objects.js';
 import { isStatus, kubeRequest } from '../kube/rest.js';
-import { collectionPath, objectPath, RESOURCES, type KindName } from '../kube/resources.js';
+import { objectPath, RESOURCES, type KindName } from '../kube/resources.js';
 import { CREATED_BY_LABEL, CREATED_BY_VALUE } from '../../machines/naming.js';
 
 /** The CR an object belongs to. */
@@ -34,21 +35,6 @@ export function ownedBy<T extends KubernetesObject>(owner: Owner, object: T): T 
       ownerReferences: [reference],
     },
   };
-}
-
-/** Reads one object, or undefined when it does not exist. */
-export async function readObject<T extends KubernetesObject>(
-  kc: KubeConfig,
-  kind: KindName,
-  namespace: string | undefined,
-  name: string,
-): Promise<T | undefined> {
-  try {
-    return await kubeRequest<T>(kc, { method: 'GET', path: objectPath(RESOURCES[kind], namespace, name) });
-  } catch (error) {
-    if (isStatus(error, 404)) return undefined;
-    throw error;
-  }
 }
 
 /** What an ensure came to: made now, found already made for the same owner, or found and not ours. */
@@ -95,28 +81,17 @@ export async function ensureObject<T extends KubernetesObject>(
   kind: KindName,
   object: T,
 ): Promise<EnsureOutcome<T>> {
-  const namespace = object.metadata?.namespace;
-  const name = object.metadata?.name ?? '';
   const ownerUid = object.metadata?.ownerReferences?.find((ref) => ref.controller)?.uid;
-  try {
-    const created = await kubeRequest<T>(kc, {
-      method: 'POST',
-      path: collectionPath(RESOURCES[kind], namespace),
-      body: object,
-    });
-    return { object: created, created: true };
-  } catch (error) {
-    if (!isStatus(error, 409)) throw error;
-    const existing = await readObject<T>(kc, kind, namespace, name);
-    if (!existing) throw error; // deleted in between: the next reconcile creates it
-    const why = ownerUid === undefined ? undefined : notOwnedBecause(existing, ownerUid);
-    if (why !== undefined) return { foreign: { kind, name, why } };
-    return { object: existing, created: false };
-  }
+  // An object deleted between the create and the read throws: the next reconcile creates it.
+  const outcome = await createOrRead(kc, kind, object.metadata?.namespace, object);
+  if (outcome.created) return outcome;
+  const why = ownerUid === undefined ? undefined : notOwnedBecause(outcome.object, ownerUid);
+  if (why !== undefined) return { foreign: { kind, name: object.metadata?.name ?? '', why } };
+  return outcome;
 }
 
 /** What became of a delete that an object's labels may veto. */
-export type GuardedDelete = 'deleted' | 'gone' | 'kept' | 'changed';
+export type GuardedDelete = DeleteOutcome | 'kept';
 
 /**
  * Deletes an object unless `keep` says it must stay, judging the object as the API server holds
@@ -133,23 +108,10 @@ export async function deleteUnless(
   const object = await readObject<KubernetesObject>(kc, kind, namespace, name);
   if (!object) return 'gone';
   if (keep(object)) return 'kept';
-  try {
-    await kubeRequest(kc, {
-      method: 'DELETE',
-      path: objectPath(RESOURCES[kind], namespace, name),
-      body: {
-        apiVersion: 'v1',
-        kind: 'DeleteOptions',
-        propagationPolicy: 'Background',
-        preconditions: { uid: object.metadata?.uid, resourceVersion: object.metadata?.resourceVersion },
-      },
-    });
-    return 'deleted';
-  } catch (error) {
-    if (isStatus(error, 404)) return 'gone';
-    if (isStatus(error, 409)) return 'changed';
-    throw error;
-  }
+  return deleteIfPresent(kc, kind, namespace, name, {
+    propagationPolicy: 'Background',
+    preconditions: { uid: object.metadata?.uid, resourceVersion: object.metadata?.resourceVersion },
+  });
 }
 
 /**
@@ -198,21 +160,9 @@ export async function deleteObject(
   name: string,
   options: { uid?: string } = {},
 ): Promise<boolean> {
-  try {
-    await kubeRequest(kc, {
-      method: 'DELETE',
-      path: objectPath(RESOURCES[kind], namespace, name),
-      // A precondition on uid makes sure a same-named successor object is never deleted by mistake.
-      body: {
-        apiVersion: 'v1',
-        kind: 'DeleteOptions',
-        propagationPolicy: 'Background',
-        ...(options.uid ? { preconditions: { uid: options.uid } } : {}),
-      },
-    });
-    return true;
-  } catch (error) {
-    if (isStatus(error, 404) || (options.uid && isStatus(error, 409))) return false;
-    throw error;
-  }
+  // A precondition on uid makes sure a same-named successor object is never deleted by mistake.
+  const preconditions = options.uid ? { uid: options.uid } : undefined;
+  return (
+    (await deleteIfPresent(kc, kind, namespace, name, { propagationPolicy: 'Background', preconditions })) === 'deleted'
+  );
 }

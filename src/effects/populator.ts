@@ -13,8 +13,9 @@ import {
   type VolumeData,
 } from '../../machines/populator.js';
 import type { EventRecorder } from '../kube/events.js';
-import { isStatus, kubeRequest } from '../kube/rest.js';
-import { collectionPath, objectPath, RESOURCES } from '../kube/resources.js';
+import { createIfAbsent, deleteIfPresent, readObject } from '../kube/objects.js';
+import { kubeRequest } from '../kube/rest.js';
+import { objectPath, RESOURCES } from '../kube/resources.js';
 import type { Logger } from '../log.js';
 
 /** A PV as read here: what the decision needs, and whether it has annotations to add to. */
@@ -36,13 +37,7 @@ export class PopulatorEffects {
 
   /** The PV named `name`, or undefined when it does not exist. */
   async readVolume(name: string): Promise<Volume | undefined> {
-    return kubeRequest<Volume>(this.deps.kc, {
-      method: 'GET',
-      path: objectPath(RESOURCES.PersistentVolume, undefined, name),
-    }).catch((error: unknown) => {
-      if (isStatus(error, 404)) return undefined;
-      throw error;
-    });
+    return readObject<Volume>(this.deps.kc, 'PersistentVolume', undefined, name);
   }
 
   /** Executes `actions` in order for `pvc`; a failure is said as a Warning on the PVC and thrown (to retry). */
@@ -71,13 +66,11 @@ export class PopulatorEffects {
         return;
       case 'createPrime': {
         const namespace = action.prime.metadata?.namespace ?? '';
-        await kubeRequest(kc, {
-          method: 'POST',
-          path: collectionPath(RESOURCES.PersistentVolumeClaim, namespace),
-          body: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', ...action.prime },
-        }).catch((error: unknown) => {
-          // Made by an earlier pass whose result the cache did not show yet (its name holds the PVC's uid).
-          if (!isStatus(error, 409)) throw error;
+        // Present when made by an earlier pass whose result the cache did not show yet (its name holds the PVC's uid).
+        await createIfAbsent(kc, 'PersistentVolumeClaim', namespace, {
+          apiVersion: 'v1',
+          kind: 'PersistentVolumeClaim',
+          ...action.prime,
         });
         log.info(
           { pvc: `${namespace}/${pvc.metadata?.name}`, prime: action.prime.metadata?.name },
@@ -116,12 +109,7 @@ export class PopulatorEffects {
         return;
       }
       case 'deletePrime':
-        await kubeRequest(kc, {
-          method: 'DELETE',
-          path: objectPath(RESOURCES.PersistentVolumeClaim, action.namespace, action.name),
-        }).catch((error: unknown) => {
-          if (!isStatus(error, 404)) throw error;
-        });
+        await deleteIfPresent(kc, 'PersistentVolumeClaim', action.namespace, action.name);
         log.info({ prime: `${action.namespace}/${action.name}` }, 'prime PVC deleted');
         return;
     }

@@ -1,5 +1,6 @@
 /** Small object helpers for the demo and the end-to-end tests on the local runtime. */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { readObject } from '../kube/objects.js';
 import { kubeRequest } from '../kube/rest.js';
 import { collectionPath, objectPath, RESOURCES, type KindName } from '../kube/resources.js';
 import { waitFor } from './processes.js';
@@ -14,16 +15,17 @@ export function create<T extends KubernetesObject>(
   return kubeRequest<T>(kc, { method: 'POST', path: collectionPath(RESOURCES[kind], namespace), body });
 }
 
-/** Reads an object, or undefined. */
+/**
+ * Reads an object, or undefined when it does not exist or the API server does not answer: the
+ * waits below go on through an outage (the fault tests stop and start API servers).
+ */
 export async function get<T extends KubernetesObject>(
   kc: KubeConfig,
   kind: KindName,
   namespace: string | undefined,
   name: string,
 ) {
-  return kubeRequest<T>(kc, { method: 'GET', path: objectPath(RESOURCES[kind], namespace, name) }).catch(
-    () => undefined,
-  );
+  return readObject<T>(kc, kind, namespace, name).catch(() => undefined);
 }
 
 /** Merge-patches an object. */

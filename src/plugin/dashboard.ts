@@ -15,7 +15,8 @@ import type { ScribeCr } from '../../machines/api.js';
 import { debugHandler, type GetCr, type ListCrs, type MayGet } from '../inspect/debug.js';
 import { pluralOf, type ScribeKind } from '../inspect/kinds.js';
 import { isStatus, kubeRequest } from '../kube/rest.js';
-import { collectionPath, objectPath, RESOURCES } from '../kube/resources.js';
+import { collectionPath, RESOURCES } from '../kube/resources.js';
+import { readObject } from '../kube/objects.js';
 import type { Cluster } from './kube.js';
 
 /** A running dashboard. */
@@ -58,17 +59,7 @@ function crLister(cluster: Cluster, namespace: string | undefined): ListCrs {
 }
 
 function crGetter(cluster: Cluster): GetCr {
-  return async (kind, namespace, name) => {
-    try {
-      return await kubeRequest<ScribeCr>(cluster.kc, {
-        method: 'GET',
-        path: objectPath(RESOURCES[kind], namespace, name),
-      });
-    } catch (error) {
-      if (isStatus(error, 404)) return undefined;
-      throw error;
-    }
-  };
+  return (kind, namespace, name) => readObject<ScribeCr>(cluster.kc, kind, namespace, name);
 }
 
 /** Whether the user may `get` CRs of a kind in a namespace, as the API server answers. */

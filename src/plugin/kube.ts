@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../kube/config.js';
+import { createOrRead, deleteIfPresent, readObject } from '../kube/objects.js';
 import { ApiError, isStatus, kubeRequest } from '../kube/rest.js';
 import { collectionPath, objectPath, RESOURCES, type KindName } from '../kube/resources.js';
 import { EXIT_TIMEOUT, PluginError } from './errors.js';
@@ -64,9 +65,8 @@ export async function read<T extends KubernetesObject>(
   name: string,
 ): Promise<T | undefined> {
   try {
-    return await kubeRequest<T>(c.kc, { method: 'GET', path: objectPath(RESOURCES[kind], namespace, name) });
+    return await readObject<T>(c.kc, kind, namespace, name);
   } catch (error) {
-    if (isStatus(error, 404)) return undefined;
     return explain(error, `reading ${kind} ${namespace}/${name}`);
   }
 }
@@ -102,7 +102,7 @@ export async function listServed<T extends KubernetesObject>(
   }
 }
 
-/** Creates an object; `exists` says what to do when it is already there. */
+/** Creates an object, or reads the one of its name that exists (`created` false). */
 export async function createObject<T extends KubernetesObject>(
   c: Cluster,
   kind: KindName,
@@ -110,17 +110,8 @@ export async function createObject<T extends KubernetesObject>(
   body: T,
 ): Promise<{ object: T; created: boolean }> {
   try {
-    const object = await kubeRequest<T>(c.kc, {
-      method: 'POST',
-      path: collectionPath(RESOURCES[kind], namespace),
-      body,
-    });
-    return { object, created: true };
+    return await createOrRead(c.kc, kind, namespace, body);
   } catch (error) {
-    if (isStatus(error, 409)) {
-      const existing = await read<T>(c, kind, namespace, body.metadata?.name ?? '');
-      if (existing) return { object: existing, created: false };
-    }
     return explain(error, `creating ${kind} ${where(c, namespace, body.metadata?.name ?? '')}`);
   }
 }
@@ -138,10 +129,8 @@ export async function patchObject<T>(c: Cluster, kind: KindName, namespace: stri
 /** Deletes an object; false when it was already gone. */
 export async function deleteObject(c: Cluster, kind: KindName, namespace: string, name: string): Promise<boolean> {
   try {
-    await kubeRequest(c.kc, { method: 'DELETE', path: objectPath(RESOURCES[kind], namespace, name) });
-    return true;
+    return (await deleteIfPresent(c.kc, kind, namespace, name)) === 'deleted';
   } catch (error) {
-    if (isStatus(error, 404)) return false;
     return explain(error, `deleting ${kind} ${where(c, namespace, name)}`);
   }
 }

@@ -3,9 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { inject, onTestFinished, type TestContext } from 'vitest';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../../src/kube/config.js';
-import { kubeRequest } from '../../src/kube/rest.js';
-import { objectPath, RESOURCES } from '../../src/kube/resources.js';
 import { create } from '../../src/local/objects.js';
+import { deleteNamespace } from './cluster.js';
 
 export { create, createPvc, get, patch, pvcDirectory, waitForObject } from '../../src/local/objects.js';
 
@@ -31,10 +30,6 @@ export async function e2eNamespace(kc: KubeConfig, prefix: string, options: Name
   const { labels, annotations } = options;
   const metadata = { name, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) };
   await create(kc, 'Namespace', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata });
-  (options.test?.onTestFinished ?? onTestFinished)(async () => {
-    await kubeRequest(kc, { method: 'DELETE', path: objectPath(RESOURCES.Namespace, undefined, name) }).catch(
-      () => undefined,
-    );
-  });
+  (options.test?.onTestFinished ?? onTestFinished)(() => deleteNamespace(kc, name));
   return name;
 }

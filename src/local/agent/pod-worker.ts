@@ -13,6 +13,7 @@
 import type { KubeConfig, V1Container, V1Pod, V1Service } from '@kubernetes/client-node';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { deleteIfPresent } from '../../kube/objects.js';
 import { isStatus, kubeRequest } from '../../kube/rest.js';
 import { objectPath, RESOURCES } from '../../kube/resources.js';
 import {
@@ -610,20 +611,10 @@ export class PodWorker {
 
 /** Deletes a pod with gracePeriodSeconds=0, only if it is still the same object (uid). */
 export async function confirmPodDeletion(kc: KubeConfig, pod: V1Pod): Promise<void> {
-  try {
-    await kubeRequest(kc, {
-      method: 'DELETE',
-      path: objectPath(RESOURCES.Pod, pod.metadata?.namespace, pod.metadata?.name ?? ''),
-      body: {
-        apiVersion: 'v1',
-        kind: 'DeleteOptions',
-        gracePeriodSeconds: 0,
-        preconditions: { uid: pod.metadata?.uid },
-      },
-    });
-  } catch (error) {
-    if (!isStatus(error, 404) && !isStatus(error, 409)) throw error;
-  }
+  await deleteIfPresent(kc, 'Pod', pod.metadata?.namespace, pod.metadata?.name ?? '', {
+    gracePeriodSeconds: 0,
+    preconditions: { uid: pod.metadata?.uid },
+  });
 }
 
 /** The waiting reason a kubelet shows for a container it could not create. */

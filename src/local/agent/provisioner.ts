@@ -14,8 +14,9 @@ import type { KubeConfig, V1PersistentVolume, V1PersistentVolumeClaim, V1Storage
 import { join } from 'node:path';
 import type { Observable, Subscription } from 'rxjs';
 import { ResourceInformer } from '../../kube/informer.js';
-import { isStatus, kubeRequest } from '../../kube/rest.js';
-import { collectionPath, objectPath, RESOURCES } from '../../kube/resources.js';
+import { createIfAbsent, deleteIfPresent } from '../../kube/objects.js';
+import { kubeRequest } from '../../kube/rest.js';
+import { objectPath, RESOURCES } from '../../kube/resources.js';
 import { copyDirectoryOnce, makeDirectoryOnce, mountSizedDirectory, removeDirectory, unmountUnder } from './files.js';
 import { ENFORCE_CAPACITY_PARAMETER, LOCAL_CLASS, LOCAL_DRIVER, PROVISIONED_BY, SIZED_CLASS } from './kinds.js';
 import { quantityToNumber } from './quantity.js';
@@ -53,15 +54,6 @@ export const SIZED_STORAGE_CLASS = {
   allowVolumeExpansion: false,
 };
 
-/** Creates `object` unless it exists; an existing one is left as its owner changed it. */
-export async function createIfAbsent(kc: KubeConfig, path: string, object: unknown): Promise<void> {
-  try {
-    await kubeRequest(kc, { method: 'POST', path, body: object });
-  } catch (error) {
-    if (!isStatus(error, 409)) throw error;
-  }
-}
-
 /**
  * Whether the provisioner itself fills a claim from `source`: a clone (core PersistentVolumeClaim)
  * or a restore (snapshot.storage.k8s.io VolumeSnapshot), as the CSI external-provisioner does.
@@ -91,7 +83,8 @@ export class Provisioner {
   /** Creates the StorageClass and starts provisioning. */
   async start(): Promise<void> {
     for (const storageClass of [LOCAL_STORAGE_CLASS, SIZED_STORAGE_CLASS])
-      await createIfAbsent(this.options.kc, collectionPath(RESOURCES.StorageClass), storageClass);
+      // An existing one is left as its owner changed it.
+      await createIfAbsent(this.options.kc, 'StorageClass', undefined, storageClass);
     for (const events$ of [this.claims.events$, this.volumes.events$] as Observable<unknown>[]) {
       this.subscriptions.push(events$.subscribe(() => this.reconciler.trigger()));
     }
@@ -155,12 +148,7 @@ export class Provisioner {
       const name = volume.metadata?.name ?? '';
       this.tasks.run(`reclaim ${name}`, async () => {
         await removeDirectory(volume.spec?.hostPath?.path ?? this.volumeDir(name));
-        await kubeRequest(this.options.kc, {
-          method: 'DELETE',
-          path: objectPath(RESOURCES.PersistentVolume, undefined, name),
-        }).catch((error: unknown) => {
-          if (!isStatus(error, 404)) throw error;
-        });
+        await deleteIfPresent(this.options.kc, 'PersistentVolume', undefined, name);
         this.options.log(`volume ${name}: reclaimed`);
       });
     }
@@ -193,7 +181,7 @@ export class Provisioner {
     } else {
       await makeDirectoryOnce(dir);
     }
-    await createIfAbsent(this.options.kc, collectionPath(RESOURCES.PersistentVolume), {
+    await createIfAbsent(this.options.kc, 'PersistentVolume', undefined, {
       apiVersion: 'v1',
       kind: 'PersistentVolume',
       metadata: { name: volumeName, annotations: { [PROVISIONED_BY]: LOCAL_DRIVER } },

@@ -12,12 +12,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Observable, Subscription } from 'rxjs';
 import { ResourceInformer } from '../../kube/informer.js';
+import { createIfAbsent, deleteIfPresent, readObject } from '../../kube/objects.js';
 import { isStatus, kubeRequest } from '../../kube/rest.js';
-import { collectionPath, objectPath, RESOURCES } from '../../kube/resources.js';
+import { objectPath, RESOURCES } from '../../kube/resources.js';
 import { ConfigError } from './env.js';
 import { copyDirectoryOnce, removeDirectory } from './files.js';
 import { LOCAL_CLASS, LOCAL_DRIVER } from './kinds.js';
-import { createIfAbsent } from './provisioner.js';
 import { quantityToNumber } from './quantity.js';
 import { errorMessage, KeyedTasks, Reconciler } from './reconciler.js';
 import { claimDirectory } from './volumes.js';
@@ -79,13 +79,7 @@ export async function snapshotDirectoryOf(
   namespace: string,
   name: string,
 ): Promise<string | undefined> {
-  const snapshot = await kubeRequest<VolumeSnapshot>(kc, {
-    method: 'GET',
-    path: objectPath(RESOURCES.VolumeSnapshot, namespace, name),
-  }).catch((error: unknown) => {
-    if (isStatus(error, 404)) return undefined;
-    throw error;
-  });
+  const snapshot = await readObject<VolumeSnapshot>(kc, 'VolumeSnapshot', namespace, name);
   const contentName = snapshot?.status?.boundVolumeSnapshotContentName;
   if (!snapshot?.status?.readyToUse || !contentName) return undefined;
   const content = await kubeRequest<VolumeSnapshotContent>(kc, {
@@ -119,7 +113,7 @@ export class SnapshotController {
 
   /** Creates the VolumeSnapshotClass and starts serving snapshots. */
   async start(): Promise<void> {
-    await createIfAbsent(this.options.kc, collectionPath(RESOURCES.VolumeSnapshotClass), LOCAL_SNAPSHOT_CLASS);
+    await createIfAbsent(this.options.kc, 'VolumeSnapshotClass', undefined, LOCAL_SNAPSHOT_CLASS);
     for (const events$ of [
       this.snapshots.events$,
       this.contents.events$,
@@ -171,12 +165,7 @@ export class SnapshotController {
       if (content.spec.deletionPolicy !== 'Delete') continue;
       this.tasks.run(`content ${name}`, async () => {
         await removeDirectory(join(snapshotsDir(this.options.dataDir), content.status?.snapshotHandle ?? name));
-        await kubeRequest(this.options.kc, {
-          method: 'DELETE',
-          path: objectPath(RESOURCES.VolumeSnapshotContent, undefined, name),
-        }).catch((error: unknown) => {
-          if (!isStatus(error, 404)) throw error;
-        });
+        await deleteIfPresent(this.options.kc, 'VolumeSnapshotContent', undefined, name);
         this.options.log(`snapshot content ${name}: deleted with its snapshot`);
       });
     }
@@ -208,7 +197,7 @@ export class SnapshotController {
       return;
     }
     const creationNanos = Date.now() * 1e6;
-    await createIfAbsent(this.options.kc, collectionPath(RESOURCES.VolumeSnapshotContent), {
+    await createIfAbsent(this.options.kc, 'VolumeSnapshotContent', undefined, {
       apiVersion: 'snapshot.storage.k8s.io/v1',
       kind: 'VolumeSnapshotContent',
       metadata: { name: contentName },
