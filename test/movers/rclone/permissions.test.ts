@@ -6,49 +6,26 @@
  * as the default user 65534, each a real process of that user (setpriv), as in a mover pod.
  */
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startS3Server, type S3Server } from '../../../src/local/s3.js';
-import { toolDir } from '../../../src/local/tools.js';
+import { basename, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { PERMISSIONS_HINT } from '../../../src/movers/permissions.js';
 import { RECORD_NAME } from '../../../src/movers/rclone/record.js';
 import { escapeAttrText, readXattrs } from '../../../src/movers/rclone/tree.js';
-import { aclSupported, describeTree, IS_ROOT, summaryOf, tempDir } from '../restic/support/movers.js';
+import { aclSupported, describeTree, summaryOf } from '../restic/support/movers.js';
+import { permissionRuns } from '../../support/permission-runs.js';
 import {
   APP,
   applicationFiles,
   attributes,
   NET_BIND_SERVICE,
   NOBODY,
-  ownedDir,
   runAs as runEntrypointAs,
   tool,
-  toolForAnyone,
 } from '../restic/support/permissions.js';
 
-const cleanup: (() => void)[] = [];
-let s3: S3Server;
-let rclone: string;
-let work: string;
-let counter = 0;
-
-beforeAll(async () => {
-  expect(IS_ROOT, 'these tests run as root to give files other owners and to run movers as other users').toBe(true);
-  s3 = await startS3Server();
-  await s3.createBucket('permissions');
-  work = tempDir(cleanup, 'scribe-rclone-permissions-');
-  chmodSync(work, 0o755);
-  rclone = toolForAnyone(join(await toolDir('rclone'), 'rclone'), work);
-}, 300_000);
-afterAll(async () => {
-  await s3?.stop();
-  cleanup.forEach((fn) => fn());
-});
-
+const runs = permissionRuns('rclone');
 /** A directory owned by `uid` (the volume the kubelet gives the mover). */
-function newDir(name: string, uid = 0): string {
-  return ownedDir(join(work, `${name}-${++counter}`), uid);
-}
+const newDir = runs.newDir;
 
 /** Runs an rclone entrypoint as `uid` (0: root), with a run directory of its own. */
 function runAs(uid: number, name: 'source' | 'destination', env: Record<string, string>) {
@@ -57,10 +34,10 @@ function runAs(uid: number, name: 'source' | 'destination', env: Record<string, 
 }
 
 function moverEnv(dataDir: string, destPath: string, extra: Record<string, string> = {}): Record<string, string> {
-  const config = join(work, `rclone-${++counter}.conf`);
+  const config = `${runs.fresh('rclone')}.conf`;
   writeFileSync(
     config,
-    `[scribe-s3]\ntype = s3\nprovider = Minio\naccess_key_id = ${s3.accessKey}\nsecret_access_key = ${s3.secretKey}\nendpoint = ${s3.endpoint}\n`,
+    `[scribe-s3]\ntype = s3\nprovider = Minio\naccess_key_id = ${runs.s3.accessKey}\nsecret_access_key = ${runs.s3.secretKey}\nendpoint = ${runs.s3.endpoint}\n`,
     { mode: 0o644 },
   );
   return {
@@ -68,7 +45,7 @@ function moverEnv(dataDir: string, destPath: string, extra: Record<string, strin
     SCRIBE_RCLONE_CONFIG_SECTION: 'scribe-s3',
     SCRIBE_RCLONE_DEST_PATH: destPath,
     SCRIBE_DATA_DIR: dataDir,
-    SCRIBE_RCLONE: rclone,
+    SCRIBE_RCLONE: runs.tool,
     RCLONE_RETRIES: '1',
     RCLONE_LOW_LEVEL_RETRIES: '1',
     ...extra,
@@ -77,7 +54,7 @@ function moverEnv(dataDir: string, destPath: string, extra: Record<string, strin
 
 /** The objects under `destPath` on the S3 server (names). */
 function remoteObjects(env: Record<string, string>): string[] {
-  const listing = tool(rclone, [
+  const listing = tool(runs.tool, [
     'lsf',
     '-R',
     '--files-only',
@@ -200,7 +177,7 @@ describe('rclone movers and file ownership (issue 20)', () => {
     async (_, extra, consequence) => {
       const source = newDir('source');
       applicationFiles(source);
-      const env = moverEnv(source, `permissions/as-nobody-${counter}`, extra);
+      const env = moverEnv(source, `permissions/as-nobody-${basename(source)}`, extra);
       const sent = await runAs(NOBODY, 'source', env);
       expect(sent.code, sent.output).toBe(1);
       // The whole message in the log; the summary's result line (what the condition shows) keeps

@@ -7,55 +7,25 @@
  * mover pod.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startS3Server, type S3Server } from '../../../src/local/s3.js';
-import { toolDir } from '../../../src/local/tools.js';
+import { describe, expect, it } from 'vitest';
 import { PERMISSIONS_HINT } from '../../../src/movers/permissions.js';
-import { aclSupported, describeTree, IS_ROOT, summaryOf, tempDir } from './support/movers.js';
-import {
-  APP,
-  applicationFiles,
-  attributes,
-  NOBODY,
-  ownedDir,
-  runAs as runEntrypointAs,
-  toolForAnyone,
-} from './support/permissions.js';
+import { aclSupported, describeTree, summaryOf } from './support/movers.js';
+import { permissionRuns } from '../../support/permission-runs.js';
+import { APP, applicationFiles, attributes, NOBODY, runAs as runEntrypointAs } from './support/permissions.js';
 
 const PASSWORD = 'correct horse battery staple';
-const cleanup: (() => void)[] = [];
-let s3: S3Server;
-let restic: string;
-let work: string;
-let counter = 0;
-
-beforeAll(async () => {
-  expect(IS_ROOT, 'these tests run as root to give files other owners and to run movers as other users').toBe(true);
-  s3 = await startS3Server();
-  await s3.createBucket('permissions');
-  work = tempDir(cleanup, 'scribe-restic-permissions-');
-  chmodSync(work, 0o755);
-  restic = toolForAnyone(join(await toolDir('restic'), 'restic'), work);
-}, 300_000);
-afterAll(async () => {
-  await s3?.stop();
-  cleanup.forEach((fn) => fn());
-});
-
-function newDir(name: string, uid = 0): string {
-  return ownedDir(join(work, `${name}-${++counter}`), uid);
-}
+const runs = permissionRuns('restic');
+const newDir = runs.newDir;
 
 function moverEnv(dataDir: string, repository: string): Record<string, string> {
   return {
-    RESTIC_REPOSITORY: `s3:${s3.endpoint}/permissions/${repository}`,
+    RESTIC_REPOSITORY: `s3:${runs.s3.endpoint}/permissions/${repository}`,
     RESTIC_PASSWORD: PASSWORD,
-    AWS_ACCESS_KEY_ID: s3.accessKey,
-    AWS_SECRET_ACCESS_KEY: s3.secretKey,
+    AWS_ACCESS_KEY_ID: runs.s3.accessKey,
+    AWS_SECRET_ACCESS_KEY: runs.s3.secretKey,
     SCRIBE_DATA_DIR: dataDir,
-    SCRIBE_RESTIC: restic,
+    SCRIBE_RESTIC: runs.tool,
   };
 }
 
@@ -67,7 +37,7 @@ function runAs(uid: number, name: 'source' | 'destination', env: Record<string, 
 
 /** The repository's snapshots (ids). */
 function snapshots(env: Record<string, string>): string[] {
-  const result = spawnSync(restic, ['snapshots', '--json', '--no-cache'], {
+  const result = spawnSync(runs.tool, ['snapshots', '--json', '--no-cache'], {
     env: { ...process.env, ...env },
     encoding: 'utf8',
   });
