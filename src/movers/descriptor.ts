@@ -19,7 +19,7 @@ export interface MoverDescriptor extends MoverRuntime {
   readonly schemas: MoverSchemas;
   /** Rules of its own section the CRD cannot say (across fields, or values' forms); each names its field. */
   validate(cr: ScribeCr): FieldError[];
-  /** The object names it gives a CR's objects (machines/naming.ts makes them collision-free across roles). */
+  /** The names it gives a CR's objects (its names.ts, on machines/naming.ts's roleName, which keeps roles apart). */
   readonly names: { job(cr: ScribeCr): string };
   /**
    * The module URL of each side's entrypoint, which runs its main() when imported and exits
