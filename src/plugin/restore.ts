@@ -7,6 +7,7 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ReplicationDestination } from '../api/index.js';
+import { moverSections, type CommonMoverOptions } from '../../machines/mover.js';
 import { EXIT_FAILURE, PluginError } from './errors.js';
 import { createObject, deleteObject, pollUntil, read, type Cluster } from './kube.js';
 import { CREATED_BY, CREATED_BY_LABEL } from './manifests.js';
@@ -28,13 +29,7 @@ export interface RestoreRequest {
 }
 
 /** A destination's mover section, as far as a restore reads it. */
-type MoverSection = Record<string, unknown> & {
-  copyMethod?: string;
-  capacity?: string;
-  accessModes?: string[];
-  storageClassName?: string;
-  destinationPVC?: string;
-};
+type MoverSection = CommonMoverOptions;
 type Destination = ReplicationDestination & {
   status?: { images?: DestinationImage[]; latestImage?: DestinationImage };
 };
@@ -44,14 +39,10 @@ type Pvc = KubernetesObject & {
   status?: { capacity?: { storage?: string } };
 };
 
-/** Spec keys that are not a mover's section. */
-const NOT_MOVERS = new Set(['trigger', 'paused', 'external']);
-
 /** The mover of a destination and its section (undefined for an external provider). */
 function moverOf(rd: ReplicationDestination): { mover?: string; section: MoverSection } {
-  const spec = rd.spec as unknown as Record<string, unknown>;
-  const mover = Object.keys(spec).find((key) => !NOT_MOVERS.has(key) && typeof spec[key] === 'object');
-  return mover ? { mover, section: spec[mover] as MoverSection } : { section: {} };
+  const [found] = moverSections(rd);
+  return found ? { mover: found[0], section: found[1] } : { section: {} };
 }
 
 /** When an image was taken: its status.images time, else (latestImage alone) its snapshot's. */
@@ -79,7 +70,7 @@ async function restoreSize(
   section: MoverSection,
 ): Promise<string> {
   const own = snapshot?.status?.restoreSize ?? section.capacity;
-  if (own) return own;
+  if (own !== undefined) return String(own);
   if (section.destinationPVC) {
     const pvc = await read<Pvc>(c, 'PersistentVolumeClaim', namespace, section.destinationPVC);
     const size = pvc?.status?.capacity?.storage ?? pvc?.spec?.resources?.requests?.storage;

@@ -157,7 +157,7 @@ describe('the one-off restic destination', () => {
     const rd = { metadata: { name: 'db', namespace: 'ns' } } as ReplicationDestination;
     const section = {
       repository: 'restic-config',
-      copyMethod: 'Snapshot',
+      copyMethod: 'Snapshot' as const,
       destinationPVC: 'users-pvc',
       previous: 2,
       restoreAsOf: '2020-01-01T00:00:00Z',
