@@ -25,7 +25,7 @@ import { startControlPlane } from '../src/local/control-plane.js';
 import { installCrds } from '../src/local/crds.js';
 import { Observer } from './controller/observe.js';
 import { startOperator, type Operator } from './controller/operator.js';
-import { operatorIdentity, requestCounts } from './controller/requests.js';
+import { diffCounts, operatorIdentity, requestCounts } from './controller/requests.js';
 import { createAll, createPrerequisites, crKey, planWorkload } from './controller/workload.js';
 import { runStandalone, type Benchmark } from './scaffold/benchmark.js';
 import { isMain, markdownTable, mib, positiveNumber, seconds, sleep } from './scaffold/common.js';
@@ -81,6 +81,11 @@ export interface ScaleResult {
   /** CPU by process from the first create until the last first sync (or the timeout). */
   workCpu: Array<[string, number]>;
   workMs: number;
+  /**
+   * The API server's requests over the same time, as it counted them (all clients): per verb and
+   * resource, how many and the mean time it took to answer each, most time first.
+   */
+  apiRequests: Array<{ what: string; count: number; meanMs: number }>;
   progress: Progress[];
   idle?: {
     seconds: number;
@@ -128,6 +133,7 @@ export async function runScale(crsWanted: number, options: ScaleBenchOptions): P
     const startupRss = op.usage().rss;
     const labels = () => ownLabels(op.pid ?? -1);
 
+    const countsAtStart = await counts();
     let created = 0;
     let createdAllAt = Number.NaN;
     const start = performance.now();
@@ -167,6 +173,14 @@ export async function runScale(crsWanted: number, options: ScaleBenchOptions): P
     }
     const workMs = performance.now() - start;
     const workCpu = cpuBetween(cpuAtStart, readCpu(labels()), 100);
+    const countsAtEnd = await counts();
+    const requestCount = new Map(diffCounts(countsAtStart, countsAtEnd));
+    const apiRequests = diffCounts(countsAtStart, countsAtEnd, 'secondsByVerbResource')
+      .slice(0, 8)
+      .map(([what, secondsSpent]) => {
+        const count = requestCount.get(what) ?? 0;
+        return { what, count, meanMs: count === 0 ? Number.NaN : (secondsSpent * 1000) / count };
+      });
     await creating.catch((error: unknown) => log(`  creating failed: ${String(error)}`));
     const milestone = (times: Map<string, number>): Milestone => {
       const at = keys.map((key) => times.get(key)).filter((t): t is number => t !== undefined);
@@ -190,6 +204,7 @@ export async function runScale(crsWanted: number, options: ScaleBenchOptions): P
       firstSyncs: milestone(synced),
       workCpu,
       workMs,
+      apiRequests,
       progress,
     };
     log(
@@ -312,6 +327,11 @@ export function formatScaleResults(results: readonly ScaleResult[]): string {
   for (const r of results) {
     lines.push(
       `${r.crs} CRs: ${r.finished ? 'finished' : `stopped: ${r.stoppedBecause}`} after ${seconds(r.workMs)}. CPU by process from the first create (read from /proc): ${cpuLine(r.workCpu)}.`,
+    );
+    lines.push(
+      `${r.crs} CRs: the API server's requests over that time (all clients), most time first: ${r.apiRequests
+        .map((q) => `${q.what} ${q.count} × ${q.meanMs.toFixed(0)} ms`)
+        .join(', ')}.`,
     );
     if (r.idle)
       lines.push(
