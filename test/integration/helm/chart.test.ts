@@ -16,7 +16,7 @@ import { kubeRequest } from '../../../src/kube/rest.js';
 import { collectionPath, objectPath, RESOURCES } from '../../../src/kube/resources.js';
 import { freePort, startProcess, waitFor, type ManagedProcess } from '../../../src/local/processes.js';
 import { repoRoot, toolDir } from '../../../src/local/tools.js';
-import { testKubeConfig, testNamespace } from '../../support/cluster.js';
+import { deleteNamespace, testKubeConfig, testNamespace } from '../../support/cluster.js';
 import { CHART_DIR, helm, renderChart } from '../metrics/support.js';
 
 const run = promisify(execFile);
@@ -213,7 +213,7 @@ describe('the Helm chart', () => {
       expect(await answers(denied)).toEqual(Object.fromEntries(denied.map((c) => [c.join(' '), false])));
     } finally {
       await helm(['uninstall', release, '-n', ns, '--kubeconfig', kubeconfig]).catch(() => undefined);
-      await kubeRequest(kc, { method: 'DELETE', path: `/api/v1/namespaces/${ns}` }).catch(() => undefined);
+      await deleteNamespace(kc, ns);
     }
   });
 
@@ -311,7 +311,7 @@ describe('the Helm chart', () => {
     } finally {
       await operator?.kill();
       await helm(['uninstall', release, '-n', ns, '--kubeconfig', kubeconfig]).catch(() => undefined);
-      await kubeRequest(kc, { method: 'DELETE', path: `/api/v1/namespaces/${ns}` }).catch(() => undefined);
+      await deleteNamespace(kc, ns);
     }
   });
 });

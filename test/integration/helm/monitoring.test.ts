@@ -9,7 +9,7 @@ import { describe, expect, inject, it } from 'vitest';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { kubeRequest } from '../../../src/kube/rest.js';
-import { testKubeConfig } from '../../support/cluster.js';
+import { deleteNamespace, testKubeConfig } from '../../support/cluster.js';
 import { CHART_DIR, helm } from '../metrics/support.js';
 
 const MONITORING = '/apis/monitoring.coreos.com/v1';
@@ -77,7 +77,7 @@ describe("the chart with the Prometheus Operator's CRDs present", () => {
       expect(rpo?.expr).toContain('> 86400');
     } finally {
       await helm(['uninstall', release, '-n', ns, '--kubeconfig', kubeconfig]).catch(() => undefined);
-      await kubeRequest(kc, { method: 'DELETE', path: `/api/v1/namespaces/${ns}` }).catch(() => undefined);
+      await deleteNamespace(kc, ns);
     }
   });
 });

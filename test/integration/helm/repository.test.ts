@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { kubeRequest } from '../../../src/kube/rest.js';
 import { helm, packageChart } from '../../../src/local/helm.js';
-import { testKubeConfig } from '../../support/cluster.js';
+import { deleteNamespace, testKubeConfig } from '../../support/cluster.js';
 
 /** Serves the files of `dir` (no subdirectories, as a chart repository needs none). */
 function serveDirectory(dir: string): Promise<{ server: Server; url: string }> {
@@ -85,9 +85,7 @@ describe('the chart as a Helm repository', () => {
       expect(deployment.metadata.name).toBe('scribe');
     } finally {
       await helm(['uninstall', 'scribe', '-n', namespace, '--kubeconfig', kubeconfig], helmEnv).catch(() => undefined);
-      await kubeRequest(testKubeConfig(), { method: 'DELETE', path: `/api/v1/namespaces/${namespace}` }).catch(
-        () => undefined,
-      );
+      await deleteNamespace(testKubeConfig(), namespace);
     }
   });
 });

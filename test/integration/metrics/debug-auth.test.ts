@@ -23,9 +23,9 @@ import {
 } from '../../../src/server/metrics-server.js';
 import { selfSignedCert, type ServingCert } from '../../../src/server/tls.js';
 import { kubeRequest } from '../../../src/kube/rest.js';
-import { collectionPath, objectPath, RESOURCES } from '../../../src/kube/resources.js';
+import { collectionPath, RESOURCES } from '../../../src/kube/resources.js';
 import { randomBytes } from 'node:crypto';
-import { testKubeConfig } from '../../support/cluster.js';
+import { deleteNamespace, testKubeConfig } from '../../support/cluster.js';
 import { grantDebugPages, scrape, serviceAccountToken } from './support.js';
 
 const log = rootLogger.child({ test: 'debug-auth' });
@@ -115,11 +115,7 @@ describe('the /debug pages', () => {
   afterAll(async () => {
     await server?.close();
     await revoke();
-    for (const name of namespaces) {
-      await kubeRequest(kc, { method: 'DELETE', path: objectPath(RESOURCES.Namespace, undefined, name) }).catch(
-        () => undefined,
-      );
-    }
+    for (const name of namespaces) await deleteNamespace(kc, name);
   });
 
   it('refuses a request without a token (401) and a caller not bound to scribe-debug-reader (403)', async () => {
