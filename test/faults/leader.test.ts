@@ -4,31 +4,21 @@
  * would): every sync completes with the data intact, no Job is made twice for a cycle, and
  * the replicas' own logs show that at most one of them acted at any time.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { ReplicationDestination, ReplicationSource } from '../../src/api/index.js';
 import { kubeRequest } from '../../src/kube/rest.js';
 import { objectPath, RESOURCES } from '../../src/kube/resources.js';
 import type { Lease } from '../../src/leader/lease.js';
 import { DEFAULT_LEASE_NAME } from '../../src/main.js';
-import { startLocalRuntime, type LocalRuntime } from '../../src/local/runtime.js';
-import {
-  copySecret,
-  create,
-  createPvc,
-  get,
-  listeningAddress,
-  patch,
-  pvcDirectory,
-  waitForObject,
-} from '../../src/local/objects.js';
+import { create, get, patch, pvcDirectory, waitForObject } from '../../src/local/objects.js';
 import { startProcess, waitFor, type ManagedProcess } from '../../src/local/processes.js';
 import { repoRoot } from '../../src/local/tools.js';
-import { PRIVILEGED_MOVERS_ANNOTATION } from '../../machines/privilege.js';
 import { snapshotTree } from '../movers/rsync/support/tree.js';
 import { CreatedObjects } from '../support/recorder.js';
+import { listeningRsyncDestination, localSystemOfThisFile, sampleVolume } from '../support/local-system.js';
 
 const API = 'scribe.backube/v1alpha1';
 const PAIRS = ['alpha', 'beta', 'gamma'];
@@ -40,23 +30,12 @@ const LEASE_FLAGS = [
   '--leader-election-retry-period=0.5',
 ];
 
-let runtime: LocalRuntime;
+// The operator's replicas are the test's own (startReplica).
+const system = localSystemOfThisFile({ operator: false }, { names: ['src', 'dst'], privileged: true });
 const replicas: Array<{ process: ManagedProcess; identity: string }> = [];
 
-beforeAll(async () => {
-  runtime = await startLocalRuntime({ operator: false });
-  for (const name of ['src', 'dst']) {
-    // Owners must arrive as they are: the rsync movers run privileged (docs/permissions.md).
-    await create(runtime.kc, 'Namespace', undefined, {
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name, annotations: { [PRIVILEGED_MOVERS_ANNOTATION]: 'true' } },
-    });
-  }
-});
 afterAll(async () => {
   await Promise.all(replicas.map((r) => r.process.kill()));
-  await runtime?.stop();
 });
 
 /** Starts one more operator replica competing for the Lease in `default`. */
@@ -67,13 +46,13 @@ function startReplica(): { process: ManagedProcess; identity: string } {
     join(repoRoot(), 'bin', 'scribe'),
     [
       'operator',
-      `--kubeconfig=${runtime.kubeconfigPath}`,
+      `--kubeconfig=${system.runtime.kubeconfigPath}`,
       '--leader-elect',
       '--leader-election-namespace=default',
       ...LEASE_FLAGS,
     ],
-    join(runtime.dir, `${name}.log`),
-    runtime.operatorEnv,
+    join(system.runtime.dir, `${name}.log`),
+    system.runtime.operatorEnv,
   );
   // setpriv execs the operator, so the pid is the operator's (holderIdentity: host_pid).
   const replica = { process, identity: `${hostname()}_${process.child.pid}` };
@@ -83,7 +62,7 @@ function startReplica(): { process: ManagedProcess; identity: string } {
 
 const holder = async () =>
   (
-    await kubeRequest<Lease>(runtime.kc, {
+    await kubeRequest<Lease>(system.runtime.kc, {
       method: 'GET',
       path: objectPath(RESOURCES.Lease, 'default', DEFAULT_LEASE_NAME),
     }).catch(() => undefined)
@@ -106,21 +85,11 @@ async function activity(logFile: string): Promise<{ ledAt: number | undefined; a
 }
 
 async function pair(id: string) {
-  const kc = runtime.kc;
-  await createPvc(kc, 'src', id);
-  const dir = await pvcDirectory(kc, 'src', id);
-  await mkdir(join(dir, 'd'), { recursive: true });
-  for (let i = 0; i < 300; i++) await writeFile(join(dir, 'd', `f${i}`), `${id} ${i}\n`.repeat(3000));
-  await create(kc, 'ReplicationDestination', 'dst', {
-    apiVersion: API,
-    kind: 'ReplicationDestination',
-    metadata: { name: id },
-    // copyMethod None: the destination volume itself is the image, complete once the source's
-    // sync is (no snapshot still being taken when the test compares).
-    spec: { rsync: { copyMethod: 'None', capacity: '1Gi' } },
-  });
-  const { rd, keys } = await listeningAddress(kc, 'dst', id);
-  await copySecret(kc, keys, 'dst', 'src');
+  const kc = system.runtime.kc;
+  const dir = await sampleVolume(kc, 'src', id);
+  // copyMethod None: the destination volume itself is the image, complete once the source's
+  // sync is (no snapshot still being taken when the test compares).
+  const { rd, keys } = await listeningRsyncDestination(kc, id, { copyMethod: 'None', capacity: '1Gi' });
   await create(kc, 'ReplicationSource', 'src', {
     apiVersion: API,
     kind: 'ReplicationSource',
@@ -134,7 +103,7 @@ async function pair(id: string) {
   return dir;
 }
 
-const readSource = (id: string) => get<ReplicationSource>(runtime.kc, 'ReplicationSource', 'src', id);
+const readSource = (id: string) => get<ReplicationSource>(system.runtime.kc, 'ReplicationSource', 'src', id);
 const allSynced = (round: number) =>
   Promise.all(
     PAIRS.map((id) =>
@@ -149,7 +118,7 @@ const allSynced = (round: number) =>
 
 describe('leader election under repeated leader kills', () => {
   it(`kills the leader during syncs ${ROUNDS} times: every sync completes, one Job per cycle, one replica acting at a time`, async () => {
-    const kc = runtime.kc;
+    const kc = system.runtime.kc;
     startReplica();
     startReplica();
     await waitFor(
