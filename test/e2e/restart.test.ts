@@ -13,42 +13,22 @@
  * (the machine leaves complete only once its temporary objects are gone); `failed` by keys the
  * destination refuses (the machine waits out its retry backoff there).
  */
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile, stat } from 'node:fs/promises';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { ReplicationDestination, ReplicationSource } from '../../src/api/index.js';
 import { ResourceInformer } from '../../src/kube/informer.js';
 import { kubeRequest } from '../../src/kube/rest.js';
 import { objectPath, RESOURCES } from '../../src/kube/resources.js';
-import { startLocalRuntime, type LocalRuntime } from '../../src/local/runtime.js';
-import {
-  copySecret,
-  create,
-  createPvc,
-  get,
-  listeningAddress,
-  patch,
-  pvcDirectory,
-  waitForObject,
-} from '../../src/local/objects.js';
+import { create, get, listeningAddress, patch, waitForObject } from '../../src/local/objects.js';
 import { waitFor } from '../../src/local/processes.js';
 import { CreatedObjects } from '../support/recorder.js';
+import { listeningRsyncDestination, localSystemOfThisFile, sampleVolume } from '../support/local-system.js';
 
-let runtime: LocalRuntime;
-beforeAll(async () => {
-  // The operator as a process of its own: these tests kill it the moment a state is written,
-  // and a kill through the node (operator-pod.test.ts covers that path) lands too late to catch
-  // short states such as a Clone's snapshotting.
-  runtime = await startLocalRuntime({ operatorMode: 'process' });
-  const kc = runtime.kc;
-  for (const name of ['src', 'dst']) {
-    await create(kc, 'Namespace', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
-  }
-});
-afterAll(async () => {
-  await runtime?.stop();
-});
+// The operator as a process of its own: these tests kill it the moment a state is written,
+// and a kill through the node (operator-pod.test.ts covers that path) lands too late to catch
+// short states such as a Clone's snapshotting.
+const system = localSystemOfThisFile({ operatorMode: 'process' }, { names: ['src', 'dst'] });
 
 const API = 'scribe.backube/v1alpha1';
 /** How often a row whose kill landed too late tries again before it fails. */
@@ -202,7 +182,8 @@ async function releasePvc(kc: KubeConfig, name: string): Promise<void> {
 async function operatorStarted(offset: number): Promise<void> {
   await waitFor(
     'the new operator started',
-    async () => (await readFile(runtime.operatorLog)).subarray(offset).toString('utf8').includes('"operator started"'),
+    async () =>
+      (await readFile(system.runtime.operatorLog)).subarray(offset).toString('utf8').includes('"operator started"'),
     { timeoutMs: 120_000, intervalMs: 200 },
   );
 }
@@ -222,27 +203,17 @@ describe('operator restarts', () => {
     ['Snapshot', 'complete'],
     ['Snapshot', 'failed'],
   ] as const)('copyMethod %s, killed while %s', async (copyMethod, target) => {
-    const kc = runtime.kc;
+    const kc = system.runtime.kc;
     const row = `${copyMethod}-${target.replace(/ /g, '-')}`.toLowerCase();
     const run = (runs.get(row) ?? 0) + 1;
     runs.set(row, run);
     const id = run === 1 ? row : `${row}-r${run}`;
     const pit = `scribe-src-${id}`;
-    await createPvc(kc, 'src', `data-${id}`);
-    const dir = await pvcDirectory(kc, 'src', `data-${id}`);
-    await mkdir(join(dir, 'd'), { recursive: true });
-    for (let i = 0; i < 200; i++) await writeFile(join(dir, 'd', `f${i}`), `${i}\n`.repeat(2000));
+    await sampleVolume(kc, 'src', `data-${id}`, { files: 200, content: (i) => `${i}\n`.repeat(2000) });
 
-    await create(kc, 'ReplicationDestination', 'dst', {
-      apiVersion: API,
-      kind: 'ReplicationDestination',
-      metadata: { name: id },
-      spec: { rsync: { copyMethod: 'Snapshot', capacity: '1Gi' } },
-    });
+    const { rd, keys } = await listeningRsyncDestination(kc, id, { copyMethod: 'Snapshot', capacity: '1Gi' });
     const readDest = () => get<ReplicationDestination>(kc, 'ReplicationDestination', 'dst', id);
     const readSource = () => get<ReplicationSource>(kc, 'ReplicationSource', 'src', id);
-    const { rd, keys } = await listeningAddress(kc, 'dst', id);
-    await copySecret(kc, keys, 'dst', 'src');
     // failed: keys of another destination, which this one refuses; fixed after the restart.
     const sshKeys = target === 'failed' ? await wrongKeys(kc, id) : keys;
 
@@ -286,7 +257,7 @@ describe('operator restarts', () => {
           (s, cr) =>
             isTarget(s, cr) || (s === 'src' && cr.status?.lastManualSync === token && cr.status.state === 'idle'),
           (s, cr) => {
-            if (isTarget(s, cr)) killing = runtime.stopOperator({ kill: true });
+            if (isTarget(s, cr)) killing = system.runtime.stopOperator({ kill: true });
           },
         );
         if (killing) {
@@ -303,7 +274,7 @@ describe('operator restarts', () => {
         console.warn(`[restart] ${id}: missed ${state} (attempt ${attempts}): ${caught.at(-1)}`);
         if (attempts >= MAX_ATTEMPTS) break;
         if (operatorDown) {
-          await runtime.startOperator();
+          await system.runtime.startOperator();
           operatorDown = false;
         }
         await waitForObject(
@@ -331,8 +302,8 @@ describe('operator restarts', () => {
         expect(condition(atKill, 'Reconciled')).toMatchObject({ status: 'False', reason: 'ReconcileError' });
       }
 
-      const logOffset = (await stat(runtime.operatorLog)).size;
-      await runtime.startOperator();
+      const logOffset = (await stat(system.runtime.operatorLog)).size;
+      await system.runtime.startOperator();
       operatorDown = false;
       let releasedAt = 0;
       if (state === 'complete') {
@@ -423,7 +394,7 @@ describe('operator restarts', () => {
       );
     } finally {
       if (target === 'complete') await releasePvc(kc, pit).catch(() => undefined);
-      if (operatorDown) await runtime.startOperator();
+      if (operatorDown) await system.runtime.startOperator();
       await watch.stop();
       await recorder.stop();
     }
