@@ -31,14 +31,14 @@ import {
 } from '../../src/local/objects.js';
 import { CHART_RELEASE, serviceAccountUser } from '../../src/local/operator-identity.js';
 import { waitFor } from '../../src/local/processes.js';
-import { operatorPorts, startLocalRuntime, type LocalRuntime } from '../../src/local/runtime.js';
+import { operatorPorts } from '../../src/local/runtime.js';
 import { startS3Server, type S3Server } from '../../src/local/s3.js';
 import { renderChart, scrape } from '../integration/metrics/support.js';
 import { createRcloneSecret, createResticSecret, newBucket } from '../support/object-store.js';
+import { createNamespaces, localSystemOfThisFile } from '../support/local-system.js';
 
 const API = 'scribe.backube/v1alpha1';
 const OPERATOR = serviceAccountUser(CHART_RELEASE.namespace, CHART_RELEASE.name);
-const PRIVILEGED = { 'scribe.backube/privileged-movers': 'true' };
 
 /**
  * Grants no request of the operator's exercises, each with its reason. Anything else granted
@@ -96,36 +96,31 @@ interface Rule {
   nonResourceURLs?: string[];
 }
 
-let runtime: LocalRuntime;
+const system = localSystemOfThisFile({ operatorMode: 'chart', audit: { users: [OPERATOR] } });
 let s3: S3Server;
 beforeAll(async () => {
-  runtime = await startLocalRuntime({ operatorMode: 'chart', audit: { users: [OPERATOR] } });
   s3 = await startS3Server();
 });
 afterAll(async () => {
   await s3?.stop();
-  await runtime?.stop();
 });
 
+/** A namespace of its own for one mover's workload, where movers may be privileged. */
 async function namespace(prefix: string): Promise<string> {
   const name = `${prefix}-${randomBytes(3).toString('hex')}`;
-  await create(runtime.kc, 'Namespace', undefined, {
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name, annotations: PRIVILEGED },
-  });
+  await createNamespaces(system.runtime.kc, [name], { privileged: true });
   return name;
 }
 
 async function volume(ns: string): Promise<void> {
-  await createPvc(runtime.kc, ns, 'data');
-  await writeFile(join(await pvcDirectory(runtime.kc, ns, 'data'), 'file'), 'payload\n');
+  await createPvc(system.runtime.kc, ns, 'data');
+  await writeFile(join(await pvcDirectory(system.runtime.kc, ns, 'data'), 'file'), 'payload\n');
 }
 
 const read =
   <T>(kind: 'ReplicationSource' | 'ReplicationDestination', ns: string, name: string) =>
   () =>
-    get<T & KubernetesObject>(runtime.kc, kind, ns, name);
+    get<T & KubernetesObject>(system.runtime.kc, kind, ns, name);
 
 /** Syncs `manual` on a CR and waits until it completed. */
 async function synced(kind: 'ReplicationSource' | 'ReplicationDestination', ns: string, name: string, manual: string) {
@@ -138,23 +133,27 @@ async function synced(kind: 'ReplicationSource' | 'ReplicationDestination', ns: 
 }
 
 async function remove(kind: KindName, ns: string, name: string) {
-  await kubeRequest(runtime.kc, { method: 'DELETE', path: objectPath(RESOURCES[kind], ns, name) });
-  await waitFor(`${kind} ${ns}/${name} gone`, async () => (await get(runtime.kc, kind, ns, name)) === undefined, {
-    timeoutMs: 60_000,
-  });
+  await kubeRequest(system.runtime.kc, { method: 'DELETE', path: objectPath(RESOURCES[kind], ns, name) });
+  await waitFor(
+    `${kind} ${ns}/${name} gone`,
+    async () => (await get(system.runtime.kc, kind, ns, name)) === undefined,
+    {
+      timeoutMs: 60_000,
+    },
+  );
 }
 
 async function rsyncLifecycle() {
   const ns = await namespace('lp-rsync');
   await volume(ns);
-  await create(runtime.kc, 'ReplicationDestination', ns, {
+  await create(system.runtime.kc, 'ReplicationDestination', ns, {
     apiVersion: API,
     kind: 'ReplicationDestination',
     metadata: { name: 'dest' },
     spec: { trigger: { manual: 'one' }, rsync: { copyMethod: 'Snapshot', capacity: '1Gi' } },
   });
-  const { address, keys } = await listeningAddress(runtime.kc, ns, 'dest');
-  await create(runtime.kc, 'ReplicationSource', ns, {
+  const { address, keys } = await listeningAddress(system.runtime.kc, ns, 'dest');
+  await create(system.runtime.kc, 'ReplicationSource', ns, {
     apiVersion: API,
     kind: 'ReplicationSource',
     metadata: { name: 'src' },
@@ -162,8 +161,8 @@ async function rsyncLifecycle() {
   });
   await synced('ReplicationSource', ns, 'src', 'one');
   await synced('ReplicationDestination', ns, 'dest', 'one');
-  await patch(runtime.kc, 'ReplicationDestination', ns, 'dest', { spec: { trigger: { manual: 'two' } } });
-  await patch(runtime.kc, 'ReplicationSource', ns, 'src', { spec: { trigger: { manual: 'two' } } });
+  await patch(system.runtime.kc, 'ReplicationDestination', ns, 'dest', { spec: { trigger: { manual: 'two' } } });
+  await patch(system.runtime.kc, 'ReplicationSource', ns, 'src', { spec: { trigger: { manual: 'two' } } });
   await synced('ReplicationSource', ns, 'src', 'two');
   await synced('ReplicationDestination', ns, 'dest', 'two');
   await remove('ReplicationSource', ns, 'src');
@@ -173,8 +172,8 @@ async function rsyncLifecycle() {
 async function resticLifecycle() {
   const ns = await namespace('lp-restic');
   await volume(ns);
-  await createResticSecret(runtime.kc, ns, s3, await newBucket(s3, 'lp-restic'), 'least-privilege');
-  await create(runtime.kc, 'ReplicationSource', ns, {
+  await createResticSecret(system.runtime.kc, ns, s3, await newBucket(s3, 'lp-restic'), 'least-privilege');
+  await create(system.runtime.kc, 'ReplicationSource', ns, {
     apiVersion: API,
     kind: 'ReplicationSource',
     metadata: { name: 'backup' },
@@ -185,9 +184,9 @@ async function resticLifecycle() {
     },
   });
   await synced('ReplicationSource', ns, 'backup', 'one');
-  await patch(runtime.kc, 'ReplicationSource', ns, 'backup', { spec: { trigger: { manual: 'two' } } });
+  await patch(system.runtime.kc, 'ReplicationSource', ns, 'backup', { spec: { trigger: { manual: 'two' } } });
   await synced('ReplicationSource', ns, 'backup', 'two');
-  await create(runtime.kc, 'ReplicationDestination', ns, {
+  await create(system.runtime.kc, 'ReplicationDestination', ns, {
     apiVersion: API,
     kind: 'ReplicationDestination',
     metadata: { name: 'backup' },
@@ -205,16 +204,16 @@ async function rcloneLifecycle() {
   const ns = await namespace('lp-rclone');
   await volume(ns);
   const bucket = await newBucket(s3, 'lp-rclone');
-  await createRcloneSecret(runtime.kc, ns, s3, 's3');
+  await createRcloneSecret(system.runtime.kc, ns, s3, 's3');
   const rclone = { rcloneConfigSection: 's3', rcloneDestPath: `${bucket}/data`, rcloneConfig: 'rclone-secret' };
-  await create(runtime.kc, 'ReplicationSource', ns, {
+  await create(system.runtime.kc, 'ReplicationSource', ns, {
     apiVersion: API,
     kind: 'ReplicationSource',
     metadata: { name: 'src' },
     spec: { sourcePVC: 'data', trigger: { manual: 'one' }, rclone: { ...rclone, copyMethod: 'Snapshot' } },
   });
   await synced('ReplicationSource', ns, 'src', 'one');
-  await create(runtime.kc, 'ReplicationDestination', ns, {
+  await create(system.runtime.kc, 'ReplicationDestination', ns, {
     apiVersion: API,
     kind: 'ReplicationDestination',
     metadata: { name: 'dest' },
@@ -224,7 +223,7 @@ async function rcloneLifecycle() {
     },
   });
   await synced('ReplicationDestination', ns, 'dest', 'one');
-  await patch(runtime.kc, 'ReplicationDestination', ns, 'dest', { spec: { trigger: { manual: 'two' } } });
+  await patch(system.runtime.kc, 'ReplicationDestination', ns, 'dest', { spec: { trigger: { manual: 'two' } } });
   await synced('ReplicationDestination', ns, 'dest', 'two');
   await remove('ReplicationSource', ns, 'src');
   await remove('ReplicationDestination', ns, 'dest');
@@ -257,13 +256,13 @@ describe('the chart grants the operator exactly what it calls (issue 21)', () =>
     // Metrics authentication: a scrape with the admin's token makes the operator review it.
     let ports: Awaited<ReturnType<typeof operatorPorts>> = {};
     await waitFor('the operator serving metrics', async () => {
-      ports = await operatorPorts(runtime.operatorLog);
+      ports = await operatorPorts(system.runtime.operatorLog);
       return ports.metrics !== undefined;
     });
-    const url = `https://${await runtime.operatorHost()}:${ports.metrics}/metrics`;
-    expect((await scrape(url, runtime.controlPlane.adminToken)).status).toBe(200);
+    const url = `https://${await system.runtime.operatorHost()}:${ports.metrics}/metrics`;
+    expect((await scrape(url, system.runtime.controlPlane.adminToken)).status).toBe(200);
 
-    const log = runtime.controlPlane.auditLog ?? '';
+    const log = system.runtime.controlPlane.auditLog ?? '';
     const events = (await readFile(log, 'utf8'))
       .split('\n')
       .filter(Boolean)
