@@ -27,11 +27,18 @@ export function isReplicationState(value: string | undefined): value is Replicat
 }
 
 /**
- * The machine's context: the status it will persist, the time of the step, and the reason of the
- * transition being taken (for the journal; never persisted on its own).
+ * The machine's context: the status it will persist, the status as it was persisted when the
+ * observation arrived, the time of the step, and the reason of the transition being taken (for
+ * the journal; never persisted on its own).
  */
 export interface ReplicationContext {
   status: ScribeStatus;
+  /**
+   * The status as persisted when this observation arrived, never written during the step: what
+   * earlier steps already said. A notice that must be said once compares against it, so it does
+   * not matter whether the status writer of the same transition has run yet.
+   */
+  persisted: ScribeStatus;
   /** Epoch ms of the observation being processed: the only clock the machine has. */
   now: number;
   why?: string | undefined;

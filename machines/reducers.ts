@@ -4,7 +4,7 @@
  * WHETHER a transition happens, only what it records.
  */
 import type { LatestImage, ScribeCr, ScribeStatus } from './api.js';
-import { EventReasons, type Action, type EmitEventAction, type EventReason } from './actions.js';
+import { EventReasons, type EmitEventAction, type EventReason, type RecordMetricsAction } from './actions.js';
 import { retryDelayMs, STALL_AFTER_MS } from './backoff.js';
 import {
   findCondition,
@@ -52,8 +52,16 @@ export interface Failure {
   reason: EventReason;
 }
 
-function event(eventType: EmitEventAction['eventType'], reason: EventReason, message: string): EmitEventAction {
-  return { type: 'emitEvent', eventType, reason, message };
+/**
+ * What a transition says, as the machine's named actions with their params as data: an Event on
+ * the CR, or a completed sync for the metrics. step() collects them; the adapter executes them.
+ */
+export type Notice =
+  | { type: 'emitEvent'; params: Omit<EmitEventAction, 'type'> }
+  | { type: 'recordMetrics'; params: { completedSync: NonNullable<RecordMetricsAction['completedSync']> } };
+
+function event(eventType: EmitEventAction['eventType'], reason: EventReason, message: string): Notice {
+  return { type: 'emitEvent', params: { eventType, reason, message } };
 }
 
 function withConditions(status: Status, cr: ScribeCr, now: number, ...values: ConditionValue[]): Status {
@@ -144,7 +152,7 @@ export function settledWaiting(ctx: ReplicationContext, obs: Observation): Statu
 }
 
 /** One Event when the wait starts, never a stream of them (decision 3). */
-export function waitingNotice(_ctx: ReplicationContext, obs: Observation): Action[] {
+export function waitingNotice(_ctx: ReplicationContext, obs: Observation): Notice[] {
   return [event('Normal', EventReasons.WaitingForPVC, waitingForPvcMessage(obs.cr))];
 }
 
@@ -170,10 +178,10 @@ export function settledInvalid(ctx: ReplicationContext, obs: Observation): Statu
   );
 }
 
-/** One Warning per distinct problem: when the Reconciled message is about to change. */
-export function invalidNotice(ctx: ReplicationContext, obs: Observation): Action[] {
+/** One Warning per distinct problem: when the Reconciled message differs from the persisted one. */
+export function invalidNotice(ctx: ReplicationContext, obs: Observation): Notice[] {
   const message = invalidMessage(ctx, obs);
-  const current = findCondition(ctx.status.conditions, RECONCILED);
+  const current = findCondition(ctx.persisted.conditions, RECONCILED);
   if (current?.status === 'False' && current.message === message) return [];
   return [event('Warning', EventReasons.InvalidSpec, message)];
 }
@@ -199,10 +207,10 @@ export function startedCycle(ctx: ReplicationContext, obs: Observation): Status 
 }
 
 /** Events of a volume the cycle created (PiT snapshot and PVC, or a newly provisioned destination PVC). */
-export function volumeNotice(ctx: ReplicationContext, obs: Observation): Action[] {
+export function volumeNotice(ctx: ReplicationContext, obs: Observation): Notice[] {
   const objects = ctx.status.cycle?.objects ?? {};
   const id = ctx.status.cycle?.id;
-  const notices: Action[] = [];
+  const notices: Notice[] = [];
   const snap = objects[Objects.pitSnapshot];
   if (snap !== undefined)
     notices.push(event('Normal', EventReasons.VolumeSnapshotCreated, `created point-in-time VolumeSnapshot ${snap}`));
@@ -221,7 +229,7 @@ export function volumeNotice(ctx: ReplicationContext, obs: Observation): Action[
 }
 
 /** The mover is asked to run. */
-export function transferNotice(ctx: ReplicationContext, obs: Observation): Action[] {
+export function transferNotice(ctx: ReplicationContext, obs: Observation): Notice[] {
   const attempt = ctx.status.cycle?.attempt ?? 0;
   const retry = attempt > 0 ? ` (retry ${attempt})` : '';
   return [
@@ -240,7 +248,7 @@ export function moverSucceeded(ctx: ReplicationContext, obs: Observation): Statu
 }
 
 /** The transfer finished. */
-export function transferDoneNotice(ctx: ReplicationContext, obs: Observation): Action[] {
+export function transferDoneNotice(ctx: ReplicationContext, obs: Observation): Notice[] {
   return [
     event(
       'Normal',
@@ -271,12 +279,23 @@ export function choseImage(ctx: ReplicationContext, obs: Observation): Status {
   return { ...ctx.status, cycle: { ...cycle, objects: { ...cycle.objects, [Objects.image]: name } } };
 }
 
-/** What a failing stage says, or undefined if it has not failed. */
-export function failureOf(ctx: ReplicationContext, obs: Observation, stage: FailingStage): Failure | undefined {
+/** Whether a stage of this cycle has failed (the mover: this cycle's attempt). */
+export function stageFailed(ctx: ReplicationContext, obs: Observation, stage: FailingStage): boolean {
   const cycle = ctx.status.cycle;
-  if (!cycle) return undefined;
+  if (!cycle) return false;
+  if (stage === 'mover') return moverProgress(cycle, obs.owned) === 'failed';
+  const progress = stage === 'volume' ? volumeProgress(obs.cr, cycle, obs.owned) : imageProgress(cycle, obs.owned);
+  return progress.phase === 'failed';
+}
+
+/**
+ * What a failed stage says. It reads only what recording the failure leaves alone (the cycle's
+ * objects and the observation, not the attempt), so the failure's writer, its notice and its
+ * journal line agree whichever runs first.
+ */
+export function failureOf(ctx: ReplicationContext, obs: Observation, stage: FailingStage): Failure {
+  const cycle = ctx.status.cycle ?? {};
   if (stage === 'mover') {
-    if (moverProgress(cycle, obs.owned) !== 'failed') return undefined;
     const mover = obs.owned.mover;
     return {
       reason: EventReasons.TransferFailed,
@@ -284,10 +303,12 @@ export function failureOf(ctx: ReplicationContext, obs: Observation, stage: Fail
     };
   }
   const progress = stage === 'volume' ? volumeProgress(obs.cr, cycle, obs.owned) : imageProgress(cycle, obs.owned);
-  if (progress.phase !== 'failed') return undefined;
   return {
-    reason: progress.stage === 'snapshot' ? EventReasons.SnapshotFailed : EventReasons.VolumeFailed,
-    message: progress.message,
+    reason:
+      progress.phase === 'failed' && progress.stage === 'snapshot'
+        ? EventReasons.SnapshotFailed
+        : EventReasons.VolumeFailed,
+    message: progress.phase === 'failed' ? progress.message : `${stage} failed`,
   };
 }
 
@@ -297,7 +318,7 @@ export function failed(ctx: ReplicationContext, obs: Observation, stage: Failing
   const cycle = ctx.status.cycle ?? {};
   const attempt = (cycle.attempt ?? 0) + 1;
   const retryAt = ctx.now + retryDelayMs(attempt);
-  const message = `${failure?.message ?? 'failed'}; retry ${attempt} at ${formatTimestamp(retryAt)}`;
+  const message = `${failure.message}; retry ${attempt} at ${formatTimestamp(retryAt)}`;
   let status: Status = { ...ctx.status, cycle: { ...cycle, attempt, retryAfter: formatTimestamp(retryAt) } };
   if (stage === 'mover') {
     const logs = obs.owned.mover.logs;
@@ -307,14 +328,14 @@ export function failed(ctx: ReplicationContext, obs: Observation, stage: Failing
 }
 
 /** One Warning per failure. */
-export function failureNotice(ctx: ReplicationContext, obs: Observation, stage: FailingStage): Action[] {
+export function failureNotice(ctx: ReplicationContext, obs: Observation, stage: FailingStage): Notice[] {
   const failure = failureOf(ctx, obs, stage);
-  return failure ? [event('Warning', failure.reason, failure.message)] : [];
+  return [event('Warning', failure.reason, failure.message)];
 }
 
 /** The reason written in the journal for a failure. */
 export function failureReason(ctx: ReplicationContext, obs: Observation, stage: FailingStage): string {
-  return failureOf(ctx, obs, stage)?.message ?? `${stage} failed`;
+  return failureOf(ctx, obs, stage).message;
 }
 
 /**
@@ -350,18 +371,17 @@ export function completed(ctx: ReplicationContext, obs: Observation): Status {
   return { ...status, cycle: { ...kept, objects } };
 }
 
-/** Metrics and Events of a completed sync. Reads the status BEFORE completion was recorded. */
-export function completionNotice(ctx: ReplicationContext, obs: Observation): Action[] {
+/**
+ * Metrics and Events of a completed sync. The previous completion is the persisted one (a step
+ * completes one sync at most), so recording this completion does not change what is said.
+ */
+export function completionNotice(ctx: ReplicationContext, obs: Observation): Notice[] {
   const start = toMs(ctx.status.lastSyncStartTime) ?? ctx.now;
   const done = Math.max(ctx.now, start);
   const schedule = triggerKind(obs.cr.spec.trigger) === 'schedule' ? obs.cr.spec.trigger?.schedule : undefined;
-  const missedInterval = schedule !== undefined && isMissedInterval(schedule, toMs(ctx.status.lastSyncTime), done);
-  const notices: Action[] = [
-    {
-      type: 'recordMetrics',
-      outOfSync: false,
-      completedSync: { durationSeconds: (done - start) / 1000, missedInterval },
-    },
+  const missedInterval = schedule !== undefined && isMissedInterval(schedule, toMs(ctx.persisted.lastSyncTime), done);
+  const notices: Notice[] = [
+    { type: 'recordMetrics', params: { completedSync: { durationSeconds: (done - start) / 1000, missedInterval } } },
   ];
   const image = ctx.status.cycle?.objects?.[Objects.image];
   if (image !== undefined) {
@@ -446,9 +466,9 @@ export function stallChecked(ctx: ReplicationContext, obs: Observation, state: R
   return ctx.status;
 }
 
-/** One Warning when a cycle becomes stalled. */
-export function stallNotice(ctx: ReplicationContext, obs: Observation, state: ReplicationState): Action[] {
-  const current = findCondition(ctx.status.conditions, SYNCHRONIZING);
+/** One Warning when a cycle becomes stalled: the persisted condition does not say Stalled yet. */
+export function stallNotice(ctx: ReplicationContext, obs: Observation, state: ReplicationState): Notice[] {
+  const current = findCondition(ctx.persisted.conditions, SYNCHRONIZING);
   if (!isStalled(ctx, obs, state) || current?.reason === 'Stalled') return [];
   return [event('Warning', EventReasons.SyncStalled, stallMessage(ctx, obs, state))];
 }
@@ -464,12 +484,12 @@ export function published(ctx: ReplicationContext, obs: Observation): Status {
   return { ...ctx.status, [kind]: merged };
 }
 
-/** ServiceAddressAssigned when the published address appears or changes. */
-export function publishedNotice(ctx: ReplicationContext, obs: Observation): Action[] {
+/** ServiceAddressAssigned when the published address differs from the persisted one. */
+export function publishedNotice(ctx: ReplicationContext, obs: Observation): Notice[] {
   const kind = moverKindOf(obs.cr);
   const address = obs.owned.mover.published?.address;
   if (!kind || address === undefined) return [];
-  const current = (ctx.status[kind] ?? {}) as Record<string, unknown>;
+  const current = (ctx.persisted[kind] ?? {}) as Record<string, unknown>;
   if (current.address === address) return [];
   return [event('Normal', EventReasons.ServiceAddressAssigned, `${kind} listens at ${String(address)}`)];
 }

@@ -3,11 +3,13 @@
  * read by the rules): idle → snapshotting → moving → preserving → complete → idle, with failed,
  * invalid, waitingForPvc and external. It receives one event, `observe`; progress is written as
  * eventless (`always`) transitions so one observation carries the machine as far as the facts
- * allow. Transitions assign status and name one-shot effects (Events, metrics) as data; the
- * ensure/delete actions of the state it settles in come from level.ts.
+ * allow. Transitions assign status and say one-shot effects as named actions with their params as
+ * data (emitEvent, recordMetrics); the ensure/delete actions of the state it settles in come from
+ * level.ts. A transition's result does not depend on the order of its actions: status writers read
+ * the observation and what they write themselves, and notices compare against the persisted
+ * status (context.persisted), which no writer changes.
  */
-import { and, assign, not, setup } from 'xstate';
-import type { Action } from './actions.js';
+import { and, assign, enqueueActions, not, setup } from 'xstate';
 import type { ScribeStatus } from './api.js';
 import {
   seen,
@@ -30,11 +32,11 @@ import type { Observation } from './observation.js';
 import * as r from './reducers.js';
 import { decideSync } from './trigger.js';
 
-/** Effects are executed by the adapter, never here: the implementation is deliberately empty. */
-function effectsRunElsewhere(_: unknown, _actions: readonly Action[]): void {}
+/** The machine's effects are executed by the adapter after step(), never here: these do nothing. */
+function executedByTheAdapter(): void {}
 
 type StatusOf = (ctx: ReplicationContext, obs: Observation) => ScribeStatus;
-type EffectsOf = (ctx: ReplicationContext, obs: Observation) => Action[];
+type NoticesOf = (ctx: ReplicationContext, obs: Observation) => r.Notice[];
 
 /** Builds an assign of status from a reducer, for observation events only. */
 function write(reducer: StatusOf) {
@@ -44,12 +46,14 @@ function write(reducer: StatusOf) {
   });
 }
 
-/** The effects params function of a transition. */
-function say(effects: EffectsOf) {
-  return ({ context, event }: { context: ReplicationContext; event: Observation }): Action[] => {
-    const obs = seen(event);
-    return obs ? effects(context, obs) : [];
-  };
+/** Says a transition's notices: each becomes a named effect action (emitEvent, recordMetrics) with its data. */
+function notify(notices: NoticesOf) {
+  return enqueueActions<ReplicationContext, Observation, undefined, Observation, never, r.Notice, never, never, never>(
+    ({ context, event, enqueue }) => {
+      const obs = seen(event);
+      if (obs) for (const notice of notices(context, obs)) enqueue(notice);
+    },
+  );
 }
 
 /** A guard over the observation; false for xstate's init event, which carries none. */
@@ -68,7 +72,8 @@ export const replicationMachine = setup({
     input: {} as ReplicationInput,
   },
   actions: {
-    effects: effectsRunElsewhere,
+    emitEvent: (_, _params: Extract<r.Notice, { type: 'emitEvent' }>['params']) => executedByTheAdapter(),
+    recordMetrics: (_, _params: Extract<r.Notice, { type: 'recordMetrics' }>['params']) => executedByTheAdapter(),
     enter: assign(({ context, event }, params: { state: ReplicationState }) => ({
       status: r.entered(context, params.state, event.type),
       why: undefined,
@@ -120,7 +125,7 @@ export const replicationMachine = setup({
     oldCopyGone: when(r.oldCopyGone),
     failedAt: ({ context, event }, params: { stage: r.FailingStage }) => {
       const obs = seen(event);
-      return obs ? r.failureOf(context, obs, params.stage) !== undefined : false;
+      return obs ? r.stageFailed(context, obs, params.stage) : false;
     },
     resumesIn: ({ context, event }, params: { state: CyclePosition }) => {
       const obs = seen(event);
@@ -129,7 +134,12 @@ export const replicationMachine = setup({
   },
 }).createMachine({
   id: 'replication',
-  context: ({ input }) => ({ status: input.status ?? {}, now: input.now, stallAfterMs: input.stallAfterMs }),
+  context: ({ input }) => ({
+    status: input.status ?? {},
+    persisted: input.status ?? {},
+    now: input.now,
+    stallAfterMs: input.stallAfterMs,
+  }),
   initial: 'idle',
   states: {
     idle: {
@@ -146,11 +156,7 @@ export const replicationMachine = setup({
       ],
     },
     waitingForPvc: {
-      entry: [
-        { type: 'enter', params: { state: 'waitingForPvc' } },
-        'settleWaiting',
-        { type: 'effects', params: say(r.waitingNotice) },
-      ],
+      entry: [{ type: 'enter', params: { state: 'waitingForPvc' } }, 'settleWaiting', notify(r.waitingNotice)],
       on: { observe: { actions: [...publishing(), 'settleWaiting'] } },
       always: [
         ...leaveForGlobals(),
@@ -172,8 +178,8 @@ export const replicationMachine = setup({
           target: 'moving',
           actions: [
             { type: 'because', params: { why: 'volume ready' } },
-            { type: 'effects', params: say(r.volumeNotice) },
-            { type: 'effects', params: say(r.transferNotice) },
+            notify(r.volumeNotice),
+            notify(r.transferNotice),
           ],
         },
       ],
@@ -193,7 +199,7 @@ export const replicationMachine = setup({
           actions: [
             { type: 'because', params: { why: 'transfer succeeded' } },
             'recordMoverSuccess',
-            { type: 'effects', params: say(r.transferDoneNotice) },
+            notify(r.transferDoneNotice),
           ],
         },
       ],
@@ -211,11 +217,10 @@ export const replicationMachine = setup({
         {
           guard: 'imageReady',
           target: 'complete',
-          // Effects first: they read the status as it was before completion was recorded.
           actions: [
             { type: 'because', params: { why: 'result preserved' } },
-            { type: 'effects', params: say(r.completionNotice) },
             'recordCompletion',
+            notify(r.completionNotice),
           ],
         },
       ],
@@ -254,18 +259,14 @@ export const replicationMachine = setup({
           actions: [
             { type: 'because' as const, params: { why: 'retry' } },
             'retryCycle' as const,
-            ...(state === 'moving' ? [{ type: 'effects' as const, params: say(r.transferNotice) }] : []),
+            ...(state === 'moving' ? [notify(r.transferNotice)] : []),
           ],
         })),
       ],
     },
     invalid: {
-      entry: [
-        { type: 'effects', params: say(r.invalidNotice) },
-        { type: 'enter', params: { state: 'invalid' } },
-        'settleInvalid',
-      ],
-      on: { observe: { actions: [{ type: 'effects', params: say(r.invalidNotice) }, 'settleInvalid'] } },
+      entry: [{ type: 'enter', params: { state: 'invalid' } }, 'settleInvalid', notify(r.invalidNotice)],
+      on: { observe: { actions: ['settleInvalid', notify(r.invalidNotice)] } },
       always: [{ guard: 'isExternal', target: 'external' }, ...resumeWhen(not('specInvalid'), 'spec fixed')],
     },
     external: {
@@ -295,23 +296,20 @@ function failOn(stage: r.FailingStage) {
     target: '#replication.failed',
     actions: [
       { type: 'becauseFailed' as const, params: { stage } },
-      { type: 'effects' as const, params: say((ctx, obs) => r.failureNotice(ctx, obs, stage)) },
       { type: 'recordFailure' as const, params: { stage } },
+      notify((ctx, obs) => r.failureNotice(ctx, obs, stage)),
     ],
   };
 }
 
-/** What the mover publishes: the Event is said before the status that remembers it is written. */
+/** What the mover publishes: recorded under status.<mover>, and a new address said once. */
 function publishing() {
-  return [{ type: 'effects' as const, params: say(r.publishedNotice) }, 'publish' as const];
+  return ['publish' as const, notify(r.publishedNotice)];
 }
 
-/** Stall detection: the Warning is said before the condition that remembers it is written. */
+/** Stall detection: the Stalled condition written or cleared, and a new stall said once. */
 function stallCheck(state: ReplicationState) {
-  return [
-    { type: 'effects' as const, params: say((ctx, obs) => r.stallNotice(ctx, obs, state)) },
-    { type: 'checkStall' as const, params: { state } },
-  ];
+  return [{ type: 'checkStall' as const, params: { state } }, notify((ctx, obs) => r.stallNotice(ctx, obs, state))];
 }
 
 /** Resuming from invalid or external: to where the facts say the cycle stands. */

@@ -10,9 +10,11 @@ import { WORKING_STATES, triggerFactsOf, type ReplicationState } from './context
 import { appendJournal } from './journal.js';
 import { levelActions } from './level.js';
 import { observation, type Observation, type OwnedObjects } from './observation.js';
-import { stallDeadline, isStalled } from './reducers.js';
+import { stallDeadline, isStalled, type Notice } from './reducers.js';
 import { rehydrate } from './rehydrate.js';
 import { replicationMachine } from './replication.js';
+
+type ReplicationMachine = typeof replicationMachine;
 import { formatTimestamp, toMs } from './time.js';
 import { isOutOfSync, outOfSyncDeadline, triggerKind } from './trigger.js';
 
@@ -36,30 +38,35 @@ export interface StepResult {
 
 /** Feeds one observation to the CR's machine and returns the status to persist and the actions to run. */
 export function step(cr: ScribeCr, seen: Seen): StepResult {
+  return stepWith(replicationMachine, cr, seen);
+}
+
+/** step() with another build of the machine: the tests run one whose action lists are reversed. */
+export function stepWith(machine: ReplicationMachine, cr: ScribeCr, seen: Seen): StepResult {
   const now = typeof seen.now === 'number' ? seen.now : seen.now.getTime();
   const event = observation(cr, seen.owned, now);
-  const [next, executed] = transition(replicationMachine, restore(cr, event, seen.stallAfterMs), event);
+  const [next, executed] = transition(machine, restore(machine, cr, event, seen.stallAfterMs), event);
   const state = next.value as ReplicationState;
   const previous: ScribeStatus = cr.status ?? {};
   if (state === 'external') return { state, nextPersisted: previous, actions: [] };
 
   const status = next.context.status;
-  const effects = executed.filter((a) => a.type === 'effects').flatMap((a) => a.params as Action[]);
+  const notices = executed.filter((a): a is typeof a & Notice => a.type === 'emitEvent' || a.type === 'recordMetrics');
   const actions: Action[] = [];
   if (!sameJson(status, previous)) actions.push({ type: 'patchStatus', status });
-  actions.push(...effects.filter((a) => a.type !== 'recordMetrics'));
+  for (const notice of notices) if (notice.type === 'emitEvent') actions.push({ type: 'emitEvent', ...notice.params });
   actions.push(...levelActions(state, next.context, event));
-  actions.push(metrics(effects, cr, status, state, now));
+  actions.push(metrics(notices, cr, status, state, now));
   const wake = wakeAt(cr, status, state, event, seen.stallAfterMs);
   if (wake !== undefined) actions.push({ type: 'scheduleWake', at: wake });
   return { state, nextPersisted: status, actions };
 }
 
 /** The machine snapshot a CR resumes from: its initial state when new, else its rehydrated state. */
-function restore(cr: ScribeCr, event: Observation, stallAfterMs: number | undefined) {
+function restore(machine: ReplicationMachine, cr: ScribeCr, event: Observation, stallAfterMs: number | undefined) {
   const status: ScribeStatus = cr.status ?? {};
   const where = rehydrate(cr, event.owned);
-  if (where.fresh) return initialTransition(replicationMachine, { status, now: event.now, stallAfterMs })[0];
+  if (where.fresh) return initialTransition(machine, { status, now: event.now, stallAfterMs })[0];
   const corrected: ScribeStatus = where.correction
     ? {
         ...status,
@@ -73,21 +80,21 @@ function restore(cr: ScribeCr, event: Observation, stallAfterMs: number | undefi
         }),
       }
     : status;
-  return replicationMachine.resolveState({
+  return machine.resolveState({
     value: where.state,
-    context: { status: corrected, now: event.now, stallAfterMs },
+    context: { status: corrected, persisted: status, now: event.now, stallAfterMs },
   });
 }
 
 /** One metrics update per step: the out-of-sync gauge, plus the completed sync when there was one. */
 function metrics(
-  effects: readonly Action[],
+  notices: readonly Notice[],
   cr: ScribeCr,
   status: ScribeStatus,
   state: ReplicationState,
   now: number,
 ): RecordMetricsAction {
-  const completed = effects.find((a): a is RecordMetricsAction => a.type === 'recordMetrics')?.completedSync;
+  const completed = notices.find((n) => n.type === 'recordMetrics')?.params.completedSync;
   const erroring = state === 'failed' || state === 'invalid' || state === 'waitingForPvc';
   const outOfSync = isOutOfSync(triggerFactsOf(cr, status), now, erroring);
   return { type: 'recordMetrics', outOfSync, ...(completed ? { completedSync: completed } : {}) };
@@ -108,7 +115,7 @@ function wakeAt(
   const candidates: (number | undefined)[] = [];
   if (state === 'idle') candidates.push(toMs(status.nextSyncTime));
   if (state === 'failed') candidates.push(toMs(status.cycle?.retryAfter));
-  const ctx = { status, now: event.now, stallAfterMs };
+  const ctx = { status, persisted: cr.status ?? {}, now: event.now, stallAfterMs };
   if (WORKING_STATES.includes(state) && !isStalled(ctx, event, state))
     candidates.push(stallDeadline(ctx, event, state));
   const lastSync = toMs(status.lastSyncTime);

@@ -19,6 +19,7 @@ import {
   checkNothingOutlivesTheCr,
   givenDestinationPvc,
 } from './leaks.js';
+import { checkActionOrderIrrelevant } from './action-order.js';
 import { periodOf, referenceDue, SCHEDULES } from './reference.js';
 import { DO_NOT_DELETE, World, type Check } from './world.js';
 
@@ -355,6 +356,7 @@ function judgedWorld(cr: ScribeCr, check: Check): World {
     (before, result, world) => {
       check(before, result, world);
       checkNoLeakAtClosure(before, result, world);
+      checkActionOrderIrrelevant(before, result, world);
     },
     checkDeletesAndConflicts,
   );
