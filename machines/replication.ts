@@ -11,32 +11,20 @@
  */
 import { and, assign, enqueueActions, not, setup } from 'xstate';
 import type { ScribeStatus } from './api.js';
-import {
-  seen,
-  triggerFactsOf,
-  type ReplicationContext,
-  type ReplicationInput,
-  type ReplicationState,
-} from './context.js';
-import {
-  cleanedUp,
-  moverProgress,
-  positionFromFacts,
-  requiredUserPvc,
-  usablePvc,
-  volumeProgress,
-  imageProgress,
-  type CyclePosition,
-} from './cycle.js';
+import { seen, type ReplicationContext, type ReplicationInput, type ReplicationState } from './context.js';
+import type { CyclePosition } from './cycle.js';
+import type { FailingStage } from './findings.js';
+import * as notices from './notices.js';
+import type { Notice } from './notices.js';
 import type { Observation } from './observation.js';
-import * as r from './reducers.js';
-import { decideSync } from './trigger.js';
+import * as is from './predicates.js';
+import * as r from './status-writers.js';
 
 /** The machine's effects are executed by the adapter after step(), never here: these do nothing. */
 function executedByTheAdapter(): void {}
 
 type StatusOf = (ctx: ReplicationContext, obs: Observation) => ScribeStatus;
-type NoticesOf = (ctx: ReplicationContext, obs: Observation) => r.Notice[];
+type NoticesOf = (ctx: ReplicationContext, obs: Observation) => Notice[];
 
 /** Builds an assign of status from a reducer, for observation events only. */
 function write(reducer: StatusOf) {
@@ -48,7 +36,7 @@ function write(reducer: StatusOf) {
 
 /** Says a transition's notices: each becomes a named effect action (emitEvent, recordMetrics) with its data. */
 function notify(notices: NoticesOf) {
-  return enqueueActions<ReplicationContext, Observation, undefined, Observation, never, r.Notice, never, never, never>(
+  return enqueueActions<ReplicationContext, Observation, undefined, Observation, never, Notice, never, never, never>(
     ({ context, event, enqueue }) => {
       const obs = seen(event);
       if (obs) for (const notice of notices(context, obs)) enqueue(notice);
@@ -72,15 +60,15 @@ export const replicationMachine = setup({
     input: {} as ReplicationInput,
   },
   actions: {
-    emitEvent: (_, _params: Extract<r.Notice, { type: 'emitEvent' }>['params']) => executedByTheAdapter(),
-    recordMetrics: (_, _params: Extract<r.Notice, { type: 'recordMetrics' }>['params']) => executedByTheAdapter(),
+    emitEvent: (_, _params: Extract<Notice, { type: 'emitEvent' }>['params']) => executedByTheAdapter(),
+    recordMetrics: (_, _params: Extract<Notice, { type: 'recordMetrics' }>['params']) => executedByTheAdapter(),
     enter: assign(({ context, event }, params: { state: ReplicationState }) => ({
       status: r.entered(context, params.state, event.type),
       why: undefined,
     })),
     because: assign((_, params: { why: string }) => ({ why: params.why })),
     becauseStarted: assign(({ context, event }) => ({ why: seen(event) ? r.startReason(context, event) : undefined })),
-    becauseFailed: assign(({ context, event }, params: { stage: r.FailingStage }) => ({
+    becauseFailed: assign(({ context, event }, params: { stage: FailingStage }) => ({
       why: seen(event) ? r.failureReason(context, event, params.stage) : undefined,
     })),
     settleIdle: write(r.settledIdle),
@@ -96,7 +84,7 @@ export const replicationMachine = setup({
     startCycle: write(r.startedCycle),
     recordMoverSuccess: write(r.moverSucceeded),
     chooseImage: write(r.choseImage),
-    recordFailure: assign(({ context, event }, params: { stage: r.FailingStage }) =>
+    recordFailure: assign(({ context, event }, params: { stage: FailingStage }) =>
       seen(event) ? { status: r.failed(context, event, params.stage) } : {},
     ),
     recordCompletion: write(r.completed),
@@ -105,31 +93,24 @@ export const replicationMachine = setup({
     retryCycle: write(r.retriedCycle),
   },
   guards: {
-    isExternal: when((_, obs) => obs.cr.spec.external !== undefined),
-    specInvalid: when((ctx, obs) => r.invalidMessage(ctx, obs) !== ''),
-    syncDue: when((ctx, obs) => decideSync(triggerFactsOf(obs.cr, ctx.status), ctx.now).due),
-    userPvcMissing: when((_, obs) => {
-      const name = requiredUserPvc(obs.cr);
-      return name !== undefined && usablePvc(obs.owned, name) === undefined;
-    }),
-    volumeReady: when(
-      (ctx, obs) => !!ctx.status.cycle && volumeProgress(obs.cr, ctx.status.cycle, obs.owned).phase === 'ready',
-    ),
-    moverSucceeded: when(
-      (ctx, obs) => !!ctx.status.cycle && moverProgress(ctx.status.cycle, obs.owned) === 'succeeded',
-    ),
-    imageReady: when((ctx, obs) => !!ctx.status.cycle && imageProgress(ctx.status.cycle, obs.owned).phase === 'ready'),
-    cleanedUp: when((ctx, obs) => !!ctx.status.cycle && cleanedUp(ctx.status.cycle, obs.owned)),
-    retryDue: when(r.retryDue),
-    retakesCopy: when(r.retakesCopyNow),
-    oldCopyGone: when(r.oldCopyGone),
-    failedAt: ({ context, event }, params: { stage: r.FailingStage }) => {
+    isExternal: when(is.isExternal),
+    specInvalid: when(is.specInvalid),
+    syncDue: when(is.syncDue),
+    userPvcMissing: when(is.userPvcMissing),
+    volumeReady: when(is.volumeReady),
+    moverSucceeded: when(is.moverSucceeded),
+    imageReady: when(is.imageReady),
+    cleanedUp: when(is.cleanedUp),
+    retryDue: when(is.retryDue),
+    retakesCopy: when(is.retakesCopyNow),
+    oldCopyGone: when(is.oldCopyGone),
+    failedAt: ({ context, event }, params: { stage: FailingStage }) => {
       const obs = seen(event);
-      return obs ? r.stageFailed(context, obs, params.stage) : false;
+      return obs ? is.stageFailed(context, obs, params.stage) : false;
     },
     resumesIn: ({ context, event }, params: { state: CyclePosition }) => {
       const obs = seen(event);
-      return obs ? positionFromFacts(obs.cr, context.status, obs.owned) === params.state : false;
+      return obs ? is.resumesIn(context, obs, params.state) : false;
     },
   },
 }).createMachine({
@@ -156,7 +137,7 @@ export const replicationMachine = setup({
       ],
     },
     waitingForPvc: {
-      entry: [{ type: 'enter', params: { state: 'waitingForPvc' } }, 'settleWaiting', notify(r.waitingNotice)],
+      entry: [{ type: 'enter', params: { state: 'waitingForPvc' } }, 'settleWaiting', notify(notices.waitingNotice)],
       on: { observe: { actions: [...publishing(), 'settleWaiting'] } },
       always: [
         ...leaveForGlobals(),
@@ -178,8 +159,8 @@ export const replicationMachine = setup({
           target: 'moving',
           actions: [
             { type: 'because', params: { why: 'volume ready' } },
-            notify(r.volumeNotice),
-            notify(r.transferNotice),
+            notify(notices.volumeNotice),
+            notify(notices.transferNotice),
           ],
         },
       ],
@@ -199,7 +180,7 @@ export const replicationMachine = setup({
           actions: [
             { type: 'because', params: { why: 'transfer succeeded' } },
             'recordMoverSuccess',
-            notify(r.transferDoneNotice),
+            notify(notices.transferDoneNotice),
           ],
         },
       ],
@@ -220,7 +201,7 @@ export const replicationMachine = setup({
           actions: [
             { type: 'because', params: { why: 'result preserved' } },
             'recordCompletion',
-            notify(r.completionNotice),
+            notify(notices.completionNotice),
           ],
         },
       ],
@@ -259,14 +240,14 @@ export const replicationMachine = setup({
           actions: [
             { type: 'because' as const, params: { why: 'retry' } },
             'retryCycle' as const,
-            ...(state === 'moving' ? [notify(r.transferNotice)] : []),
+            ...(state === 'moving' ? [notify(notices.transferNotice)] : []),
           ],
         })),
       ],
     },
     invalid: {
-      entry: [{ type: 'enter', params: { state: 'invalid' } }, 'settleInvalid', notify(r.invalidNotice)],
-      on: { observe: { actions: ['settleInvalid', notify(r.invalidNotice)] } },
+      entry: [{ type: 'enter', params: { state: 'invalid' } }, 'settleInvalid', notify(notices.invalidNotice)],
+      on: { observe: { actions: ['settleInvalid', notify(notices.invalidNotice)] } },
       always: [{ guard: 'isExternal', target: 'external' }, ...resumeWhen(not('specInvalid'), 'spec fixed')],
     },
     external: {
@@ -290,26 +271,29 @@ function leaveForGlobals() {
 }
 
 /** A stage's failure leads to failed, with the attempt and retry time recorded. */
-function failOn(stage: r.FailingStage) {
+function failOn(stage: FailingStage) {
   return {
     guard: { type: 'failedAt' as const, params: { stage } },
     target: '#replication.failed',
     actions: [
       { type: 'becauseFailed' as const, params: { stage } },
       { type: 'recordFailure' as const, params: { stage } },
-      notify((ctx, obs) => r.failureNotice(ctx, obs, stage)),
+      notify((ctx, obs) => notices.failureNotice(ctx, obs, stage)),
     ],
   };
 }
 
 /** What the mover publishes: recorded under status.<mover>, and a new address said once. */
 function publishing() {
-  return ['publish' as const, notify(r.publishedNotice)];
+  return ['publish' as const, notify(notices.publishedNotice)];
 }
 
 /** Stall detection: the Stalled condition written or cleared, and a new stall said once. */
 function stallCheck(state: ReplicationState) {
-  return [{ type: 'checkStall' as const, params: { state } }, notify((ctx, obs) => r.stallNotice(ctx, obs, state))];
+  return [
+    { type: 'checkStall' as const, params: { state } },
+    notify((ctx, obs) => notices.stallNotice(ctx, obs, state)),
+  ];
 }
 
 /** Resuming from invalid or external: to where the facts say the cycle stands. */

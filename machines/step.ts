@@ -10,7 +10,8 @@ import { WORKING_STATES, triggerFactsOf, type ReplicationState } from './context
 import { appendJournal } from './journal.js';
 import { levelActions } from './level.js';
 import { observation, type Observation, type OwnedObjects } from './observation.js';
-import { stallDeadline, isStalled, type Notice } from './reducers.js';
+import { isStalled, stallDeadline } from './findings.js';
+import type { Notice } from './notices.js';
 import { rehydrate } from './rehydrate.js';
 import { replicationMachine } from './replication.js';
 

@@ -4,7 +4,7 @@
  * line in the message"). A pod's status says nothing while its container runs, so this reads
  * the tail of each running mover pod's log, once a minute: one GET per running mover per
  * minute, and none for pods that ended. It keeps, per pod, the last output line and when the
- * output last moved on; the machine decides what that means (machines/reducers.ts, isStalled).
+ * output last moved on; the machine decides what that means (machines/findings.ts, isStalled).
  *
  * "Moved on" ignores the clock in the movers' progress lines: a `scribe progress:` line is
  * printed every few seconds even when nothing moves, and only its file and byte counts tell
