@@ -54,7 +54,7 @@ export interface ReplicationInput {
 }
 
 /** The observation carried by an event, or undefined for xstate's own init event. */
-export function seen(event: { type: string }): Observation | undefined {
+export function observationOf(event: { type: string }): Observation | undefined {
   return event.type === 'observe' ? (event as Observation) : undefined;
 }
 

@@ -36,7 +36,7 @@ export function waitingForPvcMessage(cr: ScribeCr): string {
 }
 
 /** The spec's problems as one message (empty when valid). */
-export function invalidMessage(ctx: ReplicationContext, obs: Observation): string {
+export function specProblems(ctx: ReplicationContext, obs: Observation): string {
   const foreign = (obs.owned.foreign ?? []).map((object) => ({
     field: 'metadata.name',
     message: `${object.kind} "${object.name}" exists and is not this ${obs.cr.kind}'s (${object.why}); Scribe neither uses, changes nor deletes it: delete or rename it, or rename this ${obs.cr.kind}`,

@@ -11,7 +11,7 @@ import { Objects } from './cycle.js';
 import { formatGoDurationMs } from './duration.js';
 import {
   failureOf,
-  invalidMessage,
+  specProblems,
   isStalled,
   stallMessage,
   waitingForPvcMessage,
@@ -41,7 +41,7 @@ export function waitingNotice(_ctx: ReplicationContext, obs: Observation): Notic
 
 /** One Warning per distinct problem: when the Reconciled message differs from the persisted one. */
 export function invalidNotice(ctx: ReplicationContext, obs: Observation): Notice[] {
-  const message = invalidMessage(ctx, obs);
+  const message = specProblems(ctx, obs);
   const current = findCondition(ctx.persisted.conditions, RECONCILED);
   if (current?.status === 'False' && current.message === message) return [];
   return [event('Warning', EventReasons.InvalidSpec, message)];

@@ -12,13 +12,13 @@ import {
   pitCopyLeftovers,
   positionFromFacts,
   requiredUserPvc,
-  retakesCopy,
+  retakesCopy as retakesNewCopy,
   retryTimeReached,
   usablePvc,
   volumeProgress,
   type CyclePosition,
 } from './cycle.js';
-import { invalidMessage, type FailingStage } from './findings.js';
+import { specProblems, type FailingStage } from './findings.js';
 import type { Observation } from './observation.js';
 import { decideSync } from './trigger.js';
 
@@ -29,7 +29,7 @@ export function isExternal(_ctx: ReplicationContext, obs: Observation): boolean 
 
 /** Whether the spec has problems (validate.ts, and objects of its names that are not the CR's). */
 export function specInvalid(ctx: ReplicationContext, obs: Observation): boolean {
-  return invalidMessage(ctx, obs) !== '';
+  return specProblems(ctx, obs) !== '';
 }
 
 /** Whether a sync is due (trigger.ts). */
@@ -83,8 +83,8 @@ export function retryDue(ctx: ReplicationContext, obs: Observation): boolean {
 }
 
 /** Whether the retry takes a new point-in-time copy (cycle.ts, retakesCopy). */
-export function retakesCopyNow(ctx: ReplicationContext, obs: Observation): boolean {
-  return retakesCopy(obs.cr, ctx.status, obs.owned);
+export function retakesCopy(ctx: ReplicationContext, obs: Observation): boolean {
+  return retakesNewCopy(obs.cr, ctx.status, obs.owned);
 }
 
 /** Whether the failed cycle's copy is gone, so a new cycle can take its own under the same names. */

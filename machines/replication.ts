@@ -11,14 +11,14 @@
  */
 import { and, assign, enqueueActions, not, setup } from 'xstate';
 import type { ScribeStatus } from './api.js';
-import { seen, type ReplicationContext, type ReplicationInput, type ReplicationState } from './context.js';
+import { observationOf, type ReplicationContext, type ReplicationInput, type ReplicationState } from './context.js';
 import type { CyclePosition } from './cycle.js';
 import type { FailingStage } from './findings.js';
 import * as notices from './notices.js';
 import type { Notice } from './notices.js';
 import type { Observation } from './observation.js';
 import * as is from './predicates.js';
-import * as r from './status-writers.js';
+import * as writer from './status-writers.js';
 
 /** The machine's effects are executed by the adapter after step(), never here: these do nothing. */
 function executedByTheAdapter(): void {}
@@ -26,11 +26,11 @@ function executedByTheAdapter(): void {}
 type StatusOf = (ctx: ReplicationContext, obs: Observation) => ScribeStatus;
 type NoticesOf = (ctx: ReplicationContext, obs: Observation) => Notice[];
 
-/** Builds an assign of status from a reducer, for observation events only. */
-function write(reducer: StatusOf) {
+/** An assign of status from a status writer, for observation events only. */
+function assignStatus(write: StatusOf) {
   return assign<ReplicationContext, Observation, undefined, Observation, never>(({ context, event }) => {
-    const obs = seen(event);
-    return obs ? { status: reducer(context, obs) } : {};
+    const obs = observationOf(event);
+    return obs ? { status: write(context, obs) } : {};
   });
 }
 
@@ -38,7 +38,7 @@ function write(reducer: StatusOf) {
 function notify(notices: NoticesOf) {
   return enqueueActions<ReplicationContext, Observation, undefined, Observation, never, Notice, never, never, never>(
     ({ context, event, enqueue }) => {
-      const obs = seen(event);
+      const obs = observationOf(event);
       if (obs) for (const notice of notices(context, obs)) enqueue(notice);
     },
   );
@@ -47,7 +47,7 @@ function notify(notices: NoticesOf) {
 /** A guard over the observation; false for xstate's init event, which carries none. */
 function when(rule: (ctx: ReplicationContext, obs: Observation) => boolean) {
   return ({ context, event }: { context: ReplicationContext; event: Observation }): boolean => {
-    const obs = seen(event);
+    const obs = observationOf(event);
     return obs ? rule(context, obs) : false;
   };
 }
@@ -62,35 +62,37 @@ export const replicationMachine = setup({
   actions: {
     emitEvent: (_, _params: Extract<Notice, { type: 'emitEvent' }>['params']) => executedByTheAdapter(),
     recordMetrics: (_, _params: Extract<Notice, { type: 'recordMetrics' }>['params']) => executedByTheAdapter(),
-    enter: assign(({ context, event }, params: { state: ReplicationState }) => ({
-      status: r.entered(context, params.state, event.type),
+    recordEntry: assign(({ context, event }, params: { state: ReplicationState }) => ({
+      status: writer.withStateEntered(context, params.state, event.type),
       why: undefined,
     })),
     because: assign((_, params: { why: string }) => ({ why: params.why })),
-    becauseStarted: assign(({ context, event }) => ({ why: seen(event) ? r.startReason(context, event) : undefined })),
-    becauseFailed: assign(({ context, event }, params: { stage: FailingStage }) => ({
-      why: seen(event) ? r.failureReason(context, event, params.stage) : undefined,
+    becauseStarted: assign(({ context, event }) => ({
+      why: observationOf(event) ? writer.startReason(context, event) : undefined,
     })),
-    settleIdle: write(r.settledIdle),
-    settleWaiting: write(r.settledWaiting),
-    settleInvalid: write(r.settledInvalid),
+    becauseFailed: assign(({ context, event }, params: { stage: FailingStage }) => ({
+      why: observationOf(event) ? writer.failureReason(context, event, params.stage) : undefined,
+    })),
+    settleIdle: assignStatus(writer.withIdleConditions),
+    settleWaiting: assignStatus(writer.withWaitingConditions),
+    settleInvalid: assignStatus(writer.withInvalidConditions),
     settleWorking: assign(({ context, event }, params: { state: ReplicationState }) =>
-      seen(event) ? { status: r.settledWorking(context, event, params.state) } : {},
+      observationOf(event) ? { status: writer.withWorkingConditions(context, event, params.state) } : {},
     ),
-    checkStall: assign(({ context, event }, params: { state: ReplicationState }) =>
-      seen(event) ? { status: r.stallChecked(context, event, params.state) } : {},
+    updateStallCondition: assign(({ context, event }, params: { state: ReplicationState }) =>
+      observationOf(event) ? { status: writer.withStallCondition(context, event, params.state) } : {},
     ),
-    publish: write(r.published),
-    startCycle: write(r.startedCycle),
-    recordMoverSuccess: write(r.moverSucceeded),
-    chooseImage: write(r.choseImage),
+    recordPublished: assignStatus(writer.withPublishedValues),
+    startCycle: assignStatus(writer.withCycleStarted),
+    recordMoverSuccess: assignStatus(writer.withMoverSuccess),
+    chooseImage: assignStatus(writer.withImageChosen),
     recordFailure: assign(({ context, event }, params: { stage: FailingStage }) =>
-      seen(event) ? { status: r.failed(context, event, params.stage) } : {},
+      observationOf(event) ? { status: writer.withFailure(context, event, params.stage) } : {},
     ),
-    recordCompletion: write(r.completed),
-    closeCycle: assign(({ context }) => ({ status: r.closedCycle(context) })),
-    restartCycle: write(r.restartedCycle),
-    retryCycle: write(r.retriedCycle),
+    recordCompletion: assignStatus(writer.withCompletion),
+    closeCycle: assign(({ context }) => ({ status: writer.withCycleClosed(context) })),
+    restartCycle: assignStatus(writer.withCycleRestarted),
+    retryCycle: assignStatus(writer.withRetriedGeneration),
   },
   guards: {
     isExternal: when(is.isExternal),
@@ -102,14 +104,14 @@ export const replicationMachine = setup({
     imageReady: when(is.imageReady),
     cleanedUp: when(is.cleanedUp),
     retryDue: when(is.retryDue),
-    retakesCopy: when(is.retakesCopyNow),
+    retakesCopy: when(is.retakesCopy),
     oldCopyGone: when(is.oldCopyGone),
-    failedAt: ({ context, event }, params: { stage: FailingStage }) => {
-      const obs = seen(event);
+    stageFailed: ({ context, event }, params: { stage: FailingStage }) => {
+      const obs = observationOf(event);
       return obs ? is.stageFailed(context, obs, params.stage) : false;
     },
     resumesIn: ({ context, event }, params: { state: CyclePosition }) => {
-      const obs = seen(event);
+      const obs = observationOf(event);
       return obs ? is.resumesIn(context, obs, params.state) : false;
     },
   },
@@ -124,7 +126,7 @@ export const replicationMachine = setup({
   initial: 'idle',
   states: {
     idle: {
-      entry: [{ type: 'enter', params: { state: 'idle' } }, 'settleIdle'],
+      entry: [{ type: 'recordEntry', params: { state: 'idle' } }, 'settleIdle'],
       on: { observe: { actions: [...publishing(), 'settleIdle'] } },
       always: [
         ...leaveForGlobals(),
@@ -137,7 +139,11 @@ export const replicationMachine = setup({
       ],
     },
     waitingForPvc: {
-      entry: [{ type: 'enter', params: { state: 'waitingForPvc' } }, 'settleWaiting', notify(notices.waitingNotice)],
+      entry: [
+        { type: 'recordEntry', params: { state: 'waitingForPvc' } },
+        'settleWaiting',
+        notify(notices.waitingNotice),
+      ],
       on: { observe: { actions: [...publishing(), 'settleWaiting'] } },
       always: [
         ...leaveForGlobals(),
@@ -147,7 +153,7 @@ export const replicationMachine = setup({
     },
     snapshotting: {
       entry: [
-        { type: 'enter', params: { state: 'snapshotting' } },
+        { type: 'recordEntry', params: { state: 'snapshotting' } },
         { type: 'settleWorking', params: { state: 'snapshotting' } },
       ],
       on: { observe: { actions: [...publishing(), ...stallCheck('snapshotting')] } },
@@ -167,7 +173,7 @@ export const replicationMachine = setup({
     },
     moving: {
       entry: [
-        { type: 'enter', params: { state: 'moving' } },
+        { type: 'recordEntry', params: { state: 'moving' } },
         { type: 'settleWorking', params: { state: 'moving' } },
       ],
       on: { observe: { actions: [...publishing(), ...stallCheck('moving')] } },
@@ -187,7 +193,7 @@ export const replicationMachine = setup({
     },
     preserving: {
       entry: [
-        { type: 'enter', params: { state: 'preserving' } },
+        { type: 'recordEntry', params: { state: 'preserving' } },
         { type: 'settleWorking', params: { state: 'preserving' } },
         'chooseImage',
       ],
@@ -208,7 +214,7 @@ export const replicationMachine = setup({
     },
     complete: {
       entry: [
-        { type: 'enter', params: { state: 'complete' } },
+        { type: 'recordEntry', params: { state: 'complete' } },
         { type: 'settleWorking', params: { state: 'complete' } },
       ],
       on: { observe: { actions: [...publishing(), ...stallCheck('complete')] } },
@@ -222,7 +228,7 @@ export const replicationMachine = setup({
       ],
     },
     failed: {
-      entry: { type: 'enter', params: { state: 'failed' } },
+      entry: { type: 'recordEntry', params: { state: 'failed' } },
       on: { observe: { actions: publishing() } },
       always: [
         ...leaveForGlobals(),
@@ -246,13 +252,13 @@ export const replicationMachine = setup({
       ],
     },
     invalid: {
-      entry: [{ type: 'enter', params: { state: 'invalid' } }, 'settleInvalid', notify(notices.invalidNotice)],
+      entry: [{ type: 'recordEntry', params: { state: 'invalid' } }, 'settleInvalid', notify(notices.invalidNotice)],
       on: { observe: { actions: ['settleInvalid', notify(notices.invalidNotice)] } },
       always: [{ guard: 'isExternal', target: 'external' }, ...resumeWhen(not('specInvalid'), 'spec fixed')],
     },
     external: {
       // Decision 7: an external CR is left alone; step() writes nothing for this state.
-      entry: { type: 'enter', params: { state: 'external' } },
+      entry: { type: 'recordEntry', params: { state: 'external' } },
       always: resumeWhen(not('isExternal'), 'no longer external'),
     },
   },
@@ -273,7 +279,7 @@ function leaveForGlobals() {
 /** A stage's failure leads to failed, with the attempt and retry time recorded. */
 function failOn(stage: FailingStage) {
   return {
-    guard: { type: 'failedAt' as const, params: { stage } },
+    guard: { type: 'stageFailed' as const, params: { stage } },
     target: '#replication.failed',
     actions: [
       { type: 'becauseFailed' as const, params: { stage } },
@@ -285,13 +291,13 @@ function failOn(stage: FailingStage) {
 
 /** What the mover publishes: recorded under status.<mover>, and a new address said once. */
 function publishing() {
-  return ['publish' as const, notify(notices.publishedNotice)];
+  return ['recordPublished' as const, notify(notices.publishedNotice)];
 }
 
 /** Stall detection: the Stalled condition written or cleared, and a new stall said once. */
 function stallCheck(state: ReplicationState) {
   return [
-    { type: 'checkStall' as const, params: { state } },
+    { type: 'updateStallCondition' as const, params: { state } },
     notify((ctx, obs) => notices.stallNotice(ctx, obs, state)),
   ];
 }

@@ -20,7 +20,7 @@ import { moverOptions, Objects, planCycle } from './cycle.js';
 import { formatGoDurationMs } from './duration.js';
 import {
   failureOf,
-  invalidMessage,
+  specProblems,
   isStalled,
   stallMessage,
   waitingForPvcMessage,
@@ -57,7 +57,7 @@ function withTime(
 }
 
 /** Records entering `state`: status.state and one journal line (from, to, why). */
-export function entered(ctx: ReplicationContext, state: ReplicationState, eventType: string): Status {
+export function withStateEntered(ctx: ReplicationContext, state: ReplicationState, eventType: string): Status {
   const from = ctx.status.state ?? 'new';
   return {
     ...ctx.status,
@@ -73,7 +73,7 @@ export function entered(ctx: ReplicationContext, state: ReplicationState, eventT
 }
 
 /** Idle: nextSyncTime for schedules only (decision 2) and a Synchronizing reason saying what it waits for. */
-export function settledIdle(ctx: ReplicationContext, obs: Observation): Status {
+export function withIdleConditions(ctx: ReplicationContext, obs: Observation): Status {
   const facts = triggerFactsOf(obs.cr, ctx.status);
   const next = nextSyncTimeFor(facts);
   let waiting: ConditionValue;
@@ -91,7 +91,7 @@ export function settledIdle(ctx: ReplicationContext, obs: Observation): Status {
 }
 
 /** A working state: Reconciled, and Synchronizing in progress (or cleaning up). */
-export function settledWorking(ctx: ReplicationContext, obs: Observation, state: ReplicationState): Status {
+export function withWorkingConditions(ctx: ReplicationContext, obs: Observation, state: ReplicationState): Status {
   const id = ctx.status.cycle?.id ?? '';
   const sync =
     state === 'complete'
@@ -101,7 +101,7 @@ export function settledWorking(ctx: ReplicationContext, obs: Observation, state:
 }
 
 /** Waiting for a PVC that does not exist yet (decision 3): not an error. */
-export function settledWaiting(ctx: ReplicationContext, obs: Observation): Status {
+export function withWaitingConditions(ctx: ReplicationContext, obs: Observation): Status {
   return withConditions(
     without(ctx.status, 'nextSyncTime'),
     obs.cr,
@@ -112,12 +112,12 @@ export function settledWaiting(ctx: ReplicationContext, obs: Observation): Statu
 }
 
 /** Invalid spec: Reconciled=False naming the fields; nothing runs, nothing is deleted. */
-export function settledInvalid(ctx: ReplicationContext, obs: Observation): Status {
+export function withInvalidConditions(ctx: ReplicationContext, obs: Observation): Status {
   return withConditions(
     without(ctx.status, 'nextSyncTime'),
     obs.cr,
     ctx.now,
-    reconcileError(invalidMessage(ctx, obs)),
+    reconcileError(specProblems(ctx, obs)),
     synchronizing('Error', 'the spec is invalid; see the Reconciled condition'),
   );
 }
@@ -133,7 +133,7 @@ export function startReason(ctx: ReplicationContext, obs: Observation): string {
  * (start > previous completion) so that "completion recorded" stays a fact even for a clock that
  * did not move between two observations.
  */
-export function startedCycle(ctx: ReplicationContext, obs: Observation): Status {
+export function withCycleStarted(ctx: ReplicationContext, obs: Observation): Status {
   const previous = toMs(ctx.status.lastSyncTime);
   const start = previous !== undefined && previous >= ctx.now ? previous + 1 : ctx.now;
   const status = without(ctx.status, 'cycle');
@@ -141,13 +141,13 @@ export function startedCycle(ctx: ReplicationContext, obs: Observation): Status 
 }
 
 /** The mover's result goes to status.latestMoverStatus. */
-export function moverSucceeded(ctx: ReplicationContext, obs: Observation): Status {
+export function withMoverSuccess(ctx: ReplicationContext, obs: Observation): Status {
   const logs = obs.owned.mover.logs;
   return { ...ctx.status, latestMoverStatus: { result: 'Successful', ...(logs !== undefined ? { logs } : {}) } };
 }
 
 /** Destination with copyMethod Snapshot: the image name, chosen once per cycle and persisted before it is created. */
-export function choseImage(ctx: ReplicationContext, obs: Observation): Status {
+export function withImageChosen(ctx: ReplicationContext, obs: Observation): Status {
   const cycle = ctx.status.cycle;
   if (!cycle || obs.cr.kind !== 'ReplicationDestination' || moverOptions(obs.cr).copyMethod !== 'Snapshot')
     return ctx.status;
@@ -168,7 +168,7 @@ export function choseImage(ctx: ReplicationContext, obs: Observation): Status {
 }
 
 /** A failure: attempt counted, retry time set (a fact in status), conditions and latestMoverStatus written. */
-export function failed(ctx: ReplicationContext, obs: Observation, stage: FailingStage): Status {
+export function withFailure(ctx: ReplicationContext, obs: Observation, stage: FailingStage): Status {
   const failure = failureOf(ctx, obs, stage);
   const cycle = ctx.status.cycle ?? {};
   const attempt = (cycle.attempt ?? 0) + 1;
@@ -192,7 +192,7 @@ export function failureReason(ctx: ReplicationContext, obs: Observation, stage: 
  * NOW (decision 1), nextSyncTime from this completion (decision 14), and for a destination the
  * new latestImage, the previous one being deleted only now that the new one is ready.
  */
-export function completed(ctx: ReplicationContext, obs: Observation): Status {
+export function withCompletion(ctx: ReplicationContext, obs: Observation): Status {
   const start = toMs(ctx.status.lastSyncStartTime) ?? ctx.now;
   const done = Math.max(ctx.now, start);
   let status: Status = { ...ctx.status, lastSyncDuration: formatGoDurationMs(done - start) };
@@ -221,25 +221,25 @@ export function completed(ctx: ReplicationContext, obs: Observation): Status {
 }
 
 /** The cycle is over: only its id is kept, to number the next one. */
-export function closedCycle(ctx: ReplicationContext): Status {
+export function withCycleClosed(ctx: ReplicationContext): Status {
   const id = ctx.status.cycle?.id;
   return { ...without(ctx.status, 'cycle'), ...(id !== undefined ? { cycle: { id } } : {}) };
 }
 
 /** Synchronizing=False/Stalled after the deadline; back to in progress once progress resumes. */
-export function stallChecked(ctx: ReplicationContext, obs: Observation, state: ReplicationState): Status {
+export function withStallCondition(ctx: ReplicationContext, obs: Observation, state: ReplicationState): Status {
   const stalled = isStalled(ctx, obs, state);
   const current = findCondition(ctx.status.conditions, SYNCHRONIZING);
   if (stalled && current?.reason !== 'Stalled') {
     const message = `${stallMessage(ctx, obs, state)} (cycle ${ctx.status.cycle?.id ?? ''})`;
     return withConditions(ctx.status, obs.cr, ctx.now, synchronizing('Stalled', message));
   }
-  if (!stalled && current?.reason === 'Stalled') return settledWorking(ctx, obs, state);
+  if (!stalled && current?.reason === 'Stalled') return withWorkingConditions(ctx, obs, state);
   return ctx.status;
 }
 
 /** What the mover publishes (rsync address, restic lastPruned) goes under status.<mover>. */
-export function published(ctx: ReplicationContext, obs: Observation): Status {
+export function withPublishedValues(ctx: ReplicationContext, obs: Observation): Status {
   const kind = moverKindOf(obs.cr);
   const values = obs.owned.mover.published;
   if (!kind || !values) return ctx.status;
@@ -254,13 +254,13 @@ export function published(ctx: ReplicationContext, obs: Observation): Status {
  * old cycle's (level.ts deletes those as stale). The failed attempts stay counted, so the backoff
  * keeps growing for a cause a new copy does not fix; the sync's start time stays too.
  */
-export function restartedCycle(ctx: ReplicationContext, obs: Observation): Status {
+export function withCycleRestarted(ctx: ReplicationContext, obs: Observation): Status {
   const cycle = planCycle(obs.cr, ctx.status, ctx.now, obs.owned);
   return { ...ctx.status, cycle: { ...cycle, attempt: ctx.status.cycle?.attempt ?? 0 } };
 }
 
 /** A retry of the same cycle records the spec generation it retries with, so only a later change counts as new. */
-export function retriedCycle(ctx: ReplicationContext, obs: Observation): Status {
+export function withRetriedGeneration(ctx: ReplicationContext, obs: Observation): Status {
   const cycle = ctx.status.cycle;
   const generation = obs.cr.metadata.generation;
   if (!cycle || generation === undefined || cycle.generation === undefined || cycle.generation === generation)

@@ -19,8 +19,8 @@ type ReplicationMachine = typeof replicationMachine;
 import { formatTimestamp, toMs } from './time.js';
 import { isOutOfSync, outOfSyncDeadline, triggerKind } from './trigger.js';
 
-/** What the operator saw: the time (Date or epoch ms) and the CR's objects in the caches. */
-export interface Seen {
+/** What one step is given: the time (Date or epoch ms) and the CR's objects in the caches. */
+export interface StepInput {
   now: Date | number;
   owned: OwnedObjects;
   /** The operator's stall period (--stall-after); default STALL_AFTER_MS. */
@@ -38,15 +38,15 @@ export interface StepResult {
 }
 
 /** Feeds one observation to the CR's machine and returns the status to persist and the actions to run. */
-export function step(cr: ScribeCr, seen: Seen): StepResult {
-  return stepWith(replicationMachine, cr, seen);
+export function step(cr: ScribeCr, input: StepInput): StepResult {
+  return stepWith(replicationMachine, cr, input);
 }
 
 /** step() with another build of the machine: the tests run one whose action lists are reversed. */
-export function stepWith(machine: ReplicationMachine, cr: ScribeCr, seen: Seen): StepResult {
-  const now = typeof seen.now === 'number' ? seen.now : seen.now.getTime();
-  const event = observation(cr, seen.owned, now);
-  const [next, executed] = transition(machine, restore(machine, cr, event, seen.stallAfterMs), event);
+export function stepWith(machine: ReplicationMachine, cr: ScribeCr, input: StepInput): StepResult {
+  const now = typeof input.now === 'number' ? input.now : input.now.getTime();
+  const event = observation(cr, input.owned, now);
+  const [next, executed] = transition(machine, restore(machine, cr, event, input.stallAfterMs), event);
   const state = next.value as ReplicationState;
   const previous: ScribeStatus = cr.status ?? {};
   if (state === 'external') return { state, nextPersisted: previous, actions: [] };
@@ -58,7 +58,7 @@ export function stepWith(machine: ReplicationMachine, cr: ScribeCr, seen: Seen):
   for (const notice of notices) if (notice.type === 'emitEvent') actions.push({ type: 'emitEvent', ...notice.params });
   actions.push(...levelActions(state, next.context, event));
   actions.push(metrics(notices, cr, status, state, now));
-  const wake = wakeAt(cr, status, state, event, seen.stallAfterMs);
+  const wake = wakeAt(cr, status, state, event, input.stallAfterMs);
   if (wake !== undefined) actions.push({ type: 'scheduleWake', at: wake });
   return { state, nextPersisted: status, actions };
 }

@@ -274,9 +274,9 @@ export class Controller {
     }
     const log = logFor(cr.kind, cr.metadata.namespace ?? '', cr.metadata.name ?? '');
     const mover = this.options.movers.find((candidate) => candidate.matches(cr));
-    const seen = this.withMoverOutput(cr, ownedObjects(cr, this.objectSource(), mover, this.options.movers), mover);
+    const cached = this.withMoverOutput(cr, ownedObjects(cr, this.objectSource(), mover, this.options.movers), mover);
     const foreign = await this.stillForeign(key, cr);
-    const owned = foreign.length ? { ...seen, foreign } : seen;
+    const owned = foreign.length ? { ...cached, foreign } : cached;
     const result = step(cr, { now: this.clock(), owned, stallAfterMs: this.options.stallAfterMs });
     // A wake-up asked for by an earlier step (a stall deadline, say) is void once the machine
     // no longer asks for one: an idle CR holds no timer.

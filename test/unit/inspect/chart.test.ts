@@ -25,7 +25,7 @@ describe('the chart is read from the machine definition', () => {
     expect(edge('moving', 'preserving')[0]?.label).toBe('transfer succeeded');
     expect(edge('preserving', 'complete')[0]?.label).toBe('result preserved');
     expect(edge('complete', 'idle')[0]?.label).toBe('cleaned up');
-    expect(edge('moving', 'failed')[0]?.guard).toBe('failedAt(mover)');
+    expect(edge('moving', 'failed')[0]?.guard).toBe('stageFailed(mover)');
     expect(edge('failed', 'moving')[0]?.guard).toBe('retryDue && !retakesCopy && resumesIn(moving)');
     expect(edge('failed', 'snapshotting')[0]).toMatchObject({
       guard: 'retryDue && retakesCopy && oldCopyGone',
@@ -38,7 +38,7 @@ describe('the chart is read from the machine definition', () => {
 
   it('describes guards of every form', () => {
     expect(describeGuard('syncDue')).toBe('syncDue');
-    expect(describeGuard({ type: 'failedAt', params: { stage: 'image' } })).toBe('failedAt(image)');
+    expect(describeGuard({ type: 'stageFailed', params: { stage: 'image' } })).toBe('stageFailed(image)');
     expect(describeGuard(undefined)).toBeUndefined();
   });
 
