@@ -91,12 +91,6 @@ export interface EmitEventAction {
   message: string;
 }
 
-/** Observe this CR again at `at` (epoch ms) even if nothing changes: the only timer an idle CR needs. */
-export interface ScheduleWakeAction {
-  type: 'scheduleWake';
-  at: number;
-}
-
 /** Update the seed's metrics for this CR. */
 export interface RecordMetricsAction {
   type: 'recordMetrics';
@@ -116,7 +110,6 @@ export type Action =
   | ReleaseObjectAction
   | PatchStatusAction
   | EmitEventAction
-  | ScheduleWakeAction
   | RecordMetricsAction;
 
 /** Event reasons, as VolSync names them where it has one. */

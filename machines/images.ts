@@ -11,7 +11,7 @@
  *
  * An image stays listed until its deletion is seen (write-ahead: the list is the persisted fact
  * that tells a restarted operator what is still to delete). Pure functions; the machine calls
- * them at completion (reducers.ts), in idle, and asks for the deletes in every state but invalid
+ * them at completion (status-writers.ts), in idle, and asks for the deletes in every state but invalid
  * and external (level.ts).
  */
 import type { Action, DeleteObjectAction } from './actions.js';

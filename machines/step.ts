@@ -35,6 +35,12 @@ export interface StepResult {
   nextPersisted: ScribeStatus;
   /** Decisions to execute in order; patchStatus, when present, is first. */
   actions: Action[];
+  /**
+   * When to observe this CR again even if nothing changes (epoch ms): the next scheduled sync, the
+   * retry, the stall or out-of-sync deadline. Absent for an idle manual or paused CR: it waits for
+   * a change. The caller's work queue owns the timer (src/streams/work-queue.ts).
+   */
+  requeueAt?: number;
 }
 
 /** Feeds one observation to the CR's machine and returns the status to persist and the actions to run. */
@@ -58,9 +64,8 @@ export function stepWith(machine: ReplicationMachine, cr: ScribeCr, input: StepI
   for (const notice of notices) if (notice.type === 'emitEvent') actions.push({ type: 'emitEvent', ...notice.params });
   actions.push(...levelActions(state, next.context, event));
   actions.push(metrics(notices, cr, status, state, now));
-  const wake = wakeAt(cr, status, state, event, input.stallAfterMs);
-  if (wake !== undefined) actions.push({ type: 'scheduleWake', at: wake });
-  return { state, nextPersisted: status, actions };
+  const requeueAt = nextObservationAt(cr, status, state, event, input.stallAfterMs);
+  return { state, nextPersisted: status, actions, ...(requeueAt !== undefined ? { requeueAt } : {}) };
 }
 
 /** The machine snapshot a CR resumes from: its initial state when new, else its rehydrated state. */
@@ -106,7 +111,7 @@ function metrics(
  * retry time, the stall deadline, or the out-of-sync deadline (the gauge flips then). The earliest
  * one in the future; nothing for an idle manual or paused CR.
  */
-function wakeAt(
+function nextObservationAt(
   cr: ScribeCr,
   status: ScribeStatus,
   state: ReplicationState,

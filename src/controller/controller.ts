@@ -20,8 +20,7 @@ import type { ScribeMetrics } from '../metrics/registry.js';
 import type { MoverRuntime } from '../movers/catalog.js';
 import { FAILED_CREATE_REASON, MOVER_POD_LABEL } from '../movers/job.js';
 import type { OwnedObjects } from '../../machines/observation.js';
-import { KeyedWorkQueue } from '../streams/work-queue.js';
-import { WakeTimers } from '../streams/wake-timers.js';
+import { KeyedWorkQueue, type Requeue } from '../streams/work-queue.js';
 import { MoverOutputWatcher } from './mover-output.js';
 import { namedPvcs, observePod, ownedObjects, restoresFromImageOf } from './observe.js';
 import { OwnerIndex } from './owner-index.js';
@@ -54,12 +53,16 @@ export interface ControllerOptions {
   stallAfterMs?: number;
 }
 
-/** Retry delays after an unexpected error in a reconcile (the API server down, say). */
-const ERROR_BACKOFF_MS = { initial: 500, max: 60_000 };
 /** Bound on back-to-back steps in one reconcile (a whole cycle has fewer states than this). */
 const MAX_STEPS_PER_RECONCILE = 8;
 /** Actions that touch no object but the CR itself (see reconcile). */
-const STATUS_ONLY = new Set<string>(['patchStatus', 'emitEvent', 'scheduleWake', 'recordMetrics']);
+const STATUS_ONLY = new Set<string>(['patchStatus', 'emitEvent', 'recordMetrics']);
+
+/** What one step of a reconcile came to (see reconcileStep). */
+interface StepOutcome {
+  moved: boolean;
+  requeueAt?: number | undefined;
+}
 
 /** A running controller. */
 export class Controller {
@@ -75,14 +78,12 @@ export class Controller {
   private readonly volumeUsers = new VolumeUsersIndex();
   private readonly queue: KeyedWorkQueue<string>;
   private cachesSynced = false;
-  private readonly timers: WakeTimers<string>;
   private readonly adapter: EffectsAdapter;
   private readonly events: EventRecorder;
   private readonly clock: () => number;
   private readonly log: Logger;
   /** The status we wrote last per CR, newer than the cache until the watch catches up. */
   private readonly written = new Map<string, ScribeCr>();
-  private readonly failures = new Map<string, number>();
   /** metadata.generation of each CR as last seen: a higher one is a change of its spec by a user. */
   private readonly generations = new Map<string, number>();
   private subscription: Subscription | undefined;
@@ -94,14 +95,16 @@ export class Controller {
   constructor(private readonly options: ControllerOptions) {
     this.clock = options.clock ?? Date.now;
     this.log = options.log ?? rootLogger;
-    this.queue = new KeyedWorkQueue((key) => this.reconcile(key), { concurrency: options.concurrency ?? 16 });
-    this.timers = new WakeTimers((key) => this.queue.add(key), this.clock);
+    this.queue = new KeyedWorkQueue((key) => this.reconcile(key), {
+      concurrency: options.concurrency ?? 16,
+      clock: this.clock,
+    });
     this.events = new EventRecorder(options.kc);
     this.adapter = new EffectsAdapter({
       kc: options.kc,
       events: this.events,
       metrics: options.metrics,
-      timers: this.timers,
+      clock: this.clock,
       movers: options.movers,
       log: this.log,
     });
@@ -155,6 +158,15 @@ export class Controller {
     this.subscription.add(this.pods.events$.subscribe((event) => this.volumeUsers.apply(event)));
     // Events wait while triggered CRs wait for their mover Jobs (EventRecorder.hold).
     this.subscription.add(this.queue.urgentBusy$.subscribe((busy) => this.events.hold(busy)));
+    // A reconcile that threw: the queue runs it again after its back-off.
+    this.subscription.add(
+      this.queue.results$.subscribe(({ key, error, retryInMs }) => {
+        if (error === undefined) return;
+        const [kind, namespace, name] = key.split('/') as [CrKind, string, string];
+        const err = error instanceof Error ? error.message : String(error);
+        logFor(kind, namespace, name).error({ err, retryInMs }, 'reconcile failed');
+      }),
+    );
     await Promise.all([...this.informers.values(), this.pods, this.namespaces].map((informer) => informer.start()));
     this.cachesSynced = true;
     this.outputs.start();
@@ -163,11 +175,10 @@ export class Controller {
     }
   }
 
-  /** Stops watching and timers; lets reconciles in flight finish. */
+  /** Stops watching and the queue's timers; lets reconciles in flight finish. */
   async stop(): Promise<void> {
     this.subscription?.unsubscribe();
     this.outputs.stop();
-    this.timers.clear();
     await this.queue.stop();
     await Promise.all([...this.informers.values(), this.pods, this.namespaces].map((informer) => informer.stop()));
   }
@@ -259,18 +270,24 @@ export class Controller {
    * then costs no trip through the queue behind every other CR. A step that made or removed
    * objects waits for the watch to show them, so the next step never acts on a stale cache.
    */
-  private async reconcile(key: string): Promise<void> {
-    for (let steps = 0; steps < MAX_STEPS_PER_RECONCILE; steps++) {
-      if (!(await this.reconcileStep(key))) return;
+  private async reconcile(key: string): Promise<Requeue> {
+    let outcome: StepOutcome = { moved: true };
+    for (let steps = 0; outcome.moved && steps < MAX_STEPS_PER_RECONCILE; steps++) {
+      outcome = await this.reconcileStep(key);
     }
+    return { requeueAt: outcome.requeueAt };
   }
 
-  /** One step of one CR; true when it moved the machine to another state. */
-  private async reconcileStep(key: string): Promise<boolean> {
+  /**
+   * One step of one CR: whether it moved the machine to another state, and when the CR is to be
+   * observed again even if nothing changes (the work queue holds that timer; a step that asks for
+   * none leaves an idle CR with no timer). An error is thrown to the queue, which backs off.
+   */
+  private async reconcileStep(key: string): Promise<StepOutcome> {
     const cr = this.current(key);
     if (!cr) {
       this.forget(key);
-      return false;
+      return { moved: false };
     }
     const log = logFor(cr.kind, cr.metadata.namespace ?? '', cr.metadata.name ?? '');
     const mover = this.options.movers.find((candidate) => candidate.matches(cr));
@@ -278,46 +295,41 @@ export class Controller {
     const foreign = await this.stillForeign(key, cr);
     const owned = foreign.length ? { ...cached, foreign } : cached;
     const result = step(cr, { now: this.clock(), owned, stallAfterMs: this.options.stallAfterMs });
-    // A wake-up asked for by an earlier step (a stall deadline, say) is void once the machine
-    // no longer asks for one: an idle CR holds no timer.
-    if (!result.actions.some((action) => action.type === 'scheduleWake')) this.timers.cancel(key);
     // A foreign Secret's removal wakes nothing (Secrets are not watched): look again later.
-    if (foreign.length) this.timers.schedule(key, this.clock() + (this.options.foreignRecheckMs ?? FOREIGN_RECHECK_MS));
-    try {
-      // Decision 12: the volume the mover mounts, and who else mounts it, for the mover's placement.
-      const mounts = result.actions.find((action) => action.type === 'ensureMover')?.volume;
-      const facts = {
-        volume: owned.pvcs[namedPvcs(cr)[0] ?? ''] ?? undefined,
-        existing: this.ownedNames(cr.metadata.uid ?? ''),
-        privilegedNamespace: privilegedMoversAllowed(
-          this.namespaces.get(cr.metadata.namespace ?? '')?.metadata?.annotations,
-        ),
-        ...(mounts === undefined
-          ? {}
-          : {
-              mounted: owned.pvcs[mounts],
-              volumeUsers: this.volumeUsers.users(cr.metadata.namespace ?? '', mounts).map(observePod),
-            }),
-      };
-      const executed = await this.adapter.execute(cr, key, result.actions, facts, log);
-      this.failures.delete(key);
-      if (executed.outcome === 'done' && executed.foreign?.length) {
-        this.foreign.set(key, executed.foreign);
-        // The machine makes it a condition at once: the next step sees the report.
-        this.queue.add(key);
-      }
-      if (executed.outcome === 'done' && executed.status !== cr) this.written.set(key, executed.status as ScribeCr);
-      if (cr.status?.state === result.state) return false;
-      log.info({ from: cr.status?.state, to: result.state }, 'state');
-      return executed.outcome === 'done' && result.actions.every((action) => STATUS_ONLY.has(action.type));
-    } catch (error) {
-      const failures = (this.failures.get(key) ?? 0) + 1;
-      this.failures.set(key, failures);
-      const delay = Math.min(ERROR_BACKOFF_MS.max, ERROR_BACKOFF_MS.initial * 2 ** (failures - 1));
-      log.error({ err: error instanceof Error ? error.message : String(error), retryInMs: delay }, 'reconcile failed');
-      this.timers.schedule(key, this.clock() + delay);
-      return false;
+    const foreignRecheck = foreign.length
+      ? this.clock() + (this.options.foreignRecheckMs ?? FOREIGN_RECHECK_MS)
+      : undefined;
+    // Decision 12: the volume the mover mounts, and who else mounts it, for the mover's placement.
+    const mounts = result.actions.find((action) => action.type === 'ensureMover')?.volume;
+    const facts = {
+      volume: owned.pvcs[namedPvcs(cr)[0] ?? ''] ?? undefined,
+      existing: this.ownedNames(cr.metadata.uid ?? ''),
+      privilegedNamespace: privilegedMoversAllowed(
+        this.namespaces.get(cr.metadata.namespace ?? '')?.metadata?.annotations,
+      ),
+      ...(mounts === undefined
+        ? {}
+        : {
+            mounted: owned.pvcs[mounts],
+            volumeUsers: this.volumeUsers.users(cr.metadata.namespace ?? '', mounts).map(observePod),
+          }),
+    };
+    const executed = await this.adapter.execute(cr, result.actions, facts, log);
+    const requeueAt = earliest(
+      result.requeueAt,
+      foreignRecheck,
+      executed.outcome === 'done' ? executed.requeueAt : undefined,
+    );
+    if (executed.outcome === 'done' && executed.foreign?.length) {
+      this.foreign.set(key, executed.foreign);
+      // The machine makes it a condition at once: the next step sees the report.
+      this.queue.add(key);
     }
+    if (executed.outcome === 'done' && executed.status !== cr) this.written.set(key, executed.status as ScribeCr);
+    if (cr.status?.state === result.state) return { moved: false, requeueAt };
+    log.info({ from: cr.status?.state, to: result.state }, 'state');
+    const moved = executed.outcome === 'done' && result.actions.every((action) => STATUS_ONLY.has(action.type));
+    return { moved, requeueAt };
   }
 
   /** Running mover pods whose output tells progress (not those waiting for a peer). */
@@ -373,9 +385,7 @@ export class Controller {
 
   private forget(key: string): void {
     this.foreign.delete(key);
-    this.timers.cancel(key);
     this.written.delete(key);
-    this.failures.delete(key);
     const [kind, namespace, name] = key.split('/') as [CrKind, string, string];
     // Its series may carry any mover's label: the spec may have switched movers.
     for (const { kind: method } of this.options.movers) {
@@ -401,6 +411,12 @@ export class Controller {
       pvcsIn: (namespace: string) => this.informers.get('PersistentVolumeClaim')?.list(namespace) ?? [],
     };
   }
+}
+
+/** The earliest of some times, if any. */
+function earliest(...times: (number | undefined)[]): number | undefined {
+  const defined = times.filter((t): t is number => t !== undefined);
+  return defined.length > 0 ? Math.min(...defined) : undefined;
 }
 
 /** The queue key of a CR: kind/namespace/name. */

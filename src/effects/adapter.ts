@@ -1,6 +1,6 @@
 /**
  * The effects adapter: the only place that turns the machines' decisions (machines/actions.ts)
- * into Kubernetes API calls, Events, metrics and timers. Every call is idempotent, so executing
+ * into Kubernetes API calls, Events and metrics. Every call is idempotent, so executing
  * the same decisions twice (after a crash, or a stale cache) does no harm.
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
@@ -17,7 +17,6 @@ import { recordStepMetrics } from '../metrics/record.js';
 import type { ScribeMetrics, CrLabels } from '../metrics/registry.js';
 import { ExpiringLru } from '../server/lru-cache.js';
 import type { MoverRuntime } from '../movers/catalog.js';
-import type { WakeTimers } from '../streams/wake-timers.js';
 import {
   deleteObject,
   deleteUnless,
@@ -33,8 +32,11 @@ export type AdapterFacts = MoverFacts & { existing?: ReadonlySet<string> };
 
 /** What executing a list of actions came to. */
 export type ExecutionResult =
-  /** foreign: objects that hold a name Scribe wanted and are not the CR's; the actions after stopped. */
-  | { outcome: 'done'; status?: ScribeCr; foreign?: ForeignObject[] }
+  /**
+   * foreign: objects that hold a name Scribe wanted and are not the CR's; the actions after
+   * stopped. requeueAt: observe the CR again by then (epoch ms), even if no watch event comes.
+   */
+  | { outcome: 'done'; status?: ScribeCr; foreign?: ForeignObject[]; requeueAt?: number }
   | { outcome: 'conflict' } // the CR changed since it was observed: observe again
   | { outcome: 'gone' }; // the CR was deleted meanwhile
 
@@ -43,10 +45,9 @@ export interface AdapterDeps {
   kc: KubeConfig;
   events: EventRecorder;
   metrics: ScribeMetrics;
-  timers: WakeTimers<string>;
   movers: readonly MoverRuntime[];
   log: Logger;
-  /** The clock of the wake timers (default Date.now). */
+  /** The clock of requeueAt (default Date.now). */
   clock?: () => number;
 }
 
@@ -84,7 +85,6 @@ export class EffectsAdapter {
    */
   async execute(
     cr: ScribeCr,
-    key: string,
     actions: readonly Action[],
     facts: AdapterFacts,
     log: Logger = this.deps.log,
@@ -166,24 +166,17 @@ export class EffectsAdapter {
             (error) => log.warn({ err: error.message, reason: action.reason }, 'could not record event'),
           );
           break;
-        case 'scheduleWake':
-          this.deps.timers.schedule(key, action.at);
-          break;
         case 'recordMetrics':
           this.recordMetrics(cr, current, action);
           break;
       }
     }
-    if (released) {
-      const at = (this.deps.clock ?? Date.now)() + RELEASE_RECHECK_MS;
-      const scheduled = this.deps.timers.scheduledAt(key);
-      if (scheduled === undefined || scheduled > at) this.deps.timers.schedule(key, at);
-    }
+    const requeue = released ? { requeueAt: (this.deps.clock ?? Date.now)() + RELEASE_RECHECK_MS } : {};
     if (foreign.length) {
       log.warn({ objects: foreign.map((f) => `${f.kind}/${f.name}`) }, 'not ours: left alone');
-      return { outcome: 'done', status: current, foreign };
+      return { outcome: 'done', status: current, foreign, ...requeue };
     }
-    return { outcome: 'done', status: current };
+    return { outcome: 'done', status: current, ...requeue };
   }
 
   private async patchStatus(cr: ScribeCr, status: object): Promise<ExecutionResult & { status?: ScribeCr }> {

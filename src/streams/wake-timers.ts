@@ -1,7 +1,7 @@
 /**
- * One timer per key for the moment a machine asked to be woken (its next cron tick or retry).
- * A new request replaces the old one, so an idle operator holds one timer per CR at most and
- * does no polling.
+ * One timer per key, for the work queue's requeues (a CR's next cron tick, retry or deadline) and
+ * back-offs. A new request replaces the old one, so an idle operator holds one timer per CR at
+ * most and does no polling.
  */
 
 /** Longest delay Node's setTimeout accepts; later wake-ups are re-armed in steps. */

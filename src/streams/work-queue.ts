@@ -7,21 +7,41 @@
  * Two lanes: a key added as `urgent` runs before every key waiting in the normal lane. The
  * controller puts a CR there when a user changed its spec (a new trigger, say), so that a burst
  * of cycles finishing elsewhere does not stand between a trigger and its mover Job.
+ *
+ * The outcome of a run is a value, as in controller-runtime: the handler returns when the key is
+ * to run again even if nothing changes (`requeueAt`), or throws. The queue owns the timers (one
+ * per key; a run that asks for none cancels the key's timer) and the per-key back-off after
+ * errors (doubling from `backoff.initialMs` up to `backoff.maxMs`, reset by a run that succeeds).
  */
 import { BehaviorSubject, distinctUntilChanged, Observable, Subject } from 'rxjs';
+import { WakeTimers } from './wake-timers.js';
+
+/** What a successful run of the handler asks for: when to run the key again (epoch ms), if at all. */
+export interface Requeue {
+  requeueAt?: number | undefined;
+}
 
 /** The outcome of one run of the handler for a key. */
 export interface RunResult<K> {
   key: K;
   durationMs: number;
   error?: unknown;
+  /** After an error: how long the key's back-off waits before its next run. */
+  retryInMs?: number;
 }
 
 /** Options of a work queue. */
 export interface WorkQueueOptions {
   /** Keys processed at the same time at most. */
   concurrency?: number;
+  /** Back-off of a key whose runs fail: the first delay, doubled per failure up to the last. */
+  backoff?: { initialMs: number; maxMs: number };
+  /** The clock of the requeue timers (default Date.now). */
+  clock?: () => number;
 }
+
+/** Back-off after a failed run unless the options say otherwise (an API server down, say). */
+export const DEFAULT_BACKOFF = { initialMs: 500, maxMs: 60_000 };
 
 /** A keyed queue; `results$` reports each finished run (for logs, metrics and tests). */
 export class KeyedWorkQueue<K extends string> {
@@ -39,6 +59,10 @@ export class KeyedWorkQueue<K extends string> {
   private readonly resultsSubject = new Subject<RunResult<K>>();
   private readonly idleWaiters: Array<() => void> = [];
   private stopped = false;
+  /** One requeue timer per key: the latest run's request, or the back-off after a failed run. */
+  private readonly timers: WakeTimers<K>;
+  /** Failed runs in a row, per key. */
+  private readonly failures = new Map<K, number>();
   readonly results$: Observable<RunResult<K>> = this.resultsSubject.asObservable();
   /**
    * true while an urgent key waits or runs, false once none does: whoever shares the API server
@@ -47,9 +71,21 @@ export class KeyedWorkQueue<K extends string> {
   readonly urgentBusy$: Observable<boolean> = this.urgentSubject.pipe(distinctUntilChanged());
 
   constructor(
-    private readonly handler: (key: K) => Promise<void>,
+    private readonly handler: (key: K) => Promise<Requeue | void>,
     private readonly options: WorkQueueOptions = {},
-  ) {}
+  ) {
+    this.timers = new WakeTimers((key) => this.add(key), options.clock ?? Date.now);
+  }
+
+  /** When `key` is to run again by a timer (its requeue or its back-off), if at all. */
+  requeuedAt(key: K): number | undefined {
+    return this.timers.scheduledAt(key);
+  }
+
+  /** Number of keys waiting for a timer. */
+  get timerCount(): number {
+    return this.timers.size;
+  }
 
   /** Asks for `key` to be processed (again); `urgent` puts it before every key of the normal lane. */
   add(key: K, options: { urgent?: boolean } = {}): void {
@@ -81,6 +117,7 @@ export class KeyedWorkQueue<K extends string> {
   /** Accepts no more keys; resolves once the runs in flight have finished. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.timers.clear();
     this.waiting.length = 0;
     this.urgent.length = 0;
     this.waitingLane.clear();
@@ -89,6 +126,16 @@ export class KeyedWorkQueue<K extends string> {
     await this.whenIdle();
     this.resultsSubject.complete();
     this.urgentSubject.complete();
+  }
+
+  /** Counts a failed run of `key` and arms its next run after the back-off; returns the delay. */
+  private backOff(key: K): number {
+    const { initialMs, maxMs } = this.options.backoff ?? DEFAULT_BACKOFF;
+    const failures = (this.failures.get(key) ?? 0) + 1;
+    this.failures.set(key, failures);
+    const delay = Math.min(maxMs, initialMs * 2 ** (failures - 1));
+    if (!this.stopped) this.timers.schedule(key, (this.options.clock ?? Date.now)() + delay);
+    return delay;
   }
 
   private enqueue(key: K, urgent: boolean): void {
@@ -123,14 +170,24 @@ export class KeyedWorkQueue<K extends string> {
   private async run(key: K): Promise<void> {
     const started = performance.now();
     let error: unknown;
+    let retryInMs: number | undefined;
     try {
-      await this.handler(key);
+      const outcome = await this.handler(key);
+      this.failures.delete(key);
+      const at = outcome ? outcome.requeueAt : undefined;
+      if (at !== undefined && !this.stopped) this.timers.schedule(key, at);
+      else this.timers.cancel(key);
     } catch (e) {
       error = e;
+      retryInMs = this.backOff(key);
     }
     this.running.delete(key);
     this.runningUrgent.delete(key);
-    this.resultsSubject.next({ key, durationMs: performance.now() - started, error });
+    this.resultsSubject.next({
+      key,
+      durationMs: performance.now() - started,
+      ...(error !== undefined ? { error, retryInMs } : {}),
+    });
     const urgent = this.dirtyUrgent.delete(key);
     if (this.dirty.delete(key) && !this.stopped) this.enqueue(key, urgent);
     this.pump();

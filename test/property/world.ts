@@ -182,6 +182,8 @@ export class World {
       const owned = this.owned();
       let released = false;
       for (const action of result.actions) released = this.execute(action, owned) || released;
+      // The work queue's timer: the step's requeueAt replaces the one asked for before.
+      if (result.requeueAt !== undefined) this.wake = result.requeueAt;
       if (released) {
         // The adapter observes the CR again shortly: a released snapshot's event names no owner.
         const at = this.now + RELEASE_RECHECK_MS;
@@ -218,9 +220,6 @@ export class World {
         return false;
       case 'deleteObject':
         this.deleteBy(action.kind, action.name);
-        return false;
-      case 'scheduleWake':
-        this.wake = action.at;
         return false;
       case 'emitEvent':
         this.events.push(action);

@@ -22,7 +22,6 @@ import { rootLogger } from '../../../src/log.js';
 import { ScribeMetrics } from '../../../src/metrics/registry.js';
 import { waitFor } from '../../../src/local/processes.js';
 import { MOVERS } from '../../../src/movers/index.js';
-import { WakeTimers } from '../../../src/streams/wake-timers.js';
 import { testKubeConfig, testNamespace } from '../../support/cluster.js';
 
 const kc = testKubeConfig();
@@ -42,7 +41,6 @@ function adapter(): EffectsAdapter {
     kc,
     events: new EventRecorder(kc),
     metrics: new ScribeMetrics({ defaultMetrics: false }),
-    timers: new WakeTimers<string>(() => undefined),
     movers: MOVERS,
     log: rootLogger,
   });
@@ -101,7 +99,7 @@ describe('objects of Scribe’s names that are not the CR’s (issue 21)', () =>
       stringData: { note: 'the user’s' },
     });
 
-    const result = await adapter().execute(cr, `ReplicationDestination/${namespace}/db`, [ensureMover('rsync')], {});
+    const result = await adapter().execute(cr, [ensureMover('rsync')], {});
     expect(result).toMatchObject({ outcome: 'done', foreign: [{ kind: 'Secret', name: secretName }] });
     const after = await read('Secret', namespace, secretName);
     expect(after?.metadata?.resourceVersion).toBe(mine.metadata?.resourceVersion);
@@ -152,13 +150,13 @@ describe('objects of Scribe’s names that are not the CR’s (issue 21)', () =>
       spec: { capacity: '1Gi' },
     });
 
-    const foreign = await adapter().execute(cr, 'k', [ensure('scribe-dest-db')], {});
+    const foreign = await adapter().execute(cr, [ensure('scribe-dest-db')], {});
     expect(foreign).toMatchObject({ foreign: [{ kind: 'PersistentVolumeClaim', name: 'scribe-dest-db' }] });
     expect(foreign.outcome === 'done' && foreign.foreign?.[0]?.why).toContain('ReplicationDestination other');
     const after = await read('PersistentVolumeClaim', namespace, 'scribe-dest-db');
     expectUntouched(after, theirs);
 
-    const adopted = await adapter().execute(cr, 'k', [ensure('scribe-dest-db-2')], {});
+    const adopted = await adapter().execute(cr, [ensure('scribe-dest-db-2')], {});
     expect(adopted).toEqual({ outcome: 'done', status: cr });
   });
 
@@ -170,7 +168,6 @@ describe('objects of Scribe’s names that are not the CR’s (issue 21)', () =>
       metadata: { name: 'db' },
       spec: { rsync: { copyMethod: 'None', capacity: '1Gi' } },
     });
-    const key = `ReplicationDestination/${namespace}/db`;
     const secretName = rsyncDestinationSourceKeysName('db');
     const effects = adapter();
     const cycle = (cycleId: string, attempt: number): Action => ({
@@ -180,17 +177,17 @@ describe('objects of Scribe’s names that are not the CR’s (issue 21)', () =>
       attempt,
       volume: 'data',
     });
-    expect(await effects.execute(cr, key, [cycle('1-20240101000000', 0)], {})).toMatchObject({ outcome: 'done' });
+    expect(await effects.execute(cr, [cycle('1-20240101000000', 0)], {})).toMatchObject({ outcome: 'done' });
     const made = await read('Secret', namespace, secretName);
     expect(made?.metadata?.ownerReferences?.[0]?.uid).toBe(cr.metadata.uid);
 
     // Deleted behind its back: the next cycle's first attempt trusts what it made (no request)…
     await kubeRequest(kc, { method: 'DELETE', path: objectPath(RESOURCES.Secret, namespace, secretName) });
     await waitFor('the Secret gone', async () => (await read('Secret', namespace, secretName)) === undefined);
-    expect(await effects.execute(cr, key, [cycle('2-20240101000100', 0)], {})).toMatchObject({ outcome: 'done' });
+    expect(await effects.execute(cr, [cycle('2-20240101000100', 0)], {})).toMatchObject({ outcome: 'done' });
     expect(await read('Secret', namespace, secretName)).toBeUndefined();
     // …and its retry asks again, so the keys are made anew.
-    expect(await effects.execute(cr, key, [cycle('2-20240101000100', 1)], {})).toMatchObject({ outcome: 'done' });
+    expect(await effects.execute(cr, [cycle('2-20240101000100', 1)], {})).toMatchObject({ outcome: 'done' });
     const remade = await read('Secret', namespace, secretName);
     expect(remade?.metadata?.uid).toBeDefined();
     expect(remade?.metadata?.uid).not.toBe(made?.metadata?.uid);
@@ -215,7 +212,7 @@ describe('objects of Scribe’s names that are not the CR’s (issue 21)', () =>
     const name = rcloneSourceName('db');
     // Scribe's label, no ownerReference: a leftover of a deleted CR of the same name, say.
     const theirs = await post('Job', namespace, job(name, { 'app.kubernetes.io/created-by': 'scribe' }));
-    const result = await adapter().execute(cr, `ReplicationSource/${namespace}/db`, [ensureMover('rclone')], {});
+    const result = await adapter().execute(cr, [ensureMover('rclone')], {});
     expect(result).toMatchObject({ foreign: [{ kind: 'Job', name, why: 'it has not an ownerReference to this CR' }] });
     const after = await read('Job', namespace, name);
     expect(after?.metadata?.uid).toBe(theirs.metadata?.uid);

@@ -17,7 +17,6 @@ import { collectionPath, objectPath, RESOURCES } from '../../../src/kube/resourc
 import { rootLogger } from '../../../src/log.js';
 import type { ScribeMetrics } from '../../../src/metrics/registry.js';
 import { waitFor } from '../../../src/local/processes.js';
-import { WakeTimers } from '../../../src/streams/wake-timers.js';
 import { testKubeConfig, testNamespace } from '../../support/cluster.js';
 
 type Event = KubernetesObject & { reason?: string; note?: string };
@@ -122,33 +121,28 @@ describe('decision 20 in the effects adapter', () => {
 
     // Through the adapter: the machine asked to delete both (a stale cache), and to release one.
     await ownedSnapshot(cr, 'plain-2');
-    const timers = new WakeTimers<string>(() => undefined);
     const events = new EventRecorder(kc);
     const adapter = new EffectsAdapter({
       kc,
       events,
       metrics: {} as ScribeMetrics,
-      timers,
       movers: [],
       log: rootLogger,
     });
-    const key = `ReplicationDestination/${namespace}/dest`;
     const actions: Action[] = [
       { type: 'releaseObject', kind: 'VolumeSnapshot', name: 'labelled', reason: 'labelled' },
       { type: 'deleteObject', kind: 'VolumeSnapshot', name: 'labelled', reason: 'replaced' },
       { type: 'deleteObject', kind: 'VolumeSnapshot', name: 'plain-2', reason: 'replaced' },
-      { type: 'scheduleWake', at: Date.now() + 600_000 },
     ];
     const started = Date.now();
-    const result = await adapter.execute(cr, key, actions, {});
+    const result = await adapter.execute(cr, actions, {});
     expect(result.outcome).toBe('done');
     expect((await read(namespace, 'labelled'))?.metadata?.ownerReferences ?? []).toEqual([]);
     expect(await read(namespace, 'plain-2')).toBeUndefined();
-    // The released snapshot's watch event wakes no CR: the adapter observes it again soon itself.
-    const wake = timers.scheduledAt(key) ?? 0;
+    // The released snapshot's watch event wakes no CR: the adapter asks for it to be observed again soon.
+    const wake = result.outcome === 'done' ? (result.requeueAt ?? 0) : 0;
     expect(wake).toBeGreaterThanOrEqual(started + RELEASE_RECHECK_MS);
     expect(wake).toBeLessThanOrEqual(Date.now() + RELEASE_RECHECK_MS);
-    timers.clear();
     await events.whenSent();
     const list = await kubeRequest<{ items: Event[] }>(kc, {
       method: 'GET',

@@ -103,7 +103,7 @@ describe('triggers', () => {
     const idle = d.step(T0 + 4000, world.clean());
     expect(idle.state).toBe('idle');
     expect(cond(idle, 'Synchronizing')?.reason).toBe('WaitingForManual');
-    expect(of(idle, 'scheduleWake')).toEqual([]);
+    expect(idle.requeueAt).toBeUndefined();
   });
 
   it('decision 1: a manual value seen while idle starts exactly one sync', () => {
@@ -132,7 +132,7 @@ describe('triggers', () => {
     expect(done.nextPersisted.lastSyncDuration).toBe('2s');
     const idle = d.step(T0 + 4000, world.clean());
     expect(idle.state).toBe('idle');
-    expect(of(idle, 'scheduleWake')).toEqual([{ type: 'scheduleWake', at: Date.parse('2024-01-01T00:05:00Z') }]);
+    expect(idle.requeueAt).toBe(Date.parse('2024-01-01T00:05:00Z'));
     expect(cond(idle, 'Synchronizing')).toMatchObject({ status: 'False', reason: 'WaitingForSchedule' });
     expect(d.step(Date.parse('2024-01-01T00:04:59Z'), world.clean()).state).toBe('idle');
     expect(d.step(Date.parse('2024-01-01T00:05:00Z'), world.clean()).state).toBe('snapshotting');
@@ -264,7 +264,7 @@ describe('failures', () => {
       expect(failed.nextPersisted.latestMoverStatus?.result).toBe('Failed');
       const retryAt = Date.parse(failed.nextPersisted.cycle?.retryAfter ?? '');
       delays.push(retryAt - now);
-      expect(of(failed, 'scheduleWake')[0]?.at).toBe(retryAt);
+      expect(failed.requeueAt).toBe(retryAt);
       expect(d.step(retryAt - 1, world.pit(id)).state).toBe('failed');
       const retry = d.step(retryAt, world.pit(id));
       expect(retry.state).toBe('moving');
@@ -535,7 +535,7 @@ describe('stalls', () => {
   it('a working state without progress for 10 minutes turns Synchronizing Stalled with one Warning', () => {
     const d = driver(source({ trigger: {} }));
     const first = d.step(T0, world.clean());
-    expect(of(first, 'scheduleWake')[0]?.at).toBe(T0 + 600_000);
+    expect(first.requeueAt).toBe(T0 + 600_000);
     expect(cond(d.step(T0 + 599_999, world.clean()), 'Synchronizing')?.reason).toBe('SyncInProgress');
     const stalled = d.step(T0 + 600_000, world.clean());
     expect(cond(stalled, 'Synchronizing')).toMatchObject({ status: 'False', reason: 'Stalled' });
@@ -568,7 +568,7 @@ describe('stalls', () => {
     // Output that keeps moving on is progress, however long the transfer.
     const busy = d.step(T0 + 3_600_000, running('sent 1000 files', T0 + 3_590_000));
     expect(cond(busy, 'Synchronizing')?.reason).toBe('SyncInProgress');
-    expect(of(busy, 'scheduleWake')[0]?.at).toBe(T0 + 3_590_000 + 600_000);
+    expect(busy.requeueAt).toBe(T0 + 3_590_000 + 600_000);
     const line = 'retrying after 2s: dial tcp 10.0.0.1:9000: connection refused';
     const quiet = d.step(T0 + 3_590_000 + 600_000, running(line, T0 + 3_590_000));
     expect(cond(quiet, 'Synchronizing')).toMatchObject({ status: 'False', reason: 'Stalled' });

@@ -10,7 +10,7 @@ import { step, type StepResult } from '../../../machines/step.js';
 import { owned, source, T0 } from './fixtures.js';
 
 const synchronizing = (r: StepResult) => r.nextPersisted.conditions?.find((c) => c.type === 'Synchronizing');
-const wake = (r: StepResult) => r.actions.find((a) => a.type === 'scheduleWake');
+const wake = (r: StepResult) => r.requeueAt;
 
 /** Steps a source with `stallAfterMs`, carrying the status forward as the operator does. */
 function stepper(stallAfterMs: number | undefined) {
@@ -25,14 +25,14 @@ function stepper(stallAfterMs: number | undefined) {
 describe('the stall period', () => {
   it('is 10 minutes by default', () => {
     const at = stepper(undefined);
-    expect(wake(at(T0))).toEqual({ type: 'scheduleWake', at: T0 + STALL_AFTER_MS });
+    expect(wake(at(T0))).toBe(T0 + STALL_AFTER_MS);
     expect(STALL_AFTER_MS).toBe(600_000);
     expect(synchronizing(at(T0 + 20_000))?.reason).toBe('SyncInProgress');
   });
 
   it('follows the operator: 20 s without progress is Stalled, naming the period', () => {
     const at = stepper(20_000);
-    expect(wake(at(T0))).toEqual({ type: 'scheduleWake', at: T0 + 20_000 });
+    expect(wake(at(T0))).toBe(T0 + 20_000);
     expect(synchronizing(at(T0 + 19_999))?.reason).toBe('SyncInProgress');
     const stalled = at(T0 + 20_000);
     expect(synchronizing(stalled)).toMatchObject({ status: 'False', reason: 'Stalled' });

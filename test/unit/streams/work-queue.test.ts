@@ -130,4 +130,53 @@ describe('KeyedWorkQueue', () => {
     await queue.whenIdle();
     expect(busy).toEqual([false, true, false]);
   });
+
+  it('runs a key again at the time its run asked for, and a run that asks for none cancels the timer', async () => {
+    const runs: number[] = [];
+    let answer: number | undefined = Date.now() + 30;
+    const queue = new KeyedWorkQueue<string>(async () => {
+      runs.push(Date.now());
+      const requeueAt = answer;
+      answer = undefined;
+      return { requeueAt };
+    });
+    const again = new Promise<void>((resolve) => queue.results$.subscribe(() => runs.length === 2 && resolve()));
+    queue.add('a');
+    await queue.whenIdle();
+    expect(queue.requeuedAt('a')).toBeDefined();
+    await again;
+    expect(runs[1]! - runs[0]!).toBeGreaterThanOrEqual(25);
+    await queue.whenIdle();
+    expect(queue.requeuedAt('a')).toBeUndefined(); // the second run asked for nothing
+    expect(queue.timerCount).toBe(0);
+    await queue.stop();
+  });
+
+  it('backs a failing key off, doubling per failure, and forgets the failures once it succeeds', async () => {
+    let now = 1_000_000;
+    let failing = 3;
+    const retries: Array<number | undefined> = [];
+    const queue = new KeyedWorkQueue<string>(
+      async () => {
+        if (failing-- > 0) throw new Error('API server down');
+        return {};
+      },
+      // Delays far longer than the test: its own adds are the only runs.
+      { backoff: { initialMs: 100_000, maxMs: 250_000 }, clock: () => now },
+    );
+    queue.results$.subscribe((r) => retries.push(r.retryInMs));
+    for (let i = 0; i < 4; i++) {
+      queue.add('a');
+      await queue.whenIdle();
+      if (i < 3) expect(queue.requeuedAt('a')).toBe(now + [100_000, 200_000, 250_000][i]!);
+      now += 1;
+    }
+    expect(retries).toEqual([100_000, 200_000, 250_000, undefined]);
+    expect(queue.requeuedAt('a')).toBeUndefined();
+    failing = 1;
+    queue.add('a');
+    await queue.whenIdle();
+    expect(retries.at(-1)).toBe(100_000); // the back-off starts again from the first delay
+    await queue.stop();
+  });
 });
