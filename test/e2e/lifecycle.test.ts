@@ -136,16 +136,16 @@ describe('lifecycle on the local runtime', () => {
     expect(reconciled?.status).toBe('False');
     expect(reconciled?.message).toMatch(/transfer failed/);
     expect(failed.status?.latestMoverStatus?.logs).toMatch(/Permission denied|refused|host key/i);
-    const events = await kubeRequest<{ items: Array<{ type: string; reason: string; regarding: { name: string } }> }>(
-      kc,
-      {
-        method: 'GET',
-        path: collectionPath(RESOURCES.Event, sourceNs),
-      },
-    );
-    expect(
-      events.items.some((e) => e.type === 'Warning' && e.reason === 'TransferFailed' && e.regarding.name === 'src'),
-    ).toBe(true);
+    // The Event is posted after the status write that says Failed: wait for it, do not race it.
+    await waitFor('a TransferFailed Warning on the source', async () => {
+      const events = await kubeRequest<{ items: Array<{ type: string; reason: string; regarding: { name: string } }> }>(
+        kc,
+        { method: 'GET', path: collectionPath(RESOURCES.Event, sourceNs) },
+      );
+      return events.items.some(
+        (e) => e.type === 'Warning' && e.reason === 'TransferFailed' && e.regarding.name === 'src',
+      );
+    });
     expect((await readDest())?.status?.latestImage?.name).toBe(image);
     expect(await get(kc, 'VolumeSnapshot', destNs, image ?? '')).toBeDefined();
   });
