@@ -31,13 +31,14 @@
  * SCRIBE_TIMEOUT_SECONDS passed first; 1 for a configuration error or sshd dying; 128+n on signal n.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ConfigError, findExecutable, numberEnv, portEnv, stringEnv } from '../runtime/env.js';
 import { listenForShutdown } from './handshake.js';
 import { isOpenSshPublicKey } from './keys.js';
+import { readMountedKey } from './key-files.js';
 import { currentIds, describeIds, findNssWrapperLibrary, hasPasswdEntry, writeNssWrapper } from './nss-wrapper.js';
 import { ancestorUnder, delay, siblingEntrypointArgv, waitForEnd, type ProcessIdentity } from './process.js';
 import { exitStatus } from '../runtime/process.js';
@@ -84,21 +85,6 @@ function destinationConfig(env: NodeJS.ProcessEnv): DestinationConfig {
 
 function log(message: string): void {
   process.stderr.write(`${PREFIX} ${message}\n`);
-}
-
-function readKey(config: DestinationConfig, name: string): string {
-  const file = join(config.keysDir, name);
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EACCES')
-      throw new ConfigError(
-        `key "${name}" at ${file} is not readable by the mover's user (${describeIds()}); give the pod an fsGroup (a Secret volume is then readable by that group) or mount the Secret with a defaultMode that user can read`,
-      );
-    throw new ConfigError(
-      `cannot read key "${name}" at ${file} (SCRIBE_KEYS_DIR=${config.keysDir}); the key Secret must hold destination, destination.pub and source.pub`,
-    );
-  }
 }
 
 /** The login names sshd allows and the environment it runs with. */
@@ -154,9 +140,9 @@ function loginSetup(config: DestinationConfig, dir: string): LoginSetup {
 
 /** Writes sshd's files into a fresh private directory and returns their paths. */
 function prepareRunDir(config: DestinationConfig) {
-  const hostKey = readKey(config, 'destination');
-  const hostPublicKey = readKey(config, 'destination.pub');
-  const sourcePublicKey = readKey(config, 'source.pub');
+  const hostKey = readMountedKey(config.keysDir, 'destination', 'destination');
+  const hostPublicKey = readMountedKey(config.keysDir, 'destination.pub', 'destination');
+  const sourcePublicKey = readMountedKey(config.keysDir, 'source.pub', 'destination');
   if (!isOpenSshPublicKey(sourcePublicKey)) throw new ConfigError('source.pub is not an OpenSSH public key');
   if (!isOpenSshPublicKey(hostPublicKey)) throw new ConfigError('destination.pub is not an OpenSSH public key');
   if (!statSync(config.dataDir, { throwIfNoEntry: false })?.isDirectory())

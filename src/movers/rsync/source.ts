@@ -34,21 +34,13 @@
  * not own, see unreadable.ts); 1 for a configuration error, or when the data arrived but the
  * destination did not acknowledge it.
  */
-import {
-  copyFileSync,
-  chmodSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { booleanEnv, ConfigError, findExecutable, numberEnv, portEnv, requiredEnv, stringEnv } from '../runtime/env.js';
 import { sentFilePath } from './itemize.js';
 import { isOpenSshPublicKey } from './keys.js';
+import { readMountedKey } from './key-files.js';
 import { currentIds, describeIds, findNssWrapperLibrary, hasPasswdEntry, writeNssWrapper } from './nss-wrapper.js';
 import { delay } from './process.js';
 import { runTool, signalRunningTools, type ToolResult } from '../runtime/process.js';
@@ -134,21 +126,6 @@ function nssWrapperConfig(env: NodeJS.ProcessEnv): { library: string; envCommand
   return { library, envCommand: findExecutable('env', env.PATH, 'PATH') };
 }
 
-function readKeyFile(config: SourceConfig, name: string): string {
-  const file = join(config.keysDir, name);
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EACCES')
-      throw new ConfigError(
-        `key "${name}" at ${file} is not readable by the mover's user (${describeIds()}); give the pod an fsGroup (a Secret volume is then readable by that group) or mount the Secret with a defaultMode that user can read`,
-      );
-    throw new ConfigError(
-      `cannot read key "${name}" at ${file} (SCRIBE_KEYS_DIR=${config.keysDir}); the key Secret must hold source, source.pub and destination.pub`,
-    );
-  }
-}
-
 /**
  * Longest control socket path that connection sharing is used with: a Unix socket path has at
  * most 107 bytes, and ssh binds a temporary name 17 bytes longer before renaming it (a longer one
@@ -173,9 +150,9 @@ interface RunDir {
  * ssh gets: the name it gives the uid is never sent (ssh_config's User is the login name).
  */
 function prepareRunDir(config: SourceConfig): RunDir {
-  const destinationKey = readKeyFile(config, 'destination.pub');
+  const destinationKey = readMountedKey(config.keysDir, 'destination.pub', 'source');
   if (!isOpenSshPublicKey(destinationKey)) throw new ConfigError('destination.pub is not an OpenSSH public key');
-  readKeyFile(config, 'source');
+  readMountedKey(config.keysDir, 'source', 'source');
   if (!statSync(config.dataDir, { throwIfNoEntry: false })?.isDirectory())
     throw new ConfigError(`the data directory ${config.dataDir} (SCRIBE_DATA_DIR) does not exist`);
   const dir = mkdtempSync(join(config.runDir, 'scribe-rsync-source-'));
