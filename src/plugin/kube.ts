@@ -72,23 +72,20 @@ export async function read<T extends KubernetesObject>(
 }
 
 /** Lists objects of a kind in a namespace, or everywhere. */
-export async function list<T extends KubernetesObject>(c: Cluster, kind: KindName, namespace?: string): Promise<T[]> {
-  try {
-    const answer = await kubeRequest<{ items?: T[] }>(c.kc, {
-      method: 'GET',
-      path: collectionPath(RESOURCES[kind], namespace),
-    });
-    return answer.items ?? [];
-  } catch (error) {
-    return explain(error, `listing ${kind}s`);
-  }
+export function list<T extends KubernetesObject>(c: Cluster, kind: KindName, namespace?: string): Promise<T[]> {
+  return listObjects<T>(c, kind, namespace, false);
 }
 
 /** Like list, but a kind the cluster does not serve (its CRD is not installed) has no objects. */
-export async function listServed<T extends KubernetesObject>(
+export function listServed<T extends KubernetesObject>(c: Cluster, kind: KindName, namespace?: string): Promise<T[]> {
+  return listObjects<T>(c, kind, namespace, true);
+}
+
+async function listObjects<T extends KubernetesObject>(
   c: Cluster,
   kind: KindName,
-  namespace?: string,
+  namespace: string | undefined,
+  unservedIsEmpty: boolean,
 ): Promise<T[]> {
   try {
     const answer = await kubeRequest<{ items?: T[] }>(c.kc, {
@@ -97,7 +94,7 @@ export async function listServed<T extends KubernetesObject>(
     });
     return answer.items ?? [];
   } catch (error) {
-    if (isStatus(error, 404)) return [];
+    if (unservedIsEmpty && isStatus(error, 404)) return [];
     return explain(error, `listing ${kind}s`);
   }
 }
