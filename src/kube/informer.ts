@@ -32,6 +32,16 @@ interface ListAnswer<T> {
   metadata?: { resourceVersion?: string };
 }
 
+/**
+ * Drops metadata.managedFields, which Scribe never reads, from an object the cache will hold (as
+ * controller-runtime's default cache transform does): on objects whose status is written often
+ * it is a large part of each, and the caches hold every CR, Job and PVC the operator watches.
+ */
+function withoutManagedFields<T extends KubernetesObject>(object: T): T {
+  if (object.metadata?.managedFields) delete object.metadata.managedFields;
+  return object;
+}
+
 /** A running informer: a hot stream of events plus the cache client-node keeps. */
 export class ResourceInformer<T extends KubernetesObject> {
   readonly events$: Observable<InformerEvent<T>>;
@@ -60,14 +70,20 @@ export class ResourceInformer<T extends KubernetesObject> {
       });
       // A list response omits kind/apiVersion on items; restore them so objects look watched.
       const apiVersion = resource.group ? `${resource.group}/${resource.version}` : resource.version;
-      for (const item of answer.items) Object.assign(item, { apiVersion, kind: resource.kind });
+      for (const item of answer.items) {
+        Object.assign(item, { apiVersion, kind: resource.kind });
+        withoutManagedFields(item);
+      }
       return answer as never;
     };
     this.informer = makeInformer<T>(kc, path, list, options.labelSelector) as typeof this.informer;
     // client-node's ListWatch has a fieldSelector property but no constructor argument for it.
     if (options.fieldSelector) Object.assign(this.informer, { fieldSelector: options.fieldSelector });
-    this.informer.on('add', (object) => this.subject.next({ type: 'added', object }));
-    this.informer.on('update', (object) => this.subject.next({ type: 'updated', object }));
+    // The watched object is the one the cache keeps: stripping it here strips the cache too.
+    this.informer.on('add', (object) => this.subject.next({ type: 'added', object: withoutManagedFields(object) }));
+    this.informer.on('update', (object) =>
+      this.subject.next({ type: 'updated', object: withoutManagedFields(object) }),
+    );
     this.informer.on('delete', (object) => this.subject.next({ type: 'deleted', object }));
     this.informer.on('error', (error) => this.onError(error));
   }

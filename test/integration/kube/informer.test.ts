@@ -31,6 +31,31 @@ const describeEvent = (event: InformerEvent<ConfigMapObject>) =>
   'object' in event ? `${event.type} ${event.object.metadata?.name}=${event.object.data?.value ?? ''}` : event.type;
 
 describe('ResourceInformer against a real API server', () => {
+  it('keeps no managedFields in its cache, from the list or from the watch', async () => {
+    const path = collectionPath(RESOURCES.ConfigMap, 'default');
+    const withLabel = (name: string) => ({
+      ...configMap(name, 'x'),
+      metadata: { ...configMap(name, 'x').metadata, labels: { test: 'managed-fields' } },
+    });
+    const listed = await kubeRequest<ConfigMapObject>(kc, { method: 'POST', path, body: withLabel('listed') });
+    // The API server records a field manager for every write: there is something to drop.
+    expect(listed.metadata?.managedFields?.length).toBeGreaterThan(0);
+    const informer = new ResourceInformer<ConfigMapObject>(kc, RESOURCES.ConfigMap, {
+      namespace: 'default',
+      labelSelector: 'test=managed-fields',
+    });
+    const seen = new ReplaySubject<InformerEvent<ConfigMapObject>>();
+    informer.events$.subscribe(seen);
+    await informer.start();
+    await kubeRequest(kc, { method: 'POST', path, body: withLabel('watched') });
+    await firstValueFrom(seen.pipe(filter((e) => 'object' in e && e.object.metadata?.name === 'watched')));
+    for (const name of ['listed', 'watched']) {
+      expect(informer.get(name, 'default'), name).toBeDefined();
+      expect(informer.get(name, 'default')?.metadata?.managedFields, name).toBeUndefined();
+    }
+    await informer.stop();
+  });
+
   it('sees create, update and delete in order, and keeps going across an API server restart', async () => {
     const informer = new ResourceInformer<ConfigMapObject>(kc, RESOURCES.ConfigMap, {
       namespace: 'default',
