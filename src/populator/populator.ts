@@ -21,9 +21,6 @@ import type { InformerEvent, ResourceInformer } from '../kube/informer.js';
 import type { Logger } from '../log.js';
 import { KeyedWorkQueue } from '../streams/work-queue.js';
 
-/** Retry delays after a failed pass (an API call refused or the API server away). */
-const RETRY_MS = { initial: 500, max: 60_000 };
-
 /** Collaborators of the populator. */
 export interface VolumePopulatorOptions {
   kc: KubeConfig;
@@ -38,10 +35,9 @@ const keyOf = (namespace: string, name: string) => `${namespace}/${name}`;
 
 /** Fills PVCs from ReplicationDestinations' images. */
 export class VolumePopulator {
+  /** A pass that throws (an API call refused, the API server away) is retried with the queue's back-off. */
   private readonly queue = new KeyedWorkQueue<string>((key) => this.pass(key), { concurrency: 4 });
   private readonly effects: PopulatorEffects;
-  private readonly failures = new Map<string, number>();
-  private readonly retries = new Map<string, NodeJS.Timeout>();
   private subscription: Subscription | undefined;
 
   constructor(private readonly options: VolumePopulatorOptions) {
@@ -52,14 +48,19 @@ export class VolumePopulator {
   start(): void {
     this.subscription = this.options.claims.events$.subscribe((event) => this.onClaim(event));
     this.subscription.add(this.options.destinations.events$.subscribe((event) => this.onDestination(event)));
+    this.subscription.add(
+      this.queue.results$.subscribe(({ key, error, retryInMs }) => {
+        if (error === undefined) return;
+        const err = error instanceof Error ? error.message : String(error);
+        this.options.log.warn({ pvc: key, err, delay: retryInMs }, 'populating failed; retrying');
+      }),
+    );
     for (const claim of this.options.claims.list()) this.onClaim({ type: 'added', object: claim });
   }
 
   /** Stops following; passes in flight finish. */
   async stop(): Promise<void> {
     this.subscription?.unsubscribe();
-    for (const timer of this.retries.values()) clearTimeout(timer);
-    this.retries.clear();
     await this.queue.stop();
   }
 
@@ -100,32 +101,13 @@ export class VolumePopulator {
     const ref = pvc.spec?.dataSourceRef as { kind: string; name: string };
     const destination = this.options.destinations.get(ref.name, namespace) as DestinationData | undefined;
     const prime = this.options.claims.get(primeName(pvc.metadata?.uid ?? ''), namespace) as ClaimData | undefined;
-    try {
-      const volume = prime?.spec?.volumeName ? await this.effects.readVolume(prime.spec.volumeName) : undefined;
-      const actions = decidePopulation({
-        pvc,
-        destination: destination && ref.kind === POPULATOR_KIND ? destination : undefined,
-        prime,
-        primeVolume: volume,
-      });
-      await this.effects.execute(pvc, actions, volume);
-      this.failures.delete(key);
-    } catch (error) {
-      const failures = (this.failures.get(key) ?? 0) + 1;
-      this.failures.set(key, failures);
-      const delay = Math.min(RETRY_MS.max, RETRY_MS.initial * 2 ** (failures - 1));
-      this.options.log.warn(
-        { pvc: key, err: error instanceof Error ? error.message : String(error), delay },
-        'populating failed; retrying',
-      );
-      clearTimeout(this.retries.get(key));
-      this.retries.set(
-        key,
-        setTimeout(() => {
-          this.retries.delete(key);
-          this.queue.add(key);
-        }, delay),
-      );
-    }
+    const volume = prime?.spec?.volumeName ? await this.effects.readVolume(prime.spec.volumeName) : undefined;
+    const actions = decidePopulation({
+      pvc,
+      destination: destination && ref.kind === POPULATOR_KIND ? destination : undefined,
+      prime,
+      primeVolume: volume,
+    });
+    await this.effects.execute(pvc, actions, volume);
   }
 }
