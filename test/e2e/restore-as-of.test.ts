@@ -8,10 +8,10 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ReplicationDestination, ReplicationSource } from '../../src/api/index.js';
 import { EXIT_FAILURE } from '../../src/plugin/errors.js';
 import type { DestinationImage } from '../../src/plugin/restore-choice.js';
+import { copySecret } from '../../src/local/objects.js';
 import { snapshotTree } from '../movers/rsync/support/tree.js';
 import {
   create,
@@ -30,7 +30,6 @@ import { buildPluginBundle, runPlugin, type PluginRun } from '../support/plugin.
 
 const API = 'scribe.backube/v1alpha1';
 type Destination = ReplicationDestination & { status?: { images?: DestinationImage[] } };
-type Secret = KubernetesObject & { data?: Record<string, string> };
 
 let bundle: string;
 let home: string;
@@ -91,13 +90,7 @@ describe('kubectl scribe restore --as-of', () => {
       Boolean(rd.status?.rsync?.address && rd.status.rsync.sshKeys),
     );
     const keys = listening.status?.rsync?.sshKeys as string;
-    const secret = await get<Secret>(kc, 'Secret', dest, keys);
-    await create(kc, 'Secret', source, {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: keys },
-      data: secret?.data,
-    });
+    await copySecret(kc, keys, dest, source);
 
     // Three syncs, each with its own data; the tree of each generation is what its image must hold.
     const trees: ReturnType<typeof snapshotTree>[] = [];

@@ -13,6 +13,7 @@ import type { ReplicationDestination, ReplicationSource } from '../../src/api/in
 import { kubeRequest } from '../../src/kube/rest.js';
 import { collectionPath, RESOURCES } from '../../src/kube/resources.js';
 import { primeName, PopulatorReasons } from '../../machines/populator.js';
+import { copySecret } from '../../src/local/objects.js';
 import { snapshotTree } from '../movers/rsync/support/tree.js';
 import {
   create,
@@ -31,7 +32,6 @@ type Pvc = KubernetesObject & {
   status?: { phase?: string };
 };
 type Pv = KubernetesObject & { spec?: { claimRef?: { name?: string; uid?: string } } };
-type Secret = KubernetesObject & { data?: Record<string, string> };
 type Event = { type: string; reason: string; note: string; regarding: { name: string; kind: string } };
 
 /** The Events about PVC `name` in `namespace`. */
@@ -95,13 +95,7 @@ describe('the volume populator on the local runtime', () => {
     expect(pending?.spec?.volumeName).toBeFalsy();
 
     const keysName = listening.status?.rsync?.sshKeys as string;
-    const secret = await get<Secret>(kc, 'Secret', destNs, keysName);
-    await create(kc, 'Secret', sourceNs, {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: keysName },
-      data: secret?.data,
-    });
+    await copySecret(kc, keysName, destNs, sourceNs);
     await create(kc, 'ReplicationSource', sourceNs, {
       apiVersion: 'scribe.backube/v1alpha1',
       kind: 'ReplicationSource',
