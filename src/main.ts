@@ -10,7 +10,7 @@ import { LEASE_DEFAULTS, LeaderElector } from './leader/elector.js';
 import { holderIdentity } from './leader/identity.js';
 import { rootLogger } from './log.js';
 import { ScribeMetrics } from './metrics/registry.js';
-import { MOVERS } from './movers/index.js';
+import { MOVERS, type MoverDescriptor } from './movers/index.js';
 import { VolumePopulator } from './populator/populator.js';
 import { parseBindAddress } from './server/address.js';
 import { apiAccessReview, Authenticator, RequestAuthorizer } from './server/auth.js';
@@ -52,6 +52,8 @@ export interface OperatorOptions {
   stallAfter?: number;
   /** Fill PVCs whose dataSourceRef names a ReplicationDestination (docs/populator.md); default true. */
   volumePopulator?: boolean;
+  /** The catalog the controller runs (default MOVERS; a test's catalogWith() adds a mover of its own). */
+  movers?: readonly MoverDescriptor[];
 }
 
 /** Why --debug-pages and --metrics-disable-auth cannot go together. */
@@ -156,10 +158,11 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const log = rootLogger;
   const kc = loadKubeConfig(options);
   const metrics = new ScribeMetrics();
+  const movers = options.movers ?? MOVERS;
   const controller = new Controller({
     kc,
     metrics,
-    movers: MOVERS,
+    movers,
     ...(options.namespace ? { namespace: options.namespace } : {}),
     ...(options.stallAfter ? { stallAfterMs: options.stallAfter * 1000 } : {}),
   });
@@ -240,7 +243,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     await started;
     populator?.start();
     controllerState = 'running';
-    log.info({ server: kc.getCurrentCluster()?.server, movers: MOVERS.map((m) => m.kind) }, 'operator started');
+    log.info({ server: kc.getCurrentCluster()?.server, movers: movers.map((m) => m.kind) }, 'operator started');
   };
 
   let onLost: () => void = () => {};
