@@ -66,8 +66,13 @@ export interface NodeAgent {
   nodeName: string;
   /** The names under which Scribe's images were loaded into this node (as `kind load` does). */
   images: ScribeImages;
-  /** The root filesystem of each loaded image, by its name in `images`. */
+  /** The root filesystem of each loaded image, by its name in `images` (and loadImage's names). */
   imageRoots: Record<string, string>;
+  /**
+   * Loads the image `ref` of the OCI layout `layoutDir` under `name` (as `kind load` does after
+   * start): an image of a test's own, e.g. one that adds a mover. Returns its root filesystem.
+   */
+  loadImage(layoutDir: string, ref: string, name: string): Promise<string>;
   /**
    * The log files of every run of a container of a pod on this node, oldest first (what
    * `kubectl logs` and `--previous` read; a run's file stays until the pod is gone).
@@ -189,6 +194,12 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       nodeName,
       images,
       imageRoots,
+      async loadImage(layoutDir, ref, name) {
+        const stored = await store.load(layoutDir, ref, [name]);
+        imageRoots[name] = stored.rootfs;
+        log(`loaded image ${name}`);
+        return stored.rootfs;
+      },
       containerLogFiles: (namespace, pod, container) => pods.logFiles(namespace, pod, container),
       async signalContainer(containerID, signal) {
         const id = containerID.replace(/^runc:\/\//, '');
