@@ -12,8 +12,10 @@ cd "$(dirname "$0")/.."
 # builds them without a daemon or registry, and the local node unpacks them (scripts/image.sh).
 # runc: the local node runs each container from its image with runc, the OCI runtime under
 # containerd on a real node, so user ids, capabilities and read-only roots are the kernel's own.
+# xfsprogs: the local node keeps volumes and snapshots on an XFS image, so a clone or snapshot
+# shares blocks (reflink) as a CSI driver's copy-on-write one does (src/local/agent/storage.ts).
 DEBIAN_PACKAGES=(rsync python3 openssh-server openssh-client acl attr bubblewrap openssl chromium prometheus
-  mmdebstrap buildah umoci runc)
+  mmdebstrap buildah umoci runc xfsprogs)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

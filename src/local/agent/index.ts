@@ -27,6 +27,7 @@ import { cleanupNodeContainers, findRunc } from './runc.js';
 import { clusterClientCa, requestServingCertificate } from './serving-certificate.js';
 import { ServiceProxy } from './services.js';
 import { SnapshotController } from './snapshots.js';
+import { prepareVolumeStorage, STORAGE_MODE_VARIABLE, storageModeOf, type VolumeStorageMode } from './storage.js';
 
 /** The node's run log in its data directory: one JSON line (ContainerRunRecord) per container run. */
 export const CONTAINER_RUN_LOG = 'container-runs.jsonl';
@@ -58,6 +59,12 @@ export interface NodeAgentOptions {
    * closed (services.ts). For nodes of clusters side by side; off by default.
    */
   isolateClusterIPs?: boolean;
+  /**
+   * How volumes and snapshots are stored (storage.ts): `auto` shares blocks between a volume and
+   * its clones and snapshots where the machine can (reflink), `copy` copies every byte. Default:
+   * SCRIBE_LOCAL_STORAGE, else `auto`.
+   */
+  volumeStorage?: VolumeStorageMode;
   log?: (line: string) => void;
 }
 
@@ -83,6 +90,8 @@ export interface NodeAgent {
    * `containerID` is the pod status's (runc://ID). The node reacts as to any other exit.
    */
   signalContainer(containerID: string, signal: 'KILL' | 'TERM'): Promise<void>;
+  /** How volumes and snapshots are stored, as logged at start (storage.ts). */
+  volumeStorage: { sharesBlocks: boolean; description: string };
   /** Kills every container process, closes every listener and stops watching. */
   stop(): Promise<void>;
 }
@@ -117,6 +126,13 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     const runLog = createWriteStream(join(dataDir, CONTAINER_RUN_LOG), { flags: 'a' });
     stops.push(() => new Promise<void>((done) => runLog.end(done)));
     const recordRun = (run: ContainerRunRecord) => runLog.write(`${JSON.stringify(run)}\n`);
+    // Before anything uses a volume; released last, after pods, snapshots and the provisioner.
+    const volumeStorage = await prepareVolumeStorage({
+      dataDir,
+      mode: options.volumeStorage ?? storageModeOf(process.env[STORAGE_MODE_VARIABLE]),
+      log,
+    });
+    stops.push(() => volumeStorage.release());
     // The Service cache is the service proxy's; pods read it for their Service variables.
     const pods: PodController = new PodController({
       kc,
@@ -201,6 +217,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
         return stored.rootfs;
       },
       containerLogFiles: (namespace, pod, container) => pods.logFiles(namespace, pod, container),
+      volumeStorage: { sharesBlocks: volumeStorage.sharesBlocks, description: volumeStorage.description },
       async signalContainer(containerID, signal) {
         const id = containerID.replace(/^runc:\/\//, '');
         await promisify(execFile)(runc, ['--root', runcRoot, 'kill', id, signal]);
