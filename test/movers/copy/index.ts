@@ -4,7 +4,8 @@
  * copies the store into its volume. It is one module, like src/movers/<name>/index.ts, and joins
  * a catalog with catalogWith(copy): the CRDs, validation, the controller and `scribe mover` take
  * it from there (test/unit/movers/fourth-mover.test.ts, test/integration/api/fourth-mover.test.ts).
- * The shipped catalog does not list it, and the image does not hold it.
+ * The shipped catalog does not list it, and the shipped image does not hold it: its Jobs run in
+ * an image derived from it (image.ts; test/e2e/fourth-mover.test.ts runs it end to end).
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { ScribeCr } from '../../../machines/api.js';
@@ -19,7 +20,7 @@ import type {
 import { moverSections } from '../../../machines/mover.js';
 import { moverPlacement } from '../../../machines/placement.js';
 import { moverJobName } from '../../../src/movers/names.js';
-import { describeIdentity } from '../../../machines/privilege.js';
+import { describeIdentity, PRIVILEGED_DESTINATION_CAPABILITIES } from '../../../machines/privilege.js';
 import {
   DestinationVolumeOptions,
   destinationCapacityRule,
@@ -85,7 +86,14 @@ function build(cr: ScribeCr, cycle: MoverCycle, facts: MoverFacts): MoverPlan {
   const copy = required(cr);
   const name = jobName(cr);
   const side = cr.kind === 'ReplicationSource' ? 'source' : 'destination';
-  const identity = identityOf(cr, facts, copy.moverSecurityContext);
+  // The source writes the store as a destination writes its volume: privileged, it keeps owners,
+  // modes and times there with the destination's capabilities.
+  const identity = identityOf(
+    cr,
+    facts,
+    copy.moverSecurityContext,
+    side === 'source' ? PRIVILEGED_DESTINATION_CAPABILITIES : [],
+  );
   const job = moverJob({
     mover: 'copy',
     name,
@@ -142,7 +150,7 @@ export const copy: MoverDescriptor = {
     source: new URL('./source.js', import.meta.url).href,
     destination: new URL('./destination.js', import.meta.url).href,
   },
-  // Not part of the image.
+  // Not part of the shipped image (image.ts adds its bundles to a derived one).
   bundled: [],
   summary: COPY_SUMMARY,
   explainExit,
