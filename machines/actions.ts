@@ -1,9 +1,10 @@
 /**
  * The decisions the machines emit, as plain data. The effects adapter executes them in order,
  * idempotently: ensure* creates if absent, deleteObject deletes if present, releaseObject removes
- * the CR's ownerReference if present. patchStatus always comes first (write-ahead: facts are
- * persisted before the effects they describe); when it fails on a conflict the adapter drops the
- * rest of the list and observes again.
+ * the CR's ownerReference if present. patchStatus, when present, comes first (write-ahead: facts
+ * are persisted before the effects they describe); when it fails on a conflict the adapter drops
+ * the rest of the list and observes again. A cycle started from idle writes no status until its
+ * first object exists: that object, labelled with the cycle, is its record (write-ahead.ts).
  */
 import type { ScribeStatus } from './api.js';
 import type { MoverKind } from './mover.js';

@@ -9,6 +9,7 @@ import type { ObservedPvc, ObservedSnapshot, OwnedObjects } from './observation.
 import { moverSections, type CommonMoverOptions } from './mover.js';
 import { RETAKE_COPY_EVERY } from './backoff.js';
 import { compactTimestamp, toMs } from './time.js';
+import { startedCycleId } from './write-ahead.js';
 
 /** Keys of status.cycle.objects. */
 export const Objects = {
@@ -58,9 +59,12 @@ export function nextCycleId(previousId: string | undefined, now: number): string
   return `${Number.isFinite(previous) ? previous + 1 : 1}-${compactTimestamp(now)}`;
 }
 
-/** Plans a new cycle from the spec: its id and the names of its objects. */
+/**
+ * Plans a new cycle from the spec: its id and the names of its objects. A cycle whose first object
+ * already exists (write-ahead.ts) keeps that object's id, so its names are the ones in use.
+ */
 export function planCycle(cr: ScribeCr, status: ScribeStatus, now: number, owned?: OwnedObjects): CycleStatus {
-  const id = nextCycleId(status.cycle?.id, now);
+  const id = (owned && startedCycleId(status, owned)) ?? nextCycleId(status.cycle?.id, now);
   // The generation tells a retry whether the spec changed since the cycle's copy was taken.
   const generation = cr.metadata.generation;
   const planned = { id, attempt: 0, ...(generation !== undefined ? { generation } : {}) };

@@ -21,6 +21,7 @@ import {
 import { specProblems, type FailingStage } from './findings.js';
 import type { Observation } from './observation.js';
 import { decideSync } from './trigger.js';
+import { startedCycleId } from './write-ahead.js';
 
 /** Whether the CR is left to an external provider (decision 7). */
 export function isExternal(_ctx: ReplicationContext, obs: Observation): boolean {
@@ -35,6 +36,11 @@ export function specInvalid(ctx: ReplicationContext, obs: Observation): boolean 
 /** Whether a sync is due (trigger.ts). */
 export function syncDue(ctx: ReplicationContext, obs: Observation): boolean {
   return decideSync(triggerFactsOf(obs.cr, ctx.status), ctx.now).due;
+}
+
+/** Whether a cycle's first object exists that status does not record yet: that cycle goes on (write-ahead.ts). */
+export function startRecorded(ctx: ReplicationContext, obs: Observation): boolean {
+  return startedCycleId(ctx.status, obs.owned) !== undefined;
 }
 
 /** Whether the PVC a cycle needs from the user (sourcePVC, or a given destinationPVC) is missing (decision 3). */

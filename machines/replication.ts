@@ -9,7 +9,7 @@
  * the observation and what they write themselves, and notices compare against the persisted
  * status (context.persisted), which no writer changes.
  */
-import { and, assign, enqueueActions, not, setup } from 'xstate';
+import { and, assign, enqueueActions, not, or, setup } from 'xstate';
 import type { ScribeStatus } from './api.js';
 import { observationOf, type ReplicationContext, type ReplicationInput, type ReplicationState } from './context.js';
 import type { CyclePosition } from './cycle.js';
@@ -98,6 +98,7 @@ export const replicationMachine = setup({
     isExternal: when(is.isExternal),
     specInvalid: when(is.specInvalid),
     syncDue: when(is.syncDue),
+    startRecorded: when(is.startRecorded),
     userPvcMissing: when(is.userPvcMissing),
     volumeReady: when(is.volumeReady),
     moverSucceeded: when(is.moverSucceeded),
@@ -135,7 +136,13 @@ export const replicationMachine = setup({
           target: 'waitingForPvc',
           actions: { type: 'because', params: { why: 'sync due; PVC missing' } },
         },
-        { guard: 'syncDue', target: 'snapshotting', actions: ['becauseStarted', 'startCycle'] },
+        // A cycle whose first object exists goes on even if its trigger has since changed: that
+        // object is its write-ahead record (write-ahead.ts), as a status write would have been.
+        {
+          guard: or(['syncDue', 'startRecorded']),
+          target: 'snapshotting',
+          actions: ['becauseStarted', 'startCycle'],
+        },
       ],
     },
     waitingForPvc: {

@@ -33,6 +33,7 @@ import { destinationImageName, destinationPvcName } from './naming.js';
 import type { Observation } from './observation.js';
 import { formatTimestamp, toMs } from './time.js';
 import { decideSync, nextSyncTimeFor, triggerKind } from './trigger.js';
+import { startedCycleId } from './write-ahead.js';
 
 type Status = ScribeStatus;
 
@@ -125,7 +126,9 @@ export function withInvalidConditions(ctx: ReplicationContext, obs: Observation)
 /** Why a sync starts, for the journal. */
 export function startReason(ctx: ReplicationContext, obs: Observation): string {
   const decision = decideSync(triggerFactsOf(obs.cr, ctx.status), ctx.now);
-  return decision.due ? `trigger: ${decision.reason}` : 'resumed';
+  if (decision.due) return `trigger: ${decision.reason}`;
+  const started = startedCycleId(ctx.status, obs.owned);
+  return started !== undefined ? `cycle ${started} started: its first object exists` : 'resumed';
 }
 
 /**

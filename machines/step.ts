@@ -6,7 +6,7 @@
 import { initialTransition, transition } from 'xstate';
 import type { Action, RecordMetricsAction } from './actions.js';
 import type { ScribeCr, ScribeStatus } from './api.js';
-import { WORKING_STATES, triggerFactsOf, type ReplicationState } from './context.js';
+import { isReplicationState, WORKING_STATES, triggerFactsOf, type ReplicationState } from './context.js';
 import { appendJournal } from './journal.js';
 import { levelActions } from './level.js';
 import { observation, type Observation, type OwnedObjects } from './observation.js';
@@ -14,6 +14,7 @@ import { isStalled, stallDeadline } from './findings.js';
 import type { Notice } from './notices.js';
 import { rehydrate } from './rehydrate.js';
 import { replicationMachine } from './replication.js';
+import { deferredStart } from './write-ahead.js';
 
 type ReplicationMachine = typeof replicationMachine;
 import { formatTimestamp, toMs } from './time.js';
@@ -35,6 +36,11 @@ export interface StepResult {
   nextPersisted: ScribeStatus;
   /** Decisions to execute in order; patchStatus, when present, is first. */
   actions: Action[];
+  /**
+   * The step started a cycle by creating its first objects only (write-ahead.ts): status and
+   * Events wait for the step that sees those objects.
+   */
+  statusDeferred?: true;
   /**
    * When to observe this CR again even if nothing changes (epoch ms): the next scheduled sync, the
    * retry, the stall or out-of-sync deadline. Absent for an idle manual or paused CR: it waits for
@@ -59,13 +65,36 @@ export function stepWith(machine: ReplicationMachine, cr: ScribeCr, input: StepI
 
   const status = next.context.status;
   const notices = executed.filter((a): a is typeof a & Notice => a.type === 'emitEvent' || a.type === 'recordMetrics');
+  const level = levelActions(state, next.context, event);
+  if (deferredStart(previous, status, level, input.owned)) {
+    // The Job first (write-ahead.ts): only the new cycle's objects now; the step that sees them
+    // writes status and says the Events. The recheck only covers a watch event that never comes.
+    return {
+      state: persistedState(previous),
+      nextPersisted: previous,
+      actions: [...level, metrics([], cr, previous, persistedState(previous), now)],
+      requeueAt: now + WRITE_AHEAD_RECHECK_MS,
+      statusDeferred: true,
+    };
+  }
   const actions: Action[] = [];
   if (!sameJson(status, previous)) actions.push({ type: 'patchStatus', status });
   for (const notice of notices) if (notice.type === 'emitEvent') actions.push({ type: 'emitEvent', ...notice.params });
-  actions.push(...levelActions(state, next.context, event));
+  actions.push(...level);
   actions.push(metrics(notices, cr, status, state, now));
   const requeueAt = nextObservationAt(cr, status, state, event, input.stallAfterMs);
   return { state, nextPersisted: status, actions, ...(requeueAt !== undefined ? { requeueAt } : {}) };
+}
+
+/**
+ * How soon a CR whose cycle was started by its first object alone is observed again if that
+ * object's watch event has not brought it back before.
+ */
+export const WRITE_AHEAD_RECHECK_MS = 10_000;
+
+/** The state status records (idle for a CR never written). */
+function persistedState(status: ScribeStatus): ReplicationState {
+  return isReplicationState(status.state) ? status.state : 'idle';
 }
 
 /** The machine snapshot a CR resumes from: its initial state when new, else its rehydrated state. */

@@ -80,8 +80,9 @@ export class EffectsAdapter {
   constructor(private readonly deps: AdapterDeps) {}
 
   /**
-   * Runs `actions` in order for `cr` (as observed). patchStatus comes first and carries the
-   * observed resourceVersion: if the CR changed meanwhile nothing else runs (write-ahead).
+   * Runs `actions` in order for `cr` (as observed). patchStatus, when present, comes first and
+   * carries the observed resourceVersion: if the CR changed meanwhile nothing else runs
+   * (write-ahead). A step that starts a cycle by its first objects alone has none (machines/write-ahead.ts).
    */
   async execute(
     cr: ScribeCr,

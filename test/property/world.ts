@@ -190,7 +190,8 @@ export class World {
         if (this.wake === undefined || this.wake > at) this.wake = at;
       }
       this.afterExecution?.(before, result, this);
-      if (!wrote) return;
+      // A cycle started by its objects alone: their watch events bring the CR back at once.
+      if (!wrote && !result.statusDeferred) return;
     }
     throw new Error('the machine did not settle within 12 steps of one observation');
   }

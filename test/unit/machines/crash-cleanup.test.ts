@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { step } from '../../../machines/step.js';
-import { owned, pvc, source, T0 } from './fixtures.js';
+import { owned, pvc, source, T0, stepAsOperator } from './fixtures.js';
 
 describe('a crash between "complete" and its cleanup', () => {
   it("removes the earlier cycle's mover Job when the next cycle starts, so its pod stops holding the volumes", () => {
     // Cycle 1 finished (status says idle), but its Job and clone survived the operator's crash.
-    const first = step(source({ trigger: { manual: 'one' } }), { now: T0, owned: owned() });
+    const first = stepAsOperator(source({ trigger: { manual: 'one' } }), { now: T0, owned: owned() });
     const cycleOne = first.nextPersisted.cycle?.id as string;
     const leftovers = {
       pvcs: [pvc('data'), pvc('scribe-src-db', { cycleId: cycleOne, deleting: true })],
@@ -22,7 +21,7 @@ describe('a crash between "complete" and its cleanup', () => {
         lastSyncTime: new Date(T0).toISOString(),
       },
     );
-    const next = step(idle, { now: T0 + 60_000, owned: owned(leftovers) });
+    const next = stepAsOperator(idle, { now: T0 + 60_000, owned: owned(leftovers) });
     expect(next.state).toBe('snapshotting');
     expect(next.nextPersisted.cycle?.id).not.toBe(cycleOne);
     expect(next.actions).toContainEqual({ type: 'cleanupMover', mover: 'rsync' });

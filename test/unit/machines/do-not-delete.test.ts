@@ -9,7 +9,7 @@ import type { ScribeCr } from '../../../machines/api.js';
 import { keepLabelled } from '../../../machines/level.js';
 import { DO_NOT_DELETE_LABEL, observation, type OwnedObjects } from '../../../machines/observation.js';
 import { step, type StepResult } from '../../../machines/step.js';
-import { destination, owned, pvc, snapshot, source, T0 } from './fixtures.js';
+import { destination, owned, pvc, snapshot, source, stepAsOperator, T0 } from './fixtures.js';
 
 const of = <T extends Action['type']>(r: StepResult, type: T) =>
   r.actions.filter((a): a is Extract<Action, { type: T }> => a.type === type);
@@ -26,7 +26,7 @@ function driver<C extends ScribeCr>(initial: C) {
       cr = { ...cr, spec: { ...cr.spec, ...spec } };
     },
     step(now: number, world: OwnedObjects): StepResult {
-      const r = step(cr, { now, owned: world });
+      const r = stepAsOperator(cr, { now, owned: world });
       cr = { ...cr, status: r.nextPersisted };
       return r;
     },

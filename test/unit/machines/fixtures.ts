@@ -1,5 +1,8 @@
 /** Builders of CRs and observations for the machine tests. */
-import type { ReplicationDestination, ReplicationSource, ScribeStatus } from '../../../machines/api.js';
+import type { Action } from '../../../machines/actions.js';
+import type { ReplicationDestination, ReplicationSource, ScribeCr, ScribeStatus } from '../../../machines/api.js';
+import { CYCLE_LABEL } from '../../../machines/naming.js';
+import { step, type StepInput, type StepResult } from '../../../machines/step.js';
 import type { ObservedMover, ObservedPvc, ObservedSnapshot, OwnedObjects } from '../../../machines/observation.js';
 
 export const T0 = Date.parse('2024-01-01T00:00:30Z');
@@ -61,4 +64,48 @@ export function owned(
     mover: parts.mover ?? { phase: 'absent' },
     ...(parts.strayMovers ? { strayMovers: parts.strayMovers } : {}),
   };
+}
+
+/**
+ * The objects a step's actions create, added to `world` as the caches would soon show them: a
+ * new Job pending, a new PVC Pending, a new snapshot not ready yet, each with its cycle label.
+ */
+export function withCreated(world: OwnedObjects, actions: readonly Action[]): OwnedObjects {
+  let next = world;
+  for (const action of actions) {
+    if (action.type === 'ensureMover' && world.mover.phase === 'absent')
+      next = { ...next, mover: { phase: 'pending', cycleId: action.cycleId, attempt: action.attempt } };
+    if (action.type === 'ensurePvc' && !next.pvcs[action.name])
+      next = {
+        ...next,
+        pvcs: {
+          ...next.pvcs,
+          [action.name]: pvc(action.name, { phase: 'Pending', cycleId: action.labels[CYCLE_LABEL] }),
+        },
+      };
+    if (action.type === 'ensureSnapshot' && !next.snapshots[action.name])
+      next = {
+        ...next,
+        snapshots: {
+          ...next.snapshots,
+          [action.name]: snapshot(action.name, { readyToUse: false, cycleId: action.labels[CYCLE_LABEL] }),
+        },
+      };
+  }
+  return next;
+}
+
+/**
+ * step() as the operator runs it: a step that started a cycle by creating its first objects only
+ * (the Job first, machines/write-ahead.ts) is followed by the step their watch events bring, which
+ * writes status; that second step is returned, with the first one's actions that it does not
+ * repeat before its own.
+ */
+export function stepAsOperator(cr: ScribeCr, input: StepInput): StepResult {
+  const first = step(cr, input);
+  if (!first.statusDeferred) return first;
+  const second = step(cr, { ...input, owned: withCreated(input.owned, first.actions) });
+  const repeated = (a: Action) => second.actions.some((b) => JSON.stringify(a) === JSON.stringify(b));
+  const onlyFirst = first.actions.filter((a) => a.type !== 'recordMetrics' && !repeated(a));
+  return { ...second, actions: [...onlyFirst, ...second.actions] };
 }

@@ -10,9 +10,9 @@ import type { Action } from '../../../machines/actions.js';
 import type { DestinationImage, ReplicationDestination } from '../../../machines/api.js';
 import { imagesToKeep, listedImages, retention, type ImageSnapshots } from '../../../machines/images.js';
 import type { ObservedSnapshot } from '../../../machines/observation.js';
-import { step, type StepResult } from '../../../machines/step.js';
+import type { StepResult } from '../../../machines/step.js';
 import { formatTimestamp } from '../../../machines/time.js';
-import { destination, owned, pvc, snapshot, T0 } from './fixtures.js';
+import { destination, owned, pvc, snapshot, stepAsOperator, T0 } from './fixtures.js';
 
 const image = (name: string, at = T0): DestinationImage => ({
   apiGroup: 'snapshot.storage.k8s.io',
@@ -151,7 +151,7 @@ function driver(initial: ReplicationDestination) {
       cr = { ...cr, spec, metadata: { ...cr.metadata, generation: (cr.metadata.generation ?? 1) + 1 } };
     },
     step(now: number, world: ReturnType<typeof owned>): StepResult {
-      const r = step(cr, { now, owned: world });
+      const r = stepAsOperator(cr, { now, owned: world });
       cr = { ...cr, status: r.nextPersisted };
       return r;
     },

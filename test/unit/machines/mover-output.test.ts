@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { failureLine, withFailureLine } from '../../../machines/mover-output.js';
 import { step } from '../../../machines/step.js';
-import { owned, pvc, source, T0 } from './fixtures.js';
+import { owned, pvc, source, T0, stepAsOperator } from './fixtures.js';
 
 describe("a failed mover's output in its condition (data safety, point 7)", () => {
   it('picks the last line that names an error, else the last line', () => {
@@ -25,7 +25,7 @@ describe("a failed mover's output in its condition (data safety, point 7)", () =
 
   it("puts the mover's error line in Synchronizing, Reconciled and the Warning as soon as the attempt fails", () => {
     const cr = source({ rsync: { copyMethod: 'None', address: 'dest.example.com', sshKeys: 'keys' } });
-    const started = step(cr, { now: T0, owned: owned({ pvcs: [pvc('data')] }) });
+    const started = stepAsOperator(cr, { now: T0, owned: owned({ pvcs: [pvc('data')] }) });
     const id = started.nextPersisted.cycle?.id ?? '';
     const failed = step(
       { ...cr, status: started.nextPersisted },

@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { STALL_AFTER_MS } from '../../../machines/backoff.js';
 import type { ScribeCr } from '../../../machines/api.js';
-import { step, type StepResult } from '../../../machines/step.js';
-import { owned, source, T0 } from './fixtures.js';
+import type { StepResult } from '../../../machines/step.js';
+import { owned, source, T0, stepAsOperator } from './fixtures.js';
 
 const synchronizing = (r: StepResult) => r.nextPersisted.conditions?.find((c) => c.type === 'Synchronizing');
 const wake = (r: StepResult) => r.requeueAt;
@@ -16,7 +16,7 @@ const wake = (r: StepResult) => r.requeueAt;
 function stepper(stallAfterMs: number | undefined) {
   let cr: ScribeCr = source({ trigger: {} });
   return (now: number): StepResult => {
-    const r = step(cr, { now, owned: owned(), stallAfterMs });
+    const r = stepAsOperator(cr, { now, owned: owned(), stallAfterMs });
     cr = { ...cr, status: r.nextPersisted };
     return r;
   };
@@ -36,7 +36,7 @@ describe('the stall period', () => {
     expect(synchronizing(at(T0 + 19_999))?.reason).toBe('SyncInProgress');
     const stalled = at(T0 + 20_000);
     expect(synchronizing(stalled)).toMatchObject({ status: 'False', reason: 'Stalled' });
-    expect(synchronizing(stalled)?.message).toContain('no progress in snapshotting for 20s');
+    expect(synchronizing(stalled)?.message).toContain('no progress in moving for 20s');
     const notice = stalled.actions.find((a) => a.type === 'emitEvent');
     expect(notice).toMatchObject({ reason: 'SyncStalled' });
   });
