@@ -24,7 +24,8 @@ import { loadKubeConfig } from '../src/kube/config.js';
 import { startControlPlane } from '../src/local/control-plane.js';
 import { installCrds } from '../src/local/crds.js';
 import { Observer } from './controller/observe.js';
-import { startOperator, type Operator } from './controller/operator.js';
+import { chartNodeOptions, startOperator, type Operator } from './controller/operator.js';
+import type { MemoryFigures } from './controller/result.js';
 import { diffCounts, operatorIdentity, requestCounts } from './controller/requests.js';
 import { createAll, createPrerequisites, crKey, planWorkload } from './controller/workload.js';
 import { runStandalone, type Benchmark } from './scaffold/benchmark.js';
@@ -94,6 +95,9 @@ export interface ScaleResult {
     allRequests: number;
     rssStart: number;
     rssEnd: number;
+    /** V8's heap at the end of the window (asked once the window is over), then after a full GC. */
+    heapEnd: MemoryFigures;
+    afterGc: MemoryFigures;
     rssByProcess: Map<string, number>;
     cpuByProcess: Array<[string, number]>;
   };
@@ -227,6 +231,9 @@ export async function runScale(crsWanted: number, options: ScaleBenchOptions): P
     const cpuByProcess = cpuBetween(cpuBefore, readCpu(labels()), 10).slice(0, 8);
     const rssByProcess = readRss(labels());
     const countsAfter = await counts();
+    // Asked only now, so the window stays undisturbed: what of the settled RSS is V8's heap.
+    const heapEnd = await op.memory();
+    const afterGc = await op.memory(true);
     result.idle = {
       seconds: options.idleSeconds,
       operatorCpuMs: opCpuAfter - opCpuBefore,
@@ -234,6 +241,8 @@ export async function runScale(crsWanted: number, options: ScaleBenchOptions): P
       allRequests: countsAfter.all - countsBefore.all,
       rssStart,
       rssEnd,
+      heapEnd,
+      afterGc,
       rssByProcess,
       cpuByProcess,
     };
@@ -298,6 +307,8 @@ export function formatScaleResults(results: readonly ScaleResult[]): string {
     r.idle ? String(r.idle.operatorRequests) : '—',
   ]);
   const lines = [
+    `The operator with the chart's Node options (helm/scribe/values.yaml, nodeOptions): ${chartNodeOptions().join(' ') || 'none'}.`,
+    '',
     markdownTable(
       [
         'CRs',
@@ -335,7 +346,7 @@ export function formatScaleResults(results: readonly ScaleResult[]): string {
     );
     if (r.idle)
       lines.push(
-        `${r.crs} CRs idle for ${r.idle.seconds} s: operator RSS ${mib(r.idle.rssStart)} → ${mib(r.idle.rssEnd)}; all API requests ${r.idle.allRequests}; CPU by process: ${cpuLine(r.idle.cpuByProcess)}; RSS by process at the end: ${rssLine(r.idle.rssByProcess)}.`,
+        `${r.crs} CRs idle for ${r.idle.seconds} s: operator RSS ${mib(r.idle.rssStart)} → ${mib(r.idle.rssEnd)} (V8 heap used ${mib(r.idle.heapEnd.heapUsed)} of ${mib(r.idle.heapEnd.heapTotal)}; after a full GC: RSS ${mib(r.idle.afterGc.rss)}, heap used ${mib(r.idle.afterGc.heapUsed)} of ${mib(r.idle.afterGc.heapTotal)}); all API requests ${r.idle.allRequests}; CPU by process: ${cpuLine(r.idle.cpuByProcess)}; RSS by process at the end: ${rssLine(r.idle.rssByProcess)}.`,
       );
     lines.push('', `Progress of ${r.crs} CRs every 10 s:`, '');
     lines.push(...r.progress.map((p) => `- ${progressLine(p)}`), '');

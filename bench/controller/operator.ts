@@ -6,8 +6,9 @@
  * of it, over IPC.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { bundleOperator } from '../../src/cli/bundle.js';
 import { REPO_ROOT, TSX_LOADER } from '../scaffold/common.js';
 import { processUsage, type ProcessUsage } from '../scaffold/proc.js';
@@ -15,6 +16,19 @@ import type { ControllerBenchOptions } from './options.js';
 import type { MemoryFigures } from './result.js';
 
 const PROCESS_SOURCE = join(REPO_ROOT, 'bench/controller/operator-process.ts');
+
+/** The chart's values, whose nodeOptions the Deployment gives the operator as NODE_OPTIONS. */
+const CHART_VALUES = join(REPO_ROOT, 'helm/scribe/values.yaml');
+
+/**
+ * The operator's Node options as the chart deploys it (values.yaml's nodeOptions): V8's heap
+ * settings decide much of its RSS, so the benchmark measures the deployed ones, not the defaults
+ * V8 derives from this machine's memory (a 4 GiB heap limit and 16 MiB semi-spaces here).
+ */
+export function chartNodeOptions(): string[] {
+  const values = parse(readFileSync(CHART_VALUES, 'utf8')) as { nodeOptions?: string } | null;
+  return (values?.nodeOptions ?? '').split(/\s+/).filter((option) => option !== '');
+}
 
 /** The operator child process, driven over IPC. */
 export class Operator {
@@ -95,7 +109,11 @@ export async function startOperator(
   artifacts: string[],
 ): Promise<Operator> {
   const script = options.runtime === 'compiled' ? await bundleBenchOperator() : PROCESS_SOURCE;
-  const execArgv = ['--expose-gc', ...(options.runtime === 'tsx' ? ['--import', TSX_LOADER] : [])];
+  const execArgv = [
+    '--expose-gc',
+    ...chartNodeOptions(),
+    ...(options.runtime === 'tsx' ? ['--import', TSX_LOADER] : []),
+  ];
   if (options.cpuProf) {
     const dir = join(process.cwd(), 'bench-profiles');
     execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir}`);

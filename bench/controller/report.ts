@@ -3,6 +3,7 @@
  * and issue 24's), the operator's memory at each point, and the API server's requests and CPU by
  * process. CPU and RSS are the operator's as read from /proc; heap figures are V8's own.
  */
+import { chartNodeOptions } from './operator.js';
 import { markdownTable, mib, percentile, seconds } from '../scaffold/common.js';
 import { FLOOR_LABELS, FLOOR_VARIANTS } from './floor.js';
 import type { ControllerBenchResult, MemoryFigures } from './result.js';
@@ -23,7 +24,7 @@ export function formatControllerResult(r: ControllerBenchResult): string {
   const paced = r.paced.latenciesMs.filter(Number.isFinite);
   const cycles = r.crs;
   lines.push(
-    `${r.crs} CRs (${r.sources} ReplicationSources + ${r.destinations} ReplicationDestinations, rsync, copyMethod None, manual triggers) in ${r.namespaces} namespaces; operator runtime: ${r.runtime}; **Jobs completed through the API** (no node runs mover pods), ${r.moverSeconds > 0 ? `${r.moverSeconds} s after they appear (\`--mover-seconds\`)` : 'as soon as they appear'}.`,
+    `${r.crs} CRs (${r.sources} ReplicationSources + ${r.destinations} ReplicationDestinations, rsync, copyMethod None, manual triggers) in ${r.namespaces} namespaces; operator runtime: ${r.runtime}, Node options of the chart: ${chartNodeOptions().join(' ') || 'none'}; **Jobs completed through the API** (no node runs mover pods), ${r.moverSeconds > 0 ? `${r.moverSeconds} s after they appear (\`--mover-seconds\`)` : 'as soon as they appear'}.`,
   );
   lines.push('');
   const goal = (ok: boolean) => (ok ? 'met' : '**missed**');
