@@ -14,6 +14,7 @@
  *   SCRIBE_TIMEOUT_SECONDS give up waiting for the source after this long; 0 waits forever (0)
  *   SCRIBE_SSHD            sshd executable, name on PATH or path                     (sshd)
  *   SCRIBE_RRSYNC          rrsync executable, name on PATH or path (Debian: rsync package) (rrsync)
+ *   SCRIBE_RSYNC           rsync executable, for the source's own push (direct-push.ts)    (rsync)
  *   SCRIBE_SSHD_PRIVSEP_DIR sshd's compiled-in privilege separation directory, created
  *                          when running as root (Debian's sshd: /run/sshd)          (/run/sshd)
  *   SCRIBE_SSHD_LOG_LEVEL  sshd LogLevel                                             (VERBOSE)
@@ -36,6 +37,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ConfigError, findExecutable, numberEnv, portEnv, stringEnv } from '../runtime/env.js';
+import { findDirectPush } from './direct-push.js';
 import { listenForShutdown } from './handshake.js';
 import { isOpenSshPublicKey } from './keys.js';
 import { readMountedKey } from './key-files.js';
@@ -166,9 +168,16 @@ function prepareRunDir(config: DestinationConfig) {
   const session: SessionSettings = { dataDir: config.dataDir, controlSocket: files.socket, rrsync: config.rrsync };
   writeFileSync(files.session, JSON.stringify(session), { mode: 0o600 });
   const argv = siblingEntrypointArgv('session', import.meta.url, (specifier) => import.meta.resolve(specifier));
+  const direct = findDirectPush(process.env, config.dataDir);
+  if ('unavailable' in direct) log(`every push goes through rrsync: ${direct.unavailable}`);
   writeFileSync(
     files.sessionScript,
-    renderSessionScript({ rrsync: config.rrsync, dataDir: config.dataDir, sessionArgv: [...argv, files.session] }),
+    renderSessionScript({
+      rrsync: config.rrsync,
+      dataDir: config.dataDir,
+      sessionArgv: [...argv, files.session],
+      ...('push' in direct ? { directPush: direct.push } : {}),
+    }),
     { mode: 0o600 },
   );
   // Read by sh rather than executed, so a run directory mounted noexec does not matter.

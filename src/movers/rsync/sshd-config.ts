@@ -80,6 +80,19 @@ export interface SessionScriptInput {
   dataDir: string;
   /** The session entrypoint's argv (node, its flags, the script, the settings file). */
   sessionArgv: string[];
+  /** When set, the source's own push into the volume's root runs rsync directly (directPushLines). */
+  directPush?: DirectPush;
+}
+
+/**
+ * What the direct push needs: the rsync and flock executables and the volume's real path (what
+ * rrsync confines to, `realpath` of its directory). Only when the installed rsync knows the
+ * options rrsync adds (`--drop-D`, `--confine-root`), so the argv is the one rrsync would run.
+ */
+export interface DirectPush {
+  rsync: string;
+  flock: string;
+  root: string;
 }
 
 /**
@@ -88,21 +101,91 @@ export interface SessionScriptInput {
  * `rrsync -wo <dataDir>`, which checks every option and path and refuses to send; everything
  * else (the shutdown handshake, refusals and their explanations) goes to the session entrypoint
  * (session.ts), whose decision for a push is the same. The shortcut spares each sync the start
- * of a node process on the destination.
+ * of a node process on the destination; the direct push (directPushLines) spares the source's
+ * own push rrsync's start too (a Python program, most of a sync's fixed cost on the destination).
  */
 export function renderSessionScript(input: SessionScriptInput): string {
+  const rrsync = `LANG=C exec ${shellQuote(input.rrsync)} -wo ${shellQuote(input.dataDir)}`;
   return [
     '#!/bin/sh',
     "# Written by the Scribe rsync destination entrypoint: the forced command of the source's key.",
     'case "$SSH_ORIGINAL_COMMAND" in',
     // Anything unusual (tabs, quotes, newlines, globs) is for the session entrypoint to judge.
-    "  *[!A-Za-z0-9._,=/:@+' '-]*) ;;",
+    // `%` is rsync's own: every push asks for `--log-format=%i` (--itemize-changes).
+    "  *[!A-Za-z0-9._,=/:@+%' '-]*) ;;",
     "  'rsync --server --sender'* | 'rsync --server '*' --sender'*) ;;",
-    `  'rsync --server '*) LANG=C exec ${shellQuote(input.rrsync)} -wo ${shellQuote(input.dataDir)} ;;`,
+    ...(input.directPush === undefined
+      ? []
+      : [
+          `  'rsync --server '*' . .')`,
+          ...directPushLines(input.directPush).map((line) => `    ${line}`),
+          `    ${rrsync} ;;`,
+        ]),
+    `  'rsync --server '*) ${rrsync} ;;`,
     'esac',
     `exec ${input.sessionArgv.map(shellQuote).join(' ')}`,
     '',
   ].join('\n');
+}
+
+/**
+ * rsync's long options the Scribe source sends to the server (ssh-client.ts, rsyncArgs), besides
+ * `--bwlimit=<digits>`: the direct push takes these and no other.
+ */
+const DIRECT_PUSH_LONG_OPTIONS = [
+  '--log-format=%i',
+  '--delete',
+  '--numeric-ids',
+  '--info=MISC2,STATS2',
+  '--modify-window=-1',
+];
+
+/**
+ * The direct push: a push of the shape the Scribe source sends into the volume's root (`rsync
+ * --server <short options> <DIRECT_PUSH_LONG_OPTIONS> . .`, every word checked against an
+ * allow-list) runs the rsync command rrsync would run for it, without rrsync: `rsync --server
+ * <the same options> --drop-D --confine-root=<root> -- . .` in the root, under rrsync's own
+ * single-run lock (flock on the root; rrsync and this path exclude each other). The short options
+ * are the letters rrsync allows that rsync -aAhHSxz(X) sends, then rsync's `e.<capabilities>`.
+ * Anything else (another path, option or shape: an external rsync client) falls through to
+ * rrsync. The command holds only the characters of the first pattern, and globbing is off, so
+ * splitting it into words is safe.
+ */
+function directPushLines(push: DirectPush): string[] {
+  const root = shellQuote(push.root);
+  return [
+    'set -f',
+    'set -- $SSH_ORIGINAL_COMMAND',
+    'shift 2',
+    'direct=yes n=$# i=0',
+    'for word do',
+    '  i=$((i + 1))',
+    '  case "$word" in',
+    `    ${DIRECT_PUSH_LONG_OPTIONS.join(' | ')}) ;;`,
+    '    --bwlimit=[0-9]*) case "${word#--bwlimit=}" in *[!0-9]*) direct= ;; esac ;;',
+    '    -[!-]*e.*)',
+    '      case "${word%%e.*}" in -*[!lHogDtpAXrxSz]*) direct= ;; esac',
+    '      case "${word#*e.}" in *[!A-Za-z]*) direct= ;; esac ;;',
+    '    .) [ "$i" -ge $((n - 1)) ] || direct= ;;',
+    '    *) direct= ;;',
+    '  esac',
+    'done',
+    'if [ -n "$direct" ]; then',
+    '  i=0',
+    '  for word do',
+    '    shift',
+    '    i=$((i + 1))',
+    `    [ "$i" -eq $((n - 1)) ] && set -- "$@" --drop-D --confine-root=${root} --`,
+    '    set -- "$@" "$word"',
+    '  done',
+    `  cd ${root} || exit 1`,
+    `  LANG=C ${shellQuote(push.flock)} -n -E 254 ${root} ${shellQuote(push.rsync)} --server "$@"`,
+    '  status=$?',
+    // rrsync's own lock message is classified as a refusal; so is this one (retry.ts).
+    '  [ "$status" -ne 254 ] || echo "scribe rsync destination: refused the push: another push is writing to this volume" >&2',
+    '  exit "$status"',
+    'fi',
+  ];
 }
 
 /** One authorized_keys line: the source's key, forced through `command`, with every restriction on. */

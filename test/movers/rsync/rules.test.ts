@@ -1,6 +1,8 @@
 /** The pure rules of the rsync mover: remote commands, retries, paths, configuration text. */
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -467,6 +469,10 @@ describe('sshd configuration', () => {
         .trim();
     const push = 'rsync --server -lHogDtpArxSze.iLsfxCIvu --delete --modify-window=-1 --bwlimit=100 . apps/db';
     expect(route(push)).toBe('-wo /data dir');
+    // The command line the source's rsync sends (--itemize-changes asks for --log-format=%i).
+    const sourcePush =
+      'rsync --server -lHogDtpAXrxSze.iLsfxCIvu --log-format=%i --delete --numeric-ids --info=MISC2,STATS2 --modify-window=-1 . .';
+    expect(route(sourcePush)).toBe('-wo /data dir');
     for (const other of [
       'rsync --server --sender -lHogDtpArxSze.iLsfxCIvu . .',
       'rsync --server -e.LsfxC --sender . .',
@@ -477,6 +483,68 @@ describe('sshd configuration', () => {
       '',
     ])
       expect(route(other), other).toBe('session /run/session.json');
+  });
+
+  it("runs the source's own push into the root as rrsync would run it, and everything else through rrsync", () => {
+    // rsync is replaced by a script saying where and how it was run; rrsync (the real one, the
+    // rsync package's) is run with that script as its rsync, so both routes can be compared.
+    const dir = mkdtempSync(join(tmpdir(), 'scribe-direct-push-'));
+    try {
+      const root = join(dir, 'volume');
+      mkdirSync(root);
+      const fakeRsync = join(dir, 'rsync');
+      writeFileSync(fakeRsync, '#!/bin/sh\necho "cwd=$(pwd) LANG=$LANG argv=$*"\n');
+      chmodSync(fakeRsync, 0o755);
+      const rrsync = execFileSync('sh', ['-c', 'command -v rrsync'], { encoding: 'utf8' }).trim();
+      const flock = execFileSync('sh', ['-c', 'command -v flock'], { encoding: 'utf8' }).trim();
+      const script = renderSessionScript({
+        rrsync: '/bin/echo',
+        dataDir: root,
+        sessionArgv: ['/bin/echo', 'session'],
+        directPush: { rsync: fakeRsync, flock, root: realpathSync(root) },
+      });
+      const env = (command: string) => ({ SSH_ORIGINAL_COMMAND: command, PATH: '/usr/bin:/bin' });
+      const route = (command: string) =>
+        execFileSync('sh', ['-c', script], { env: env(command), input: '' })
+          .toString()
+          .trim();
+      const patched = readFileSync(rrsync, 'utf8').replace(/^RSYNC = .*$/m, `RSYNC = '${fakeRsync}'`);
+      const viaRrsync = (command: string) =>
+        execFileSync(
+          'python3',
+          [
+            '-c',
+            'import sys; sys.argv = sys.argv[1:]; exec(compile(sys.stdin.read(), sys.argv[0], "exec"), {"__name__": "__main__", "__file__": sys.argv[0]})',
+            rrsync,
+            '-wo',
+            root,
+          ],
+          { env: { ...env(command), LANG: 'C' }, input: patched },
+        )
+          .toString()
+          .trim();
+      for (const push of [
+        // What the source's rsync sends (ssh-client.ts rsyncArgs; as root, as another user, no xattrs, a bandwidth limit).
+        'rsync --server -lHogDtpAXrxSze.iLsfxCIvu --log-format=%i --delete --numeric-ids --info=MISC2,STATS2 --modify-window=-1 . .',
+        'rsync --server -lHogDtpArxSze.iLsfxCIvu --log-format=%i --delete --numeric-ids --info=MISC2,STATS2 --modify-window=-1 --bwlimit=100 . .',
+      ]) {
+        const direct = route(push);
+        expect(direct, push).toMatch(/^cwd=.* argv=--server .*--drop-D --confine-root=/);
+        expect(direct, push).toBe(viaRrsync(push));
+      }
+      for (const other of [
+        'rsync --server -lHogDtpAXrxSze.iLsfxCIvu --mkpath --log-format=%i . apps/db',
+        'rsync --server -lHogDtpAXrxSkze.iLsfxCIvu . .',
+        'rsync --server -lHogDtpAXrxSze.iLsfxCIvu --log-file=/etc/x . .',
+        'rsync --server -lHogDtpAXrxSze.iLsfxCIvu --bwlimit=1x . .',
+        'rsync --server -lHogDtpAXrxSze.iLsfxCIvu . . .',
+        'rsync --server -lHogDtpAXrxSze.iLsfxCIvu . ..',
+      ])
+        expect(route(other), other).toBe(`-wo ${root}`);
+      expect(route('shutdown 0')).toBe('session');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('shell-quotes any word safely', () => {
