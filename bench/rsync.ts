@@ -3,9 +3,10 @@
  *
  *   npm run bench:rsync -- [--size-mib N] [--files N] [--runs N] [--unchanged-runs N] [--seed N] [--variant tsx,compiled] [--keep]
  *
- * Raw: `rsync -aAhHSxz --delete -e 'ssh -F <config>' TREE/ 127.0.0.1:DEST/` against a plain
- * sshd of our own on 127.0.0.1 (started once; no forced command). Mover: the destination
- * entrypoint (src/movers/rsync/destination.ts: sshd, forced command, rrsync, handshake) started
+ * Raw: `rsync <the mover's transfer options> -e 'ssh -F <config>' TREE/ 127.0.0.1:DEST/` against a
+ * plain sshd of our own on 127.0.0.1 (started once; no forced command): the options are the
+ * mover's (rawTransferFlags), without its logging. Mover: the destination
+ * entrypoint (src/movers/rsync/destination.ts: sshd, forced command, the push, handshake) started
  * and waited for until it listens, then the source entrypoint (source.ts) pushing the tree to it;
  * both real processes, through tsx as bin/scribe runs them from a checkout and compiled to plain
  * JavaScript (an esbuild bundle) as the image runs them. Each is timed full
@@ -24,6 +25,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateSshKeyPair, rsyncSecretContents } from '../src/movers/rsync/keys.js';
+import { rsyncArgs } from '../src/movers/rsync/ssh-client.js';
 import { runStandalone, type Benchmark } from './scaffold/benchmark.js';
 import { isMain, markdownTable, median, positiveNumber, ratio, seconds } from './scaffold/common.js';
 import { measureStartup, moverLaunchers, type Launcher } from './scaffold/entrypoints.js';
@@ -66,7 +68,8 @@ export interface RawRun {
 /**
  * What a sync's fixed cost is made of, each timed alone in the same run (ms, every repetition):
  * one ssh connection and session running `true` against the plain sshd (as a container logs in,
- * and as this machine's user does), rrsync's start (a Python script), and each variant's
+ * and as this machine's user does), rrsync's start (a Python script, which the source's own push
+ * no longer starts: the destination runs rsync directly, src/movers/rsync/direct-push.ts), and each variant's
  * source entrypoint from spawn to its configuration error (node and module loading).
  */
 export interface FixedCostProbes {
@@ -111,7 +114,7 @@ export async function runRsyncBench(options: RsyncBenchOptions): Promise<RsyncBe
           rmSync(destOf(side), { recursive: true, force: true });
           mkdirSync(destOf(side));
         },
-        raw: () => rawRsync(sshd, tree.root, destOf('raw')),
+        raw: () => rawRsync(sshd, tree.root, destOf('raw'), rawTransferFlags()),
         mover: (variant) => moverSync(launchers[variant], keys, runDir, tree, destOf(variant)),
         describeRaw: (run) => `rsync ${seconds(run.ms)}`,
         describeMover,
@@ -175,7 +178,9 @@ async function probeFixedCosts(
     ['-wo', context.work],
     (code, output) => code !== 0 && /rrsync/i.test(output),
   );
-  log(`rrsync's start (python3): ${seconds(median(probes.rrsyncStart))}`);
+  log(
+    `rrsync's start (python3; not on the source's own push since the direct push): ${seconds(median(probes.rrsyncStart))}`,
+  );
   for (const variant of context.variants)
     probes.entrypointStart[variant] = await measureStartup(context.launchers[variant], {}, variant, log);
 }
@@ -196,13 +201,40 @@ function writeKeys(parent: string): { source: string; destination: string } {
   return dirs;
 }
 
+/** The seed's flags, which the check at the end compares with. */
 const RAW_FLAGS = ['-aAhHSxz', '--delete'];
 
-/** Raw rsync of `root` into `dest` over ssh to the plain sshd, with a pod's environment. */
-export async function rawRsync(sshd: PlainSshd, root: string, dest: string): Promise<RawRun> {
+/**
+ * Raw rsync's options: the mover's transfer options (ssh-client.ts rsyncArgs: -X with its
+ * filters, --numeric-ids, --exclude=/lost+found, the nanosecond --modify-window) for the user the
+ * benchmark runs as, without what only the mover's log needs (--itemize-changes, --info), so that
+ * raw and mover copy alike and the difference is the mover's own cost.
+ */
+export function rawTransferFlags(): string[] {
+  const args = rsyncArgs({
+    sshCommand: 'ssh',
+    dataDir: '/',
+    address: '127.0.0.1',
+    subPath: '.',
+    preserveXattrs: true,
+    asRoot: process.getuid?.() === 0,
+  });
+  return args.slice(0, args.indexOf('-e')).filter((arg) => arg !== '--itemize-changes' && !arg.startsWith('--info='));
+}
+
+/**
+ * Raw rsync of `root` into `dest` over ssh to the plain sshd, with a pod's environment; `flags`
+ * the seed's unless given (this benchmark gives rawTransferFlags).
+ */
+export async function rawRsync(
+  sshd: PlainSshd,
+  root: string,
+  dest: string,
+  flags: readonly string[] = RAW_FLAGS,
+): Promise<RawRun> {
   const sampler = new MemorySampler();
   sampler.track('server', sshd.proc.pid, true);
-  const proc = start('rsync', [...RAW_FLAGS, '-e', `ssh -F ${sshd.clientConfig}`, `${root}/`, `127.0.0.1:${dest}/`], {
+  const proc = start('rsync', [...flags, '-e', `ssh -F ${sshd.clientConfig}`, `${root}/`, `127.0.0.1:${dest}/`], {
     env: podEnv({ LANG: 'C' }),
   });
   sampler.track('client', proc.pid);
@@ -337,7 +369,7 @@ export function formatRsyncResult(result: RsyncBenchResult): string {
       [`${variant}: destination entrypoint (node) VmHWM`, peak(movers.map((m) => m.destinationPeakRss))],
       [`${variant}: source tree (node + rsync + ssh)`, peak(movers.map((m) => m.sourceTreePeakRss))],
       [
-        `${variant}: destination tree (node + sshd + session node + rrsync + rsync)`,
+        `${variant}: destination tree (node + sshd + session node + rsync)`,
         peak(movers.map((m) => m.destinationTreePeakRss)),
       ],
     );
@@ -410,7 +442,7 @@ function fixedCostLines(result: RsyncBenchResult): string[] {
       moverBench.allRuns(p.sshSessionHostLogin),
     ]);
   probeRows.push([
-    'rrsync’s start (python3), on the destination per push',
+    'rrsync’s start (python3): other clients’ pushes only (the source’s own push runs rsync directly)',
     seconds(median(p.rrsyncStart)),
     moverBench.allRuns(p.rrsyncStart),
   ]);
