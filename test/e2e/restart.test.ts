@@ -56,10 +56,21 @@ class StateWatch {
   private waiter:
     { test: (side: Side, cr: Cr) => boolean; act: (side: Side, cr: Cr) => void; done: () => void } | undefined;
 
+  /** The source namespace's PVCs: the point-in-time PVC that starts a Clone cycle (the Job first). */
+  private readonly pvcs: ResourceInformer<Pvc>;
+  private pvcWaiter: { name: string; act: (pvc: Pvc) => void } | undefined;
+
   constructor(
     kc: KubeConfig,
     private readonly name: string,
   ) {
+    this.pvcs = new ResourceInformer<Pvc>(kc, RESOURCES.PersistentVolumeClaim, { namespace: 'src' });
+    this.pvcs.events$.subscribe((event) => {
+      const waiter = this.pvcWaiter;
+      if (event.type !== 'added' || !waiter || event.object.metadata?.name !== waiter.name) return;
+      this.pvcWaiter = undefined;
+      waiter.act(event.object);
+    });
     this.informers = [
       ['src', new ResourceInformer<Cr>(kc, RESOURCES.ReplicationSource, { namespace: 'src' })],
       ['dst', new ResourceInformer<Cr>(kc, RESOURCES.ReplicationDestination, { namespace: 'dst' })],
@@ -79,11 +90,34 @@ class StateWatch {
   }
 
   async start(): Promise<void> {
-    await Promise.all(this.informers.map(([, informer]) => informer.start()));
+    await Promise.all([...this.informers.map(([, informer]) => informer.start()), this.pvcs.start()]);
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.informers.map(([, informer]) => informer.stop()));
+    await Promise.all([...this.informers.map(([, informer]) => informer.stop()), this.pvcs.stop()]);
+  }
+
+  /** The source CR as this watch last saw it. */
+  source(): Cr | undefined {
+    return this.informers.find(([side]) => side === 'src')?.[1].get(this.name, 'src');
+  }
+
+  /** Calls `act` synchronously when PVC `name` is created in the source namespace; resolves after. */
+  untilPvc(name: string, act: (pvc: Pvc) => void, timeoutMs = 180_000): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pvcWaiter = undefined;
+        reject(new Error(`PVC ${name}: not created within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pvcWaiter = {
+        name,
+        act: (pvc) => {
+          clearTimeout(timer);
+          act(pvc);
+          resolve();
+        },
+      };
+    });
   }
 
   /** Calls `act` synchronously on the first version of a CR for which `test` holds; resolves after. */
@@ -193,8 +227,11 @@ const labelOf = (o: KubernetesObject, label: string) => o.metadata?.labels?.[`sc
 const runs = new Map<string, number>();
 
 describe('operator restarts', () => {
+  // `started`: between a cycle's first object and the status write that records it (the Job
+  // first, machines/write-ahead.ts); for Clone that object is the point-in-time PVC, and the step
+  // that records it finds the PVC there and goes on to moving, so Clone never rests in snapshotting.
   it.each([
-    ['Clone', 'snapshotting'],
+    ['Clone', 'started'],
     ['Clone', 'moving'],
     ['Snapshot', 'snapshotting'],
     ['Snapshot', 'moving'],
@@ -219,6 +256,8 @@ describe('operator restarts', () => {
 
     const [side, state] =
       target === 'destination preserving' ? (['dst', 'preserving'] as const) : (['src', target] as const);
+    /** started: the cycle label of the point-in-time PVC the kill came after. */
+    let startedCycle: string | undefined;
     const isTarget = (s: Side, cr: Cr) =>
       s === side &&
       cr.status?.state === state &&
@@ -252,14 +291,21 @@ describe('operator restarts', () => {
       for (;;) {
         attempts += 1;
         let killing: Promise<void> | undefined;
-        await watch.until(
-          `${side} state ${state}`,
-          (s, cr) =>
-            isTarget(s, cr) || (s === 'src' && cr.status?.lastManualSync === token && cr.status.state === 'idle'),
-          (s, cr) => {
-            if (isTarget(s, cr)) killing = system.runtime.stopOperator({ kill: true });
-          },
-        );
+        if (state === 'started') {
+          await watch.untilPvc(pit, (pvc) => {
+            startedCycle = labelOf(pvc, 'cycle');
+            killing = system.runtime.stopOperator({ kill: true });
+          });
+        } else {
+          await watch.until(
+            `${side} state ${state}`,
+            (s, cr) =>
+              isTarget(s, cr) || (s === 'src' && cr.status?.lastManualSync === token && cr.status.state === 'idle'),
+            (s, cr) => {
+              if (isTarget(s, cr)) killing = system.runtime.stopOperator({ kill: true });
+            },
+          );
+        }
         if (killing) {
           await killing;
           operatorDown = true;
@@ -268,8 +314,10 @@ describe('operator restarts', () => {
         atKill = side === 'src' ? await readSource() : await readDest();
         const other = side === 'src' ? await readDest() : await readSource();
         caught.push(
-          `${id} attempt ${attempts}: ${side} ${atKill?.status?.state} (other side ${other?.status?.state}; written: ${watch.path.join(' ')})`,
+          `${id} attempt ${attempts}: ${side} ${atKill?.status?.state} (other side ${other?.status?.state}; written: ${watch.path.join(' ')}${startedCycle ? `; PVC of cycle ${startedCycle}` : ''})`,
         );
+        // started: caught when status does not record the PVC's cycle yet.
+        if (killing && state === 'started' && atKill?.status?.cycle?.id !== startedCycle) break;
         if (killing && atKill?.status?.state === state) break;
         console.warn(`[restart] ${id}: missed ${state} (attempt ${attempts}): ${caught.at(-1)}`);
         if (attempts >= MAX_ATTEMPTS) break;
@@ -286,8 +334,13 @@ describe('operator restarts', () => {
         watch.path.length = 0;
         await patch(kc, 'ReplicationSource', 'src', id, { spec: { trigger: { manual: token } } });
       }
-      expect(atKill?.status?.state, `the ${side} state at the kill (see the log for what was written)`).toBe(state);
-      expect(atKill?.status?.cycle?.id, 'a cycle in flight').toBeTruthy();
+      if (state === 'started') {
+        expect(startedCycle, 'the point-in-time PVC carries its cycle').toBeTruthy();
+        expect(atKill?.status?.cycle?.id, 'status does not record the started cycle yet').not.toBe(startedCycle);
+      } else {
+        expect(atKill?.status?.state, `the ${side} state at the kill (see the log for what was written)`).toBe(state);
+        expect(atKill?.status?.cycle?.id, 'a cycle in flight').toBeTruthy();
+      }
       if (state === 'complete') {
         await holding;
         expect(condition(atKill, 'Synchronizing')).toMatchObject({ status: 'True', reason: 'CleaningUp' });
@@ -364,6 +417,8 @@ describe('operator restarts', () => {
       const sourceJobs = recorder.ofKind('Job').filter((o) => o.metadata?.name === `scribe-rsync-src-${id}`);
       const cycles = new Set(sourceJobs.map((job) => labelOf(job, 'cycle')));
       expect(cycles.size, 'source cycles').toBe(attempts + 1 + (state === 'failed' ? 1 : 0));
+      // started: the new operator went on with the cycle the PVC was made for.
+      if (state === 'started') expect([...cycles], 'the started cycle resumed').toContain(startedCycle);
       const jobAttempts = new Set(sourceJobs.map((job) => `${labelOf(job, 'cycle')}/${labelOf(job, 'attempt')}`));
       expect(sourceJobs.length, 'one source Job per cycle and attempt').toBe(jobAttempts.size);
       // The retry carries the failed attempts' count into the new cycle's Job.
