@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { ReplicationDestination, ReplicationSource } from '../../src/api/index.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
@@ -22,48 +22,25 @@ import { collectionPath, objectPath, RESOURCES } from '../../src/kube/resources.
 import { microTime, readLease, writeLease } from '../../src/leader/lease.js';
 import { SIZED_CLASS } from '../../src/local/agent/kinds.js';
 import type { ChartIdentity } from '../../src/local/operator-identity.js';
-import { startLocalRuntime, type LocalRuntime } from '../../src/local/runtime.js';
 import { startS3Server } from '../../src/local/s3.js';
-import {
-  copySecret,
-  create,
-  createPvc,
-  get,
-  listeningAddress,
-  patch,
-  pvcDirectory,
-  waitForObject,
-} from '../../src/local/objects.js';
+import { create, createPvc, get, patch, pvcDirectory, waitForObject } from '../../src/local/objects.js';
 import { waitFor } from '../../src/local/processes.js';
 import { MOVER_POD_LABEL } from '../../src/movers/job.js';
 import { ATTEMPT_LABEL, CREATED_BY_LABEL, CREATED_BY_VALUE, CYCLE_LABEL } from '../../machines/naming.js';
 import { rcloneSourceName } from '../../src/movers/rclone/names.js';
 import { resticSourceName } from '../../src/movers/restic/names.js';
 import { rsyncDestinationName, rsyncSourceName } from '../../src/movers/rsync/names.js';
-import { PRIVILEGED_MOVERS_ANNOTATION } from '../../machines/privilege.js';
 import { snapshotTree } from '../movers/rsync/support/tree.js';
 import { CreatedObjects } from '../support/recorder.js';
 import { killMoverMidway } from '../support/kill-mover.js';
 import { startSlowLink, type SlowLink } from '../support/slow-link.js';
+import { listeningRsyncDestination, localSystemOfThisFile, sampleVolume } from '../support/local-system.js';
 
-let runtime: LocalRuntime;
 const API = 'scribe.backube/v1alpha1';
 const CREATED_BY_SCRIBE = `${CREATED_BY_LABEL}=${CREATED_BY_VALUE}`;
 
-beforeAll(async () => {
-  runtime = await startLocalRuntime({ operatorIdentity: 'chart' });
-  for (const name of ['src', 'dst']) {
-    // Owners must arrive as they are: the rsync movers run privileged (docs/permissions.md).
-    await create(runtime.kc, 'Namespace', undefined, {
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name, annotations: { [PRIVILEGED_MOVERS_ANNOTATION]: 'true' } },
-    });
-  }
-});
-afterAll(async () => {
-  await runtime?.stop();
-});
+// Owners must arrive as they are: the rsync movers run privileged (docs/permissions.md).
+const system = localSystemOfThisFile({ operatorIdentity: 'chart' }, { names: ['src', 'dst'], privileged: true });
 
 /**
  * A destination (rsync spec `destinationRsync`) and a manual source for `id`, with `files` files of
@@ -76,20 +53,10 @@ async function pair(
   destinationRsync: object = { copyMethod: 'Snapshot', capacity: '1Gi' },
   { slowLink = false }: { slowLink?: boolean } = {},
 ) {
-  const kc = runtime.kc;
-  await createPvc(kc, 'src', id);
-  const dir = await pvcDirectory(kc, 'src', id);
-  await mkdir(join(dir, 'd'), { recursive: true });
-  for (let i = 0; i < files; i++) await writeFile(join(dir, 'd', `f${i}`), `${id} ${i}\n`.repeat(3000));
-  await create(kc, 'ReplicationDestination', 'dst', {
-    apiVersion: API,
-    kind: 'ReplicationDestination',
-    metadata: { name: id },
-    spec: { rsync: destinationRsync },
-  });
+  const kc = system.runtime.kc;
+  const dir = await sampleVolume(kc, 'src', id, { files });
   const readDest = () => get<ReplicationDestination>(kc, 'ReplicationDestination', 'dst', id);
-  const { rd, address, keys } = await listeningAddress(kc, 'dst', id);
-  const secret = await copySecret(kc, keys, 'dst', 'src');
+  const { rd, address, keys, secret } = await listeningRsyncDestination(kc, id, destinationRsync);
   const link = slowLink
     ? await startSlowLink(`${address}:${(rd as ReplicationDestination).status?.rsync?.port ?? 22}`)
     : undefined;
@@ -121,7 +88,7 @@ async function pair(
 const apiServerStarts: Array<{ from: number; to: number }> = [];
 async function restartApiServer() {
   const from = Date.now();
-  await runtime.controlPlane.restartApiServer();
+  await system.runtime.controlPlane.restartApiServer();
   apiServerStarts.push({ from, to: Date.now() });
 }
 
@@ -133,7 +100,7 @@ const waitForState = (read: () => Promise<ReplicationSource | undefined>, state:
 
 describe('faults', () => {
   it('completes a sync across an API server restart and an etcd restart, with no duplicate Job', async () => {
-    const recorder = new CreatedObjects(runtime.kc, ['src']);
+    const recorder = new CreatedObjects(system.runtime.kc, ['src']);
     await recorder.start();
     try {
       const p = await pair('restarts');
@@ -142,9 +109,9 @@ describe('faults', () => {
       await restartApiServer();
       await p.synced('one');
       const imageOne = await waitForObject('image one', p.readDest, (d) => Boolean(d.status?.latestImage?.name));
-      await patch(runtime.kc, 'ReplicationSource', 'src', 'restarts', { spec: { trigger: { manual: 'two' } } });
+      await patch(system.runtime.kc, 'ReplicationSource', 'src', 'restarts', { spec: { trigger: { manual: 'two' } } });
       await waitForState(p.readSource, 'moving');
-      await runtime.controlPlane.restartEtcd();
+      await system.runtime.controlPlane.restartEtcd();
       await p.synced('two');
       const jobs = recorder.ofKind('Job');
       const cycles = new Set(jobs.map((j) => j.metadata?.labels?.['scribe.backube/cycle']));
@@ -158,17 +125,17 @@ describe('faults', () => {
           Boolean(d.status?.latestImage?.name) && d.status?.latestImage?.name !== imageOne.status?.latestImage?.name,
       );
       const image = imageTwo.status?.latestImage?.name;
-      await createPvc(runtime.kc, 'dst', 'check-restarts', {
+      await createPvc(system.runtime.kc, 'dst', 'check-restarts', {
         dataSource: { apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: image },
       });
-      expect(snapshotTree(await pvcDirectory(runtime.kc, 'dst', 'check-restarts'))).toEqual(snapshotTree(p.dir));
+      expect(snapshotTree(await pvcDirectory(system.runtime.kc, 'dst', 'check-restarts'))).toEqual(snapshotTree(p.dir));
     } finally {
       await recorder.stop();
     }
   });
 
   it('retries after the mover pod is killed mid-transfer, keeping the previous image until a new one is complete', async () => {
-    const kc = runtime.kc;
+    const kc = system.runtime.kc;
     const id = 'killed';
     const recorder = new CreatedObjects(kc, ['src']);
     await recorder.start();
@@ -236,7 +203,7 @@ describe('faults', () => {
   });
 
   it('a destination volume that fills up fails the sync clearly and keeps the previous image', async () => {
-    const kc = runtime.kc;
+    const kc = system.runtime.kc;
     // 30 files of ~27 KiB fit in 4 MiB; the second sync adds 6 MiB of incompressible data.
     const p = await pair('full', 30, { copyMethod: 'Snapshot', capacity: '4Mi', storageClassName: SIZED_CLASS });
     await p.start('one');
@@ -268,7 +235,7 @@ describe('faults', () => {
   });
 
   it('never writes SSH private keys, restic passwords or rclone credentials into logs, Events, status or mover summaries', async () => {
-    const kc = runtime.kc;
+    const kc = system.runtime.kc;
     const id = randomBytes(2).toString('hex');
     // Mover pods' logs are read through the API (pods/log) while the pods exist: the operator
     // deletes a finished cycle's Job, and the pods go with it.
@@ -379,7 +346,9 @@ describe('faults', () => {
 
       // Where they might leak: the operator's log, every Event, every CR (status with
       // latestMoverStatus, the mover's summary), the mover pods (termination messages) and their logs.
-      const haystacks: Array<[string, string]> = [['the operator log', await readFile(runtime.operatorLog, 'utf8')]];
+      const haystacks: Array<[string, string]> = [
+        ['the operator log', await readFile(system.runtime.operatorLog, 'utf8')],
+      ];
       for (const kind of ['Event', 'ReplicationSource', 'ReplicationDestination'] as const) {
         const list = await kubeRequest<{ items: unknown[] }>(kc, {
           method: 'GET',
@@ -417,10 +386,10 @@ describe('faults', () => {
   });
 
   it("the operator runs with the chart's RBAC: it did its work (no request forbidden), and may not do more", async () => {
-    const identity = runtime.chartIdentity as ChartIdentity;
+    const identity = system.runtime.chartIdentity as ChartIdentity;
     expect(identity.user).toBe('system:serviceaccount:scribe-system:scribe');
     // The operator's kubeconfig authenticates as the chart's ServiceAccount, and nothing else.
-    const operatorKubeconfig = loadKubeConfig({ kubeconfig: runtime.operatorKubeconfigPath });
+    const operatorKubeconfig = loadKubeConfig({ kubeconfig: system.runtime.operatorKubeconfigPath });
     const self = await kubeRequest<{ status: { userInfo: { username: string; groups?: string[] } } }>(
       operatorKubeconfig,
       {
@@ -536,7 +505,7 @@ describe('faults', () => {
       );
     expect(await refused({ method: 'GET', path: collectionPath(RESOURCES.ConfigMap, 'kube-system') })).toBe(403);
     const [userSecret] = (
-      await kubeRequest<{ items: KubernetesObject[] }>(runtime.kc, {
+      await kubeRequest<{ items: KubernetesObject[] }>(system.runtime.kc, {
         method: 'GET',
         path: collectionPath(RESOURCES.Secret, 'dst'),
       })
@@ -562,12 +531,12 @@ describe('faults', () => {
     expect(renewed?.metadata.resourceVersion).toBeDefined();
 
     // It did its work under that identity: syncs completed, and not one of its requests was forbidden.
-    const sources = await kubeRequest<{ items: ReplicationSource[] }>(runtime.kc, {
+    const sources = await kubeRequest<{ items: ReplicationSource[] }>(system.runtime.kc, {
       method: 'GET',
       path: collectionPath(RESOURCES.ReplicationSource, 'src'),
     });
     expect(sources.items.filter((rs) => rs.status?.lastSyncTime).length).toBeGreaterThan(0);
-    const log = await readFile(runtime.operatorLog, 'utf8');
+    const log = await readFile(system.runtime.operatorLog, 'utf8');
     expect(log).toContain('operator started');
     const forbidden = log.split('\n').filter((line) => /forbidden|"(status|statusCode|code)":\s*403\b/i.test(line));
     const whileStarting = (line: string) => {
