@@ -38,6 +38,7 @@ import { copyFileSync, chmodSync, existsSync, mkdtempSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { booleanEnv, ConfigError, findExecutable, numberEnv, portEnv, requiredEnv, stringEnv } from '../runtime/env.js';
+import { FIRST_ATTEMPT_WAIT_SECONDS, waitForSsh } from './destination-wait.js';
 import { sentFilePath } from './itemize.js';
 import { isOpenSshPublicKey } from './keys.js';
 import { readMountedKey } from './key-files.js';
@@ -219,6 +220,7 @@ async function pushWithRetries(
   const started = Date.now();
   for (let attempt = 1; ; attempt++) {
     log(`attempt ${attempt}: syncing ${config.dataDir} to ${config.address}:${config.port} (path ${config.subPath})`);
+    if (attempt === 1) await awaitDestination(config, started);
     handshake.open();
     // rsync's ssh then opens its session over the handshake's connection instead of making a
     // second one beside it; when that connection failed, rsync connects by itself and says why.
@@ -254,6 +256,22 @@ async function pushWithRetries(
     log(`attempt ${attempt} failed (${verdict.reason}); retrying in ${wait.toFixed(1)}s`);
     await delay(wait * 1000);
   }
+}
+
+/**
+ * Before the first attempt, waits a little (within the retry deadline) for the destination's
+ * sshd to answer, so that the attempt does not start ssh and rsync only to fail on a destination
+ * still between two cycles (destination-wait.ts); later attempts keep the back-off (retry.ts).
+ */
+async function awaitDestination(config: SourceConfig, started: number): Promise<void> {
+  const remainingMs = config.deadlineSeconds * 1000 - (Date.now() - started);
+  if (remainingMs <= 0) return;
+  const timeoutMs = Math.min(FIRST_ATTEMPT_WAIT_SECONDS * 1000, remainingMs);
+  const answer = await waitForSsh(config.address, config.port, timeoutMs);
+  const waited = (answer.waitedMs / 1000).toFixed(1);
+  if (!answer.answered)
+    log(`the destination did not answer within ${waited}s (${answer.lastMiss ?? 'no answer'}); trying anyway`);
+  else if (answer.lastMiss !== undefined) log(`waited ${waited}s for the destination to listen (${answer.lastMiss})`);
 }
 
 /**
