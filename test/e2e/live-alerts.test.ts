@@ -38,9 +38,9 @@ import {
 } from '../../src/local/objects.js';
 import { CHART_RELEASE } from '../../src/local/operator-identity.js';
 import { waitFor } from '../../src/local/processes.js';
-import { startLocalRuntime, type LocalRuntime } from '../../src/local/runtime.js';
 import { repoRoot } from '../../src/local/tools.js';
 import { dashboardSvg, type PicturePanel } from '../support/dashboard-picture.js';
+import { localSystemOfThisFile } from '../support/local-system.js';
 import {
   AlertWatcher,
   createPrometheusIdentity,
@@ -86,7 +86,6 @@ interface Dashboard {
   }>;
 }
 
-let runtime: LocalRuntime;
 let prometheus: Prometheus;
 let discovery: EndpointSliceDiscovery;
 let watcher: AlertWatcher;
@@ -97,12 +96,14 @@ let started = Math.floor(Date.now() / 1000);
 /** The replications of this test: namespace/name of each CR. */
 const replications: string[] = [];
 
+// The operator starts once the Prometheus Operator's CRDs are in (beforeAll below).
+const system = localSystemOfThisFile({ operatorMode: 'chart', operator: false });
+
 beforeAll(async () => {
-  runtime = await startLocalRuntime({ operatorMode: 'chart', operator: false });
-  const kc = runtime.kc;
+  const kc = system.runtime.kc;
   // The Prometheus Operator's CRDs first: helm install then renders the ServiceMonitor and the PrometheusRule.
   await installCrds(kc, await prometheusCrdFiles());
-  await runtime.startOperator();
+  await system.runtime.startOperator();
   await helm([
     'upgrade',
     CHART_RELEASE.name,
@@ -111,7 +112,7 @@ beforeAll(async () => {
     NS,
     '--reuse-values',
     '--kubeconfig',
-    runtime.kubeconfigPath,
+    system.runtime.kubeconfigPath,
     ...Object.entries(TEST_VALUES).flatMap(([key, value]) => ['--set', `${key}=${value}`]),
   ]);
   // The stall period is the operator's flag: the Deployment rolls out a pod that has it.
@@ -139,7 +140,7 @@ beforeAll(async () => {
     method: 'GET',
     path: `${MONITORING}/namespaces/${NS}/prometheusrules/scribe-alerts`,
   });
-  const dir = join(runtime.dir, 'prometheus');
+  const dir = join(system.runtime.dir, 'prometheus');
   const identity = await createPrometheusIdentity(kc, join(dir, 'identity'));
   const caFile = await writeTlsFiles(kc, monitor, dir);
   const namespaces = monitoredNamespaces(monitor);
@@ -170,12 +171,11 @@ afterAll(async () => {
   await watcher?.stop();
   await prometheus?.stop();
   await discovery?.stop();
-  await runtime?.stop();
 });
 
 /** A namespace with a PVC holding a file, and an rsync destination listening there. */
 async function rsyncDestination(ns: string, name: string) {
-  const kc = runtime.kc;
+  const kc = system.runtime.kc;
   await create(kc, 'Namespace', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   await createPvc(kc, ns, 'data');
   await writeFile(join(await pvcDirectory(kc, ns, 'data'), 'file'), `${ns}\n`);
@@ -191,7 +191,7 @@ async function rsyncDestination(ns: string, name: string) {
 
 /** Creates an rsync ReplicationSource of the namespace's PVC. */
 async function rsyncSource(ns: string, name: string, spec: object, rsync: object) {
-  await create(runtime.kc, 'ReplicationSource', ns, {
+  await create(system.runtime.kc, 'ReplicationSource', ns, {
     apiVersion: API,
     kind: 'ReplicationSource',
     metadata: { name },
@@ -201,7 +201,7 @@ async function rsyncSource(ns: string, name: string, spec: object, rsync: object
 }
 
 const readSource = (ns: string, name: string) => () =>
-  get<ReplicationSource>(runtime.kc, 'ReplicationSource', ns, name);
+  get<ReplicationSource>(system.runtime.kc, 'ReplicationSource', ns, name);
 const sourceLabels = (ns: string, name: string) => ({
   obj_namespace: ns,
   obj_name: name,
@@ -213,10 +213,10 @@ const sourceLabels = (ns: string, name: string) => ({
 async function failingScenario() {
   const ns = 'alert-failing';
   const { address, keys } = await rsyncDestination(ns, 'failing-dest');
-  const real = (await get<Secret>(runtime.kc, 'Secret', ns, keys)) as Secret;
+  const real = (await get<Secret>(system.runtime.kc, 'Secret', ns, keys)) as Secret;
   const stranger = generateSshKeyPair('not-the-destination-s-source-key');
   const b64 = (text: string) => Buffer.from(text).toString('base64');
-  await create(runtime.kc, 'Secret', ns, {
+  await create(system.runtime.kc, 'Secret', ns, {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: { name: 'wrong-keys' },
@@ -236,7 +236,7 @@ async function failingScenario() {
     /refused the source's key/,
   );
   const fixedAt = Date.now();
-  await patch(runtime.kc, 'ReplicationSource', ns, 'failing', { spec: { rsync: { sshKeys: keys } } });
+  await patch(system.runtime.kc, 'ReplicationSource', ns, 'failing', { spec: { rsync: { sshKeys: keys } } });
   await waitForObject(
     'the failing source synced with the right key',
     readSource(ns, 'failing'),
@@ -257,7 +257,7 @@ async function pausedScenario() {
   const { address, keys } = await rsyncDestination(ns, 'paused-dest');
   await rsyncSource(ns, 'paused', { trigger: { schedule: '* * * * *' } }, { sshKeys: keys, address });
   await waitForObject('the first scheduled sync', readSource(ns, 'paused'), (rs) => Boolean(rs.status?.lastSyncTime));
-  await patch(runtime.kc, 'ReplicationSource', ns, 'paused', { spec: { paused: true } });
+  await patch(system.runtime.kc, 'ReplicationSource', ns, 'paused', { spec: { paused: true } });
   const pausedAt = Date.now();
   const labels = sourceLabels(ns, 'paused');
   const rpo = { alertname: 'ScribeRecoveryPointObjectiveMissed', labels, after: pausedAt };
@@ -269,7 +269,7 @@ async function pausedScenario() {
   expect(paused?.status?.conditions?.find((c) => c.type === 'Synchronizing')?.reason).toBe('Paused');
   const lastSync = paused?.status?.lastSyncTime;
   const resumedAt = Date.now();
-  await patch(runtime.kc, 'ReplicationSource', ns, 'paused', { spec: { paused: false } });
+  await patch(system.runtime.kc, 'ReplicationSource', ns, 'paused', { spec: { paused: false } });
   await waitForObject('the resumed sync', readSource(ns, 'paused'), (rs) => rs.status?.lastSyncTime !== lastSync);
   const missed = { alertname: 'ScribeMissedIntervals', labels, after: pausedAt };
   const missedFired = await watcher.firing(missed, 60_000);
@@ -305,9 +305,12 @@ async function stalledScenario() {
     reason: 'Stalled',
   });
   const releasedAt = Date.now();
-  const nodes = await kubeRequest<{ items: KubernetesObject[] }>(runtime.kc, { method: 'GET', path: '/api/v1/nodes' });
+  const nodes = await kubeRequest<{ items: KubernetesObject[] }>(system.runtime.kc, {
+    method: 'GET',
+    path: '/api/v1/nodes',
+  });
   for (const node of nodes.items) {
-    await patch(runtime.kc, 'Node', '', node.metadata?.name ?? '', {
+    await patch(system.runtime.kc, 'Node', '', node.metadata?.name ?? '', {
       metadata: { labels: { [STALL_LABEL]: 'released' } },
     });
   }
@@ -333,7 +336,7 @@ describe('a live Prometheus configured from the chart', () => {
       { timeoutMs: 30_000, intervalMs: 250 },
     );
     const pod = (
-      await kubeRequest<{ items: V1Pod[] }>(runtime.kc, {
+      await kubeRequest<{ items: V1Pod[] }>(system.runtime.kc, {
         method: 'GET',
         path: `/api/v1/namespaces/${NS}/pods`,
         query: { labelSelector: OPERATOR_LABEL },
@@ -378,7 +381,7 @@ describe('a live Prometheus configured from the chart', () => {
         `${ns}/${name} synced`,
         () =>
           get<KubernetesObject & { status?: { lastSyncTime?: string } }>(
-            runtime.kc,
+            system.runtime.kc,
             'ReplicationDestination',
             ns,
             name,
@@ -387,7 +390,7 @@ describe('a live Prometheus configured from the chart', () => {
         60_000,
       );
     }
-    const configMap = await kubeRequest<ConfigMap>(runtime.kc, {
+    const configMap = await kubeRequest<ConfigMap>(system.runtime.kc, {
       method: 'GET',
       path: `/api/v1/namespaces/${NS}/configmaps/scribe-dashboard`,
     });
@@ -458,7 +461,7 @@ describe('a live Prometheus configured from the chart', () => {
       started,
       end,
     );
-    await writeFile(join(runtime.dir, 'dashboard.svg'), svg);
+    await writeFile(join(system.runtime.dir, 'dashboard.svg'), svg);
     if (process.env.SCRIBE_DOCS_IMAGES === '1') {
       await mkdir(join(repoRoot(), 'docs', 'images'), { recursive: true });
       await writeFile(join(repoRoot(), 'docs', 'images', 'dashboard.svg'), svg);
@@ -467,11 +470,11 @@ describe('a live Prometheus configured from the chart', () => {
 
   it('sees ScribeOperatorDown fire while the operator is stopped and resolve once it runs again', async () => {
     const stoppedAt = Date.now();
-    await runtime.stopOperator();
+    await system.runtime.stopOperator();
     const down = { alertname: 'ScribeOperatorDown', labels: { namespace: NS }, after: stoppedAt };
     const fired = await watcher.firing(down, 60_000);
     const startedAt = Date.now();
-    await runtime.startOperator();
+    await system.runtime.startOperator();
     const resolved = await watcher.resolved(down, 90_000);
     expect(resolved.resolvedAt).toBeGreaterThan(startedAt);
     expect(fired.firingAt).toBeLessThan(startedAt);
