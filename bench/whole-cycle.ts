@@ -9,7 +9,9 @@
  * The run of bench/cycle-tail.ts (the local runtime: control plane, node agent running mover pods
  * in runc containers of the mover image's root filesystem, the operator as its own process) with
  * a generated tree in the source volume and its raw baseline; the source's copyMethod Clone (a
- * copy of the volume each cycle, as a CSI driver's clone), the destination's None by default, so
+ * copy of the volume each cycle, as a CSI driver's clone: sharing its blocks where the node's
+ * volume storage can, src/local/agent/storage.ts; `SCRIBE_LOCAL_STORAGE=copy` measures byte
+ * copies), the destination's None by default, so
  * that its own snapshot after each transfer is not in the next cycle. The first sync (the full
  * copy) and the first raw run are not counted. Goal: at most 1 s more than raw rsync; the
  * difference is cut into the source's segments (its journal, its Job's pod's watch events).
