@@ -20,7 +20,6 @@ import type { ReplicationDestination, ReplicationSource } from '../../src/api/in
 import { ApiError, kubeRequest } from '../../src/kube/rest.js';
 import { collectionPath, objectPath, RESOURCES } from '../../src/kube/resources.js';
 import { SIZED_CLASS } from '../../src/local/agent/kinds.js';
-import { startLocalRuntime, type LocalRuntime } from '../../src/local/runtime.js';
 import { startS3Server, type S3Server } from '../../src/local/s3.js';
 import {
   copySecret,
@@ -34,6 +33,7 @@ import {
 } from '../../src/local/objects.js';
 import { waitFor } from '../../src/local/processes.js';
 import { generateRsyncSecretContents } from '../../src/movers/rsync/keys.js';
+import { localSystemOfThisFile } from '../support/local-system.js';
 
 const API = 'scribe.backube/v1alpha1';
 const NS = { src: 'bad-src', dst: 'bad-dst', obj: 'bad-obj' } as const;
@@ -677,7 +677,7 @@ const ROWS: Row[] = [
 
 // ---- the system ---------------------------------------------------------------------------------
 
-let runtime: LocalRuntime | undefined;
+const system = localSystemOfThisFile({}, { names: Object.values(NS) });
 let s3: S3Server | undefined;
 let fixtures: Fixtures;
 /** What the API server answered to each row's create. */
@@ -715,14 +715,9 @@ async function destination(kc: KubeConfig, name: string, rsync: object = {}) {
 }
 
 beforeAll(async () => {
-  const [started, server] = await Promise.allSettled([startLocalRuntime(), startS3Server()]);
-  // Whatever started is stopped in afterAll, even when the other did not start.
-  if (started.status === 'fulfilled') runtime = started.value;
-  if (server.status === 'fulfilled') s3 = server.value;
-  if (started.status === 'rejected') throw started.reason;
-  if (server.status === 'rejected') throw server.reason;
-  const kc = started.value.kc;
-  const objectStore = server.value;
+  s3 = await startS3Server();
+  const kc = system.runtime.kc;
+  const objectStore = s3;
   const bucket = `bad-${randomBytes(3).toString('hex')}`;
   // MinIO may still answer "Server not initialized yet" (503) for a moment after it listens.
   await waitFor(
@@ -737,9 +732,6 @@ beforeAll(async () => {
       ),
     { timeoutMs: 60_000, intervalMs: 500 },
   );
-  for (const name of Object.values(NS)) {
-    await create(kc, 'Namespace', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
-  }
   await createPvc(kc, NS.src, 'data');
   await createPvc(kc, NS.src, 'vanishing');
   await createPvc(kc, NS.obj, 'data');
@@ -830,7 +822,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await s3?.stop();
-  await runtime?.stop();
 });
 
 // ---- the checks ---------------------------------------------------------------------------------
