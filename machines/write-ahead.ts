@@ -66,9 +66,11 @@ function createsObjectOf(action: Action, cycleId: string): boolean {
 /**
  * Whether this step starts a new cycle whose first object is still to be made: then only the
  * object is made now and status waits for the object's watch event (see above). Only a cycle
- * started from idle: a retry's new cycle replaces one status records, and its objects may reuse
- * that cycle's names. A step that adopted a started cycle, or that starts one with nothing to
- * create yet (a destination waiting for its volume, say), writes status at once as before.
+ * started from idle by a CR Scribe has written before: a new CR's first step answers the user's
+ * apply with its conditions (Reconciled) at once, and a retry's new cycle replaces one status
+ * records, whose names its objects may reuse. A step that adopted a started cycle, or that starts
+ * one with nothing to create yet (a destination waiting for its volume, say), writes status at
+ * once as before.
  */
 export function deferredStart(
   persisted: ScribeStatus,
@@ -77,7 +79,8 @@ export function deferredStart(
   owned: OwnedObjects,
 ): boolean {
   const cycleId = next.cycle?.id;
-  if (cycleId === undefined || cycleId === persisted.cycle?.id || recordsActiveCycle(persisted)) return false;
+  if (persisted.state === undefined || recordsActiveCycle(persisted)) return false;
+  if (cycleId === undefined || cycleId === persisted.cycle?.id) return false;
   if (observedCycleIds(owned).includes(cycleId)) return false;
   return actions.some((action) => createsObjectOf(action, cycleId));
 }

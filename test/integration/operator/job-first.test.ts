@@ -43,7 +43,10 @@ async function jobs(namespace: string): Promise<KubernetesObject[]> {
   return list.items;
 }
 
-/** A destination writing into the user's PVC `data` (so its cycle's first object is the Job), triggered once. */
+/**
+ * A destination writing into the user's PVC `data` (so its cycle's first object is the Job),
+ * created paused: a new CR's first step writes its conditions first, the trigger comes later.
+ */
 async function destination(namespace: string): Promise<ScribeCr> {
   await post('PersistentVolumeClaim', namespace, {
     apiVersion: 'v1',
@@ -55,7 +58,27 @@ async function destination(namespace: string): Promise<ScribeCr> {
     apiVersion: 'scribe.backube/v1alpha1',
     kind: 'ReplicationDestination',
     metadata: { name: 'db' },
-    spec: { trigger: { manual: 'one' }, rsync: { copyMethod: 'None', destinationPVC: 'data' } },
+    spec: { paused: true, rsync: { copyMethod: 'None', destinationPVC: 'data' } },
+  });
+}
+
+/** The CR once an operator wrote its first status (idle, paused). */
+async function written(namespace: string): Promise<ScribeCr> {
+  let cr: ScribeCr | undefined;
+  await waitFor('the first status write', async () => {
+    cr = await read<ScribeCr>('ReplicationDestination', namespace, 'db');
+    return cr?.status?.state === 'idle';
+  });
+  return cr as ScribeCr;
+}
+
+/** Unpauses with a manual trigger: a sync is due. */
+async function trigger(namespace: string): Promise<ScribeCr> {
+  return kubeRequest<ScribeCr>(kc, {
+    method: 'PATCH',
+    path: objectPath(RESOURCES.ReplicationDestination, namespace, 'db'),
+    patchType: 'merge',
+    body: { spec: { paused: false, trigger: { manual: 'one' } } },
   });
 }
 
@@ -82,6 +105,8 @@ describe('the Job first (issue 24)', () => {
     await operator.start();
     try {
       await destination(namespace);
+      await written(namespace);
+      await trigger(namespace);
       const cr = await runningCycle(namespace);
       const [job, ...more] = await jobs(namespace);
       expect(more).toEqual([]);
@@ -99,7 +124,11 @@ describe('the Job first (issue 24)', () => {
 
   it('an operator stopped between the Job and the status write: the next one resumes that cycle with that Job', async () => {
     const namespace = await testNamespace(kc, 'job-first');
-    const cr = await destination(namespace);
+    await destination(namespace);
+    const first = controller(namespace);
+    await first.start();
+    await written(namespace).finally(() => first.stop());
+    const cr = await trigger(namespace);
     // What the operator does before it would write status (machines/step.ts): the Job only.
     const owned = {
       pvcs: { data: { name: 'data', phase: 'Pending' as const } },
@@ -117,7 +146,7 @@ describe('the Job first (issue 24)', () => {
     });
     await adapter.execute(cr, started.actions, {});
     // ... and stops there: status records nothing, the Job exists.
-    expect((await read<ScribeCr>('ReplicationDestination', namespace, 'db'))?.status).toBeUndefined();
+    expect((await read<ScribeCr>('ReplicationDestination', namespace, 'db'))?.status?.cycle).toBeUndefined();
     const [made] = await jobs(namespace);
     const cycleId = made?.metadata?.labels?.[CYCLE_LABEL];
     expect(cycleId).toMatch(/^1-/);

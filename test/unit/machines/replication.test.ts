@@ -84,7 +84,9 @@ describe('triggers', () => {
   it('decision 2: a new CR with a manual trigger syncs at once', () => {
     const d = driver(source({ trigger: { manual: 'first' } }));
     const r = d.step(T0, world.clean());
-    expect(r.state).toBe('moving');
+    // A new CR's first step writes status first (its conditions answer the apply).
+    expect(r.statusDeferred).toBeUndefined();
+    expect(r.state).toBe('snapshotting');
     expect(r.nextPersisted.lastSyncStartTime).toBe('2024-01-01T00:00:30Z');
     expect(of(r, 'ensurePvc').map((a) => a.name)).toEqual(['scribe-src-db']);
   });
@@ -596,10 +598,10 @@ describe('level-based stepping', () => {
   });
 
   it('starts a cycle with its first object only; the step that sees it writes status first (the Job first)', () => {
-    const cr = source({ rsync: { copyMethod: 'None', address: 'x', sshKeys: 'k' } });
+    const cr = source({ rsync: { copyMethod: 'None', address: 'x', sshKeys: 'k' } }, { state: 'idle' });
     const start = step(cr, { now: T0, owned: owned() });
     expect(start.statusDeferred).toBe(true);
-    expect(start.nextPersisted).toEqual({});
+    expect(start.nextPersisted).toEqual({ state: 'idle' });
     expect(start.actions.map((a) => a.type)).toEqual(['ensureMover', 'recordMetrics']);
     const id = (start.actions[0] as Extract<Action, { type: 'ensureMover' }>).cycleId;
     // The Job's watch event: the same cycle is adopted from its label, and status comes first.

@@ -36,7 +36,7 @@ describe('the stall period', () => {
     expect(synchronizing(at(T0 + 19_999))?.reason).toBe('SyncInProgress');
     const stalled = at(T0 + 20_000);
     expect(synchronizing(stalled)).toMatchObject({ status: 'False', reason: 'Stalled' });
-    expect(synchronizing(stalled)?.message).toContain('no progress in moving for 20s');
+    expect(synchronizing(stalled)?.message).toContain('no progress in snapshotting for 20s');
     const notice = stalled.actions.find((a) => a.type === 'emitEvent');
     expect(notice).toMatchObject({ reason: 'SyncStalled' });
   });
