@@ -3,7 +3,7 @@
  * operator's ServiceAccount allowed exactly what the operator does (`kubectl auth can-i`).
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,7 +22,12 @@ import { CHART_DIR, helm, renderChart } from '../metrics/support.js';
 const run = promisify(execFile);
 
 type Rule = { apiGroups?: string[]; resources?: string[]; verbs: string[]; nonResourceURLs?: string[] };
-type Container = { securityContext?: Record<string, unknown>; args?: string[]; command?: string[] };
+type Container = {
+  securityContext?: Record<string, unknown>;
+  args?: string[];
+  command?: string[];
+  env?: { name: string; value?: string }[];
+};
 type Deployment = KubernetesObject & {
   spec: { template: { spec: { securityContext?: Record<string, unknown>; containers: Container[] } } };
 };
@@ -56,6 +61,25 @@ async function serviceAccountKubeconfig(kubeconfig: string, namespace: string, a
 }
 
 describe('the Helm chart', () => {
+  it("gives the operator's node the chart's nodeOptions on its command line (bin/scribe, SCRIBE_NODE_FLAGS)", async () => {
+    const objects = await renderChart([]);
+    const manager = (objects.find((o) => o.kind === 'Deployment') as Deployment).spec.template.spec.containers[0];
+    const values = parse(await readFile(join(CHART_DIR, 'values.yaml'), 'utf8')) as { nodeOptions: string };
+    const flags = manager?.env?.find((e) => e.name === 'SCRIBE_NODE_FLAGS')?.value;
+    expect(flags).toBe(values.nodeOptions);
+    expect(flags).toContain('--no-memory-reducer');
+    // The image's launcher with an operator bundle that reports node's flags: node accepts them all.
+    const app = await mkdtemp(join(tmpdir(), 'scribe-launcher-'));
+    await mkdir(join(app, 'bin'));
+    await mkdir(join(app, 'dist'));
+    await copyFile(join(repoRoot(), 'bin', 'scribe'), join(app, 'bin', 'scribe'));
+    await writeFile(join(app, 'dist', 'operator.mjs'), 'console.log(JSON.stringify(process.execArgv));\n');
+    const { stdout } = await run('bash', [join(app, 'bin', 'scribe'), 'operator'], {
+      env: { ...process.env, SCRIBE_NODE_FLAGS: flags },
+    });
+    expect(JSON.parse(stdout)).toEqual(flags?.split(' '));
+  });
+
   it("carries exactly the repository's generated CRDs (npm run crds copies them)", async () => {
     const generated = (await readdir(join(repoRoot(), 'crds'))).sort();
     expect((await readdir(join(CHART_DIR, 'crds'))).sort()).toEqual(generated);
