@@ -27,16 +27,31 @@ export const REQUIRED_KEYS: Record<RsyncRole, readonly string[]> = {
 
 const ED25519 = 'ssh-ed25519';
 
-/** Generates an ed25519 key pair in OpenSSH formats; `comment` ends up in both halves. */
+/** DER prefixes of an ed25519 SPKI public key and PKCS #8 private key (RFC 8410): the raw 32 bytes follow. */
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/** The raw 32 bytes after an RFC 8410 DER prefix, checking the prefix. */
+function rawKey(der: Buffer, prefix: Buffer, what: string): Buffer {
+  if (der.length !== prefix.length + 32 || !der.subarray(0, prefix.length).equals(prefix))
+    throw new Error(`node:crypto returned an ed25519 ${what} of an unexpected form`);
+  return der.subarray(prefix.length);
+}
+
+/**
+ * Generates an ed25519 key pair in OpenSSH formats; `comment` ends up in both halves. The job
+ * encodes both keys itself (DER): exporting a KeyObject instead (`export({ format: 'jwk' })`)
+ * deadlocked the operator in Node 20 when a garbage collection during the export ran the finished
+ * generation job's destructor, which takes the same key's lock (seen in bench/controller.ts with
+ * 1 MiB semi-spaces, which collect often).
+ */
 export function generateSshKeyPair(comment = ''): SshKeyPair {
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-  const jwk = privateKey.export({ format: 'jwk' });
-  if (jwk.x === undefined || jwk.d === undefined) throw new Error('node:crypto returned an ed25519 JWK without x or d');
-  const pub = Buffer.from(jwk.x, 'base64url');
-  const seed = Buffer.from(jwk.d, 'base64url');
-  // Sanity check that the JWK and the SPKI agree (the SPKI's last 32 bytes are the raw key).
-  const spki = publicKey.export({ format: 'der', type: 'spki' });
-  if (!spki.subarray(spki.length - 32).equals(pub)) throw new Error('ed25519 public key mismatch');
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519', {
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+  });
+  const pub = rawKey(publicKey, ED25519_SPKI_PREFIX, 'public key');
+  const seed = rawKey(privateKey, ED25519_PKCS8_PREFIX, 'private key');
   return {
     privateKey: encodeOpenSshEd25519PrivateKey(seed, pub, comment),
     publicKey: encodeEd25519PublicKey(pub, comment),

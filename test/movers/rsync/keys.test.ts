@@ -1,4 +1,6 @@
 /** Key generation checked with the real ssh-keygen, and the key Secret validator. */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +12,7 @@ import {
   rsyncSecretProblems,
   type SecretLike,
 } from '../../../src/movers/rsync/keys.js';
+import { repoRoot } from '../../../src/local/tools.js';
 import { run, tempDir, toolPath } from './support/harness.js';
 
 const cleanup: (() => void)[] = [];
@@ -114,4 +117,36 @@ describe('rsync key Secrets', () => {
     expect(isOpenSshPublicKey(pair.publicKey.replace('ssh-ed25519', 'ssh-rsa'))).toBe(false);
     expect(isOpenSshPublicKey(`${pair.publicKey}${pair.publicKey}`)).toBe(false);
   });
+});
+
+describe('key generation under frequent garbage collection', () => {
+  it('makes 5,000 pairs in a node with 1 MiB semi-spaces (the chart’s) without deadlocking', async () => {
+    // Exporting a freshly generated KeyObject deadlocked Node 20 when a collection during the
+    // export ran the generation job's destructor (keys.ts): the child would never exit.
+    const script = [
+      `const { generateSshKeyPair } = await import(${JSON.stringify(join(repoRoot(), 'src/movers/rsync/keys.ts'))});`,
+      'const junk = [];',
+      'for (let i = 0; i < 5000; i++) {',
+      "  if (!generateSshKeyPair('k').publicKey.startsWith('ssh-ed25519 ')) process.exit(3);",
+      "  junk.push('x'.repeat(200) + i);",
+      '  if (junk.length > 1000) junk.length = 0;',
+      '}',
+    ].join('\n');
+    const child = spawn(
+      process.execPath,
+      [
+        '--max-semi-space-size=1',
+        '--import',
+        join(repoRoot(), 'node_modules/tsx/dist/loader.mjs'),
+        '--input-type=module',
+        '-e',
+        script,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'], timeout: 90_000, killSignal: 'SIGKILL' },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+    expect({ code, signal, stderr }).toEqual({ code: 0, signal: null, stderr: '' });
+  }, 120_000);
 });
