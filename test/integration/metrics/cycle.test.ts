@@ -6,11 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import type { RecordMetricsAction } from '../../../machines/actions.js';
 import type { ReplicationSource } from '../../../machines/api.js';
-import { step } from '../../../machines/step.js';
 import type { OwnedObjects } from '../../../machines/observation.js';
 import { recordStepMetrics } from '../../../src/metrics/record.js';
 import { ScribeMetrics, type CrLabels } from '../../../src/metrics/registry.js';
-import { owned, pvc, source, T0 } from '../../unit/machines/fixtures.js';
+import { owned, pvc, source, stepAsOperator, T0 } from '../../unit/machines/fixtures.js';
 import { sample } from './support.js';
 
 const labels: CrLabels = { obj_name: 'db', obj_namespace: 'ns', role: 'source', method: 'rsync' };
@@ -40,7 +39,8 @@ function operator(initial: ReplicationSource) {
       return cr;
     },
     step(now: number, seen: OwnedObjects) {
-      const result = step(cr, { now, owned: seen });
+      // A cycle started by its Job alone is followed by the step that sees it (machines/write-ahead.ts).
+      const result = stepAsOperator(cr, { now, owned: seen });
       const action = result.actions.find((a): a is RecordMetricsAction => a.type === 'recordMetrics');
       if (action) {
         recordStepMetrics(metrics, labels, cr.status, result.nextPersisted, action, cr.metadata.creationTimestamp);

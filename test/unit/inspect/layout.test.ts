@@ -99,7 +99,7 @@ describe('the drawing of the replication chart', () => {
         ?.label,
     ).toBe('retry with a new point-in-time copy');
     expect(edgeOfEntry(drawing, { from: 'idle', to: 'snapshotting', reason: 'manual trigger "b"' })?.label).toBe(
-      'syncDue',
+      'syncDue || startRecorded',
     );
     expect(edgeOfEntry(drawing, { from: 'new', to: 'idle' })).toBeUndefined();
   });

@@ -77,7 +77,7 @@ describe('inspection of a CR', () => {
     const text = renderText(inspectionOf(midSync(), undefined, Date.parse('2024-01-01T10:00:05Z')));
     expect(text).toMatch(/\(working states\): idle waitingForPvc snapshotting moving preserving complete failed/);
     expect(text).toMatch(/^ {9}\(working states\) +invalid +invalid spec$/m);
-    expect(text).toMatch(/^ {2}1 +idle +snapshotting +syncDue$/m);
+    expect(text).toMatch(/^ {2}1 +idle +snapshotting +syncDue \|\| startRecorded$/m);
     expect(text).toMatch(/^ {2}2 +snapshotting +moving +volume ready$/m);
     // This cycle: step, reason and how long the CR stayed (the current state until now).
     expect(text).toMatch(/^2 +snapshotting +moving +volume <ready> & ok +3s$/m);
