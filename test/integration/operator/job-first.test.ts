@@ -14,6 +14,7 @@ import { Controller } from '../../../src/controller/controller.js';
 import { EffectsAdapter } from '../../../src/effects/adapter.js';
 import { EventRecorder } from '../../../src/kube/events.js';
 import { ResourceInformer } from '../../../src/kube/informer.js';
+import { readObject } from '../../../src/kube/objects.js';
 import { kubeRequest } from '../../../src/kube/rest.js';
 import { collectionPath, objectPath, RESOURCES, type KindName } from '../../../src/kube/resources.js';
 import { waitFor } from '../../../src/local/processes.js';
@@ -27,12 +28,6 @@ const kc = testKubeConfig();
 
 async function post<T extends KubernetesObject>(kind: KindName, namespace: string, body: object): Promise<T> {
   return kubeRequest<T>(kc, { method: 'POST', path: collectionPath(RESOURCES[kind], namespace), body });
-}
-
-async function read<T extends KubernetesObject>(kind: KindName, namespace: string, name: string) {
-  return kubeRequest<T>(kc, { method: 'GET', path: objectPath(RESOURCES[kind], namespace, name) }).catch(
-    () => undefined,
-  );
 }
 
 async function jobs(namespace: string): Promise<KubernetesObject[]> {
@@ -62,12 +57,12 @@ async function destination(namespace: string): Promise<ScribeCr> {
   });
 }
 
-/** The CR once an operator wrote its first status (idle, paused). */
-async function written(namespace: string): Promise<ScribeCr> {
+/** The CR once status says `state`: idle after the first write (paused), moving once a cycle runs. */
+async function inState(namespace: string, state: 'idle' | 'moving'): Promise<ScribeCr> {
   let cr: ScribeCr | undefined;
-  await waitFor('the first status write', async () => {
-    cr = await read<ScribeCr>('ReplicationDestination', namespace, 'db');
-    return cr?.status?.state === 'idle';
+  await waitFor(`status state ${state}`, async () => {
+    cr = await readObject<ScribeCr>(kc, 'ReplicationDestination', namespace, 'db');
+    return cr?.status?.state === state;
   });
   return cr as ScribeCr;
 }
@@ -86,16 +81,6 @@ function controller(namespace: string): Controller {
   return new Controller({ kc, metrics: new ScribeMetrics({ defaultMetrics: false }), movers: MOVERS, namespace });
 }
 
-/** The CR once status names a running cycle. */
-async function runningCycle(namespace: string): Promise<ScribeCr> {
-  let cr: ScribeCr | undefined;
-  await waitFor('status names the running cycle', async () => {
-    cr = await read<ScribeCr>('ReplicationDestination', namespace, 'db');
-    return cr?.status?.state === 'moving';
-  });
-  return cr as ScribeCr;
-}
-
 describe('the Job first (issue 24)', () => {
   it('a triggered cycle makes its Job before status records the cycle, and status then names the Job’s cycle', async () => {
     const namespace = await testNamespace(kc, 'job-first');
@@ -105,9 +90,9 @@ describe('the Job first (issue 24)', () => {
     await operator.start();
     try {
       await destination(namespace);
-      await written(namespace);
+      await inState(namespace, 'idle');
       await trigger(namespace);
-      const cr = await runningCycle(namespace);
+      const cr = await inState(namespace, 'moving');
       const [job, ...more] = await jobs(namespace);
       expect(more).toEqual([]);
       expect(job?.metadata?.name).toBe(rsyncDestinationName('db'));
@@ -127,7 +112,7 @@ describe('the Job first (issue 24)', () => {
     await destination(namespace);
     const first = controller(namespace);
     await first.start();
-    await written(namespace).finally(() => first.stop());
+    await inState(namespace, 'idle').finally(() => first.stop());
     const cr = await trigger(namespace);
     // What the operator does before it would write status (machines/step.ts): the Job only.
     const owned = {
@@ -146,7 +131,7 @@ describe('the Job first (issue 24)', () => {
     });
     await adapter.execute(cr, started.actions, {});
     // ... and stops there: status records nothing, the Job exists.
-    expect((await read<ScribeCr>('ReplicationDestination', namespace, 'db'))?.status?.cycle).toBeUndefined();
+    expect((await readObject<ScribeCr>(kc, 'ReplicationDestination', namespace, 'db'))?.status?.cycle).toBeUndefined();
     const [made] = await jobs(namespace);
     const cycleId = made?.metadata?.labels?.[CYCLE_LABEL];
     expect(cycleId).toMatch(/^1-/);
@@ -154,7 +139,7 @@ describe('the Job first (issue 24)', () => {
     const operator = controller(namespace);
     await operator.start();
     try {
-      const resumed = await runningCycle(namespace);
+      const resumed = await inState(namespace, 'moving');
       expect(resumed.status?.cycle?.id).toBe(cycleId);
       expect(resumed.status?.journal?.find((entry) => entry.to === 'snapshotting')?.reason).toMatch(/^trigger: /);
       const all = await jobs(namespace);
