@@ -53,6 +53,13 @@ export interface ControllerOptions {
   stallAfterMs?: number;
 }
 
+/**
+ * How the normal lane (status writes, finished Jobs, Events) waits for triggers (UrgentHold): for
+ * 100 ms after the last trigger's run, as a burst's watch events come tens of ms apart on a busy API
+ * server and paced ones (10/s) 100 ms apart; at most 5 s at a time, then 1 s for the normal lane.
+ */
+const URGENT_HOLD = { quietMs: 100, maxMs: 5_000, releaseMs: 1_000 };
+
 /** Bound on back-to-back steps in one reconcile (a whole cycle has fewer states than this). */
 const MAX_STEPS_PER_RECONCILE = 8;
 /** Actions that touch no object but the CR itself (see reconcile). */
@@ -98,6 +105,7 @@ export class Controller {
     this.queue = new KeyedWorkQueue((key) => this.reconcile(key), {
       concurrency: options.concurrency ?? 16,
       clock: this.clock,
+      urgentHold: URGENT_HOLD,
     });
     this.events = new EventRecorder(options.kc);
     this.adapter = new EffectsAdapter({
@@ -156,8 +164,8 @@ export class Controller {
     const streams = [...this.informers.values()].map((informer) => informer.events$);
     this.subscription = merge(...streams).subscribe((event) => this.onEvent(event));
     this.subscription.add(this.pods.events$.subscribe((event) => this.volumeUsers.apply(event)));
-    // Events wait while triggered CRs wait for their mover Jobs (EventRecorder.hold).
-    this.subscription.add(this.queue.urgentBusy$.subscribe((busy) => this.events.hold(busy)));
+    // Events wait with the normal lane while triggered CRs wait for their mover Jobs (EventRecorder.hold).
+    this.subscription.add(this.queue.urgentHold$.subscribe((held) => this.events.hold(held)));
     // A reconcile that threw: the queue runs it again after its back-off.
     this.subscription.add(
       this.queue.results$.subscribe(({ key, error, retryInMs }) => {

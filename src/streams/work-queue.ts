@@ -6,7 +6,8 @@
  *
  * Two lanes: a key added as `urgent` runs before every key waiting in the normal lane. The
  * controller puts a CR there when a user changed its spec (a new trigger, say), so that a burst
- * of cycles finishing elsewhere does not stand between a trigger and its mover Job.
+ * of cycles finishing elsewhere does not stand between a trigger and its mover Job. While urgent
+ * keys keep coming, the normal lane waits for them altogether (see UrgentHold), within a bound.
  *
  * The outcome of a run is a value, as in controller-runtime: the handler returns when the key is
  * to run again even if nothing changes (`requeueAt`), or throws. The queue owns the timers (one
@@ -30,14 +31,34 @@ export interface RunResult<K> {
   retryInMs?: number;
 }
 
+/**
+ * How long the normal lane waits for urgent work. A hold begins when an urgent key arrives and
+ * lasts while urgent keys wait or run and for `quietMs` after the last one ended: a burst of
+ * triggers arrives as watch events with gaps between them, and each normal run in a gap (a status
+ * write, a finished Job's clean-up) is a request on the API server in front of the Jobs still to
+ * come. A hold ends after `maxMs` however many urgent keys still come, and no new one begins for
+ * `releaseMs` after that, so a steady stream of triggers delays the normal lane (and the Events
+ * that follow the hold, see urgentHold$) by at most `maxMs` at a time instead of starving it.
+ */
+export interface UrgentHold {
+  quietMs: number;
+  maxMs: number;
+  releaseMs: number;
+}
+
+/** The hold unless the options say otherwise: only while urgent keys wait or run, at most 5 s at a time. */
+export const DEFAULT_URGENT_HOLD: UrgentHold = { quietMs: 0, maxMs: 5_000, releaseMs: 1_000 };
+
 /** Options of a work queue. */
 export interface WorkQueueOptions {
   /** Keys processed at the same time at most. */
   concurrency?: number;
   /** Back-off of a key whose runs fail: the first delay, doubled per failure up to the last. */
   backoff?: { initialMs: number; maxMs: number };
-  /** The clock of the requeue timers (default Date.now). */
+  /** The clock of the requeue timers (default Date.now); the urgent hold runs on real time. */
   clock?: () => number;
+  /** How the normal lane waits for urgent work (default DEFAULT_URGENT_HOLD). */
+  urgentHold?: UrgentHold;
 }
 
 /** Back-off after a failed run unless the options say otherwise (an API server down, say). */
@@ -55,7 +76,15 @@ export class KeyedWorkQueue<K extends string> {
   private readonly dirtyUrgent = new Set<K>();
   /** Keys running now that were taken from the urgent lane. */
   private readonly runningUrgent = new Set<K>();
-  private readonly urgentSubject = new BehaviorSubject(false);
+  private readonly holdSubject = new BehaviorSubject(false);
+  /** When the current urgent hold began; undefined while there is none. */
+  private holdSince: number | undefined;
+  /** When an urgent key last arrived or ended its run. */
+  private lastUrgentAt = -Infinity;
+  /** No hold begins before this time: the release after a hold that reached its `maxMs`. */
+  private noHoldBefore = -Infinity;
+  /** Runs the normal lane when the current hold ends by itself (quiet, or its `maxMs`). */
+  private holdTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly resultsSubject = new Subject<RunResult<K>>();
   private readonly idleWaiters: Array<() => void> = [];
   private stopped = false;
@@ -65,10 +94,10 @@ export class KeyedWorkQueue<K extends string> {
   private readonly failures = new Map<K, number>();
   readonly results$: Observable<RunResult<K>> = this.resultsSubject.asObservable();
   /**
-   * true while an urgent key waits or runs, false once none does: whoever shares the API server
-   * with the handler (the Event recorder) can hold back until the urgent work is through.
+   * true while the normal lane waits for urgent work (UrgentHold), false once it may run: whoever
+   * shares the API server with the handler (the Event recorder) can hold back for as long.
    */
-  readonly urgentBusy$: Observable<boolean> = this.urgentSubject.pipe(distinctUntilChanged());
+  readonly urgentHold$: Observable<boolean> = this.holdSubject.pipe(distinctUntilChanged());
 
   constructor(
     private readonly handler: (key: K) => Promise<Requeue | void>,
@@ -118,6 +147,7 @@ export class KeyedWorkQueue<K extends string> {
   async stop(): Promise<void> {
     this.stopped = true;
     this.timers.clear();
+    clearTimeout(this.holdTimer);
     this.waiting.length = 0;
     this.urgent.length = 0;
     this.waitingLane.clear();
@@ -125,7 +155,7 @@ export class KeyedWorkQueue<K extends string> {
     this.dirtyUrgent.clear();
     await this.whenIdle();
     this.resultsSubject.complete();
-    this.urgentSubject.complete();
+    this.holdSubject.complete();
   }
 
   /** Counts a failed run of `key` and arms its next run after the back-off; returns the delay. */
@@ -139,31 +169,75 @@ export class KeyedWorkQueue<K extends string> {
   }
 
   private enqueue(key: K, urgent: boolean): void {
+    if (urgent) this.lastUrgentAt = this.now();
     (urgent ? this.urgent : this.waiting).push(key);
     this.waitingLane.set(key, urgent ? 'urgent' : 'normal');
   }
 
-  /** The next key to run: urgent ones first; a normal-lane entry of a key since moved is skipped. */
-  private next(): K | undefined {
+  /**
+   * The next key to run: urgent ones first, then, unless the normal lane is `held`, the normal
+   * lane's; a normal-lane entry of a key since moved is skipped.
+   */
+  private next(held: boolean): K | undefined {
     const key = this.urgent.shift();
-    if (key !== undefined) return key;
+    if (key !== undefined || held) return key;
     for (let candidate = this.waiting.shift(); candidate !== undefined; candidate = this.waiting.shift()) {
       if (this.waitingLane.get(candidate) === 'normal') return candidate;
     }
     return undefined;
   }
 
+  /** Real time for the urgent hold: a test's frozen clock would hold the normal lane for good. */
+  private now(): number {
+    return performance.now();
+  }
+
+  /** Whether the normal lane waits for urgent work now; begins and ends holds (see UrgentHold). */
+  private holding(now: number): boolean {
+    const { quietMs, maxMs, releaseMs } = this.options.urgentHold ?? DEFAULT_URGENT_HOLD;
+    const urgentActive = this.urgent.length > 0 || this.runningUrgent.size > 0 || now < this.lastUrgentAt + quietMs;
+    if (!urgentActive) {
+      this.holdSince = undefined;
+      return false;
+    }
+    if (this.holdSince === undefined) {
+      if (now < this.noHoldBefore) return false;
+      this.holdSince = now;
+    }
+    if (now >= this.holdSince + maxMs) {
+      this.holdSince = undefined;
+      this.noHoldBefore = now + releaseMs;
+      return false;
+    }
+    return true;
+  }
+
+  /** While held, pumps again when the hold would end by itself: its quiet time or its `maxMs`. */
+  private armHoldTimer(held: boolean, now: number): void {
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    if (!held || this.stopped || this.holdSince === undefined) return;
+    const { quietMs, maxMs } = this.options.urgentHold ?? DEFAULT_URGENT_HOLD;
+    // Urgent keys waiting or running pump again when their runs end; only the cap then.
+    const urgentInFlight = this.urgent.length > 0 || this.runningUrgent.size > 0;
+    const endsAt = Math.min(this.holdSince + maxMs, urgentInFlight ? Infinity : this.lastUrgentAt + quietMs);
+    this.holdTimer = setTimeout(() => this.pump(), Math.max(0, endsAt - now));
+  }
+
   private pump(): void {
     const limit = this.options.concurrency ?? 16;
+    const now = this.now();
+    const held = this.holding(now);
     while (this.running.size < limit) {
-      const key = this.next();
+      const key = this.next(held);
       if (key === undefined) break;
       if (this.waitingLane.get(key) === 'urgent') this.runningUrgent.add(key);
       this.waitingLane.delete(key);
       this.running.add(key);
       void this.run(key);
     }
-    this.urgentSubject.next(this.urgent.length > 0 || this.runningUrgent.size > 0);
+    this.holdSubject.next(held);
+    this.armHoldTimer(held, now);
     if (this.size === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
   }
 
@@ -182,7 +256,7 @@ export class KeyedWorkQueue<K extends string> {
       retryInMs = this.backOff(key);
     }
     this.running.delete(key);
-    this.runningUrgent.delete(key);
+    if (this.runningUrgent.delete(key)) this.lastUrgentAt = this.now();
     this.resultsSubject.next({
       key,
       durationMs: performance.now() - started,

@@ -108,8 +108,8 @@ describe('KeyedWorkQueue', () => {
     expect(runs).toEqual(['a', 'a', 'b']);
   });
 
-  it('reports urgent work from the first urgent key waiting until the last one ran', async () => {
-    const busy: boolean[] = [];
+  it('holds the normal lane from the first urgent key waiting until the last one ran', async () => {
+    const held: boolean[] = [];
     const release = gate();
     const queue = new KeyedWorkQueue<string>(
       async (key) => {
@@ -117,18 +117,86 @@ describe('KeyedWorkQueue', () => {
       },
       { concurrency: 1 },
     );
-    queue.urgentBusy$.subscribe((value) => busy.push(value));
+    queue.urgentHold$.subscribe((value) => held.push(value));
     queue.add('n1'); // a normal key holds the only worker
     queue.add('u1', { urgent: true });
     queue.add('u2', { urgent: true });
-    expect(busy).toEqual([false, true]);
+    expect(held).toEqual([false, true]);
     release.open();
     await queue.whenIdle();
-    // Busy through u1 and u2 (running counts too), idle after u2: one change each way.
-    expect(busy).toEqual([false, true, false]);
-    queue.add('n2'); // normal work alone is not urgent
+    // Held through u1 and u2 (running counts too), released after u2: one change each way.
+    expect(held).toEqual([false, true, false]);
+    queue.add('n2'); // normal work alone holds nothing
     await queue.whenIdle();
-    expect(busy).toEqual([false, true, false]);
+    expect(held).toEqual([false, true, false]);
+  });
+
+  it('keeps normal keys waiting while an urgent one runs, even with workers free', async () => {
+    const runs: string[] = [];
+    const release = gate();
+    const queue = new KeyedWorkQueue<string>(
+      async (key) => {
+        runs.push(key);
+        if (key === 'u1') await release.opened;
+      },
+      { concurrency: 4 },
+    );
+    queue.add('u1', { urgent: true });
+    queue.add('n1');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(runs).toEqual(['u1']);
+    release.open();
+    await queue.whenIdle();
+    expect(runs).toEqual(['u1', 'n1']);
+  });
+
+  it('holds the normal lane for its quiet time after the last urgent run', async () => {
+    const quietMs = 60;
+    let urgentEnded = 0;
+    let normalStarted = 0;
+    const queue = new KeyedWorkQueue<string>(
+      async (key) => {
+        if (key === 'u1') urgentEnded = performance.now();
+        else normalStarted = performance.now();
+      },
+      { urgentHold: { quietMs, maxMs: 60_000, releaseMs: 0 } },
+    );
+    const held: boolean[] = [];
+    queue.urgentHold$.subscribe((value) => held.push(value));
+    queue.add('u1', { urgent: true });
+    queue.add('n1');
+    await queue.whenIdle();
+    // The queue reads its own clock after the urgent run returned: at least quietMs after this one.
+    expect(normalStarted - urgentEnded).toBeGreaterThanOrEqual(quietMs);
+    expect(held).toEqual([false, true, false]);
+  });
+
+  it('ends a hold at its maxMs while urgent keys keep it busy, and begins none during the release', async () => {
+    const quietMs = 3_000;
+    const runs: string[] = [];
+    let urgentEnded = 0;
+    let firstNormalStarted = 0;
+    const queue = new KeyedWorkQueue<string>(
+      async (key) => {
+        runs.push(key);
+        if (key === 'u1') urgentEnded = performance.now();
+        if (key === 'n1') firstNormalStarted = performance.now();
+      },
+      { urgentHold: { quietMs, maxMs: 30, releaseMs: 60_000 } },
+    );
+    const held: boolean[] = [];
+    queue.urgentHold$.subscribe((value) => held.push(value));
+    queue.add('u1', { urgent: true });
+    queue.add('n1');
+    await queue.whenIdle();
+    // The quiet time would have held n1 for 3 s; the cap let it go long before.
+    expect(firstNormalStarted - urgentEnded).toBeLessThan(quietMs);
+    // During the release an urgent key goes first but holds nothing back.
+    queue.add('u2', { urgent: true });
+    queue.add('n2');
+    await queue.whenIdle();
+    expect(runs).toEqual(['u1', 'n1', 'u2', 'n2']);
+    expect(held).toEqual([false, true, false]);
   });
 
   it('runs a key again at the time its run asked for, and a run that asks for none cancels the timer', async () => {
