@@ -54,11 +54,11 @@ export interface ControllerOptions {
 }
 
 /**
- * How the normal lane (status writes, finished Jobs, Events) waits for triggers (UrgentHold): for
- * 100 ms after the last trigger's run, as a burst's watch events come tens of ms apart on a busy API
- * server and paced ones (10/s) 100 ms apart; at most 5 s at a time, then 1 s for the normal lane.
+ * How the normal lane (status writes, finished Jobs) and the Events yield to triggers (UrgentHold):
+ * one at a time while triggers' runs wait or run and for 30 ms after: a burst's watch events come
+ * a few ms apart, paced ones (10/s) 100 ms apart, between which the normal lane runs in full.
  */
-const URGENT_HOLD = { quietMs: 100, maxMs: 5_000, releaseMs: 1_000 };
+const URGENT_HOLD = { quietMs: 30, heldConcurrency: 1 };
 
 /** Bound on back-to-back steps in one reconcile (a whole cycle has fewer states than this). */
 const MAX_STEPS_PER_RECONCILE = 8;

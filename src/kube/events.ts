@@ -44,6 +44,9 @@ export const MAX_PENDING_EVENTS = 8192;
  */
 const EVENT_CONCURRENCY = 4;
 
+/** Events sent at the same time at most while held (see hold): a trickle, so none waits for good. */
+const HELD_EVENT_CONCURRENCY = 1;
+
 /** An Event waiting in the queue. */
 interface PendingEvent {
   regarding: KubernetesObject;
@@ -58,7 +61,7 @@ export class EventRecorder {
   private readonly series = new Map<string, { name: string; namespace: string; count: number }>();
   private readonly pending: PendingEvent[] = [];
   private inFlight = 0;
-  /** While true no Event is sent; they wait in `pending` (see hold). */
+  /** While true Events are sent one at a time; the others wait in `pending` (see hold). */
   private held = false;
   private readonly sentWaiters: Array<() => void> = [];
 
@@ -94,10 +97,11 @@ export class EventRecorder {
   }
 
   /**
-   * Holds queued Events back (true) or lets them go (false). The controller holds them while
-   * triggered CRs wait for their mover Jobs: on a busy API server each Event sent then is a
-   * request in front of those Jobs, and an Event loses nothing by arriving a few seconds later
-   * (it keeps the time it happened). Posting goes on meanwhile, within MAX_PENDING_EVENTS.
+   * Holds queued Events back (true: one at a time) or lets them go (false). The controller holds
+   * them while triggered CRs wait for their mover Jobs: on a busy API server each Event sent then
+   * is a request in front of those Jobs, and an Event loses nothing by arriving a few seconds later
+   * (it keeps the time it happened). One still goes at a time, so a steady stream of triggers
+   * never stops them. Posting goes on meanwhile, within MAX_PENDING_EVENTS.
    */
   hold(held: boolean): void {
     this.held = held;
@@ -116,7 +120,8 @@ export class EventRecorder {
   }
 
   private pump(): void {
-    while (!this.held && this.inFlight < EVENT_CONCURRENCY && this.pending.length > 0) {
+    const limit = this.held ? HELD_EVENT_CONCURRENCY : EVENT_CONCURRENCY;
+    while (this.inFlight < limit && this.pending.length > 0) {
       const { regarding, event, at, onError } = this.pending.shift() as PendingEvent;
       this.inFlight++;
       void this.record(regarding, event, at).then((error) => {

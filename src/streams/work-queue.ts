@@ -7,7 +7,7 @@
  * Two lanes: a key added as `urgent` runs before every key waiting in the normal lane. The
  * controller puts a CR there when a user changed its spec (a new trigger, say), so that a burst
  * of cycles finishing elsewhere does not stand between a trigger and its mover Job. While urgent
- * keys keep coming, the normal lane waits for them altogether (see UrgentHold), within a bound.
+ * keys keep coming, the normal lane runs one key at a time (see UrgentHold).
  *
  * The outcome of a run is a value, as in controller-runtime: the handler returns when the key is
  * to run again even if nothing changes (`requeueAt`), or throws. The queue owns the timers (one
@@ -32,22 +32,20 @@ export interface RunResult<K> {
 }
 
 /**
- * How long the normal lane waits for urgent work. A hold begins when an urgent key arrives and
- * lasts while urgent keys wait or run and for `quietMs` after the last one ended: a burst of
- * triggers arrives as watch events with gaps between them, and each normal run in a gap (a status
- * write, a finished Job's clean-up) is a request on the API server in front of the Jobs still to
- * come. A hold ends after `maxMs` however many urgent keys still come, and no new one begins for
- * `releaseMs` after that, so a steady stream of triggers delays the normal lane (and the Events
- * that follow the hold, see urgentHold$) by at most `maxMs` at a time instead of starving it.
+ * How the normal lane yields to urgent work. A hold lasts while urgent keys wait or run and for
+ * `quietMs` after the last one ended: a burst of triggers arrives as watch events with gaps between
+ * them, and each normal run in a gap (a status write, a finished Job's clean-up) is a request on the
+ * API server in front of the Jobs still to come. During a hold at most `heldConcurrency` normal keys
+ * run at a time: a trickle, so that a steady stream of triggers slows the normal lane (and the
+ * Events, see urgentHold$) but never stops it. 0 stops it for the whole hold (for tests).
  */
 export interface UrgentHold {
   quietMs: number;
-  maxMs: number;
-  releaseMs: number;
+  heldConcurrency: number;
 }
 
-/** The hold unless the options say otherwise: only while urgent keys wait or run, at most 5 s at a time. */
-export const DEFAULT_URGENT_HOLD: UrgentHold = { quietMs: 0, maxMs: 5_000, releaseMs: 1_000 };
+/** The hold unless the options say otherwise: while urgent keys wait or run, one normal key at a time. */
+export const DEFAULT_URGENT_HOLD: UrgentHold = { quietMs: 0, heldConcurrency: 1 };
 
 /** Options of a work queue. */
 export interface WorkQueueOptions {
@@ -77,13 +75,9 @@ export class KeyedWorkQueue<K extends string> {
   /** Keys running now that were taken from the urgent lane. */
   private readonly runningUrgent = new Set<K>();
   private readonly holdSubject = new BehaviorSubject(false);
-  /** When the current urgent hold began; undefined while there is none. */
-  private holdSince: number | undefined;
   /** When an urgent key last arrived or ended its run. */
   private lastUrgentAt = -Infinity;
-  /** No hold begins before this time: the release after a hold that reached its `maxMs`. */
-  private noHoldBefore = -Infinity;
-  /** Runs the normal lane when the current hold ends by itself (quiet, or its `maxMs`). */
+  /** Runs the normal lane in full when the current hold's quiet time is over. */
   private holdTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly resultsSubject = new Subject<RunResult<K>>();
   private readonly idleWaiters: Array<() => void> = [];
@@ -94,8 +88,8 @@ export class KeyedWorkQueue<K extends string> {
   private readonly failures = new Map<K, number>();
   readonly results$: Observable<RunResult<K>> = this.resultsSubject.asObservable();
   /**
-   * true while the normal lane waits for urgent work (UrgentHold), false once it may run: whoever
-   * shares the API server with the handler (the Event recorder) can hold back for as long.
+   * true while the normal lane yields to urgent work (UrgentHold), false once it runs in full:
+   * whoever shares the API server with the handler (the Event recorder) can yield for as long.
    */
   readonly urgentHold$: Observable<boolean> = this.holdSubject.pipe(distinctUntilChanged());
 
@@ -175,12 +169,14 @@ export class KeyedWorkQueue<K extends string> {
   }
 
   /**
-   * The next key to run: urgent ones first, then, unless the normal lane is `held`, the normal
-   * lane's; a normal-lane entry of a key since moved is skipped.
+   * The next key to run: urgent ones first, then the normal lane's, of which only
+   * `heldConcurrency` run at a time while `held`; a normal-lane entry of a key since moved is skipped.
    */
   private next(held: boolean): K | undefined {
     const key = this.urgent.shift();
-    if (key !== undefined || held) return key;
+    if (key !== undefined) return key;
+    const { heldConcurrency } = this.options.urgentHold ?? DEFAULT_URGENT_HOLD;
+    if (held && this.running.size - this.runningUrgent.size >= heldConcurrency) return undefined;
     for (let candidate = this.waiting.shift(); candidate !== undefined; candidate = this.waiting.shift()) {
       if (this.waitingLane.get(candidate) === 'normal') return candidate;
     }
@@ -192,36 +188,23 @@ export class KeyedWorkQueue<K extends string> {
     return performance.now();
   }
 
-  /** Whether the normal lane waits for urgent work now; begins and ends holds (see UrgentHold). */
+  /** Whether the normal lane yields to urgent work now (see UrgentHold). */
   private holding(now: number): boolean {
-    const { quietMs, maxMs, releaseMs } = this.options.urgentHold ?? DEFAULT_URGENT_HOLD;
-    const urgentActive = this.urgent.length > 0 || this.runningUrgent.size > 0 || now < this.lastUrgentAt + quietMs;
-    if (!urgentActive) {
-      this.holdSince = undefined;
-      return false;
-    }
-    if (this.holdSince === undefined) {
-      if (now < this.noHoldBefore) return false;
-      this.holdSince = now;
-    }
-    if (now >= this.holdSince + maxMs) {
-      this.holdSince = undefined;
-      this.noHoldBefore = now + releaseMs;
-      return false;
-    }
-    return true;
+    const { quietMs } = this.options.urgentHold ?? DEFAULT_URGENT_HOLD;
+    return this.urgentInFlight() || now < this.lastUrgentAt + quietMs;
   }
 
-  /** While held, pumps again when the hold would end by itself: its quiet time or its `maxMs`. */
+  private urgentInFlight(): boolean {
+    return this.urgent.length > 0 || this.runningUrgent.size > 0;
+  }
+
+  /** While held by the quiet time alone, pumps again when it is over (urgent runs pump as they end). */
   private armHoldTimer(held: boolean, now: number): void {
     clearTimeout(this.holdTimer);
     this.holdTimer = undefined;
-    if (!held || this.stopped || this.holdSince === undefined) return;
-    const { quietMs, maxMs } = this.options.urgentHold ?? DEFAULT_URGENT_HOLD;
-    // Urgent keys waiting or running pump again when their runs end; only the cap then.
-    const urgentInFlight = this.urgent.length > 0 || this.runningUrgent.size > 0;
-    const endsAt = Math.min(this.holdSince + maxMs, urgentInFlight ? Infinity : this.lastUrgentAt + quietMs);
-    this.holdTimer = setTimeout(() => this.pump(), Math.max(0, endsAt - now));
+    if (!held || this.stopped || this.urgentInFlight()) return;
+    const { quietMs } = this.options.urgentHold ?? DEFAULT_URGENT_HOLD;
+    this.holdTimer = setTimeout(() => this.pump(), Math.max(0, this.lastUrgentAt + quietMs - now));
   }
 
   private pump(): void {

@@ -74,16 +74,17 @@ describe('events', () => {
     expect(events.items.map((e) => e.note).sort()).toEqual(Array.from({ length: 9 }, (_, i) => `event ${i}`));
   });
 
-  it('holds queued Events back while asked to, then sends them with the time they happened', async () => {
+  it('sends held Events one at a time, then all at once when let go, with the time they happened', async () => {
     const kc = testKubeConfig();
     const namespace = await testNamespace(kc, 'held');
     const created = await createIn(kc, namespace, source);
     const happened = new Date('2026-01-02T03:04:05.678Z');
     const recorder = new EventRecorder(kc, 'test', () => happened);
     recorder.hold(true);
-    recorder.post(created, { type: 'Normal', reason: 'Held', message: 'held back' }, () => {});
-    // post() starts a send synchronously when it may; held, the Event stays queued.
-    expect(recorder.waiting).toBe(1);
+    for (const message of ['held 1', 'held 2', 'held 3'])
+      recorder.post(created, { type: 'Normal', reason: 'Held', message }, () => {});
+    // post() starts a send synchronously when it may; held, only one goes and the others wait.
+    expect(recorder.waiting).toBe(2);
     recorder.hold(false);
     expect(recorder.waiting).toBe(0);
     await recorder.whenSent();
@@ -91,6 +92,8 @@ describe('events', () => {
       method: 'GET',
       path: collectionPath(RESOURCES.Event, namespace),
     });
-    expect(events.items.map((e) => [e.note, e.eventTime])).toEqual([['held back', '2026-01-02T03:04:05.678000Z']]);
+    expect(events.items.map((e) => [e.note, e.eventTime]).sort()).toEqual(
+      ['held 1', 'held 2', 'held 3'].map((note) => [note, '2026-01-02T03:04:05.678000Z']),
+    );
   });
 });
