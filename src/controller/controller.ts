@@ -164,7 +164,7 @@ export class Controller {
     const streams = [...this.informers.values()].map((informer) => informer.events$);
     this.subscription = merge(...streams).subscribe((event) => this.onEvent(event));
     this.subscription.add(this.pods.events$.subscribe((event) => this.volumeUsers.apply(event)));
-    // Events wait with the normal lane while triggered CRs wait for their mover Jobs (EventRecorder.hold).
+    // Events go one at a time, as the normal lane does, while triggered CRs wait for their mover Jobs (EventRecorder.hold).
     this.subscription.add(this.queue.urgentHold$.subscribe((held) => this.events.hold(held)));
     // A reconcile that threw: the queue runs it again after its back-off.
     this.subscription.add(
