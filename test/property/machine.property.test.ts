@@ -20,6 +20,7 @@ import {
   givenDestinationPvc,
 } from './leaks.js';
 import { checkActionOrderIrrelevant } from './action-order.js';
+import { checkQuiescentHolds } from './quiescence.js';
 import { periodOf, referenceDue, SCHEDULES } from './reference.js';
 import { DO_NOT_DELETE, World, type Check } from './world.js';
 
@@ -372,6 +373,7 @@ function judgedWorld(cr: ScribeCr, check: Check, commands: fc.Arbitrary<Command>
     (before, result, world) => {
       check(before, result, world);
       checkNoLeakAtClosure(before, result, world);
+      checkQuiescentHolds(before, result, world);
       if (commands === command) checkActionOrderIrrelevant(before, result, world);
     },
     checkDeletesAndConflicts,
