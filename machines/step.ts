@@ -90,9 +90,8 @@ export function stepWith(machine: ReplicationMachine, cr: ScribeCr, input: StepI
  * Whether a step decided nothing: no status to write, no object to make or remove, no Event, no
  * completed sync to count; only the out-of-sync gauge, as it already stands. Such a step holds
  * (the same CR and the same observation give the same result) until its requeueAt: whatever time
- * would change is a deadline among requeueAt's candidates (nextObservationAt). The controller
- * skips re-stepping such a CR until one of those changes (src/controller/quiet-steps.ts);
- * test/property/machine.property.test.ts checks that it holds.
+ * would change is a deadline among requeueAt's candidates (nextObservationAt), so a CR that no watch
+ * event wakes is observed again in time. test/property/machine.property.test.ts checks that it holds.
  */
 export function isQuiescent(result: StepResult): boolean {
   if (result.statusDeferred) return false;

@@ -7,7 +7,7 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { merge, type Subscription } from 'rxjs';
 import type { ScribeCr } from '../../machines/api.js';
-import { isQuiescent, step } from '../../machines/step.js';
+import { step } from '../../machines/step.js';
 import { privilegedMoversAllowed } from '../../machines/privilege.js';
 import { EffectsAdapter, metricLabels } from '../effects/adapter.js';
 import { notOwnedBecause, type ForeignObject } from '../effects/objects.js';
@@ -24,7 +24,6 @@ import { KeyedWorkQueue, type Requeue } from '../streams/work-queue.js';
 import { MoverOutputWatcher } from './mover-output.js';
 import { namedPvcs, observePod, ownedObjects, restoresFromImageOf } from './observe.js';
 import { OwnerIndex } from './owner-index.js';
-import { QuietSteps } from './quiet-steps.js';
 import { VolumeUsersIndex } from './volume-users.js';
 
 type CrKind = 'ReplicationSource' | 'ReplicationDestination';
@@ -99,8 +98,6 @@ export class Controller {
   private readonly foreign = new Map<string, ForeignObject[]>();
   /** What running movers last said, for the stall rule. */
   private readonly outputs: MoverOutputWatcher;
-  /** CRs whose last step decided nothing, with what it saw: a reconcile that sees the same is skipped. */
-  private readonly quiet = new QuietSteps();
 
   constructor(private readonly options: ControllerOptions) {
     this.clock = options.clock ?? Date.now;
@@ -305,11 +302,7 @@ export class Controller {
     const cached = this.withMoverOutput(cr, ownedObjects(cr, this.objectSource(), mover, this.options.movers), mover);
     const foreign = await this.stillForeign(key, cr);
     const owned = foreign.length ? { ...cached, foreign } : cached;
-    const now = this.clock();
-    // A watch event that changed nothing this CR's step reads (quiet-steps.ts): nothing to decide.
-    const repeated = foreign.length ? undefined : this.quiet.repeated(key, cr, owned, now);
-    if (repeated) return { moved: false, requeueAt: repeated.requeueAt };
-    const result = step(cr, { now, owned, stallAfterMs: this.options.stallAfterMs });
+    const result = step(cr, { now: this.clock(), owned, stallAfterMs: this.options.stallAfterMs });
     // A foreign Secret's removal wakes nothing (Secrets are not watched): look again later.
     const foreignRecheck = foreign.length
       ? this.clock() + (this.options.foreignRecheckMs ?? FOREIGN_RECHECK_MS)
@@ -341,9 +334,6 @@ export class Controller {
       this.queue.add(key);
     }
     if (executed.outcome === 'done' && executed.status !== cr) this.written.set(key, executed.status as ScribeCr);
-    if (executed.outcome === 'done' && isQuiescent(result) && !foreign.length && !executed.foreign?.length)
-      this.quiet.remember(key, cr, owned, requeueAt);
-    else this.quiet.forget(key);
     if (cr.status?.state === result.state) return { moved: false, requeueAt };
     log.info({ from: cr.status?.state, to: result.state }, 'state');
     const moved = executed.outcome === 'done' && result.actions.every((action) => STATUS_ONLY.has(action.type));
@@ -402,7 +392,6 @@ export class Controller {
   }
 
   private forget(key: string): void {
-    this.quiet.forget(key);
     this.foreign.delete(key);
     this.written.delete(key);
     const [kind, namespace, name] = key.split('/') as [CrKind, string, string];

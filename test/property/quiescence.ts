@@ -1,10 +1,10 @@
 /**
  * A step that decided nothing holds until its requeueAt (machines/step.ts, isQuiescent): the same
- * CR and the same observation, at any later time before requeueAt, give the same result. The
- * controller skips such steps on that promise (src/controller/quiet-steps.ts), so a time that
- * changes a decision but is not among requeueAt's candidates would leave a CR waiting for an
- * unrelated watch event. Every quiescent step is taken again just after it, halfway to its
- * requeueAt (an hour on when it has none) and just before it.
+ * CR and the same observation, at any later time before requeueAt, give the same result. A time
+ * that changes a decision but is not among requeueAt's candidates would leave an idle CR waiting
+ * for an unrelated watch event (the work queue's timer is its only other wake-up). Every quiescent
+ * step is taken again just after it, halfway to its requeueAt (an hour on when it has none) and
+ * just before it.
  */
 import { expect } from 'vitest';
 import type { ScribeCr } from '../../machines/api.js';
