@@ -3,7 +3,7 @@
  *
  *   npm run bench:controller -- [--crs N] [--idle-seconds S] [--paced N] [--paced-rate R] [--soak-cycles N]
  *                               [--runtime compiled|tsx] [--cpu-prof] [--apiserver-prof] [--heap-snapshot]
- *                               [--mover-seconds S]
+ *                               [--mover-seconds S] [--burst-rounds N]
  *
  * A real control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler on
  * loopback; src/local/control-plane.ts) with Scribe's CRDs, and Scribe's Controller with every
@@ -26,6 +26,9 @@
  *      completed cycle;
  *   4. --paced (200) CRs triggered once more, one at a time at --paced-rate (10) per second:
  *      trigger-to-Job latency when triggers do not arrive a thousand at once;
+ *   4b. the floors: the same burst on copies of the CRs, handled by minimal controllers (floor.ts);
+ *   4c. --burst-rounds (3) bursts in all, each but the first followed by the running floor's burst:
+ *      the burst's ratio to the floor is the median of the rounds' ratios (one round's swings);
  *   5. the operator's memory after those rounds; then more rounds on every CR until --soak-cycles
  *      (10,000) cycles have completed in all, and the heap after a full GC once more.
  *
@@ -49,7 +52,7 @@ export const CONTROLLER_BENCHMARK: Benchmark<ControllerBenchOptions> = {
   name: 'controller',
   title: 'controller',
   parse: parseControllerArgs,
-  smoke: (options) => ({ ...options, crs: 20, idleSeconds: 3, paced: 5, soakCycles: 80 }),
+  smoke: (options) => ({ ...options, crs: 20, idleSeconds: 3, paced: 5, soakCycles: 80, burstRounds: 2 }),
   command: (o) =>
     `npm run bench:controller -- --crs ${o.crs} --idle-seconds ${o.idleSeconds}${o.moverSeconds > 0 ? ` --mover-seconds ${o.moverSeconds}` : ''}`,
   describe: (o) => `${o.crs} CRs`,

@@ -46,6 +46,8 @@ export class Observer {
   readonly pacedSentAt = new Map<string, number>();
   readonly pacedJobAt = new Map<string, number>();
   private readonly burstJobUid = new Map<string, string>();
+  /** Every Job seen so far: a burst counts only Jobs new to it, not late events of an earlier round's. */
+  private readonly jobUids = new Set<string>();
   private readonly completing = new Set<string>();
   private readonly runCompletion = limiter(16);
   readonly crInformers: ResourceInformer<Cr>[];
@@ -76,6 +78,16 @@ export class Observer {
 
   stop(): Promise<unknown> {
     return Promise.all(this.informers.map((informer) => informer.stop()));
+  }
+
+  /**
+   * Starts another burst round (the repeated rounds after the first, see run.ts): forgets the last
+   * burst's trigger, MODIFIED and Job times.
+   */
+  startBurst(): void {
+    this.round = 'second';
+    for (const times of [this.triggerSentAt, this.crModifiedAt, this.jobSeenAt]) times.clear();
+    this.burstJobUid.clear();
   }
 
   /** Every CR as the informers hold it now. */
@@ -120,8 +132,11 @@ export class Observer {
     if (!owner) return;
     const key = `${owner.kind}/${job.metadata?.namespace}/${owner.name}`;
     const jobKey = `${job.metadata?.namespace}/${job.metadata?.name}/${job.metadata?.uid}`;
+    const uid = job.metadata?.uid ?? '';
+    const fresh = !this.jobUids.has(uid);
+    this.jobUids.add(uid);
     if (this.round === 'first' && !this.firstJobAt.has(key)) this.firstJobAt.set(key, now);
-    if (this.round === 'second' && this.triggerSentAt.has(key) && !this.jobSeenAt.has(key)) {
+    if (this.round === 'second' && fresh && this.triggerSentAt.has(key) && !this.jobSeenAt.has(key)) {
       this.jobSeenAt.set(key, now);
       this.burstJobUid.set(key, job.metadata?.uid ?? '');
     }

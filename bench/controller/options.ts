@@ -15,6 +15,11 @@ export interface ControllerBenchOptions {
   /** Triggers of the paced round (after the burst): this many CRs, one every 1/pacedRate s. */
   paced: number;
   pacedRate: number;
+  /**
+   * Bursts of triggers on every CR, each followed by the running floor's burst (run.ts): the
+   * burst's ratio to the floor is the median of these rounds' ratios. At least 1.
+   */
+  burstRounds: number;
   /** Cycles completed in all before the last heap reading (more rounds on every CR until then). */
   soakCycles: number;
   /** How long a mover "runs": a Job is completed this long after the benchmark sees it (0: at once). */
@@ -31,6 +36,7 @@ export const CONTROLLER_DEFAULTS: ControllerBenchOptions = {
   heapSnapshot: false,
   paced: 200,
   pacedRate: 10,
+  burstRounds: 3,
   soakCycles: 10_000,
   moverSeconds: 0,
   log: (line) => process.stdout.write(`${line}\n`),
@@ -49,6 +55,7 @@ export function parseControllerArgs(args: string[]): ControllerBenchOptions {
       'heap-snapshot': { type: 'boolean', default: false },
       paced: { type: 'string' },
       'paced-rate': { type: 'string' },
+      'burst-rounds': { type: 'string' },
       'soak-cycles': { type: 'string' },
       'mover-seconds': { type: 'string' },
     },
@@ -65,6 +72,10 @@ export function parseControllerArgs(args: string[]): ControllerBenchOptions {
     heapSnapshot: values['heap-snapshot'] ?? false,
     paced: Math.round(positiveNumber('--paced', values.paced, CONTROLLER_DEFAULTS.paced)),
     pacedRate: positiveNumber('--paced-rate', values['paced-rate'], CONTROLLER_DEFAULTS.pacedRate),
+    burstRounds: Math.max(
+      1,
+      Math.round(positiveNumber('--burst-rounds', values['burst-rounds'], CONTROLLER_DEFAULTS.burstRounds)),
+    ),
     soakCycles: Math.round(positiveNumber('--soak-cycles', values['soak-cycles'], CONTROLLER_DEFAULTS.soakCycles)),
     moverSeconds:
       values['mover-seconds'] === undefined ? 0 : positiveNumber('--mover-seconds', values['mover-seconds'], 0),

@@ -14,6 +14,19 @@ const MiB = 1024 * 1024;
 export const burstCpuLine = (cpu: ReadonlyArray<[string, number]>) =>
   cpu.map(([name, ms]) => `${name} ${seconds(ms)}`).join(', ') || 'none measured';
 
+/** "1.30× (3.668 s / 2.831 s)": one burst round against the running floor's burst after it. */
+const roundRatioCell = ({ p99Ms, floorP99Ms }: { p99Ms: number; floorP99Ms: number }) =>
+  `${(p99Ms / floorP99Ms).toFixed(2)}× (${seconds(p99Ms)} / ${seconds(floorP99Ms)})`;
+
+/** The median of the burst rounds' ratios to their floors (of an even count, the mean of the middle two). */
+export function medianRatio(rounds: ReadonlyArray<{ p99Ms: number; floorP99Ms: number }>): number {
+  const ratios = rounds.map(({ p99Ms, floorP99Ms }) => p99Ms / floorP99Ms).sort((a, b) => a - b);
+  const middle = Math.floor(ratios.length / 2);
+  return ratios.length % 2 === 1
+    ? (ratios[middle] as number)
+    : ((ratios[middle - 1] as number) + (ratios[middle] as number)) / 2;
+}
+
 const memoryCells = (m: MemoryFigures) => [mib(m.rss), mib(m.heapUsed), mib(m.heapTotal), mib(m.external)];
 
 /** The figures as Markdown. */
@@ -61,14 +74,15 @@ export function formatControllerResult(r: ControllerBenchResult): string {
               `${seconds(percentile(floor, 50))} / ${seconds(percentile(floor, 99))}`,
               `p99 < 1 s: ${goal(percentile(floor, 99) < 1000)}`,
             ],
-            [
-              `burst p99 / that floor's p99`,
-              `${overFloor.toFixed(2)}×`,
-              // Issue 24: within 1.25× of a floor that only POSTs Jobs.
-              variant === 'status-first' ? '' : `≤ 1.25×: ${goal(overFloor <= 1.25)}`,
-            ],
+            [`burst p99 / that floor's p99`, `${overFloor.toFixed(2)}×`, ''],
           ];
         }),
+        [
+          "burst p99 / the running floor's p99, each burst round (the burst, then the floor's burst), and their median",
+          `${r.burstRounds.map(roundRatioCell).join(', ')}; median **${medianRatio(r.burstRounds).toFixed(2)}×**`,
+          // Issue 24: within 1.25× of a floor that only POSTs Jobs.
+          `≤ 1.25×: ${goal(medianRatio(r.burstRounds) <= 1.25)}`,
+        ],
         [
           `paced: ${r.paced.count} triggers at ${r.paced.rate}/s, trigger-to-Job p50 / p99`,
           `${seconds(percentile(paced, 50))} / ${seconds(percentile(paced, 99))}`,

@@ -54,6 +54,12 @@ export interface ControllerBenchResult {
   paced: { count: number; rate: number; latenciesMs: number[] };
   /** The same burst handled by a minimal controller (floor.ts), per variant: the machine's floors. */
   floors: Record<FloorVariant, FloorResult>;
+  /**
+   * Each burst round's p99 and the p99 of the running floor's burst right after it (the first
+   * round is `trigger` and `floors.running`): one round's ratio swings with the machine, their
+   * median is the figure.
+   */
+  burstRounds: Array<{ p99Ms: number; floorP99Ms: number }>;
   /** After the soak rounds: cycles completed in all, their time, memory after a full GC, and after idling again (no forced GC). */
   soak: { cycles: number; rounds: number; ms: number; memoryAfterGc: MemoryFigures; idleAgainMemory: MemoryFigures };
   /** Operator CPU from the first create until every first sync completed. */

@@ -1,10 +1,12 @@
 /**
  * The command lines and settings of issue 24's benchmark additions: the rsync benchmark's
  * unchanged runs, the whole cycle, the controller at 10,000 CRs, the pod's environment and
- * login of every timed process.
+ * login of every timed process, the controller's repeated burst rounds.
  */
 import { describe, expect, it } from 'vitest';
 import { parseScaleArgs } from '../../../bench/controller-scale.js';
+import { parseControllerArgs } from '../../../bench/controller/options.js';
+import { medianRatio } from '../../../bench/controller/report.js';
 import { planWorkload } from '../../../bench/controller/workload.js';
 import { cycleCommand, parseCycleTailArgs } from '../../../bench/cycle-tail.js';
 import { parseRsyncArgs } from '../../../bench/rsync.js';
@@ -46,6 +48,20 @@ describe('the whole cycle', () => {
     expect(parseCycleTailArgs(['--files', '10']).tree).toEqual({ sizeMiB: 1024, files: 10, seed: 1 });
     expect(() => parseCycleTailArgs(['--raw'])).toThrow(/--raw needs a generated volume/);
     expect(cycleCommand('cycle-tail')(parseCycleTailArgs([]))).toBe('npm run bench:cycle-tail -- --syncs 50');
+  });
+});
+
+describe("the controller's burst rounds", () => {
+  it('runs 3 bursts against the floor by default, at least 1', () => {
+    expect(parseControllerArgs([]).burstRounds).toBe(3);
+    expect(parseControllerArgs(['--burst-rounds', '5']).burstRounds).toBe(5);
+    expect(() => parseControllerArgs(['--burst-rounds', '0'])).toThrow(/--burst-rounds/);
+  });
+
+  it("takes the median of the rounds' ratios, the mean of the middle two for an even count", () => {
+    const round = (p99Ms: number, floorP99Ms: number) => ({ p99Ms, floorP99Ms });
+    expect(medianRatio([round(4000, 2000), round(3000, 3000), round(3900, 3000)])).toBeCloseTo(1.3);
+    expect(medianRatio([round(4000, 2000), round(3000, 3000)])).toBeCloseTo(1.5);
   });
 });
 
