@@ -77,7 +77,11 @@ export async function installFloorCrds(kc: KubeConfig): Promise<void> {
   await applyCrds(kc, copies);
 }
 
-/** Copies `crs` under FLOOR_GROUP, runs the minimal controller's burst over them, then deletes what it made. */
+/**
+ * Copies `crs` under FLOOR_GROUP, runs the minimal controller's burst over them, then deletes what
+ * it made and waits until it is gone: the garbage collector's deletion of a thousand Jobs' pods
+ * would otherwise still load the API server during whatever is measured next.
+ */
 export async function measureFloor(
   kc: KubeConfig,
   crs: readonly FloorSourceCr[],
@@ -120,7 +124,40 @@ export async function measureFloor(
           path: collectionPath(resource, namespace),
           query: { labelSelector: LABEL, propagationPolicy: 'Background' },
         });
+    await waitUntilGone(kc, [...namespaces], LABEL);
   }
+}
+
+/** How long Jobs and pods may take to go once deleted. */
+const CLEAN_UP_TIMEOUT_MS = 300_000;
+
+/**
+ * Waits until no Job or pod that `labelSelector` selects is left in `namespaces` (the pods go by the
+ * garbage collector, after their Job): a burst is measured on an API server that is not still
+ * deleting the last one's objects.
+ */
+export async function waitUntilGone(
+  kc: KubeConfig,
+  namespaces: readonly string[],
+  labelSelector: string,
+): Promise<void> {
+  const deadline = performance.now() + CLEAN_UP_TIMEOUT_MS;
+  for (const namespace of namespaces)
+    for (const resource of [RESOURCES.Job, RESOURCES.Pod]) {
+      for (;;) {
+        const left = await kubeRequest<{ items: unknown[] }>(kc, {
+          method: 'GET',
+          path: collectionPath(resource, namespace),
+          query: { labelSelector, limit: '1' },
+        });
+        if (left.items.length === 0) break;
+        if (performance.now() > deadline)
+          throw new Error(
+            `${resource.plural} (${labelSelector}) in ${namespace} were not gone ${CLEAN_UP_TIMEOUT_MS / 1000} s after their deletion`,
+          );
+        await sleep(200);
+      }
+    }
 }
 
 async function burst(
@@ -211,6 +248,7 @@ function floorJob(name: string, variant: FloorVariant): object {
       suspend: variant === 'suspended',
       backoffLimit: 0,
       template: {
+        metadata: { labels: { [LABEL]: 'true' } },
         spec: {
           restartPolicy: 'Never',
           containers: [{ name: 'floor', image: 'scribe-bench-floor', command: ['true'] }],

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../../src/kube/config.js';
+import { MOVER_POD_LABEL } from '../../src/movers/job.js';
 import { startControlPlane } from '../../src/local/control-plane.js';
 import { installCrds } from '../../src/local/crds.js';
 import { mib, percentile, seconds, sleep } from '../scaffold/common.js';
@@ -21,6 +22,7 @@ import {
   FLOOR_VARIANTS,
   installFloorCrds,
   measureFloor,
+  waitUntilGone,
   type FloorResult,
   type FloorVariant,
 } from './floor.js';
@@ -224,6 +226,10 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
     // 4b. The floors: the same burst through the same API server, on copies of the CRs as they are
     //     now, handled by a controller that does the least (the operator ignores the copies).
     const crObjects = seen.crs();
+    const crNamespaces = [...new Set(crObjects.map((cr) => cr.metadata?.namespace ?? ''))];
+    // Each floor's burst on an API server done with the last burst's pods, as each of Scribe's bursts is.
+    const scribePodsGone = () => waitUntilGone(kc, crNamespaces, MOVER_POD_LABEL);
+    await scribePodsGone();
     const floors = {} as Record<FloorVariant, FloorResult>;
     for (const variant of FLOOR_VARIANTS) {
       log(`the floor (${FLOOR_LABELS[variant]}): the same burst of ${crObjects.length} changes`);
@@ -249,6 +255,7 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
         900_000,
       );
       log(`  trigger-to-Job p99 ${seconds(percentile(burst, 99))}; the running floor's burst after it:`);
+      await scribePodsGone();
       const floor = await measureFloor(kc, seen.crs(), 'running');
       const result = { p99Ms: percentile(burst, 99), floorP99Ms: percentile(floor.latenciesMs, 99) };
       burstRounds.push(result);
