@@ -55,13 +55,10 @@ export interface ControllerOptions {
 
 /**
  * How the normal lane (status writes, finished Jobs) and the Events yield to triggers (UrgentHold):
- * while triggers' runs wait or run and for 30 ms after, stopped for the first 10 s, then one at a
- * time. A burst's watch events come a few ms apart, paced ones (10/s) 100 ms apart, between which
- * the normal lane runs in full; a burst of 1,000 triggers is over in under 10 s here (each request
- * of the normal lane during it put the burst's p99 further from a controller that only POSTs Jobs,
- * bench/RESULTS.md); a stream of triggers that never pauses gets the trickle after 10 s.
+ * one at a time while triggers' runs wait or run and for 30 ms after: a burst's watch events come
+ * a few ms apart, paced ones (10/s) 100 ms apart, between which the normal lane runs in full.
  */
-const URGENT_HOLD = { quietMs: 30, heldConcurrency: 1, stopMs: 10_000 };
+const URGENT_HOLD = { quietMs: 30, heldConcurrency: 1 };
 
 /** Bound on back-to-back steps in one reconcile (a whole cycle has fewer states than this). */
 const MAX_STEPS_PER_RECONCILE = 8;
@@ -167,7 +164,7 @@ export class Controller {
     const streams = [...this.informers.values()].map((informer) => informer.events$);
     this.subscription = merge(...streams).subscribe((event) => this.onEvent(event));
     this.subscription.add(this.pods.events$.subscribe((event) => this.volumeUsers.apply(event)));
-    // Events stop and trickle as the normal lane does while triggered CRs wait for their mover Jobs (EventRecorder.hold).
+    // Events go one at a time, as the normal lane does, while triggered CRs wait for their mover Jobs (EventRecorder.hold).
     this.subscription.add(this.queue.urgentHold$.subscribe((held) => this.events.hold(held)));
     // A reconcile that threw: the queue runs it again after its back-off.
     this.subscription.add(

@@ -5,7 +5,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
-import type { HoldState } from '../streams/work-queue.js';
 import { isStatus, kubeRequest } from './rest.js';
 import { collectionPath, objectPath, RESOURCES } from './resources.js';
 
@@ -45,7 +44,7 @@ export const MAX_PENDING_EVENTS = 8192;
  */
 const EVENT_CONCURRENCY = 4;
 
-/** Events sent at the same time at most while the hold trickles (see hold), so none waits for good. */
+/** Events sent at the same time at most while held (see hold): a trickle, so none waits for good. */
 const HELD_EVENT_CONCURRENCY = 1;
 
 /** An Event waiting in the queue. */
@@ -62,8 +61,8 @@ export class EventRecorder {
   private readonly series = new Map<string, { name: string; namespace: string; count: number }>();
   private readonly pending: PendingEvent[] = [];
   private inFlight = 0;
-  /** While not 'off', Events go one at a time or none; the others wait in `pending` (see hold). */
-  private held: HoldState = 'off';
+  /** While true Events are sent one at a time; the others wait in `pending` (see hold). */
+  private held = false;
   private readonly sentWaiters: Array<() => void> = [];
 
   constructor(
@@ -98,15 +97,15 @@ export class EventRecorder {
   }
 
   /**
-   * Holds queued Events back ('stopped': none goes; 'trickle': one at a time) or lets them go
-   * ('off'). The controller holds them as its work queue holds its normal lane (UrgentHold) while
-   * triggered CRs wait for their mover Jobs: on a busy API server each Event sent then is a request
-   * in front of those Jobs, and an Event loses nothing by arriving a few seconds later (it keeps
-   * the time it happened). Posting goes on meanwhile, within MAX_PENDING_EVENTS.
+   * Holds queued Events back (true: one at a time) or lets them go (false). The controller holds
+   * them while triggered CRs wait for their mover Jobs: on a busy API server each Event sent then
+   * is a request in front of those Jobs, and an Event loses nothing by arriving a few seconds later
+   * (it keeps the time it happened). One still goes at a time, so a steady stream of triggers
+   * never stops them. Posting goes on meanwhile, within MAX_PENDING_EVENTS.
    */
-  hold(state: HoldState): void {
-    this.held = state;
-    this.pump();
+  hold(held: boolean): void {
+    this.held = held;
+    if (!held) this.pump();
   }
 
   /** Events queued and not yet being sent. */
@@ -121,7 +120,7 @@ export class EventRecorder {
   }
 
   private pump(): void {
-    const limit = { off: EVENT_CONCURRENCY, trickle: HELD_EVENT_CONCURRENCY, stopped: 0 }[this.held];
+    const limit = this.held ? HELD_EVENT_CONCURRENCY : EVENT_CONCURRENCY;
     while (this.inFlight < limit && this.pending.length > 0) {
       const { regarding, event, at, onError } = this.pending.shift() as PendingEvent;
       this.inFlight++;

@@ -7,7 +7,7 @@
  * Two lanes: a key added as `urgent` runs before every key waiting in the normal lane. The
  * controller puts a CR there when a user changed its spec (a new trigger, say), so that a burst
  * of cycles finishing elsewhere does not stand between a trigger and its mover Job. While urgent
- * keys keep coming, the normal lane stops, then runs one key at a time (see UrgentHold).
+ * keys keep coming, the normal lane runs one key at a time (see UrgentHold).
  *
  * The outcome of a run is a value, as in controller-runtime: the handler returns when the key is
  * to run again even if nothing changes (`requeueAt`), or throws. The queue owns the timers (one
@@ -35,21 +35,17 @@ export interface RunResult<K> {
  * How the normal lane yields to urgent work. A hold lasts while urgent keys wait or run and for
  * `quietMs` after the last one ended: a burst of triggers arrives as watch events with gaps between
  * them, and each normal run in a gap (a status write, a finished Job's clean-up) is a request on the
- * API server in front of the Jobs still to come. For the first `stopMs` of a hold no normal key
- * starts; after that at most `heldConcurrency` run at a time: a trickle, so that a steady stream of
- * triggers slows the normal lane (and the Events, see urgentHold$) but never stops it for good.
+ * API server in front of the Jobs still to come. During a hold at most `heldConcurrency` normal keys
+ * run at a time: a trickle, so that a steady stream of triggers slows the normal lane (and the
+ * Events, see urgentHold$) but never stops it. 0 stops it for the whole hold (for tests).
  */
 export interface UrgentHold {
   quietMs: number;
   heldConcurrency: number;
-  stopMs: number;
 }
 
-/** Where a hold stands: none, the normal lane stopped (its first stopMs), or trickling. */
-export type HoldState = 'off' | 'stopped' | 'trickle';
-
 /** The hold unless the options say otherwise: while urgent keys wait or run, one normal key at a time. */
-export const DEFAULT_URGENT_HOLD: UrgentHold = { quietMs: 0, heldConcurrency: 1, stopMs: 0 };
+export const DEFAULT_URGENT_HOLD: UrgentHold = { quietMs: 0, heldConcurrency: 1 };
 
 /** Options of a work queue. */
 export interface WorkQueueOptions {
@@ -78,12 +74,10 @@ export class KeyedWorkQueue<K extends string> {
   private readonly dirtyUrgent = new Set<K>();
   /** Keys running now that were taken from the urgent lane. */
   private readonly runningUrgent = new Set<K>();
-  private readonly holdSubject = new BehaviorSubject<HoldState>('off');
+  private readonly holdSubject = new BehaviorSubject(false);
   /** When an urgent key last arrived or ended its run. */
   private lastUrgentAt = -Infinity;
-  /** When the current hold began (see UrgentHold.stopMs). */
-  private holdStartedAt = -Infinity;
-  /** Pumps again when the current hold's stop or quiet time is over. */
+  /** Runs the normal lane in full when the current hold's quiet time is over. */
   private holdTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly resultsSubject = new Subject<RunResult<K>>();
   private readonly idleWaiters: Array<() => void> = [];
@@ -94,10 +88,10 @@ export class KeyedWorkQueue<K extends string> {
   private readonly failures = new Map<K, number>();
   readonly results$: Observable<RunResult<K>> = this.resultsSubject.asObservable();
   /**
-   * How the normal lane yields to urgent work now (UrgentHold): whoever shares the API server with
-   * the handler (the Event recorder) can yield as much and for as long.
+   * true while the normal lane yields to urgent work (UrgentHold), false once it runs in full:
+   * whoever shares the API server with the handler (the Event recorder) can yield for as long.
    */
-  readonly urgentHold$: Observable<HoldState> = this.holdSubject.pipe(distinctUntilChanged());
+  readonly urgentHold$: Observable<boolean> = this.holdSubject.pipe(distinctUntilChanged());
 
   constructor(
     private readonly handler: (key: K) => Promise<Requeue | void>,
@@ -175,15 +169,14 @@ export class KeyedWorkQueue<K extends string> {
   }
 
   /**
-   * The next key to run: urgent ones first, then the normal lane's, none while the hold stops it and
-   * only `heldConcurrency` at a time while it trickles; a normal-lane entry of a key since moved is skipped.
+   * The next key to run: urgent ones first, then the normal lane's, of which only
+   * `heldConcurrency` run at a time while `held`; a normal-lane entry of a key since moved is skipped.
    */
-  private next(hold: HoldState): K | undefined {
+  private next(held: boolean): K | undefined {
     const key = this.urgent.shift();
     if (key !== undefined) return key;
     const { heldConcurrency } = this.options.urgentHold ?? DEFAULT_URGENT_HOLD;
-    const normalLimit = hold === 'stopped' ? 0 : hold === 'trickle' ? heldConcurrency : Infinity;
-    if (this.running.size - this.runningUrgent.size >= normalLimit) return undefined;
+    if (held && this.running.size - this.runningUrgent.size >= heldConcurrency) return undefined;
     for (let candidate = this.waiting.shift(); candidate !== undefined; candidate = this.waiting.shift()) {
       if (this.waitingLane.get(candidate) === 'normal') return candidate;
     }
@@ -195,49 +188,39 @@ export class KeyedWorkQueue<K extends string> {
     return performance.now();
   }
 
-  /** How the normal lane yields to urgent work now (see UrgentHold); notes when a hold begins. */
-  private holdState(now: number): HoldState {
-    const { quietMs, stopMs } = this.options.urgentHold ?? DEFAULT_URGENT_HOLD;
-    if (!this.urgentInFlight() && now >= this.lastUrgentAt + quietMs) return 'off';
-    if (this.holdSubject.value === 'off') this.holdStartedAt = now;
-    return now < this.holdStartedAt + stopMs ? 'stopped' : 'trickle';
+  /** Whether the normal lane yields to urgent work now (see UrgentHold). */
+  private holding(now: number): boolean {
+    const { quietMs } = this.options.urgentHold ?? DEFAULT_URGENT_HOLD;
+    return this.urgentInFlight() || now < this.lastUrgentAt + quietMs;
   }
 
   private urgentInFlight(): boolean {
     return this.urgent.length > 0 || this.runningUrgent.size > 0;
   }
 
-  /**
-   * While held, pumps again when the stop time is over (the trickle begins) or, held by the quiet
-   * time alone, when that is over (urgent runs pump as they end).
-   */
-  private armHoldTimer(hold: HoldState, now: number): void {
+  /** While held by the quiet time alone, pumps again when it is over (urgent runs pump as they end). */
+  private armHoldTimer(held: boolean, now: number): void {
     clearTimeout(this.holdTimer);
     this.holdTimer = undefined;
-    if (hold === 'off' || this.stopped) return;
-    const { quietMs, stopMs } = this.options.urgentHold ?? DEFAULT_URGENT_HOLD;
-    const ends = [
-      ...(hold === 'stopped' ? [this.holdStartedAt + stopMs] : []),
-      ...(this.urgentInFlight() ? [] : [this.lastUrgentAt + quietMs]),
-    ];
-    if (ends.length === 0) return;
-    this.holdTimer = setTimeout(() => this.pump(), Math.max(0, Math.min(...ends) - now));
+    if (!held || this.stopped || this.urgentInFlight()) return;
+    const { quietMs } = this.options.urgentHold ?? DEFAULT_URGENT_HOLD;
+    this.holdTimer = setTimeout(() => this.pump(), Math.max(0, this.lastUrgentAt + quietMs - now));
   }
 
   private pump(): void {
     const limit = this.options.concurrency ?? 16;
     const now = this.now();
-    const hold = this.holdState(now);
+    const held = this.holding(now);
     while (this.running.size < limit) {
-      const key = this.next(hold);
+      const key = this.next(held);
       if (key === undefined) break;
       if (this.waitingLane.get(key) === 'urgent') this.runningUrgent.add(key);
       this.waitingLane.delete(key);
       this.running.add(key);
       void this.run(key);
     }
-    this.holdSubject.next(hold);
-    this.armHoldTimer(hold, now);
+    this.holdSubject.next(held);
+    this.armHoldTimer(held, now);
     if (this.size === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
   }
 

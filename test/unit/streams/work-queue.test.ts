@@ -109,7 +109,7 @@ describe('KeyedWorkQueue', () => {
   });
 
   it('holds the normal lane from the first urgent key waiting until the last one ran', async () => {
-    const held: string[] = [];
+    const held: boolean[] = [];
     const release = gate();
     const queue = new KeyedWorkQueue<string>(
       async (key) => {
@@ -121,14 +121,14 @@ describe('KeyedWorkQueue', () => {
     queue.add('n1'); // a normal key holds the only worker
     queue.add('u1', { urgent: true });
     queue.add('u2', { urgent: true });
-    expect(held).toEqual(['off', 'trickle']);
+    expect(held).toEqual([false, true]);
     release.open();
     await queue.whenIdle();
     // Held through u1 and u2 (running counts too), released after u2: one change each way.
-    expect(held).toEqual(['off', 'trickle', 'off']);
+    expect(held).toEqual([false, true, false]);
     queue.add('n2'); // normal work alone holds nothing
     await queue.whenIdle();
-    expect(held).toEqual(['off', 'trickle', 'off']);
+    expect(held).toEqual([false, true, false]);
   });
 
   it('runs one normal key at a time while an urgent one runs, all of them once it is through', async () => {
@@ -162,16 +162,16 @@ describe('KeyedWorkQueue', () => {
         if (key === 'u1') urgentEnded = performance.now();
         else normalStarted = performance.now();
       },
-      { urgentHold: { quietMs, heldConcurrency: 0, stopMs: 0 } },
+      { urgentHold: { quietMs, heldConcurrency: 0 } },
     );
-    const held: string[] = [];
+    const held: boolean[] = [];
     queue.urgentHold$.subscribe((value) => held.push(value));
     queue.add('u1', { urgent: true });
     queue.add('n1');
     await queue.whenIdle();
     // The queue reads its own clock after the urgent run returned: at least quietMs after this one.
     expect(normalStarted - urgentEnded).toBeGreaterThanOrEqual(quietMs);
-    expect(held).toEqual(['off', 'trickle', 'off']);
+    expect(held).toEqual([false, true, false]);
   });
 
   it('keeps the normal lane going, one key at a time, through a hold that does not end', async () => {
@@ -185,55 +185,15 @@ describe('KeyedWorkQueue', () => {
         await new Promise((resolve) => setImmediate(resolve));
         normalRunning--;
       },
-      { urgentHold: { quietMs: 60_000, heldConcurrency: 1, stopMs: 0 } },
+      { urgentHold: { quietMs: 60_000, heldConcurrency: 1 } },
     );
-    const held: string[] = [];
+    const held: boolean[] = [];
     queue.urgentHold$.subscribe((value) => held.push(value));
     queue.add('u1', { urgent: true });
     for (let i = 0; i < 5; i++) queue.add(`n${i}`);
     await queue.whenIdle(); // all five ran while the hold went on
     expect(normalPeak).toBe(1);
-    expect(held).toEqual(['off', 'trickle']);
-    await queue.stop();
-  });
-
-  it('starts no normal key for the first stopMs of a hold, then trickles while it goes on', async () => {
-    const stopMs = 80;
-    const starts: Array<[string, number]> = [];
-    const queue = new KeyedWorkQueue<string>(
-      async (key) => {
-        starts.push([key, performance.now()]);
-      },
-      { urgentHold: { quietMs: 60_000, heldConcurrency: 1, stopMs } },
-    );
-    const held: string[] = [];
-    queue.urgentHold$.subscribe((value) => held.push(value));
-    const holdBegan = performance.now();
-    queue.add('u1', { urgent: true });
-    queue.add('n1');
-    queue.add('n2');
-    await queue.whenIdle(); // the quiet time outlasts the test: only the trickle runs n1 and n2
-    expect(starts.map(([key]) => key)).toEqual(['u1', 'n1', 'n2']);
-    for (const [key, at] of starts.slice(1)) expect(at - holdBegan, key).toBeGreaterThanOrEqual(stopMs);
-    expect(held).toEqual(['off', 'stopped', 'trickle']);
-    await queue.stop();
-  });
-
-  it('stops the normal lane only while its hold lasts: once the quiet time is over it runs in full', async () => {
-    const starts: string[] = [];
-    const queue = new KeyedWorkQueue<string>(
-      async (key) => {
-        starts.push(key);
-      },
-      { urgentHold: { quietMs: 20, heldConcurrency: 1, stopMs: 60_000 } },
-    );
-    const held: string[] = [];
-    queue.urgentHold$.subscribe((value) => held.push(value));
-    queue.add('u1', { urgent: true });
-    queue.add('n1');
-    await queue.whenIdle();
-    expect(starts).toEqual(['u1', 'n1']);
-    expect(held).toEqual(['off', 'stopped', 'off']);
+    expect(held).toEqual([false, true]);
     await queue.stop();
   });
 
