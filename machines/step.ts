@@ -87,18 +87,6 @@ export function stepWith(machine: ReplicationMachine, cr: ScribeCr, input: StepI
 }
 
 /**
- * Whether a step decided nothing: no status to write, no object to make or remove, no Event, no
- * completed sync to count; only the out-of-sync gauge, as it already stands. Such a step holds
- * (the same CR and the same observation give the same result) until its requeueAt: whatever time
- * would change is a deadline among requeueAt's candidates (nextObservationAt), so a CR that no watch
- * event wakes is observed again in time. test/property/machine.property.test.ts checks that it holds.
- */
-export function isQuiescent(result: StepResult): boolean {
-  if (result.statusDeferred) return false;
-  return result.actions.every((action) => action.type === 'recordMetrics' && action.completedSync === undefined);
-}
-
-/**
  * How soon a CR whose cycle was started by its first object alone is observed again if that
  * object's watch event has not brought it back before.
  */
