@@ -30,6 +30,7 @@ import { kubeRequest } from '../../src/kube/rest.js';
 import { apiVersionOf, collectionPath, objectPath, RESOURCES, type ResourceKind } from '../../src/kube/resources.js';
 import { JOURNAL_MAX_ENTRIES } from '../../src/api/common.js';
 import { applyCrds, type Crd } from '../../src/local/crds.js';
+import { waitFor } from '../../src/local/processes.js';
 import { limiter, mapLimit, REPO_ROOT, sleep } from '../scaffold/common.js';
 
 const LABEL = 'scribe-bench-floor';
@@ -141,22 +142,20 @@ export async function waitUntilGone(
   namespaces: readonly string[],
   labelSelector: string,
 ): Promise<void> {
-  const deadline = performance.now() + CLEAN_UP_TIMEOUT_MS;
   for (const namespace of namespaces)
     for (const resource of [RESOURCES.Job, RESOURCES.Pod]) {
-      for (;;) {
+      const none = async () => {
         const left = await kubeRequest<{ items: unknown[] }>(kc, {
           method: 'GET',
           path: collectionPath(resource, namespace),
           query: { labelSelector, limit: '1' },
         });
-        if (left.items.length === 0) break;
-        if (performance.now() > deadline)
-          throw new Error(
-            `${resource.plural} (${labelSelector}) in ${namespace} were not gone ${CLEAN_UP_TIMEOUT_MS / 1000} s after their deletion`,
-          );
-        await sleep(200);
-      }
+        return left.items.length === 0;
+      };
+      await waitFor(`no ${resource.plural} (${labelSelector}) left in ${namespace}`, none, {
+        timeoutMs: CLEAN_UP_TIMEOUT_MS,
+        intervalMs: 200,
+      });
     }
 }
 

@@ -90,6 +90,11 @@ export class Observer {
     this.burstJobUid.clear();
   }
 
+  /** Per CR of `keys`: the burst's trigger sent → its Job's ADDED event, ms (NaN where none came). */
+  burstLatenciesMs(keys: readonly string[]): number[] {
+    return keys.map((key) => (this.jobSeenAt.get(key) ?? Number.NaN) - (this.triggerSentAt.get(key) ?? Number.NaN));
+  }
+
   /** Every CR as the informers hold it now. */
   crs(): Cr[] {
     return this.crInformers.flatMap((informer) => informer.list());
@@ -138,7 +143,7 @@ export class Observer {
     if (this.round === 'first' && !this.firstJobAt.has(key)) this.firstJobAt.set(key, now);
     if (this.round === 'second' && fresh && this.triggerSentAt.has(key) && !this.jobSeenAt.has(key)) {
       this.jobSeenAt.set(key, now);
-      this.burstJobUid.set(key, job.metadata?.uid ?? '');
+      this.burstJobUid.set(key, uid);
     }
     if (
       this.round === 'paced' &&

@@ -167,9 +167,7 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
     await sleep(2000);
     await op.call('idle');
     const countsAfter = await counts();
-    const latenciesMs = crKeys.map(
-      (key) => (seen.jobSeenAt.get(key) ?? Number.NaN) - (seen.triggerSentAt.get(key) as number),
-    );
+    const latenciesMs = seen.burstLatenciesMs(crKeys);
     const fromWatchMs = crKeys.map(
       (key) => (seen.jobSeenAt.get(key) ?? Number.NaN) - (seen.crModifiedAt.get(key) ?? Number.NaN),
     );
@@ -248,7 +246,7 @@ export async function runControllerBench(options: ControllerBenchOptions): Promi
       log(`burst round ${round} of ${options.burstRounds}: patching spec.trigger.manual on all ${crs.length} CRs`);
       await triggerAll(kc, crs, token, (cr) => seen.triggerSentAt.set(crKey(cr), performance.now()));
       await waitAll(`every Job of burst round ${round}`, () => crKeys.every((key) => seen.jobSeenAt.has(key)), 900_000);
-      const burst = crKeys.map((key) => (seen.jobSeenAt.get(key) as number) - (seen.triggerSentAt.get(key) as number));
+      const burst = seen.burstLatenciesMs(crKeys);
       await waitAll(
         `every sync of burst round ${round}`,
         () => crKeys.every((key) => seen.syncedAt.get(key)?.token === token),
